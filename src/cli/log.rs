@@ -1,0 +1,463 @@
+//! `mlx log ...`: logging to runs from shell scripts and CI, one value or one batch per call.
+
+use super::{active_run_id, experiment_from_env, parse_pairs};
+use crate::context;
+use crate::settings::Settings;
+use crate::store::entities::{MetricPoint, RunStatus};
+use crate::store::{
+    Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms,
+};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+#[derive(Args)]
+pub struct RunArg {
+    /// Run id [default: $MLX_RUN_ID, then $MLFLOW_RUN_ID]
+    #[arg(long = "run", value_name = "ID")]
+    run: Option<String>,
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Experiment name, created if missing [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
+    #[arg(long, short = 'e')]
+    experiment: Option<String>,
+    /// Run name [default: a random name such as bold-fox-123]
+    #[arg(long, short = 'n')]
+    name: Option<String>,
+    /// Run tag KEY=VALUE (repeatable)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    /// Description (the mlflow.note.content tag)
+    #[arg(long)]
+    description: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Start a run and print its id (nothing else) on stdout
+    Start(StartArgs),
+    /// Log a param (params are immutable: a different value for the same key is an error)
+    Param {
+        #[command(flatten)]
+        run: RunArg,
+        key: String,
+        value: String,
+    },
+    /// Append a metric point
+    Metric {
+        #[command(flatten)]
+        run: RunArg,
+        key: String,
+        #[arg(allow_negative_numbers = true)]
+        value: String,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        step: i64,
+        /// Milliseconds since the epoch [default: now]
+        #[arg(long)]
+        timestamp: Option<i64>,
+    },
+    /// Set a tag (tags can be overwritten)
+    Tag {
+        #[command(flatten)]
+        run: RunArg,
+        key: String,
+        value: String,
+    },
+    /// Log many params from a JSON object {"key": value, ...}
+    Params {
+        #[command(flatten)]
+        run: RunArg,
+        /// JSON file, or - for stdin
+        #[arg(long, value_name = "FILE")]
+        json: PathBuf,
+    },
+    /// Log many metrics from a JSON object {"key": number} or a list of {"key","value","step","timestamp"}
+    Metrics {
+        #[command(flatten)]
+        run: RunArg,
+        /// JSON file, or - for stdin
+        #[arg(long, value_name = "FILE")]
+        json: PathBuf,
+        /// Step for entries that do not give one
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        step: i64,
+    },
+    /// Copy a file or directory into the run's artifacts
+    Artifact {
+        #[command(flatten)]
+        run: RunArg,
+        path: PathBuf,
+        /// Folder inside the run's artifacts
+        #[arg(long)]
+        dest: Option<String>,
+    },
+    /// End a run
+    End {
+        #[command(flatten)]
+        run: RunArg,
+        #[arg(long, default_value = "FINISHED", value_parser = parse_status)]
+        status: RunStatus,
+    },
+    /// Run a command inside a new run: MLX_RUN_ID is set for it, its output is kept as artifacts, and the
+    /// run ends FINISHED or FAILED from its exit code (which mlx exits with)
+    Exec {
+        #[command(flatten)]
+        start: StartArgs,
+        #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+}
+
+fn parse_status(s: &str) -> Result<RunStatus, String> {
+    RunStatus::parse(s)
+        .filter(|s| s.is_terminated())
+        .ok_or_else(|| format!("'{s}' is not one of FINISHED, FAILED, KILLED"))
+}
+
+pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
+    let store = settings.open_store()?;
+    let store = store.as_ref();
+    match cmd {
+        LogCommand::Start(args) => {
+            let run_id = start_run(store, args, "mlx")?;
+            println!("{run_id}");
+        }
+        LogCommand::Param { run, key, value } => {
+            let run_id = active_run_id(run.run)?;
+            let batch = Batch {
+                params: vec![(key.clone(), value)],
+                ..Batch::default()
+            };
+            store
+                .log_batch(&run_id, &batch)
+                .with_context(|| format!("cannot log param '{key}'"))?;
+        }
+        LogCommand::Metric {
+            run,
+            key,
+            value,
+            step,
+            timestamp,
+        } => {
+            let run_id = active_run_id(run.run)?;
+            let Some(value) = metric_file::parse_value(value.trim()) else {
+                bail!("metric '{key}': value '{value}' is not a number");
+            };
+            let point = MetricPoint {
+                timestamp: timestamp.unwrap_or_else(now_ms),
+                value,
+                step,
+            };
+            let batch = Batch {
+                metrics: vec![(key.clone(), point)],
+                ..Batch::default()
+            };
+            store
+                .log_batch(&run_id, &batch)
+                .with_context(|| format!("cannot log metric '{key}'"))?;
+        }
+        LogCommand::Tag { run, key, value } => {
+            let run_id = active_run_id(run.run)?;
+            let batch = Batch {
+                tags: vec![(key.clone(), value)],
+                ..Batch::default()
+            };
+            store
+                .log_batch(&run_id, &batch)
+                .with_context(|| format!("cannot set tag '{key}'"))?;
+        }
+        LogCommand::Params { run, json } => {
+            let run_id = active_run_id(run.run)?;
+            let doc = read_json(&json)?;
+            let params = parse_params_json(&json, &doc)?;
+            store
+                .log_batch(
+                    &run_id,
+                    &Batch {
+                        params,
+                        ..Batch::default()
+                    },
+                )
+                .with_context(|| format!("cannot log params from {}", json.display()))?;
+        }
+        LogCommand::Metrics { run, json, step } => {
+            let run_id = active_run_id(run.run)?;
+            let doc = read_json(&json)?;
+            let metrics = parse_metrics_json(&json, &doc, step, now_ms())?;
+            store
+                .log_batch(
+                    &run_id,
+                    &Batch {
+                        metrics,
+                        ..Batch::default()
+                    },
+                )
+                .with_context(|| format!("cannot log metrics from {}", json.display()))?;
+        }
+        LogCommand::Artifact { run, path, dest } => {
+            let run_id = active_run_id(run.run)?;
+            store
+                .log_artifact(&run_id, &path, dest.as_deref())
+                .with_context(|| format!("cannot log artifact {}", path.display()))?;
+        }
+        LogCommand::End { run, status } => {
+            let run_id = active_run_id(run.run)?;
+            store
+                .update_run(&run_id, status, Some(now_ms()))
+                .with_context(|| format!("cannot end run {run_id}"))?;
+        }
+        LogCommand::Exec { start, command } => {
+            return exec_command(settings, store, start, &command);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Start a run in the chosen experiment with MLflow's system tags; returns the run id.
+pub fn start_run(store: &dyn TrackingStore, args: StartArgs, source: &str) -> Result<String> {
+    let experiment_name =
+        experiment_from_env(args.experiment).unwrap_or_else(|| "Default".to_string());
+    let experiment = get_or_create_experiment(store, &experiment_name)
+        .with_context(|| format!("cannot use experiment '{experiment_name}'"))?;
+    let mut tags = context::system_tags(source);
+    tags.extend(parse_pairs("tag", &args.tags)?);
+    if let Some(d) = args.description {
+        tags.insert("mlflow.note.content".into(), d);
+    }
+    let info = store
+        .create_run(NewRun {
+            experiment_id: experiment.experiment_id,
+            run_name: args.name,
+            user_id: context::user(),
+            start_time: now_ms(),
+            tags,
+        })
+        .context("cannot start run")?;
+    Ok(info.run_id)
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read JSON from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+}
+
+/// A param value as MLflow stringifies it: strings as they are, numbers and booleans as their JSON text.
+fn param_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "True".into(),
+        serde_json::Value::Bool(false) => "False".into(),
+        serde_json::Value::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_params_json(path: &Path, doc: &serde_json::Value) -> Result<Vec<(String, String)>> {
+    let Some(obj) = doc.as_object() else {
+        bail!("{}: expected a JSON object {{\"key\": value}}", path.display());
+    };
+    Ok(obj.iter().map(|(k, v)| (k.clone(), param_text(v))).collect())
+}
+
+fn metric_number(path: &Path, key: &str, v: &serde_json::Value) -> Result<f64> {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .with_context(|| format!("{}: metric '{key}' is out of range", path.display())),
+        serde_json::Value::String(s) => metric_file::parse_value(s).with_context(|| {
+            format!("{}: metric '{key}': value {s:?} is not a number", path.display())
+        }),
+        other => bail!(
+            "{}: metric '{key}': value {other} is not a number",
+            path.display()
+        ),
+    }
+}
+
+fn parse_metrics_json(
+    path: &Path,
+    doc: &serde_json::Value,
+    default_step: i64,
+    now: i64,
+) -> Result<Vec<(String, MetricPoint)>> {
+    let point = |value, step, timestamp| MetricPoint {
+        timestamp,
+        value,
+        step,
+    };
+    match doc {
+        serde_json::Value::Object(obj) => obj
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), point(metric_number(path, k, v)?, default_step, now))))
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let key = item.get("key").and_then(|k| k.as_str()).with_context(|| {
+                    format!("{}: entry {i} has no string \"key\"", path.display())
+                })?;
+                let value = item.get("value").with_context(|| {
+                    format!("{}: entry {i} ('{key}') has no \"value\"", path.display())
+                })?;
+                let int = |name: &str, default: i64| -> Result<i64> {
+                    match item.get(name) {
+                        None | Some(serde_json::Value::Null) => Ok(default),
+                        Some(v) => v.as_i64().with_context(|| {
+                            format!("{}: entry {i} ('{key}'): \"{name}\" is not an integer", path.display())
+                        }),
+                    }
+                };
+                Ok((
+                    key.to_string(),
+                    point(
+                        metric_number(path, key, value)?,
+                        int("step", default_step)?,
+                        int("timestamp", now)?,
+                    ),
+                ))
+            })
+            .collect(),
+        _ => bail!(
+            "{}: expected a JSON object {{\"key\": number}} or a list of {{\"key\", \"value\", \"step\"}}",
+            path.display()
+        ),
+    }
+}
+
+/// `mlx log exec`: run a command inside a new run.
+fn exec_command(
+    settings: &Settings,
+    store: &dyn TrackingStore,
+    start: StartArgs,
+    command: &[String],
+) -> Result<ExitCode> {
+    let run_id = start_run(store, start, &command.join(" "))?;
+    eprintln!("mlx: run {run_id} started for `{}`", command.join(" "));
+    let outdir = tempfile::tempdir().context("cannot create a temp folder for the command's output")?;
+    let uri = absolute_tracking_uri(&settings.tracking_uri.value);
+    let spawned = Command::new(&command[0])
+        .args(&command[1..])
+        .env("MLX_RUN_ID", &run_id)
+        .env("MLFLOW_RUN_ID", &run_id)
+        .env("MLX_TRACKING_URI", &uri)
+        .env("MLFLOW_TRACKING_URI", &uri)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            store.update_run(&run_id, RunStatus::Failed, Some(now_ms()))?;
+            bail!("cannot run '{}': {e}", command[0]);
+        }
+    };
+    let out_path = outdir.path().join("stdout.txt");
+    let err_path = outdir.path().join("stderr.txt");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_tee = tee(stdout, std::io::stdout(), out_path.clone());
+    let err_tee = tee(stderr, std::io::stderr(), err_path.clone());
+    let status = child.wait().context("cannot wait for the command")?;
+    out_tee.join().ok();
+    err_tee.join().ok();
+    for p in [&out_path, &err_path] {
+        if p.exists() {
+            store.log_artifact(&run_id, p, None)?;
+        }
+    }
+    let (run_status, code) = match status.code() {
+        Some(0) => (RunStatus::Finished, 0),
+        Some(c) => (RunStatus::Failed, c),
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            (RunStatus::Killed, 128 + status.signal().unwrap_or(0))
+        }
+    };
+    store.update_run(&run_id, run_status, Some(now_ms()))?;
+    eprintln!("mlx: run {run_id} ended {}", run_status.as_str());
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Copy a child's stream to our own and to a file, on a thread.
+fn tee(
+    mut from: impl Read + Send + 'static,
+    mut to: impl Write + Send + 'static,
+    file: PathBuf,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(mut f) = std::fs::File::create(&file) else {
+            return;
+        };
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = to.write_all(&buf[..n]);
+            let _ = to.flush();
+            let _ = f.write_all(&buf[..n]);
+        }
+    })
+}
+
+/// Child processes may run elsewhere: hand them an absolute store location.
+fn absolute_tracking_uri(uri: &str) -> String {
+    match crate::store::file::file_uri_to_path(uri) {
+        Some(p) => std::path::absolute(&p)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned(),
+        None => uri.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn params_are_stringified_like_mlflow() {
+        let p = parse_params_json(
+            Path::new("x"),
+            &json!({"a": 1, "b": 0.5, "c": "s", "d": true, "e": 1.0}),
+        )
+        .unwrap();
+        let got: Vec<_> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(got, ["a=1", "b=0.5", "c=s", "d=True", "e=1.0"]);
+        assert!(parse_params_json(Path::new("x"), &json!([1])).is_err());
+    }
+
+    #[test]
+    fn metrics_accept_object_and_list() {
+        let m = parse_metrics_json(Path::new("x"), &json!({"acc": 0.9, "n": "nan"}), 3, 7).unwrap();
+        assert_eq!(m[0].1.step, 3);
+        assert!(m[1].1.value.is_nan());
+        let l = parse_metrics_json(
+            Path::new("x"),
+            &json!([{"key": "loss", "value": 0.5, "step": 2, "timestamp": 9}]),
+            0,
+            7,
+        )
+        .unwrap();
+        assert_eq!((l[0].1.step, l[0].1.timestamp), (2, 9));
+        let err = parse_metrics_json(Path::new("f.json"), &json!({"acc": "high"}), 0, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("f.json") && err.contains("acc") && err.contains("high"), "{err}");
+    }
+}

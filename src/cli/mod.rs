@@ -1,0 +1,127 @@
+//! Command-line definitions (clap) and dispatch. Each subcommand's file turns arguments into calls on the
+//! library; errors are wrapped with context here and printed as one line with exit code 1 (2 for usage).
+
+mod bench;
+mod config;
+mod experiments;
+mod log;
+mod runs;
+
+use crate::output::OutputFormat;
+use crate::settings::Settings;
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mlx",
+    version,
+    about = "Track, compare, register, predict and serve ML models in an MLflow-compatible store",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Tracking store: a folder or file: URI [default: $MLX_TRACKING_URI, $MLFLOW_TRACKING_URI, config, ./mlruns]
+    #[arg(long, global = true, value_name = "URI")]
+    tracking_uri: Option<String>,
+
+    /// Output format of listings [default: table on a terminal, json otherwise]
+    #[arg(long, short = 'o', global = true, value_enum)]
+    output: Option<OutputFormat>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list, rename, delete and restore experiments
+    #[command(subcommand, alias = "experiment", alias = "exp")]
+    Experiments(experiments::ExperimentsCommand),
+    /// Log to runs from shell scripts and CI: start, param, metric, tag, artifact, end, exec
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// List, show, delete and restore runs
+    #[command(subcommand, alias = "run")]
+    Runs(runs::RunsCommand),
+    /// Show the settings in effect and where each came from
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Workloads for the benchmark scripts in bench/
+    #[command(subcommand, hide = true)]
+    Bench(bench::BenchCommand),
+}
+
+/// Entry point of the binary: parse, run, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = Settings::resolve(cli.tracking_uri, cli.output)?;
+    match cli.command {
+        Command::Experiments(c) => experiments::exec(&settings, c),
+        Command::Log(c) => log::exec(&settings, c),
+        Command::Runs(c) => runs::exec(&settings, c),
+        Command::Config(c) => config::exec(&settings, c),
+        Command::Bench(c) => bench::exec(&settings, c),
+    }
+}
+
+/// The error and its causes on one line: `what: why: root cause`.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Parse repeated `KEY=VALUE` arguments.
+fn parse_pairs(what: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("{what} '{p}' is not KEY=VALUE");
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// The active run: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
+fn active_run_id(flag: Option<String>) -> Result<String> {
+    flag.or_else(|| std::env::var("MLX_RUN_ID").ok().filter(|s| !s.is_empty()))
+        .or_else(|| std::env::var("MLFLOW_RUN_ID").ok().filter(|s| !s.is_empty()))
+        .context("no active run: pass --run ID or set MLX_RUN_ID (e.g. export MLX_RUN_ID=$(mlx log start))")
+}
+
+/// The experiment named by a flag, else `MLX_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_NAME`.
+fn experiment_from_env(flag: Option<String>) -> Option<String> {
+    flag.or_else(|| {
+        ["MLX_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    })
+}

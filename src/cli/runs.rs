@@ -1,0 +1,348 @@
+//! `mlx runs list|show|delete|restore`.
+
+use crate::output::{self, Listing, OutputFormat};
+use crate::settings::Settings;
+use crate::store::entities::{Run, ViewType, serialize_float};
+use crate::store::{TrackingStore, resolve_experiment};
+use crate::timefmt;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first
+    #[command(alias = "ls")]
+    List {
+        /// Experiment name or id (repeatable) [default: every active experiment]
+        #[arg(long, short = 'e')]
+        experiment: Vec<String>,
+        /// At most N runs
+        #[arg(long, value_name = "N")]
+        max: Option<usize>,
+        /// Include deleted runs
+        #[arg(long, conflicts_with = "deleted")]
+        all: bool,
+        /// Only deleted runs
+        #[arg(long)]
+        deleted: bool,
+    },
+    /// Show everything about a run
+    Show { run_id: String },
+    /// Mark a run deleted (restorable until garbage-collected)
+    Delete { run_id: String },
+    /// Restore a deleted run
+    Restore { run_id: String },
+}
+
+/// One run in `runs list --output json` (a stable, documented shape).
+#[derive(Serialize)]
+struct RunSummary<'a> {
+    run_id: &'a str,
+    run_name: &'a str,
+    experiment_id: &'a str,
+    status: &'a str,
+    lifecycle_stage: &'a str,
+    user_id: &'a str,
+    start_time: i64,
+    end_time: Option<i64>,
+    duration_ms: Option<i64>,
+    artifact_uri: &'a str,
+    metrics: BTreeMap<&'a str, Float>,
+    params: &'a BTreeMap<String, String>,
+    tags: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct Float(#[serde(serialize_with = "serialize_float")] f64);
+
+fn summary(r: &Run) -> RunSummary<'_> {
+    RunSummary {
+        run_id: &r.info.run_id,
+        run_name: &r.info.run_name,
+        experiment_id: &r.info.experiment_id,
+        status: r.info.status.as_str(),
+        lifecycle_stage: r.info.lifecycle_stage.as_str(),
+        user_id: &r.info.user_id,
+        start_time: r.info.start_time,
+        end_time: r.info.end_time,
+        duration_ms: r.info.duration_ms(),
+        artifact_uri: &r.info.artifact_uri,
+        metrics: r
+            .data
+            .metrics
+            .iter()
+            .map(|(k, p)| (k.as_str(), Float(p.value)))
+            .collect(),
+        params: &r.data.params,
+        tags: &r.data.tags,
+    }
+}
+
+pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
+    let store = settings.open_store()?;
+    let store = store.as_ref();
+    match cmd {
+        RunsCommand::List {
+            experiment,
+            max,
+            all,
+            deleted,
+        } => {
+            let view = if all {
+                ViewType::All
+            } else if deleted {
+                ViewType::DeletedOnly
+            } else {
+                ViewType::ActiveOnly
+            };
+            let ids = experiment_ids(store, &experiment)?;
+            let mut runs = store.list_runs(&ids, view)?;
+            if let Some(max) = max {
+                runs.truncate(max);
+            }
+            print_list(settings.output_format(), &runs, ids.len() > 1)?;
+        }
+        RunsCommand::Show { run_id } => {
+            let run = store.get_run(&run_id)?;
+            show(settings.output_format(), store, &run)?;
+        }
+        RunsCommand::Delete { run_id } => {
+            store
+                .delete_run(&run_id)
+                .with_context(|| format!("cannot delete run {run_id}"))?;
+            eprintln!("Deleted run {run_id}");
+        }
+        RunsCommand::Restore { run_id } => {
+            store
+                .restore_run(&run_id)
+                .with_context(|| format!("cannot restore run {run_id}"))?;
+            eprintln!("Restored run {run_id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The experiments named, or every active one.
+pub fn experiment_ids(store: &dyn TrackingStore, names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() {
+        return Ok(store
+            .list_experiments(ViewType::ActiveOnly)?
+            .into_iter()
+            .map(|e| e.experiment_id)
+            .collect());
+    }
+    names
+        .iter()
+        .map(|n| Ok(resolve_experiment(store, n)?.experiment_id))
+        .collect()
+}
+
+/// Metric keys shown as table columns: the most common ones, at most `n`.
+fn key_metrics(runs: &[Run], n: usize) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in runs {
+        for k in r.data.metrics.keys() {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let mut keys: Vec<(&str, usize)> = counts.into_iter().collect();
+    keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    keys.into_iter().take(n).map(|(k, _)| k.to_string()).collect()
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_finite() && v.fract() != 0.0 {
+        format!("{v:.4}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn print_list(format: OutputFormat, runs: &[Run], show_experiment: bool) -> Result<()> {
+    let metric_cols = match format {
+        OutputFormat::Table => key_metrics(runs, 4),
+        _ => key_metrics(runs, usize::MAX),
+    };
+    let mut headers = vec!["run id", "name"];
+    if show_experiment || format != OutputFormat::Table {
+        headers.push("experiment id");
+    }
+    headers.extend(["status", "start", "duration"]);
+    let mut listing = Listing::new(&headers);
+    listing.headers.extend(metric_cols.iter().cloned());
+    for r in runs {
+        let mut row = vec![r.info.run_id.clone(), r.info.run_name.clone()];
+        if show_experiment || format != OutputFormat::Table {
+            row.push(r.info.experiment_id.clone());
+        }
+        row.push(r.info.status.as_str().into());
+        row.push(timefmt::datetime(r.info.start_time));
+        row.push(
+            r.info
+                .duration_ms()
+                .map(timefmt::duration)
+                .unwrap_or_else(|| "-".into()),
+        );
+        for k in &metric_cols {
+            row.push(
+                r.data
+                    .metrics
+                    .get(k)
+                    .map(|p| match format {
+                        OutputFormat::Table => fmt_value(p.value),
+                        _ => crate::store::metric_file::format_value(p.value),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        listing.rows.push(row);
+    }
+    let json: Vec<RunSummary> = runs.iter().map(summary).collect();
+    output::print(format, &listing, &json)?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MetricSummary {
+    #[serde(serialize_with = "serialize_float")]
+    latest: f64,
+    step: i64,
+    points: usize,
+    #[serde(serialize_with = "serialize_float")]
+    min: f64,
+    #[serde(serialize_with = "serialize_float")]
+    max: f64,
+    first_step: i64,
+    last_step: i64,
+}
+
+fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()> {
+    let id = &run.info.run_id;
+    let mut metrics = BTreeMap::new();
+    for (key, latest) in &run.data.metrics {
+        let hist = store.metric_history(id, key)?;
+        let values = hist.iter().map(|p| p.value).filter(|v| !v.is_nan());
+        metrics.insert(
+            key.clone(),
+            MetricSummary {
+                latest: latest.value,
+                step: latest.step,
+                points: hist.len(),
+                min: values.clone().fold(f64::INFINITY, f64::min),
+                max: values.fold(f64::NEG_INFINITY, f64::max),
+                first_step: hist.iter().map(|p| p.step).min().unwrap_or(0),
+                last_step: hist.iter().map(|p| p.step).max().unwrap_or(0),
+            },
+        );
+    }
+    let artifacts = list_artifacts_recursive(store, id)?;
+    if format == OutputFormat::Json {
+        let doc = serde_json::json!({
+            "info": summary(run),
+            "metrics": metrics,
+            "params": run.data.params,
+            "tags": run.data.tags,
+            "inputs": run.inputs,
+            "outputs": run.outputs,
+            "artifacts": artifacts,
+        });
+        output::print_json(&mut std::io::stdout().lock(), &doc)?;
+        return Ok(());
+    }
+    let mut info = Listing::new(&["field", "value"]);
+    let mut add = |k: &str, v: String| info.rows.push(vec![k.into(), v]);
+    add("run id", id.clone());
+    add("name", run.info.run_name.clone());
+    add("experiment id", run.info.experiment_id.clone());
+    add("status", run.info.status.as_str().into());
+    add("lifecycle", run.info.lifecycle_stage.as_str().into());
+    add("user", run.info.user_id.clone());
+    add("start", timefmt::datetime(run.info.start_time));
+    add(
+        "end",
+        run.info.end_time.map(timefmt::datetime).unwrap_or("-".into()),
+    );
+    add(
+        "duration",
+        run.info.duration_ms().map(timefmt::duration).unwrap_or("-".into()),
+    );
+    add("artifact uri", run.info.artifact_uri.clone());
+    for d in &run.inputs {
+        add(
+            "dataset",
+            format!(
+                "{} (digest {}, {}{})",
+                d.name,
+                d.digest,
+                d.source_type,
+                d.context.as_deref().map(|c| format!(", {c}")).unwrap_or_default()
+            ),
+        );
+    }
+    for m in &run.outputs {
+        add("logged model", m.clone());
+    }
+    let mut text = output::table(&info.headers, &info.rows);
+    if !metrics.is_empty() {
+        let rows: Vec<Vec<String>> = metrics
+            .iter()
+            .map(|(k, m)| {
+                vec![
+                    k.clone(),
+                    fmt_value(m.latest),
+                    m.step.to_string(),
+                    m.points.to_string(),
+                    fmt_value(m.min),
+                    fmt_value(m.max),
+                ]
+            })
+            .collect();
+        let headers: Vec<String> = ["metric", "latest", "step", "points", "min", "max"]
+            .map(String::from)
+            .to_vec();
+        text.push_str("\n\n");
+        text.push_str(&output::table(&headers, &rows));
+    }
+    for (title, map) in [("param", &run.data.params), ("tag", &run.data.tags)] {
+        if map.is_empty() {
+            continue;
+        }
+        let rows: Vec<Vec<String>> = map.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+        text.push_str("\n\n");
+        text.push_str(&output::table(&[title.to_string(), "value".into()], &rows));
+    }
+    if !artifacts.is_empty() {
+        let rows: Vec<Vec<String>> = artifacts
+            .iter()
+            .map(|a| vec![a.path.clone(), a.file_size.map(|s| s.to_string()).unwrap_or_default()])
+            .collect();
+        text.push_str("\n\n");
+        text.push_str(&output::table(&["artifact".into(), "bytes".into()], &rows));
+    }
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    Ok(())
+}
+
+/// Every artifact file of a run, depth-first.
+fn list_artifacts_recursive(
+    store: &dyn TrackingStore,
+    run_id: &str,
+) -> Result<Vec<crate::store::entities::ArtifactEntry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![None::<String>];
+    while let Some(dir) = stack.pop() {
+        for e in store.list_artifacts(run_id, dir.as_deref())? {
+            if e.is_dir {
+                stack.push(Some(e.path));
+            } else {
+                out.push(e);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}

@@ -1,0 +1,14 @@
+//! mlx: MLflow's local workflow — track, compare, register, predict, serve — as one fast binary.
+//!
+//! The library is organised by what each module owns: `store` (the mlruns format and the tracking-store
+//! trait), `settings` (where the store is), `output` (tables/JSON/CSV), `context` (user and git facts), and
+//! `cli` (argument parsing only; one file per subcommand).
+
+pub mod cli;
+pub mod context;
+pub mod output;
+pub mod settings;
+pub mod store;
+pub mod timefmt;
+
+pub use cli::main;

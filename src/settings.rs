@@ -1,0 +1,178 @@
+//! Resolved settings: where the store is and how to print, each with where its value came from.
+//!
+//! Precedence: command-line flag > `MLX_TRACKING_URI` > `MLFLOW_TRACKING_URI` > user config file > `./mlruns`.
+//! The config file is `config.toml` in the user config dir (`MLX_CONFIG` names another file).
+
+use crate::output::OutputFormat;
+use crate::store::{FileStore, TrackingStore, file::file_uri_to_path};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Flag,
+    Env(&'static str),
+    ConfigFile(PathBuf),
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag => write!(f, "command-line flag"),
+            Source::Env(v) => write!(f, "environment variable {v}"),
+            Source::ConfigFile(p) => write!(f, "config file {}", p.display()),
+            Source::Default => write!(f, "default"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Setting<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    tracking_uri: Option<String>,
+    output: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tracking_uri: Setting<String>,
+    /// None: table on a terminal, json otherwise.
+    pub output: Setting<Option<OutputFormat>>,
+    pub config_path: Option<PathBuf>,
+    pub config_exists: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {path}: {why}")]
+    Config { path: PathBuf, why: String },
+    #[error(
+        "tracking URI '{0}' points to an MLflow tracking server; the REST backend is not supported yet, use a local folder or file: URI"
+    )]
+    RemoteUnsupported(String),
+    #[error(
+        "tracking URI '{0}' uses an unsupported scheme; use a local folder or a file: URI (e.g. file:///path/to/mlruns)"
+    )]
+    UnsupportedScheme(String),
+}
+
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MLX_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "mlx").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn env(name: &'static str) -> Option<Setting<String>> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|value| Setting {
+            value,
+            source: Source::Env(name),
+        })
+}
+
+impl Settings {
+    pub fn resolve(
+        flag_uri: Option<String>,
+        flag_output: Option<OutputFormat>,
+    ) -> Result<Settings, SettingsError> {
+        let config_path = config_path();
+        let mut config = ConfigFile::default();
+        let mut config_exists = false;
+        if let Some(path) = &config_path {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    config_exists = true;
+                    config = toml::from_str(&text).map_err(|e| SettingsError::Config {
+                        path: path.clone(),
+                        why: e.message().to_string(),
+                    })?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SettingsError::Config {
+                        path: path.clone(),
+                        why: e.to_string(),
+                    });
+                }
+            }
+        }
+        let from_config = |value: Option<String>| {
+            value.zip(config_path.clone()).map(|(value, p)| Setting {
+                value,
+                source: Source::ConfigFile(p),
+            })
+        };
+        let tracking_uri = flag_uri
+            .map(|value| Setting {
+                value,
+                source: Source::Flag,
+            })
+            .or_else(|| env("MLX_TRACKING_URI"))
+            .or_else(|| env("MLFLOW_TRACKING_URI"))
+            .or_else(|| from_config(config.tracking_uri))
+            .unwrap_or(Setting {
+                value: "./mlruns".into(),
+                source: Source::Default,
+            });
+        let output = match (flag_output, from_config(config.output)) {
+            (Some(f), _) => Setting {
+                value: Some(f),
+                source: Source::Flag,
+            },
+            (None, Some(s)) => {
+                let parsed: OutputFormat =
+                    s.value.parse().map_err(|why| SettingsError::Config {
+                        path: config_path.clone().unwrap_or_default(),
+                        why: format!("output: {why}"),
+                    })?;
+                Setting {
+                    value: Some(parsed),
+                    source: s.source,
+                }
+            }
+            (None, None) => Setting {
+                value: None,
+                source: Source::Default,
+            },
+        };
+        Ok(Settings {
+            tracking_uri,
+            output,
+            config_path,
+            config_exists,
+        })
+    }
+
+    /// The output format in effect for this process.
+    pub fn output_format(&self) -> OutputFormat {
+        self.output.value.unwrap_or_else(OutputFormat::auto)
+    }
+
+    pub fn open_store(&self) -> Result<Box<dyn TrackingStore>, SettingsError> {
+        open_store(&self.tracking_uri.value)
+    }
+}
+
+/// Open the store a tracking URI names.
+pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Err(SettingsError::RemoteUnsupported(uri.into()));
+    }
+    let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
+    if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {
+        return Err(SettingsError::UnsupportedScheme(uri.into()));
+    }
+    let path = file_uri_to_path(uri).ok_or_else(|| SettingsError::UnsupportedScheme(uri.into()))?;
+    Ok(Box::new(FileStore::new(path)))
+}

@@ -1,0 +1,104 @@
+//! Crash-safe file writes and inter-process locks.
+//!
+//! Every file is written to a temp file in its own directory, fsynced and renamed over the target, so a reader
+//! (or a crash) sees the old content or the new, never a torn file. Metric lines are appended with one
+//! `write` call under an exclusive lock, so concurrent loggers interleave whole lines only.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Replace `path` with `contents` atomically.
+pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mlx-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Create `path` with `contents` only if it does not exist yet. Returns false when it already existed.
+pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<bool> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mlx-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.error),
+    }
+}
+
+/// Append `line` to `path` (created if missing) in one write, under an exclusive lock.
+pub fn append(path: &Path, line: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.lock()?;
+    let result = file.write_all(line).and_then(|_| file.sync_data());
+    let _ = file.unlock();
+    result
+}
+
+/// An exclusive advisory lock on a lock file, released on drop.
+pub struct LockGuard {
+    file: File,
+}
+
+impl LockGuard {
+    /// Lock a directory itself (Linux `flock` works on a directory fd), leaving no lock file behind.
+    pub fn on_dir(dir: &Path) -> io::Result<Self> {
+        let file = File::open(dir)?;
+        file.lock()?;
+        Ok(LockGuard { file })
+    }
+
+    /// Lock a dedicated lock file, created if missing.
+    pub fn acquire(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        file.lock()?;
+        Ok(LockGuard { file })
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// fsync a directory so a rename inside it is durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_new_does_not_clobber() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        assert!(write_new(&p, b"1").unwrap());
+        assert!(!write_new(&p, b"2").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"1");
+        write(&p, b"3").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"3");
+        // no temp files left behind
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,203 @@
+//! Tracking entities with MLflow's names and meanings: experiments, runs, metrics, view types.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `lifecycle_stage` of experiments and runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    Active,
+    Deleted,
+}
+
+impl Lifecycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Deleted => "deleted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Lifecycle::Active),
+            "deleted" => Some(Lifecycle::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// Which lifecycle stages a listing includes (MLflow's `ViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ViewType {
+    #[default]
+    ActiveOnly,
+    DeletedOnly,
+    All,
+}
+
+impl ViewType {
+    pub fn admits(self, stage: Lifecycle) -> bool {
+        match self {
+            ViewType::ActiveOnly => stage == Lifecycle::Active,
+            ViewType::DeletedOnly => stage == Lifecycle::Deleted,
+            ViewType::All => true,
+        }
+    }
+}
+
+/// Run status; stored in `meta.yaml` as MLflow's proto enum integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunStatus {
+    Running,
+    Scheduled,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn code(self) -> i64 {
+        match self {
+            RunStatus::Running => 1,
+            RunStatus::Scheduled => 2,
+            RunStatus::Finished => 3,
+            RunStatus::Failed => 4,
+            RunStatus::Killed => 5,
+        }
+    }
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            1 => RunStatus::Running,
+            2 => RunStatus::Scheduled,
+            3 => RunStatus::Finished,
+            4 => RunStatus::Failed,
+            5 => RunStatus::Killed,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "RUNNING" => RunStatus::Running,
+            "SCHEDULED" => RunStatus::Scheduled,
+            "FINISHED" => RunStatus::Finished,
+            "FAILED" => RunStatus::Failed,
+            "KILLED" => RunStatus::Killed,
+            _ => return None,
+        })
+    }
+    pub fn is_terminated(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Experiment {
+    pub experiment_id: String,
+    pub name: String,
+    pub artifact_location: String,
+    pub lifecycle_stage: Lifecycle,
+    pub creation_time: Option<i64>,
+    pub last_update_time: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub run_name: String,
+    pub experiment_id: String,
+    pub user_id: String,
+    pub status: RunStatus,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub artifact_uri: String,
+    pub lifecycle_stage: Lifecycle,
+}
+
+impl RunInfo {
+    /// Wall time of the run: end - start, or None while it runs.
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.end_time.map(|end| end - self.start_time)
+    }
+}
+
+/// One logged point of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub timestamp: i64,
+    #[serde(serialize_with = "serialize_float")]
+    pub value: f64,
+    pub step: i64,
+}
+
+impl MetricPoint {
+    /// MLflow's "latest value" order: the max over (step, timestamp, value).
+    pub fn is_later_than(&self, other: &MetricPoint) -> bool {
+        (self.step, self.timestamp)
+            .cmp(&(other.step, other.timestamp))
+            .then(self.value.total_cmp(&other.value))
+            .is_gt()
+    }
+}
+
+/// JSON has no NaN or infinity: write them as strings, as MLflow's REST API does.
+pub fn serialize_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else if v.is_nan() {
+        s.serialize_str("NaN")
+    } else if *v > 0.0 {
+        s.serialize_str("Infinity")
+    } else {
+        s.serialize_str("-Infinity")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunData {
+    /// Latest value of each metric.
+    pub metrics: BTreeMap<String, MetricPoint>,
+    pub params: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A dataset the run used (`inputs/` + `<exp>/datasets/`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInput {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub info: RunInfo,
+    pub data: RunData,
+    pub inputs: Vec<DatasetInput>,
+    /// Logged model ids this run produced (`outputs/`).
+    pub outputs: Vec<String>,
+}
+
+/// One entry of an artifact listing, as `mlflow artifacts list` prints it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArtifactEntry {
+    pub path: String,
+    pub is_dir: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+}

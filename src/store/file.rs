@@ -1,0 +1,1079 @@
+//! The local `mlruns` folder, laid out exactly as MLflow's file store lays it out (see
+//! `../shared/spec/mlruns-format.md`): every path of the format is built here and nowhere else.
+//!
+//! Writes are crash-safe: a new run or experiment is assembled in a hidden staging folder and renamed into
+//! place whole; files are replaced by rename; metric lines are appended under a lock; read-modify-write of a
+//! `meta.yaml` holds a lock on its directory. Lookups never scan runs: a run is found by probing
+//! `<exp>/<run_id>` in each experiment folder.
+
+use super::entities::*;
+use super::meta::{self, Fields, Meta};
+use super::{Batch, NewRun, Result, StoreError, TrackingStore, atomic, metric_file, validate};
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+const TRASH: &str = ".trash";
+const REGISTRY_DIR: &str = "models";
+const META: &str = "meta.yaml";
+/// Folder names inside an experiment that are never runs.
+const RESERVED_IN_EXPERIMENT: [&str; 4] = ["tags", "datasets", "traces", "models"];
+const DEFAULT_EXPERIMENT_ID: &str = "0";
+
+pub struct FileStore {
+    root: PathBuf,
+}
+
+/// Where a run lives on disk.
+struct RunLocation {
+    dir: PathBuf,
+    experiment_dir: PathBuf,
+}
+
+impl FileStore {
+    /// Open the store at `root` (made absolute). Nothing is created until the first write.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        FileStore { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn root_uri(&self) -> String {
+        path_to_file_uri(&self.root)
+    }
+
+    /// Create the root with `.trash/` and the Default experiment, as MLflow does for a fresh root.
+    fn ensure_root(&self) -> Result<()> {
+        let trash = self.root.join(TRASH);
+        if !trash.is_dir() {
+            fs::create_dir_all(&trash).map_err(|e| StoreError::io(&trash, e))?;
+        }
+        if self.root.join(DEFAULT_EXPERIMENT_ID).is_dir()
+            || trash.join(DEFAULT_EXPERIMENT_ID).is_dir()
+        {
+            return Ok(());
+        }
+        let _lock = self.lock_root()?;
+        if self.root.join(DEFAULT_EXPERIMENT_ID).is_dir() {
+            return Ok(());
+        }
+        self.write_new_experiment(DEFAULT_EXPERIMENT_ID, "Default", None, &BTreeMap::new())
+    }
+
+    fn lock_root(&self) -> Result<atomic::LockGuard> {
+        atomic::LockGuard::on_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))
+    }
+
+    /// `(dir, is_in_trash)` of an experiment.
+    fn experiment_dir(&self, id: &str) -> Result<(PathBuf, bool)> {
+        validate::id("experiment", id).map_err(|_| StoreError::ExperimentNotFound(id.into()))?;
+        if id == TRASH || id == REGISTRY_DIR {
+            return Err(StoreError::ExperimentNotFound(id.into()));
+        }
+        let live = self.root.join(id);
+        if live.join(META).is_file() {
+            return Ok((live, false));
+        }
+        let trashed = self.root.join(TRASH).join(id);
+        if trashed.join(META).is_file() {
+            return Ok((trashed, true));
+        }
+        Err(StoreError::ExperimentNotFound(id.into()))
+    }
+
+    /// Every experiment folder (live ones, then trashed ones).
+    fn experiment_dirs(&self) -> Result<Vec<PathBuf>> {
+        let mut dirs = Vec::new();
+        for (base, skip_reserved) in [(self.root.clone(), true), (self.root.join(TRASH), false)] {
+            let entries = match fs::read_dir(&base) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&base, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| StoreError::io(&base, e))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') || (skip_reserved && name == REGISTRY_DIR) {
+                    continue;
+                }
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        Ok(dirs)
+    }
+
+    fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
+        let path = dir.join(META);
+        let m = meta::read(&path)?;
+        let f = Fields {
+            path: &path,
+            meta: &m,
+        };
+        let id = f.string("experiment_id")?;
+        let folder = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        if folder.as_deref() != Some(id.as_str()) {
+            return Err(StoreError::corrupt(
+                &path,
+                format!("experiment_id '{id}' does not match its folder name"),
+            ));
+        }
+        let stage = f.string("lifecycle_stage")?;
+        Ok(Experiment {
+            experiment_id: id,
+            name: f.string("name")?,
+            artifact_location: f.string("artifact_location")?,
+            lifecycle_stage: Lifecycle::parse(&stage).ok_or_else(|| {
+                StoreError::corrupt(&path, format!("unknown lifecycle_stage '{stage}'"))
+            })?,
+            creation_time: f.opt_int("creation_time")?,
+            last_update_time: f.opt_int("last_update_time")?,
+            tags: read_kv_dir(&dir.join("tags"))?,
+        })
+    }
+
+    fn all_experiments(&self) -> Result<Vec<Experiment>> {
+        let mut out = Vec::new();
+        for dir in self.experiment_dirs()? {
+            match self.read_experiment(&dir) {
+                Ok(e) => out.push(e),
+                Err(e) => warn(&e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_new_experiment(
+        &self,
+        id: &str,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let now = super::now_ms();
+        let location = match artifact_location {
+            Some(l) => l.to_string(),
+            None => format!("{}/{id}", self.root_uri()),
+        };
+        let mut m = Meta::new();
+        m.insert("artifact_location".into(), meta::s(location));
+        m.insert("creation_time".into(), meta::i(now));
+        m.insert("experiment_id".into(), meta::s(id));
+        m.insert("last_update_time".into(), meta::i(now));
+        m.insert("lifecycle_stage".into(), meta::s("active"));
+        m.insert("name".into(), meta::s(name));
+        m.insert("workspace".into(), meta::s("default"));
+        let staging = self.staging_dir(&self.root)?;
+        let result = (|| {
+            meta::write(&staging.join(META), &m)?;
+            for (k, v) in tags {
+                write_value_file(&staging.join("tags"), k, v)?;
+            }
+            let target = self.root.join(id);
+            fs::rename(&staging, &target).map_err(|e| StoreError::io(&target, e))?;
+            atomic::sync_dir(&self.root);
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// A hidden, empty folder beside the target, to assemble an entity before renaming it into place.
+    fn staging_dir(&self, parent: &Path) -> Result<PathBuf> {
+        let dir = parent.join(format!(".mlx-tmp-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        Ok(dir)
+    }
+
+    fn find_run(&self, run_id: &str) -> Result<RunLocation> {
+        validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
+        for exp_dir in self.experiment_dirs()? {
+            let dir = exp_dir.join(run_id);
+            if dir.join(META).is_file() {
+                return Ok(RunLocation {
+                    dir,
+                    experiment_dir: exp_dir,
+                });
+            }
+        }
+        Err(StoreError::RunNotFound(run_id.into()))
+    }
+
+    fn read_run_info(&self, dir: &Path) -> Result<RunInfo> {
+        let path = dir.join(META);
+        let m = meta::read(&path)?;
+        run_info_from_meta(dir, &path, &m)
+    }
+
+    fn read_run(&self, loc: &RunLocation) -> Result<Run> {
+        let mut info = self.read_run_info(&loc.dir)?;
+        let params = read_kv_dir(&loc.dir.join("params"))?;
+        let tags = read_kv_dir(&loc.dir.join("tags"))?;
+        let mut metrics = BTreeMap::new();
+        for (key, path) in list_key_files(&loc.dir.join("metrics"))? {
+            let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+            match metric_file::latest(&text) {
+                Ok(Some(p)) => {
+                    metrics.insert(key, p);
+                }
+                Ok(None) => return Err(StoreError::corrupt(&path, "the metric file is empty")),
+                Err((line, why)) => {
+                    return Err(StoreError::corrupt(&path, format!("line {line}: {why}")));
+                }
+            }
+        }
+        if info.run_name.is_empty() {
+            info.run_name = tags.get("mlflow.runName").cloned().unwrap_or_default();
+        }
+        Ok(Run {
+            info,
+            data: RunData {
+                metrics,
+                params,
+                tags,
+            },
+            inputs: self.read_inputs(loc)?,
+            outputs: list_names(&loc.dir.join("outputs"))?,
+        })
+    }
+
+    fn read_inputs(&self, loc: &RunLocation) -> Result<Vec<DatasetInput>> {
+        let mut inputs = Vec::new();
+        for input_id in list_names(&loc.dir.join("inputs"))? {
+            let path = loc.dir.join("inputs").join(&input_id).join(META);
+            let Ok(m) = meta::read(&path) else { continue };
+            let f = Fields {
+                path: &path,
+                meta: &m,
+            };
+            if f.opt_string("source_type")?.as_deref() != Some("DATASET") {
+                continue;
+            }
+            let Some(dataset_id) = f.opt_string("source_id")? else {
+                continue;
+            };
+            if validate::id("dataset", &dataset_id).is_err() {
+                continue;
+            }
+            let context = match m.get("tags") {
+                Some(Value::Mapping(t)) => t
+                    .get(Value::String("mlflow.data.context".into()))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                _ => None,
+            };
+            let ds_path = loc
+                .experiment_dir
+                .join("datasets")
+                .join(&dataset_id)
+                .join(META);
+            let Ok(ds) = meta::read(&ds_path) else {
+                continue;
+            };
+            let d = Fields {
+                path: &ds_path,
+                meta: &ds,
+            };
+            inputs.push(DatasetInput {
+                name: d.opt_string("name")?.unwrap_or_default(),
+                digest: d.opt_string("digest")?.unwrap_or_default(),
+                source_type: d.opt_string("source_type")?.unwrap_or_default(),
+                context,
+            });
+        }
+        Ok(inputs)
+    }
+
+    /// The run's artifact folder. A default-layout URI (`.../<exp>/<run>/artifacts`) always resolves inside
+    /// this store, so a moved or copied store keeps working; a custom location is used as given.
+    fn artifacts_dir(&self, loc: &RunLocation, info: &RunInfo) -> PathBuf {
+        let in_store = loc.dir.join("artifacts");
+        let default_suffix = format!("/{}/{}/artifacts", info.experiment_id, info.run_id);
+        match file_uri_to_path(&info.artifact_uri) {
+            Some(p) if !info.artifact_uri.trim_end_matches('/').ends_with(&default_suffix) => p,
+            _ => in_store,
+        }
+    }
+
+    fn active_run(&self, run_id: &str) -> Result<(RunLocation, RunInfo)> {
+        let loc = self.find_run(run_id)?;
+        let info = self.read_run_info(&loc.dir)?;
+        if info.lifecycle_stage != Lifecycle::Active {
+            return Err(StoreError::InvalidState(format!(
+                "run {run_id} is deleted; restore it with `mlx runs restore {run_id}` before logging to it"
+            )));
+        }
+        Ok((loc, info))
+    }
+
+    /// Read-modify-write a run's meta.yaml under a lock on the run folder.
+    fn update_run_meta(&self, dir: &Path, change: impl FnOnce(&mut Meta)) -> Result<()> {
+        let _lock = atomic::LockGuard::on_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        let path = dir.join(META);
+        let mut m = meta::read(&path)?;
+        change(&mut m);
+        meta::write(&path, &m)
+    }
+
+    fn update_experiment_meta(&self, dir: &Path, change: impl FnOnce(&mut Meta)) -> Result<()> {
+        let _lock = atomic::LockGuard::on_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        let path = dir.join(META);
+        let mut m = meta::read(&path)?;
+        change(&mut m);
+        meta::write(&path, &m)
+    }
+
+    fn run_dirs(&self, experiment_dir: &Path) -> Result<Vec<PathBuf>> {
+        let entries = match fs::read_dir(experiment_dir) {
+            Ok(e) => e,
+            Err(e) => return Err(StoreError::io(experiment_dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(experiment_dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || RESERVED_IN_EXPERIMENT.contains(&name.as_ref()) {
+                continue;
+            }
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.push(entry.path());
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
+        for e in self.all_experiments()? {
+            if e.name == name && Some(e.experiment_id.as_str()) != except_id {
+                return Err(StoreError::ExperimentExists(name.into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_runs_stage(
+        &self,
+        experiment_dir: &Path,
+        from: Lifecycle,
+        to: Lifecycle,
+        deleted_since: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        for dir in self.run_dirs(experiment_dir)? {
+            let Ok(info) = self.read_run_info(&dir) else {
+                continue;
+            };
+            if info.lifecycle_stage != from {
+                continue;
+            }
+            self.update_run_meta(&dir, |m| {
+                if let Some(since) = deleted_since {
+                    let deleted_at = m.get("deleted_time").and_then(|v| v.as_i64());
+                    if deleted_at.is_some_and(|t| t < since) {
+                        return; // deleted on its own before the experiment was
+                    }
+                }
+                m.insert("lifecycle_stage".into(), meta::s(to.as_str()));
+                match to {
+                    Lifecycle::Deleted => {
+                        m.insert("deleted_time".into(), meta::i(now));
+                    }
+                    Lifecycle::Active => {
+                        m.remove("deleted_time");
+                    }
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl TrackingStore for FileStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        validate::experiment_name(name)?;
+        for (k, v) in tags {
+            validate::key("tag", k)?;
+            validate::tag_value(k, v)?;
+        }
+        self.ensure_root()?;
+        // Names are unique over the store: check and create under one lock.
+        let _lock = self.lock_root()?;
+        self.check_name_free(name, None)?;
+        let id = loop {
+            let id = new_experiment_id();
+            if !self.root.join(&id).exists() && !self.root.join(TRASH).join(&id).exists() {
+                break id;
+            }
+        };
+        self.write_new_experiment(&id, name, artifact_location, tags)?;
+        Ok(id)
+    }
+
+    fn get_experiment(&self, id: &str) -> Result<Experiment> {
+        let (dir, _) = self.experiment_dir(id)?;
+        self.read_experiment(&dir)
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        Ok(self.all_experiments()?.into_iter().find(|e| e.name == name))
+    }
+
+    fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>> {
+        let mut list: Vec<Experiment> = self
+            .all_experiments()?
+            .into_iter()
+            .filter(|e| view.admits(e.lifecycle_stage))
+            .collect();
+        list.sort_by(|a, b| {
+            b.creation_time
+                .cmp(&a.creation_time)
+                .then_with(|| a.experiment_id.cmp(&b.experiment_id))
+        });
+        Ok(list)
+    }
+
+    fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
+        validate::experiment_name(new_name)?;
+        let (dir, trashed) = self.experiment_dir(id)?;
+        if trashed {
+            return Err(StoreError::InvalidState(format!(
+                "experiment {id} is deleted; restore it before renaming"
+            )));
+        }
+        let _lock = self.lock_root()?;
+        self.check_name_free(new_name, Some(id))?;
+        let now = super::now_ms();
+        self.update_experiment_meta(&dir, |m| {
+            m.insert("name".into(), meta::s(new_name));
+            m.insert("last_update_time".into(), meta::i(now));
+        })
+    }
+
+    fn delete_experiment(&self, id: &str) -> Result<()> {
+        if id == DEFAULT_EXPERIMENT_ID {
+            return Err(StoreError::InvalidState(
+                "the Default experiment (id 0) cannot be deleted".into(),
+            ));
+        }
+        let (dir, trashed) = self.experiment_dir(id)?;
+        if trashed {
+            return Err(StoreError::InvalidState(format!(
+                "experiment {id} is already deleted"
+            )));
+        }
+        let _lock = self.lock_root()?;
+        let now = super::now_ms();
+        self.update_experiment_meta(&dir, |m| {
+            m.insert("lifecycle_stage".into(), meta::s("deleted"));
+            m.insert("last_update_time".into(), meta::i(now));
+        })?;
+        self.set_runs_stage(&dir, Lifecycle::Active, Lifecycle::Deleted, None, now)?;
+        let trash = self.root.join(TRASH);
+        fs::create_dir_all(&trash).map_err(|e| StoreError::io(&trash, e))?;
+        let target = trash.join(id);
+        fs::rename(&dir, &target).map_err(|e| StoreError::io(&target, e))?;
+        atomic::sync_dir(&trash);
+        atomic::sync_dir(&self.root);
+        Ok(())
+    }
+
+    fn restore_experiment(&self, id: &str) -> Result<()> {
+        let (dir, trashed) = self.experiment_dir(id)?;
+        if !trashed {
+            return Err(StoreError::InvalidState(format!(
+                "experiment {id} is not deleted"
+            )));
+        }
+        let _lock = self.lock_root()?;
+        let exp = self.read_experiment(&dir)?;
+        let deleted_at = exp.last_update_time;
+        let now = super::now_ms();
+        let target = self.root.join(id);
+        if target.exists() {
+            return Err(StoreError::InvalidState(format!(
+                "cannot restore experiment {id}: {} already exists",
+                target.display()
+            )));
+        }
+        fs::rename(&dir, &target).map_err(|e| StoreError::io(&target, e))?;
+        atomic::sync_dir(&self.root);
+        self.update_experiment_meta(&target, |m| {
+            m.insert("lifecycle_stage".into(), meta::s("active"));
+            m.insert("last_update_time".into(), meta::i(now));
+        })?;
+        self.set_runs_stage(
+            &target,
+            Lifecycle::Deleted,
+            Lifecycle::Active,
+            Some(deleted_at.unwrap_or(i64::MIN)),
+            now,
+        )
+    }
+
+    fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        validate::tag_value(key, value)?;
+        let (dir, _) = self.experiment_dir(id)?;
+        write_value_file(&dir.join("tags"), key, value)
+    }
+
+    fn create_run(&self, new: NewRun) -> Result<RunInfo> {
+        for (k, v) in &new.tags {
+            validate::key("tag", k)?;
+            validate::tag_value(k, v)?;
+        }
+        self.ensure_root()?;
+        let exp = self.get_experiment(&new.experiment_id)?;
+        if exp.lifecycle_stage != Lifecycle::Active {
+            return Err(StoreError::InvalidState(format!(
+                "experiment '{}' is deleted; restore it to add runs",
+                exp.name
+            )));
+        }
+        let (exp_dir, _) = self.experiment_dir(&exp.experiment_id)?;
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let run_name = new.run_name.clone().unwrap_or_else(random_run_name);
+        validate::tag_value("mlflow.runName", &run_name)?;
+        let artifact_uri = format!(
+            "{}/{run_id}/artifacts",
+            exp.artifact_location.trim_end_matches('/')
+        );
+        let info = RunInfo {
+            run_id: run_id.clone(),
+            run_name: run_name.clone(),
+            experiment_id: exp.experiment_id.clone(),
+            user_id: new.user_id.clone(),
+            status: RunStatus::Running,
+            start_time: new.start_time,
+            end_time: None,
+            artifact_uri,
+            lifecycle_stage: Lifecycle::Active,
+        };
+        let staging = self.staging_dir(&exp_dir)?;
+        let result = (|| {
+            for sub in ["params", "metrics", "artifacts", "tags"] {
+                let d = staging.join(sub);
+                fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+            }
+            let mut tags = new.tags.clone();
+            tags.insert("mlflow.runName".into(), run_name.clone());
+            for (k, v) in &tags {
+                write_value_file(&staging.join("tags"), k, v)?;
+            }
+            meta::write(&staging.join(META), &run_meta(&info))?;
+            let target = exp_dir.join(&run_id);
+            fs::rename(&staging, &target).map_err(|e| StoreError::io(&target, e))?;
+            atomic::sync_dir(&exp_dir);
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result.map(|_| info)
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        let loc = self.find_run(run_id)?;
+        self.read_run(&loc)
+    }
+
+    fn list_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<Vec<Run>> {
+        let mut runs = Vec::new();
+        for id in experiment_ids {
+            let (exp_dir, _) = self.experiment_dir(id)?;
+            for dir in self.run_dirs(&exp_dir)? {
+                let loc = RunLocation {
+                    dir,
+                    experiment_dir: exp_dir.clone(),
+                };
+                // Check the lifecycle from meta.yaml before paying for params/metrics/tags.
+                let info = match self.read_run_info(&loc.dir) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        warn(&e);
+                        continue;
+                    }
+                };
+                if !view.admits(info.lifecycle_stage) {
+                    continue;
+                }
+                match self.read_run(&loc) {
+                    Ok(r) => runs.push(r),
+                    Err(e) => warn(&e),
+                }
+            }
+        }
+        runs.sort_by(|a, b| {
+            b.info
+                .start_time
+                .cmp(&a.info.start_time)
+                .then_with(|| a.info.run_id.cmp(&b.info.run_id))
+        });
+        Ok(runs)
+    }
+
+    fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {
+        // Validate everything before writing anything, so a bad batch leaves the run untouched.
+        for (k, _) in &batch.metrics {
+            validate::key("metric", k)?;
+        }
+        for (k, v) in &batch.params {
+            validate::key("param", k)?;
+            validate::param_value(k, v)?;
+        }
+        for (k, v) in &batch.tags {
+            validate::key("tag", k)?;
+            validate::tag_value(k, v)?;
+        }
+        let (loc, _) = self.active_run(run_id)?;
+        let params_dir = loc.dir.join("params");
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in &batch.params {
+            if let Some(old) = seen.insert(k, v).filter(|old| old != v) {
+                return Err(param_changed(run_id, k, old, v));
+            }
+            let path = params_dir.join(k);
+            if let Ok(old) = fs::read_to_string(&path)
+                && old != *v
+            {
+                return Err(param_changed(run_id, k, &old, v));
+            }
+        }
+        for (k, v) in &batch.params {
+            let path = params_dir.join(k);
+            create_parent(&path)?;
+            if !atomic::write_new(&path, v.as_bytes()).map_err(|e| StoreError::io(&path, e))? {
+                // Another process logged it meanwhile: fine if it is the same value.
+                let old = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+                if old != *v {
+                    return Err(param_changed(run_id, k, &old, v));
+                }
+            }
+        }
+        let metrics_dir = loc.dir.join("metrics");
+        let mut lines: BTreeMap<&str, String> = BTreeMap::new();
+        for (k, p) in &batch.metrics {
+            lines
+                .entry(k.as_str())
+                .or_default()
+                .push_str(&metric_file::format_line(p));
+        }
+        for (k, text) in lines {
+            let path = metrics_dir.join(k);
+            create_parent(&path)?;
+            atomic::append(&path, text.as_bytes()).map_err(|e| StoreError::io(&path, e))?;
+        }
+        for (k, v) in &batch.tags {
+            write_value_file(&loc.dir.join("tags"), k, v)?;
+            if k == "mlflow.runName" {
+                self.update_run_meta(&loc.dir, |m| {
+                    m.insert("run_name".into(), meta::s(v.clone()));
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
+        let (loc, _) = self.active_run(run_id)?;
+        self.update_run_meta(&loc.dir, |m| {
+            m.insert("status".into(), meta::i(status.code()));
+            m.insert("end_time".into(), meta::opt_i(end_time));
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        let loc = self.find_run(run_id)?;
+        let now = super::now_ms();
+        self.update_run_meta(&loc.dir, |m| {
+            m.insert("lifecycle_stage".into(), meta::s("deleted"));
+            m.insert("deleted_time".into(), meta::i(now));
+        })
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        let loc = self.find_run(run_id)?;
+        if loc.experiment_dir.parent() == Some(&self.root.join(TRASH)) {
+            return Err(StoreError::InvalidState(format!(
+                "run {run_id} is in a deleted experiment; restore the experiment instead"
+            )));
+        }
+        self.update_run_meta(&loc.dir, |m| {
+            m.insert("lifecycle_stage".into(), meta::s("active"));
+            m.remove("deleted_time");
+        })
+    }
+
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        validate::key("metric", key)?;
+        let loc = self.find_run(run_id)?;
+        let path = loc.dir.join("metrics").join(key);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        metric_file::parse_file(&text)
+            .map_err(|(line, why)| StoreError::corrupt(&path, format!("line {line}: {why}")))
+    }
+
+    fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()> {
+        if let Some(d) = dest {
+            validate::artifact_path(d)?;
+        }
+        let (loc, info) = self.active_run(run_id)?;
+        let meta = fs::metadata(local).map_err(|e| StoreError::io(local, e))?;
+        let name = local.file_name().ok_or_else(|| StoreError::InvalidValue {
+            what: format!("artifact '{}'", local.display()),
+            why: "it has no file name".into(),
+        })?;
+        let mut target = self.artifacts_dir(&loc, &info);
+        if let Some(d) = dest.filter(|d| !d.is_empty()) {
+            target = target.join(d);
+        }
+        let target = target.join(name);
+        if meta.is_dir() {
+            copy_dir(local, &target)
+        } else {
+            copy_file(local, &target)
+        }
+    }
+
+    fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>> {
+        let prefix = path.unwrap_or("").trim_matches('/');
+        validate::artifact_path(prefix)?;
+        let loc = self.find_run(run_id)?;
+        let info = self.read_run_info(&loc.dir)?;
+        let base = self.artifacts_dir(&loc, &info);
+        let dir = if prefix.is_empty() {
+            base.clone()
+        } else {
+            base.join(prefix)
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let md = entry.metadata().map_err(|e| StoreError::io(&entry.path(), e))?;
+            out.push(ArtifactEntry {
+                path: rel,
+                is_dir: md.is_dir(),
+                file_size: (!md.is_dir()).then_some(md.len()),
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+fn param_changed(run_id: &str, key: &str, old: &str, new: &str) -> StoreError {
+    StoreError::ParamChanged {
+        run_id: run_id.into(),
+        key: key.into(),
+        old: old.into(),
+        new: new.into(),
+    }
+}
+
+fn warn(e: &StoreError) {
+    eprintln!("warning: skipping {e}");
+}
+
+fn run_meta(info: &RunInfo) -> Meta {
+    let mut m = Meta::new();
+    m.insert("artifact_uri".into(), meta::s(info.artifact_uri.clone()));
+    m.insert("end_time".into(), meta::opt_i(info.end_time));
+    m.insert("entry_point_name".into(), meta::s(""));
+    m.insert("experiment_id".into(), meta::s(info.experiment_id.clone()));
+    m.insert(
+        "lifecycle_stage".into(),
+        meta::s(info.lifecycle_stage.as_str()),
+    );
+    m.insert("run_id".into(), meta::s(info.run_id.clone()));
+    m.insert("run_name".into(), meta::s(info.run_name.clone()));
+    m.insert("source_name".into(), meta::s(""));
+    m.insert("source_type".into(), meta::i(4));
+    m.insert("source_version".into(), meta::s(""));
+    m.insert("start_time".into(), meta::i(info.start_time));
+    m.insert("status".into(), meta::i(info.status.code()));
+    m.insert("tags".into(), Value::Sequence(vec![]));
+    m.insert("user_id".into(), meta::s(info.user_id.clone()));
+    m
+}
+
+fn run_info_from_meta(dir: &Path, path: &Path, m: &Meta) -> Result<RunInfo> {
+    let f = Fields { path, meta: m };
+    let run_id = f.string("run_id")?;
+    let folder = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    if folder.as_deref() != Some(run_id.as_str()) {
+        return Err(StoreError::corrupt(
+            path,
+            format!("run_id '{run_id}' does not match its folder name"),
+        ));
+    }
+    let status = match m.get("status") {
+        None | Some(Value::Null) => RunStatus::Running,
+        Some(Value::String(s)) => RunStatus::parse(s)
+            .ok_or_else(|| StoreError::corrupt(path, format!("unknown status {s:?}")))?,
+        Some(_) => {
+            let code = f.int("status")?;
+            RunStatus::from_code(code)
+                .ok_or_else(|| StoreError::corrupt(path, format!("unknown status {code}")))?
+        }
+    };
+    let stage = f
+        .opt_string("lifecycle_stage")?
+        .unwrap_or_else(|| "active".into());
+    Ok(RunInfo {
+        run_name: f.opt_string("run_name")?.unwrap_or_default(),
+        experiment_id: f.string("experiment_id")?,
+        user_id: f.opt_string("user_id")?.unwrap_or_default(),
+        status,
+        start_time: f.int("start_time")?,
+        end_time: f.opt_int("end_time")?,
+        artifact_uri: f.opt_string("artifact_uri")?.unwrap_or_default(),
+        lifecycle_stage: Lifecycle::parse(&stage)
+            .ok_or_else(|| StoreError::corrupt(path, format!("unknown lifecycle_stage '{stage}'")))?,
+        run_id,
+    })
+}
+
+/// Write `value` to `<dir>/<key>` (nested for keys with `/`), atomically, no trailing newline.
+fn write_value_file(dir: &Path, key: &str, value: &str) -> Result<()> {
+    let path = dir.join(key);
+    create_parent(&path)?;
+    atomic::write(&path, value.as_bytes()).map_err(|e| StoreError::io(&path, e))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    }
+    Ok(())
+}
+
+/// Files under `dir`, recursively, keyed by their `/`-joined relative path. Hidden temp files are skipped.
+fn list_key_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".mlx-tmp-") {
+                continue;
+            }
+            let key = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(&entry.path(), &key, out)?;
+            } else {
+                out.push((key, entry.path()));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    Ok(out)
+}
+
+fn read_kv_dir(dir: &Path) -> Result<BTreeMap<String, String>> {
+    list_key_files(dir)?
+        .into_iter()
+        .map(|(k, path)| {
+            let v = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+            Ok((k, String::from_utf8_lossy(&v).into_owned()))
+        })
+        .collect()
+}
+
+fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    create_parent(to)?;
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".mlx-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| StoreError::io(dir, e))?;
+    fs::copy(from, tmp.path()).map_err(|e| StoreError::io(from, e))?;
+    tmp.as_file().sync_all().map_err(|e| StoreError::io(to, e))?;
+    tmp.persist(to).map_err(|e| StoreError::io(to, e.error))?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| StoreError::io(to, e))?;
+    for entry in fs::read_dir(from).map_err(|e| StoreError::io(from, e))? {
+        let entry = entry.map_err(|e| StoreError::io(from, e))?;
+        let ft = entry.file_type().map_err(|e| StoreError::io(&entry.path(), e))?;
+        let target = to.join(entry.file_name());
+        if ft.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if ft.is_file() || ft.is_symlink() {
+            copy_file(&entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// MLflow's `_generate_unique_integer_id`: 18 decimal digits from a uuid4, no leading zero.
+fn new_experiment_id() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    let digits = format!("{:018}", n % 1_000_000_000_000_000_000);
+    let mut id = digits.into_bytes();
+    if id[0] == b'0' {
+        id[0] = b'1' + (n % 9) as u8;
+    }
+    String::from_utf8(id).expect("digits are ASCII")
+}
+
+/// A friendly name like MLflow's (`bold-fox-123`) for runs started without one.
+fn random_run_name() -> String {
+    const ADJ: [&str; 16] = [
+        "bold", "calm", "brave", "clever", "eager", "gentle", "happy", "keen", "lively", "merry",
+        "nimble", "proud", "quick", "sunny", "witty", "zesty",
+    ];
+    const NOUN: [&str; 16] = [
+        "fox", "owl", "bear", "wolf", "hawk", "lynx", "otter", "seal", "crane", "finch", "koi",
+        "moth", "newt", "shrew", "stoat", "wren",
+    ];
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!(
+        "{}-{}-{}",
+        ADJ[(n % 16) as usize],
+        NOUN[((n >> 8) % 16) as usize],
+        (n >> 16) % 1000
+    )
+}
+
+/// `file:///abs/path`, percent-encoding what a URI cannot hold (as Python's `Path.as_uri`).
+pub fn path_to_file_uri(path: &Path) -> String {
+    let mut out = String::from("file://");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The local path of a `file:` URI or plain path; None for other schemes.
+pub fn file_uri_to_path(uri: &str) -> Option<PathBuf> {
+    let rest = if let Some(r) = uri.strip_prefix("file://") {
+        // file://host/path is not local unless host is empty or localhost
+        if r.starts_with('/') {
+            r
+        } else {
+            r.strip_prefix("localhost")?
+        }
+    } else if let Some(r) = uri.strip_prefix("file:") {
+        r
+    } else if uri.contains("://") {
+        return None;
+    } else {
+        uri
+    };
+    Some(PathBuf::from(percent_decode(rest)))
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(hi * 16 + lo);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experiment_ids_look_like_mlflows() {
+        for _ in 0..200 {
+            let id = new_experiment_id();
+            assert_eq!(id.len(), 18);
+            assert!(id.bytes().all(|b| b.is_ascii_digit()));
+            assert_ne!(id.as_bytes()[0], b'0');
+        }
+    }
+
+    #[test]
+    fn file_uris_round_trip() {
+        let p = Path::new("/tmp/my store/ü");
+        let uri = path_to_file_uri(p);
+        assert_eq!(uri, "file:///tmp/my%20store/%C3%BC");
+        assert_eq!(file_uri_to_path(&uri).unwrap(), p);
+        assert_eq!(file_uri_to_path("file:/a/b").unwrap(), Path::new("/a/b"));
+        assert_eq!(file_uri_to_path("rel/dir").unwrap(), Path::new("rel/dir"));
+        assert!(file_uri_to_path("s3://bucket/x").is_none());
+        assert_eq!(file_uri_to_path("file:///a%2").unwrap(), Path::new("/a%2"));
+    }
+}

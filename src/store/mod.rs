@@ -1,0 +1,169 @@
+//! The tracking store: MLflow's entities behind one trait, with the local `mlruns` folder as the first
+//! implementation (a REST backend comes later behind the same trait).
+
+pub mod atomic;
+pub mod entities;
+pub mod file;
+pub mod meta;
+pub mod metric_file;
+pub mod validate;
+
+use entities::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use file::FileStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("experiment '{0}' does not exist")]
+    ExperimentNotFound(String),
+    #[error("run '{0}' does not exist")]
+    RunNotFound(String),
+    #[error("an experiment named '{0}' already exists")]
+    ExperimentExists(String),
+    #[error("invalid {kind} key '{key}': {why}")]
+    InvalidKey {
+        kind: String,
+        key: String,
+        why: String,
+    },
+    #[error("invalid {kind} id '{id}'")]
+    InvalidId { kind: String, id: String },
+    #[error("invalid {kind} name '{name}': {why}")]
+    InvalidName {
+        kind: String,
+        name: String,
+        why: String,
+    },
+    #[error("invalid {what}: {why}")]
+    InvalidValue { what: String, why: String },
+    #[error(
+        "param '{key}' of run {run_id} is already '{old}'; params are immutable, so '{new}' cannot be logged"
+    )]
+    ParamChanged {
+        run_id: String,
+        key: String,
+        old: String,
+        new: String,
+    },
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{path}: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub fn corrupt(path: &Path, why: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Metrics, params and tags to log in one call.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub metrics: Vec<(String, MetricPoint)>,
+    pub params: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// What a new run starts with.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub experiment_id: String,
+    pub run_name: Option<String>,
+    pub user_id: String,
+    pub start_time: i64,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Everything mlx does with a tracking backend.
+pub trait TrackingStore {
+    /// Human-readable location (a path or URL) for messages.
+    fn location(&self) -> String;
+
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String>;
+    fn get_experiment(&self, id: &str) -> Result<Experiment>;
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
+    fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>>;
+    fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()>;
+    fn delete_experiment(&self, id: &str) -> Result<()>;
+    fn restore_experiment(&self, id: &str) -> Result<()>;
+    fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()>;
+
+    fn create_run(&self, new: NewRun) -> Result<RunInfo>;
+    fn get_run(&self, run_id: &str) -> Result<Run>;
+    /// All runs of the given experiments in the view, newest first.
+    fn list_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<Vec<Run>>;
+    fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()>;
+    fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()>;
+    fn delete_run(&self, run_id: &str) -> Result<()>;
+    fn restore_run(&self, run_id: &str) -> Result<()>;
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>>;
+    /// Copy a local file or directory into the run's artifacts, under `dest` if given.
+    fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()>;
+    fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>>;
+}
+
+/// Find an experiment by name, else by id.
+pub fn resolve_experiment(store: &dyn TrackingStore, name_or_id: &str) -> Result<Experiment> {
+    if let Some(e) = store.get_experiment_by_name(name_or_id)? {
+        return Ok(e);
+    }
+    if validate::id("experiment", name_or_id).is_ok() {
+        match store.get_experiment(name_or_id) {
+            Ok(e) => return Ok(e),
+            Err(StoreError::ExperimentNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::ExperimentNotFound(name_or_id.to_string()))
+}
+
+/// Find an experiment by name, creating it when missing (as `mlflow.set_experiment` does).
+pub fn get_or_create_experiment(store: &dyn TrackingStore, name: &str) -> Result<Experiment> {
+    match resolve_experiment(store, name) {
+        Ok(e) if e.lifecycle_stage == Lifecycle::Deleted => Err(StoreError::InvalidState(format!(
+            "experiment '{name}' is deleted; restore it with `mlx experiments restore {name}`"
+        ))),
+        Ok(e) => Ok(e),
+        Err(StoreError::ExperimentNotFound(_)) => {
+            match store.create_experiment(name, None, &BTreeMap::new()) {
+                Ok(id) => store.get_experiment(&id),
+                // Another process created it between our lookup and our create.
+                Err(StoreError::ExperimentExists(_)) => resolve_experiment(store, name),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
