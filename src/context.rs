@@ -10,7 +10,20 @@ pub fn user() -> String {
     ["LOGNAME", "USER", "LNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(user_from_passwd)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// getpass's fallback: the passwd entry of our uid.
+fn user_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_string())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +115,11 @@ mod tests {
         fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
         assert_eq!(git_info(dir.path()), None, "unborn branch has no commit");
         let sha = "562f3332a6b816c5631e08d1bc4702316177b386";
-        fs::write(git.join("packed-refs"), format!("# pack\n{sha} refs/heads/main\n")).unwrap();
+        fs::write(
+            git.join("packed-refs"),
+            format!("# pack\n{sha} refs/heads/main\n"),
+        )
+        .unwrap();
         let sub = dir.path().join("a/b");
         fs::create_dir_all(&sub).unwrap();
         let info = git_info(&sub).unwrap();

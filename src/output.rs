@@ -29,7 +29,9 @@ impl std::str::FromStr for OutputFormat {
             "table" => Ok(OutputFormat::Table),
             "json" => Ok(OutputFormat::Json),
             "csv" => Ok(OutputFormat::Csv),
-            other => Err(format!("unknown format '{other}' (expected table, json or csv)")),
+            other => Err(format!(
+                "unknown format '{other}' (expected table, json or csv)"
+            )),
         }
     }
 }
@@ -51,7 +53,7 @@ impl Listing {
 
 pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_HORIZONTAL_ONLY);
+    t.load_preset(presets::UTF8_BORDERS_ONLY);
     t.set_header(headers);
     for r in rows {
         t.add_row(r);

@@ -55,7 +55,14 @@ pub fn exec(settings: &Settings, cmd: BenchCommand) -> Result<ExitCode> {
                 format!("{}", (i * 7 + p) % 13)
             };
             let b = Batch {
-                params: vec![(if p == 0 { "model".into() } else { format!("p{p}") }, value)],
+                params: vec![(
+                    if p == 0 {
+                        "model".into()
+                    } else {
+                        format!("p{p}")
+                    },
+                    value,
+                )],
                 ..Batch::default()
             };
             store.log_batch(id, &b)?;

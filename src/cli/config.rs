@@ -36,9 +36,11 @@ pub fn exec(settings: &Settings, cmd: ConfigCommand) -> Result<ExitCode> {
                 output_value.clone(),
                 settings.output.source.to_string(),
             ]);
-            listing
-                .rows
-                .push(vec!["config_file".into(), config_file.clone(), String::new()]);
+            listing.rows.push(vec![
+                "config_file".into(),
+                config_file.clone(),
+                String::new(),
+            ]);
             let json = serde_json::json!({
                 "tracking_uri": {"value": settings.tracking_uri.value, "source": settings.tracking_uri.source.to_string()},
                 "output": {"value": output_value, "source": settings.output.source.to_string()},

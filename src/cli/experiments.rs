@@ -38,7 +38,10 @@ pub enum ExperimentsCommand {
     /// Show one experiment (by name or id)
     Show { experiment: String },
     /// Rename an experiment
-    Rename { experiment: String, new_name: String },
+    Rename {
+        experiment: String,
+        new_name: String,
+    },
     /// Delete an experiment (moved to .trash; its runs are marked deleted)
     Delete { experiment: String },
     /// Restore a deleted experiment and the runs deleted with it
@@ -73,7 +76,8 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
                 ViewType::ActiveOnly
             };
             let list = store.list_experiments(view)?;
-            let mut listing = Listing::new(&["id", "name", "stage", "created", "artifact location"]);
+            let mut listing =
+                Listing::new(&["id", "name", "stage", "created", "artifact location"]);
             for e in &list {
                 listing.rows.push(vec![
                     e.experiment_id.clone(),
@@ -97,7 +101,10 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
             store
                 .rename_experiment(&e.experiment_id, &new_name)
                 .with_context(|| format!("cannot rename experiment '{}'", e.name))?;
-            eprintln!("Renamed experiment {} '{}' to '{new_name}'", e.experiment_id, e.name);
+            eprintln!(
+                "Renamed experiment {} '{}' to '{new_name}'",
+                e.experiment_id, e.name
+            );
         }
         ExperimentsCommand::Delete { experiment } => {
             let e = resolve_experiment(store, &experiment)?;
@@ -144,7 +151,9 @@ fn show(settings: &Settings, store: &dyn TrackingStore, e: &Experiment) -> Resul
             );
             add(
                 "updated",
-                e.last_update_time.map(timefmt::datetime).unwrap_or_default(),
+                e.last_update_time
+                    .map(timefmt::datetime)
+                    .unwrap_or_default(),
             );
             add("active runs", active.to_string());
             add("deleted runs", (runs.len() - active).to_string());

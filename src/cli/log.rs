@@ -4,9 +4,7 @@ use super::{active_run_id, experiment_from_env, parse_pairs};
 use crate::context;
 use crate::settings::Settings;
 use crate::store::entities::{MetricPoint, RunStatus};
-use crate::store::{
-    Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms,
-};
+use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::io::{Read, Write};
@@ -52,7 +50,7 @@ pub enum LogCommand {
         #[command(flatten)]
         run: RunArg,
         key: String,
-        #[arg(allow_negative_numbers = true)]
+        #[arg(allow_hyphen_values = true)]
         value: String,
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         step: i64,
@@ -266,9 +264,15 @@ fn param_text(v: &serde_json::Value) -> String {
 
 fn parse_params_json(path: &Path, doc: &serde_json::Value) -> Result<Vec<(String, String)>> {
     let Some(obj) = doc.as_object() else {
-        bail!("{}: expected a JSON object {{\"key\": value}}", path.display());
+        bail!(
+            "{}: expected a JSON object {{\"key\": value}}",
+            path.display()
+        );
     };
-    Ok(obj.iter().map(|(k, v)| (k.clone(), param_text(v))).collect())
+    Ok(obj
+        .iter()
+        .map(|(k, v)| (k.clone(), param_text(v)))
+        .collect())
 }
 
 fn metric_number(path: &Path, key: &str, v: &serde_json::Value) -> Result<f64> {
@@ -277,7 +281,10 @@ fn metric_number(path: &Path, key: &str, v: &serde_json::Value) -> Result<f64> {
             .as_f64()
             .with_context(|| format!("{}: metric '{key}' is out of range", path.display())),
         serde_json::Value::String(s) => metric_file::parse_value(s).with_context(|| {
-            format!("{}: metric '{key}': value {s:?} is not a number", path.display())
+            format!(
+                "{}: metric '{key}': value {s:?} is not a number",
+                path.display()
+            )
         }),
         other => bail!(
             "{}: metric '{key}': value {other} is not a number",
@@ -300,7 +307,12 @@ fn parse_metrics_json(
     match doc {
         serde_json::Value::Object(obj) => obj
             .iter()
-            .map(|(k, v)| Ok((k.clone(), point(metric_number(path, k, v)?, default_step, now))))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    point(metric_number(path, k, v)?, default_step, now),
+                ))
+            })
             .collect(),
         serde_json::Value::Array(items) => items
             .iter()
@@ -316,7 +328,10 @@ fn parse_metrics_json(
                     match item.get(name) {
                         None | Some(serde_json::Value::Null) => Ok(default),
                         Some(v) => v.as_i64().with_context(|| {
-                            format!("{}: entry {i} ('{key}'): \"{name}\" is not an integer", path.display())
+                            format!(
+                                "{}: entry {i} ('{key}'): \"{name}\" is not an integer",
+                                path.display()
+                            )
                         }),
                     }
                 };
@@ -345,8 +360,8 @@ fn exec_command(
     command: &[String],
 ) -> Result<ExitCode> {
     let run_id = start_run(store, start, &command.join(" "))?;
-    eprintln!("mlx: run {run_id} started for `{}`", command.join(" "));
-    let outdir = tempfile::tempdir().context("cannot create a temp folder for the command's output")?;
+    let outdir =
+        tempfile::tempdir().context("cannot create a temp folder for the command's output")?;
     let uri = absolute_tracking_uri(&settings.tracking_uri.value);
     let spawned = Command::new(&command[0])
         .args(&command[1..])
@@ -365,6 +380,7 @@ fn exec_command(
             bail!("cannot run '{}': {e}", command[0]);
         }
     };
+    eprintln!("mlx: run {run_id} started for `{}`", command.join(" "));
     let out_path = outdir.path().join("stdout.txt");
     let err_path = outdir.path().join("stderr.txt");
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -458,6 +474,9 @@ mod tests {
         let err = parse_metrics_json(Path::new("f.json"), &json!({"acc": "high"}), 0, 0)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("f.json") && err.contains("acc") && err.contains("high"), "{err}");
+        assert!(
+            err.contains("f.json") && err.contains("acc") && err.contains("high"),
+            "{err}"
+        );
     }
 }

@@ -150,7 +150,10 @@ fn key_metrics(runs: &[Run], n: usize) -> Vec<String> {
     }
     let mut keys: Vec<(&str, usize)> = counts.into_iter().collect();
     keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    keys.into_iter().take(n).map(|(k, _)| k.to_string()).collect()
+    keys.into_iter()
+        .take(n)
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 fn fmt_value(v: f64) -> String {
@@ -263,11 +266,17 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
     add("start", timefmt::datetime(run.info.start_time));
     add(
         "end",
-        run.info.end_time.map(timefmt::datetime).unwrap_or("-".into()),
+        run.info
+            .end_time
+            .map(timefmt::datetime)
+            .unwrap_or("-".into()),
     );
     add(
         "duration",
-        run.info.duration_ms().map(timefmt::duration).unwrap_or("-".into()),
+        run.info
+            .duration_ms()
+            .map(timefmt::duration)
+            .unwrap_or("-".into()),
     );
     add("artifact uri", run.info.artifact_uri.clone());
     for d in &run.inputs {
@@ -278,7 +287,10 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
                 d.name,
                 d.digest,
                 d.source_type,
-                d.context.as_deref().map(|c| format!(", {c}")).unwrap_or_default()
+                d.context
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default()
             ),
         );
     }
@@ -310,14 +322,22 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
         if map.is_empty() {
             continue;
         }
-        let rows: Vec<Vec<String>> = map.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+        let rows: Vec<Vec<String>> = map
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
         text.push_str("\n\n");
         text.push_str(&output::table(&[title.to_string(), "value".into()], &rows));
     }
     if !artifacts.is_empty() {
         let rows: Vec<Vec<String>> = artifacts
             .iter()
-            .map(|a| vec![a.path.clone(), a.file_size.map(|s| s.to_string()).unwrap_or_default()])
+            .map(|a| {
+                vec![
+                    a.path.clone(),
+                    a.file_size.map(|s| s.to_string()).unwrap_or_default(),
+                ]
+            })
             .collect();
         text.push_str("\n\n");
         text.push_str(&output::table(&["artifact".into(), "bytes".into()], &rows));

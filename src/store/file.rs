@@ -300,7 +300,14 @@ impl FileStore {
         let in_store = loc.dir.join("artifacts");
         let default_suffix = format!("/{}/{}/artifacts", info.experiment_id, info.run_id);
         match file_uri_to_path(&info.artifact_uri) {
-            Some(p) if !info.artifact_uri.trim_end_matches('/').ends_with(&default_suffix) => p,
+            Some(p)
+                if !info
+                    .artifact_uri
+                    .trim_end_matches('/')
+                    .ends_with(&default_suffix) =>
+            {
+                p
+            }
             _ => in_store,
         }
     }
@@ -784,7 +791,9 @@ impl TrackingStore for FileStore {
             } else {
                 format!("{prefix}/{name}")
             };
-            let md = entry.metadata().map_err(|e| StoreError::io(&entry.path(), e))?;
+            let md = entry
+                .metadata()
+                .map_err(|e| StoreError::io(&entry.path(), e))?;
             out.push(ArtifactEntry {
                 path: rel,
                 is_dir: md.is_dir(),
@@ -862,8 +871,9 @@ fn run_info_from_meta(dir: &Path, path: &Path, m: &Meta) -> Result<RunInfo> {
         start_time: f.int("start_time")?,
         end_time: f.opt_int("end_time")?,
         artifact_uri: f.opt_string("artifact_uri")?.unwrap_or_default(),
-        lifecycle_stage: Lifecycle::parse(&stage)
-            .ok_or_else(|| StoreError::corrupt(path, format!("unknown lifecycle_stage '{stage}'")))?,
+        lifecycle_stage: Lifecycle::parse(&stage).ok_or_else(|| {
+            StoreError::corrupt(path, format!("unknown lifecycle_stage '{stage}'"))
+        })?,
         run_id,
     })
 }
@@ -947,7 +957,9 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| StoreError::io(dir, e))?;
     fs::copy(from, tmp.path()).map_err(|e| StoreError::io(from, e))?;
-    tmp.as_file().sync_all().map_err(|e| StoreError::io(to, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| StoreError::io(to, e))?;
     tmp.persist(to).map_err(|e| StoreError::io(to, e.error))?;
     Ok(())
 }
@@ -956,7 +968,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to).map_err(|e| StoreError::io(to, e))?;
     for entry in fs::read_dir(from).map_err(|e| StoreError::io(from, e))? {
         let entry = entry.map_err(|e| StoreError::io(from, e))?;
-        let ft = entry.file_type().map_err(|e| StoreError::io(&entry.path(), e))?;
+        let ft = entry
+            .file_type()
+            .map_err(|e| StoreError::io(&entry.path(), e))?;
         let target = to.join(entry.file_name());
         if ft.is_dir() {
             copy_dir(&entry.path(), &target)?;

@@ -20,7 +20,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Meta, StoreError> {
         return Err(StoreError::corrupt(path, "the file is empty"));
     }
     let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        StoreError::corrupt(path, format!("not valid YAML: {}", first_line(&e.to_string())))
+        StoreError::corrupt(
+            path,
+            format!("not valid YAML: {}", first_line(&e.to_string())),
+        )
     })?;
     match value {
         Value::Mapping(m) => m
@@ -136,7 +139,9 @@ mod tests {
 
     #[test]
     fn number_like_strings_are_quoted() {
-        for v in ["1", "1.5", "true", "null", "~", "1e5", "0x1f", ".inf", "yes"] {
+        for v in [
+            "1", "1.5", "true", "null", "~", "1e5", "0x1f", ".inf", "yes",
+        ] {
             let mut m = Meta::new();
             m.insert("k".into(), s(v));
             let back = parse(Path::new("x"), &render(&m)).unwrap();

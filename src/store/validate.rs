@@ -109,7 +109,9 @@ pub fn artifact_path(path: &str) -> Result<(), StoreError> {
         why: why.to_string(),
     };
     if path.starts_with('/') || path.starts_with('\\') {
-        return Err(bad("it is absolute; give a path relative to the run's artifacts"));
+        return Err(bad(
+            "it is absolute; give a path relative to the run's artifacts",
+        ));
     }
     if path.contains('\0') {
         return Err(bad("it contains a NUL character"));

@@ -1,0 +1,184 @@
+//! Test helpers: a temp store, an `mlx` command bound to it, the real MLflow client.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub struct TestStore {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestStore {
+    pub fn new() -> Self {
+        TestStore {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The store folder (`<tmp>/mlruns`).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("mlruns")
+    }
+
+    /// `mlx` run inside the temp dir, isolated from the caller's environment and config.
+    pub fn mlx(&self) -> Command {
+        let mut cmd = mlx_bare(self.dir.path());
+        cmd.arg("--tracking-uri").arg(self.root());
+        cmd
+    }
+
+    /// Run `mlx ARGS`, assert success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.mlx().args(args).output().expect("run mlx");
+        assert!(
+            out.status.success(),
+            "mlx {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Run `mlx ARGS`, assert exit code 1, return stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.mlx().args(args).output().expect("run mlx");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "mlx {args:?} should fail with 1; stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8(out.stderr).expect("utf-8 stderr");
+        assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+        err
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.extend(["--output", "json"]);
+        serde_json::from_str(&self.ok(&full)).expect("valid JSON")
+    }
+
+    /// Start a run and return its id.
+    pub fn start(&self, args: &[&str]) -> String {
+        let mut full = vec!["log", "start"];
+        full.extend(args);
+        let id = self.ok(&full).trim().to_string();
+        assert_eq!(id.len(), 32, "run id: {id:?}");
+        id
+    }
+
+    /// Every file under the store (relative paths), sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(base, &p, out);
+        } else {
+            out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// `mlx` with no store flag, in `cwd`, with every MLX_/MLFLOW_ variable removed.
+pub fn mlx_bare(cwd: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("mlx").expect("mlx binary");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MLX_") || k.starts_with("MLFLOW_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("MLX_CONFIG", cwd.join("no-config.toml"));
+    cmd.current_dir(cwd);
+    cmd
+}
+
+/// The Python interpreter with mlflow 3.17.2 installed. Missing is a failure, not a skip.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("MLX_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/mlx-ci/venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "no Python with mlflow at {} — run `bash scripts/test.sh`, which installs it, or set MLX_TEST_PYTHON",
+        p.display()
+    );
+    p
+}
+
+fn interop_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name)
+}
+
+fn run_python(script: &str, store: &Path) -> String {
+    let out = std::process::Command::new(python())
+        .arg(interop_script(script))
+        .arg(store)
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// What the real MLflow client reads from a store (see tests/interop/mlflow_dump.py).
+pub fn mlflow_dump(store: &Path) -> Value {
+    serde_json::from_str(&run_python("mlflow_dump.py", store)).expect("dump is JSON")
+}
+
+/// Have the real MLflow client write a store; returns the ids it created.
+pub fn mlflow_write(store: &Path) -> Value {
+    let out = run_python("mlflow_write.py", store);
+    serde_json::from_str(out.lines().last().expect("a line")).expect("ids JSON")
+}
+
+/// Copy the committed MLflow-written fixture store to `<dest>/mlruns`, recreating the empty folders git drops.
+pub fn copy_fixture(dest: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlflow-mlruns");
+    let root = dest.join("mlruns");
+    copy_dir(&src, &root);
+    for exp in [root.clone(), root.join(".trash")] {
+        for e in std::fs::read_dir(&exp).unwrap().flatten() {
+            for run in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                if run.path().join("meta.yaml").is_file() {
+                    for sub in ["params", "metrics", "artifacts"] {
+                        std::fs::create_dir_all(run.path().join(sub)).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    root
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

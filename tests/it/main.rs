@@ -1,0 +1,11 @@
+//! mlx's integration tests: one binary driving the real `mlx` executable in temp dirs, plus interop tests
+//! that drive the real `mlflow` Python package (3.17.2, from the venv `scripts/test.sh` prepares).
+
+mod common;
+mod concurrency;
+mod config;
+mod experiments;
+mod fixture;
+mod interop;
+mod log;
+mod runs;

@@ -1,0 +1,116 @@
+//! `mlx runs ...` driven through the binary.
+
+use crate::common::TestStore;
+
+fn three_runs(s: &TestStore) -> Vec<String> {
+    (0..3)
+        .map(|i| {
+            let id = s.start(&["--experiment", "e", "--name", &format!("r{i}")]);
+            s.ok(&["log", "metric", "--run", &id, "acc", &format!("0.{i}")]);
+            s.ok(&["log", "param", "--run", &id, "i", &i.to_string()]);
+            s.ok(&["log", "end", "--run", &id]);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            id
+        })
+        .collect()
+}
+
+#[test]
+fn list_is_newest_first_in_every_format() {
+    let s = TestStore::new();
+    let ids = three_runs(&s);
+    let json = s.json(&["runs", "list", "--experiment", "e"]);
+    let got: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [&ids[2], &ids[1], &ids[0]]);
+    assert_eq!(json[0]["metrics"]["acc"], 0.2);
+    assert_eq!(json[0]["params"]["i"], "2");
+    assert_eq!(json[0]["status"], "FINISHED");
+    assert!(json[0]["duration_ms"].as_i64().unwrap() >= 0);
+
+    let csv = s.ok(&["runs", "list", "--experiment", "e", "--output", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "run id,name,experiment id,status,start,duration,acc"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with(&format!("{},r2,", ids[2]))
+    );
+    assert_eq!(csv.lines().count(), 4);
+
+    let table = s.ok(&["runs", "list", "--experiment", "e", "--output", "table"]);
+    for id in &ids {
+        assert!(table.contains(id.as_str()), "{table}");
+    }
+    assert!(table.contains("acc") && table.contains("FINISHED"));
+
+    let max = s.json(&["runs", "list", "--experiment", "e", "--max", "2"]);
+    assert_eq!(max.as_array().unwrap().len(), 2);
+    // Without --experiment: every active experiment.
+    s.start(&["--experiment", "other"]);
+    assert_eq!(s.json(&["runs", "list"]).as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn delete_and_restore_change_what_is_listed() {
+    let s = TestStore::new();
+    let ids = three_runs(&s);
+    s.ok(&["runs", "delete", &ids[0]]);
+    let count = |args: &[&str]| {
+        let mut a = vec!["runs", "list", "--experiment", "e"];
+        a.extend(args);
+        s.json(&a).as_array().unwrap().len()
+    };
+    assert_eq!(count(&[]), 2);
+    assert_eq!(count(&["--deleted"]), 1);
+    assert_eq!(count(&["--all"]), 3);
+    let err = s.fails(&["log", "metric", "--run", &ids[0], "x", "1"]);
+    assert!(err.contains("deleted"), "{err}");
+    s.ok(&["runs", "restore", &ids[0]]);
+    assert_eq!(count(&[]), 3);
+    let meta = std::fs::read_to_string(
+        s.root()
+            .join(
+                s.json(&["runs", "show", &ids[0]])["info"]["experiment_id"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .join(&ids[0])
+            .join("meta.yaml"),
+    )
+    .unwrap();
+    assert!(!meta.contains("deleted_time"), "{meta}");
+    let err = s.fails(&["runs", "delete", "ffffffffffffffffffffffffffffffff"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn show_in_table_form_has_every_section() {
+    let s = TestStore::new();
+    let id = s.start(&["--name", "shown"]);
+    s.ok(&["log", "metric", "--run", &id, "loss", "0.5", "--step", "1"]);
+    s.ok(&["log", "param", "--run", &id, "lr", "0.01"]);
+    let out = s.ok(&["runs", "show", &id, "--output", "table"]);
+    for needle in ["shown", "loss", "lr", "0.01", "mlflow.runName", "RUNNING"] {
+        assert!(out.contains(needle), "{needle} missing in:\n{out}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let s = TestStore::new();
+    s.mlx().args(["runs", "list", "--bogus"]).assert().code(2);
+    s.mlx().args(["nope"]).assert().code(2);
+    s.mlx()
+        .args(["runs", "list", "--output", "yaml"])
+        .assert()
+        .code(2);
+}
