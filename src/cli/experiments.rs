@@ -4,7 +4,7 @@ use super::parse_pairs;
 use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::entities::{Experiment, ViewType};
-use crate::store::{TrackingStore, resolve_experiment};
+use crate::store::{Fields, Projection, TrackingStore, resolve_experiment};
 use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -125,7 +125,17 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
 }
 
 fn show(settings: &Settings, store: &dyn TrackingStore, e: &Experiment) -> Result<()> {
-    let runs = store.list_runs(std::slice::from_ref(&e.experiment_id), ViewType::All)?;
+    let counts_only = Projection {
+        metrics: Fields::Nothing,
+        params: Fields::Nothing,
+        tags: Fields::Nothing,
+        io: false,
+    };
+    let runs = store.list_runs(
+        std::slice::from_ref(&e.experiment_id),
+        ViewType::All,
+        &counts_only,
+    )?;
     let active = runs
         .iter()
         .filter(|r| r.info.lifecycle_stage == crate::store::entities::Lifecycle::Active)

@@ -3,7 +3,7 @@
 use crate::output::{self, Listing, OutputFormat};
 use crate::settings::Settings;
 use crate::store::entities::{Run, ViewType, serialize_float};
-use crate::store::{TrackingStore, resolve_experiment};
+use crate::store::{Fields, Projection, TrackingStore, resolve_experiment};
 use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -99,11 +99,28 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 ViewType::ActiveOnly
             };
             let ids = experiment_ids(store, &experiment)?;
-            let mut runs = store.list_runs(&ids, view)?;
+            let format = settings.output_format();
+            // Load only what the format shows.
+            let projection = match format {
+                OutputFormat::Table => Projection {
+                    metrics: Fields::MostCommon(4),
+                    params: Fields::Nothing,
+                    tags: Fields::Nothing,
+                    io: false,
+                },
+                OutputFormat::Csv => Projection {
+                    metrics: Fields::All,
+                    params: Fields::Nothing,
+                    tags: Fields::Nothing,
+                    io: false,
+                },
+                OutputFormat::Json => Projection::default(),
+            };
+            let mut runs = store.list_runs(&ids, view, &projection)?;
             if let Some(max) = max {
                 runs.truncate(max);
             }
-            print_list(settings.output_format(), &runs, ids.len() > 1)?;
+            print_list(format, &runs, ids.len() > 1)?;
         }
         RunsCommand::Show { run_id } => {
             let run = store.get_run(&run_id)?;

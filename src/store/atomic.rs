@@ -36,10 +36,13 @@ pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<bool> {
 }
 
 /// Append `line` to `path` (created if missing) in one write, under an exclusive lock.
+///
+/// No fsync: an append cannot tear what is already there, and MLflow's own appends are not synced either;
+/// syncing every metric point would cost more than everything else a log call does.
 pub fn append(path: &Path, line: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
     file.lock()?;
-    let result = file.write_all(line).and_then(|_| file.sync_data());
+    let result = file.write_all(line);
     let _ = file.unlock();
     result
 }

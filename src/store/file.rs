@@ -7,8 +7,11 @@
 //! `<exp>/<run_id>` in each experiment folder.
 
 use super::entities::*;
-use super::meta::{self, Fields, Meta};
-use super::{Batch, NewRun, Result, StoreError, TrackingStore, atomic, metric_file, validate};
+use super::meta::{self, Meta, MetaFields};
+use super::{
+    Batch, Fields, NewRun, Projection, Result, StoreError, TrackingStore, atomic, metric_file,
+    validate,
+};
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::fs;
@@ -114,7 +117,7 @@ impl FileStore {
     fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
         let path = dir.join(META);
         let m = meta::read(&path)?;
-        let f = Fields {
+        let f = MetaFields {
             path: &path,
             meta: &m,
         };
@@ -136,7 +139,7 @@ impl FileStore {
             })?,
             creation_time: f.opt_int("creation_time")?,
             last_update_time: f.opt_int("last_update_time")?,
-            tags: read_kv_dir(&dir.join("tags"))?,
+            tags: read_kv_dir(&dir.join("tags"), &Fields::All)?,
         })
     }
 
@@ -211,30 +214,63 @@ impl FileStore {
 
     fn read_run_info(&self, dir: &Path) -> Result<RunInfo> {
         let path = dir.join(META);
-        let m = meta::read(&path)?;
+        let m = meta::read_for_lookup(&path)?;
         run_info_from_meta(dir, &path, &m)
     }
 
     fn read_run(&self, loc: &RunLocation) -> Result<Run> {
-        let mut info = self.read_run_info(&loc.dir)?;
-        let params = read_kv_dir(&loc.dir.join("params"))?;
-        let tags = read_kv_dir(&loc.dir.join("tags"))?;
+        let info = self.read_run_info(&loc.dir)?;
+        self.read_run_projected(loc, info, &Projection::everything())
+    }
+
+    fn read_run_projected(
+        &self,
+        loc: &RunLocation,
+        mut info: RunInfo,
+        projection: &Projection,
+    ) -> Result<Run> {
+        let params = read_kv_dir(&loc.dir.join("params"), &projection.params)?;
+        let tags = read_kv_dir(&loc.dir.join("tags"), &projection.tags)?;
         let mut metrics = BTreeMap::new();
-        for (key, path) in list_key_files(&loc.dir.join("metrics"))? {
-            let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
-            match metric_file::latest(&text) {
-                Ok(Some(p)) => {
-                    metrics.insert(key, p);
+        match &projection.metrics {
+            Fields::Nothing | Fields::MostCommon(_) => {}
+            // Named keys are opened directly: no folder listing.
+            Fields::Only(keys) => {
+                for key in keys {
+                    if validate::key("metric", key).is_err() {
+                        continue;
+                    }
+                    let path = loc.dir.join("metrics").join(key);
+                    match read_latest_metric(&path) {
+                        Ok(p) => {
+                            metrics.insert(key.clone(), p);
+                        }
+                        Err(StoreError::Io { source, .. })
+                            if source.kind() == io::ErrorKind::NotFound
+                                || source.kind() == io::ErrorKind::IsADirectory => {}
+                        Err(e) => return Err(e),
+                    }
                 }
-                Ok(None) => return Err(StoreError::corrupt(&path, "the metric file is empty")),
-                Err((line, why)) => {
-                    return Err(StoreError::corrupt(&path, format!("line {line}: {why}")));
+            }
+            Fields::All => {
+                for (key, path) in list_key_files(&loc.dir.join("metrics"))? {
+                    metrics.insert(key, read_latest_metric(&path)?);
                 }
             }
         }
         if info.run_name.is_empty() {
-            info.run_name = tags.get("mlflow.runName").cloned().unwrap_or_default();
+            info.run_name = tags.get("mlflow.runName").cloned().unwrap_or_else(|| {
+                fs::read_to_string(loc.dir.join("tags/mlflow.runName")).unwrap_or_default()
+            });
         }
+        let (inputs, outputs) = if projection.io {
+            (
+                self.read_inputs(loc)?,
+                list_names(&loc.dir.join("outputs"))?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Ok(Run {
             info,
             data: RunData {
@@ -242,8 +278,8 @@ impl FileStore {
                 params,
                 tags,
             },
-            inputs: self.read_inputs(loc)?,
-            outputs: list_names(&loc.dir.join("outputs"))?,
+            inputs,
+            outputs,
         })
     }
 
@@ -252,7 +288,7 @@ impl FileStore {
         for input_id in list_names(&loc.dir.join("inputs"))? {
             let path = loc.dir.join("inputs").join(&input_id).join(META);
             let Ok(m) = meta::read(&path) else { continue };
-            let f = Fields {
+            let f = MetaFields {
                 path: &path,
                 meta: &m,
             };
@@ -280,7 +316,7 @@ impl FileStore {
             let Ok(ds) = meta::read(&ds_path) else {
                 continue;
             };
-            let d = Fields {
+            let d = MetaFields {
                 path: &ds_path,
                 meta: &ds,
             };
@@ -604,32 +640,56 @@ impl TrackingStore for FileStore {
         self.read_run(&loc)
     }
 
-    fn list_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<Vec<Run>> {
-        let mut runs = Vec::new();
+    fn list_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        projection: &Projection,
+    ) -> Result<Vec<Run>> {
+        let mut locations = Vec::new();
         for id in experiment_ids {
             let (exp_dir, _) = self.experiment_dir(id)?;
             for dir in self.run_dirs(&exp_dir)? {
-                let loc = RunLocation {
+                locations.push(RunLocation {
                     dir,
                     experiment_dir: exp_dir.clone(),
-                };
-                // Check the lifecycle from meta.yaml before paying for params/metrics/tags.
-                let info = match self.read_run_info(&loc.dir) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        warn(&e);
-                        continue;
-                    }
-                };
-                if !view.admits(info.lifecycle_stage) {
-                    continue;
-                }
-                match self.read_run(&loc) {
-                    Ok(r) => runs.push(r),
-                    Err(e) => warn(&e),
-                }
+                });
             }
         }
+        // Check the lifecycle from meta.yaml before paying for params/metrics/tags.
+        let infos: Vec<(RunLocation, RunInfo)> =
+            parallel_map(locations, |loc| match self.read_run_info(&loc.dir) {
+                Ok(info) if view.admits(info.lifecycle_stage) => Some((loc, info)),
+                Ok(_) => None,
+                Err(e) => {
+                    warn(&e);
+                    None
+                }
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut projection = projection.clone();
+        if let Fields::MostCommon(n) = projection.metrics {
+            let key_lists = parallel_map(infos.iter().collect(), |(loc, _)| {
+                list_key_files(&loc.dir.join("metrics"))
+                    .map(|files| files.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            });
+            projection.metrics = Fields::Only(most_common(key_lists, n));
+        }
+        let mut runs: Vec<Run> = parallel_map(infos, |(loc, info)| {
+            match self.read_run_projected(&loc, info, &projection) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warn(&e);
+                    None
+                }
+            }
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         runs.sort_by(|a, b| {
             b.info
                 .start_time
@@ -841,7 +901,7 @@ fn run_meta(info: &RunInfo) -> Meta {
 }
 
 fn run_info_from_meta(dir: &Path, path: &Path, m: &Meta) -> Result<RunInfo> {
-    let f = Fields { path, meta: m };
+    let f = MetaFields { path, meta: m };
     let run_id = f.string("run_id")?;
     let folder = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     if folder.as_deref() != Some(run_id.as_str()) {
@@ -924,14 +984,66 @@ fn list_key_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-fn read_kv_dir(dir: &Path) -> Result<BTreeMap<String, String>> {
+fn read_kv_dir(dir: &Path, fields: &Fields) -> Result<BTreeMap<String, String>> {
+    if matches!(fields, Fields::Nothing | Fields::MostCommon(_)) {
+        return Ok(BTreeMap::new());
+    }
     list_key_files(dir)?
         .into_iter()
+        .filter(|(k, _)| fields.wants(k))
         .map(|(k, path)| {
             let v = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
             Ok((k, String::from_utf8_lossy(&v).into_owned()))
         })
         .collect()
+}
+
+fn read_latest_metric(path: &Path) -> Result<MetricPoint> {
+    let text = fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?;
+    match metric_file::latest(&text) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(StoreError::corrupt(path, "the metric file is empty")),
+        Err((line, why)) => Err(StoreError::corrupt(path, format!("line {line}: {why}"))),
+    }
+}
+
+/// The `n` keys that occur in most lists (ties by name).
+fn most_common(lists: Vec<Vec<String>>, n: usize) -> std::collections::BTreeSet<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for k in lists.into_iter().flatten() {
+        *counts.entry(k).or_default() += 1;
+    }
+    let mut keys: Vec<(String, usize)> = counts.into_iter().collect();
+    keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    keys.into_iter().take(n).map(|(k, _)| k).collect()
+}
+
+/// Map `f` over `items` on a few threads (file reads overlap; order is kept).
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    if threads == 1 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a listing worker panicked"))
+            .collect()
+    })
 }
 
 fn list_names(dir: &Path) -> Result<Vec<String>> {

@@ -44,6 +44,55 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
+/// Read a flat meta.yaml for reading only (never to write back): MLflow's run and experiment files are
+/// `key: scalar` lines, which this parses without a YAML parser; anything else falls back to [`read`].
+pub fn read_for_lookup(path: &Path) -> Result<Meta, StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?;
+    match parse_flat(&text) {
+        Some(m) => Ok(m),
+        None => parse(path, &text),
+    }
+}
+
+/// `key: value` lines with plain or single-quoted one-line scalars; None when the text needs real YAML.
+fn parse_flat(text: &str) -> Option<Meta> {
+    let mut m = Meta::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        let (key, raw) = line.split_once(':')?;
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let raw = raw.strip_prefix(' ').unwrap_or(raw);
+        let value = if raw.is_empty() || raw == "null" || raw == "~" {
+            Value::Null
+        } else if raw == "[]" {
+            Value::Sequence(Vec::new())
+        } else if raw == "{}" {
+            Value::Mapping(Default::default())
+        } else if let Some(inner) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+            if inner.replace("''", "").contains('\'') {
+                return None;
+            }
+            Value::String(inner.replace("''", "'"))
+        } else if raw.starts_with(|c: char| "'\"[]{}|>&*!%@`#,?-".contains(c))
+            || raw.contains(": ")
+            || raw.contains(" #")
+            || raw.ends_with(':')
+        {
+            return None;
+        } else if let Ok(n) = raw.parse::<i64>() {
+            Value::Number(n.into())
+        } else {
+            Value::String(raw.to_string())
+        };
+        m.insert(key.to_string(), value);
+    }
+    Some(m)
+}
+
 pub fn render(meta: &Meta) -> String {
     // serde_yaml_ng quotes strings that would read back as another type ('0', 'null', ''), as PyYAML does.
     serde_yaml_ng::to_string(meta).expect("a map of YAML values always serializes")
@@ -66,12 +115,12 @@ pub fn opt_i(v: Option<i64>) -> Value {
 }
 
 /// Typed access with errors that name the file and the key.
-pub struct Fields<'a> {
+pub struct MetaFields<'a> {
     pub path: &'a Path,
     pub meta: &'a Meta,
 }
 
-impl Fields<'_> {
+impl MetaFields<'_> {
     /// A string; numbers are accepted (MLflow tolerates `experiment_id: 1`).
     pub fn string(&self, key: &str) -> Result<String, StoreError> {
         self.opt_string(key)?
@@ -146,6 +195,28 @@ mod tests {
             m.insert("k".into(), s(v));
             let back = parse(Path::new("x"), &render(&m)).unwrap();
             assert_eq!(back["k"], s(v), "{v} -> {}", render(&m));
+        }
+    }
+
+    #[test]
+    fn flat_fast_path_agrees_with_yaml() {
+        let text = "artifact_uri: file:///tmp/x/1/abc/artifacts\nend_time: null\nentry_point_name: ''\n\
+                    experiment_id: '12'\nlifecycle_stage: active\nrun_id: abc\nrun_name: it''s a-b c\n\
+                    source_type: 4\nstart_time: 1795420953076\nstatus: 3\ntags: []\nuser_id: root\n";
+        let text = text.replace("run_name: it''s a-b c", "run_name: 'it''s a-b c'");
+        let fast = parse_flat(&text).unwrap();
+        let full = parse(Path::new("x"), &text).unwrap();
+        assert_eq!(fast, full);
+        for needs_yaml in [
+            "a: [1, 2]\n",
+            "a: \"x\"\n",
+            "a: |\n  text\n",
+            "a: 'folded\n  line'\n",
+            "a: b: c\n",
+            "  indented: 1\n",
+            "tags:\n  k: v\n",
+        ] {
+            assert!(parse_flat(needs_yaml).is_none(), "{needs_yaml:?}");
         }
     }
 

@@ -93,6 +93,47 @@ pub struct NewRun {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Which keys of one kind (metrics, params or tags) a listing loads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Fields {
+    #[default]
+    All,
+    Nothing,
+    Only(std::collections::BTreeSet<String>),
+    /// The `n` keys most runs of the listing have (for table columns).
+    MostCommon(usize),
+}
+
+impl Fields {
+    pub fn wants(&self, key: &str) -> bool {
+        match self {
+            Fields::All => true,
+            Fields::Nothing | Fields::MostCommon(_) => false,
+            Fields::Only(keys) => keys.contains(key),
+        }
+    }
+}
+
+/// Which parts of each run a listing loads. Reading only what is shown is what makes listings fast: a run
+/// is dozens of small files, and most listings need a few of them.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub metrics: Fields,
+    pub params: Fields,
+    pub tags: Fields,
+    /// Dataset inputs and model outputs.
+    pub io: bool,
+}
+
+impl Projection {
+    pub fn everything() -> Self {
+        Projection {
+            io: true,
+            ..Projection::default()
+        }
+    }
+}
+
 /// Everything mlx does with a tracking backend.
 pub trait TrackingStore {
     /// Human-readable location (a path or URL) for messages.
@@ -114,8 +155,13 @@ pub trait TrackingStore {
 
     fn create_run(&self, new: NewRun) -> Result<RunInfo>;
     fn get_run(&self, run_id: &str) -> Result<Run>;
-    /// All runs of the given experiments in the view, newest first.
-    fn list_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<Vec<Run>>;
+    /// All runs of the given experiments in the view, newest first, loaded as far as `projection` asks.
+    fn list_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        projection: &Projection,
+    ) -> Result<Vec<Run>>;
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()>;
     fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()>;
     fn delete_run(&self, run_id: &str) -> Result<()>;
