@@ -50,7 +50,7 @@ pub fn read_for_lookup(path: &Path) -> Result<Meta, StoreError> {
     let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?;
     match parse_flat(&text) {
         Some(m) if !m.is_empty() => Ok(m),
-        None => parse(path, &text),
+        _ => parse(path, &text),
     }
 }
 
