@@ -12,3 +12,4 @@ pub mod store;
 pub mod timefmt;
 
 pub use cli::main;
+pub mod ml;

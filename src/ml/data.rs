@@ -1,0 +1,345 @@
+//! Tabular data from CSV: typed columns (numbers stay numbers, strings are categories), missing values,
+//! a content digest, and MLflow's column-spec schema. Errors name the file, the column and the row.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Strings read as a missing value (pandas' defaults, less the exotic ones).
+const NA_STRINGS: [&str; 9] = [
+    "", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none",
+];
+
+pub fn is_missing(s: &str) -> bool {
+    NA_STRINGS.contains(&s.trim())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    Numeric(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.len(),
+            Column::Text(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn is_missing(&self, row: usize) -> bool {
+        match self {
+            Column::Numeric(v) => v[row].is_none(),
+            Column::Text(v) => v[row].is_none(),
+        }
+    }
+    /// The value at `row` as text (for labels and messages).
+    pub fn text(&self, row: usize) -> Option<String> {
+        match self {
+            Column::Numeric(v) => v[row].map(format_number),
+            Column::Text(v) => v[row].clone(),
+        }
+    }
+    /// MLflow's column type for the signature.
+    pub fn mlflow_type(&self) -> &'static str {
+        match self {
+            Column::Numeric(v) => {
+                if v.iter()
+                    .flatten()
+                    .all(|x| x.fract() == 0.0 && x.abs() < 9e15)
+                {
+                    "long"
+                } else {
+                    "double"
+                }
+            }
+            Column::Text(_) => "string",
+        }
+    }
+    fn select(&self, rows: &[usize]) -> Column {
+        match self {
+            Column::Numeric(v) => Column::Numeric(rows.iter().map(|&r| v[r]).collect()),
+            Column::Text(v) => Column::Text(rows.iter().map(|&r| v[r].clone()).collect()),
+        }
+    }
+}
+
+pub fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub names: Vec<String>,
+    pub columns: Vec<Column>,
+    pub n_rows: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {why}")]
+    File { path: PathBuf, why: String },
+    #[error("{path}: row {row}: {why}")]
+    Row {
+        path: PathBuf,
+        row: usize,
+        why: String,
+    },
+    #[error("{path}: column '{column}', row {row}: {why}")]
+    Cell {
+        path: PathBuf,
+        column: String,
+        row: usize,
+        why: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How to type columns when reading.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Columns to read as categories even if they look numeric.
+    pub categorical: Vec<String>,
+    /// Expected types by column (from a model signature): "string" or a numeric MLflow type.
+    pub expected: BTreeMap<String, String>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
+    }
+
+    /// The rows `rows`, in that order.
+    pub fn select_rows(&self, rows: &[usize]) -> Table {
+        Table {
+            names: self.names.clone(),
+            columns: self.columns.iter().map(|c| c.select(rows)).collect(),
+            n_rows: rows.len(),
+        }
+    }
+
+    /// Read a CSV file with a header row. Rows are numbered as in a spreadsheet: the header is row 1.
+    pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
+        let file_err = |why: String| DataError::File {
+            path: path.to_path_buf(),
+            why,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_path(path)
+            .map_err(|e| file_err(csv_error_text(&e)))?;
+        let names: Vec<String> = reader
+            .headers()
+            .map_err(|e| file_err(csv_error_text(&e)))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        if names.is_empty() || names.iter().all(|n| n.is_empty()) {
+            return Err(file_err("the file is empty (no header row)".into()));
+        }
+        let mut raw: Vec<Vec<Option<String>>> = vec![Vec::new(); names.len()];
+        for (i, record) in reader.records().enumerate() {
+            let row = i + 2;
+            let record = record.map_err(|e| match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => DataError::Row {
+                    path: path.to_path_buf(),
+                    row,
+                    why: format!("{len} fields, but the header has {expected_len}"),
+                },
+                _ => DataError::Row {
+                    path: path.to_path_buf(),
+                    row,
+                    why: csv_error_text(&e),
+                },
+            })?;
+            for (c, field) in record.iter().enumerate() {
+                raw[c].push((!is_missing(field)).then(|| field.trim().to_string()));
+            }
+        }
+        let n_rows = raw.first().map_or(0, |c| c.len());
+        if n_rows == 0 {
+            return Err(file_err("the file has a header but no data rows".into()));
+        }
+        let mut columns = Vec::with_capacity(names.len());
+        for (name, values) in names.iter().zip(raw) {
+            columns.push(type_column(path, name, values, opts)?);
+        }
+        Ok(Table {
+            names,
+            columns,
+            n_rows,
+        })
+    }
+}
+
+fn csv_error_text(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.to_string(),
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Decide a column's type. A column is numeric when every value parses as a number; one where most values
+/// are numbers but some are not is taken to be a numeric column with bad data (an error naming the row),
+/// since a category column of mostly numbers is rare and silently one-hot encoding it would be wrong.
+fn type_column(
+    path: &Path,
+    name: &str,
+    values: Vec<Option<String>>,
+    opts: &ReadOptions,
+) -> Result<Column, DataError> {
+    let expected = opts.expected.get(name).map(String::as_str);
+    if opts.categorical.iter().any(|c| c == name) || expected == Some("string") {
+        return Ok(Column::Text(values));
+    }
+    let parsed: Vec<Option<Result<f64, ()>>> = values
+        .iter()
+        .map(|v| v.as_deref().map(|s| s.parse::<f64>().map_err(|_| ())))
+        .collect();
+    let numbers = parsed.iter().filter(|p| matches!(p, Some(Ok(_)))).count();
+    let bad = parsed.iter().position(|p| matches!(p, Some(Err(_))));
+    match bad {
+        None => Ok(Column::Numeric(
+            parsed
+                .into_iter()
+                .map(|p| p.map(|r| r.unwrap_or(f64::NAN)))
+                .collect(),
+        )),
+        Some(i) if expected.is_some() || numbers > values.iter().flatten().count() / 2 => {
+            Err(DataError::Cell {
+                path: path.to_path_buf(),
+                column: name.into(),
+                row: i + 2,
+                why: format!(
+                    "{:?} is not a number (the column is numeric; pass --categorical {name} if it is not)",
+                    values[i].as_deref().unwrap_or("")
+                ),
+            })
+        }
+        Some(_) => Ok(Column::Text(values)),
+    }
+}
+
+/// 8 hex digits identifying the data (like MLflow's dataset digest): sha256 over the column names, types and
+/// values.
+pub fn digest(table: &Table) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, col) in table.names.iter().zip(&table.columns) {
+        h.update(name.as_bytes());
+        h.update([0]);
+        for r in 0..col.len() {
+            match col.text(r) {
+                Some(t) => h.update(t.as_bytes()),
+                None => h.update([1]),
+            }
+            h.update([0]);
+        }
+    }
+    let out = h.finalize();
+    out[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// MLflow's `mlflow_colspec` JSON for the given columns.
+pub fn colspec(table: &Table, names: &[String]) -> serde_json::Value {
+    serde_json::Value::Array(
+        names
+            .iter()
+            .filter_map(|n| {
+                table.column(n).map(
+                    |c| serde_json::json!({"type": c.mlflow_type(), "name": n, "required": true}),
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("d.csv");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn types_and_missing_values() {
+        let (_d, p) = write("a,b,c\n1,x,2.5\n,y,NA\n3,,4\n");
+        let t = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(t.n_rows, 3);
+        assert_eq!(
+            t.columns[0],
+            Column::Numeric(vec![Some(1.0), None, Some(3.0)])
+        );
+        assert_eq!(
+            t.columns[1],
+            Column::Text(vec![Some("x".into()), Some("y".into()), None])
+        );
+        assert_eq!(t.columns[0].mlflow_type(), "long");
+        assert_eq!(t.columns[2].mlflow_type(), "double");
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let (_d, p) = write("");
+        let e = Table::read_csv(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty"), "{e}");
+        let (_d, p) = write("a,b\n");
+        let e = Table::read_csv(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no data rows"), "{e}");
+        let (_d, p) = write("a,b\n1,2\n3\n");
+        let e = Table::read_csv(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 3") && e.contains("1 fields"), "{e}");
+        let (_d, p) = write("age,y\n1,0\n2,1\nabc,0\n4,1\n");
+        let e = Table::read_csv(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column 'age', row 4") && e.contains("\"abc\""),
+            "{e}"
+        );
+        let opts = ReadOptions {
+            categorical: vec!["age".into()],
+            ..Default::default()
+        };
+        assert!(Table::read_csv(&p, &opts).is_ok());
+        let e = Table::read_csv(Path::new("/no/such.csv"), &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/no/such.csv"), "{e}");
+    }
+
+    #[test]
+    fn digest_changes_with_data() {
+        let (_d, p) = write("a,b\n1,x\n2,y\n");
+        let (_e, q) = write("a,b\n1,x\n2,z\n");
+        let t1 = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        let t2 = Table::read_csv(&q, &ReadOptions::default()).unwrap();
+        assert_eq!(digest(&t1).len(), 8);
+        assert_ne!(digest(&t1), digest(&t2));
+        assert_eq!(digest(&t1), digest(&t1.clone()));
+    }
+}

@@ -1,0 +1,605 @@
+//! Estimators: what mlx can fit, their hyperparameters (named like scikit-learn's), and the fitted state
+//! that is saved with the model. smartcore's optimisers fit the linear models; trees, forests, kNN and
+//! Gaussian naive Bayes are our own (see `tree.rs` for why). Prediction is always done here, from the
+//! compact fitted state, so a saved model loads without smartcore's object graph.
+
+use super::tree::{self, Binned, Target, Tree, TreeParams};
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    LogisticRegression,
+    RandomForest,
+    DecisionTree,
+    Knn,
+    GaussianNb,
+    LinearRegression,
+    Ridge,
+    Lasso,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::LogisticRegression => "logistic-regression",
+            ModelKind::RandomForest => "random-forest",
+            ModelKind::DecisionTree => "decision-tree",
+            ModelKind::Knn => "knn",
+            ModelKind::GaussianNb => "gaussian-nb",
+            ModelKind::LinearRegression => "linear-regression",
+            ModelKind::Ridge => "ridge",
+            ModelKind::Lasso => "lasso",
+        }
+    }
+
+    /// Which tasks the estimator supports.
+    pub fn supports(self, task: Task) -> bool {
+        match self {
+            ModelKind::LogisticRegression | ModelKind::GaussianNb => task == Task::Classification,
+            ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
+                task == Task::Regression
+            }
+            ModelKind::RandomForest | ModelKind::DecisionTree | ModelKind::Knn => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Classification,
+    Regression,
+}
+
+/// Hyperparameters, with scikit-learn's names and defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hyper {
+    pub n_estimators: usize,
+    pub max_depth: Option<usize>,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    /// Features tried per split: None = scikit-learn's default (sqrt for classification forests, all otherwise).
+    pub max_features: Option<usize>,
+    pub c: f64,
+    pub alpha: f64,
+    pub k: usize,
+    pub max_iter: usize,
+    pub seed: u64,
+    pub jobs: usize,
+}
+
+impl Hyper {
+    /// The params recorded for a run of `kind`: every hyperparameter the estimator uses, defaults included.
+    pub fn recorded(
+        &self,
+        kind: ModelKind,
+        n_features: usize,
+        task: Task,
+    ) -> BTreeMap<String, String> {
+        let mut p = BTreeMap::new();
+        let depth = self.max_depth.map_or("None".to_string(), |d| d.to_string());
+        match kind {
+            ModelKind::LogisticRegression => {
+                p.insert("C".into(), fmt(self.c));
+                p.insert("penalty".into(), "l2".into());
+                p.insert("solver".into(), "lbfgs".into());
+            }
+            ModelKind::RandomForest | ModelKind::DecisionTree => {
+                if kind == ModelKind::RandomForest {
+                    p.insert("n_estimators".into(), self.n_estimators.to_string());
+                    p.insert("bootstrap".into(), "True".into());
+                    p.insert("n_jobs".into(), self.jobs.to_string());
+                }
+                p.insert("max_depth".into(), depth);
+                p.insert(
+                    "min_samples_split".into(),
+                    self.min_samples_split.to_string(),
+                );
+                p.insert("min_samples_leaf".into(), self.min_samples_leaf.to_string());
+                p.insert(
+                    "max_features".into(),
+                    self.features_per_split(kind, n_features, task).to_string(),
+                );
+                p.insert(
+                    "criterion".into(),
+                    match task {
+                        Task::Classification => "gini".into(),
+                        Task::Regression => "squared_error".into(),
+                    },
+                );
+            }
+            ModelKind::Knn => {
+                p.insert("n_neighbors".into(), self.k.to_string());
+                p.insert("weights".into(), "uniform".into());
+                p.insert("metric".into(), "euclidean".into());
+            }
+            ModelKind::GaussianNb => {
+                p.insert("var_smoothing".into(), "1e-09".into());
+            }
+            ModelKind::LinearRegression => {
+                p.insert("fit_intercept".into(), "True".into());
+            }
+            ModelKind::Ridge => {
+                p.insert("alpha".into(), fmt(self.alpha));
+            }
+            ModelKind::Lasso => {
+                p.insert("alpha".into(), fmt(self.alpha));
+                p.insert("max_iter".into(), self.max_iter.to_string());
+            }
+        }
+        p.insert("random_state".into(), self.seed.to_string());
+        p
+    }
+
+    fn features_per_split(&self, kind: ModelKind, n_features: usize, task: Task) -> usize {
+        self.max_features.unwrap_or(
+            if kind == ModelKind::RandomForest && task == Task::Classification {
+                ((n_features as f64).sqrt() as usize).max(1)
+            } else {
+                n_features
+            },
+        )
+    }
+
+    fn tree_params(&self, kind: ModelKind, n_features: usize, task: Task) -> TreeParams {
+        TreeParams {
+            max_depth: self.max_depth,
+            min_samples_split: self.min_samples_split.max(2),
+            min_samples_leaf: self.min_samples_leaf.max(1),
+            max_features: Some(self.features_per_split(kind, n_features, task)),
+        }
+    }
+}
+
+fn fmt(x: f64) -> String {
+    crate::store::metric_file::format_value(x)
+}
+
+/// The fitted state of an estimator. Trees are kept out of the JSON (see `tree::encode`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fitted {
+    /// Classification: one row of coefficients (binary) or one per class (softmax); regression: one row.
+    Linear {
+        coef: Vec<Vec<f64>>,
+        intercept: Vec<f64>,
+    },
+    Trees {
+        #[serde(skip)]
+        trees: Vec<Tree>,
+        n_trees: usize,
+    },
+    Knn {
+        k: usize,
+        x: Vec<f64>,
+        y: Vec<f64>,
+    },
+    GaussianNb {
+        means: Vec<Vec<f64>>,
+        vars: Vec<Vec<f64>>,
+        priors: Vec<f64>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("fitting {model} failed: {why}")]
+pub struct FitError {
+    pub model: String,
+    pub why: String,
+}
+
+/// The training data in the shape estimators want.
+pub struct TrainSet<'a> {
+    /// Row-major, `n_features` per row.
+    pub x: &'a [f64],
+    pub n_features: usize,
+    /// Class indices (classification) as f64, or target values (regression).
+    pub y: &'a [f64],
+    pub n_classes: usize,
+    pub task: Task,
+}
+
+/// Fit `kind`. `progress` is called once per tree for forests. Returns the state and, where the estimator
+/// has them, feature importances.
+pub fn fit(
+    kind: ModelKind,
+    hyper: &Hyper,
+    data: &TrainSet,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(Fitted, Option<Vec<f64>>), FitError> {
+    let err = |why: String| FitError {
+        model: kind.name().into(),
+        why,
+    };
+    let n = data.y.len();
+    let nf = data.n_features;
+    let matrix =
+        || Array2::from_shape_vec((n, nf), data.x.to_vec()).map_err(|e| err(e.to_string()));
+    match kind {
+        ModelKind::LogisticRegression => {
+            use smartcore::linear::logistic_regression::{
+                LogisticRegression, LogisticRegressionParameters,
+            };
+            let y: Array1<i32> = data.y.iter().map(|&v| v as i32).collect();
+            let params = LogisticRegressionParameters::default().with_alpha(1.0 / hyper.c);
+            let m =
+                LogisticRegression::fit(&matrix()?, &y, params).map_err(|e| err(e.to_string()))?;
+            let coef = m.coefficients();
+            let rows = coef.nrows();
+            let coef: Vec<Vec<f64>> = (0..rows).map(|r| coef.row(r).to_vec()).collect();
+            let intercept: Vec<f64> = m.intercept().iter().copied().collect();
+            Ok((Fitted::Linear { coef, intercept }, None))
+        }
+        ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
+            let y: Array1<f64> = data.y.iter().copied().collect();
+            let x = matrix()?;
+            let (coef, intercept): (Vec<f64>, f64) = match kind {
+                ModelKind::LinearRegression => {
+                    use smartcore::linear::linear_regression::{
+                        LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
+                    };
+                    let p = LinearRegressionParameters::default()
+                        .with_solver(LinearRegressionSolverName::SVD);
+                    let m = LinearRegression::fit(&x, &y, p).map_err(|e| err(e.to_string()))?;
+                    (m.coefficients().iter().copied().collect(), *m.intercept())
+                }
+                ModelKind::Ridge => {
+                    use smartcore::linear::ridge_regression::{
+                        RidgeRegression, RidgeRegressionParameters,
+                    };
+                    // smartcore fits no intercept without normalising; centre the data as
+                    // scikit-learn's Ridge does, so alpha means the same thing.
+                    let x_mean = x.mean_axis(ndarray::Axis(0)).expect("rows exist");
+                    let y_mean = y.mean().expect("rows exist");
+                    let xc = &x - &x_mean;
+                    let yc = &y - y_mean;
+                    let p = RidgeRegressionParameters::default()
+                        .with_alpha(hyper.alpha)
+                        .with_normalize(false);
+                    let m = RidgeRegression::fit(&xc, &yc, p).map_err(|e| err(e.to_string()))?;
+                    let coef: Vec<f64> = m.coefficients().iter().copied().collect();
+                    let intercept =
+                        y_mean - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
+                    (coef, intercept)
+                }
+                _ => {
+                    use smartcore::linear::lasso::{Lasso, LassoParameters};
+                    let p = LassoParameters::default()
+                        .with_alpha(hyper.alpha)
+                        .with_normalize(false)
+                        .with_max_iter(hyper.max_iter);
+                    let x_mean = x.mean_axis(ndarray::Axis(0)).expect("rows exist");
+                    let y_mean = y.mean().expect("rows exist");
+                    let xc = &x - &x_mean;
+                    let yc = &y - y_mean;
+                    let m = Lasso::fit(&xc, &yc, p).map_err(|e| err(e.to_string()))?;
+                    let coef: Vec<f64> = m.coefficients().iter().copied().collect();
+                    let intercept = y_mean + *m.intercept()
+                        - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
+                    (coef, intercept)
+                }
+            };
+            if coef.len() != nf || coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
+                return Err(err(
+                    "the solver did not converge to finite coefficients".into()
+                ));
+            }
+            Ok((
+                Fitted::Linear {
+                    coef: vec![coef],
+                    intercept: vec![intercept],
+                },
+                None,
+            ))
+        }
+        ModelKind::RandomForest | ModelKind::DecisionTree => {
+            let binned = Binned::new(data.x, nf);
+            let classes: Vec<u32>;
+            let target = match data.task {
+                Task::Classification => {
+                    classes = data.y.iter().map(|&v| v as u32).collect();
+                    Target::Classes {
+                        y: &classes,
+                        n_classes: data.n_classes,
+                    }
+                }
+                Task::Regression => Target::Values(data.y),
+            };
+            let params = hyper.tree_params(kind, nf, data.task);
+            let (trees, importance) = if kind == ModelKind::RandomForest {
+                tree::fit_forest(
+                    &binned,
+                    target,
+                    params,
+                    hyper.n_estimators.max(1),
+                    hyper.seed,
+                    hyper.jobs,
+                    progress,
+                )
+            } else {
+                let (t, imp) =
+                    tree::fit_tree(&binned, target, params, &vec![1; n], hyper.seed as u32);
+                (vec![t], imp)
+            };
+            let total: f64 = importance.iter().sum();
+            let importance = importance
+                .iter()
+                .map(|v| if total > 0.0 { v / total } else { 0.0 })
+                .collect();
+            Ok((
+                Fitted::Trees {
+                    n_trees: trees.len(),
+                    trees,
+                },
+                Some(importance),
+            ))
+        }
+        ModelKind::Knn => {
+            if hyper.k == 0 || hyper.k > n {
+                return Err(err(format!(
+                    "k={} must be between 1 and the {n} training rows",
+                    hyper.k
+                )));
+            }
+            Ok((
+                Fitted::Knn {
+                    k: hyper.k,
+                    x: data.x.to_vec(),
+                    y: data.y.to_vec(),
+                },
+                None,
+            ))
+        }
+        ModelKind::GaussianNb => {
+            let k = data.n_classes;
+            let mut means = vec![vec![0.0; nf]; k];
+            let mut vars = vec![vec![0.0; nf]; k];
+            let mut counts = vec![0.0f64; k];
+            for (r, row) in data.x.chunks_exact(nf).enumerate() {
+                let c = data.y[r] as usize;
+                counts[c] += 1.0;
+                for (m, v) in means[c].iter_mut().zip(row) {
+                    *m += v;
+                }
+            }
+            for (m, count) in means.iter_mut().zip(&counts) {
+                m.iter_mut().for_each(|v| *v /= count.max(1.0));
+            }
+            for (r, row) in data.x.chunks_exact(nf).enumerate() {
+                let c = data.y[r] as usize;
+                for ((v, m), x) in vars[c].iter_mut().zip(&means[c]).zip(row) {
+                    *v += (x - m).powi(2);
+                }
+            }
+            // scikit-learn's var_smoothing: 1e-9 times the largest feature variance.
+            let max_var = (0..nf)
+                .map(|f| {
+                    let m = (0..n).map(|r| data.x[r * nf + f]).sum::<f64>() / n as f64;
+                    (0..n)
+                        .map(|r| (data.x[r * nf + f] - m).powi(2))
+                        .sum::<f64>()
+                        / n as f64
+                })
+                .fold(0.0, f64::max);
+            for (v, count) in vars.iter_mut().zip(&counts) {
+                v.iter_mut()
+                    .for_each(|x| *x = *x / count.max(1.0) + 1e-9 * max_var.max(1e-300));
+            }
+            let priors = counts.iter().map(|c| c / n as f64).collect();
+            Ok((
+                Fitted::GaussianNb {
+                    means,
+                    vars,
+                    priors,
+                },
+                None,
+            ))
+        }
+    }
+}
+
+impl Fitted {
+    /// Class probabilities (row-major, `n_classes` per row) for classification.
+    pub fn predict_proba(&self, x: &[f64], nf: usize, n_classes: usize) -> Vec<f64> {
+        let n = x.len() / nf.max(1);
+        let mut out = vec![0.0; n * n_classes];
+        for r in 0..n {
+            let row = &x[r * nf..(r + 1) * nf];
+            let p = &mut out[r * n_classes..(r + 1) * n_classes];
+            match self {
+                Fitted::Linear { coef, intercept } => {
+                    if coef.len() == 1 && n_classes == 2 {
+                        let z = dot(&coef[0], row) + intercept[0];
+                        p[1] = 1.0 / (1.0 + (-z).exp());
+                        p[0] = 1.0 - p[1];
+                    } else {
+                        let z: Vec<f64> = (0..n_classes)
+                            .map(|c| dot(&coef[c], row) + intercept[c])
+                            .collect();
+                        softmax(&z, p);
+                    }
+                }
+                Fitted::Trees { trees, .. } => tree::predict_row(trees, row, n_classes, p),
+                Fitted::Knn { k, x: tx, y } => {
+                    for &i in &nearest(tx, nf, row, *k) {
+                        p[y[i] as usize] += 1.0 / *k as f64;
+                    }
+                }
+                Fitted::GaussianNb {
+                    means,
+                    vars,
+                    priors,
+                } => {
+                    let z: Vec<f64> = (0..n_classes)
+                        .map(|c| {
+                            priors[c].max(1e-300).ln()
+                                + (0..nf)
+                                    .map(|f| {
+                                        let v = vars[c][f];
+                                        -0.5 * (2.0 * std::f64::consts::PI * v).ln()
+                                            - (row[f] - means[c][f]).powi(2) / (2.0 * v)
+                                    })
+                                    .sum::<f64>()
+                        })
+                        .collect();
+                    softmax(&z, p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Predicted values for regression.
+    pub fn predict_values(&self, x: &[f64], nf: usize) -> Vec<f64> {
+        let n = x.len() / nf.max(1);
+        (0..n)
+            .map(|r| {
+                let row = &x[r * nf..(r + 1) * nf];
+                match self {
+                    Fitted::Linear { coef, intercept } => dot(&coef[0], row) + intercept[0],
+                    Fitted::Trees { trees, .. } => {
+                        let mut v = [0.0];
+                        tree::predict_row(trees, row, 1, &mut v);
+                        v[0]
+                    }
+                    Fitted::Knn { k, x: tx, y } => {
+                        nearest(tx, nf, row, *k).iter().map(|&i| y[i]).sum::<f64>() / *k as f64
+                    }
+                    Fitted::GaussianNb { .. } => f64::NAN,
+                }
+            })
+            .collect()
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn softmax(z: &[f64], out: &mut [f64]) {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
+    for (o, v) in out.iter_mut().zip(z) {
+        *o = (v - m).exp() / s;
+    }
+}
+
+/// Indices of the `k` training rows nearest to `row` (Euclidean; ties by index, as a stable sort).
+fn nearest(tx: &[f64], nf: usize, row: &[f64], k: usize) -> Vec<usize> {
+    let n = tx.len() / nf.max(1);
+    let mut d: Vec<(f64, usize)> = (0..n)
+        .map(|i| {
+            let t = &tx[i * nf..(i + 1) * nf];
+            (
+                t.iter().zip(row).map(|(a, b)| (a - b).powi(2)).sum::<f64>(),
+                i,
+            )
+        })
+        .collect();
+    let k = k.min(n);
+    if k < n {
+        d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    }
+    d.truncate(k);
+    d.into_iter().map(|(_, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hyper() -> Hyper {
+        Hyper {
+            n_estimators: 20,
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: None,
+            c: 1.0,
+            alpha: 1.0,
+            k: 3,
+            max_iter: 1000,
+            seed: 42,
+            jobs: 2,
+        }
+    }
+
+    /// Two separable blobs.
+    fn blobs() -> (Vec<f64>, Vec<f64>) {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..60 {
+            let c = i % 2;
+            let off = if c == 1 { 4.0 } else { 0.0 };
+            x.extend([off + (i % 7) as f64 * 0.1, off - (i % 5) as f64 * 0.1]);
+            y.push(c as f64);
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn every_classifier_separates_blobs() {
+        let (x, y) = blobs();
+        let data = TrainSet {
+            x: &x,
+            n_features: 2,
+            y: &y,
+            n_classes: 2,
+            task: Task::Classification,
+        };
+        for kind in [
+            ModelKind::LogisticRegression,
+            ModelKind::RandomForest,
+            ModelKind::DecisionTree,
+            ModelKind::Knn,
+            ModelKind::GaussianNb,
+        ] {
+            let (fitted, _) = fit(kind, &hyper(), &data, &|| {}).unwrap();
+            let p = fitted.predict_proba(&x, 2, 2);
+            for r in 0..y.len() {
+                assert_eq!(
+                    (p[r * 2 + 1] > 0.5) as usize as f64,
+                    y[r],
+                    "{kind:?} row {r}"
+                );
+                assert!((p[r * 2] + p[r * 2 + 1] - 1.0).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn regressors_fit_a_line() {
+        let x: Vec<f64> = (0..50).map(|i| i as f64 / 10.0).collect();
+        let y: Vec<f64> = x.iter().map(|v| 3.0 * v + 1.0).collect();
+        let data = TrainSet {
+            x: &x,
+            n_features: 1,
+            y: &y,
+            n_classes: 0,
+            task: Task::Regression,
+        };
+        let mut h = hyper();
+        h.alpha = 1e-6;
+        for kind in [
+            ModelKind::LinearRegression,
+            ModelKind::Ridge,
+            ModelKind::Lasso,
+        ] {
+            let (fitted, _) = fit(kind, &h, &data, &|| {}).unwrap();
+            let p = fitted.predict_values(&[2.0], 1);
+            assert!((p[0] - 7.0).abs() < 1e-2, "{kind:?}: {}", p[0]);
+        }
+        for kind in [
+            ModelKind::RandomForest,
+            ModelKind::DecisionTree,
+            ModelKind::Knn,
+        ] {
+            let (fitted, _) = fit(kind, &h, &data, &|| {}).unwrap();
+            let p = fitted.predict_values(&[2.0], 1);
+            assert!((p[0] - 7.0).abs() < 0.5, "{kind:?}: {}", p[0]);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Machine learning: data loading, preprocessing, splits, estimators, metrics and the model artifact.
+
+pub mod data;
+pub mod estimator;
+pub mod metrics;
+pub mod preprocess;
+pub mod split;
+pub mod tree;

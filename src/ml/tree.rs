@@ -1,0 +1,576 @@
+//! Decision trees and random forests on a fast learner of our own: features are binned once (at most 256
+//! bins per feature, exact thresholds when a feature has few distinct values), each node builds per-bin
+//! histograms and scans them for the best Gini (classification) or variance (regression) split. Trees are
+//! grown in parallel and stored in a compact binary layout that loads in milliseconds.
+//!
+//! smartcore's tree scans every row at every node (quadratic in practice), which made a 100-tree forest on
+//! 80,000 rows take minutes; this learner is O(rows × features) per tree level.
+
+use super::split::Mt19937;
+
+const LEAF: u16 = u16::MAX;
+const MAX_BINS: usize = 256;
+
+/// One node in preorder: an internal node's left child is the next node; `next` is its right child.
+/// For a leaf, `next` indexes the leaf's values in `Tree::values`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    pub feature: u16,
+    pub threshold: f32,
+    pub next: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+    /// Leaf outputs: class probabilities (n_outputs per leaf) or the mean (1 per leaf).
+    pub values: Vec<f32>,
+}
+
+impl Tree {
+    pub fn leaf_values(&self, row: &[f64], n_outputs: usize) -> &[f32] {
+        let mut i = 0;
+        loop {
+            let n = self.nodes[i];
+            if n.feature == LEAF {
+                let at = n.next as usize;
+                return &self.values[at..at + n_outputs];
+            }
+            i = if (row[n.feature as usize] as f32) <= n.threshold {
+                i + 1
+            } else {
+                n.next as usize
+            };
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TreeParams {
+    pub max_depth: Option<usize>,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    /// Features tried at each split (None: all).
+    pub max_features: Option<usize>,
+}
+
+/// Features binned column by column: `bins[f][row]`, with the threshold for "bin <= b" in `edges[f][b]`.
+pub struct Binned {
+    bins: Vec<Vec<u8>>,
+    edges: Vec<Vec<f32>>,
+}
+
+impl Binned {
+    /// Bin a row-major matrix of `n_features` columns.
+    pub fn new(x: &[f64], n_features: usize) -> Binned {
+        let n = x.len() / n_features.max(1);
+        let mut bins = Vec::with_capacity(n_features);
+        let mut edges = Vec::with_capacity(n_features);
+        for f in 0..n_features {
+            let mut values: Vec<f32> = (0..n).map(|r| x[r * n_features + f] as f32).collect();
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+            // Thresholds: midpoints between distinct values, or between quantiles when there are many.
+            let cuts: Vec<f32> = if values.len() <= MAX_BINS {
+                values
+                    .windows(2)
+                    .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+                    .collect()
+            } else {
+                let mut c: Vec<f32> = (1..MAX_BINS)
+                    .map(|i| {
+                        let at = i * values.len() / MAX_BINS;
+                        values[at - 1] + (values[at] - values[at - 1]) / 2.0
+                    })
+                    .collect();
+                c.dedup();
+                c
+            };
+            let col: Vec<u8> = (0..n)
+                .map(|r| {
+                    let v = x[r * n_features + f] as f32;
+                    cuts.partition_point(|&c| c < v) as u8
+                })
+                .collect();
+            bins.push(col);
+            edges.push(cuts);
+        }
+        Binned { bins, edges }
+    }
+
+    fn n_features(&self) -> usize {
+        self.bins.len()
+    }
+}
+
+/// What a tree predicts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target<'a> {
+    Classes { y: &'a [u32], n_classes: usize },
+    Values(&'a [f64]),
+}
+
+impl Target<'_> {
+    fn n_outputs(&self) -> usize {
+        match self {
+            Target::Classes { n_classes, .. } => *n_classes,
+            Target::Values(_) => 1,
+        }
+    }
+}
+
+struct Builder<'a> {
+    data: &'a Binned,
+    target: Target<'a>,
+    params: TreeParams,
+    rng: Mt19937,
+    tree: Tree,
+    /// Impurity decrease per feature, weighted by samples (feature importance).
+    importance: Vec<f64>,
+}
+
+struct SplitChoice {
+    feature: usize,
+    bin: usize,
+    gain: f64,
+}
+
+impl Builder<'_> {
+    /// Weighted sample statistics of `rows` (weights = bootstrap counts).
+    fn leaf(&mut self, rows: &[u32], weights: &[u32]) {
+        let at = self.tree.values.len() as u32;
+        match self.target {
+            Target::Classes { y, n_classes } => {
+                let mut counts = vec![0f64; n_classes];
+                let mut total = 0.0;
+                for &r in rows {
+                    let w = weights[r as usize] as f64;
+                    counts[y[r as usize] as usize] += w;
+                    total += w;
+                }
+                self.tree
+                    .values
+                    .extend(counts.iter().map(|c| (c / total.max(1.0)) as f32));
+            }
+            Target::Values(v) => {
+                let (mut s, mut n) = (0.0, 0.0);
+                for &r in rows {
+                    let w = weights[r as usize] as f64;
+                    s += v[r as usize] * w;
+                    n += w;
+                }
+                self.tree.values.push((s / n.max(1.0)) as f32);
+            }
+        }
+        self.tree.nodes.push(Node {
+            feature: LEAF,
+            threshold: 0.0,
+            next: at,
+        });
+    }
+
+    fn best_split(
+        &mut self,
+        rows: &[u32],
+        weights: &[u32],
+        n_weighted: f64,
+    ) -> Option<SplitChoice> {
+        let n_features = self.data.n_features();
+        let mut features: Vec<usize> = (0..n_features).collect();
+        let k = self
+            .params
+            .max_features
+            .unwrap_or(n_features)
+            .clamp(1, n_features);
+        // Partial Fisher-Yates: a random subset of k features.
+        for i in 0..k {
+            let j = i + self.rng.interval((n_features - 1 - i) as u64) as usize;
+            features.swap(i, j);
+        }
+        let min_leaf = self.params.min_samples_leaf as f64;
+        let mut best: Option<SplitChoice> = None;
+        let outputs = self.target.n_outputs();
+        for &f in &features[..k] {
+            let n_bins = self.data.edges[f].len() + 1;
+            if n_bins < 2 {
+                continue;
+            }
+            let col = &self.data.bins[f];
+            match self.target {
+                Target::Classes { y, n_classes } => {
+                    // hist[bin * n_classes + class] = weighted count
+                    let mut hist = vec![0f64; n_bins * n_classes];
+                    for &r in rows {
+                        let r = r as usize;
+                        hist[col[r] as usize * n_classes + y[r] as usize] += weights[r] as f64;
+                    }
+                    let mut total = vec![0f64; n_classes];
+                    for b in 0..n_bins {
+                        for c in 0..n_classes {
+                            total[c] += hist[b * n_classes + c];
+                        }
+                    }
+                    let parent = gini_sum(&total, n_weighted);
+                    let mut left = vec![0f64; n_classes];
+                    let mut n_left = 0.0;
+                    for b in 0..n_bins - 1 {
+                        for c in 0..n_classes {
+                            left[c] += hist[b * n_classes + c];
+                            n_left += hist[b * n_classes + c];
+                        }
+                        let n_right = n_weighted - n_left;
+                        if n_left < min_leaf || n_right < min_leaf {
+                            continue;
+                        }
+                        let right: Vec<f64> = (0..n_classes).map(|c| total[c] - left[c]).collect();
+                        let gain = parent - gini_sum(&left, n_left) - gini_sum(&right, n_right);
+                        if gain > -1e-9 && best.as_ref().is_none_or(|s| gain > s.gain) {
+                            best = Some(SplitChoice {
+                                feature: f,
+                                bin: b,
+                                gain,
+                            });
+                        }
+                    }
+                }
+                Target::Values(v) => {
+                    let mut sum = vec![0f64; n_bins];
+                    let mut cnt = vec![0f64; n_bins];
+                    for &r in rows {
+                        let r = r as usize;
+                        let w = weights[r] as f64;
+                        sum[col[r] as usize] += v[r] * w;
+                        cnt[col[r] as usize] += w;
+                    }
+                    let total_sum: f64 = sum.iter().sum();
+                    let parent = total_sum * total_sum / n_weighted;
+                    let (mut ls, mut ln) = (0.0, 0.0);
+                    for b in 0..n_bins - 1 {
+                        ls += sum[b];
+                        ln += cnt[b];
+                        let rn = n_weighted - ln;
+                        if ln < min_leaf || rn < min_leaf || ln == 0.0 || rn == 0.0 {
+                            continue;
+                        }
+                        let rs = total_sum - ls;
+                        // Decrease of the sum of squared errors.
+                        let gain = ls * ls / ln + rs * rs / rn - parent;
+                        if gain > -1e-9 && best.as_ref().is_none_or(|s| gain > s.gain) {
+                            best = Some(SplitChoice {
+                                feature: f,
+                                bin: b,
+                                gain,
+                            });
+                        }
+                    }
+                }
+            }
+            let _ = outputs;
+        }
+        best
+    }
+
+    fn grow(&mut self, rows: &mut [u32], weights: &[u32], depth: usize) {
+        let n_weighted: f64 = rows.iter().map(|&r| weights[r as usize] as f64).sum();
+        let pure = match self.target {
+            Target::Classes { y, .. } => rows.iter().all(|&r| y[r as usize] == y[rows[0] as usize]),
+            Target::Values(v) => rows.iter().all(|&r| v[r as usize] == v[rows[0] as usize]),
+        };
+        let stop = pure
+            || n_weighted < self.params.min_samples_split as f64
+            || self.params.max_depth.is_some_and(|d| depth >= d);
+        let split = if stop {
+            None
+        } else {
+            self.best_split(rows, weights, n_weighted)
+        };
+        let Some(split) = split else {
+            self.leaf(rows, weights);
+            return;
+        };
+        self.importance[split.feature] += split.gain;
+        let col = &self.data.bins[split.feature];
+        // Partition rows in place: left = bin <= split.bin.
+        let mut i = 0;
+        for j in 0..rows.len() {
+            if col[rows[j] as usize] as usize <= split.bin {
+                rows.swap(i, j);
+                i += 1;
+            }
+        }
+        let me = self.tree.nodes.len();
+        self.tree.nodes.push(Node {
+            feature: split.feature as u16,
+            threshold: self.data.edges[split.feature][split.bin],
+            next: 0,
+        });
+        let (left, right) = rows.split_at_mut(i);
+        self.grow(left, weights, depth + 1);
+        self.tree.nodes[me].next = self.tree.nodes.len() as u32;
+        self.grow(right, weights, depth + 1);
+    }
+}
+
+/// Gini impurity times the weight: n - sum(c²)/n.
+fn gini_sum(counts: &[f64], n: f64) -> f64 {
+    if n <= 0.0 {
+        return 0.0;
+    }
+    n - counts.iter().map(|c| c * c).sum::<f64>() / n
+}
+
+/// Grow one tree on `weights` (bootstrap counts; all ones for a plain tree). Returns the tree and the
+/// impurity decrease per feature.
+pub fn fit_tree(
+    data: &Binned,
+    target: Target,
+    params: TreeParams,
+    weights: &[u32],
+    seed: u32,
+) -> (Tree, Vec<f64>) {
+    let mut rows: Vec<u32> = (0..weights.len() as u32)
+        .filter(|&r| weights[r as usize] > 0)
+        .collect();
+    let mut b = Builder {
+        data,
+        target,
+        params,
+        rng: Mt19937::new(seed),
+        tree: Tree::default(),
+        importance: vec![0.0; data.n_features()],
+    };
+    b.grow(&mut rows, weights, 0);
+    (b.tree, b.importance)
+}
+
+/// A forest of `n_trees` bootstrap trees grown on `jobs` threads; `progress` is called after each tree.
+pub fn fit_forest(
+    data: &Binned,
+    target: Target,
+    params: TreeParams,
+    n_trees: usize,
+    seed: u64,
+    jobs: usize,
+    progress: &(dyn Fn() + Sync),
+) -> (Vec<Tree>, Vec<f64>) {
+    let n = match target {
+        Target::Classes { y, .. } => y.len(),
+        Target::Values(v) => v.len(),
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(n_trees));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, n_trees.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let t = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if t >= n_trees {
+                        break;
+                    }
+                    // Each tree has its own generator, so results do not depend on the thread count.
+                    let tree_seed = (seed as u32)
+                        .wrapping_mul(2_654_435_761)
+                        .wrapping_add(t as u32);
+                    let mut rng = Mt19937::new(tree_seed);
+                    let mut weights = vec![0u32; n];
+                    for _ in 0..n {
+                        weights[rng.interval(n as u64 - 1) as usize] += 1;
+                    }
+                    let (tree, imp) =
+                        fit_tree(data, target, params, &weights, tree_seed ^ 0x5bd1_e995);
+                    results
+                        .lock()
+                        .expect("no panics while holding")
+                        .push((t, tree, imp));
+                    progress();
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("threads joined");
+    results.sort_by_key(|(t, _, _)| *t);
+    let mut importance = vec![0.0; data.n_features()];
+    let trees = results
+        .into_iter()
+        .map(|(_, tree, imp)| {
+            for (a, b) in importance.iter_mut().zip(imp) {
+                *a += b;
+            }
+            tree
+        })
+        .collect();
+    (trees, importance)
+}
+
+/// Average the trees' outputs for one row into `out` (length n_outputs).
+pub fn predict_row(trees: &[Tree], row: &[f64], n_outputs: usize, out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for t in trees {
+        for (o, v) in out.iter_mut().zip(t.leaf_values(row, n_outputs)) {
+            *o += *v as f64;
+        }
+    }
+    let k = trees.len().max(1) as f64;
+    out.iter_mut().for_each(|o| *o /= k);
+}
+
+/// Compact little-endian layout: per tree `n_nodes u32, n_values u32`, then nodes (`feature u16,
+/// threshold f32, next u32`) and values (`f32`).
+pub fn encode(trees: &[Tree]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"MLXT");
+    out.extend_from_slice(&(trees.len() as u32).to_le_bytes());
+    for t in trees {
+        out.extend_from_slice(&(t.nodes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(t.values.len() as u32).to_le_bytes());
+        for n in &t.nodes {
+            out.extend_from_slice(&n.feature.to_le_bytes());
+            out.extend_from_slice(&n.threshold.to_le_bytes());
+            out.extend_from_slice(&n.next.to_le_bytes());
+        }
+        for v in &t.values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Decode [`encode`]'s layout, checking every index so a damaged file is an error, not a panic.
+pub fn decode(bytes: &[u8], n_features: usize, n_outputs: usize) -> Result<Vec<Tree>, String> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Result<&[u8], String> {
+        let s = bytes
+            .get(at..at + n)
+            .ok_or_else(|| "the tree file is truncated".to_string())?;
+        at += n;
+        Ok(s)
+    };
+    if take(4)? != b"MLXT" {
+        return Err("not an mlx tree file".into());
+    }
+    let u32_at = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes"));
+    let n_trees = u32_at(take(4)?) as usize;
+    let mut trees = Vec::with_capacity(n_trees.min(100_000));
+    for _ in 0..n_trees {
+        let n_nodes = u32_at(take(4)?) as usize;
+        let n_values = u32_at(take(4)?) as usize;
+        let node_bytes = take(n_nodes.checked_mul(10).ok_or("bad node count")?)?;
+        let nodes: Vec<Node> = node_bytes
+            .chunks_exact(10)
+            .map(|c| Node {
+                feature: u16::from_le_bytes([c[0], c[1]]),
+                threshold: f32::from_le_bytes([c[2], c[3], c[4], c[5]]),
+                next: u32::from_le_bytes([c[6], c[7], c[8], c[9]]),
+            })
+            .collect();
+        let value_bytes = take(n_values.checked_mul(4).ok_or("bad value count")?)?;
+        let values: Vec<f32> = value_bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if nodes.is_empty() {
+            return Err("a tree has no nodes".into());
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            let ok = if n.feature == LEAF {
+                (n.next as usize) + n_outputs <= values.len()
+            } else {
+                (n.feature as usize) < n_features
+                    && (n.next as usize) < nodes.len()
+                    && n.next as usize > i + 1
+                    && i + 1 < nodes.len()
+            };
+            if !ok {
+                return Err(format!("node {i} of a tree is invalid"));
+            }
+        }
+        trees.push(Tree { nodes, values });
+    }
+    Ok(trees)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xor_data() -> (Vec<f64>, Vec<u32>) {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..400 {
+            let a = (i % 20) as f64;
+            let b = (i / 20) as f64;
+            x.extend([a, b]);
+            y.push(u32::from((a < 10.0) != (b < 10.0)));
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn a_full_tree_fits_xor_exactly() {
+        let (x, y) = xor_data();
+        let data = Binned::new(&x, 2);
+        let params = TreeParams {
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: None,
+        };
+        let (tree, imp) = fit_tree(
+            &data,
+            Target::Classes {
+                y: &y,
+                n_classes: 2,
+            },
+            params,
+            &vec![1; y.len()],
+            1,
+        );
+        for r in 0..y.len() {
+            let p = tree.leaf_values(&x[r * 2..r * 2 + 2], 2);
+            assert_eq!((p[1] > 0.5) as u32, y[r]);
+        }
+        assert!(imp[0] > 0.0 && imp[1] > 0.0);
+    }
+
+    #[test]
+    fn forests_are_reproducible_and_round_trip() {
+        let (x, y) = xor_data();
+        let data = Binned::new(&x, 2);
+        let params = TreeParams {
+            max_depth: Some(6),
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: Some(1),
+        };
+        let t = Target::Classes {
+            y: &y,
+            n_classes: 2,
+        };
+        let (a, _) = fit_forest(&data, t, params, 8, 42, 2, &|| {});
+        let (b, _) = fit_forest(&data, t, params, 8, 42, 1, &|| {});
+        assert_eq!(a, b, "same seed, same forest, whatever the thread count");
+        let bytes = encode(&a);
+        assert_eq!(decode(&bytes, 2, 2).unwrap(), a);
+        assert!(decode(&bytes[..bytes.len() - 3], 2, 2).is_err());
+        assert!(decode(b"nope", 2, 2).is_err());
+        let mut bad = bytes.clone();
+        bad[8 + 8] = 9; // first node's feature index out of range
+        assert!(decode(&bad, 2, 2).is_err());
+    }
+
+    #[test]
+    fn regression_tree_predicts_means() {
+        let x: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let v: Vec<f64> = (0..100).map(|i| if i < 50 { 1.0 } else { 3.0 }).collect();
+        let data = Binned::new(&x, 1);
+        let params = TreeParams {
+            max_depth: Some(1),
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: None,
+        };
+        let (tree, _) = fit_tree(&data, Target::Values(&v), params, &vec![1; 100], 0);
+        assert_eq!(tree.leaf_values(&[10.0], 1), [1.0]);
+        assert_eq!(tree.leaf_values(&[90.0], 1), [3.0]);
+    }
+}
