@@ -6,6 +6,7 @@ mod config;
 mod experiments;
 mod log;
 mod runs;
+mod train;
 
 use crate::output::OutputFormat;
 use crate::settings::Settings;
@@ -45,6 +46,8 @@ enum Command {
     /// List, show, delete and restore runs
     #[command(subcommand, alias = "run")]
     Runs(runs::RunsCommand),
+    /// Train a model on a CSV file and record everything as a run
+    Train(Box<train::TrainArgs>),
     /// Show the settings in effect and where each came from
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Log(c) => log::exec(&settings, c),
         Command::Runs(c) => runs::exec(&settings, c),
         Command::Config(c) => config::exec(&settings, c),
+        Command::Train(args) => train::exec(&settings, *args),
         Command::Bench(c) => bench::exec(&settings, c),
     }
 }
@@ -115,6 +119,11 @@ fn active_run_id(flag: Option<String>) -> Result<String> {
     flag.or_else(|| std::env::var("MLX_RUN_ID").ok().filter(|s| !s.is_empty()))
         .or_else(|| std::env::var("MLFLOW_RUN_ID").ok().filter(|s| !s.is_empty()))
         .context("no active run: pass --run ID or set MLX_RUN_ID (e.g. export MLX_RUN_ID=$(mlx log start))")
+}
+
+/// The run to attach to, if any: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
+fn active_run_id_opt(flag: Option<String>) -> Option<String> {
+    active_run_id(flag).ok()
 }
 
 /// The experiment named by a flag, else `MLX_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_NAME`.

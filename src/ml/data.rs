@@ -79,6 +79,10 @@ pub struct Table {
     pub names: Vec<String>,
     pub columns: Vec<Column>,
     pub n_rows: usize,
+    /// Per column: the first non-number in a column that is otherwise (over 90%) numbers, as
+    /// `(row, value)` — most likely bad data; [`Table::check_numeric`] turns it into an error for the
+    /// columns a model uses.
+    pub suspect: Vec<Option<(usize, String)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +129,27 @@ impl Table {
             names: self.names.clone(),
             columns: self.columns.iter().map(|c| c.select(rows)).collect(),
             n_rows: rows.len(),
+            suspect: vec![None; self.names.len()],
         }
+    }
+
+    /// Refuse used columns that look numeric with some bad values (see `suspect`).
+    pub fn check_numeric(&self, path: &Path, used: &[String]) -> Result<(), DataError> {
+        for (i, name) in self.names.iter().enumerate() {
+            if let Some((row, value)) = &self.suspect[i]
+                && used.contains(name)
+            {
+                return Err(DataError::Cell {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    row: *row,
+                    why: format!(
+                        "{value:?} is not a number (the column is numeric; pass --categorical {name} if it is not)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Read a CSV file with a header row. Rows are numbered as in a spreadsheet: the header is row 1.
@@ -174,13 +198,17 @@ impl Table {
             return Err(file_err("the file has a header but no data rows".into()));
         }
         let mut columns = Vec::with_capacity(names.len());
+        let mut suspect = Vec::with_capacity(names.len());
         for (name, values) in names.iter().zip(raw) {
-            columns.push(type_column(path, name, values, opts)?);
+            let (column, bad) = type_column(path, name, values, opts)?;
+            columns.push(column);
+            suspect.push(bad);
         }
         Ok(Table {
             names,
             columns,
             n_rows,
+            suspect,
         })
     }
 }
@@ -193,44 +221,51 @@ fn csv_error_text(e: &csv::Error) -> String {
     }
 }
 
-/// Decide a column's type. A column is numeric when every value parses as a number; one where most values
-/// are numbers but some are not is taken to be a numeric column with bad data (an error naming the row),
-/// since a category column of mostly numbers is rare and silently one-hot encoding it would be wrong.
+/// Decide a column's type: numeric when every value parses as a number. With an expected numeric type
+/// (a model's signature), a non-number is an error naming the row; a column that is over 90% numbers is
+/// read as text but remembered as suspect.
 fn type_column(
     path: &Path,
     name: &str,
     values: Vec<Option<String>>,
     opts: &ReadOptions,
-) -> Result<Column, DataError> {
+) -> Result<(Column, Option<(usize, String)>), DataError> {
     let expected = opts.expected.get(name).map(String::as_str);
     if opts.categorical.iter().any(|c| c == name) || expected == Some("string") {
-        return Ok(Column::Text(values));
+        return Ok((Column::Text(values), None));
     }
     let parsed: Vec<Option<Result<f64, ()>>> = values
         .iter()
         .map(|v| v.as_deref().map(|s| s.parse::<f64>().map_err(|_| ())))
         .collect();
     let numbers = parsed.iter().filter(|p| matches!(p, Some(Ok(_)))).count();
+    let present = values.iter().flatten().count();
     let bad = parsed.iter().position(|p| matches!(p, Some(Err(_))));
     match bad {
-        None => Ok(Column::Numeric(
-            parsed
-                .into_iter()
-                .map(|p| p.map(|r| r.unwrap_or(f64::NAN)))
-                .collect(),
+        None => Ok((
+            Column::Numeric(
+                parsed
+                    .into_iter()
+                    .map(|p| p.map(|r| r.unwrap_or(f64::NAN)))
+                    .collect(),
+            ),
+            None,
         )),
-        Some(i) if expected.is_some() || numbers > values.iter().flatten().count() / 2 => {
-            Err(DataError::Cell {
-                path: path.to_path_buf(),
-                column: name.into(),
-                row: i + 2,
-                why: format!(
-                    "{:?} is not a number (the column is numeric; pass --categorical {name} if it is not)",
-                    values[i].as_deref().unwrap_or("")
-                ),
-            })
+        Some(i) if expected.is_some() => Err(DataError::Cell {
+            path: path.to_path_buf(),
+            column: name.into(),
+            row: i + 2,
+            why: format!(
+                "{:?} is not a number (the model expects {})",
+                values[i].as_deref().unwrap_or(""),
+                expected.unwrap_or("a number")
+            ),
+        }),
+        Some(i) => {
+            let suspect = (numbers * 10 > present * 9)
+                .then(|| (i + 2, values[i].clone().unwrap_or_default()));
+            Ok((Column::Text(values), suspect))
         }
-        Some(_) => Ok(Column::Text(values)),
     }
 }
 
@@ -322,10 +357,14 @@ mod tests {
             "{e}"
         );
         let opts = ReadOptions {
-            categorical: vec!["age".into()],
+            expected: [("age".to_string(), "long".to_string())].into(),
             ..Default::default()
         };
-        assert!(Table::read_csv(&p, &opts).is_ok());
+        let e = Table::read_csv(&p, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("column 'age', row 4") && e.contains("expects long"),
+            "{e}"
+        );
         let e = Table::read_csv(Path::new("/no/such.csv"), &ReadOptions::default())
             .unwrap_err()
             .to_string();

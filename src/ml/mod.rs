@@ -3,6 +3,9 @@
 pub mod data;
 pub mod estimator;
 pub mod metrics;
+pub mod model;
+pub mod plots;
 pub mod preprocess;
 pub mod split;
+pub mod train;
 pub mod tree;

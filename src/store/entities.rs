@@ -201,3 +201,39 @@ pub struct ArtifactEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_size: Option<u64>,
 }
+
+/// A dataset record (`<exp>/datasets/<id>/meta.yaml`): MLflow's name, digest and JSON-in-string fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    /// JSON text, e.g. `{"uri": "/data/titanic.csv"}`.
+    pub source: String,
+    /// JSON text: `{"mlflow_colspec": [...]}`.
+    pub schema: String,
+    /// JSON text: `{"num_rows": N, "num_elements": M}`.
+    pub profile: String,
+}
+
+/// A model logged by a run (MLflow 3's `<exp>/models/<model_id>/`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedModel {
+    pub model_id: String,
+    pub name: String,
+    pub experiment_id: String,
+    pub source_run_id: String,
+    pub artifact_location: String,
+}
+
+/// A registered model version.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: u64,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub model_id: Option<String>,
+    pub creation_timestamp: i64,
+    pub description: Option<String>,
+}

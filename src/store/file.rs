@@ -18,6 +18,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod models;
+
 const TRASH: &str = ".trash";
 const REGISTRY_DIR: &str = "models";
 const META: &str = "meta.yaml";
@@ -824,6 +826,39 @@ impl TrackingStore for FileStore {
         } else {
             copy_file(local, &target)
         }
+    }
+
+    fn log_input(&self, run_id: &str, dataset: &Dataset, context: &str) -> Result<()> {
+        self.log_input_impl(run_id, dataset, context)
+    }
+
+    fn log_model(
+        &self,
+        run_id: &str,
+        model_id: &str,
+        name: &str,
+        local: &Path,
+        metrics: &[(String, MetricPoint)],
+    ) -> Result<LoggedModel> {
+        self.log_model_impl(run_id, model_id, name, local, metrics)
+    }
+
+    fn logged_model_artifact_uri(&self, run_id: &str, model_id: &str) -> Result<String> {
+        self.logged_model_uri_impl(run_id, model_id)
+    }
+
+    fn resolve_model(&self, uri: &str) -> Result<PathBuf> {
+        self.resolve_model_impl(uri)
+    }
+
+    fn register_model(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<ModelVersion> {
+        self.register_model_impl(name, source, run_id, description)
     }
 
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>> {

@@ -49,6 +49,8 @@ pub enum StoreError {
     },
     #[error("{0}")]
     InvalidState(String),
+    #[error("model '{0}' not found")]
+    ModelNotFound(String),
     #[error("{path}: {why}")]
     Corrupt { path: PathBuf, why: String },
     #[error("{path}: {source}")]
@@ -170,6 +172,37 @@ pub trait TrackingStore {
     /// Copy a local file or directory into the run's artifacts, under `dest` if given.
     fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()>;
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>>;
+
+    /// Record that the run used `dataset` (MLflow's dataset input), with a context such as "training".
+    fn log_input(&self, run_id: &str, dataset: &Dataset, context: &str) -> Result<()>;
+    /// Store the model folder `local` as logged model `model_id` named `name`, produced by the run, with a
+    /// copy of the run's params and the given metrics (MLflow 3 layout).
+    fn log_model(
+        &self,
+        run_id: &str,
+        model_id: &str,
+        name: &str,
+        local: &Path,
+        metrics: &[(String, MetricPoint)],
+    ) -> Result<LoggedModel>;
+    /// The URI a new logged model's artifacts will have (written into its MLmodel before it is logged).
+    fn logged_model_artifact_uri(&self, run_id: &str, model_id: &str) -> Result<String>;
+    /// A local folder holding the model a URI names: `runs:/RUN/PATH`, `models:/m-ID`, `models:/NAME/N`,
+    /// `models:/NAME@ALIAS`, `models:/NAME/latest`, a path or a `file:` URI.
+    fn resolve_model(&self, uri: &str) -> Result<PathBuf>;
+    /// Register a new version of `name` (created if missing) from a model URI; returns the version.
+    fn register_model(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<ModelVersion>;
+}
+
+/// A new logged-model id: `m-` and 32 hex digits, as MLflow 3.
+pub fn new_model_id() -> String {
+    format!("m-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// Find an experiment by name, else by id.

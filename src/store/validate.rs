@@ -102,6 +102,56 @@ pub fn tag_value(key: &str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A registered model name: MLflow's rules (no path separator, no `%`), plus nothing that is a path
+/// trick; `catalog.schema.model` names are fine.
+pub fn model_name(name: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| StoreError::InvalidName {
+        kind: "registered model".into(),
+        name: name.to_string(),
+        why: why.to_string(),
+    };
+    if name.trim().is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if name.chars().count() > 256 {
+        return Err(bad("it is longer than 256 characters"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | '%' | '\0' | ':'))
+    {
+        return Err(bad(&format!("character {c:?} is not allowed")));
+    }
+    if name == "." || name == ".." || name.starts_with('.') {
+        return Err(bad("it may not start with '.'"));
+    }
+    Ok(())
+}
+
+/// An alias: `^[\w\-]+$`, not `latest` and not `v<digits>` (MLflow reserves those).
+pub fn alias(alias: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| StoreError::InvalidName {
+        kind: "alias".into(),
+        name: alias.to_string(),
+        why: why.to_string(),
+    };
+    if alias.is_empty() || alias.chars().count() > 255 {
+        return Err(bad("it must be 1 to 255 characters"));
+    }
+    if !alias.chars().all(|c| is_word(c) || c == '-') {
+        return Err(bad("use letters, digits, '_' and '-'"));
+    }
+    let lower = alias.to_ascii_lowercase();
+    if lower == "latest"
+        || (lower.starts_with('v')
+            && lower.len() > 1
+            && lower[1..].bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad("'latest' and 'v<number>' are reserved"));
+    }
+    Ok(())
+}
+
 /// An artifact destination path inside a run's `artifacts/`: relative, no `..`.
 pub fn artifact_path(path: &str) -> Result<(), StoreError> {
     let bad = |why: &str| StoreError::InvalidValue {

@@ -1,0 +1,208 @@
+//! `mlx train`: fit a model on a CSV and record everything as a run.
+
+use super::{active_run_id_opt, experiment_from_env, parse_pairs};
+use crate::ml::estimator::{Hyper, ModelKind, Task};
+use crate::ml::preprocess::{self, Encoding, NaPolicy};
+use crate::ml::train::{TrainOptions, TrainResult, train};
+use crate::output::{self, Listing, OutputFormat};
+use crate::settings::Settings;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// CSV file with a header row
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Column to predict
+    #[arg(long)]
+    pub target: String,
+    /// Feature columns, comma-separated [default: every other column except --drop and high-cardinality text]
+    #[arg(long, value_delimiter = ',', conflicts_with = "drop")]
+    pub features: Option<Vec<String>>,
+    /// Columns to leave out, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub drop: Vec<String>,
+    /// Columns to treat as categories even if they look numeric, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Explicit encoding of a column, e.g. Sex=male:0,female:1 (repeatable)
+    #[arg(long = "map", value_name = "COL=V:N,...")]
+    pub maps: Vec<String>,
+    /// How other text columns become numbers
+    #[arg(long, value_enum, default_value = "onehot")]
+    pub encoding: Encoding,
+    /// Missing values: drop rows (the original app's behaviour) or fill with the training mean/median/zero
+    #[arg(long, value_enum, default_value = "drop")]
+    pub na: NaPolicy,
+    /// Standardise numeric features (mean 0, variance 1), saved with the model
+    #[arg(long)]
+    pub scale: bool,
+    /// Share of rows held out for evaluation
+    #[arg(long, default_value_t = 0.2)]
+    pub test_size: f64,
+    /// Seed of the split and the estimator (the split equals scikit-learn's train_test_split(random_state=SEED))
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep class proportions in both parts of the split
+    #[arg(long)]
+    pub stratify: bool,
+    #[arg(long, value_enum, default_value = "logistic-regression")]
+    pub model: ModelKind,
+    /// [default: classification for text or few-integer targets, else regression]
+    #[arg(long, value_enum)]
+    pub task: Option<Task>,
+    /// Trees in a random forest
+    #[arg(long, default_value_t = 100)]
+    pub n_estimators: usize,
+    /// Maximum tree depth [default: unlimited]
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    #[arg(long, default_value_t = 2)]
+    pub min_samples_split: usize,
+    #[arg(long, default_value_t = 1)]
+    pub min_samples_leaf: usize,
+    /// Features tried per split [default: sqrt(features) for forest classifiers, all otherwise]
+    #[arg(long)]
+    pub max_features: Option<usize>,
+    /// Inverse regularisation strength of logistic regression
+    #[arg(long = "c", default_value_t = 1.0)]
+    pub c: f64,
+    /// Regularisation strength of ridge and lasso
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Neighbours for k-nearest neighbours
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub max_iter: usize,
+    /// Threads for forests [default: all cores]
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Experiment [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
+    #[arg(long, short = 'e')]
+    pub experiment: Option<String>,
+    /// Run name
+    #[arg(long, short = 'n')]
+    pub name: Option<String>,
+    /// Run tag KEY=VALUE (repeatable)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Also register the model under this name
+    #[arg(long, value_name = "NAME")]
+    pub register: Option<String>,
+    /// Log into this run [default: $MLX_RUN_ID, $MLFLOW_RUN_ID, else a new run]
+    #[arg(long = "run", value_name = "ID")]
+    pub run: Option<String>,
+}
+
+impl TrainArgs {
+    pub fn options(&self, command: String) -> Result<TrainOptions> {
+        let mut maps = BTreeMap::new();
+        for m in &self.maps {
+            let (col, map) = preprocess::parse_map(m).map_err(anyhow::Error::msg)?;
+            maps.insert(col, map);
+        }
+        let jobs = self
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        Ok(TrainOptions {
+            data: self.data.clone(),
+            target: self.target.clone(),
+            features: self.features.clone(),
+            drop: self.drop.clone(),
+            categorical: self.categorical.clone(),
+            maps,
+            encoding: self.encoding,
+            na: self.na,
+            scale: self.scale,
+            test_size: self.test_size,
+            seed: self.seed,
+            stratify: self.stratify,
+            model: self.model,
+            task: self.task,
+            hyper: Hyper {
+                n_estimators: self.n_estimators,
+                max_depth: self.max_depth,
+                min_samples_split: self.min_samples_split,
+                min_samples_leaf: self.min_samples_leaf,
+                max_features: self.max_features,
+                c: self.c,
+                alpha: self.alpha,
+                k: self.k,
+                max_iter: self.max_iter,
+                seed: self.seed,
+                jobs,
+            },
+            experiment: experiment_from_env(self.experiment.clone())
+                .unwrap_or_else(|| "Default".into()),
+            run_name: self.name.clone(),
+            run_id: active_run_id_opt(self.run.clone()),
+            tags: parse_pairs("tag", &self.tags)?,
+            register: self.register.clone(),
+            command,
+        })
+    }
+}
+
+/// Train with a progress bar on a terminal (forests), quiet otherwise.
+pub fn run_training(
+    store: &dyn crate::store::TrackingStore,
+    opts: &TrainOptions,
+) -> Result<TrainResult> {
+    let bar = if opts.model == ModelKind::RandomForest && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(opts.hyper.n_estimators as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "training {bar:40} {pos}/{len} trees {elapsed}",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = train(store, opts, &|| bar.inc(1), &mut |note| {
+        bar.suspend(|| eprintln!("note: {note}"))
+    });
+    bar.finish_and_clear();
+    result.with_context(|| format!("training on {} failed", opts.data.display()))
+}
+
+pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {
+    let store = settings.open_store()?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let opts = args.options(command)?;
+    let result = run_training(store.as_ref(), &opts)?;
+    print_result(settings.output_format(), &result)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_result(format: OutputFormat, r: &TrainResult) -> Result<()> {
+    let mut listing = Listing::new(&["field", "value"]);
+    listing.rows.push(vec!["run id".into(), r.run_id.clone()]);
+    listing.rows.push(vec!["model".into(), r.model_uri.clone()]);
+    listing.rows.push(vec![
+        "logged model".into(),
+        format!("models:/{}", r.model_id),
+    ]);
+    if let Some(v) = r.registered_version {
+        listing
+            .rows
+            .push(vec!["registered version".into(), v.to_string()]);
+    }
+    listing.rows.push(vec![
+        "rows (train/test)".into(),
+        format!("{}/{}", r.n_train, r.n_test),
+    ]);
+    for (k, v) in &r.metrics {
+        listing.rows.push(vec![k.clone(), format!("{v:.4}")]);
+    }
+    output::print(format, &listing, r)?;
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! The model artifact: a folder with MLflow's `MLmodel` file (an `mlx` flavor, the signature in MLflow's
+//! JSON schema, input examples) beside `model.json` (estimator, preprocessing, fitted state) and, for
+//! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads.
+
+use super::data::{ReadOptions, Table};
+use super::estimator::{Fitted, ModelKind, Task};
+use super::preprocess::{PreprocessError, Preprocessor};
+use super::tree;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const MODEL_JSON: &str = "model.json";
+pub const TREES_BIN: &str = "trees.bin";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub format_version: u32,
+    pub kind: ModelKind,
+    pub task: Task,
+    pub target: String,
+    /// Class labels as text, in class-index order (classification).
+    pub classes: Vec<String>,
+    /// MLflow type of the target column: long, double or string.
+    pub label_type: String,
+    pub params: BTreeMap<String, String>,
+    pub preprocessor: Preprocessor,
+    pub fitted: Fitted,
+    pub feature_importance: Option<Vec<f64>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {why}")]
+    Load { path: String, why: String },
+    #[error("{0}")]
+    Input(#[from] PreprocessError),
+    #[error("{0}")]
+    Data(#[from] super::data::DataError),
+    #[error("cannot write the model to {path}: {why}")]
+    Save { path: String, why: String },
+}
+
+/// Predictions for a batch of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Labels (classification) or values (regression), as JSON values of the label type.
+    pub values: Vec<serde_json::Value>,
+    /// Class probabilities, row-major (classification only).
+    pub proba: Option<Vec<f64>>,
+}
+
+impl SavedModel {
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// A label as JSON: a number for numeric labels, else a string.
+    pub fn label_json(&self, class: usize) -> serde_json::Value {
+        let text = &self.classes[class];
+        if self.label_type != "string"
+            && let Ok(i) = text.parse::<i64>()
+        {
+            return serde_json::Value::from(i);
+        }
+        if self.label_type != "string"
+            && let Ok(f) = text.parse::<f64>()
+        {
+            return serde_json::Value::from(f);
+        }
+        serde_json::Value::from(text.clone())
+    }
+
+    /// Predict for every row of `table` (columns matched by name).
+    pub fn predict(&self, table: &Table, row_offset: usize) -> Result<Predictions, ModelError> {
+        let x = self.preprocessor.transform(table, row_offset)?;
+        Ok(self.predict_matrix(&x))
+    }
+
+    pub fn predict_matrix(&self, x: &[f64]) -> Predictions {
+        let nf = self.preprocessor.n_features();
+        match self.task {
+            Task::Classification => {
+                let k = self.n_classes();
+                let proba = self.fitted.predict_proba(x, nf, k);
+                let values = proba
+                    .chunks_exact(k)
+                    .map(|p| self.label_json(argmax(p)))
+                    .collect();
+                Predictions {
+                    values,
+                    proba: Some(proba),
+                }
+            }
+            Task::Regression => Predictions {
+                values: self
+                    .fitted
+                    .predict_values(x, nf)
+                    .into_iter()
+                    .map(serde_json::Value::from)
+                    .collect(),
+                proba: None,
+            },
+        }
+    }
+
+    /// The signature's input columns, for reading data at predict time with the training types.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            categorical: Vec::new(),
+            expected: self
+                .preprocessor
+                .inputs
+                .iter()
+                .map(|c| (c.name.clone(), c.kind.clone()))
+                .collect(),
+        }
+    }
+
+    /// MLflow's signature: `(inputs, outputs)` as the JSON strings MLmodel holds.
+    pub fn signature(&self) -> (String, String) {
+        let inputs: Vec<serde_json::Value> = self
+            .preprocessor
+            .inputs
+            .iter()
+            .map(|c| serde_json::json!({"type": c.kind, "name": c.name, "required": true}))
+            .collect();
+        let outputs = match (self.task, self.label_type.as_str()) {
+            (Task::Regression, _) => {
+                serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}])
+            }
+            (_, "long") => {
+                serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}])
+            }
+            (_, "double") => {
+                serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}])
+            }
+            _ => serde_json::json!([{"type": "string", "required": true}]),
+        };
+        (
+            serde_json::to_string(&inputs).expect("json"),
+            serde_json::to_string(&outputs).expect("json"),
+        )
+    }
+
+    /// Write model.json (+ trees.bin) and MLmodel into `dir`. `example` is the input example table.
+    pub fn save(
+        &self,
+        dir: &Path,
+        run_id: &str,
+        model_id: &str,
+        artifact_uri: &str,
+        example: &Table,
+    ) -> Result<(), ModelError> {
+        let save_err = |why: String| ModelError::Save {
+            path: dir.display().to_string(),
+            why,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| save_err(e.to_string()))?;
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.join(name), bytes).map_err(|e| save_err(e.to_string()))
+        };
+        write(
+            MODEL_JSON,
+            serde_json::to_string(self)
+                .expect("a model serializes")
+                .as_bytes(),
+        )?;
+        if let Fitted::Trees { trees, .. } = &self.fitted {
+            write(TREES_BIN, &tree::encode(trees))?;
+        }
+        let columns: Vec<String> = self
+            .preprocessor
+            .inputs
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let data: Vec<Vec<serde_json::Value>> = (0..example.n_rows.min(5))
+            .map(|r| columns.iter().map(|c| cell_json(example, c, r)).collect())
+            .collect();
+        let split = serde_json::json!({"columns": columns, "data": data});
+        write(
+            "input_example.json",
+            serde_json::to_string(&split).expect("json").as_bytes(),
+        )?;
+        write(
+            "serving_input_example.json",
+            serde_json::to_string_pretty(&serde_json::json!({"dataframe_split": split}))
+                .expect("json")
+                .as_bytes(),
+        )?;
+        let size: u64 = std::fs::read_dir(dir)
+            .map_err(|e| save_err(e.to_string()))?
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        let (inputs, outputs) = self.signature();
+        let mut flavor = serde_yaml_ng::Mapping::new();
+        let s = |v: &str| Value::String(v.into());
+        flavor.insert(s("estimator"), s(self.kind.name()));
+        flavor.insert(s("mlx_version"), s(env!("CARGO_PKG_VERSION")));
+        flavor.insert(s("model_path"), s(MODEL_JSON));
+        flavor.insert(
+            s("task"),
+            s(match self.task {
+                Task::Classification => "classification",
+                Task::Regression => "regression",
+            }),
+        );
+        if matches!(self.fitted, Fitted::Trees { .. }) {
+            flavor.insert(s("trees_path"), s(TREES_BIN));
+        }
+        let mut flavors = serde_yaml_ng::Mapping::new();
+        flavors.insert(s("mlx"), Value::Mapping(flavor));
+        let mut signature = serde_yaml_ng::Mapping::new();
+        signature.insert(s("inputs"), s(&inputs));
+        signature.insert(s("outputs"), s(&outputs));
+        signature.insert(s("params"), Value::Null);
+        let mut example_info = serde_yaml_ng::Mapping::new();
+        example_info.insert(s("artifact_path"), s("input_example.json"));
+        example_info.insert(s("pandas_orient"), s("split"));
+        example_info.insert(s("serving_input_path"), s("serving_input_example.json"));
+        example_info.insert(s("type"), s("dataframe"));
+        let mut m = BTreeMap::new();
+        m.insert("artifact_path", s(artifact_uri));
+        m.insert("flavors", Value::Mapping(flavors));
+        m.insert("is_signature_from_type_hint", Value::Bool(false));
+        m.insert("model_id", s(model_id));
+        m.insert("model_size_bytes", Value::Number(size.into()));
+        m.insert("model_uuid", s(model_id));
+        m.insert("run_id", s(run_id));
+        m.insert("saved_input_example_info", Value::Mapping(example_info));
+        m.insert("signature", Value::Mapping(signature));
+        m.insert("utc_time_created", s(&utc_now()));
+        write(
+            "MLmodel",
+            serde_yaml_ng::to_string(&m).expect("yaml").as_bytes(),
+        )
+    }
+
+    /// Load a model folder written by [`SavedModel::save`].
+    pub fn load(dir: &Path) -> Result<SavedModel, ModelError> {
+        let load_err = |path: &Path, why: String| ModelError::Load {
+            path: path.display().to_string(),
+            why,
+        };
+        let mlmodel = dir.join("MLmodel");
+        let text =
+            std::fs::read_to_string(&mlmodel).map_err(|e| load_err(&mlmodel, e.to_string()))?;
+        let meta: Value = serde_yaml_ng::from_str(&text)
+            .map_err(|e| load_err(&mlmodel, format!("not valid YAML: {e}")))?;
+        let flavor = meta
+            .get("flavors")
+            .and_then(|f| f.get("mlx"))
+            .ok_or_else(|| {
+                let flavors: Vec<String> = meta
+                    .get("flavors")
+                    .and_then(|f| f.as_mapping())
+                    .map(|m| {
+                        m.keys()
+                            .filter_map(|k| k.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                load_err(
+                    &mlmodel,
+                    format!(
+                        "no mlx flavor (flavors: {}); mlx loads models it trained",
+                        if flavors.is_empty() {
+                            "none".into()
+                        } else {
+                            flavors.join(", ")
+                        }
+                    ),
+                )
+            })?;
+        let name = |key: &str, default: &str| {
+            flavor
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or(default)
+                .to_string()
+        };
+        let model_path = name("model_path", MODEL_JSON);
+        if model_path.contains('/') || model_path.contains("..") {
+            return Err(load_err(&mlmodel, format!("bad model_path {model_path:?}")));
+        }
+        let json_path = dir.join(&model_path);
+        let json =
+            std::fs::read_to_string(&json_path).map_err(|e| load_err(&json_path, e.to_string()))?;
+        let mut model: SavedModel =
+            serde_json::from_str(&json).map_err(|e| load_err(&json_path, e.to_string()))?;
+        if model.format_version > FORMAT_VERSION {
+            return Err(load_err(
+                &json_path,
+                format!(
+                    "format version {} is newer than this mlx understands",
+                    model.format_version
+                ),
+            ));
+        }
+        let nf = model.preprocessor.n_features();
+        let outputs = match model.task {
+            Task::Classification => model.n_classes(),
+            Task::Regression => 1,
+        };
+        match &mut model.fitted {
+            Fitted::Trees { trees, n_trees } => {
+                let trees_path = dir.join(TREES_BIN);
+                let bytes =
+                    std::fs::read(&trees_path).map_err(|e| load_err(&trees_path, e.to_string()))?;
+                *trees = tree::decode(&bytes, nf, outputs).map_err(|e| load_err(&trees_path, e))?;
+                if trees.len() != *n_trees {
+                    return Err(load_err(
+                        &trees_path,
+                        format!("{} trees, expected {n_trees}", trees.len()),
+                    ));
+                }
+            }
+            Fitted::Linear { coef, intercept } => {
+                let rows = if model.task == Task::Classification && outputs > 2 {
+                    outputs
+                } else {
+                    1
+                };
+                if coef.len() != rows
+                    || intercept.len() != rows
+                    || coef.iter().any(|c| c.len() != nf)
+                {
+                    return Err(load_err(
+                        &json_path,
+                        "coefficients do not match the features".into(),
+                    ));
+                }
+            }
+            Fitted::Knn { k, x, y } => {
+                if *k == 0 || x.len() != y.len() * nf || y.is_empty() {
+                    return Err(load_err(&json_path, "kNN data is inconsistent".into()));
+                }
+                if model.task == Task::Classification && y.iter().any(|v| *v as usize >= outputs) {
+                    return Err(load_err(&json_path, "kNN labels out of range".into()));
+                }
+            }
+            Fitted::GaussianNb {
+                means,
+                vars,
+                priors,
+            } => {
+                if means.len() != outputs
+                    || vars.len() != outputs
+                    || priors.len() != outputs
+                    || means.iter().chain(vars.iter()).any(|m| m.len() != nf)
+                {
+                    return Err(load_err(
+                        &json_path,
+                        "naive Bayes state is inconsistent".into(),
+                    ));
+                }
+            }
+        }
+        Ok(model)
+    }
+}
+
+fn cell_json(table: &Table, column: &str, row: usize) -> serde_json::Value {
+    use super::data::Column;
+    match table.column(column) {
+        Some(Column::Numeric(v)) => match v[row] {
+            Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => serde_json::Value::from(x as i64),
+            Some(x) => serde_json::Value::from(x),
+            None => serde_json::Value::Null,
+        },
+        Some(Column::Text(v)) => v[row].as_ref().map_or(serde_json::Value::Null, |s| {
+            serde_json::Value::from(s.clone())
+        }),
+        None => serde_json::Value::Null,
+    }
+}
+
+pub fn argmax(p: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, as MLflow writes `utc_time_created`.
+fn utc_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}.{:06}",
+        crate::timefmt::datetime(now.as_millis() as i64),
+        now.subsec_micros()
+    )
+}

@@ -1,0 +1,574 @@
+//! `mlx train`'s domain: read the CSV, prepare features, split, fit, evaluate, and record everything in a
+//! run — params (defaults included), metrics, tags, the model (MLflow 3 layout), the dataset input,
+//! reports and plots — ending the run FAILED with the error if anything goes wrong midway.
+
+use super::data::{self, Column, ReadOptions, Table};
+use super::estimator::{self, Hyper, ModelKind, Task, TrainSet};
+use super::metrics;
+use super::model::SavedModel;
+use super::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
+use super::split;
+use crate::store::entities::{Dataset, MetricPoint, RunStatus};
+use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, now_ms};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything `mlx train` needs.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub data: PathBuf,
+    pub target: String,
+    pub features: Option<Vec<String>>,
+    pub drop: Vec<String>,
+    pub categorical: Vec<String>,
+    pub maps: BTreeMap<String, BTreeMap<String, f64>>,
+    pub encoding: Encoding,
+    pub na: NaPolicy,
+    pub scale: bool,
+    pub test_size: f64,
+    pub seed: u64,
+    pub stratify: bool,
+    pub model: ModelKind,
+    pub task: Option<Task>,
+    pub hyper: Hyper,
+    pub experiment: String,
+    pub run_name: Option<String>,
+    /// Log into this existing run (e.g. from `mlx run` or `mlx log exec`) instead of starting one.
+    pub run_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub register: Option<String>,
+    /// The command line, recorded as a tag.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainResult {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub model_id: String,
+    pub model_uri: String,
+    pub metrics: BTreeMap<String, f64>,
+    pub registered_version: Option<u64>,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub features: Vec<String>,
+}
+
+/// Distinct-value count above which a string column is left out unless named (ids, names, tickets).
+const MAX_AUTO_CATEGORIES: usize = 50;
+
+/// Data prepared for fitting: everything before a run exists, so bad input fails before anything is logged.
+struct Prepared {
+    table: Table,
+    features: Vec<String>,
+    task: Task,
+    classes: Vec<String>,
+    label_type: String,
+    /// Class index or value per row of `table`.
+    y: Vec<f64>,
+    split: split::Split,
+    notes: Vec<String>,
+}
+
+fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
+    use anyhow::{Context, bail};
+    let read = ReadOptions {
+        categorical: opts.categorical.clone(),
+        expected: BTreeMap::new(),
+    };
+    let table = Table::read_csv(&opts.data, &read)?;
+    let file = opts.data.display().to_string();
+    let target_col = table.column(&opts.target).with_context(|| {
+        format!(
+            "{file}: target column '{}' not found (columns: {})",
+            opts.target,
+            table.names.join(", ")
+        )
+    })?;
+    let mut notes = Vec::new();
+    let features: Vec<String> = match &opts.features {
+        Some(f) => {
+            for name in f {
+                if table.column(name).is_none() {
+                    bail!(
+                        "{file}: feature column '{name}' not found (columns: {})",
+                        table.names.join(", ")
+                    );
+                }
+                if name == &opts.target {
+                    bail!("the target '{name}' cannot also be a feature");
+                }
+            }
+            f.clone()
+        }
+        None => {
+            for name in &opts.drop {
+                if table.column(name).is_none() {
+                    bail!(
+                        "{file}: --drop column '{name}' not found (columns: {})",
+                        table.names.join(", ")
+                    );
+                }
+            }
+            table
+                .names
+                .iter()
+                .zip(&table.columns)
+                .filter(|(n, _)| **n != opts.target && !opts.drop.contains(n))
+                .filter(|(n, c)| {
+                    let Column::Text(v) = c else { return true };
+                    if opts.maps.contains_key(*n) {
+                        return true;
+                    }
+                    let mut distinct: Vec<&String> = v.iter().flatten().collect();
+                    distinct.sort();
+                    distinct.dedup();
+                    let keep = distinct.len() <= MAX_AUTO_CATEGORIES;
+                    if !keep {
+                        notes.push(format!(
+                            "left out string column '{n}' ({} distinct values); name it in --features to use it",
+                            distinct.len()
+                        ));
+                    }
+                    keep
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
+        }
+    };
+    if features.is_empty() {
+        bail!("no feature columns left to train on");
+    }
+    let mut used = features.clone();
+    used.push(opts.target.clone());
+    table.check_numeric(&opts.data, &used)?;
+    for col in opts.maps.keys() {
+        if !features.contains(col) {
+            bail!("--map names column '{col}', which is not a feature");
+        }
+    }
+    // Rows: the target must be present; with --na drop, every feature too.
+    let mut keep: Vec<usize> = (0..table.n_rows)
+        .filter(|&r| !target_col.is_missing(r))
+        .collect();
+    if opts.na == NaPolicy::Drop {
+        let missing = preprocess::rows_with_missing(&table, &features);
+        keep.retain(|r| missing.binary_search(r).is_err());
+    }
+    let dropped = table.n_rows - keep.len();
+    if dropped > 0 {
+        notes.push(format!("dropped {dropped} rows with missing values"));
+    }
+    if keep.len() < 4 {
+        bail!(
+            "{file}: only {} usable rows; need at least 4 to train and test",
+            keep.len()
+        );
+    }
+    let table = table.select_rows(&keep);
+    let target_col = table.column(&opts.target).expect("checked above");
+    let inferred = match target_col {
+        Column::Text(_) => Task::Classification,
+        Column::Numeric(v) => {
+            let mut distinct: Vec<i64> = Vec::new();
+            let integral = v.iter().flatten().all(|x| x.fract() == 0.0);
+            if integral {
+                distinct = v.iter().flatten().map(|x| *x as i64).collect();
+                distinct.sort();
+                distinct.dedup();
+            }
+            if integral && distinct.len() <= 20 {
+                Task::Classification
+            } else {
+                Task::Regression
+            }
+        }
+    };
+    let task = opts.task.unwrap_or(inferred);
+    if task == Task::Classification
+        && matches!(target_col, Column::Numeric(v) if v.iter().flatten().any(|x| x.fract() != 0.0))
+    {
+        bail!(
+            "target '{}' has fractional values; classification needs labels (use --task regression)",
+            opts.target
+        );
+    }
+    if task == Task::Regression && matches!(target_col, Column::Text(_)) {
+        bail!("target '{}' is text; regression needs numbers", opts.target);
+    }
+    if !opts.model.supports(task) {
+        bail!("--model {} does not do {:?}", opts.model.name(), task);
+    }
+    let label_type = target_col.mlflow_type().to_string();
+    let (classes, y) = match task {
+        Task::Classification => {
+            let labels: Vec<String> = (0..table.n_rows)
+                .map(|r| target_col.text(r).expect("kept rows have a target"))
+                .collect();
+            let mut classes = labels.clone();
+            // Numeric labels sort as numbers.
+            classes.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.total_cmp(&y),
+                _ => a.cmp(b),
+            });
+            classes.dedup();
+            if classes.len() < 2 {
+                bail!(
+                    "target '{}' has only one class ({}); a classifier needs at least two",
+                    opts.target,
+                    classes.first().map(String::as_str).unwrap_or("")
+                );
+            }
+            let y: Vec<f64> = labels
+                .iter()
+                .map(|l| classes.iter().position(|c| c == l).expect("a known class") as f64)
+                .collect();
+            (classes, y)
+        }
+        Task::Regression => {
+            let Column::Numeric(v) = target_col else {
+                unreachable!("checked above")
+            };
+            (
+                Vec::new(),
+                v.iter()
+                    .map(|x| x.expect("kept rows have a target"))
+                    .collect(),
+            )
+        }
+    };
+    if !(0.0 < opts.test_size && opts.test_size < 1.0) {
+        bail!(
+            "--test-size must be between 0 and 1, not {}",
+            opts.test_size
+        );
+    }
+    let split = if opts.stratify && task == Task::Classification {
+        let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
+        split::stratified_split(&labels, opts.test_size, opts.seed)
+    } else {
+        split::train_test_split(table.n_rows, opts.test_size, opts.seed)
+    };
+    if split.train.is_empty() || split.test.is_empty() {
+        bail!(
+            "--test-size {} leaves an empty train or test part",
+            opts.test_size
+        );
+    }
+    Ok(Prepared {
+        table,
+        features,
+        task,
+        classes,
+        label_type,
+        y,
+        split,
+        notes,
+    })
+}
+
+/// Train and record a run. `progress` is called once per tree of a forest; `notes` receives human notes.
+pub fn train(
+    store: &dyn TrackingStore,
+    opts: &TrainOptions,
+    progress: &(dyn Fn() + Sync),
+    notes: &mut dyn FnMut(&str),
+) -> anyhow::Result<TrainResult> {
+    use anyhow::Context;
+    let p = prepare(opts)?;
+    for n in &p.notes {
+        notes(n);
+    }
+    let (run_id, experiment_id, own_run) = match &opts.run_id {
+        Some(id) => {
+            let run = store
+                .get_run(id)
+                .with_context(|| format!("cannot attach to run {id}"))?;
+            (id.clone(), run.info.experiment_id, false)
+        }
+        None => {
+            let exp = get_or_create_experiment(store, &opts.experiment)?;
+            let mut tags = crate::context::system_tags("mlx train");
+            tags.extend(opts.tags.clone());
+            let info = store.create_run(NewRun {
+                experiment_id: exp.experiment_id.clone(),
+                run_name: opts.run_name.clone(),
+                user_id: crate::context::user(),
+                start_time: now_ms(),
+                tags,
+            })?;
+            (info.run_id, exp.experiment_id, true)
+        }
+    };
+    match train_in_run(store, opts, &p, &run_id, progress) {
+        Ok(mut result) => {
+            result.experiment_id = experiment_id;
+            if own_run {
+                store.update_run(&run_id, RunStatus::Finished, Some(now_ms()))?;
+            }
+            Ok(result)
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            let _ = store.log_batch(
+                &run_id,
+                &Batch {
+                    tags: vec![("mlx.error".into(), message.chars().take(5000).collect())],
+                    ..Batch::default()
+                },
+            );
+            let _ = store.update_run(&run_id, RunStatus::Failed, Some(now_ms()));
+            Err(e.context(format!("run {run_id} ended FAILED")))
+        }
+    }
+}
+
+fn train_in_run(
+    store: &dyn TrackingStore,
+    opts: &TrainOptions,
+    p: &Prepared,
+    run_id: &str,
+    progress: &(dyn Fn() + Sync),
+) -> anyhow::Result<TrainResult> {
+    let train_table = p.table.select_rows(&p.split.train);
+    let test_table = p.table.select_rows(&p.split.test);
+    let pre_opts = PreprocessOptions {
+        features: p.features.clone(),
+        maps: opts.maps.clone(),
+        encoding: opts.encoding,
+        na: opts.na,
+        scale: opts.scale,
+    };
+    let pre = Preprocessor::fit(&train_table, &pre_opts)?;
+    let x_train = pre.transform(&train_table, 2)?;
+    let x_test = pre.transform(&test_table, 2)?;
+    let y_train: Vec<f64> = p.split.train.iter().map(|&r| p.y[r]).collect();
+    let y_test: Vec<f64> = p.split.test.iter().map(|&r| p.y[r]).collect();
+
+    // Params: the estimator's hyperparameters with defaults, and how the data was prepared.
+    let mut params = opts.hyper.recorded(opts.model, pre.n_features(), p.task);
+    params.insert("model".into(), opts.model.name().into());
+    params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
+    params.insert("data".into(), opts.data.display().to_string());
+    params.insert("target".into(), opts.target.clone());
+    params.insert("features".into(), p.features.join(","));
+    params.insert(
+        "test_size".into(),
+        crate::store::metric_file::format_value(opts.test_size),
+    );
+    params.insert(
+        "stratify".into(),
+        if opts.stratify { "True" } else { "False" }.into(),
+    );
+    params.insert("na".into(), format!("{:?}", opts.na).to_lowercase());
+    params.insert(
+        "encoding".into(),
+        format!("{:?}", opts.encoding).to_lowercase(),
+    );
+    params.insert(
+        "scale".into(),
+        if opts.scale { "True" } else { "False" }.into(),
+    );
+    for (col, map) in &opts.maps {
+        let text: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", data::format_number(*v)))
+            .collect();
+        params.insert(format!("map.{col}"), text.join(","));
+    }
+    let tags = vec![
+        ("estimator".to_string(), opts.model.name().to_string()),
+        (
+            "mlx.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "mlx.command".to_string(),
+            opts.command.chars().take(5000).collect(),
+        ),
+    ];
+    store.log_batch(
+        run_id,
+        &Batch {
+            params: params.clone().into_iter().collect(),
+            tags,
+            ..Batch::default()
+        },
+    )?;
+
+    let started = std::time::Instant::now();
+    let (fitted, importance) = estimator::fit(
+        opts.model,
+        &opts.hyper,
+        &TrainSet {
+            x: &x_train,
+            n_features: pre.n_features(),
+            y: &y_train,
+            n_classes: p.classes.len(),
+            task: p.task,
+        },
+        progress,
+    )?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let model = SavedModel {
+        format_version: 1,
+        kind: opts.model,
+        task: p.task,
+        target: opts.target.clone(),
+        classes: p.classes.clone(),
+        label_type: p.label_type.clone(),
+        params,
+        preprocessor: pre,
+        fitted,
+        feature_importance: importance,
+    };
+    let predictions = model.predict_matrix(&x_test);
+    let mut report = serde_json::Map::new();
+    let mut values = match p.task {
+        Task::Classification => {
+            let proba = predictions
+                .proba
+                .as_ref()
+                .expect("classifiers give probabilities");
+            let k = p.classes.len();
+            let y: Vec<usize> = y_test.iter().map(|v| *v as usize).collect();
+            let pred: Vec<usize> = proba.chunks_exact(k).map(super::model::argmax).collect();
+            let cm = metrics::confusion_matrix(&y, &pred, k);
+            report.insert("labels".into(), serde_json::json!(p.classes));
+            report.insert("confusion_matrix".into(), serde_json::json!(cm));
+            metrics::classification(&y, &pred, proba, k)
+        }
+        Task::Regression => {
+            let pred: Vec<f64> = predictions
+                .values
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect();
+            metrics::regression(&y_test, &pred)
+        }
+    };
+    values.insert("training_time".into(), fit_seconds);
+    report.insert("metrics".into(), serde_json::json!(values));
+    report.insert("n_train".into(), serde_json::json!(y_train.len()));
+    report.insert("n_test".into(), serde_json::json!(y_test.len()));
+    let now = now_ms();
+    let metric_points: Vec<(String, MetricPoint)> = values
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                MetricPoint {
+                    timestamp: now,
+                    value: *v,
+                    step: 0,
+                },
+            )
+        })
+        .collect();
+    store.log_batch(
+        run_id,
+        &Batch {
+            metrics: metric_points.clone(),
+            ..Batch::default()
+        },
+    )?;
+
+    // The model, in MLflow 3's layout.
+    let model_id = crate::store::new_model_id();
+    let artifact_uri = store.logged_model_artifact_uri(run_id, &model_id)?;
+    let staging = tempfile::tempdir()?;
+    let model_dir = staging.path().join("model");
+    model.save(&model_dir, run_id, &model_id, &artifact_uri, &train_table)?;
+    store.log_model(run_id, &model_id, "model", &model_dir, &metric_points)?;
+
+    // Reports and plots as run artifacts.
+    let reports = staging.path().join("reports");
+    std::fs::create_dir_all(&reports)?;
+    std::fs::write(
+        reports.join("evaluation.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(
+        reports.join("evaluation.txt"),
+        text_report(&model, &values, &report),
+    )?;
+    super::plots::write_plots(&model, &x_test, &y_test, &reports)?;
+    store.log_artifact(run_id, &reports, None)?;
+
+    // The dataset.
+    let schema = serde_json::json!({"mlflow_colspec": data::colspec(&p.table, &p.table.names)});
+    let dataset = Dataset {
+        name: opts
+            .data
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dataset".into()),
+        digest: data::digest(&p.table),
+        source_type: "local".into(),
+        source: serde_json::json!({"uri": std::path::absolute(&opts.data).unwrap_or(opts.data.clone())}).to_string(),
+        schema: schema.to_string(),
+        profile: serde_json::json!({"num_rows": p.table.n_rows, "num_elements": p.table.n_rows * p.table.names.len()}).to_string(),
+    };
+    store.log_input(run_id, &dataset, "training")?;
+
+    let model_uri = format!("runs:/{run_id}/model");
+    let registered_version = match &opts.register {
+        Some(name) => Some(
+            store
+                .register_model(name, &format!("models:/{model_id}"), Some(run_id), None)?
+                .version,
+        ),
+        None => None,
+    };
+    Ok(TrainResult {
+        run_id: run_id.to_string(),
+        experiment_id: String::new(),
+        model_id,
+        model_uri,
+        metrics: values,
+        registered_version,
+        n_train: y_train.len(),
+        n_test: y_test.len(),
+        features: model.preprocessor.feature_names.clone(),
+    })
+}
+
+fn text_report(
+    model: &SavedModel,
+    values: &BTreeMap<String, f64>,
+    report: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let mut out = format!(
+        "model: {}\ntask: {}\n\nmetrics (test split):\n",
+        model.kind.name(),
+        format!("{:?}", model.task).to_lowercase()
+    );
+    for (k, v) in values {
+        out.push_str(&format!("  {k:<14} {v:.6}\n"));
+    }
+    if let Some(cm) = report.get("confusion_matrix").and_then(|c| c.as_array()) {
+        out.push_str("\nconfusion matrix (rows: true, columns: predicted):\n");
+        out.push_str(&format!("  {:>10}", ""));
+        for c in &model.classes {
+            out.push_str(&format!(" {c:>10}"));
+        }
+        out.push('\n');
+        for (label, row) in model.classes.iter().zip(cm) {
+            out.push_str(&format!("  {label:>10}"));
+            for v in row.as_array().into_iter().flatten() {
+                out.push_str(&format!(" {:>10}", v.as_u64().unwrap_or(0)));
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(imp) = &model.feature_importance {
+        out.push_str("\nfeature importance:\n");
+        let mut pairs: Vec<(&String, &f64)> =
+            model.preprocessor.feature_names.iter().zip(imp).collect();
+        pairs.sort_by(|a, b| b.1.total_cmp(a.1));
+        for (n, v) in pairs {
+            out.push_str(&format!("  {n:<20} {v:.4}\n"));
+        }
+    }
+    out
+}
