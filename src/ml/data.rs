@@ -349,12 +349,28 @@ mod tests {
             .to_string();
         assert!(e.contains("row 3") && e.contains("1 fields"), "{e}");
         let (_d, p) = write("age,y\n1,0\n2,1\nabc,0\n4,1\n");
-        let e = Table::read_csv(&p, &ReadOptions::default())
+        let text: String = std::iter::once("age,y\n".to_string())
+            .chain((0..20).map(|i| {
+                if i == 2 {
+                    "abc,0\n".into()
+                } else {
+                    format!("{i},1\n")
+                }
+            }))
+            .collect();
+        let (_e, q) = write(&text);
+        let t = Table::read_csv(&q, &ReadOptions::default()).unwrap();
+        let e = t
+            .check_numeric(&q, &["age".into()])
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("column 'age', row 4") && e.contains("\"abc\""),
             "{e}"
+        );
+        assert!(
+            t.check_numeric(&q, &["y".into()]).is_ok(),
+            "unused columns are not checked"
         );
         let opts = ReadOptions {
             expected: [("age".to_string(), "long".to_string())].into(),
