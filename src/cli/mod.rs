@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod experiments;
 mod log;
+mod predict;
 mod runs;
 mod train;
 
@@ -27,9 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URI")]
     tracking_uri: Option<String>,
 
-    /// Output format of listings [default: table on a terminal, json otherwise]
-    #[arg(long, short = 'o', global = true, value_enum)]
-    output: Option<OutputFormat>,
+    /// Output format: table, json or csv [default: table on a terminal, json otherwise]; for `predict`
+    /// also a file to write
+    #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
+    output: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -48,6 +50,8 @@ enum Command {
     Runs(runs::RunsCommand),
     /// Train a model on a CSV file and record everything as a run
     Train(Box<train::TrainArgs>),
+    /// Predict a CSV file with a model (runs:/ID/model, models:/NAME@ALIAS, a folder, ...)
+    Predict(predict::PredictArgs),
     /// Show the settings in effect and where each came from
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -72,13 +76,30 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = Settings::resolve(cli.tracking_uri, cli.output)?;
+    // `--output` is a format everywhere, and may also name a file for `predict`.
+    let format = match (&cli.command, cli.output.as_deref()) {
+        (Command::Predict(_), _) | (_, None) => None,
+        (_, Some(v)) => match v.parse::<OutputFormat>() {
+            Ok(f) => Some(f),
+            Err(why) => {
+                use clap::CommandFactory;
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("--output: {why}"),
+                    )
+                    .exit();
+            }
+        },
+    };
+    let settings = Settings::resolve(cli.tracking_uri, format)?;
     match cli.command {
         Command::Experiments(c) => experiments::exec(&settings, c),
         Command::Log(c) => log::exec(&settings, c),
         Command::Runs(c) => runs::exec(&settings, c),
         Command::Config(c) => config::exec(&settings, c),
         Command::Train(args) => train::exec(&settings, *args),
+        Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
     }
 }

@@ -154,6 +154,31 @@ impl Table {
 
     /// Read a CSV file with a header row. Rows are numbered as in a spreadsheet: the header is row 1.
     pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
+        let mut chunks = CsvChunks::open(path, opts.clone(), usize::MAX)?;
+        match chunks.next_chunk()? {
+            Some((_, table)) => Ok(table),
+            None => Err(DataError::File {
+                path: path.to_path_buf(),
+                why: "the file has a header but no data rows".into(),
+            }),
+        }
+    }
+}
+
+/// A CSV file read a bounded number of rows at a time (for predicting on files larger than memory).
+pub struct CsvChunks {
+    reader: csv::Reader<std::fs::File>,
+    path: PathBuf,
+    names: Vec<String>,
+    opts: ReadOptions,
+    chunk_rows: usize,
+    /// Spreadsheet row number of the next record (the header is row 1).
+    next_row: usize,
+    record: csv::StringRecord,
+}
+
+impl CsvChunks {
+    pub fn open(path: &Path, opts: ReadOptions, chunk_rows: usize) -> Result<CsvChunks, DataError> {
         let file_err = |why: String| DataError::File {
             path: path.to_path_buf(),
             why,
@@ -172,44 +197,78 @@ impl Table {
         if names.is_empty() || names.iter().all(|n| n.is_empty()) {
             return Err(file_err("the file is empty (no header row)".into()));
         }
-        let mut raw: Vec<Vec<Option<String>>> = vec![Vec::new(); names.len()];
-        for (i, record) in reader.records().enumerate() {
-            let row = i + 2;
-            let record = record.map_err(|e| match e.kind() {
-                csv::ErrorKind::UnequalLengths {
-                    expected_len, len, ..
-                } => DataError::Row {
-                    path: path.to_path_buf(),
-                    row,
-                    why: format!("{len} fields, but the header has {expected_len}"),
-                },
-                _ => DataError::Row {
-                    path: path.to_path_buf(),
-                    row,
-                    why: csv_error_text(&e),
-                },
-            })?;
-            for (c, field) in record.iter().enumerate() {
+        Ok(CsvChunks {
+            reader,
+            path: path.to_path_buf(),
+            names,
+            opts,
+            chunk_rows: chunk_rows.max(1),
+            next_row: 2,
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Bytes read so far (for progress).
+    pub fn position(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// The next chunk and the row number of its first row; None at the end of the file.
+    pub fn next_chunk(&mut self) -> Result<Option<(usize, Table)>, DataError> {
+        let first_row = self.next_row;
+        let mut raw: Vec<Vec<Option<String>>> = vec![Vec::new(); self.names.len()];
+        let mut n = 0;
+        while n < self.chunk_rows {
+            let row = self.next_row;
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => DataError::Row {
+                        path: self.path.clone(),
+                        row,
+                        why: format!("{len} fields, but the header has {expected_len}"),
+                    },
+                    _ => DataError::Row {
+                        path: self.path.clone(),
+                        row,
+                        why: csv_error_text(&e),
+                    },
+                })?;
+            if !more {
+                break;
+            }
+            for (c, field) in self.record.iter().enumerate() {
                 raw[c].push((!is_missing(field)).then(|| field.trim().to_string()));
             }
+            self.next_row += 1;
+            n += 1;
         }
-        let n_rows = raw.first().map_or(0, |c| c.len());
-        if n_rows == 0 {
-            return Err(file_err("the file has a header but no data rows".into()));
+        if n == 0 {
+            return Ok(None);
         }
-        let mut columns = Vec::with_capacity(names.len());
-        let mut suspect = Vec::with_capacity(names.len());
-        for (name, values) in names.iter().zip(raw) {
-            let (column, bad) = type_column(path, name, values, opts)?;
+        let mut columns = Vec::with_capacity(self.names.len());
+        let mut suspect = Vec::with_capacity(self.names.len());
+        for (name, values) in self.names.iter().zip(raw) {
+            let (column, bad) = type_column(&self.path, name, values, &self.opts, first_row)?;
             columns.push(column);
             suspect.push(bad);
         }
-        Ok(Table {
-            names,
-            columns,
-            n_rows,
-            suspect,
-        })
+        Ok(Some((
+            first_row,
+            Table {
+                names: self.names.clone(),
+                columns,
+                n_rows: n,
+                suspect,
+            },
+        )))
     }
 }
 
@@ -229,6 +288,7 @@ fn type_column(
     name: &str,
     values: Vec<Option<String>>,
     opts: &ReadOptions,
+    first_row: usize,
 ) -> Result<(Column, Option<(usize, String)>), DataError> {
     let expected = opts.expected.get(name).map(String::as_str);
     if opts.categorical.iter().any(|c| c == name) || expected == Some("string") {
@@ -254,7 +314,7 @@ fn type_column(
         Some(i) if expected.is_some() => Err(DataError::Cell {
             path: path.to_path_buf(),
             column: name.into(),
-            row: i + 2,
+            row: i + first_row,
             why: format!(
                 "{:?} is not a number (the model expects {})",
                 values[i].as_deref().unwrap_or(""),
@@ -263,7 +323,7 @@ fn type_column(
         }),
         Some(i) => {
             let suspect = (numbers * 10 > present * 9)
-                .then(|| (i + 2, values[i].clone().unwrap_or_default()));
+                .then(|| (i + first_row, values[i].clone().unwrap_or_default()));
             Ok((Column::Text(values), suspect))
         }
     }

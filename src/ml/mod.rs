@@ -5,6 +5,7 @@ pub mod estimator;
 pub mod metrics;
 pub mod model;
 pub mod plots;
+pub mod predict;
 pub mod preprocess;
 pub mod split;
 pub mod train;
