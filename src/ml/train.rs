@@ -67,6 +67,8 @@ struct Prepared {
     /// Class index or value per row of `table`.
     y: Vec<f64>,
     split: split::Split,
+    /// CSV row number (header = 1) of each row of `table`.
+    source_rows: Vec<usize>,
     notes: Vec<String>,
 }
 
@@ -263,6 +265,7 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
         label_type,
         y,
         split,
+        source_rows: keep.iter().map(|r| r + 2).collect(),
         notes,
     })
 }
@@ -423,6 +426,21 @@ fn train_in_run(
         feature_importance: importance,
     };
     let predictions = model.predict_matrix(&x_test);
+    // The test rows' predictions, kept so anyone can check a reloaded model against them.
+    let mut test_csv = csv::Writer::from_writer(Vec::new());
+    test_csv.write_record(["row", "actual", "prediction"])?;
+    for (i, &r) in p.split.test.iter().enumerate() {
+        let actual = match p.task {
+            Task::Classification => p.classes[y_test[i] as usize].clone(),
+            Task::Regression => y_test[i].to_string(),
+        };
+        let predicted = match &predictions.values[i] {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        test_csv.write_record([p.source_rows[r].to_string(), actual, predicted])?;
+    }
+    let test_csv = test_csv.into_inner().map_err(|e| e.into_error())?;
     let mut report = serde_json::Map::new();
     let mut values = match p.task {
         Task::Classification => {
@@ -492,6 +510,7 @@ fn train_in_run(
         reports.join("evaluation.txt"),
         text_report(&model, &values, &report),
     )?;
+    std::fs::write(reports.join("test_predictions.csv"), test_csv)?;
     super::plots::write_plots(&model, &x_test, &y_test, &reports)?;
     store.log_artifact(run_id, &reports, None)?;
 

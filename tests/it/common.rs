@@ -48,9 +48,11 @@ impl TestStore {
             String::from_utf8_lossy(&out.stdout)
         );
         let err = String::from_utf8(out.stderr).expect("utf-8 stderr");
-        assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
-        assert!(err.starts_with("error: "), "{err}");
-        err
+        // Notes may precede it, but the error itself is one line.
+        let errors: Vec<&str> = err.lines().filter(|l| !l.starts_with("note: ")).collect();
+        assert_eq!(errors.len(), 1, "one-line error: {err}");
+        assert!(errors[0].starts_with("error: "), "{err}");
+        errors[0].to_string()
     }
 
     pub fn json(&self, args: &[&str]) -> Value {

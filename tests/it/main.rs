@@ -9,3 +9,4 @@ mod fixture;
 mod interop;
 mod log;
 mod runs;
+mod train;
