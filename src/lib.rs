@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod context;
 pub mod output;
+pub mod project;
+pub mod runner;
 pub mod settings;
 pub mod store;
 pub mod timefmt;

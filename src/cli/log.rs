@@ -7,9 +7,9 @@ use crate::store::entities::{MetricPoint, RunStatus};
 use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct RunArg {
@@ -360,85 +360,17 @@ fn exec_command(
     command: &[String],
 ) -> Result<ExitCode> {
     let run_id = start_run(store, start, &command.join(" "))?;
-    let outdir =
-        tempfile::tempdir().context("cannot create a temp folder for the command's output")?;
-    let uri = absolute_tracking_uri(&settings.tracking_uri.value);
-    let spawned = Command::new(&command[0])
-        .args(&command[1..])
-        .env("MLX_RUN_ID", &run_id)
-        .env("MLFLOW_RUN_ID", &run_id)
-        .env("MLX_TRACKING_URI", &uri)
-        .env("MLFLOW_TRACKING_URI", &uri)
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            store.update_run(&run_id, RunStatus::Failed, Some(now_ms()))?;
-            bail!("cannot run '{}': {e}", command[0]);
-        }
-    };
     eprintln!("mlx: run {run_id} started for `{}`", command.join(" "));
-    let out_path = outdir.path().join("stdout.txt");
-    let err_path = outdir.path().join("stderr.txt");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let out_tee = tee(stdout, std::io::stdout(), out_path.clone());
-    let err_tee = tee(stderr, std::io::stderr(), err_path.clone());
-    let status = child.wait().context("cannot wait for the command")?;
-    out_tee.join().ok();
-    err_tee.join().ok();
-    for p in [&out_path, &err_path] {
-        if p.exists() {
-            store.log_artifact(&run_id, p, None)?;
-        }
-    }
-    let (run_status, code) = match status.code() {
-        Some(0) => (RunStatus::Finished, 0),
-        Some(c) => (RunStatus::Failed, c),
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            (RunStatus::Killed, 128 + status.signal().unwrap_or(0))
-        }
-    };
-    store.update_run(&run_id, run_status, Some(now_ms()))?;
-    eprintln!("mlx: run {run_id} ended {}", run_status.as_str());
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
-}
-
-/// Copy a child's stream to our own and to a file, on a thread.
-fn tee(
-    mut from: impl Read + Send + 'static,
-    mut to: impl Write + Send + 'static,
-    file: PathBuf,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let Ok(mut f) = std::fs::File::create(&file) else {
-            return;
-        };
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let _ = to.write_all(&buf[..n]);
-            let _ = to.flush();
-            let _ = f.write_all(&buf[..n]);
-        }
-    })
-}
-
-/// Child processes may run elsewhere: hand them an absolute store location.
-fn absolute_tracking_uri(uri: &str) -> String {
-    match crate::store::file::file_uri_to_path(uri) {
-        Some(p) => std::path::absolute(&p)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned(),
-        None => uri.to_string(),
-    }
+    let outcome = crate::runner::run_in(
+        store,
+        &settings.tracking_uri.value,
+        &run_id,
+        &command[0],
+        &command[1..],
+        None,
+    )?;
+    eprintln!("mlx: run {run_id} ended {}", outcome.status.as_str());
+    Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod config;
 mod experiments;
 mod log;
 mod predict;
+mod run;
 mod runs;
 mod train;
 
@@ -46,8 +47,10 @@ enum Command {
     #[command(subcommand)]
     Log(log::LogCommand),
     /// List, show, delete and restore runs
-    #[command(subcommand, alias = "run")]
+    #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Run an MLproject.toml entry point inside a run (or a parameter grid as child runs)
+    Run(run::RunArgs),
     /// Train a model on a CSV file and record everything as a run
     Train(Box<train::TrainArgs>),
     /// Predict a CSV file with a model (runs:/ID/model, models:/NAME@ALIAS, a folder, ...)
@@ -99,6 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runs(c) => runs::exec(&settings, c),
         Command::Config(c) => config::exec(&settings, c),
         Command::Train(args) => train::exec(&settings, *args),
+        Command::Run(args) => run::exec(&settings, args),
         Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
     }

@@ -49,7 +49,10 @@ impl TestStore {
         );
         let err = String::from_utf8(out.stderr).expect("utf-8 stderr");
         // Notes may precede it, but the error itself is one line.
-        let errors: Vec<&str> = err.lines().filter(|l| !l.starts_with("note: ")).collect();
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.starts_with("note: ") && !l.starts_with("mlx: "))
+            .collect();
         assert_eq!(errors.len(), 1, "one-line error: {err}");
         assert!(errors[0].starts_with("error: "), "{err}");
         errors[0].to_string()

@@ -8,5 +8,6 @@ mod experiments;
 mod fixture;
 mod interop;
 mod log;
+mod project;
 mod runs;
 mod train;

@@ -1,0 +1,145 @@
+//! Running a command inside a tracked run: the run id and store are handed to it through the environment
+//! (`MLX_RUN_ID`/`MLFLOW_RUN_ID`, `MLX_TRACKING_URI`/`MLFLOW_TRACKING_URI`) so its own logging lands in the
+//! run; its output passes through and is kept as the artifacts `stdout.txt` and `stderr.txt`; the run ends
+//! FINISHED, FAILED or KILLED from its exit status.
+
+use crate::store::entities::RunStatus;
+use crate::store::{StoreError, TrackingStore, now_ms};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("cannot run '{program}': {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: RunStatus,
+    /// The exit code to pass on (128 + signal for a killed command).
+    pub code: i32,
+}
+
+/// Run `program args` inside run `run_id` of the store at `tracking_uri`, in `cwd` if given.
+pub fn run_in(
+    store: &dyn TrackingStore,
+    tracking_uri: &str,
+    run_id: &str,
+    program: &str,
+    args: &[String],
+    cwd: Option<&Path>,
+) -> Result<Outcome, RunnerError> {
+    let outdir = tempfile::tempdir()?;
+    let uri = absolute_tracking_uri(tracking_uri);
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("MLX_RUN_ID", run_id)
+        .env("MLFLOW_RUN_ID", run_id)
+        .env("MLX_TRACKING_URI", &uri)
+        .env("MLFLOW_TRACKING_URI", &uri)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    // `mlx` inside the command is this mlx, whatever PATH says.
+    if let Some(bin_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![bin_dir];
+        dirs.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            cmd.env("PATH", joined);
+        }
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(source) => {
+            store.update_run(run_id, RunStatus::Failed, Some(now_ms()))?;
+            return Err(RunnerError::Spawn {
+                program: program.into(),
+                source,
+            });
+        }
+    };
+    let out_path = outdir.path().join("stdout.txt");
+    let err_path = outdir.path().join("stderr.txt");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_tee = tee(stdout, std::io::stdout(), out_path.clone());
+    let err_tee = tee(stderr, std::io::stderr(), err_path.clone());
+    let status = child.wait()?;
+    out_tee.join().ok();
+    err_tee.join().ok();
+    for p in [&out_path, &err_path] {
+        if p.exists() {
+            store.log_artifact(run_id, p, None)?;
+        }
+    }
+    let outcome = match status.code() {
+        Some(0) => Outcome {
+            status: RunStatus::Finished,
+            code: 0,
+        },
+        Some(c) => Outcome {
+            status: RunStatus::Failed,
+            code: c,
+        },
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            Outcome {
+                status: RunStatus::Killed,
+                code: 128 + status.signal().unwrap_or(0),
+            }
+        }
+    };
+    // The command may have ended the run itself (e.g. a nested `mlx log end`); ours is the final word.
+    store.update_run(run_id, outcome.status, Some(now_ms()))?;
+    Ok(outcome)
+}
+
+/// Copy a child's stream to our own and to a file, on a thread.
+fn tee(
+    mut from: impl Read + Send + 'static,
+    mut to: impl Write + Send + 'static,
+    file: PathBuf,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(mut f) = std::fs::File::create(&file) else {
+            return;
+        };
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = to.write_all(&buf[..n]);
+            let _ = to.flush();
+            let _ = f.write_all(&buf[..n]);
+        }
+    })
+}
+
+/// Child processes may run elsewhere: hand them an absolute store location.
+pub fn absolute_tracking_uri(uri: &str) -> String {
+    match crate::store::file::file_uri_to_path(uri) {
+        Some(p) => std::path::absolute(&p)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned(),
+        None => uri.to_string(),
+    }
+}

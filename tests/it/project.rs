@@ -1,0 +1,162 @@
+//! `mlx run`: MLproject.toml entry points, typed parameters and sweeps as child runs.
+
+use crate::common::TestStore;
+use crate::train::titanic;
+use std::fs;
+
+fn project(s: &TestStore) -> String {
+    let text = format!(
+        r#"name = "proj"
+[entry_points.main]
+command = "mlx train --data {{data}} --target Survived --features Pclass,Sex,Age,Fare --map Sex=male:0,female:1 --model {{model}} --max-depth {{max_depth}} --n-estimators {{n_estimators}} --test-size {{test_size}}"
+[entry_points.main.parameters]
+data = {{ type = "path", default = "{}" }}
+model = {{ type = "string", default = "decision-tree" }}
+max_depth = {{ type = "int", default = 3 }}
+n_estimators = {{ type = "int", default = 10 }}
+test_size = {{ type = "float", default = 0.2 }}
+
+[entry_points.fails]
+command = "exit 4"
+
+[entry_points.needs]
+command = "echo {{x}}"
+[entry_points.needs.parameters]
+x = {{ type = "int" }}
+"#,
+        titanic().display()
+    );
+    let dir = s.dir.path().join("proj");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("MLproject.toml"), text).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_entry_point_runs_inside_one_run() {
+    let s = TestStore::new();
+    let dir = project(&s);
+    let out = s.ok(&[
+        "run",
+        "--project",
+        &dir,
+        "-P",
+        "max_depth=4",
+        "-P",
+        "test_size=0.20",
+    ]);
+    let run_id = out.lines().last().unwrap().trim();
+    let runs = s.json(&["runs", "list", "--experiment", "proj"]);
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "train attached to the project's run"
+    );
+    let run = s.json(&["runs", "show", run_id]);
+    assert_eq!(run["info"]["status"], "FINISHED");
+    assert_eq!(run["params"]["max_depth"], "4");
+    assert_eq!(run["params"]["test_size"], "0.2");
+    assert_eq!(run["params"]["model"], "decision-tree");
+    assert_eq!(run["tags"]["mlflow.project.entryPoint"], "main");
+    assert_eq!(run["tags"]["mlflow.source.type"], "PROJECT");
+    assert!(run["metrics"]["accuracy"]["latest"].as_f64().unwrap() > 0.7);
+    assert!(
+        run["outputs"].as_array().unwrap().len() == 1,
+        "the model is logged in the same run"
+    );
+    let paths: Vec<&str> = run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"stdout.txt") && paths.contains(&"stderr.txt"),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn a_sweep_makes_child_runs_and_picks_the_best() {
+    let s = TestStore::new();
+    let dir = project(&s);
+    let out = s
+        .mlx()
+        .args([
+            "run",
+            "--project",
+            &dir,
+            "-P",
+            "max_depth=2,4",
+            "-P",
+            "model=decision-tree|knn",
+            "--by",
+            "accuracy",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The children's own output comes first; the sweep's JSON is the last document.
+    let start = stdout.rfind("{\n  \"best\"").expect("sweep summary");
+    let summary: serde_json::Value = serde_json::from_str(&stdout[start..]).unwrap();
+    let parent = summary["parent_run_id"].as_str().unwrap();
+    assert_eq!(summary["children"].as_array().unwrap().len(), 4);
+    let runs = s.json(&["runs", "list", "--experiment", "proj"]);
+    assert_eq!(runs.as_array().unwrap().len(), 5);
+    let children: Vec<&serde_json::Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["run_id"] != parent)
+        .collect();
+    let best_acc = children
+        .iter()
+        .map(|r| r["metrics"]["accuracy"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    for c in &children {
+        assert_eq!(c["tags"]["mlflow.parentRunId"], parent);
+    }
+    assert_eq!(summary["best"]["value"], best_acc);
+    let parent_run = s.json(&["runs", "show", parent]);
+    assert_eq!(
+        parent_run["tags"]["mlx.best_run_id"],
+        summary["best"]["run_id"]
+    );
+    assert_eq!(parent_run["metrics"]["best_accuracy"]["latest"], best_acc);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("best by accuracy"));
+}
+
+#[test]
+fn project_errors_are_clear() {
+    let s = TestStore::new();
+    let dir = project(&s);
+    let err = s.fails(&["run", "--project", &dir, "-P", "max_depth=deep"]);
+    assert!(
+        err.contains("'max_depth'") && err.contains("not an int"),
+        "{err}"
+    );
+    let err = s.fails(&["run", "--project", &dir, "-P", "bogus=1"]);
+    assert!(err.contains("not a parameter"), "{err}");
+    let err = s.fails(&["run", "needs", "--project", &dir]);
+    assert!(err.contains("'x'") && err.contains("required"), "{err}");
+    let err = s.fails(&["run", "nope", "--project", &dir]);
+    assert!(
+        err.contains("no entry point 'nope'") && err.contains("main"),
+        "{err}"
+    );
+    let err = s.fails(&["run", "--project", s.dir.path().to_str().unwrap()]);
+    assert!(err.contains("MLproject.toml"), "{err}");
+    s.mlx()
+        .args(["run", "fails", "--project", &dir])
+        .assert()
+        .code(4);
+    let failed = s.json(&["runs", "list", "--experiment", "proj"]);
+    assert_eq!(failed[0]["status"], "FAILED");
+}
