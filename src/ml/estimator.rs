@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     LogisticRegression,
+    /// Logistic regression through smartcore's L-BFGS (multi-class, and the fallback for binary).
+    #[value(skip)]
+    #[serde(skip)]
+    LogisticRegressionLbfgs,
     RandomForest,
     DecisionTree,
     Knn,
@@ -24,7 +28,9 @@ pub enum ModelKind {
 impl ModelKind {
     pub fn name(self) -> &'static str {
         match self {
-            ModelKind::LogisticRegression => "logistic-regression",
+            ModelKind::LogisticRegression | ModelKind::LogisticRegressionLbfgs => {
+                "logistic-regression"
+            }
             ModelKind::RandomForest => "random-forest",
             ModelKind::DecisionTree => "decision-tree",
             ModelKind::Knn => "knn",
@@ -38,7 +44,9 @@ impl ModelKind {
     /// Which tasks the estimator supports.
     pub fn supports(self, task: Task) -> bool {
         match self {
-            ModelKind::LogisticRegression | ModelKind::GaussianNb => task == Task::Classification,
+            ModelKind::LogisticRegression
+            | ModelKind::LogisticRegressionLbfgs
+            | ModelKind::GaussianNb => task == Task::Classification,
             ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
                 task == Task::Regression
             }
@@ -82,7 +90,7 @@ impl Hyper {
         let mut p = BTreeMap::new();
         let depth = self.max_depth.map_or("None".to_string(), |d| d.to_string());
         match kind {
-            ModelKind::LogisticRegression => {
+            ModelKind::LogisticRegression | ModelKind::LogisticRegressionLbfgs => {
                 p.insert("C".into(), fmt(self.c));
                 p.insert("penalty".into(), "l2".into());
                 p.insert("solver".into(), "lbfgs".into());
@@ -219,7 +227,21 @@ pub fn fit(
     let matrix =
         || Array2::from_shape_vec((n, nf), data.x.to_vec()).map_err(|e| err(e.to_string()));
     match kind {
-        ModelKind::LogisticRegression => {
+        ModelKind::LogisticRegression if data.n_classes == 2 => {
+            // Binary: Newton's method on the same objective as scikit-learn (L2 on the weights, not the
+            // intercept), several times faster than a quasi-Newton solver and exact to the optimum.
+            match logistic_newton(data.x, data.y, nf, 1.0 / hyper.c, hyper.max_iter) {
+                Some((coef, intercept)) => Ok((
+                    Fitted::Linear {
+                        coef: vec![coef],
+                        intercept: vec![intercept],
+                    },
+                    None,
+                )),
+                None => fit(ModelKind::LogisticRegressionLbfgs, hyper, data, progress),
+            }
+        }
+        ModelKind::LogisticRegression | ModelKind::LogisticRegressionLbfgs => {
             use smartcore::linear::logistic_regression::{
                 LogisticRegression, LogisticRegressionParameters,
             };
@@ -473,6 +495,104 @@ impl Fitted {
             })
             .collect()
     }
+}
+
+/// Binary logistic regression by Newton's method: minimise sum(log loss) + alpha/2 |w|² (intercept not
+/// penalised). None when it does not converge (e.g. separable data with no regularisation).
+fn logistic_newton(
+    x: &[f64],
+    y: &[f64],
+    nf: usize,
+    alpha: f64,
+    max_iter: usize,
+) -> Option<(Vec<f64>, f64)> {
+    let d = nf + 1; // weights, then the intercept
+    let n = y.len();
+    let mut w = vec![0.0; d];
+    for _ in 0..max_iter.clamp(1, 200) {
+        let mut grad = vec![0.0; d];
+        let mut hess = vec![0.0; d * d];
+        for r in 0..n {
+            let row = &x[r * nf..(r + 1) * nf];
+            let z = dot(&w[..nf], row) + w[nf];
+            let p = 1.0 / (1.0 + (-z).exp());
+            let e = p - y[r];
+            let s = (p * (1.0 - p)).max(1e-12);
+            for i in 0..nf {
+                grad[i] += e * row[i];
+                let si = s * row[i];
+                for j in 0..=i {
+                    hess[i * d + j] += si * row[j];
+                }
+                hess[nf * d + i] += si;
+            }
+            grad[nf] += e;
+            hess[nf * d + nf] += s;
+        }
+        for i in 0..nf {
+            grad[i] += alpha * w[i];
+            hess[i * d + i] += alpha;
+        }
+        for i in 0..d {
+            hess[i * d + i] += 1e-10;
+            for j in 0..i {
+                hess[j * d + i] = hess[i * d + j];
+            }
+        }
+        let step = cholesky_solve(&mut hess, &grad, d)?;
+        let mut biggest: f64 = 0.0;
+        for i in 0..d {
+            w[i] -= step[i];
+            biggest = biggest.max(step[i].abs());
+        }
+        if !w.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        if biggest < 1e-10 {
+            let intercept = w.pop()?;
+            return Some((w, intercept));
+        }
+    }
+    None
+}
+
+/// Solve `a x = b` for a symmetric positive definite `a` (row-major, overwritten); None if not PD.
+fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
+    for j in 0..d {
+        let mut sum = a[j * d + j];
+        for k in 0..j {
+            sum -= a[j * d + k] * a[j * d + k];
+        }
+        if sum <= 0.0 || !sum.is_finite() {
+            return None;
+        }
+        let diag = sum.sqrt();
+        a[j * d + j] = diag;
+        for i in j + 1..d {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= a[i * d + k] * a[j * d + k];
+            }
+            a[i * d + j] = s / diag;
+        }
+    }
+    let mut z = vec![0.0; d];
+    for i in 0..d {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= a[i * d + k] * z[k];
+        }
+        z[i] = s / a[i * d + i];
+    }
+    let mut x = vec![0.0; d];
+    for i in (0..d).rev() {
+        let mut s = z[i];
+        for k in i + 1..d {
+            s -= a[k * d + i] * x[k];
+        }
+        x[i] = s / a[i * d + i];
+    }
+    Some(x)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -110,15 +110,6 @@ pub enum Target<'a> {
     Values(&'a [f64]),
 }
 
-impl Target<'_> {
-    fn n_outputs(&self) -> usize {
-        match self {
-            Target::Classes { n_classes, .. } => *n_classes,
-            Target::Values(_) => 1,
-        }
-    }
-}
-
 struct Builder<'a> {
     data: &'a Binned,
     target: Target<'a>,
@@ -127,6 +118,11 @@ struct Builder<'a> {
     tree: Tree,
     /// Impurity decrease per feature, weighted by samples (feature importance).
     importance: Vec<f64>,
+    // Scratch buffers reused at every node.
+    hist: Vec<f64>,
+    total: Vec<f64>,
+    left: Vec<f64>,
+    features: Vec<usize>,
 }
 
 struct SplitChoice {
@@ -176,7 +172,9 @@ impl Builder<'_> {
         n_weighted: f64,
     ) -> Option<SplitChoice> {
         let n_features = self.data.n_features();
-        let mut features: Vec<usize> = (0..n_features).collect();
+        let mut features = std::mem::take(&mut self.features);
+        features.clear();
+        features.extend(0..n_features);
         let k = self
             .params
             .max_features
@@ -189,7 +187,6 @@ impl Builder<'_> {
         }
         let min_leaf = self.params.min_samples_leaf as f64;
         let mut best: Option<SplitChoice> = None;
-        let outputs = self.target.n_outputs();
         for &f in &features[..k] {
             let n_bins = self.data.edges[f].len() + 1;
             if n_bins < 2 {
@@ -198,32 +195,51 @@ impl Builder<'_> {
             let col = &self.data.bins[f];
             match self.target {
                 Target::Classes { y, n_classes } => {
-                    // hist[bin * n_classes + class] = weighted count
-                    let mut hist = vec![0f64; n_bins * n_classes];
+                    // hist[bin * n_classes + class] = weighted count; buffers are reused across nodes.
+                    let hist = &mut self.hist;
+                    hist.clear();
+                    hist.resize(n_bins * n_classes, 0.0);
                     for &r in rows {
                         let r = r as usize;
                         hist[col[r] as usize * n_classes + y[r] as usize] += weights[r] as f64;
                     }
-                    let mut total = vec![0f64; n_classes];
+                    let total = &mut self.total;
+                    total.clear();
+                    total.resize(n_classes, 0.0);
                     for b in 0..n_bins {
                         for c in 0..n_classes {
                             total[c] += hist[b * n_classes + c];
                         }
                     }
-                    let parent = gini_sum(&total, n_weighted);
-                    let mut left = vec![0f64; n_classes];
+                    let parent = gini_sum(total, n_weighted);
+                    let left = &mut self.left;
+                    left.clear();
+                    left.resize(n_classes, 0.0);
                     let mut n_left = 0.0;
                     for b in 0..n_bins - 1 {
+                        let mut moved = 0.0;
                         for c in 0..n_classes {
-                            left[c] += hist[b * n_classes + c];
-                            n_left += hist[b * n_classes + c];
+                            let h = hist[b * n_classes + c];
+                            left[c] += h;
+                            moved += h;
                         }
+                        if moved == 0.0 {
+                            continue; // an empty bin splits the rows as the previous one did
+                        }
+                        n_left += moved;
                         let n_right = n_weighted - n_left;
                         if n_left < min_leaf || n_right < min_leaf {
                             continue;
                         }
-                        let right: Vec<f64> = (0..n_classes).map(|c| total[c] - left[c]).collect();
-                        let gain = parent - gini_sum(&left, n_left) - gini_sum(&right, n_right);
+                        let mut sq_left = 0.0;
+                        let mut sq_right = 0.0;
+                        for c in 0..n_classes {
+                            sq_left += left[c] * left[c];
+                            let r = total[c] - left[c];
+                            sq_right += r * r;
+                        }
+                        let gain =
+                            parent - (n_left - sq_left / n_left) - (n_right - sq_right / n_right);
                         if gain > -1e-9 && best.as_ref().is_none_or(|s| gain > s.gain) {
                             best = Some(SplitChoice {
                                 feature: f,
@@ -265,8 +281,8 @@ impl Builder<'_> {
                     }
                 }
             }
-            let _ = outputs;
         }
+        self.features = features;
         best
     }
 
@@ -338,6 +354,10 @@ pub fn fit_tree(
         rng: Mt19937::new(seed),
         tree: Tree::default(),
         importance: vec![0.0; data.n_features()],
+        hist: Vec::new(),
+        total: Vec::new(),
+        left: Vec::new(),
+        features: Vec::new(),
     };
     b.grow(&mut rows, weights, 0);
     (b.tree, b.importance)
