@@ -1,20 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the bundled Titanic data: track a run in ./mlruns and list it.
+# The main job on the bundled Titanic data: train the original app's model (MLproject.toml's main entry
+# point) into ./mlruns, list the runs, and predict two passengers with the trained model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLX="${MLX:-./target/release/mlx}"
-DATA=examples/titanic.csv
-export MLX_RUN_ID=$("$MLX" log start --experiment titanic --name "survival-baseline" --tag data=titanic)
-rows=$(($(wc -l < "$DATA") - 1))
-# Survival rate by sex: the baseline every Titanic model has to beat.
-# (Survived is the 2nd field, before the quoted Name; Sex is matched as a whole field.)
-read -r female male overall < <(awk -F, 'NR>1 { n++; s+=$2; if (/,female,/) { f++; fs+=$2 } else { m++; ms+=$2 } }
-  END { printf "%.6f %.6f %.6f\n", fs/f, ms/m, s/n }' "$DATA")
-"$MLX" log param data "$DATA"
-"$MLX" log param rows "$rows"
-"$MLX" log metric survival_rate "$overall"
-"$MLX" log metric survival_rate_female "$female"
-"$MLX" log metric survival_rate_male "$male"
-"$MLX" log artifact "$DATA" --dest data
-"$MLX" log end
+run_id=$("$MLX" run main -o json | tail -n 1)
+echo "trained run $run_id"
 "$MLX" runs list --experiment titanic --output table
+
+"$MLX" predict --model "runs:/$run_id/model" --data examples/passengers.csv --id-column PassengerId --with-proba

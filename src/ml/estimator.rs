@@ -256,55 +256,30 @@ pub fn fit(
             Ok((Fitted::Linear { coef, intercept }, None))
         }
         ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
-            let y: Array1<f64> = data.y.iter().copied().collect();
-            let x = matrix()?;
-            let (coef, intercept): (Vec<f64>, f64) = match kind {
-                ModelKind::LinearRegression => {
-                    use smartcore::linear::linear_regression::{
-                        LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
-                    };
-                    let p = LinearRegressionParameters::default()
-                        .with_solver(LinearRegressionSolverName::SVD);
-                    let m = LinearRegression::fit(&x, &y, p).map_err(|e| err(e.to_string()))?;
-                    (m.coefficients().iter().copied().collect(), *m.intercept())
-                }
-                ModelKind::Ridge => {
-                    use smartcore::linear::ridge_regression::{
-                        RidgeRegression, RidgeRegressionParameters,
-                    };
-                    // smartcore fits no intercept without normalising; centre the data as
-                    // scikit-learn's Ridge does, so alpha means the same thing.
-                    let x_mean = x.mean_axis(ndarray::Axis(0)).expect("rows exist");
-                    let y_mean = y.mean().expect("rows exist");
-                    let xc = &x - &x_mean;
-                    let yc = &y - y_mean;
-                    let p = RidgeRegressionParameters::default()
-                        .with_alpha(hyper.alpha)
-                        .with_normalize(false);
-                    let m = RidgeRegression::fit(&xc, &yc, p).map_err(|e| err(e.to_string()))?;
-                    let coef: Vec<f64> = m.coefficients().iter().copied().collect();
-                    let intercept =
-                        y_mean - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
-                    (coef, intercept)
+            // Least squares on centred data from the Gram matrix (what scikit-learn solves): ordinary
+            // and ridge by a Cholesky solve, lasso by coordinate descent.
+            let (gram, xty, x_mean, y_mean) = centred_gram(data.x, data.y, nf);
+            let coef = match kind {
+                ModelKind::Lasso => {
+                    lasso_cd(&gram, &xty, n as f64 * hyper.alpha, hyper.max_iter, nf)
                 }
                 _ => {
-                    use smartcore::linear::lasso::{Lasso, LassoParameters};
-                    let p = LassoParameters::default()
-                        .with_alpha(hyper.alpha)
-                        .with_normalize(false)
-                        .with_max_iter(hyper.max_iter);
-                    let x_mean = x.mean_axis(ndarray::Axis(0)).expect("rows exist");
-                    let y_mean = y.mean().expect("rows exist");
-                    let xc = &x - &x_mean;
-                    let yc = &y - y_mean;
-                    let m = Lasso::fit(&xc, &yc, p).map_err(|e| err(e.to_string()))?;
-                    let coef: Vec<f64> = m.coefficients().iter().copied().collect();
-                    let intercept = y_mean + *m.intercept()
-                        - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
-                    (coef, intercept)
+                    let ridge = if kind == ModelKind::Ridge {
+                        hyper.alpha
+                    } else {
+                        0.0
+                    };
+                    let mut a = gram.clone();
+                    for i in 0..nf {
+                        // A whisker of ridge keeps ordinary least squares solvable with collinear columns.
+                        a[i * nf + i] += ridge + 1e-9 * (1.0 + gram[i * nf + i]);
+                    }
+                    cholesky_solve(&mut a, &xty, nf)
+                        .ok_or_else(|| err("the normal equations are singular".into()))?
                 }
             };
-            if coef.len() != nf || coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
+            let intercept = y_mean - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
+            if coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
                 return Err(err(
                     "the solver did not converge to finite coefficients".into()
                 ));
@@ -554,6 +529,73 @@ fn logistic_newton(
         }
     }
     None
+}
+
+/// `(XcᵀXc, Xcᵀyc, mean(X), mean(y))` for centred X and y.
+fn centred_gram(x: &[f64], y: &[f64], nf: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64) {
+    let n = y.len().max(1) as f64;
+    let mut x_mean = vec![0.0; nf];
+    for row in x.chunks_exact(nf) {
+        for (m, v) in x_mean.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    x_mean.iter_mut().for_each(|m| *m /= n);
+    let y_mean = y.iter().sum::<f64>() / n;
+    let mut gram = vec![0.0; nf * nf];
+    let mut xty = vec![0.0; nf];
+    let mut centred = vec![0.0; nf];
+    for (row, yv) in x.chunks_exact(nf).zip(y) {
+        for (c, (v, m)) in centred.iter_mut().zip(row.iter().zip(&x_mean)) {
+            *c = v - m;
+        }
+        let yc = yv - y_mean;
+        for i in 0..nf {
+            xty[i] += centred[i] * yc;
+            for j in 0..=i {
+                gram[i * nf + j] += centred[i] * centred[j];
+            }
+        }
+    }
+    for i in 0..nf {
+        for j in 0..i {
+            gram[j * nf + i] = gram[i * nf + j];
+        }
+    }
+    (gram, xty, x_mean, y_mean)
+}
+
+/// Coordinate descent for min 1/2 |y - Xw|² + l1 |w|₁ on the Gram matrix (scikit-learn's Lasso with
+/// l1 = n * alpha).
+fn lasso_cd(gram: &[f64], xty: &[f64], l1: f64, max_iter: usize, nf: usize) -> Vec<f64> {
+    let mut w = vec![0.0; nf];
+    // gw = gram * w, kept up to date.
+    let mut gw = vec![0.0; nf];
+    for _ in 0..max_iter.max(1) {
+        let mut biggest: f64 = 0.0;
+        let mut largest_w: f64 = 0.0;
+        for j in 0..nf {
+            let g = gram[j * nf + j];
+            if g <= 0.0 {
+                continue;
+            }
+            let rho = xty[j] - gw[j] + g * w[j];
+            let new = rho.signum() * (rho.abs() - l1).max(0.0) / g;
+            let delta = new - w[j];
+            if delta != 0.0 {
+                for i in 0..nf {
+                    gw[i] += gram[i * nf + j] * delta;
+                }
+                w[j] = new;
+            }
+            biggest = biggest.max(delta.abs());
+            largest_w = largest_w.max(new.abs());
+        }
+        if biggest <= 1e-4 * largest_w.max(1e-12) {
+            break;
+        }
+    }
+    w
 }
 
 /// Solve `a x = b` for a symmetric positive definite `a` (row-major, overwritten); None if not PD.

@@ -438,3 +438,36 @@ fn mlflow_finds_the_logged_model_and_the_registered_version() {
     assert_eq!(v["versions"][0]["version"], 1);
     assert_eq!(v["versions"][0]["run_id"], run_id);
 }
+
+#[test]
+fn linear_regressors_match_scikit_learn() {
+    // scikit-learn 1.9.1 on the same rows and split (Fare from Pclass, Age, SibSp, Parch; dropna;
+    // train_test_split(test_size=0.2, random_state=42)): test R² of LinearRegression(), Ridge(alpha=10),
+    // Lasso(alpha=0.5).
+    let s = TestStore::new();
+    let data = titanic();
+    for (model, alpha, sklearn_r2) in [
+        ("linear-regression", "1", 0.177437),
+        ("ridge", "10", 0.178379),
+        ("lasso", "0.5", 0.180593),
+    ] {
+        let r = s.json(&[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "Fare",
+            "--features",
+            "Pclass,Age,SibSp,Parch",
+            "--model",
+            model,
+            "--alpha",
+            alpha,
+        ]);
+        let r2 = r["metrics"]["r2"].as_f64().unwrap();
+        assert!(
+            (r2 - sklearn_r2).abs() < 5e-6,
+            "{model}: {r2} vs scikit-learn's {sklearn_r2}"
+        );
+    }
+}
