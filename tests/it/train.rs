@@ -471,3 +471,71 @@ fn linear_regressors_match_scikit_learn() {
         );
     }
 }
+
+#[test]
+fn models_in_mlflow_2_layout_and_plain_folders_load() {
+    let s = TestStore::new();
+    let r = train(&s, &["--model", "decision-tree"]);
+    let run = s.json(&["runs", "show", r["run_id"].as_str().unwrap()]);
+    let exp = run["info"]["experiment_id"].as_str().unwrap();
+    let logged = s
+        .root()
+        .join(exp)
+        .join("models")
+        .join(r["model_id"].as_str().unwrap())
+        .join("artifacts");
+    // MLflow 2 kept the model under the run's artifacts/model/.
+    let copy = s.dir.path().join("model");
+    fs::create_dir_all(&copy).unwrap();
+    for e in fs::read_dir(&logged).unwrap().flatten() {
+        fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let old = s.start(&[]);
+    s.ok(&["log", "artifact", "--run", &old, copy.to_str().unwrap()]);
+    let rows = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/passengers.csv");
+    let rows = rows.to_str().unwrap();
+    let expected = s.ok(&[
+        "predict",
+        "--model",
+        &format!("runs:/{}/model", r["run_id"].as_str().unwrap()),
+        "--data",
+        rows,
+    ]);
+    assert_eq!(
+        s.ok(&[
+            "predict",
+            "--model",
+            &format!("runs:/{old}/model"),
+            "--data",
+            rows
+        ]),
+        expected
+    );
+    assert_eq!(
+        s.ok(&["predict", "--model", copy.to_str().unwrap(), "--data", rows]),
+        expected
+    );
+    assert_eq!(
+        s.ok(&[
+            "predict",
+            "--model",
+            &format!("file://{}", copy.display()),
+            "--data",
+            rows
+        ]),
+        expected
+    );
+    // A damaged model is an error, not a panic.
+    fs::write(copy.join("trees.bin"), b"MLXT\x05\x00").unwrap();
+    let err = s.fails(&["predict", "--model", copy.to_str().unwrap(), "--data", rows]);
+    assert!(
+        err.contains("trees.bin") && err.contains("truncated"),
+        "{err}"
+    );
+    fs::write(copy.join("MLmodel"), "flavors:\n  sklearn: {}\n").unwrap();
+    let err = s.fails(&["predict", "--model", copy.to_str().unwrap(), "--data", rows]);
+    assert!(
+        err.contains("no mlx flavor") && err.contains("sklearn"),
+        "{err}"
+    );
+}
