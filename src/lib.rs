@@ -9,6 +9,7 @@ pub mod context;
 pub mod output;
 pub mod project;
 pub mod runner;
+pub mod search;
 pub mod settings;
 pub mod store;
 pub mod timefmt;

@@ -13,14 +13,23 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum RunsCommand {
-    /// List runs, newest first
-    #[command(alias = "ls")]
+    /// List runs, newest first, or those matching --filter in --order-by order
+    #[command(alias = "ls", alias = "search")]
     List {
         /// Experiment name or id (repeatable) [default: every active experiment]
-        #[arg(long, short = 'e')]
+        #[arg(long, short = 'e', alias = "experiment-id")]
         experiment: Vec<String>,
+        /// Every active experiment (the default without --experiment)
+        #[arg(long, conflicts_with = "experiment")]
+        all_experiments: bool,
+        /// MLflow search filter, e.g. "metrics.accuracy > 0.8 AND params.model = 'rf'" (also OR, NOT, parentheses)
+        #[arg(long)]
+        filter: Option<String>,
+        /// Sort key, e.g. "metrics.accuracy DESC" (repeatable; the first is the primary key)
+        #[arg(long = "order-by", value_name = "KEY [ASC|DESC]")]
+        order_by: Vec<String>,
         /// At most N runs
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", alias = "max-results")]
         max: Option<usize>,
         /// Include deleted runs
         #[arg(long, conflicts_with = "deleted")]
@@ -87,6 +96,9 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
     match cmd {
         RunsCommand::List {
             experiment,
+            all_experiments: _,
+            filter,
+            order_by,
             max,
             all,
             deleted,
@@ -100,26 +112,39 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             };
             let ids = experiment_ids(store, &experiment)?;
             let format = settings.output_format();
-            // Load only what the format shows.
-            let projection = match format {
-                OutputFormat::Table => Projection {
-                    metrics: Fields::MostCommon(4),
-                    params: Fields::Nothing,
-                    tags: Fields::Nothing,
-                    io: false,
-                },
-                OutputFormat::Csv => Projection {
-                    metrics: Fields::All,
-                    params: Fields::Nothing,
-                    tags: Fields::Nothing,
-                    io: false,
-                },
-                OutputFormat::Json => Projection::default(),
+            let runs = if filter.is_some() || !order_by.is_empty() {
+                match search(store, &ids, view, filter.as_deref(), &order_by, max) {
+                    Ok(runs) => runs,
+                    Err(SearchFailure::Parse(what, e)) => {
+                        eprintln!("error: invalid {what}: {e}");
+                        eprintln!("{}", e.pointer());
+                        return Ok(ExitCode::from(1));
+                    }
+                    Err(SearchFailure::Other(e)) => return Err(e),
+                }
+            } else {
+                // Load only what the format shows.
+                let projection = match format {
+                    OutputFormat::Table => Projection {
+                        metrics: Fields::MostCommon(4),
+                        params: Fields::Nothing,
+                        tags: Fields::Nothing,
+                        io: false,
+                    },
+                    OutputFormat::Csv => Projection {
+                        metrics: Fields::All,
+                        params: Fields::Nothing,
+                        tags: Fields::Nothing,
+                        io: false,
+                    },
+                    OutputFormat::Json => Projection::default(),
+                };
+                let mut runs = store.list_runs(&ids, view, &projection)?;
+                if let Some(max) = max {
+                    runs.truncate(max);
+                }
+                runs
             };
-            let mut runs = store.list_runs(&ids, view, &projection)?;
-            if let Some(max) = max {
-                runs.truncate(max);
-            }
             print_list(format, &runs, ids.len() > 1)?;
         }
         RunsCommand::Show { run_id } => {
@@ -140,6 +165,61 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+enum SearchFailure {
+    Parse(&'static str, crate::search::ParseError),
+    Other(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for SearchFailure {
+    fn from(e: E) -> Self {
+        SearchFailure::Other(e.into())
+    }
+}
+
+/// Filter and order runs as MLflow's search_runs does. The first pass loads only the keys the query names;
+/// the runs that make the cut are then loaded whole.
+fn search(
+    store: &dyn TrackingStore,
+    ids: &[String],
+    view: ViewType,
+    filter: Option<&str>,
+    order_by: &[String],
+    max: Option<usize>,
+) -> Result<Vec<Run>, SearchFailure> {
+    let expr = match filter {
+        Some(f) => crate::search::parse_filter(f).map_err(|e| SearchFailure::Parse("filter", e))?,
+        None => None,
+    };
+    let orders = order_by
+        .iter()
+        .map(|o| crate::search::parse_order_by(o).map_err(|e| SearchFailure::Parse("order-by", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut needed = crate::search::Needed::default();
+    if let Some(e) = &expr {
+        needed.add_expr(e);
+    }
+    for o in &orders {
+        needed.add_key(&o.key);
+    }
+    let projection = Projection {
+        metrics: Fields::Only(needed.metrics),
+        params: Fields::Only(needed.params),
+        tags: Fields::Only(needed.tags),
+        io: needed.datasets,
+    };
+    let mut runs = store.list_runs(ids, view, &projection)?;
+    if let Some(e) = &expr {
+        runs.retain(|r| crate::search::matches(r, e));
+    }
+    crate::search::sort(&mut runs, &orders);
+    if let Some(max) = max {
+        runs.truncate(max);
+    }
+    runs.iter()
+        .map(|r| store.get_run(&r.info.run_id).map_err(SearchFailure::from))
+        .collect()
 }
 
 /// The experiments named, or every active one.

@@ -1020,8 +1020,31 @@ fn list_key_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn read_kv_dir(dir: &Path, fields: &Fields) -> Result<BTreeMap<String, String>> {
-    if matches!(fields, Fields::Nothing | Fields::MostCommon(_)) {
-        return Ok(BTreeMap::new());
+    match fields {
+        Fields::Nothing | Fields::MostCommon(_) => return Ok(BTreeMap::new()),
+        // Named keys are opened directly: no folder listing.
+        Fields::Only(keys) => {
+            let mut out = BTreeMap::new();
+            for k in keys {
+                if validate::key("key", k).is_err() {
+                    continue;
+                }
+                let path = dir.join(k);
+                match fs::read(&path) {
+                    Ok(v) => {
+                        out.insert(k.clone(), String::from_utf8_lossy(&v).into_owned());
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::NotFound | io::ErrorKind::IsADirectory
+                        ) => {}
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                }
+            }
+            return Ok(out);
+        }
+        Fields::All => {}
     }
     list_key_files(dir)?
         .into_iter()

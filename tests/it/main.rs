@@ -10,4 +10,5 @@ mod interop;
 mod log;
 mod project;
 mod runs;
+mod search;
 mod train;
