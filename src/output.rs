@@ -9,6 +9,8 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
+    /// A GitHub-flavoured markdown table (for pull-request comments)
+    Markdown,
 }
 
 impl OutputFormat {
@@ -29,8 +31,9 @@ impl std::str::FromStr for OutputFormat {
             "table" => Ok(OutputFormat::Table),
             "json" => Ok(OutputFormat::Json),
             "csv" => Ok(OutputFormat::Csv),
+            "markdown" | "md" => Ok(OutputFormat::Markdown),
             other => Err(format!(
-                "unknown format '{other}' (expected table, json or csv)"
+                "unknown format '{other}' (expected table, json, csv or markdown)"
             )),
         }
     }
@@ -74,6 +77,7 @@ pub fn print<J: Serialize>(format: OutputFormat, listing: &Listing, json: &J) ->
             }
         }
         OutputFormat::Json => print_json(&mut out, json)?,
+        OutputFormat::Markdown => write!(out, "{}", markdown(&listing.headers, &listing.rows))?,
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(&listing.headers).map_err(io::Error::other)?;
@@ -84,6 +88,23 @@ pub fn print<J: Serialize>(format: OutputFormat, listing: &Listing, json: &J) ->
         }
     }
     out.flush()
+}
+
+/// A markdown table; `|` in cells is escaped.
+pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
+    let cell = |s: &String| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!(
+        "| {} |\n",
+        headers.iter().map(cell).collect::<Vec<_>>().join(" | ")
+    );
+    out.push_str(&format!("|{}\n", " --- |".repeat(headers.len())));
+    for r in rows {
+        out.push_str(&format!(
+            "| {} |\n",
+            r.iter().map(cell).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    out
 }
 
 pub fn print_json<J: Serialize>(out: &mut impl Write, json: &J) -> io::Result<()> {

@@ -2,6 +2,7 @@
 //! library; errors are wrapped with context here and printed as one line with exit code 1 (2 for usage).
 
 mod bench;
+mod compare;
 mod config;
 mod experiments;
 mod log;
@@ -55,6 +56,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Predict a CSV file with a model (runs:/ID/model, models:/NAME@ALIAS, a folder, ...)
     Predict(predict::PredictArgs),
+    /// Same as `mlx runs compare`
+    Compare(compare::CompareArgs),
     /// Show the settings in effect and where each came from
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(c) => config::exec(&settings, c),
         Command::Train(args) => train::exec(&settings, *args),
         Command::Run(args) => run::exec(&settings, args),
+        Command::Compare(args) => compare::exec(&settings, args),
         Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
     }

@@ -1,6 +1,7 @@
 //! `mlx runs list|show|delete|restore`.
 
 use crate::output::{self, Listing, OutputFormat};
+use crate::search::Query;
 use crate::settings::Settings;
 use crate::store::entities::{Run, ViewType, serialize_float};
 use crate::store::{Fields, Projection, TrackingStore, resolve_experiment};
@@ -40,6 +41,10 @@ pub enum RunsCommand {
     },
     /// Show everything about a run
     Show { run_id: String },
+    /// Compare runs side by side (deltas against a baseline) and gate CI on a metric
+    Compare(super::compare::CompareArgs),
+    /// What differs between two runs: params, metrics, tags, dataset digests, artifacts
+    Diff(super::compare::DiffArgs),
     /// Mark a run deleted (restorable until garbage-collected)
     Delete { run_id: String },
     /// Restore a deleted run
@@ -113,19 +118,15 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             let ids = experiment_ids(store, &experiment)?;
             let format = settings.output_format();
             let runs = if filter.is_some() || !order_by.is_empty() {
-                match search(store, &ids, view, filter.as_deref(), &order_by, max) {
-                    Ok(runs) => runs,
-                    Err(SearchFailure::Parse(what, e)) => {
-                        eprintln!("error: invalid {what}: {e}");
-                        eprintln!("{}", e.pointer());
-                        return Ok(ExitCode::from(1));
-                    }
-                    Err(SearchFailure::Other(e)) => return Err(e),
-                }
+                let query = match Query::parse(filter.as_deref(), &order_by) {
+                    Ok(q) => q,
+                    Err(e) => return Ok(report_parse_error(&e)),
+                };
+                query.run(store, &ids, view, max)?
             } else {
                 // Load only what the format shows.
                 let projection = match format {
-                    OutputFormat::Table => Projection {
+                    OutputFormat::Table | OutputFormat::Markdown => Projection {
                         metrics: Fields::MostCommon(4),
                         params: Fields::Nothing,
                         tags: Fields::Nothing,
@@ -147,6 +148,8 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             };
             print_list(format, &runs, ids.len() > 1)?;
         }
+        RunsCommand::Compare(args) => return super::compare::exec(settings, args),
+        RunsCommand::Diff(args) => return super::compare::diff(settings, args),
         RunsCommand::Show { run_id } => {
             let run = store.get_run(&run_id)?;
             show(settings.output_format(), store, &run)?;
@@ -167,59 +170,11 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-enum SearchFailure {
-    Parse(&'static str, crate::search::ParseError),
-    Other(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for SearchFailure {
-    fn from(e: E) -> Self {
-        SearchFailure::Other(e.into())
-    }
-}
-
-/// Filter and order runs as MLflow's search_runs does. The first pass loads only the keys the query names;
-/// the runs that make the cut are then loaded whole.
-fn search(
-    store: &dyn TrackingStore,
-    ids: &[String],
-    view: ViewType,
-    filter: Option<&str>,
-    order_by: &[String],
-    max: Option<usize>,
-) -> Result<Vec<Run>, SearchFailure> {
-    let expr = match filter {
-        Some(f) => crate::search::parse_filter(f).map_err(|e| SearchFailure::Parse("filter", e))?,
-        None => None,
-    };
-    let orders = order_by
-        .iter()
-        .map(|o| crate::search::parse_order_by(o).map_err(|e| SearchFailure::Parse("order-by", e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut needed = crate::search::Needed::default();
-    if let Some(e) = &expr {
-        needed.add_expr(e);
-    }
-    for o in &orders {
-        needed.add_key(&o.key);
-    }
-    let projection = Projection {
-        metrics: Fields::Only(needed.metrics),
-        params: Fields::Only(needed.params),
-        tags: Fields::Only(needed.tags),
-        io: needed.datasets,
-    };
-    let mut runs = store.list_runs(ids, view, &projection)?;
-    if let Some(e) = &expr {
-        runs.retain(|r| crate::search::matches(r, e));
-    }
-    crate::search::sort(&mut runs, &orders);
-    if let Some(max) = max {
-        runs.truncate(max);
-    }
-    runs.iter()
-        .map(|r| store.get_run(&r.info.run_id).map_err(SearchFailure::from))
-        .collect()
+/// Print a filter/order-by error with a caret under the column; exit code 1.
+pub fn report_parse_error(e: &crate::search::QueryError) -> ExitCode {
+    eprintln!("error: invalid {}: {}", e.what, e.error);
+    eprintln!("{}", e.error.pointer());
+    ExitCode::from(1)
 }
 
 /// The experiments named, or every active one.
@@ -263,7 +218,7 @@ fn fmt_value(v: f64) -> String {
 
 fn print_list(format: OutputFormat, runs: &[Run], show_experiment: bool) -> Result<()> {
     let metric_cols = match format {
-        OutputFormat::Table => key_metrics(runs, 4),
+        OutputFormat::Table | OutputFormat::Markdown => key_metrics(runs, 4),
         _ => key_metrics(runs, usize::MAX),
     };
     let mut headers = vec!["run id", "name"];

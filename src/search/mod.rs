@@ -8,9 +8,87 @@ pub use parse::{
     Comparison, Expr, Key, KeyKind, Op, OrderBy, ParseError, Value, parse_filter, parse_order_by,
 };
 
-use crate::store::entities::Run;
+use crate::store::entities::{Run, ViewType};
+use crate::store::{Fields, Projection, TrackingStore};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+
+/// A parsed filter and ordering.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub filter: Option<Expr>,
+    pub order_by: Vec<OrderBy>,
+}
+
+/// A parse error and which part of the query it is in ("filter" or "order-by").
+#[derive(Debug)]
+pub struct QueryError {
+    pub what: &'static str,
+    pub error: ParseError,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid {}: {}", self.what, self.error)
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+impl Query {
+    pub fn parse(filter: Option<&str>, order_by: &[String]) -> Result<Query, QueryError> {
+        let filter = match filter {
+            Some(f) => parse_filter(f).map_err(|error| QueryError {
+                what: "filter",
+                error,
+            })?,
+            None => None,
+        };
+        let order_by = order_by
+            .iter()
+            .map(|o| {
+                parse_order_by(o).map_err(|error| QueryError {
+                    what: "order-by",
+                    error,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Query { filter, order_by })
+    }
+
+    /// The matching runs of the experiments in order, at most `max`. The first pass loads only the keys
+    /// the query names; the runs that make the cut are then loaded whole.
+    pub fn run(
+        &self,
+        store: &dyn TrackingStore,
+        experiment_ids: &[String],
+        view: ViewType,
+        max: Option<usize>,
+    ) -> crate::store::Result<Vec<Run>> {
+        let mut needed = Needed::default();
+        if let Some(e) = &self.filter {
+            needed.add_expr(e);
+        }
+        for o in &self.order_by {
+            needed.add_key(&o.key);
+        }
+        let projection = Projection {
+            metrics: Fields::Only(needed.metrics),
+            params: Fields::Only(needed.params),
+            tags: Fields::Only(needed.tags),
+            io: needed.datasets,
+        };
+        let mut runs = store.list_runs(experiment_ids, view, &projection)?;
+        if let Some(e) = &self.filter {
+            runs.retain(|r| matches(r, e));
+        }
+        sort(&mut runs, &self.order_by);
+        if let Some(max) = max {
+            runs.truncate(max);
+        }
+        runs.iter().map(|r| store.get_run(&r.info.run_id)).collect()
+    }
+}
 
 /// The metric, param and tag keys an expression or ordering reads (so a listing loads only those).
 #[derive(Debug, Default, Clone)]

@@ -851,6 +851,15 @@ impl TrackingStore for FileStore {
         self.resolve_model_impl(uri)
     }
 
+    fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion> {
+        let spec = uri.strip_prefix("models:/").ok_or_else(|| {
+            StoreError::ModelNotFound(format!(
+                "{uri} (expected models:/NAME/VERSION or models:/NAME@ALIAS)"
+            ))
+        })?;
+        self.resolve_version(spec)
+    }
+
     fn register_model(
         &self,
         name: &str,

@@ -190,6 +190,8 @@ pub trait TrackingStore {
     /// A local folder holding the model a URI names: `runs:/RUN/PATH`, `models:/m-ID`, `models:/NAME/N`,
     /// `models:/NAME@ALIAS`, `models:/NAME/latest`, a path or a `file:` URI.
     fn resolve_model(&self, uri: &str) -> Result<PathBuf>;
+    /// The registered model version a `models:/NAME/N`, `models:/NAME@ALIAS` or `models:/NAME/latest` URI names.
+    fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion>;
     /// Register a new version of `name` (created if missing) from a model URI; returns the version.
     fn register_model(
         &self,

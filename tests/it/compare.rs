@@ -1,0 +1,224 @@
+//! `mlx runs compare` / `mlx compare`, CI gates and `mlx runs diff`.
+
+use crate::common::TestStore;
+use crate::train::{titanic, train};
+
+fn run_with(s: &TestStore, name: &str, acc: f64, loss: f64, depth: &str) -> String {
+    let id = s.start(&["--experiment", "cmp", "--name", name]);
+    s.ok(&["log", "metric", "--run", &id, "accuracy", &acc.to_string()]);
+    s.ok(&["log", "metric", "--run", &id, "loss", &loss.to_string()]);
+    s.ok(&["log", "param", "--run", &id, "depth", depth]);
+    s.ok(&["log", "param", "--run", &id, "seed", "42"]);
+    s.ok(&["log", "end", "--run", &id]);
+    id
+}
+
+#[test]
+fn compare_ranks_marks_best_and_shows_deltas() {
+    let s = TestStore::new();
+    let a = run_with(&s, "a", 0.80, 0.5, "3");
+    let b = run_with(&s, "b", 0.85, 0.4, "5");
+    let c = run_with(&s, "c", 0.70, 0.3, "7");
+    let v = s.json(&[
+        "compare",
+        "--experiment",
+        "cmp",
+        "--by",
+        "accuracy",
+        "--top",
+        "2",
+    ]);
+    let ids: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [b.as_str(), a.as_str()],
+        "top 2 by accuracy, best first"
+    );
+    let acc = &v["metrics"]["accuracy"];
+    assert_eq!(acc["best"], 0.85);
+    assert!((acc["deltas"][1].as_f64().unwrap() + 0.05).abs() < 1e-12);
+    // Loss: lower is better.
+    let v = s.json(&["runs", "compare", &a, &b, &c]);
+    assert_eq!(v["metrics"]["loss"]["best"], 0.3);
+    assert_eq!(v["baseline"], a.as_str());
+    let md = s.ok(&["compare", &a, &b, "--output", "markdown"]);
+    let lines: Vec<&str> = md.lines().collect();
+    assert!(
+        lines[0].starts_with("|  | ") && lines[1].starts_with("| --- |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| metric accuracy | 0.8000 | 0.8500 (+0.0500) * |"),
+        "{md}"
+    );
+    assert!(md.contains("| param depth | 3 | 5 |"), "{md}");
+    assert!(
+        !md.contains("param seed"),
+        "params that do not differ are hidden: {md}"
+    );
+    assert!(
+        s.ok(&["compare", &a, &b, "--all-params", "-o", "markdown"])
+            .contains("param seed")
+    );
+    let csv = s.ok(&["compare", &a, &b, "-o", "csv"]);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("metric accuracy,0.8000,")),
+        "{csv}"
+    );
+}
+
+#[test]
+fn the_ci_gate_fails_a_worse_candidate() {
+    let s = TestStore::new();
+    let base = run_with(&s, "base", 0.80, 0.5, "3");
+    let worse = run_with(&s, "worse", 0.79, 0.6, "3");
+    let better = run_with(&s, "better", 0.81, 0.4, "3");
+    let gate = |cand: &str, extra: &[&str]| {
+        let mut args = vec![
+            "runs",
+            "compare",
+            "--candidate",
+            cand,
+            "--baseline",
+            &base,
+            "--by",
+            "accuracy",
+            "--fail-if-worse",
+            "-o",
+            "json",
+        ];
+        args.extend(extra);
+        s.mlx().args(&args).output().unwrap()
+    };
+    let out = gate(&worse, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("FAIL: accuracy 0.7900") && err.contains("by 0.0100"),
+        "{err}"
+    );
+    assert_eq!(
+        gate(&worse, &["--tolerance", "0.02"]).status.code(),
+        Some(0)
+    );
+    let out = gate(&better, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("PASS"));
+    // Lower is better for a loss.
+    let out = s
+        .mlx()
+        .args([
+            "runs",
+            "compare",
+            "--candidate",
+            &better,
+            "--baseline",
+            &base,
+            "--by",
+            "loss",
+            "--fail-if-worse",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Thresholds.
+    let req = |cand: &str, r: &str| {
+        s.mlx()
+            .args([
+                "runs",
+                "compare",
+                "--candidate",
+                cand,
+                "--require",
+                r,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(req(&better, "accuracy>=0.8").status.code(), Some(0));
+    let out = req(&worse, "accuracy>=0.8");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAIL: accuracy 0.7900 is not >= 0.8"));
+    assert_eq!(
+        req(&better, "f1>0.5").status.code(),
+        Some(1),
+        "a missing metric fails"
+    );
+    let err = s.fails(&[
+        "runs",
+        "compare",
+        "--candidate",
+        &better,
+        "--require",
+        "accuracy about 0.8",
+    ]);
+    assert!(err.contains("METRIC OP NUMBER"), "{err}");
+}
+
+#[test]
+fn a_registered_model_can_be_the_baseline() {
+    let s = TestStore::new();
+    let champion = train(&s, &["--experiment", "t", "--register", "titanic"]);
+    let challenger = train(&s, &["--experiment", "t", "--model", "gaussian-nb"]);
+    let out = s
+        .mlx()
+        .args([
+            "runs",
+            "compare",
+            "--candidate",
+            challenger["run_id"].as_str().unwrap(),
+            "--baseline",
+            "models:/titanic/1",
+            "--by",
+            "accuracy",
+            "--fail-if-worse",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["baseline"], champion["run_id"]);
+    // gaussian-nb scores 0.7413 against logistic regression's 0.7552 on this split.
+    assert_eq!(out.status.code(), Some(1));
+    let err = s.fails(&[
+        "runs",
+        "compare",
+        "--candidate",
+        challenger["run_id"].as_str().unwrap(),
+        "--baseline",
+        "models:/nope/1",
+        "--by",
+        "accuracy",
+    ]);
+    assert!(err.contains("nope"), "{err}");
+    let _ = titanic();
+}
+
+#[test]
+fn diff_shows_what_differs() {
+    let s = TestStore::new();
+    let a = run_with(&s, "a", 0.80, 0.5, "3");
+    let b = run_with(&s, "b", 0.80, 0.4, "5");
+    let v = s.json(&["runs", "diff", &a, &b]);
+    assert_eq!(
+        v["param"],
+        serde_json::json!([{"key": "depth", "a": "3", "b": "5"}])
+    );
+    assert_eq!(
+        v["metric"],
+        serde_json::json!([{"key": "loss", "a": "0.5", "b": "0.4"}])
+    );
+    assert_eq!(v["artifact"], serde_json::json!([]));
+    let table = s.ok(&["runs", "diff", &a, &a, "-o", "table"]);
+    assert!(table.contains("do not differ"), "{table}");
+}
