@@ -226,7 +226,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
         }
         listing.rows.push(row);
         json_metrics.insert(key.to_string(), serde_json::json!({
-            "values": values.iter().map(|v| v.map(|x| crate::store::metric_file::format_value(x))).collect::<Vec<_>>(),
+            "values": values.iter().map(|v| v.map(crate::store::metric_file::format_value)).collect::<Vec<_>>(),
             "deltas": values.iter().map(|v| match (v, base_v) { (Some(v), Some(b)) => Some(v - b), _ => None }).collect::<Vec<_>>(),
             "best": best,
         }));
