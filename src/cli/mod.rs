@@ -6,6 +6,7 @@ mod compare;
 mod config;
 mod experiments;
 mod log;
+mod plot;
 mod predict;
 mod run;
 mod runs;

@@ -45,6 +45,8 @@ pub enum RunsCommand {
     Compare(super::compare::CompareArgs),
     /// What differs between two runs: params, metrics, tags, dataset digests, artifacts
     Diff(super::compare::DiffArgs),
+    /// Plot metric histories (PNG and SVG), or a metric against a param across runs
+    Plot(super::plot::PlotArgs),
     /// Mark a run deleted (restorable until garbage-collected)
     Delete { run_id: String },
     /// Restore a deleted run
@@ -150,6 +152,7 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
         }
         RunsCommand::Compare(args) => return super::compare::exec(settings, args),
         RunsCommand::Diff(args) => return super::compare::diff(settings, args),
+        RunsCommand::Plot(args) => return super::plot::exec(settings, args),
         RunsCommand::Show { run_id } => {
             let run = store.get_run(&run_id)?;
             show(settings.output_format(), store, &run)?;
@@ -272,6 +275,8 @@ struct MetricSummary {
     max: f64,
     first_step: i64,
     last_step: i64,
+    #[serde(skip)]
+    spark: String,
 }
 
 fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()> {
@@ -290,6 +295,21 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
                 max: values.fold(f64::NEG_INFINITY, f64::max),
                 first_step: hist.iter().map(|p| p.step).min().unwrap_or(0),
                 last_step: hist.iter().map(|p| p.step).max().unwrap_or(0),
+                spark: if hist.len() > 1 {
+                    let mut by_step: Vec<(i64, i64, f64)> = hist
+                        .iter()
+                        .map(|p| (p.step, p.timestamp, p.value))
+                        .collect();
+                    by_step.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                    let values: Vec<f64> = by_step.iter().map(|p| p.2).collect();
+                    // At most 40 characters: sample evenly.
+                    let n = values.len();
+                    let picked: Vec<f64> =
+                        (0..n.min(40)).map(|i| values[i * n / n.min(40)]).collect();
+                    crate::ml::plots::sparkline(&picked)
+                } else {
+                    String::new()
+                },
             },
         );
     }
@@ -361,12 +381,15 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
                     m.points.to_string(),
                     fmt_value(m.min),
                     fmt_value(m.max),
+                    m.spark.clone(),
                 ]
             })
             .collect();
-        let headers: Vec<String> = ["metric", "latest", "step", "points", "min", "max"]
-            .map(String::from)
-            .to_vec();
+        let headers: Vec<String> = [
+            "metric", "latest", "step", "points", "min", "max", "history",
+        ]
+        .map(String::from)
+        .to_vec();
         text.push_str("\n\n");
         text.push_str(&output::table(&headers, &rows));
     }

@@ -157,3 +157,156 @@ pub fn roc(path: &Path, points: &[(f64, f64)], auc: f64) -> PlotResult {
     root.present()?;
     Ok(())
 }
+
+/// One labelled series of (x, y) points.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(52, 101, 164),
+    RGBColor(204, 0, 0),
+    RGBColor(78, 154, 6),
+    RGBColor(245, 121, 0),
+    RGBColor(117, 80, 123),
+    RGBColor(193, 125, 17),
+    RGBColor(6, 152, 154),
+    RGBColor(85, 87, 83),
+];
+
+fn draw_series<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    lines: bool,
+) -> PlotResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let all = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = |a: f64, b: f64| {
+        if (b - a).abs() < 1e-12 {
+            0.5
+        } else {
+            (b - a) * 0.05
+        }
+    };
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        if lines {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        let anno = chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        if !lines {
+            anno.label(s.label.clone())
+                .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+        }
+    }
+    if series.len() > 1 || !series.is_empty() && !series[0].label.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Write `stem.png` and `stem.svg`: lines for histories (`lines`), points for a scatter.
+pub fn write_chart(
+    stem: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    lines: bool,
+) -> PlotResult {
+    register_font();
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    draw_series(
+        BitMapBackend::new(&png, (900, 560)).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        series,
+        lines,
+    )?;
+    draw_series(
+        SVGBackend::new(&svg, (900, 560)).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        series,
+        lines,
+    )?;
+    Ok(())
+}
+
+/// A one-line sparkline of values (for terminals).
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|v| {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo < 1e-300 {
+                BARS[3]
+            } else {
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}

@@ -222,3 +222,91 @@ fn diff_shows_what_differs() {
     let table = s.ok(&["runs", "diff", &a, &a, "-o", "table"]);
     assert!(table.contains("do not differ"), "{table}");
 }
+
+#[test]
+fn plots_histories_and_metric_by_param() {
+    let s = TestStore::new();
+    for r in 1..=3 {
+        let id = s.start(&["--experiment", "plots", "--name", &format!("lr-{r}")]);
+        for step in 0..5 {
+            s.ok(&[
+                "log",
+                "metric",
+                "--run",
+                &id,
+                "loss",
+                &format!("{}", r as f64 / (step + 1) as f64),
+                "--step",
+                &step.to_string(),
+            ]);
+        }
+        s.ok(&[
+            "log",
+            "param",
+            "--run",
+            &id,
+            "n_estimators",
+            &(r * 50).to_string(),
+        ]);
+        s.ok(&[
+            "log",
+            "metric",
+            "--run",
+            &id,
+            "accuracy",
+            &format!("0.{}", r + 6),
+        ]);
+    }
+    let stem = s.dir.path().join("loss");
+    s.ok(&[
+        "runs",
+        "plot",
+        "--metric",
+        "loss",
+        "-e",
+        "plots",
+        "--out",
+        stem.to_str().unwrap(),
+    ]);
+    let png = std::fs::read(stem.with_extension("png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("lr-1") && svg.contains("lr-3"),
+        "one labelled line per run"
+    );
+    let stem = s.dir.path().join("acc");
+    s.ok(&[
+        "runs",
+        "plot",
+        "--metric",
+        "accuracy",
+        "--by-param",
+        "n_estimators",
+        "-e",
+        "plots",
+        "--out",
+        stem.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read_to_string(stem.with_extension("svg"))
+            .unwrap()
+            .contains("n_estimators")
+    );
+    let err = s.fails(&["runs", "plot", "--metric", "nope", "-e", "plots"]);
+    assert!(err.contains("'nope'"), "{err}");
+    let show = s.ok(&[
+        "runs",
+        "show",
+        &s.json(&["runs", "list", "-e", "plots"])[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        "-o",
+        "table",
+    ]);
+    assert!(
+        show.contains('█'),
+        "a sparkline of the loss history: {show}"
+    );
+}
