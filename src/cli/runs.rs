@@ -300,7 +300,7 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
                         .iter()
                         .map(|p| (p.step, p.timestamp, p.value))
                         .collect();
-                    by_step.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                    by_step.sort_by_key(|p| (p.0, p.1));
                     let values: Vec<f64> = by_step.iter().map(|p| p.2).collect();
                     // At most 40 characters: sample evenly.
                     let n = values.len();
