@@ -295,13 +295,11 @@ fn plots_histories_and_metric_by_param() {
     );
     let err = s.fails(&["runs", "plot", "--metric", "nope", "-e", "plots"]);
     assert!(err.contains("'nope'"), "{err}");
+    let listed = s.json(&["runs", "list", "-e", "plots"]);
     let show = s.ok(&[
         "runs",
         "show",
-        &s.json(&["runs", "list", "-e", "plots"])[0]["run_id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
+        listed[0]["run_id"].as_str().unwrap(),
         "-o",
         "table",
     ]);
