@@ -8,6 +8,7 @@ mod experiments;
 mod log;
 mod plot;
 mod predict;
+mod registry;
 mod run;
 mod runs;
 mod train;
@@ -23,8 +24,7 @@ use std::process::ExitCode;
 #[command(
     name = "mlx",
     version,
-    about = "Track, compare, register, predict and serve ML models in an MLflow-compatible store",
-    propagate_version = true
+    about = "Track, compare, register, predict and serve ML models in an MLflow-compatible store"
 )]
 pub struct Cli {
     /// Tracking store: a folder or file: URI [default: $MLX_TRACKING_URI, $MLFLOW_TRACKING_URI, config, ./mlruns]
@@ -57,6 +57,16 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Predict a CSV file with a model (runs:/ID/model, models:/NAME@ALIAS, a folder, ...)
     Predict(predict::PredictArgs),
+    /// Register a model version (from a run, a logged model or a folder)
+    Register(registry::RegisterArgs),
+    /// Registered models and their versions, tags and descriptions
+    #[command(subcommand, alias = "model")]
+    Models(registry::ModelsCommand),
+    /// Aliases of a registered model (set, list, delete, history)
+    #[command(subcommand)]
+    Alias(registry::AliasCommand),
+    /// Move an alias back to the version it pointed at before (or --to a version)
+    Rollback(registry::RollbackArgs),
     /// Same as `mlx runs compare`
     Compare(compare::CompareArgs),
     /// Show the settings in effect and where each came from
@@ -108,6 +118,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => train::exec(&settings, *args),
         Command::Run(args) => run::exec(&settings, args),
         Command::Compare(args) => compare::exec(&settings, args),
+        Command::Register(args) => registry::register(&settings, args),
+        Command::Models(c) => registry::models(&settings, c),
+        Command::Alias(c) => registry::alias(&settings, c),
+        Command::Rollback(args) => registry::rollback_cmd(&settings, args),
         Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
     }
@@ -163,4 +177,13 @@ fn experiment_from_env(flag: Option<String>) -> Option<String> {
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

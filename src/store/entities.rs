@@ -235,5 +235,42 @@ pub struct ModelVersion {
     pub run_id: Option<String>,
     pub model_id: Option<String>,
     pub creation_timestamp: i64,
+    pub last_updated_timestamp: Option<i64>,
     pub description: Option<String>,
+    pub current_stage: String,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+}
+
+impl ModelVersion {
+    /// MLflow marks deleted versions with this stage and keeps their files.
+    pub fn is_deleted(&self) -> bool {
+        self.current_stage == "Deleted_Internal"
+    }
+}
+
+/// A registered model.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub description: Option<String>,
+    pub creation_timestamp: Option<i64>,
+    pub last_updated_timestamp: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+    pub aliases: BTreeMap<String, u64>,
+    pub latest_version: Option<u64>,
+}
+
+/// One move of an alias, as recorded in the alias history.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AliasMove {
+    pub alias: String,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub user: String,
+    pub timestamp: i64,
+    /// "set", "rollback" or "delete".
+    pub kind: String,
 }

@@ -870,6 +870,69 @@ impl TrackingStore for FileStore {
         self.register_model_impl(name, source, run_id, description)
     }
 
+    fn list_registered_models(&self) -> Result<Vec<RegisteredModel>> {
+        self.list_registered_models_impl()
+    }
+
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.read_registered_model(name)
+    }
+
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.delete_registered_model_impl(name)
+    }
+
+    fn list_model_versions(&self, name: &str, include_deleted: bool) -> Result<Vec<ModelVersion>> {
+        self.list_versions_impl(name, include_deleted)
+    }
+
+    fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        self.live_version(name, version)
+    }
+
+    fn delete_model_version(&self, name: &str, version: u64) -> Result<()> {
+        self.delete_version_impl(name, version)
+    }
+
+    fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        self.set_model_tag_impl(name, None, key, value)
+    }
+
+    fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.set_model_tag_impl(name, Some(version), key, value)
+    }
+
+    fn set_registered_model_description(&self, name: &str, description: &str) -> Result<()> {
+        self.set_description_impl(name, None, description)
+    }
+
+    fn set_model_version_description(
+        &self,
+        name: &str,
+        version: u64,
+        description: &str,
+    ) -> Result<()> {
+        self.set_description_impl(name, Some(version), description)
+    }
+
+    fn set_alias(&self, name: &str, alias: &str, version: u64, kind: &str) -> Result<Option<u64>> {
+        self.set_alias_impl(name, alias, version, kind)
+    }
+
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.delete_alias_impl(name, alias)
+    }
+
+    fn alias_history(&self, name: &str, alias: &str) -> Result<Vec<AliasMove>> {
+        self.alias_history_impl(name, alias)
+    }
+
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>> {
         let prefix = path.unwrap_or("").trim_matches('/');
         validate::artifact_path(prefix)?;

@@ -192,6 +192,27 @@ pub trait TrackingStore {
     fn resolve_model(&self, uri: &str) -> Result<PathBuf>;
     /// The registered model version a `models:/NAME/N`, `models:/NAME@ALIAS` or `models:/NAME/latest` URI names.
     fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion>;
+    fn list_registered_models(&self) -> Result<Vec<RegisteredModel>>;
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+    fn delete_registered_model(&self, name: &str) -> Result<()>;
+    /// Versions of a model, newest first, without deleted ones unless asked.
+    fn list_model_versions(&self, name: &str, include_deleted: bool) -> Result<Vec<ModelVersion>>;
+    fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion>;
+    fn delete_model_version(&self, name: &str, version: u64) -> Result<()>;
+    fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
+    fn set_model_version_tag(&self, name: &str, version: u64, key: &str, value: &str)
+    -> Result<()>;
+    fn set_registered_model_description(&self, name: &str, description: &str) -> Result<()>;
+    fn set_model_version_description(
+        &self,
+        name: &str,
+        version: u64,
+        description: &str,
+    ) -> Result<()>;
+    /// Point `alias` at `version` (`kind` is recorded in the alias history: "set" or "rollback").
+    fn set_alias(&self, name: &str, alias: &str, version: u64, kind: &str) -> Result<Option<u64>>;
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<()>;
+    fn alias_history(&self, name: &str, alias: &str) -> Result<Vec<AliasMove>>;
     /// Register a new version of `name` (created if missing) from a model URI; returns the version.
     fn register_model(
         &self,
@@ -200,6 +221,11 @@ pub trait TrackingStore {
         run_id: Option<&str>,
         description: Option<&str>,
     ) -> Result<ModelVersion>;
+}
+
+/// Where an alias history is kept: a registered-model tag (MLflow shows and keeps it as any tag).
+pub fn alias_history_tag(alias: &str) -> String {
+    format!("mlx.alias_history.{alias}")
 }
 
 /// A new logged-model id: `m-` and 32 hex digits, as MLflow 3.

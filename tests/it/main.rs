@@ -10,6 +10,7 @@ mod fixture;
 mod interop;
 mod log;
 mod project;
+mod registry;
 mod runs;
 mod search;
 mod train;

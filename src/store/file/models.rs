@@ -204,9 +204,9 @@ impl FileStore {
         }
         let version = match which {
             Ok("latest") | Err("latest") => self
-                .version_numbers(&dir)?
-                .into_iter()
-                .max()
+                .list_versions_impl(name, false)?
+                .first()
+                .map(|v| v.version)
                 .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions")))?,
             Ok(v) => v.parse::<u64>().map_err(|_| {
                 StoreError::ModelNotFound(format!("models:/{spec}: '{v}' is not a version number"))
@@ -224,7 +224,7 @@ impl FileStore {
                 })?
             }
         };
-        self.read_version(name, version)
+        self.live_version(name, version)
     }
 
     fn registered_model_dir(&self, name: &str) -> Result<PathBuf> {
@@ -254,6 +254,13 @@ impl FileStore {
             path: &path,
             meta: &m,
         };
+        let version_dir = path.parent().expect("a version folder");
+        let aliases = self
+            .read_aliases(&self.registered_model_dir(name)?)?
+            .into_iter()
+            .filter(|(_, v)| *v == version)
+            .map(|(a, _)| a)
+            .collect();
         Ok(ModelVersion {
             name: f.string("name")?,
             version: f.int("version")? as u64,
@@ -261,8 +268,290 @@ impl FileStore {
             run_id: f.opt_string("run_id")?,
             model_id: f.opt_string("model_id")?,
             creation_timestamp: f.int("creation_timestamp")?,
+            last_updated_timestamp: f.opt_int("last_updated_timestamp")?,
             description: f.opt_string("description")?,
+            current_stage: f
+                .opt_string("current_stage")?
+                .unwrap_or_else(|| "None".into()),
+            status: f.opt_string("status")?.unwrap_or_else(|| "READY".into()),
+            tags: read_kv_dir(&version_dir.join("tags"), &Fields::All)?,
+            aliases,
         })
+    }
+
+    /// A live (not deleted) version.
+    pub(super) fn live_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        let v = self.read_version(name, version)?;
+        if v.is_deleted() {
+            return Err(StoreError::ModelNotFound(format!(
+                "version {version} of '{name}' (deleted)"
+            )));
+        }
+        Ok(v)
+    }
+
+    fn read_aliases(&self, dir: &Path) -> Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for alias in list_names(&dir.join("aliases"))? {
+            let path = dir.join("aliases").join(&alias);
+            let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+            let v = text.trim().parse::<u64>().map_err(|_| {
+                StoreError::corrupt(&path, format!("{:?} is not a version number", text.trim()))
+            })?;
+            out.insert(alias, v);
+        }
+        Ok(out)
+    }
+
+    fn existing_model_dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.registered_model_dir(name)?;
+        if dir.join(META).is_file() {
+            Ok(dir)
+        } else {
+            Err(StoreError::ModelNotFound(format!(
+                "registered model '{name}'"
+            )))
+        }
+    }
+
+    pub(super) fn read_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        let dir = self.existing_model_dir(name)?;
+        let path = dir.join(META);
+        let m = meta::read(&path)?;
+        let f = MetaFields {
+            path: &path,
+            meta: &m,
+        };
+        let mut live = Vec::new();
+        for v in self.version_numbers(&dir)? {
+            if let Ok(mv) = self.read_version(name, v)
+                && !mv.is_deleted()
+            {
+                live.push(v);
+            }
+        }
+        Ok(RegisteredModel {
+            name: f.string("name")?,
+            description: f.opt_string("description")?,
+            creation_timestamp: f.opt_int("creation_timestamp")?,
+            last_updated_timestamp: f.opt_int("last_updated_timestamp")?,
+            tags: read_kv_dir(&dir.join("tags"), &Fields::All)?,
+            aliases: self.read_aliases(&dir)?,
+            latest_version: live.into_iter().max(),
+        })
+    }
+
+    pub(super) fn list_registered_models_impl(&self) -> Result<Vec<RegisteredModel>> {
+        let mut out = Vec::new();
+        for name in list_names(&self.root.join(REGISTRY))? {
+            if validate::model_name(&name).is_err() {
+                continue;
+            }
+            match self.read_registered_model(&name) {
+                Ok(m) => out.push(m),
+                Err(StoreError::ModelNotFound(_)) => {}
+                Err(e) => warn(&e),
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn list_versions_impl(
+        &self,
+        name: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<ModelVersion>> {
+        let dir = self.existing_model_dir(name)?;
+        let mut out = Vec::new();
+        for v in self.version_numbers(&dir)? {
+            let mv = self.read_version(name, v)?;
+            if include_deleted || !mv.is_deleted() {
+                out.push(mv);
+            }
+        }
+        out.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(out)
+    }
+
+    fn lock_model(&self, name: &str) -> Result<(PathBuf, atomic::LockGuard)> {
+        let dir = self.existing_model_dir(name)?;
+        let lock = atomic::LockGuard::on_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        Ok((dir, lock))
+    }
+
+    fn touch_model(&self, dir: &Path, now: i64) -> Result<()> {
+        let path = dir.join(META);
+        let mut m = meta::read(&path)?;
+        m.insert("last_updated_timestamp".into(), meta::i(now));
+        meta::write(&path, &m)
+    }
+
+    pub(super) fn delete_registered_model_impl(&self, name: &str) -> Result<()> {
+        let dir = self.existing_model_dir(name)?;
+        // Move aside first so a crash never leaves half a model that still looks registered.
+        let doomed = self.root.join(REGISTRY).join(format!(
+            ".mlx-tmp-deleted-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        fs::rename(&dir, &doomed).map_err(|e| StoreError::io(&dir, e))?;
+        fs::remove_dir_all(&doomed).map_err(|e| StoreError::io(&doomed, e))
+    }
+
+    pub(super) fn delete_version_impl(&self, name: &str, version: u64) -> Result<()> {
+        let (dir, _lock) = self.lock_model(name)?;
+        let v = self.live_version(name, version)?;
+        let now = super::super::now_ms();
+        let path = dir.join(format!("version-{version}")).join(META);
+        let mut m = meta::read(&path)?;
+        m.insert("current_stage".into(), meta::s("Deleted_Internal"));
+        m.insert("last_updated_timestamp".into(), meta::i(now));
+        meta::write(&path, &m)?;
+        for alias in &v.aliases {
+            self.remove_alias_locked(&dir, name, alias, "delete")?;
+        }
+        self.touch_model(&dir, now)
+    }
+
+    pub(super) fn set_model_tag_impl(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        validate::key("tag", key)?;
+        validate::tag_value(key, value)?;
+        let (dir, _lock) = self.lock_model(name)?;
+        let target = match version {
+            Some(v) => {
+                self.live_version(name, v)?;
+                dir.join(format!("version-{v}")).join("tags")
+            }
+            None => dir.join("tags"),
+        };
+        write_value_file(&target, key, value)?;
+        self.touch_model(&dir, super::super::now_ms())
+    }
+
+    pub(super) fn set_description_impl(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        description: &str,
+    ) -> Result<()> {
+        let (dir, _lock) = self.lock_model(name)?;
+        let now = super::super::now_ms();
+        let path = match version {
+            Some(v) => {
+                self.live_version(name, v)?;
+                dir.join(format!("version-{v}")).join(META)
+            }
+            None => dir.join(META),
+        };
+        let mut m = meta::read(&path)?;
+        m.insert("description".into(), meta::s(description));
+        m.insert("last_updated_timestamp".into(), meta::i(now));
+        meta::write(&path, &m)?;
+        if version.is_some() {
+            self.touch_model(&dir, now)?;
+        }
+        Ok(())
+    }
+
+    fn append_history(&self, dir: &Path, entry: AliasMove) -> Result<()> {
+        let key = super::super::alias_history_tag(&entry.alias);
+        let path = dir.join("tags").join(&key);
+        let mut history: Vec<AliasMove> = match fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        history.push(entry);
+        // Keep the tag within MLflow's tag size limit.
+        loop {
+            let text = serde_json::to_string(&history).expect("history serializes");
+            if text.len() <= validate::MAX_TAG_VALUE_LEN || history.len() <= 1 {
+                return write_value_file(&dir.join("tags"), &key, &text);
+            }
+            history.remove(0);
+        }
+    }
+
+    fn remove_alias_locked(&self, dir: &Path, name: &str, alias: &str, kind: &str) -> Result<()> {
+        let path = dir.join("aliases").join(alias);
+        let from = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        if from.is_none() {
+            return Err(StoreError::ModelNotFound(format!(
+                "alias '{alias}' of registered model '{name}'"
+            )));
+        }
+        fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        self.append_history(
+            dir,
+            AliasMove {
+                alias: alias.into(),
+                from,
+                to: None,
+                user: crate::context::user(),
+                timestamp: super::super::now_ms(),
+                kind: kind.into(),
+            },
+        )
+    }
+
+    pub(super) fn set_alias_impl(
+        &self,
+        name: &str,
+        alias: &str,
+        version: u64,
+        kind: &str,
+    ) -> Result<Option<u64>> {
+        validate::alias(alias)?;
+        let (dir, _lock) = self.lock_model(name)?;
+        self.live_version(name, version)?;
+        let path = dir.join("aliases").join(alias);
+        let from = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        create_parent(&path)?;
+        atomic::write(&path, version.to_string().as_bytes())
+            .map_err(|e| StoreError::io(&path, e))?;
+        let now = super::super::now_ms();
+        self.append_history(
+            &dir,
+            AliasMove {
+                alias: alias.into(),
+                from,
+                to: Some(version),
+                user: crate::context::user(),
+                timestamp: now,
+                kind: kind.into(),
+            },
+        )?;
+        self.touch_model(&dir, now)?;
+        Ok(from)
+    }
+
+    pub(super) fn delete_alias_impl(&self, name: &str, alias: &str) -> Result<()> {
+        validate::alias(alias)?;
+        let (dir, _lock) = self.lock_model(name)?;
+        self.remove_alias_locked(&dir, name, alias, "delete")?;
+        self.touch_model(&dir, super::super::now_ms())
+    }
+
+    pub(super) fn alias_history_impl(&self, name: &str, alias: &str) -> Result<Vec<AliasMove>> {
+        validate::alias(alias)?;
+        let dir = self.existing_model_dir(name)?;
+        let path = dir
+            .join("tags")
+            .join(super::super::alias_history_tag(alias));
+        match fs::read_to_string(&path) {
+            Ok(t) => {
+                serde_json::from_str(&t).map_err(|e| StoreError::corrupt(&path, e.to_string()))
+            }
+            Err(_) => Ok(Vec::new()),
+        }
     }
 
     pub(super) fn register_model_impl(
