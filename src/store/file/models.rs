@@ -369,7 +369,7 @@ impl FileStore {
                 out.push(mv);
             }
         }
-        out.sort_by(|a, b| b.version.cmp(&a.version));
+        out.sort_by_key(|v| std::cmp::Reverse(v.version));
         Ok(out)
     }
 
