@@ -11,6 +11,7 @@ pub mod project;
 pub mod registry;
 pub mod runner;
 pub mod search;
+pub mod serve;
 pub mod settings;
 pub mod store;
 pub mod timefmt;

@@ -11,6 +11,7 @@ mod predict;
 mod registry;
 mod run;
 mod runs;
+mod serve;
 mod train;
 
 use crate::output::OutputFormat;
@@ -24,7 +25,8 @@ use std::process::ExitCode;
 #[command(
     name = "mlx",
     version,
-    about = "Track, compare, register, predict and serve ML models in an MLflow-compatible store"
+    about = "Track, compare, register, predict and serve ML models in an MLflow-compatible store",
+    args_override_self = true
 )]
 pub struct Cli {
     /// Tracking store: a folder or file: URI [default: $MLX_TRACKING_URI, $MLFLOW_TRACKING_URI, config, ./mlruns]
@@ -67,6 +69,8 @@ enum Command {
     Alias(registry::AliasCommand),
     /// Move an alias back to the version it pointed at before (or --to a version)
     Rollback(registry::RollbackArgs),
+    /// Serve a model over HTTP (MLflow's scoring protocol plus predict/retrain/rollback endpoints)
+    Serve(Box<serve::ServeArgs>),
     /// Same as `mlx runs compare`
     Compare(compare::CompareArgs),
     /// Show the settings in effect and where each came from
@@ -119,6 +123,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::exec(&settings, args),
         Command::Compare(args) => compare::exec(&settings, args),
         Command::Register(args) => registry::register(&settings, args),
+        Command::Serve(args) => serve::exec(&settings, *args),
         Command::Models(c) => registry::models(&settings, c),
         Command::Alias(c) => registry::alias(&settings, c),
         Command::Rollback(args) => registry::rollback_cmd(&settings, args),

@@ -176,7 +176,12 @@ pub fn run_training(
 
 pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    // Recorded so the run can be repeated (mlx serve's /update_model does): shell-quoted, as `mlx`.
+    let command = std::iter::once("mlx".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| crate::project::shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
     let opts = args.options(command)?;
     let result = run_training(store.as_ref(), &opts)?;
     print_result(settings.output_format(), &result)?;

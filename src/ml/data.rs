@@ -167,7 +167,7 @@ impl Table {
 
 /// A CSV file read a bounded number of rows at a time (for predicting on files larger than memory).
 pub struct CsvChunks {
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<Box<dyn std::io::Read + Send>>,
     path: PathBuf,
     names: Vec<String>,
     opts: ReadOptions,
@@ -179,6 +179,21 @@ pub struct CsvChunks {
 
 impl CsvChunks {
     pub fn open(path: &Path, opts: ReadOptions, chunk_rows: usize) -> Result<CsvChunks, DataError> {
+        let file = std::fs::File::open(path).map_err(|e| DataError::File {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        Self::from_reader(Box::new(file), path, opts, chunk_rows)
+    }
+
+    /// Read CSV from any reader; `name` is used in messages.
+    pub fn from_reader(
+        input: Box<dyn std::io::Read + Send>,
+        name: &Path,
+        opts: ReadOptions,
+        chunk_rows: usize,
+    ) -> Result<CsvChunks, DataError> {
+        let path = name;
         let file_err = |why: String| DataError::File {
             path: path.to_path_buf(),
             why,
@@ -186,8 +201,7 @@ impl CsvChunks {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_path(path)
-            .map_err(|e| file_err(csv_error_text(&e)))?;
+            .from_reader(input);
         let names: Vec<String> = reader
             .headers()
             .map_err(|e| file_err(csv_error_text(&e)))?

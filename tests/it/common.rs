@@ -27,6 +27,20 @@ impl TestStore {
         cmd
     }
 
+    /// The same as [`TestStore::mlx`], as a std Command (for long-running children such as a server).
+    pub fn mlx_std(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlx"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("MLX_") || k.starts_with("MLFLOW_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("MLX_CONFIG", self.dir.path().join("no-config.toml"));
+        cmd.current_dir(self.dir.path());
+        cmd.arg("--tracking-uri").arg(self.root());
+        cmd
+    }
+
     /// Run `mlx ARGS`, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.mlx().args(args).output().expect("run mlx");

@@ -13,4 +13,5 @@ mod project;
 mod registry;
 mod runs;
 mod search;
+mod serve;
 mod train;

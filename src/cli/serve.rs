@@ -1,0 +1,88 @@
+//! `mlx serve`: the scoring server.
+
+use crate::serve::{ServeOptions, default_model, serve};
+use crate::settings::Settings;
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Model URI [default: models:/<project>@Champion if registered, else the latest finished run's model]
+    #[arg(long, short = 'm')]
+    model: Option<String>,
+    /// A second model to send a share of traffic to (see --split)
+    #[arg(long)]
+    challenger: Option<String>,
+    /// Share of requests the challenger answers
+    #[arg(long, default_value_t = 0.1)]
+    split: f64,
+    #[arg(long, short = 'H', default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, short = 'p', default_value_t = 5000)]
+    port: u16,
+    /// Worker threads [default: all cores]
+    #[arg(long, short = 'w')]
+    workers: Option<usize>,
+    /// Bearer token for /update_model and /rollback [env: MLX_SERVE_TOKEN]
+    #[arg(long)]
+    token: Option<String>,
+    /// Allow /update_model and /rollback without a token (only on a trusted network)
+    #[arg(long)]
+    allow_unauthenticated_admin: bool,
+    /// Largest request body in MiB
+    #[arg(long, default_value_t = 64)]
+    max_body_mb: usize,
+    /// Request timeout in seconds (504 after it)
+    #[arg(long, short = 't', default_value_t = 60)]
+    timeout: u64,
+    /// How often to check whether a served alias moved, in milliseconds
+    #[arg(long, default_value_t = 1000, hide = true)]
+    poll_ms: u64,
+    /// Folder with MLproject.toml (for /update_model and the default model)
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// Experiment whose latest run to serve when there is no --model
+    #[arg(long, short = 'e')]
+    experiment: Option<String>,
+}
+
+pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
+    if !(0.0..=1.0).contains(&args.split) {
+        bail!("--split must be between 0 and 1, not {}", args.split);
+    }
+    let model = match args.model {
+        Some(m) => m,
+        None => {
+            let store = settings.open_store()?;
+            let chosen = default_model(store.as_ref(), &args.project, args.experiment.as_deref())?;
+            eprintln!("mlx serve: no --model given; chose {chosen}");
+            chosen
+        }
+    };
+    let token = args.token.or_else(|| {
+        std::env::var("MLX_SERVE_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    serve(ServeOptions {
+        tracking_uri: settings.tracking_uri.value.clone(),
+        model,
+        challenger: args.challenger,
+        split: args.split,
+        host: args.host,
+        port: args.port,
+        workers: args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        token,
+        allow_unauthenticated_admin: args.allow_unauthenticated_admin,
+        max_body_bytes: args.max_body_mb * 1024 * 1024,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        poll_interval: Duration::from_millis(args.poll_ms.max(50)),
+        project_dir: std::path::absolute(&args.project).unwrap_or(args.project),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

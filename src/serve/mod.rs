@@ -1,0 +1,802 @@
+//! `mlx serve`: MLflow's scoring protocol (`/ping`, `/health`, `/version`, `/invocations`) and the original
+//! app's endpoints (`/predict`, `/update_model`, `/rollback`, `/model`), plus `/metrics`. The served model
+//! lives behind an `ArcSwap`: a swap (retrain, rollback, an alias moved elsewhere) is one atomic store, so
+//! requests never wait and never fail during it.
+
+mod metrics;
+pub mod protocol;
+
+use crate::ml::model::SavedModel;
+use crate::store::TrackingStore;
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use protocol::{ProtocolError, python_json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What `mlx serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub tracking_uri: String,
+    pub model: String,
+    pub challenger: Option<String>,
+    /// Share of requests answered by the challenger.
+    pub split: f64,
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub token: Option<String>,
+    pub allow_unauthenticated_admin: bool,
+    pub max_body_bytes: usize,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    /// Where MLproject.toml is, for /update_model.
+    pub project_dir: PathBuf,
+}
+
+/// A loaded model and where it came from.
+pub struct Served {
+    pub model: Arc<SavedModel>,
+    pub uri: String,
+    pub name: Option<String>,
+    pub version: Option<u64>,
+    pub run_id: Option<String>,
+}
+
+impl Served {
+    fn version_label(&self) -> String {
+        match (&self.name, self.version) {
+            (Some(n), Some(v)) => format!("{n}/{v}"),
+            _ => self.run_id.clone().unwrap_or_else(|| self.uri.clone()),
+        }
+    }
+}
+
+/// Load the model a URI names, with its registry coordinates when it has them.
+pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
+    use anyhow::Context;
+    let dir = store
+        .resolve_model(uri)
+        .with_context(|| format!("cannot find model {uri}"))?;
+    let model = SavedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
+    let (name, version, run_id) = if uri.starts_with("models:/") && !uri.starts_with("models:/m-") {
+        let v = store.resolve_model_version(uri)?;
+        (Some(v.name), Some(v.version), v.run_id)
+    } else if let Some(rest) = uri.strip_prefix("runs:/") {
+        (None, None, rest.split('/').next().map(str::to_string))
+    } else {
+        (None, None, None)
+    };
+    Ok(Served {
+        model: Arc::new(model),
+        uri: uri.to_string(),
+        name,
+        version,
+        run_id,
+    })
+}
+
+struct AppState {
+    champion: ArcSwap<Served>,
+    challenger: Option<ArcSwap<Served>>,
+    opts: ServeOptions,
+    counter: AtomicU64,
+    metrics: metrics::Metrics,
+    /// One retrain at a time.
+    updating: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    fn store(&self) -> anyhow::Result<Box<dyn TrackingStore>> {
+        Ok(crate::settings::open_store(&self.opts.tracking_uri)?)
+    }
+
+    /// Champion or challenger for this request: an exact share of `split`, spread evenly.
+    fn pick(&self) -> (&'static str, Arc<Served>) {
+        if let Some(ch) = &self.challenger {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed) as f64;
+            if ((n + 1.0) * self.opts.split).floor() > (n * self.opts.split).floor() {
+                return ("challenger", ch.load_full());
+            }
+        }
+        ("champion", self.champion.load_full())
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn protocol_error(e: &ProtocolError) -> Response {
+    json_response(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.body(),
+    )
+}
+
+fn text_response(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn detail(status: StatusCode, text: &str) -> Response {
+    json_response(status, format!("{{\"detail\":\"{text}\"}}"))
+}
+
+async fn ping() -> Response {
+    json_response(StatusCode::OK, "\n".into())
+}
+
+async fn version() -> Response {
+    json_response(StatusCode::OK, env!("CARGO_PKG_VERSION").into())
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r
+}
+
+async fn not_found() -> Response {
+    detail(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// Predict a table off the async threads, within the request timeout.
+async fn run_prediction(
+    state: &Arc<AppState>,
+    served: Arc<Served>,
+    table: crate::ml::data::Table,
+) -> Result<Vec<serde_json::Value>, Response> {
+    let task =
+        tokio::task::spawn_blocking(move || served.model.predict(&table, 0).map(|p| p.values));
+    match tokio::time::timeout(state.opts.timeout, task).await {
+        Err(_) => Err(text_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Request processing time exceeded limit".into(),
+        )),
+        Ok(Err(_)) => Err(protocol_error(&ProtocolError::bad_request(
+            "Encountered an unexpected error while evaluating the model.",
+        ))),
+        Ok(Ok(Err(e))) => Err(protocol_error(&ProtocolError::bad_request(format!(
+            "Encountered an unexpected error while evaluating the model. Verify that the serialized input \
+             Dataframe is compatible with the model for inference. Error: '{e}'"
+        )))),
+        Ok(Ok(Ok(values))) => Ok(values),
+    }
+}
+
+fn variant_headers(r: &mut Response, variant: &str, served: &Served) {
+    if let Ok(v) = HeaderValue::from_str(variant) {
+        r.headers_mut().insert("x-mlx-variant", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&served.version_label()) {
+        r.headers_mut().insert("x-mlx-model-version", v);
+    }
+}
+
+async fn invocations(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut parts = content_type.split(';');
+    let mime = parts.next().unwrap_or("").trim().to_string();
+    for p in parts {
+        let p = p.trim();
+        if let Some(cs) = p.strip_prefix("charset=")
+            && !cs.eq_ignore_ascii_case("utf-8")
+        {
+            return text_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The scoring server only supports UTF-8".into(),
+            );
+        }
+    }
+    let (variant, served) = state.pick();
+    let inputs = &served.model.preprocessor.inputs;
+    let table = match mime.as_str() {
+        "application/json" => {
+            protocol::parse_json(&body).and_then(|c| protocol::to_table(c, inputs))
+        }
+        "text/csv" => protocol::parse_csv(&body, inputs),
+        other => {
+            return text_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got '{other}'."
+                ),
+            );
+        }
+    };
+    let table = match table {
+        Ok(t) => t,
+        Err(e) => return protocol_error(&e),
+    };
+    let rows = table.n_rows;
+    match run_prediction(&state, served.clone(), table).await {
+        Ok(values) => {
+            state.metrics.predicted(variant, rows);
+            let mut r = json_response(
+                StatusCode::OK,
+                python_json(&serde_json::json!({"predictions": values})),
+            );
+            variant_headers(&mut r, variant, &served);
+            r
+        }
+        Err(r) => r,
+    }
+}
+
+/// The original app's `/predict`: a list of records, a dict of columns, or one record.
+async fn predict_app(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let doc: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                python_json(&serde_json::json!({"error": format!("invalid JSON: {e}")})),
+            );
+        }
+    };
+    let wrapped = match doc {
+        serde_json::Value::Array(_) => serde_json::json!({"dataframe_records": doc}),
+        serde_json::Value::Object(ref o) if o.values().all(|v| !v.is_array()) => {
+            serde_json::json!({"dataframe_records": [doc]})
+        }
+        serde_json::Value::Object(_) => serde_json::json!({"inputs": doc}),
+        _ => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                python_json(
+                    &serde_json::json!({"error": "expected a list of records or an object of columns"}),
+                ),
+            );
+        }
+    };
+    let (variant, served) = state.pick();
+    let table = protocol::parse_json(wrapped.to_string().as_bytes())
+        .and_then(|c| protocol::to_table(c, &served.model.preprocessor.inputs));
+    let table = match table {
+        Ok(t) => t,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                python_json(&serde_json::json!({"error": e.message})),
+            );
+        }
+    };
+    let rows = table.n_rows;
+    match run_prediction(&state, served.clone(), table).await {
+        Ok(values) => {
+            state.metrics.predicted(variant, rows);
+            let mut r = json_response(
+                StatusCode::OK,
+                python_json(&serde_json::json!({"prediction": values})),
+            );
+            variant_headers(&mut r, variant, &served);
+            r
+        }
+        Err(r) => r,
+    }
+}
+
+fn describe(served: &Served) -> serde_json::Value {
+    let (inputs, outputs) = served.model.signature();
+    serde_json::json!({
+        "uri": served.uri,
+        "name": served.name,
+        "version": served.version,
+        "run_id": served.run_id,
+        "estimator": served.model.kind.name(),
+        "signature": {
+            "inputs": serde_json::from_str::<serde_json::Value>(&inputs).unwrap_or_default(),
+            "outputs": serde_json::from_str::<serde_json::Value>(&outputs).unwrap_or_default(),
+        },
+    })
+}
+
+async fn model_info(State(state): State<Arc<AppState>>) -> Response {
+    let mut doc = describe(&state.champion.load());
+    if let Some(ch) = &state.challenger {
+        doc["challenger"] = describe(&ch.load());
+        doc["challenger_split"] = serde_json::json!(state.opts.split);
+    }
+    json_response(StatusCode::OK, python_json(&doc))
+}
+
+async fn metrics_endpoint(State(state): State<Arc<AppState>>) -> Response {
+    let label = |s: &Served| {
+        (
+            s.name.clone().unwrap_or_else(|| s.uri.clone()),
+            s.version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| s.run_id.clone().unwrap_or_default()),
+        )
+    };
+    let mut models = vec![];
+    let c = state.champion.load();
+    let (n, v) = label(&c);
+    models.push(("champion", n, v));
+    if let Some(ch) = &state.challenger {
+        let (n, v) = label(&ch.load());
+        models.push(("challenger", n, v));
+    }
+    let mut r = Response::new(Body::from(state.metrics.render(&models)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// Admin endpoints need the bearer token, or explicit permission to run without one.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let err = |status: StatusCode, msg: &str| {
+        Box::new(json_response(
+            status,
+            python_json(&serde_json::json!({"error_code": "PERMISSION_DENIED", "message": msg})),
+        ))
+    };
+    match &state.opts.token {
+        Some(token) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if given == Some(token.as_str()) {
+                Ok(())
+            } else {
+                Err(err(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid 'Authorization: Bearer <token>' header is required",
+                ))
+            }
+        }
+        None if state.opts.allow_unauthenticated_admin => Ok(()),
+        None => Err(err(
+            StatusCode::FORBIDDEN,
+            "admin endpoints are disabled: start mlx serve with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
+        )),
+    }
+}
+
+fn admin_error(status: StatusCode, message: String) -> Response {
+    json_response(
+        status,
+        python_json(&serde_json::json!({"error_code": "INVALID_STATE", "message": message})),
+    )
+}
+
+/// Re-point the champion at a model URI (after a retrain or a rollback).
+fn swap_to(state: &AppState, uri: &str) -> anyhow::Result<()> {
+    let store = state.store()?;
+    let served = load(store.as_ref(), uri)?;
+    eprintln!(
+        "mlx serve: now serving {} ({})",
+        served.uri,
+        served.version_label()
+    );
+    state.champion.store(Arc::new(served));
+    Ok(())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct RollbackBody {
+    to: Option<u64>,
+    alias: Option<String>,
+}
+
+async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let req: RollbackBody = if body.is_empty() {
+        RollbackBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+        }
+    };
+    let current = state.champion.load_full();
+    let Some(name) = current.name.clone() else {
+        return admin_error(
+            StatusCode::CONFLICT,
+            format!("the served model {} is not a registered model", current.uri),
+        );
+    };
+    let alias = req
+        .alias
+        .or_else(|| current.uri.split_once('@').map(|(_, a)| a.to_string()))
+        .unwrap_or_else(|| "Champion".into());
+    let st = state.clone();
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(Option<u64>, u64)> {
+        let store = st.store()?;
+        let (from, to) = crate::registry::rollback(store.as_ref(), &name, &alias, req.to)?;
+        let uri = if current.uri.contains('@') {
+            current.uri.clone()
+        } else {
+            format!("models:/{name}/{to}")
+        };
+        swap_to(&st, &uri)?;
+        Ok((from, to))
+    })
+    .await;
+    match result {
+        Ok(Ok((from, to))) => {
+            let served = state.champion.load();
+            json_response(
+                StatusCode::OK,
+                python_json(&serde_json::json!({
+                "from_version": from, "to_version": to, "model": describe(&served)})),
+            )
+        }
+        Ok(Err(e)) => admin_error(StatusCode::CONFLICT, format!("{e:#}")),
+        Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Retrain with the project's `main` entry point (or the served model's recorded training command),
+/// register the new model, point the alias (if serving by one) at it, and swap it in.
+async fn update_model(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let Ok(_guard) = state.updating.try_lock() else {
+        return admin_error(StatusCode::CONFLICT, "a retrain is already running".into());
+    };
+    let st = state.clone();
+    let result = tokio::task::spawn_blocking(move || retrain(&st)).await;
+    match result {
+        Ok(Ok(doc)) => json_response(StatusCode::OK, python_json(&doc)),
+        Ok(Err(e)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn retrain(state: &AppState) -> anyhow::Result<serde_json::Value> {
+    use anyhow::{Context, bail};
+    let current = state.champion.load_full();
+    let store = state.store()?;
+    let exe = std::env::current_exe().context("cannot find the mlx executable")?;
+    let project = crate::project::Project::load(&state.opts.project_dir).ok();
+    let mut cmd;
+    if project
+        .as_ref()
+        .is_some_and(|p| p.entry_points.contains_key("main"))
+    {
+        cmd = std::process::Command::new(&exe);
+        cmd.args(["run", "main", "--project"])
+            .arg(&state.opts.project_dir)
+            .args(["-o", "json"]);
+    } else {
+        let run_id = current
+            .run_id
+            .clone()
+            .context("the served model has no run to take a training command from")?;
+        let run = store.get_run(&run_id)?;
+        let recorded =
+            run.data.tags.get("mlx.command").context(
+                "the served model's run has no recorded training command (tag mlx.command)",
+            )?;
+        cmd = std::process::Command::new("sh");
+        cmd.arg("-c").arg(format!("{recorded} -o json"));
+    }
+    // `mlx` in a recorded command is this mlx; the new run is a run of its own.
+    let bin_dir = exe
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut path = vec![bin_dir];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    cmd.env("PATH", std::env::join_paths(path)?)
+        .env(
+            "MLX_TRACKING_URI",
+            crate::runner::absolute_tracking_uri(&state.opts.tracking_uri),
+        )
+        .env_remove("MLX_RUN_ID")
+        .env_remove("MLFLOW_RUN_ID")
+        .current_dir(&state.opts.project_dir);
+    eprintln!("mlx serve: retraining ...");
+    let out = cmd.output().context("cannot start the training command")?;
+    if !out.status.success() {
+        bail!(
+            "training failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+    // `mlx run` prints the run id last; `mlx train -o json` prints a document with run_id.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run_id = stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .or_else(|| {
+            let start = stdout.find('{')?;
+            let v: serde_json::Value = serde_json::from_str(&stdout[start..]).ok()?;
+            v["run_id"].as_str().map(str::to_string)
+        })
+        .context("could not find the new run id in the training output")?;
+    let run = store.get_run(&run_id)?;
+    let model_id = run
+        .outputs
+        .first()
+        .cloned()
+        .context("the training run logged no model")?;
+    let name = current
+        .name
+        .clone()
+        .or_else(|| project.and_then(|p| p.name))
+        .context("no registered model name: serve a models:/ URI or name the project")?;
+    // The training command may have registered the model itself (`--register`); do not add a second version.
+    let already = store
+        .list_model_versions(&name, false)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
+    let version = match already {
+        Some(v) => v,
+        None => store.register_model(
+            &name,
+            &format!("models:/{model_id}"),
+            Some(&run_id),
+            Some("retrained by mlx serve"),
+        )?,
+    };
+    let uri = match current.uri.split_once('@') {
+        Some((_, alias)) if current.uri.starts_with("models:/") => {
+            store.set_alias(&name, alias, version.version, "set")?;
+            current.uri.clone()
+        }
+        _ => format!("models:/{name}/{}", version.version),
+    };
+    swap_to(state, &uri)?;
+    let metrics: std::collections::BTreeMap<String, f64> = run
+        .data
+        .metrics
+        .iter()
+        .map(|(k, p)| (k.clone(), p.value))
+        .collect();
+    Ok(
+        serde_json::json!({"run_id": run_id, "version": version.version, "model_uri": uri, "metrics": metrics}),
+    )
+}
+
+/// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere.
+async fn follow_aliases(state: Arc<AppState>) {
+    loop {
+        tokio::time::sleep(state.opts.poll_interval).await;
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let Ok(store) = st.store() else { return };
+            let variants = std::iter::once(&st.champion).chain(st.challenger.iter());
+            for slot in variants {
+                let current = slot.load_full();
+                let follows = current.uri.contains('@') || current.uri.ends_with("/latest");
+                if !follows || !current.uri.starts_with("models:/") {
+                    continue;
+                }
+                let Ok(v) = store.resolve_model_version(&current.uri) else {
+                    continue;
+                };
+                if Some(v.version) == current.version {
+                    continue;
+                }
+                match load(store.as_ref(), &current.uri) {
+                    Ok(served) => {
+                        eprintln!(
+                            "mlx serve: {} moved from v{} to v{}; swapped",
+                            current.uri,
+                            current.version.unwrap_or(0),
+                            v.version
+                        );
+                        slot.store(Arc::new(served));
+                    }
+                    Err(e) => eprintln!(
+                        "mlx serve: {} moved to v{} but it cannot be loaded: {e:#}",
+                        current.uri, v.version
+                    ),
+                }
+            }
+        })
+        .await;
+    }
+}
+
+async fn record_metrics(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let known = [
+        "/ping",
+        "/health",
+        "/version",
+        "/invocations",
+        "/predict",
+        "/update_model",
+        "/rollback",
+        "/model",
+        "/metrics",
+    ];
+    let label = if known.contains(&path.as_str()) {
+        path.as_str()
+    } else {
+        "other"
+    };
+    state.metrics.observe(
+        label,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("mlx serve: shutting down after in-flight requests");
+}
+
+/// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
+pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let store = crate::settings::open_store(&opts.tracking_uri)?;
+    let champion = load(store.as_ref(), &opts.model)?;
+    let challenger = match &opts.challenger {
+        Some(uri) => Some(ArcSwap::from_pointee(load(store.as_ref(), uri)?)),
+        None => None,
+    };
+    eprintln!(
+        "mlx serve: serving {} ({})",
+        champion.uri,
+        champion.version_label()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.workers.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let state = Arc::new(AppState {
+            champion: ArcSwap::from_pointee(champion),
+            challenger,
+            counter: AtomicU64::new(0),
+            metrics: metrics::Metrics::default(),
+            updating: tokio::sync::Mutex::new(()),
+            opts: opts.clone(),
+        });
+        let app = Router::new()
+            .route("/ping", get(ping))
+            .route("/health", get(ping))
+            .route("/version", get(version))
+            .route(
+                "/invocations",
+                post(invocations).fallback(method_not_allowed),
+            )
+            .route("/predict", post(predict_app).fallback(method_not_allowed))
+            .route(
+                "/update_model",
+                post(update_model).fallback(method_not_allowed),
+            )
+            .route("/rollback", post(rollback).fallback(method_not_allowed))
+            .route("/model", get(model_info))
+            .route("/metrics", get(metrics_endpoint))
+            .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                record_metrics,
+            ))
+            .layer(DefaultBodyLimit::max(opts.max_body_bytes))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
+        let addr = listener.local_addr()?;
+        eprintln!("mlx serve: listening on http://{addr}");
+        tokio::spawn(follow_aliases(state.clone()));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+/// What to serve without `--model`: the project's registered model at Champion, else the latest finished run
+/// with a model (the original app's behaviour).
+pub fn default_model(
+    store: &dyn TrackingStore,
+    project_dir: &std::path::Path,
+    experiment: Option<&str>,
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let project = crate::project::Project::load(project_dir).ok();
+    if let Some(name) = project.as_ref().and_then(|p| p.name.clone())
+        && let Ok(m) = store.get_registered_model(&name)
+        && m.aliases.contains_key("Champion")
+    {
+        return Ok(format!("models:/{name}@Champion"));
+    }
+    let ids: Vec<String> = match experiment
+        .map(str::to_string)
+        .or_else(|| project.and_then(|p| p.name))
+    {
+        Some(e) => match crate::store::resolve_experiment(store, &e) {
+            Ok(exp) => vec![exp.experiment_id],
+            Err(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let ids = if ids.is_empty() {
+        store
+            .list_experiments(crate::store::entities::ViewType::ActiveOnly)?
+            .into_iter()
+            .map(|e| e.experiment_id)
+            .collect()
+    } else {
+        ids
+    };
+    let projection = crate::store::Projection {
+        metrics: crate::store::Fields::Nothing,
+        params: crate::store::Fields::Nothing,
+        tags: crate::store::Fields::Nothing,
+        io: true,
+    };
+    let runs = store.list_runs(
+        &ids,
+        crate::store::entities::ViewType::ActiveOnly,
+        &projection,
+    )?;
+    runs.iter()
+        .find(|r| r.info.status == crate::store::entities::RunStatus::Finished && !r.outputs.is_empty())
+        .map(|r| format!("runs:/{}/model", r.info.run_id))
+        .context("nothing to serve: no --model, no registered project model with a Champion alias, and no finished run with a model")
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<AppState>();
+}
+
+impl IntoResponse for ProtocolError {
+    fn into_response(self) -> Response {
+        protocol_error(&self)
+    }
+}

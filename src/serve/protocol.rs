@@ -1,0 +1,507 @@
+//! MLflow's scoring protocol: request bodies (`dataframe_split`, `dataframe_records`, `instances`, `inputs`,
+//! CSV) to a table typed by the model's signature, and responses and errors byte for byte as MLflow's
+//! server writes them (Python's `json.dumps` spacing, its error codes and messages).
+
+use crate::ml::data::{Column, CsvChunks, ReadOptions, Table};
+use crate::ml::preprocess::InputColumn;
+use serde::Serialize;
+use serde_json::Value;
+use std::io;
+
+/// A protocol error: HTTP status and MLflow's error JSON fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolError {
+    pub status: u16,
+    pub error_code: &'static str,
+    pub message: String,
+    pub sqlstate: &'static str,
+    pub error_class: &'static str,
+}
+
+impl ProtocolError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ProtocolError {
+            status: 400,
+            error_code: "BAD_REQUEST",
+            message: message.into(),
+            sqlstate: "KAM00",
+            error_class: "INVALID_PARAMETER_VALUE",
+        }
+    }
+    pub fn schema(message: impl Into<String>) -> Self {
+        ProtocolError {
+            status: 400,
+            error_code: "INVALID_PARAMETER_VALUE",
+            message: message.into(),
+            sqlstate: "KAM01",
+            error_class: "SCHEMA_ENFORCEMENT_FAILED",
+        }
+    }
+    pub fn body(&self) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error_code: &'a str,
+            message: &'a str,
+            sqlstate: &'a str,
+            error_class: &'a str,
+        }
+        python_json(&Body {
+            error_code: self.error_code,
+            message: &self.message,
+            sqlstate: self.sqlstate,
+            error_class: self.error_class,
+        })
+    }
+}
+
+/// JSON as Python's `json.dumps` writes it: `", "` between items and `": "` after keys.
+pub fn python_json<T: Serialize>(value: &T) -> String {
+    struct PyFormatter;
+    impl serde_json::ser::Formatter for PyFormatter {
+        fn begin_array_value<W: ?Sized + io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            if first { Ok(()) } else { w.write_all(b", ") }
+        }
+        fn begin_object_key<W: ?Sized + io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            if first { Ok(()) } else { w.write_all(b", ") }
+        }
+        fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            w.write_all(b": ")
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
+    value.serialize(&mut ser).expect("JSON values serialize");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+const FORMAT_KEYS: [&str; 4] = [
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+];
+
+fn format_error(found: &[&str]) -> ProtocolError {
+    let found: Vec<String> = found.iter().map(|k| format!("'{k}'")).collect();
+    ProtocolError::bad_request(format!(
+        "The input must be a JSON dictionary with exactly one of the input fields {{'inputs', 'instances', \
+         'dataframe_split', 'dataframe_records'}}. Received dictionary with input fields: [{}]. IMPORTANT: The \
+         MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are \
+         likely using an outdated scoring request format. To resolve the error, either update your request format \
+         or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, \
+         change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the \
+         MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in \
+         order to use the new request format. For more information about the updated MLflow Model scoring protocol \
+         in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.",
+        found.join(", ")
+    ))
+}
+
+/// Rows as column name → values, from any of MLflow's JSON shapes.
+type Columns = Vec<(String, Vec<Value>)>;
+
+fn records_to_columns(records: &[Value]) -> Result<Columns, ProtocolError> {
+    let mut names: Vec<String> = Vec::new();
+    for r in records {
+        let Some(obj) = r.as_object() else {
+            // Lists of lists have no column names: MLflow reports the missing inputs.
+            return Ok(positional(records));
+        };
+        for k in obj.keys() {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|n| {
+            let values = records
+                .iter()
+                .map(|r| r.get(&n).cloned().unwrap_or(Value::Null))
+                .collect();
+            (n, values)
+        })
+        .collect())
+}
+
+/// Unnamed rows: columns named 0, 1, 2...
+fn positional(rows: &[Value]) -> Columns {
+    let width = rows
+        .iter()
+        .filter_map(|r| r.as_array())
+        .map(|a| a.len())
+        .max()
+        .unwrap_or(0);
+    (0..width)
+        .map(|i| {
+            let values = rows
+                .iter()
+                .map(|r| {
+                    r.as_array()
+                        .and_then(|a| a.get(i))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            (i.to_string(), values)
+        })
+        .collect()
+}
+
+fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
+    obj.iter()
+        .map(|(k, v)| {
+            let values = match v {
+                Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            (k.clone(), values)
+        })
+        .collect()
+}
+
+/// Parse a JSON request body into named columns (and the `params`, ignored as MLflow does without a schema).
+pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        ProtocolError::bad_request(format!(
+            "Invalid input. Ensure that input is a valid JSON formatted string. Error: '{e}'\nInput: \n{}\n",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))
+    })?;
+    let Some(obj) = doc.as_object() else {
+        return Err(ProtocolError::bad_request(
+            "Invalid input. The input must be a JSON dictionary with exactly one of the input fields \
+             {'inputs', 'instances', 'dataframe_split', 'dataframe_records'}. Received a list.",
+        ));
+    };
+    let found: Vec<&str> = FORMAT_KEYS
+        .iter()
+        .copied()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    if found.len() != 1 {
+        return Err(format_error(&found));
+    }
+    let value = &obj[found[0]];
+    match (found[0], value) {
+        ("dataframe_split", Value::Object(split)) => {
+            let data = split
+                .get("data")
+                .cloned()
+                .unwrap_or(Value::Array(Vec::new()));
+            let Value::Array(rows) = data else {
+                return Err(ProtocolError::bad_request(
+                    "Invalid input. Provided dataframe_split field is not a valid dataframe representation in \
+                     'split' format. Error: 'DataFrame constructor not properly called!'",
+                ));
+            };
+            match split.get("columns").and_then(|c| c.as_array()) {
+                Some(cols) => {
+                    let names: Vec<String> = cols
+                        .iter()
+                        .map(|c| {
+                            c.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| c.to_string())
+                        })
+                        .collect();
+                    Ok(names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| {
+                            let values = rows
+                                .iter()
+                                .map(|r| {
+                                    r.as_array()
+                                        .and_then(|a| a.get(i))
+                                        .cloned()
+                                        .unwrap_or(Value::Null)
+                                })
+                                .collect();
+                            (n.clone(), values)
+                        })
+                        .collect())
+                }
+                None => Ok(positional(&rows)),
+            }
+        }
+        ("dataframe_split", _) => Err(ProtocolError::bad_request(
+            "Invalid input. Provided dataframe_split field is not a valid dataframe representation in 'split' \
+             format. Error: 'DataFrame constructor not properly called!'",
+        )),
+        ("dataframe_records", Value::Array(records)) => records_to_columns(records),
+        (_, Value::Array(records)) => records_to_columns(records),
+        (_, Value::Object(cols)) => Ok(columnar(cols)),
+        _ => Err(ProtocolError::bad_request(format!(
+            "Invalid input. The '{}' field must be a list of records or a dictionary of columns.",
+            found[0]
+        ))),
+    }
+}
+
+fn type_name(kind: &str) -> &'static str {
+    match kind {
+        "long" | "integer" => "int64",
+        "string" => "str",
+        _ => "float64",
+    }
+}
+
+/// Build the table the model reads from named columns, converting by the signature's types.
+pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, ProtocolError> {
+    let missing: Vec<String> = inputs
+        .iter()
+        .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
+        .map(|c| format!("'{}'", c.name))
+        .collect();
+    let n_rows = columns.first().map_or(0, |(_, v)| v.len());
+    if !missing.is_empty() || n_rows == 0 {
+        let schema: Vec<String> = inputs
+            .iter()
+            .map(|c| format!("'{}': {} (required)", c.name, c.kind))
+            .collect();
+        let all: Vec<String> = inputs.iter().map(|c| format!("'{}'", c.name)).collect();
+        let extra: Vec<String> = columns
+            .iter()
+            .filter(|(n, _)| !inputs.iter().any(|c| c.name == *n))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut message = format!(
+            "Failed to enforce schema of data with schema '[{}]'. Error: Model is missing inputs [{}].",
+            schema.join(", "),
+            if missing.is_empty() {
+                all.join(", ")
+            } else {
+                missing.join(", ")
+            }
+        );
+        if !extra.is_empty() {
+            message.push_str(&format!(
+                " Note that there were extra inputs: [{}].",
+                extra.join(", ")
+            ));
+        }
+        return Err(ProtocolError::schema(message));
+    }
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    for input in inputs {
+        let (_, values) = columns
+            .iter()
+            .find(|(n, _)| *n == input.name)
+            .expect("checked above");
+        if values.len() != n_rows {
+            return Err(ProtocolError::bad_request(
+                "Invalid input. All columns must have the same length.",
+            ));
+        }
+        let column = if input.kind == "string" {
+            Column::Text(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        other => Some(crate::ml::data::format_number(
+                            other.as_f64().unwrap_or(f64::NAN),
+                        )),
+                    })
+                    .collect(),
+            )
+        } else {
+            let mut nums = Vec::with_capacity(values.len());
+            for v in values {
+                let x = match v {
+                    Value::Null => None,
+                    Value::Number(n) => n.as_f64(),
+                    Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                    Value::String(s) => Some(s.trim().parse::<f64>().map_err(|_| {
+                        ProtocolError::bad_request(format!(
+                            "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. Error: 'ValueError(\"could not convert '{s}'\")'",
+                            input.name,
+                            type_name(&input.kind)
+                        ))
+                    })?),
+                    other => {
+                        return Err(ProtocolError::bad_request(format!(
+                            "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. Got {other}",
+                            input.name,
+                            type_name(&input.kind)
+                        )));
+                    }
+                };
+                nums.push(x);
+            }
+            Column::Numeric(nums)
+        };
+        names.push(input.name.clone());
+        out.push(column);
+    }
+    Ok(Table {
+        suspect: vec![None; names.len()],
+        names,
+        columns: out,
+        n_rows,
+    })
+}
+
+/// Parse a CSV body (header row required) with the signature's types.
+pub fn parse_csv(body: &[u8], inputs: &[InputColumn]) -> Result<Table, ProtocolError> {
+    let opts = ReadOptions {
+        categorical: Vec::new(),
+        expected: inputs
+            .iter()
+            .map(|c| (c.name.clone(), c.kind.clone()))
+            .collect(),
+    };
+    let csv_error = |why: String| {
+        ProtocolError::bad_request(format!(
+            "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas \
+             DataFrame produced using the `pandas.DataFrame.to_csv()` method. Error: '{why}'"
+        ))
+    };
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(csv_error("No columns to parse from file".into()));
+    }
+    let mut chunks = CsvChunks::from_reader(
+        Box::new(io::Cursor::new(body.to_vec())),
+        std::path::Path::new("request body"),
+        opts,
+        usize::MAX,
+    )
+    .map_err(|e| csv_error(e.to_string()))?;
+    let table = match chunks.next_chunk().map_err(|e| csv_error(e.to_string()))? {
+        Some((_, t)) => t,
+        None => Table {
+            names: chunks.names().to_vec(),
+            columns: chunks
+                .names()
+                .iter()
+                .map(|_| Column::Numeric(Vec::new()))
+                .collect(),
+            n_rows: 0,
+            suspect: vec![None; chunks.names().len()],
+        },
+    };
+    // Reuse the JSON path's checks (missing inputs, types) through columns.
+    let columns: Columns = table
+        .names
+        .iter()
+        .zip(&table.columns)
+        .map(|(n, c)| {
+            let values = (0..table.n_rows)
+                .map(|r| match c {
+                    Column::Numeric(v) => v[r].map_or(Value::Null, Value::from),
+                    Column::Text(v) => v[r].clone().map_or(Value::Null, Value::from),
+                })
+                .collect();
+            (n.clone(), values)
+        })
+        .collect();
+    to_table(columns, inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Vec<InputColumn> {
+        ["Pclass:long", "Sex:string", "Age:double"]
+            .iter()
+            .map(|s| {
+                let (n, k) = s.split_once(':').unwrap();
+                InputColumn {
+                    name: n.into(),
+                    kind: k.into(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_json_shape_gives_the_same_table() {
+        let bodies = [
+            r#"{"dataframe_split":{"columns":["Age","Pclass","Sex"],"data":[[22.0,3,"male"],[38,1,"female"]]}}"#,
+            r#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0},{"Pclass":1,"Sex":"female","Age":38.0,"Extra":1}]}"#,
+            r#"{"instances":[{"Pclass":3,"Sex":"male","Age":22.0},{"Pclass":1,"Sex":"female","Age":38.0}]}"#,
+            r#"{"inputs":{"Pclass":[3,1],"Sex":["male","female"],"Age":[22.0,38.0]},"params":{"k":1}}"#,
+            r#"{"inputs":[{"Pclass":3,"Sex":"male","Age":22.0},{"Pclass":1,"Sex":"female","Age":38.0}],"foo":1}"#,
+        ];
+        let first = to_table(parse_json(bodies[0].as_bytes()).unwrap(), &inputs()).unwrap();
+        assert_eq!(first.n_rows, 2);
+        for b in &bodies[1..] {
+            let t = to_table(parse_json(b.as_bytes()).unwrap(), &inputs()).unwrap();
+            assert_eq!(t.columns, first.columns, "{b}");
+        }
+        let csv = parse_csv(b"Pclass,Sex,Age\n3,male,22.0\n1,female,38\n", &inputs()).unwrap();
+        assert_eq!(csv.columns, first.columns);
+    }
+
+    #[test]
+    fn errors_are_mlflows() {
+        let e = parse_json(b"{bad").unwrap_err();
+        assert_eq!((e.status, e.error_code), (400, "BAD_REQUEST"));
+        assert!(
+            e.message
+                .starts_with("Invalid input. Ensure that input is a valid JSON formatted string.")
+        );
+        let e = parse_json(b"[1]").unwrap_err();
+        assert!(e.message.ends_with("Received a list."));
+        let e = parse_json(br#"{"inputs":[],"instances":[]}"#).unwrap_err();
+        assert!(
+            e.message
+                .contains("Received dictionary with input fields: ['dataframe_split'")
+                || e.message.contains("['instances', 'inputs']"),
+            "{}",
+            e.message
+        );
+        let e = to_table(
+            parse_json(br#"{"inputs":{"Pclass":[3],"Sex":["x"]}}"#).unwrap(),
+            &inputs(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.error_code, e.error_class),
+            ("INVALID_PARAMETER_VALUE", "SCHEMA_ENFORCEMENT_FAILED")
+        );
+        assert!(
+            e.message.contains("Model is missing inputs ['Age']"),
+            "{}",
+            e.message
+        );
+        let e = to_table(
+            parse_json(br#"{"inputs":{"Pclass":["x"],"Sex":["m"],"Age":[1]}}"#).unwrap(),
+            &inputs(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("Failed to convert column Pclass to type 'int64'"),
+            "{}",
+            e.message
+        );
+        let e = parse_csv(b"", &inputs()).unwrap_err();
+        assert!(e.message.contains("No columns to parse from file"));
+        assert_eq!(
+            e.body().split(", \"message\"").next().unwrap(),
+            "{\"error_code\": \"BAD_REQUEST\""
+        );
+    }
+
+    #[test]
+    fn python_spacing() {
+        assert_eq!(
+            python_json(&serde_json::json!({"predictions": [0, 1]})),
+            "{\"predictions\": [0, 1]}"
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! `mlx serve`: MLflow's scoring protocol (checked by a `requests` client written for MLflow), the original
+//! app's endpoints, alias following with zero failed requests, champion/challenger, admin auth, shutdown.
+
+use crate::common::{TestStore, python};
+use crate::train::train;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `mlx serve`, stopped (SIGTERM) on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(s: &TestStore, args: &[&str]) -> Server {
+        let mut cmd = s.mlx_std();
+        let mut child = cmd
+            .args(["serve", "--port", "0", "--poll-ms", "100"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let port = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(addr) = line.strip_prefix("mlx serve: listening on http://") {
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, port }
+    }
+
+    /// One HTTP/1.1 request; returns (status, headers lowercased, body).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a header block");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        (status, headers, raw[split + 4..].to_vec())
+    }
+
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, String) {
+        let mut headers = vec![("Content-Type", "application/json")];
+        headers.extend_from_slice(extra);
+        let (s, h, b) = self.request("POST", path, &headers, body.as_bytes());
+        (s, h, String::from_utf8(b).unwrap())
+    }
+
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        unsafe_free_sigterm(self.child.id());
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+/// SIGTERM through the `kill` command (the crate forbids unsafe code).
+fn unsafe_free_sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        unsafe_free_sigterm(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+const TWO_ROWS: &str = r#"{"dataframe_split":{"columns":["Pclass","Sex","Age","Fare"],"data":[[3,"male",22.0,7.25],[1,"female",38.0,71.2833]]}}"#;
+
+fn registered(s: &TestStore) -> Vec<String> {
+    let mut runs = Vec::new();
+    for model in ["logistic-regression", "decision-tree"] {
+        let r = train(
+            s,
+            &[
+                "--experiment",
+                "serve",
+                "--model",
+                model,
+                "--max-depth",
+                "2",
+                "--register",
+                "titanic",
+            ],
+        );
+        runs.push(r["run_id"].as_str().unwrap().to_string());
+    }
+    s.ok(&["alias", "set", "Champion", "1"]);
+    runs
+}
+
+#[test]
+fn a_client_written_for_mlflow_works_unchanged() {
+    let s = TestStore::new();
+    registered(&s);
+    let server = Server::start(&s, &["--model", "models:/titanic@Champion"]);
+    let out = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/scoring_client.py"))
+        .arg(format!("http://127.0.0.1:{}", server.port))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn original_app_endpoints_and_model_info() {
+    let s = TestStore::new();
+    let runs = registered(&s);
+    let server = Server::start(&s, &["--model", "models:/titanic@Champion"]);
+    let (status, _, body) = server.post_json("/predict", r#"[{"Pclass":3,"Sex":"male","Age":22,"Fare":7.25},{"Pclass":1,"Sex":"female","Age":38,"Fare":71.28}]"#, &[]);
+    assert_eq!((status, body.as_str()), (200, r#"{"prediction": [0, 1]}"#));
+    let (_, _, body) = server.post_json(
+        "/predict",
+        r#"{"Pclass":[3],"Sex":["male"],"Age":[22],"Fare":[7.25]}"#,
+        &[],
+    );
+    assert_eq!(body, r#"{"prediction": [0]}"#);
+    let (_, _, body) = server.post_json(
+        "/predict",
+        r#"{"Pclass":1,"Sex":"female","Age":38,"Fare":71.28}"#,
+        &[],
+    );
+    assert_eq!(body, r#"{"prediction": [1]}"#);
+    let (status, _, body) = server.post_json("/predict", r#"{"Pclass":1}"#, &[]);
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = server.request("GET", "/model", &[], b"");
+    assert_eq!(status, 200);
+    let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(info["name"], "titanic");
+    assert_eq!(info["version"], 1);
+    assert_eq!(info["run_id"], runs[0].as_str());
+    assert_eq!(info["signature"]["inputs"][1]["name"], "Sex");
+    // Admin endpoints are off without a token.
+    let (status, _, body) = server.post_json("/rollback", "", &[]);
+    assert_eq!(status, 403, "{body}");
+    let (status, _, _) = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn serving_by_alias_follows_moves_with_zero_failed_requests() {
+    let s = TestStore::new();
+    registered(&s);
+    let server = Server::start(&s, &["--model", "models:/titanic@Champion"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (failures, seen_v2) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            let mut failures = 0;
+            let mut seen_v2 = false;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                let (status, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+                if status != 200 {
+                    failures += 1;
+                }
+                if header(&headers, "x-mlx-model-version") == Some("titanic/2") {
+                    seen_v2 = true;
+                }
+            }
+            (failures, seen_v2)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        s.ok(&["alias", "set", "Champion", "2"]);
+        let moved = Instant::now();
+        loop {
+            let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+            if header(&headers, "x-mlx-model-version") == Some("titanic/2") {
+                break;
+            }
+            assert!(
+                moved.elapsed() < Duration::from_secs(3),
+                "the server did not follow the alias within 3 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert_eq!(failures, 0);
+    assert!(seen_v2);
+    // A rollback in another terminal is followed too.
+    assert_eq!(s.ok(&["rollback"]).trim(), "Champion: v2 -> v1");
+    let t = Instant::now();
+    loop {
+        let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+        if header(&headers, "x-mlx-model-version") == Some("titanic/1") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn champion_challenger_split_and_metrics() {
+    let s = TestStore::new();
+    registered(&s);
+    s.ok(&["alias", "set", "Challenger", "2"]);
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            "models:/titanic@Champion",
+            "--challenger",
+            "models:/titanic@Challenger",
+            "--split",
+            "0.25",
+        ],
+    );
+    let mut challenger = 0;
+    for _ in 0..40 {
+        let (status, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+        assert_eq!(status, 200);
+        match header(&headers, "x-mlx-variant") {
+            Some("challenger") => {
+                challenger += 1;
+                assert_eq!(header(&headers, "x-mlx-model-version"), Some("titanic/2"));
+            }
+            Some("champion") => {
+                assert_eq!(header(&headers, "x-mlx-model-version"), Some("titanic/1"))
+            }
+            other => panic!("variant header {other:?}"),
+        }
+    }
+    assert_eq!(challenger, 10, "exactly a quarter");
+    let (_, _, body) = server.request("GET", "/metrics", &[], b"");
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("mlx_predictions_total{variant=\"challenger\"} 20"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mlx_predictions_total{variant=\"champion\"} 60"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mlx_requests_total{path=\"/invocations\",status=\"200\"} 40"),
+        "{text}"
+    );
+    assert!(text.contains("mlx_request_duration_seconds_bucket{le=\"+Inf\"}"));
+    assert!(
+        text.contains("mlx_model_info{variant=\"challenger\",name=\"titanic\",version=\"2\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn update_model_retrains_and_swaps_and_rollback_swaps_back() {
+    let s = TestStore::new();
+    registered(&s);
+    let server = Server::start(
+        &s,
+        &["--model", "models:/titanic@Champion", "--token", "s3cret"],
+    );
+    let (status, _, _) = server.post_json("/update_model", "", &[]);
+    assert_eq!(status, 401);
+    let (status, _, _) =
+        server.post_json("/update_model", "", &[("Authorization", "Bearer wrong")]);
+    assert_eq!(status, 401);
+    let (status, _, body) =
+        server.post_json("/update_model", "", &[("Authorization", "Bearer s3cret")]);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["version"], 3);
+    assert_eq!(
+        v["metrics"]["accuracy"], 0.7552447552447552,
+        "retrained with the recorded command"
+    );
+    let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+    assert_eq!(header(&headers, "x-mlx-model-version"), Some("titanic/3"));
+    assert_eq!(
+        s.json(&["alias", "list"])["Champion"],
+        3,
+        "the alias moved to the new version"
+    );
+    let (status, _, body) =
+        server.post_json("/rollback", "", &[("Authorization", "Bearer s3cret")]);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["from_version"].as_u64(), v["to_version"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+    assert_eq!(header(&headers, "x-mlx-model-version"), Some("titanic/1"));
+    let (status, _, body) = server.post_json(
+        "/rollback",
+        r#"{"to": 99}"#,
+        &[("Authorization", "Bearer s3cret")],
+    );
+    assert_eq!(status, 409, "{body}");
+}
+
+#[test]
+fn bad_requests_never_hurt_the_next_and_shutdown_is_graceful() {
+    let s = TestStore::new();
+    registered(&s);
+    let server = Server::start(&s, &["--model", "models:/titanic/1", "--max-body-mb", "1"]);
+    for body in [
+        "{bad",
+        "[]",
+        "{}",
+        r#"{"inputs":{"Pclass":[1e400]}}"#,
+        "\u{0}\u{1}",
+    ] {
+        let (status, _, _) = server.post_json("/invocations", body, &[]);
+        assert!(status == 400, "{body}: {status}");
+        let (status, _, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+        assert_eq!(status, 200);
+    }
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let (status, _, _) = server.request(
+        "POST",
+        "/invocations",
+        &[("Content-Type", "application/json")],
+        &big,
+    );
+    assert_eq!(status, 413, "the body limit holds");
+    let (status, _, _) = server.post_json("/invocations", TWO_ROWS, &[]);
+    assert_eq!(status, 200);
+    assert!(server.stop().success(), "SIGTERM ends the server cleanly");
+}
+
+#[test]
+fn without_a_model_it_serves_the_latest_finished_run() {
+    let s = TestStore::new();
+    let r = train(&s, &["--experiment", "serve"]);
+    let mut cmd = s.mlx_std();
+    let mut child = cmd
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let chose = lines.next().unwrap().unwrap();
+    assert_eq!(
+        chose,
+        format!(
+            "mlx serve: no --model given; chose runs:/{}/model",
+            r["run_id"].as_str().unwrap()
+        )
+    );
+    unsafe_free_sigterm(child.id());
+    child.wait().unwrap();
+}
