@@ -166,6 +166,15 @@ async fn run_prediction(
     served: Arc<Served>,
     table: crate::ml::data::Table,
 ) -> Result<Vec<serde_json::Value>, Response> {
+    // Small batches take microseconds: predicting in place beats a hop to the blocking pool.
+    if table.n_rows <= 64 {
+        return served.model.predict(&table, 0).map(|p| p.values).map_err(|e| {
+            protocol_error(&ProtocolError::bad_request(format!(
+                "Encountered an unexpected error while evaluating the model. Verify that the serialized input \
+                 Dataframe is compatible with the model for inference. Error: '{e}'"
+            )))
+        });
+    }
     let task =
         tokio::task::spawn_blocking(move || served.model.predict(&table, 0).map(|p| p.values));
     match tokio::time::timeout(state.opts.timeout, task).await {
