@@ -108,29 +108,27 @@ fn format_error(found: &[&str]) -> ProtocolError {
 /// Rows as column name → values, from any of MLflow's JSON shapes.
 type Columns = Vec<(String, Vec<Value>)>;
 
-fn records_to_columns(records: &[Value]) -> Result<Columns, ProtocolError> {
-    let mut names: Vec<String> = Vec::new();
-    for r in records {
-        let Some(obj) = r.as_object() else {
-            // Lists of lists have no column names: MLflow reports the missing inputs.
-            return Ok(positional(records));
-        };
-        for k in obj.keys() {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
+fn records_to_columns(records: Vec<Value>) -> Result<Columns, ProtocolError> {
+    if records.iter().any(|r| !r.is_object()) {
+        // Lists of lists have no column names: MLflow reports the missing inputs.
+        return Ok(positional(&records));
+    }
+    let n = records.len();
+    let mut columns: Columns = Vec::new();
+    for (i, r) in records.into_iter().enumerate() {
+        let Value::Object(obj) = r else { unreachable!("checked above") };
+        for (k, v) in obj {
+            let col = match columns.iter().position(|(name, _)| *name == k) {
+                Some(c) => c,
+                None => {
+                    columns.push((k, vec![Value::Null; n]));
+                    columns.len() - 1
+                }
+            };
+            columns[col].1[i] = v;
         }
     }
-    Ok(names
-        .into_iter()
-        .map(|n| {
-            let values = records
-                .iter()
-                .map(|r| r.get(&n).cloned().unwrap_or(Value::Null))
-                .collect();
-            (n, values)
-        })
-        .collect())
+    Ok(columns)
 }
 
 /// Unnamed rows: columns named 0, 1, 2...
@@ -171,13 +169,13 @@ fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
 
 /// Parse a JSON request body into named columns (and the `params`, ignored as MLflow does without a schema).
 pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+    let mut doc: Value = serde_json::from_slice(body).map_err(|e| {
         ProtocolError::bad_request(format!(
             "Invalid input. Ensure that input is a valid JSON formatted string. Error: '{e}'\nInput: \n{}\n",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         ))
     })?;
-    let Some(obj) = doc.as_object() else {
+    let Some(obj) = doc.as_object_mut() else {
         return Err(ProtocolError::bad_request(
             "Invalid input. The input must be a JSON dictionary with exactly one of the input fields \
              {'inputs', 'instances', 'dataframe_split', 'dataframe_records'}. Received a list.",
@@ -191,8 +189,9 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
     if found.len() != 1 {
         return Err(format_error(&found));
     }
-    let value = &obj[found[0]];
-    match (found[0], value) {
+    let key = found[0];
+    let value = obj.remove(key).expect("found above");
+    match (key, &value) {
         ("dataframe_split", Value::Object(split)) => {
             let data = split
                 .get("data")
@@ -238,12 +237,13 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
             "Invalid input. Provided dataframe_split field is not a valid dataframe representation in 'split' \
              format. Error: 'DataFrame constructor not properly called!'",
         )),
-        ("dataframe_records", Value::Array(records)) => records_to_columns(records),
-        (_, Value::Array(records)) => records_to_columns(records),
+        (_, Value::Array(_)) => {
+            let Value::Array(records) = value else { unreachable!("matched above") };
+            records_to_columns(records)
+        }
         (_, Value::Object(cols)) => Ok(columnar(cols)),
         _ => Err(ProtocolError::bad_request(format!(
-            "Invalid input. The '{}' field must be a list of records or a dictionary of columns.",
-            found[0]
+            "Invalid input. The '{key}' field must be a list of records or a dictionary of columns."
         ))),
     }
 }
