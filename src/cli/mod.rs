@@ -6,6 +6,7 @@ mod compare;
 mod config;
 mod experiments;
 mod log;
+mod maintenance;
 mod plot;
 mod predict;
 mod registry;
@@ -71,6 +72,10 @@ enum Command {
     Rollback(registry::RollbackArgs),
     /// Serve a model over HTTP (MLflow's scoring protocol plus predict/retrain/rollback endpoints)
     Serve(Box<serve::ServeArgs>),
+    /// Check a store for what would break MLflow or mlx, and repair what is safe with --fix
+    Doctor(maintenance::DoctorArgs),
+    /// Permanently remove deleted runs and experiments (as `mlflow gc`)
+    Gc(maintenance::GcArgs),
     /// Same as `mlx runs compare`
     Compare(compare::CompareArgs),
     /// Show the settings in effect and where each came from
@@ -123,6 +128,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::exec(&settings, args),
         Command::Compare(args) => compare::exec(&settings, args),
         Command::Register(args) => registry::register(&settings, args),
+        Command::Doctor(args) => maintenance::doctor(&settings, args),
+        Command::Gc(args) => maintenance::gc(&settings, args),
         Command::Serve(args) => serve::exec(&settings, *args),
         Command::Models(c) => registry::models(&settings, c),
         Command::Alias(c) => registry::alias(&settings, c),

@@ -116,7 +116,9 @@ fn records_to_columns(records: Vec<Value>) -> Result<Columns, ProtocolError> {
     let n = records.len();
     let mut columns: Columns = Vec::new();
     for (i, r) in records.into_iter().enumerate() {
-        let Value::Object(obj) = r else { unreachable!("checked above") };
+        let Value::Object(obj) = r else {
+            unreachable!("checked above")
+        };
         for (k, v) in obj {
             let col = match columns.iter().position(|(name, _)| *name == k) {
                 Some(c) => c,
@@ -238,7 +240,9 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
              format. Error: 'DataFrame constructor not properly called!'",
         )),
         (_, Value::Array(_)) => {
-            let Value::Array(records) = value else { unreachable!("matched above") };
+            let Value::Array(records) = value else {
+                unreachable!("matched above")
+            };
             records_to_columns(records)
         }
         (_, Value::Object(cols)) => Ok(columnar(cols)),

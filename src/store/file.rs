@@ -18,7 +18,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod maintenance;
 mod models;
+
+pub use maintenance::{Finding, Removed};
 
 const TRASH: &str = ".trash";
 const REGISTRY_DIR: &str = "models";

@@ -232,7 +232,7 @@ impl FileStore {
         Ok(self.root.join(REGISTRY).join(name))
     }
 
-    fn version_numbers(&self, dir: &Path) -> Result<Vec<u64>> {
+    pub(super) fn version_numbers(&self, dir: &Path) -> Result<Vec<u64>> {
         Ok(list_names(dir)?
             .iter()
             .filter_map(|n| n.strip_prefix("version-")?.parse().ok())

@@ -1,0 +1,252 @@
+//! `mlx doctor` and `mlx gc` for the file store: find (and where safe, repair) what would break MLflow or
+//! mlx, and permanently remove deleted runs and experiments.
+
+use super::*;
+
+/// One finding of `doctor`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub path: PathBuf,
+    pub problem: String,
+    /// What `--fix` did (or would do), if it can repair it.
+    pub fix: Option<String>,
+    pub fixed: bool,
+}
+
+/// Something `gc` removed (or would remove).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Removed {
+    pub kind: &'static str,
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl FileStore {
+    /// Check every experiment, run and registered model; repair what is safe when `fix`.
+    pub fn doctor(&self, fix: bool) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        let mut note =
+            |path: PathBuf,
+             problem: String,
+             repair: Option<(&str, Box<dyn FnOnce() -> std::io::Result<()>>)>| {
+                let (fix_text, fixed) = match repair {
+                    Some((text, action)) if fix => {
+                        let ok = action().is_ok();
+                        (Some(text.to_string()), ok)
+                    }
+                    Some((text, _)) => (Some(text.to_string()), false),
+                    None => (None, false),
+                };
+                out.push(Finding {
+                    path,
+                    problem,
+                    fix: fix_text,
+                    fixed,
+                });
+            };
+        if !self.root.is_dir() {
+            return Ok(Vec::new());
+        }
+        for exp_dir in self.experiment_dirs()? {
+            // Leftover staging folders from a killed process.
+            for entry in fs::read_dir(&exp_dir)
+                .map_err(|e| StoreError::io(&exp_dir, e))?
+                .flatten()
+            {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".mlx-tmp-") {
+                    let p = entry.path();
+                    let q = p.clone();
+                    note(
+                        p,
+                        "leftover temporary folder from an interrupted write".into(),
+                        Some(("remove it", Box::new(move || remove_any(&q)))),
+                    );
+                }
+            }
+            if let Err(e) = self.read_experiment(&exp_dir) {
+                note(
+                    exp_dir.join(META),
+                    format!("experiment unreadable: {e}"),
+                    None,
+                );
+                continue;
+            }
+            for run_dir in self.run_dirs(&exp_dir)? {
+                let meta_path = run_dir.join(META);
+                if !meta_path.is_file() {
+                    note(
+                        run_dir.clone(),
+                        "run folder without meta.yaml (MLflow skips it)".into(),
+                        None,
+                    );
+                    continue;
+                }
+                if let Err(e) = self.read_run_info(&run_dir) {
+                    note(meta_path, format!("run unreadable: {e}"), None);
+                    continue;
+                }
+                for sub in ["params", "metrics", "artifacts"] {
+                    let d = run_dir.join(sub);
+                    if !d.is_dir() {
+                        let dd = d.clone();
+                        note(
+                            d,
+                            format!(
+                                "missing {sub}/ folder (MLflow then reports the run as not found)"
+                            ),
+                            Some(("create it", Box::new(move || fs::create_dir_all(&dd)))),
+                        );
+                    }
+                }
+                for (key, path) in list_key_files(&run_dir.join("metrics")).unwrap_or_default() {
+                    let text = match fs::read_to_string(&path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            note(path, format!("metric '{key}' unreadable: {e}"), None);
+                            continue;
+                        }
+                    };
+                    if text.trim().is_empty() {
+                        let p = path.clone();
+                        note(
+                            path,
+                            format!("metric '{key}' has no points (MLflow's get_run fails on it)"),
+                            Some((
+                                "remove the empty file",
+                                Box::new(move || fs::remove_file(&p)),
+                            )),
+                        );
+                    } else if let Err((line, why)) = metric_file::parse_file(&text) {
+                        note(path, format!("metric '{key}', line {line}: {why}"), None);
+                    }
+                }
+                for dir in ["params", "tags", "metrics"] {
+                    for entry in walk_files(&run_dir.join(dir)) {
+                        if entry
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with(".mlx-tmp-"))
+                        {
+                            let p = entry.clone();
+                            note(
+                                entry,
+                                "leftover temporary file from an interrupted write".into(),
+                                Some(("remove it", Box::new(move || fs::remove_file(&p)))),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The registry.
+        let registry = self.root.join("models");
+        for name in list_names(&registry)? {
+            let dir = registry.join(&name);
+            if !dir.join(META).is_file() {
+                continue;
+            }
+            let versions = self.version_numbers(&dir)?;
+            for v in &versions {
+                if let Err(e) = self.read_version(&name, *v) {
+                    note(
+                        dir.join(format!("version-{v}")).join(META),
+                        format!("model version unreadable: {e}"),
+                        None,
+                    );
+                }
+            }
+            for alias in list_names(&dir.join("aliases"))? {
+                let path = dir.join("aliases").join(&alias);
+                let target = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u64>().ok());
+                let ok = target.is_some_and(|v| self.live_version(&name, v).is_ok());
+                if !ok {
+                    let p = path.clone();
+                    note(
+                        path,
+                        format!(
+                            "alias '{alias}' of '{name}' points at {} which does not exist or is deleted",
+                            target
+                                .map(|v| format!("version {v}"))
+                                .unwrap_or_else(|| "no valid version".into())
+                        ),
+                        Some(("remove the alias", Box::new(move || fs::remove_file(&p)))),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Permanently remove deleted runs and deleted experiments, as `mlflow gc`: those deleted before
+    /// `older_than_ms` ago (all when None). With `dry_run`, only report.
+    pub fn gc(&self, older_than_ms: Option<i64>, dry_run: bool) -> Result<Vec<Removed>> {
+        let cutoff = older_than_ms.map(|age| super::super::now_ms() - age);
+        let old_enough = |t: Option<i64>| cutoff.is_none_or(|c| t.is_some_and(|t| t <= c));
+        let mut removed = Vec::new();
+        let trash = self.root.join(TRASH);
+        for exp_dir in self.experiment_dirs()? {
+            let in_trash = exp_dir.parent() == Some(trash.as_path());
+            if in_trash {
+                let exp = self.read_experiment(&exp_dir)?;
+                if old_enough(exp.last_update_time) {
+                    removed.push(Removed {
+                        kind: "experiment",
+                        id: exp.experiment_id,
+                        path: exp_dir.clone(),
+                    });
+                }
+                continue;
+            }
+            for run_dir in self.run_dirs(&exp_dir)? {
+                let Ok(m) = meta::read(&run_dir.join(META)) else {
+                    continue;
+                };
+                let info = run_info_from_meta(&run_dir, &run_dir.join(META), &m)?;
+                let deleted_time = m.get("deleted_time").and_then(|v| v.as_i64());
+                if info.lifecycle_stage == Lifecycle::Deleted && old_enough(deleted_time) {
+                    removed.push(Removed {
+                        kind: "run",
+                        id: info.run_id,
+                        path: run_dir,
+                    });
+                }
+            }
+        }
+        if !dry_run {
+            for r in &removed {
+                // Move aside then delete, so a crash never leaves half a run that still parses.
+                let parent = r.path.parent().unwrap_or(&self.root);
+                let doomed = parent.join(format!(".mlx-tmp-gc-{}", uuid::Uuid::new_v4().simple()));
+                fs::rename(&r.path, &doomed).map_err(|e| StoreError::io(&r.path, e))?;
+                fs::remove_dir_all(&doomed).map_err(|e| StoreError::io(&doomed, e))?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn remove_any(p: &Path) -> std::io::Result<()> {
+    if p.is_dir() {
+        fs::remove_dir_all(p)
+    } else {
+        fs::remove_file(p)
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
