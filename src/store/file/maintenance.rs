@@ -21,29 +21,29 @@ pub struct Removed {
     pub path: PathBuf,
 }
 
+/// A repair: what it does, and doing it.
+type Repair<'a> = Option<(&'a str, Box<dyn FnOnce() -> std::io::Result<()>>)>;
+
 impl FileStore {
     /// Check every experiment, run and registered model; repair what is safe when `fix`.
     pub fn doctor(&self, fix: bool) -> Result<Vec<Finding>> {
         let mut out = Vec::new();
-        let mut note =
-            |path: PathBuf,
-             problem: String,
-             repair: Option<(&str, Box<dyn FnOnce() -> std::io::Result<()>>)>| {
-                let (fix_text, fixed) = match repair {
-                    Some((text, action)) if fix => {
-                        let ok = action().is_ok();
-                        (Some(text.to_string()), ok)
-                    }
-                    Some((text, _)) => (Some(text.to_string()), false),
-                    None => (None, false),
-                };
-                out.push(Finding {
-                    path,
-                    problem,
-                    fix: fix_text,
-                    fixed,
-                });
+        let mut note = |path: PathBuf, problem: String, repair: Repair| {
+            let (fix_text, fixed) = match repair {
+                Some((text, action)) if fix => {
+                    let ok = action().is_ok();
+                    (Some(text.to_string()), ok)
+                }
+                Some((text, _)) => (Some(text.to_string()), false),
+                None => (None, false),
             };
+            out.push(Finding {
+                path,
+                problem,
+                fix: fix_text,
+                fixed,
+            });
+        };
         if !self.root.is_dir() {
             return Ok(Vec::new());
         }
