@@ -326,7 +326,11 @@ struct Parser<'a> {
     toks: Vec<(Tok, usize)>,
     i: usize,
     input: &'a str,
+    /// Nesting of parentheses and NOT, bounded so no input can exhaust the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 100;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -495,6 +499,16 @@ impl Parser<'_> {
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(self.at(), "the filter is nested too deeply"));
+        }
+        self.depth += 1;
+        let result = self.primary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn primary_inner(&mut self) -> Result<Expr, ParseError> {
         match self.peek() {
             Tok::LParen => {
                 self.bump();
@@ -541,6 +555,7 @@ pub fn parse_filter(input: &str) -> Result<Option<Expr>, ParseError> {
         toks: lex(input)?,
         i: 0,
         input,
+        depth: 0,
     };
     let e = p.or()?;
     if *p.peek() != Tok::End {
@@ -555,6 +570,7 @@ pub fn parse_order_by(input: &str) -> Result<OrderBy, ParseError> {
         toks: lex(input)?,
         i: 0,
         input,
+        depth: 0,
     };
     let key = p.key()?;
     let ascending = match p.peek() {

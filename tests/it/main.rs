@@ -7,6 +7,7 @@ mod concurrency;
 mod config;
 mod experiments;
 mod fixture;
+mod fuzz;
 mod hardening;
 mod interop;
 mod log;

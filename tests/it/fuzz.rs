@@ -1,0 +1,173 @@
+//! Every parser that takes outside input, under property tests and a corpus of nasty cases
+//! (`tests/corpus/`): no panic, no stack overflow, an error or a value. Bounded case counts keep CI fast.
+
+use mlx::ml::data::{CsvChunks, ReadOptions};
+use mlx::ml::preprocess::InputColumn;
+use mlx::serve::protocol;
+use mlx::store::{FileStore, TrackingStore, meta, metric_file};
+use proptest::prelude::*;
+use std::path::Path;
+
+fn corpus(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(name),
+    )
+    .unwrap();
+    text.split("\n\x0c\n").map(str::to_string).collect()
+}
+
+fn inputs() -> Vec<InputColumn> {
+    ["Pclass:long", "Sex:string", "Age:double", "Fare:double"]
+        .iter()
+        .map(|s| {
+            let (n, k) = s.split_once(':').unwrap();
+            InputColumn {
+                name: n.into(),
+                kind: k.into(),
+            }
+        })
+        .collect()
+}
+
+fn csv(text: &str) {
+    let opts = ReadOptions {
+        categorical: vec![],
+        expected: [("a".to_string(), "long".to_string())].into(),
+    };
+    if let Ok(mut c) = CsvChunks::from_reader(
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        Path::new("x"),
+        opts,
+        7,
+    ) {
+        while let Ok(Some(_)) = c.next_chunk() {}
+    }
+    let _ = protocol::parse_csv(text.as_bytes(), &inputs());
+}
+
+fn body(text: &str) {
+    if let Ok(cols) = protocol::parse_json(text.as_bytes()) {
+        let _ = protocol::to_table(cols, &inputs());
+    }
+}
+
+fn uri(store: &FileStore, text: &str) {
+    let _ = store.resolve_model(text);
+    let _ = store.resolve_model_version(text);
+}
+
+#[test]
+fn the_corpus_of_nasty_cases() {
+    for f in corpus("filters.txt") {
+        let _ = mlx::search::parse_filter(&f);
+        let _ = mlx::search::parse_order_by(&f);
+    }
+    for l in corpus("metric_lines.txt") {
+        let _ = metric_file::parse_line(&l);
+        let _ = metric_file::parse_file(&l);
+    }
+    for y in corpus("yaml.txt") {
+        let _ = meta::parse(Path::new("x"), &y);
+    }
+    for t in corpus("toml.txt") {
+        let _ = mlx::project::Project::parse(Path::new("MLproject.toml"), &t);
+    }
+    for c in corpus("csv.txt") {
+        csv(&c);
+    }
+    for b in corpus("json_bodies.txt") {
+        body(&b);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("mlruns"));
+    for u in corpus("model_uris.txt") {
+        uri(&store, &u);
+    }
+    // Deep nesting is refused, not a stack overflow.
+    let deep = format!("{}metrics.a > 1{}", "(".repeat(5000), ")".repeat(5000));
+    assert!(
+        mlx::search::parse_filter(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested too deeply")
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn filters_never_panic(s in "[ -~]{0,60}") {
+        let _ = mlx::search::parse_filter(&s);
+        let _ = mlx::search::parse_order_by(&s);
+    }
+
+    #[test]
+    fn filter_shaped_inputs_never_panic(
+        kind in prop::sample::select(vec!["metrics", "params", "tags", "attributes", "datasets", "x", ""]),
+        key in "[a-z_`\"' .]{0,8}",
+        op in prop::sample::select(vec!["=", "!=", "<", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT", "<>", "=="]),
+        value in "[0-9a-z'\"(),. %_-]{0,12}",
+        join in prop::sample::select(vec![" AND ", " OR ", " ", " NOT "]),
+    ) {
+        let f = format!("{kind}.{key} {op} {value}{join}{kind}.{key} {op} {value}");
+        let _ = mlx::search::parse_filter(&f);
+    }
+
+    #[test]
+    fn metric_lines_round_trip_or_error(ts in any::<i64>(), v in any::<f64>(), step in any::<i64>(), junk in "[ -~]{0,20}") {
+        let p = mlx::store::entities::MetricPoint { timestamp: ts, value: v, step };
+        let parsed = metric_file::parse_line(metric_file::format_line(&p).trim()).unwrap();
+        prop_assert_eq!(parsed.timestamp, ts);
+        prop_assert_eq!(parsed.step, step);
+        prop_assert!(parsed.value == v || (v.is_nan() && parsed.value.is_nan()));
+        let _ = metric_file::parse_line(&junk);
+    }
+
+    #[test]
+    fn yaml_never_panics(s in "[ -~\n]{0,80}") {
+        let _ = meta::parse(Path::new("x"), &s);
+    }
+
+    #[test]
+    fn meta_round_trips(k in "[a-z_]{1,10}", v in "\\PC{0,30}") {
+        let mut m = meta::Meta::new();
+        m.insert(k.clone(), meta::s(v.clone()));
+        let back = meta::parse(Path::new("x"), &meta::render(&m)).unwrap();
+        prop_assert_eq!(back.get(&k), Some(&meta::s(v)));
+    }
+
+    #[test]
+    fn mlproject_never_panics(s in "[ -~\n]{0,120}") {
+        let _ = mlx::project::Project::parse(Path::new("MLproject.toml"), &s);
+    }
+
+    #[test]
+    fn csv_never_panics(s in "[a-z0-9,\"\n .-]{0,120}") {
+        csv(&s);
+    }
+
+    #[test]
+    fn scoring_bodies_never_panic(s in "[ -~]{0,100}") {
+        body(&s);
+        let _ = protocol::parse_csv(s.as_bytes(), &inputs());
+    }
+
+    #[test]
+    fn json_shaped_bodies_never_panic(
+        key in prop::sample::select(vec!["inputs", "instances", "dataframe_split", "dataframe_records", "x"]),
+        inner in prop::sample::select(vec!["[]", "{}", "[{}]", "[[1,2]]", "{\"columns\":[\"Pclass\"],\"data\":[[1]]}", "{\"Pclass\":[1,2],\"Sex\":[\"a\"]}", "[{\"Pclass\":\"x\"}]", "null", "\"s\""]),
+    ) {
+        body(&format!("{{\"{key}\": {inner}}}"));
+    }
+
+    #[test]
+    fn model_uris_never_escape_or_panic(s in "(runs:/|models:/|file://|)[a-z0-9./@%-]{0,30}") {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("mlruns"));
+        uri(&store, &s);
+        prop_assert!(!dir.path().join("mlruns").exists(), "resolving never writes");
+    }
+}
