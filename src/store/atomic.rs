@@ -8,24 +8,30 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Replace `path` with `contents` atomically.
+/// Replace `path` with `contents` atomically (the temp file sits beside it).
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    write_via(path, contents, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Replace `path` atomically, with the temp file in `tmp_dir` (same filesystem). Key folders such as
+/// `params/`, `tags/`, `metrics/` and `aliases/` are read whole by MLflow, so their temp files live one level
+/// up, where MLflow never looks.
+pub fn write_via(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".mlx-tmp-")
-        .tempfile_in(dir)?;
+        .tempfile_in(tmp_dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
-/// Create `path` with `contents` only if it does not exist yet. Returns false when it already existed.
-pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<bool> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+/// Create `path` with `contents` only if it does not exist yet (temp file in `tmp_dir`). Returns false when
+/// it already existed.
+pub fn write_new(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<bool> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".mlx-tmp-")
-        .tempfile_in(dir)?;
+        .tempfile_in(tmp_dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     match tmp.persist_noclobber(path) {
@@ -35,12 +41,17 @@ pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<bool> {
     }
 }
 
-/// Append `line` to `path` (created if missing) in one write, under an exclusive lock.
+/// Append `line` to `path` in one write, under an exclusive lock. A missing file is created whole with its
+/// first line (temp file in `tmp_dir`, linked into place), so a crash never leaves an empty metric file,
+/// which MLflow cannot read.
 ///
 /// No fsync: an append cannot tear what is already there, and MLflow's own appends are not synced either;
 /// syncing every metric point would cost more than everything else a log call does.
-pub fn append(path: &Path, line: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+pub fn append(path: &Path, line: &[u8], tmp_dir: &Path) -> io::Result<()> {
+    if !path.exists() && write_new(path, line, tmp_dir)? {
+        return Ok(());
+    }
+    let mut file = OpenOptions::new().append(true).open(path)?;
     file.lock()?;
     let result = file.write_all(line);
     let _ = file.unlock();
@@ -96,8 +107,8 @@ mod tests {
     fn write_new_does_not_clobber() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
-        assert!(write_new(&p, b"1").unwrap());
-        assert!(!write_new(&p, b"2").unwrap());
+        assert!(write_new(&p, b"1", dir.path()).unwrap());
+        assert!(!write_new(&p, b"2", dir.path()).unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"1");
         write(&p, b"3").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"3");

@@ -734,7 +734,9 @@ impl TrackingStore for FileStore {
         for (k, v) in &batch.params {
             let path = params_dir.join(k);
             create_parent(&path)?;
-            if !atomic::write_new(&path, v.as_bytes()).map_err(|e| StoreError::io(&path, e))? {
+            if !atomic::write_new(&path, v.as_bytes(), &loc.dir)
+                .map_err(|e| StoreError::io(&path, e))?
+            {
                 // Another process logged it meanwhile: fine if it is the same value.
                 let old = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
                 if old != *v {
@@ -753,7 +755,8 @@ impl TrackingStore for FileStore {
         for (k, text) in lines {
             let path = metrics_dir.join(k);
             create_parent(&path)?;
-            atomic::append(&path, text.as_bytes()).map_err(|e| StoreError::io(&path, e))?;
+            atomic::append(&path, text.as_bytes(), &loc.dir)
+                .map_err(|e| StoreError::io(&path, e))?;
         }
         for (k, v) in &batch.tags {
             write_value_file(&loc.dir.join("tags"), k, v)?;
@@ -1048,11 +1051,13 @@ fn run_info_from_meta(dir: &Path, path: &Path, m: &Meta) -> Result<RunInfo> {
     })
 }
 
-/// Write `value` to `<dir>/<key>` (nested for keys with `/`), atomically, no trailing newline.
+/// Write `value` to `<dir>/<key>` (nested for keys with `/`), atomically, no trailing newline. The temp
+/// file goes to `dir`'s parent: MLflow reads every file in a key folder as a key.
 fn write_value_file(dir: &Path, key: &str, value: &str) -> Result<()> {
     let path = dir.join(key);
     create_parent(&path)?;
-    atomic::write(&path, value.as_bytes()).map_err(|e| StoreError::io(&path, e))
+    let tmp_dir = dir.parent().unwrap_or(dir);
+    atomic::write_via(&path, value.as_bytes(), tmp_dir).map_err(|e| StoreError::io(&path, e))
 }
 
 fn create_parent(path: &Path) -> Result<()> {

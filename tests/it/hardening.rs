@@ -218,3 +218,225 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A tiny deterministic generator for the harness.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+#[test]
+fn crash_consistency_under_sigkill() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let s = TestStore::new();
+    let base = s.start(&["--experiment", "crash", "--name", "base"]);
+    let r = crate::train::train(&s, &["--experiment", "crash", "--register", "m"]);
+    let model_run = r["run_id"].as_str().unwrap().to_string();
+    s.ok(&["alias", "set", "Champion", "1", "--model", "m"]);
+    fs::write(s.dir.path().join("art.txt"), "artifact").unwrap();
+    let data = crate::train::titanic();
+    let mut rng = Lcg(42);
+    let (mut kills, mut completed) = (0, 0);
+    let mut acked_metrics: Vec<i64> = Vec::new();
+    let mut acked_params: Vec<String> = Vec::new();
+    let mut acked_runs: Vec<String> = Vec::new();
+    let mut acked_versions: Vec<u64> = Vec::new();
+    for i in 0..300i64 {
+        let step = i.to_string();
+        let pkey = format!("p{i}");
+        let args: Vec<&str> = match rng.next(7) {
+            0 => vec!["log", "start", "--experiment", "crash"],
+            1 => vec!["log", "metric", "--run", &base, "m", "0.5", "--step", &step],
+            2 => vec!["log", "param", "--run", &base, &pkey, "v"],
+            3 => vec![
+                "log", "artifact", "--run", &base, "art.txt", "--dest", &step,
+            ],
+            4 => vec!["register", &model_run, "--name", "m"],
+            5 => vec!["alias", "set", "Champion", "1", "--model", "m"],
+            _ => vec![
+                "train",
+                "--data",
+                data.to_str().unwrap(),
+                "--target",
+                "Survived",
+                "--features",
+                "Pclass,Age,Fare",
+                "--experiment",
+                "crash",
+                "--model",
+                "decision-tree",
+            ],
+        };
+        let mut child = s
+            .mlx_std()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = if args[0] == "train" {
+            rng.next(400)
+        } else {
+            rng.next(12)
+        };
+        std::thread::sleep(Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() && rng.next(4) != 0 {
+            child.kill().unwrap(); // SIGKILL
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        let out = child.wait_with_output().unwrap();
+        if !out.status.success() {
+            continue;
+        }
+        completed += 1;
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        match args[..2] {
+            ["log", "start"] => acked_runs.push(stdout),
+            ["log", "metric"] => acked_metrics.push(i),
+            ["log", "param"] => acked_params.push(pkey.clone()),
+            ["register", _] => acked_versions.push(stdout.parse().unwrap()),
+            _ => {}
+        }
+    }
+    assert!(kills >= 150, "the harness killed {kills} processes");
+    // Every file parses: mlx's doctor finds nothing but leftovers of interrupted writes, and cleans those.
+    let out = s.mlx().args(["doctor", "-o", "json"]).output().unwrap();
+    let findings: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
+    for f in findings.as_array().unwrap() {
+        assert!(
+            f["problem"]
+                .as_str()
+                .unwrap()
+                .starts_with("leftover temporary"),
+            "{f}"
+        );
+    }
+    // The real MLflow client reads the whole store as the kills left it (temp files included).
+    let dump = mlflow_dump(&s.root());
+    assert!(
+        dump["runs"][base.as_str()]["history"]["m"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= acked_metrics.len()
+    );
+    for id in &acked_runs {
+        assert!(
+            dump["runs"][id.as_str()].is_object(),
+            "MLflow sees run {id}"
+        );
+    }
+    for p in &acked_params {
+        assert_eq!(dump["runs"][base.as_str()]["params"][p], "v");
+    }
+    assert!(
+        dump["runs"][base.as_str()]["params"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with(".mlx-tmp")),
+        "no temp file is ever seen as a param"
+    );
+    s.mlx().args(["doctor", "--fix"]).assert().success();
+    // Every acknowledged write is there.
+    let run = s.json(&["runs", "show", &base]);
+    let hist_len = run["metrics"]["m"]["points"].as_u64().unwrap_or(0) as usize;
+    assert!(hist_len >= acked_metrics.len());
+    for p in &acked_params {
+        assert_eq!(run["params"][p], "v", "param {p}");
+    }
+    for id in &acked_runs {
+        s.ok(&["runs", "show", id]);
+    }
+    let versions: Vec<u64> = s
+        .json(&["models", "versions", "m"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    for v in &acked_versions {
+        assert!(versions.contains(v), "version {v}");
+    }
+    let mut sorted = versions.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), versions.len(), "no duplicate versions");
+    eprintln!(
+        "crash harness: {kills} processes killed, {completed} completed, {} acknowledged writes checked",
+        acked_metrics.len() + acked_params.len() + acked_runs.len() + acked_versions.len()
+    );
+}
+
+#[test]
+fn four_processes_move_an_alias_while_it_is_served() {
+    let s = TestStore::new();
+    for model in ["logistic-regression", "decision-tree", "gaussian-nb"] {
+        crate::train::train(
+            &s,
+            &["--experiment", "alias", "--model", model, "--register", "m"],
+        );
+    }
+    s.ok(&["alias", "set", "Champion", "1", "--model", "m"]);
+    let server = crate::serve::Server::start(&s, &["--model", "models:/m@Champion"]);
+    let body = r#"{"inputs":{"Pclass":[3],"Sex":["male"],"Age":[22.0],"Fare":[7.25]}}"#;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            let mut failures = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _, _) = server.post_json("/invocations", body, &[]);
+                if status != 200 {
+                    failures += 1;
+                }
+            }
+            failures
+        });
+        let movers: Vec<_> = (0..4)
+            .map(|w| {
+                let s = &s;
+                scope.spawn(move || {
+                    for i in 0..15 {
+                        let v = ((w + i) % 3 + 1).to_string();
+                        s.ok(&["alias", "set", "Champion", &v, "--model", "m"]);
+                    }
+                })
+            })
+            .collect();
+        for m in movers {
+            m.join().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert_eq!(failures, 0);
+    let history = s.json(&["alias", "history", "Champion", "--model", "m"]);
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        61,
+        "every move recorded, none lost"
+    );
+    // The alias file is whole and the server ends on what it says.
+    let now = s.json(&["alias", "list", "--model", "m"])["Champion"]
+        .as_u64()
+        .unwrap();
+    let (_, headers, _) = server.post_json("/invocations", body, &[]);
+    let served = headers
+        .iter()
+        .find(|(k, _)| k == "x-mlx-model-version")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(served, format!("m/{now}"));
+}

@@ -47,23 +47,17 @@ impl FileStore {
         if !self.root.is_dir() {
             return Ok(Vec::new());
         }
+        // Leftovers of writes a killed process never finished: staging folders and temp files.
+        for path in find_temp(&self.root) {
+            let what = if path.is_dir() { "folder" } else { "file" };
+            let p = path.clone();
+            note(
+                path,
+                format!("leftover temporary {what} from an interrupted write"),
+                Some(("remove it", Box::new(move || remove_any(&p)))),
+            );
+        }
         for exp_dir in self.experiment_dirs()? {
-            // Leftover staging folders from a killed process.
-            for entry in fs::read_dir(&exp_dir)
-                .map_err(|e| StoreError::io(&exp_dir, e))?
-                .flatten()
-            {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(".mlx-tmp-") {
-                    let p = entry.path();
-                    let q = p.clone();
-                    note(
-                        p,
-                        "leftover temporary folder from an interrupted write".into(),
-                        Some(("remove it", Box::new(move || remove_any(&q)))),
-                    );
-                }
-            }
             if let Err(e) = self.read_experiment(&exp_dir) {
                 note(
                     exp_dir.join(META),
@@ -119,21 +113,6 @@ impl FileStore {
                         );
                     } else if let Err((line, why)) = metric_file::parse_file(&text) {
                         note(path, format!("metric '{key}', line {line}: {why}"), None);
-                    }
-                }
-                for dir in ["params", "tags", "metrics"] {
-                    for entry in walk_files(&run_dir.join(dir)) {
-                        if entry
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with(".mlx-tmp-"))
-                        {
-                            let p = entry.clone();
-                            note(
-                                entry,
-                                "leftover temporary file from an interrupted write".into(),
-                                Some(("remove it", Box::new(move || fs::remove_file(&p)))),
-                            );
-                        }
                     }
                 }
             }
@@ -235,17 +214,18 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
     }
 }
 
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
+/// Every `.mlx-tmp-*` file or folder under `dir` (not looking inside them).
+fn find_temp(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return out;
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
+        if e.file_name().to_string_lossy().starts_with(".mlx-tmp-") {
             out.push(p);
+        } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(find_temp(&p));
         }
     }
     out

@@ -11,7 +11,6 @@ impl FileStore {
         let dataset_id = md5_hex(&format!("{}{}", ds.name, ds.digest));
         let ds_dir = loc.experiment_dir.join("datasets").join(&dataset_id);
         if !ds_dir.join(META).is_file() {
-            fs::create_dir_all(&ds_dir).map_err(|e| StoreError::io(&ds_dir, e))?;
             let mut m = Meta::new();
             m.insert("digest".into(), meta::s(ds.digest.clone()));
             m.insert("name".into(), meta::s(ds.name.clone()));
@@ -19,11 +18,10 @@ impl FileStore {
             m.insert("schema".into(), meta::s(ds.schema.clone()));
             m.insert("source".into(), meta::s(ds.source.clone()));
             m.insert("source_type".into(), meta::s(ds.source_type.clone()));
-            meta::write(&ds_dir.join(META), &m)?;
+            self.publish_meta_dir(&ds_dir, &loc.experiment_dir, &m)?;
         }
         let input_id = md5_hex(&format!("{dataset_id}{run_id}"));
         let input_dir = loc.dir.join("inputs").join(&input_id);
-        fs::create_dir_all(&input_dir).map_err(|e| StoreError::io(&input_dir, e))?;
         let mut tags = serde_yaml_ng::Mapping::new();
         tags.insert(meta::s("mlflow.data.context"), meta::s(context));
         let mut m = Meta::new();
@@ -32,7 +30,30 @@ impl FileStore {
         m.insert("source_id".into(), meta::s(dataset_id));
         m.insert("source_type".into(), meta::s("DATASET"));
         m.insert("tags".into(), Value::Mapping(tags));
-        meta::write(&input_dir.join(META), &m)
+        self.publish_meta_dir(&input_dir, &loc.dir, &m)
+    }
+
+    /// Create `target/meta.yaml` whole: assembled in a hidden folder under `tmp_parent`, renamed into place,
+    /// so MLflow never meets the folder without its meta.yaml (which it cannot read).
+    fn publish_meta_dir(&self, target: &Path, tmp_parent: &Path, m: &Meta) -> Result<()> {
+        if target.join(META).is_file() {
+            return Ok(());
+        }
+        let staging = self.staging_dir(tmp_parent)?;
+        let result = (|| {
+            meta::write(&staging.join(META), m)?;
+            create_parent(target)?;
+            match fs::rename(&staging, target) {
+                Ok(()) => Ok(()),
+                // Someone else published it first.
+                Err(_) if target.join(META).is_file() => Ok(()),
+                Err(e) => Err(StoreError::io(target, e)),
+            }
+        })();
+        if staging.exists() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
     }
 
     pub(super) fn logged_model_uri_impl(&self, run_id: &str, model_id: &str) -> Result<String> {
@@ -77,7 +98,8 @@ impl FileStore {
                     metric_file::format_value(p.value),
                     p.step
                 );
-                atomic::append(&path, line.as_bytes()).map_err(|e| StoreError::io(&path, e))?;
+                atomic::append(&path, line.as_bytes(), &staging)
+                    .map_err(|e| StoreError::io(&path, e))?;
             }
             let tags = read_kv_dir(&run_dir.join("tags"), &Fields::All)?;
             for (k, v) in tags
@@ -111,7 +133,6 @@ impl FileStore {
         }
         result?;
         let out_dir = loc.dir.join("outputs").join(model_id);
-        fs::create_dir_all(&out_dir).map_err(|e| StoreError::io(&out_dir, e))?;
         let mut m = Meta::new();
         m.insert("destination_id".into(), meta::s(model_id));
         m.insert("destination_type".into(), meta::s("MODEL_OUTPUT"));
@@ -119,7 +140,7 @@ impl FileStore {
         m.insert("source_type".into(), meta::s("RUN_OUTPUT"));
         m.insert("step".into(), meta::i(0));
         m.insert("tags".into(), Value::Mapping(Default::default()));
-        meta::write(&out_dir.join(META), &m)?;
+        self.publish_meta_dir(&out_dir, &loc.dir, &m)?;
         Ok(LoggedModel {
             model_id: model_id.into(),
             name: name.into(),
