@@ -85,9 +85,10 @@ impl SavedModel {
             Task::Classification => {
                 let k = self.n_classes();
                 let proba = self.fitted.predict_proba(x, nf, k);
+                let labels: Vec<serde_json::Value> = (0..k).map(|c| self.label_json(c)).collect();
                 let values = proba
                     .chunks_exact(k)
-                    .map(|p| self.label_json(argmax(p)))
+                    .map(|p| labels[argmax(p)].clone())
                     .collect();
                 Predictions {
                     values,

@@ -114,6 +114,15 @@ fn map_key(c: &Cell) -> Option<String> {
     }
 }
 
+/// The cell as a lookup key, borrowing text cells (the hot path at predict time allocates nothing for them).
+fn key_of<'a>(c: &Cell<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    match c {
+        Cell::Num(x) => Some(std::borrow::Cow::Owned(super::data::format_number(*x))),
+        Cell::Text(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Cell::Missing => None,
+    }
+}
+
 fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, PreprocessError> {
     table
         .column(name)
@@ -304,16 +313,18 @@ impl Preprocessor {
                 } => {
                     for r in 0..table.n_rows {
                         let c = cell(col, r);
-                        let x = match map_key(&c) {
+                        let x = match key_of(&c) {
                             None => missing(r, *fill)?,
-                            Some(k) => *map.get(&k).ok_or_else(|| PreprocessError::Cell {
-                                column: name.clone(),
-                                row: r + row_offset,
-                                why: format!(
-                                    "unknown value {k:?} (known: {})",
-                                    map.keys().cloned().collect::<Vec<_>>().join(", ")
-                                ),
-                            })?,
+                            Some(k) => {
+                                *map.get(k.as_ref()).ok_or_else(|| PreprocessError::Cell {
+                                    column: name.clone(),
+                                    row: r + row_offset,
+                                    why: format!(
+                                        "unknown value {k:?} (known: {})",
+                                        map.keys().cloned().collect::<Vec<_>>().join(", ")
+                                    ),
+                                })?
+                            }
                         };
                         out[r * width + offset] = scaled(x, scale);
                     }
@@ -322,13 +333,15 @@ impl Preprocessor {
                 Step::OneHot { categories, .. } => {
                     for r in 0..table.n_rows {
                         let c = cell(col, r);
-                        match map_key(&c) {
+                        match key_of(&c) {
                             None if self.na == NaPolicy::Drop => {
                                 missing(r, None)?;
                             }
                             None => {}
                             Some(k) => {
-                                if let Ok(i) = categories.binary_search(&k) {
+                                if let Ok(i) =
+                                    categories.binary_search_by(|c| c.as_str().cmp(k.as_ref()))
+                                {
                                     out[r * width + offset + i] = 1.0;
                                 }
                             }
