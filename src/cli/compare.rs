@@ -53,13 +53,6 @@ pub struct CompareArgs {
     all_params: bool,
 }
 
-fn lower_is_better(metric: &str) -> bool {
-    let m = metric.to_ascii_lowercase();
-    ["loss", "error", "rmse", "mae", "mse", "time"]
-        .iter()
-        .any(|w| m.contains(w))
-}
-
 /// A run id, or the run behind a model URI (`models:/NAME@ALIAS`, `models:/NAME/3`, `runs:/ID/...`).
 fn resolve_run(store: &dyn TrackingStore, spec: &str) -> Result<Run> {
     let run_id = if let Some(rest) = spec.strip_prefix("runs:/") {
@@ -132,7 +125,11 @@ fn label(r: &Run) -> String {
 pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
-    let minimize = args.asc || args.by.as_deref().is_some_and(lower_is_better);
+    let minimize = args.asc
+        || args
+            .by
+            .as_deref()
+            .is_some_and(crate::search::lower_is_better);
     let baseline = args
         .baseline
         .as_deref()
@@ -191,7 +188,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
         let lower = if args.by.as_deref() == Some(key.as_str()) {
             minimize
         } else {
-            lower_is_better(key)
+            crate::search::lower_is_better(key)
         };
         let best = values
             .iter()

@@ -38,13 +38,6 @@ pub struct RunArgs {
     minimize: bool,
 }
 
-fn lower_is_better(metric: &str) -> bool {
-    let m = metric.to_ascii_lowercase();
-    ["loss", "error", "rmse", "mae", "mse", "time"]
-        .iter()
-        .any(|w| m.contains(w))
-}
-
 pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
@@ -148,7 +141,11 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
         }
         children.push((child.run_id, values.clone(), outcome));
     }
-    let minimize = args.minimize || args.by.as_deref().is_some_and(lower_is_better);
+    let minimize = args.minimize
+        || args
+            .by
+            .as_deref()
+            .is_some_and(crate::search::lower_is_better);
     let mut best: Option<(String, f64)> = None;
     let mut listing = Listing::new(&["run id", "status"]);
     listing.headers.extend(varying.iter().cloned());

@@ -13,6 +13,14 @@ use crate::store::{Fields, Projection, TrackingStore};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+/// Whether smaller values of a metric are better, judged by its name (loss, error, rmse, mae, mse, time).
+pub fn lower_is_better(metric: &str) -> bool {
+    let m = metric.to_ascii_lowercase();
+    ["loss", "error", "rmse", "mae", "mse", "time"]
+        .iter()
+        .any(|w| m.contains(w))
+}
+
 /// A parsed filter and ordering.
 #[derive(Debug, Clone, Default)]
 pub struct Query {

@@ -193,6 +193,28 @@ async fn run_prediction(
     }
 }
 
+/// Predict and answer `{"<key>": [...]}` with the variant headers, counting the rows.
+async fn respond(
+    state: &Arc<AppState>,
+    variant: &'static str,
+    served: Arc<Served>,
+    table: crate::ml::data::Table,
+    key: &str,
+) -> Response {
+    let rows = table.n_rows;
+    match run_prediction(state, served.clone(), table).await {
+        Ok(values) => {
+            state.metrics.predicted(variant, rows);
+            let mut body = serde_json::Map::new();
+            body.insert(key.to_string(), serde_json::Value::Array(values));
+            let mut r = json_response(StatusCode::OK, python_json(&body));
+            variant_headers(&mut r, variant, &served);
+            r
+        }
+        Err(r) => r,
+    }
+}
+
 fn variant_headers(r: &mut Response, variant: &str, served: &Served) {
     if let Ok(v) = HeaderValue::from_str(variant) {
         r.headers_mut().insert("x-mlx-variant", v);
@@ -245,19 +267,7 @@ async fn invocations(
         Ok(t) => t,
         Err(e) => return protocol_error(&e),
     };
-    let rows = table.n_rows;
-    match run_prediction(&state, served.clone(), table).await {
-        Ok(values) => {
-            state.metrics.predicted(variant, rows);
-            let mut r = json_response(
-                StatusCode::OK,
-                python_json(&serde_json::json!({"predictions": values})),
-            );
-            variant_headers(&mut r, variant, &served);
-            r
-        }
-        Err(r) => r,
-    }
+    respond(&state, variant, served, table, "predictions").await
 }
 
 /// The original app's `/predict`: a list of records, a dict of columns, or one record.
@@ -298,19 +308,7 @@ async fn predict_app(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
             );
         }
     };
-    let rows = table.n_rows;
-    match run_prediction(&state, served.clone(), table).await {
-        Ok(values) => {
-            state.metrics.predicted(variant, rows);
-            let mut r = json_response(
-                StatusCode::OK,
-                python_json(&serde_json::json!({"prediction": values})),
-            );
-            variant_headers(&mut r, variant, &served);
-            r
-        }
-        Err(r) => r,
-    }
+    respond(&state, variant, served, table, "prediction").await
 }
 
 fn describe(served: &Served) -> serde_json::Value {

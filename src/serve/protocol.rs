@@ -133,6 +133,18 @@ fn records_to_columns(records: Vec<Value>) -> Result<Columns, ProtocolError> {
     Ok(columns)
 }
 
+/// The `i`-th value of each row (null where a row is shorter or not a list).
+fn nth_of_rows(rows: &[Value], i: usize) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            r.as_array()
+                .and_then(|a| a.get(i))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
 /// Unnamed rows: columns named 0, 1, 2...
 fn positional(rows: &[Value]) -> Columns {
     let width = rows
@@ -142,18 +154,7 @@ fn positional(rows: &[Value]) -> Columns {
         .max()
         .unwrap_or(0);
     (0..width)
-        .map(|i| {
-            let values = rows
-                .iter()
-                .map(|r| {
-                    r.as_array()
-                        .and_then(|a| a.get(i))
-                        .cloned()
-                        .unwrap_or(Value::Null)
-                })
-                .collect();
-            (i.to_string(), values)
-        })
+        .map(|i| (i.to_string(), nth_of_rows(rows, i)))
         .collect()
 }
 
@@ -218,18 +219,7 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
                     Ok(names
                         .iter()
                         .enumerate()
-                        .map(|(i, n)| {
-                            let values = rows
-                                .iter()
-                                .map(|r| {
-                                    r.as_array()
-                                        .and_then(|a| a.get(i))
-                                        .cloned()
-                                        .unwrap_or(Value::Null)
-                                })
-                                .collect();
-                            (n.clone(), values)
-                        })
+                        .map(|(i, n)| (n.clone(), nth_of_rows(&rows, i)))
                         .collect())
                 }
                 None => Ok(positional(&rows)),

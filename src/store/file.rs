@@ -364,16 +364,8 @@ impl FileStore {
         Ok((loc, info))
     }
 
-    /// Read-modify-write a run's meta.yaml under a lock on the run folder.
-    fn update_run_meta(&self, dir: &Path, change: impl FnOnce(&mut Meta)) -> Result<()> {
-        let _lock = atomic::LockGuard::on_dir(dir).map_err(|e| StoreError::io(dir, e))?;
-        let path = dir.join(META);
-        let mut m = meta::read(&path)?;
-        change(&mut m);
-        meta::write(&path, &m)
-    }
-
-    fn update_experiment_meta(&self, dir: &Path, change: impl FnOnce(&mut Meta)) -> Result<()> {
+    /// Read-modify-write the meta.yaml of a run or experiment folder under a lock on that folder.
+    fn update_meta(&self, dir: &Path, change: impl FnOnce(&mut Meta)) -> Result<()> {
         let _lock = atomic::LockGuard::on_dir(dir).map_err(|e| StoreError::io(dir, e))?;
         let path = dir.join(META);
         let mut m = meta::read(&path)?;
@@ -425,7 +417,7 @@ impl FileStore {
             if info.lifecycle_stage != from {
                 continue;
             }
-            self.update_run_meta(&dir, |m| {
+            self.update_meta(&dir, |m| {
                 if let Some(since) = deleted_since {
                     let deleted_at = m.get("deleted_time").and_then(|v| v.as_i64());
                     if deleted_at.is_some_and(|t| t < since) {
@@ -511,7 +503,7 @@ impl TrackingStore for FileStore {
         let _lock = self.lock_root()?;
         self.check_name_free(new_name, Some(id))?;
         let now = super::now_ms();
-        self.update_experiment_meta(&dir, |m| {
+        self.update_meta(&dir, |m| {
             m.insert("name".into(), meta::s(new_name));
             m.insert("last_update_time".into(), meta::i(now));
         })
@@ -531,7 +523,7 @@ impl TrackingStore for FileStore {
         }
         let _lock = self.lock_root()?;
         let now = super::now_ms();
-        self.update_experiment_meta(&dir, |m| {
+        self.update_meta(&dir, |m| {
             m.insert("lifecycle_stage".into(), meta::s("deleted"));
             m.insert("last_update_time".into(), meta::i(now));
         })?;
@@ -565,7 +557,7 @@ impl TrackingStore for FileStore {
         }
         fs::rename(&dir, &target).map_err(|e| StoreError::io(&target, e))?;
         atomic::sync_dir(&self.root);
-        self.update_experiment_meta(&target, |m| {
+        self.update_meta(&target, |m| {
             m.insert("lifecycle_stage".into(), meta::s("active"));
             m.insert("last_update_time".into(), meta::i(now));
         })?;
@@ -761,7 +753,7 @@ impl TrackingStore for FileStore {
         for (k, v) in &batch.tags {
             write_value_file(&loc.dir.join("tags"), k, v)?;
             if k == "mlflow.runName" {
-                self.update_run_meta(&loc.dir, |m| {
+                self.update_meta(&loc.dir, |m| {
                     m.insert("run_name".into(), meta::s(v.clone()));
                 })?;
             }
@@ -771,7 +763,7 @@ impl TrackingStore for FileStore {
 
     fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
         let (loc, _) = self.active_run(run_id)?;
-        self.update_run_meta(&loc.dir, |m| {
+        self.update_meta(&loc.dir, |m| {
             m.insert("status".into(), meta::i(status.code()));
             m.insert("end_time".into(), meta::opt_i(end_time));
         })
@@ -780,7 +772,7 @@ impl TrackingStore for FileStore {
     fn delete_run(&self, run_id: &str) -> Result<()> {
         let loc = self.find_run(run_id)?;
         let now = super::now_ms();
-        self.update_run_meta(&loc.dir, |m| {
+        self.update_meta(&loc.dir, |m| {
             m.insert("lifecycle_stage".into(), meta::s("deleted"));
             m.insert("deleted_time".into(), meta::i(now));
         })
@@ -793,7 +785,7 @@ impl TrackingStore for FileStore {
                 "run {run_id} is in a deleted experiment; restore the experiment instead"
             )));
         }
-        self.update_run_meta(&loc.dir, |m| {
+        self.update_meta(&loc.dir, |m| {
             m.insert("lifecycle_stage".into(), meta::s("active"));
             m.remove("deleted_time");
         })
