@@ -196,6 +196,18 @@ fn original_app_endpoints_and_model_info() {
     assert_eq!(status, 403, "{body}");
     let (status, _, _) = server.request("GET", "/metrics", &[], b"");
     assert_eq!(status, 200);
+    // The server serves no files, whatever the path says.
+    for path in [
+        "/../../etc/passwd",
+        "/mlruns",
+        "/artifacts/MLmodel",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/model/../../x",
+    ] {
+        let (status, _, body) = server.request("GET", path, &[], b"");
+        assert!(status == 404 || status == 400, "{path}: {status}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
+    }
 }
 
 #[test]
