@@ -166,8 +166,9 @@ async fn run_prediction(
     served: Arc<Served>,
     table: crate::ml::data::Table,
 ) -> Result<Vec<serde_json::Value>, Response> {
-    // Small batches take microseconds: predicting in place beats a hop to the blocking pool.
-    if table.n_rows <= 64 {
+    // Batches up to a few thousand rows predict in well under a millisecond (1,000 rows: ~45 µs); in place
+    // beats a hop to the blocking pool. Larger ones go there, under the request timeout.
+    if table.n_rows <= 4096 {
         return served.model.predict(&table, 0).map(|p| p.values).map_err(|e| {
             protocol_error(&ProtocolError::bad_request(format!(
                 "Encountered an unexpected error while evaluating the model. Verify that the serialized input \
