@@ -86,6 +86,7 @@ impl Hyper {
         kind: ModelKind,
         n_features: usize,
         task: Task,
+        n_classes: usize,
     ) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
         let depth = self.max_depth.map_or("None".to_string(), |d| d.to_string());
@@ -93,7 +94,17 @@ impl Hyper {
             ModelKind::LogisticRegression | ModelKind::LogisticRegressionLbfgs => {
                 p.insert("C".into(), fmt(self.c));
                 p.insert("penalty".into(), "l2".into());
-                p.insert("solver".into(), "lbfgs".into());
+                p.insert("max_iter".into(), self.max_iter.to_string());
+                // Binary problems are solved by Newton's method, multi-class ones by L-BFGS; same optimum.
+                p.insert(
+                    "solver".into(),
+                    if n_classes == 2 {
+                        "newton-cholesky"
+                    } else {
+                        "lbfgs"
+                    }
+                    .into(),
+                );
             }
             ModelKind::RandomForest | ModelKind::DecisionTree => {
                 if kind == ModelKind::RandomForest {

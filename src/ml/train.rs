@@ -349,7 +349,9 @@ fn train_in_run(
     let y_test: Vec<f64> = p.split.test.iter().map(|&r| p.y[r]).collect();
 
     // Params: the estimator's hyperparameters with defaults, and how the data was prepared.
-    let mut params = opts.hyper.recorded(opts.model, pre.n_features(), p.task);
+    let mut params = opts
+        .hyper
+        .recorded(opts.model, pre.n_features(), p.task, p.classes.len());
     params.insert("model".into(), opts.model.name().into());
     params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
     params.insert("data".into(), opts.data.display().to_string());
