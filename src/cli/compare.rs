@@ -1,7 +1,7 @@
 //! `mlx runs compare` (also `mlx compare`): runs side by side with deltas against a baseline, and CI gates
 //! (`--fail-if-worse`, `--require`); `mlx runs diff A B`.
 
-use super::runs::{experiment_ids, report_parse_error};
+use super::runs::{experiment_ids, fmt_value, list_artifacts_recursive, report_parse_error};
 use crate::output::{self, Listing, OutputFormat};
 use crate::search::Query;
 use crate::settings::Settings;
@@ -106,14 +106,6 @@ fn holds(value: f64, op: &str, threshold: f64) -> bool {
     }
 }
 
-fn fmt(v: f64) -> String {
-    if v.is_finite() && v.fract() != 0.0 {
-        format!("{v:.4}")
-    } else {
-        format!("{v}")
-    }
-}
-
 fn label(r: &Run) -> String {
     format!(
         "{} ({})",
@@ -208,7 +200,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
             row.push(match v {
                 None => "-".into(),
                 Some(v) => {
-                    let mut s = fmt(*v);
+                    let mut s = fmt_value(*v);
                     if i > 0
                         && let Some(b) = base_v
                     {
@@ -287,14 +279,14 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
                     failed = true;
                     verdicts.push(format!(
                         "FAIL: {metric} {} of run {} is worse than the baseline's {} (run {}) by {:.4} (tolerance {})",
-                        fmt(c), cand.info.run_id, fmt(b), base.info.run_id, worse_by, args.tolerance
+                        fmt_value(c), cand.info.run_id, fmt_value(b), base.info.run_id, worse_by, args.tolerance
                     ));
                 } else {
                     verdicts.push(format!(
                         "PASS: {metric} {} of run {} vs the baseline's {} (run {})",
-                        fmt(c),
+                        fmt_value(c),
                         cand.info.run_id,
-                        fmt(b),
+                        fmt_value(b),
                         base.info.run_id
                     ));
                 }
@@ -321,7 +313,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
             Some(v) if holds(v, op, threshold) => {
                 verdicts.push(format!(
                     "PASS: {metric} {} {op} {threshold} (run {})",
-                    fmt(v),
+                    fmt_value(v),
                     cand.info.run_id
                 ));
             }
@@ -329,7 +321,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
                 failed = true;
                 verdicts.push(format!(
                     "FAIL: {metric} {} is not {op} {threshold} (run {})",
-                    fmt(v),
+                    fmt_value(v),
                     cand.info.run_id
                 ));
             }
@@ -418,18 +410,10 @@ pub fn diff(settings: &Settings, args: DiffArgs) -> Result<ExitCode> {
     };
     section("dataset digest", datasets(&a), datasets(&b));
     let artifacts = |r: &Run| -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![None::<String>];
-        while let Some(dir) = stack.pop() {
-            for e in store.list_artifacts(&r.info.run_id, dir.as_deref())? {
-                if e.is_dir {
-                    stack.push(Some(e.path));
-                } else {
-                    out.insert(e.path, format!("{} bytes", e.file_size.unwrap_or(0)));
-                }
-            }
-        }
-        Ok(out)
+        Ok(list_artifacts_recursive(store, &r.info.run_id)?
+            .into_iter()
+            .map(|e| (e.path, format!("{} bytes", e.file_size.unwrap_or(0))))
+            .collect())
     };
     section("artifact", artifacts(&a)?, artifacts(&b)?);
     let format = settings.output_format();

@@ -197,21 +197,14 @@ pub fn experiment_ids(store: &dyn TrackingStore, names: &[String]) -> Result<Vec
 
 /// Metric keys shown as table columns: the most common ones, at most `n`.
 fn key_metrics(runs: &[Run], n: usize) -> Vec<String> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in runs {
-        for k in r.data.metrics.keys() {
-            *counts.entry(k).or_default() += 1;
-        }
-    }
-    let mut keys: Vec<(&str, usize)> = counts.into_iter().collect();
-    keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    keys.into_iter()
-        .take(n)
-        .map(|(k, _)| k.to_string())
-        .collect()
+    let lists = runs
+        .iter()
+        .map(|r| r.data.metrics.keys().cloned().collect())
+        .collect();
+    crate::store::most_common(lists, n)
 }
 
-fn fmt_value(v: f64) -> String {
+pub(super) fn fmt_value(v: f64) -> String {
     if v.is_finite() && v.fract() != 0.0 {
         format!("{v:.4}")
     } else {
@@ -423,7 +416,7 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
 }
 
 /// Every artifact file of a run, depth-first.
-fn list_artifacts_recursive(
+pub(super) fn list_artifacts_recursive(
     store: &dyn TrackingStore,
     run_id: &str,
 ) -> Result<Vec<crate::store::entities::ArtifactEntry>> {

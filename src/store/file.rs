@@ -673,7 +673,7 @@ impl TrackingStore for FileStore {
                     .map(|files| files.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
                     .unwrap_or_default()
             });
-            projection.metrics = Fields::Only(most_common(key_lists, n));
+            projection.metrics = Fields::Only(most_common(key_lists, n).into_iter().collect());
         }
         let mut runs: Vec<Run> = parallel_map(infos, |(loc, info)| {
             match self.read_run_projected(&loc, info, &projection) {
@@ -1137,8 +1137,8 @@ fn read_latest_metric(path: &Path) -> Result<MetricPoint> {
     }
 }
 
-/// The `n` keys that occur in most lists (ties by name).
-fn most_common(lists: Vec<Vec<String>>, n: usize) -> std::collections::BTreeSet<String> {
+/// The `n` keys that occur in most lists, most frequent first (ties by name).
+pub fn most_common(lists: Vec<Vec<String>>, n: usize) -> Vec<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for k in lists.into_iter().flatten() {
         *counts.entry(k).or_default() += 1;

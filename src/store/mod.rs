@@ -12,7 +12,7 @@ use entities::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use file::FileStore;
+pub use file::{FileStore, most_common};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
