@@ -4,7 +4,7 @@
 //! The config file is `config.toml` in the user config dir (`MLX_CONFIG` names another file).
 
 use crate::output::OutputFormat;
-use crate::store::{FileStore, TrackingStore, file::file_uri_to_path};
+use crate::store::{FileStore, RestStore, TrackingStore, file::file_uri_to_path};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -54,11 +54,7 @@ pub enum SettingsError {
     #[error("config file {path}: {why}")]
     Config { path: PathBuf, why: String },
     #[error(
-        "tracking URI '{0}' points to an MLflow tracking server; the REST backend is not supported yet, use a local folder or file: URI"
-    )]
-    RemoteUnsupported(String),
-    #[error(
-        "tracking URI '{0}' uses an unsupported scheme; use a local folder or a file: URI (e.g. file:///path/to/mlruns)"
+        "tracking URI '{0}' uses an unsupported scheme; use a local folder, a file: URI (e.g. file:///path/to/mlruns) or an MLflow tracking server (http://host:port)"
     )]
     UnsupportedScheme(String),
 }
@@ -167,7 +163,7 @@ impl Settings {
 pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Err(SettingsError::RemoteUnsupported(uri.into()));
+        return Ok(Box::new(RestStore::new(uri)));
     }
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
     if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {

@@ -494,12 +494,18 @@ fn train_in_run(
     )?;
 
     // The model, in MLflow 3's layout.
-    let model_id = crate::store::new_model_id();
-    let artifact_uri = store.logged_model_artifact_uri(run_id, &model_id)?;
+    let logged = store.create_logged_model(run_id, "model")?;
+    let model_id = logged.model_id.clone();
     let staging = tempfile::tempdir()?;
     let model_dir = staging.path().join("model");
-    model.save(&model_dir, run_id, &model_id, &artifact_uri, &train_table)?;
-    store.log_model(run_id, &model_id, "model", &model_dir, &metric_points)?;
+    model.save(
+        &model_dir,
+        run_id,
+        &model_id,
+        &logged.artifact_location,
+        &train_table,
+    )?;
+    store.log_model(&logged, &model_dir, &metric_points)?;
 
     // Reports and plots as run artifacts.
     let reports = staging.path().join("reports");

@@ -830,19 +830,33 @@ impl TrackingStore for FileStore {
         self.log_input_impl(run_id, dataset, context)
     }
 
-    fn log_model(
-        &self,
-        run_id: &str,
-        model_id: &str,
-        name: &str,
-        local: &Path,
-        metrics: &[(String, MetricPoint)],
-    ) -> Result<LoggedModel> {
-        self.log_model_impl(run_id, model_id, name, local, metrics)
+    fn create_logged_model(&self, run_id: &str, name: &str) -> Result<LoggedModel> {
+        validate::key("model name", name)?;
+        let model_id = super::new_model_id();
+        let (_, info) = self.active_run(run_id)?;
+        Ok(LoggedModel {
+            artifact_location: self.logged_model_uri_impl(run_id, &model_id)?,
+            model_id,
+            name: name.into(),
+            experiment_id: info.experiment_id,
+            source_run_id: run_id.into(),
+        })
     }
 
-    fn logged_model_artifact_uri(&self, run_id: &str, model_id: &str) -> Result<String> {
-        self.logged_model_uri_impl(run_id, model_id)
+    fn log_model(
+        &self,
+        model: &LoggedModel,
+        local: &Path,
+        metrics: &[(String, MetricPoint)],
+    ) -> Result<()> {
+        self.log_model_impl(
+            &model.source_run_id,
+            &model.model_id,
+            &model.name,
+            local,
+            metrics,
+        )
+        .map(|_| ())
     }
 
     fn resolve_model(&self, uri: &str) -> Result<PathBuf> {

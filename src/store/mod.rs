@@ -1,11 +1,12 @@
 //! The tracking store: MLflow's entities behind one trait, with the local `mlruns` folder as the first
-//! implementation (a REST backend comes later behind the same trait).
+//! implementation and an MLflow tracking server's REST API as the second.
 
 pub mod atomic;
 pub mod entities;
 pub mod file;
 pub mod meta;
 pub mod metric_file;
+pub mod rest;
 pub mod validate;
 
 use entities::*;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use file::{FileStore, most_common};
+pub use rest::RestStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +53,17 @@ pub enum StoreError {
     InvalidState(String),
     #[error("model '{0}' not found")]
     ModelNotFound(String),
+    /// The tracking server answered with an error (MLflow's `error_code` and message).
+    #[error("tracking server: {method} {endpoint} failed with {code} (HTTP {status}): {message}")]
+    Remote {
+        method: String,
+        endpoint: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach the tracking server at {url}: {why}")]
+    Unreachable { url: String, why: String },
     #[error("{path}: {why}")]
     Corrupt { path: PathBuf, why: String },
     #[error("{path}: {source}")]
@@ -136,7 +149,8 @@ impl Projection {
     }
 }
 
-/// Everything mlx does with a tracking backend.
+/// Everything mlx does with a tracking backend: the `mlruns` folder ([`FileStore`]) or an MLflow tracking
+/// server over its REST API ([`RestStore`]).
 pub trait TrackingStore {
     /// Human-readable location (a path or URL) for messages.
     fn location(&self) -> String;
@@ -175,18 +189,17 @@ pub trait TrackingStore {
 
     /// Record that the run used `dataset` (MLflow's dataset input), with a context such as "training".
     fn log_input(&self, run_id: &str, dataset: &Dataset, context: &str) -> Result<()>;
-    /// Store the model folder `local` as logged model `model_id` named `name`, produced by the run, with a
-    /// copy of the run's params and the given metrics (MLflow 3 layout).
+    /// Start logged model `name` of the run (MLflow 3): its id and the URI its artifacts will have, which
+    /// is written into the model's MLmodel before [`TrackingStore::log_model`] stores it.
+    fn create_logged_model(&self, run_id: &str, name: &str) -> Result<LoggedModel>;
+    /// Store the model folder `local` as the artifacts of `model`, with a copy of the run's params and the
+    /// given metrics, and record it as the run's output.
     fn log_model(
         &self,
-        run_id: &str,
-        model_id: &str,
-        name: &str,
+        model: &LoggedModel,
         local: &Path,
         metrics: &[(String, MetricPoint)],
-    ) -> Result<LoggedModel>;
-    /// The URI a new logged model's artifacts will have (written into its MLmodel before it is logged).
-    fn logged_model_artifact_uri(&self, run_id: &str, model_id: &str) -> Result<String>;
+    ) -> Result<()>;
     /// A local folder holding the model a URI names: `runs:/RUN/PATH`, `models:/m-ID`, `models:/NAME/N`,
     /// `models:/NAME@ALIAS`, `models:/NAME/latest`, a path or a `file:` URI.
     fn resolve_model(&self, uri: &str) -> Result<PathBuf>;

@@ -106,18 +106,22 @@ fn default_store_is_mlruns_in_cwd_and_file_uris_work() {
 }
 
 #[test]
-fn remote_and_unknown_uris_and_bad_config_are_clear_errors() {
+fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (uri, needle) in [
-        ("http://127.0.0.1:5000", "REST backend is not supported yet"),
+        // Nothing listens on port 9: refused, retried twice, then a one-line error.
         (
-            "https://mlflow.example",
-            "REST backend is not supported yet",
+            "http://127.0.0.1:9",
+            "cannot reach the tracking server at http://127.0.0.1:9/api/2.0/mlflow/experiments/search",
         ),
+        ("http://127.0.0.1:9", "(after 3 attempts)"),
+        ("https://mlflow.invalid", "cannot reach the tracking server"),
         ("sqlite:///mlflow.db", "unsupported scheme"),
     ] {
         let out = mlx_bare(d)
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
             .args(["--tracking-uri", uri, "runs", "list"])
             .output()
             .unwrap();

@@ -1,0 +1,321 @@
+//! HTTP to an MLflow tracking server: MLflow's auth variables, retries with backoff on 429/5xx and
+//! dropped connections, timeouts, and the server's `error_code`/`message` turned into [`StoreError::Remote`].
+
+use super::super::{Result, StoreError};
+use base64::Engine;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+use ureq::http;
+
+/// What a query value or path segment keeps unescaped (RFC 3986 unreserved).
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+pub fn encode(s: &str) -> String {
+    utf8_percent_encode(s, UNRESERVED).to_string()
+}
+
+/// Each segment of an artifact path percent-encoded, the slashes kept.
+pub fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+    auth: Option<String>,
+    max_retries: u32,
+    backoff: Duration,
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+impl Client {
+    /// A client for the server at `base` (`http://host:port`), configured from MLflow's environment
+    /// variables: `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`,
+    /// `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds, default 120), `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (default 5)
+    /// and `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds, default 0.5; waits double each retry).
+    pub fn from_env(base: &str) -> Client {
+        let timeout = env_number::<f64>("MLFLOW_HTTP_REQUEST_TIMEOUT")
+            .filter(|t| *t > 0.0)
+            .unwrap_or(120.0);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs_f64(timeout)))
+            .user_agent(format!("mlx/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let auth = if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
+            Some(format!("Bearer {token}"))
+        } else {
+            var("MLFLOW_TRACKING_USERNAME").map(|user| {
+                let pass = var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default();
+                let raw = format!("{user}:{pass}");
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            })
+        };
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+            auth,
+            max_retries: env_number("MLFLOW_HTTP_REQUEST_MAX_RETRIES").unwrap_or(5),
+            backoff: Duration::from_secs_f64(
+                env_number::<f64>("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
+                    .filter(|f| *f >= 0.0)
+                    .unwrap_or(0.5),
+            ),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /api/2.0/mlflow/<endpoint>?query`.
+    pub fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
+        let mut url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
+        for (i, (k, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("{}={}", encode(k), encode(v)));
+        }
+        self.json(http::Method::GET, endpoint, &url, None)
+    }
+
+    /// `POST`, `PATCH` or `DELETE /api/2.0/mlflow/<endpoint>` with a JSON body.
+    pub fn send(&self, method: http::Method, endpoint: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
+        self.json(method, endpoint, &url, Some(body))
+    }
+
+    pub fn post(&self, endpoint: &str, body: &Value) -> Result<Value> {
+        self.send(http::Method::POST, endpoint, body)
+    }
+
+    fn json(
+        &self,
+        method: http::Method,
+        endpoint: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON serializes"));
+        let text = self.with_retries(&method, endpoint, url, || {
+            let mut req = http::Request::builder().method(method.clone()).uri(url);
+            if bytes.is_some() {
+                req = req.header("Content-Type", "application/json");
+            }
+            req = self.authorize(req);
+            let req = req
+                .body(bytes.clone().unwrap_or_default())
+                .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+            let mut resp = self.agent.run(req)?;
+            let status = resp.status().as_u16();
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_string()?;
+            Ok((status, text))
+        })?;
+        if text.trim().is_empty() {
+            return Ok(Value::Object(Default::default()));
+        }
+        serde_json::from_str(&text).map_err(|e| StoreError::Remote {
+            method: method.to_string(),
+            endpoint: endpoint.into(),
+            status: 200,
+            code: "BAD_RESPONSE".into(),
+            message: format!("the answer is not JSON ({e})"),
+        })
+    }
+
+    fn authorize(&self, req: http::request::Builder) -> http::request::Builder {
+        match &self.auth {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        }
+    }
+
+    fn artifact_url(&self, path: &str) -> String {
+        format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{}",
+            self.base,
+            encode_path(path.trim_matches('/'))
+        )
+    }
+
+    /// Upload a local file to the artifact proxy at `path` (relative to the artifacts destination).
+    pub fn put_file(&self, path: &str, local: &Path) -> Result<()> {
+        let url = self.artifact_url(path);
+        self.with_retries(&http::Method::PUT, path, &url, || {
+            let file = std::fs::File::open(local)?;
+            let req = self
+                .authorize(http::Request::builder().method("PUT").uri(&url))
+                .header("Content-Type", "application/octet-stream")
+                .body(file)
+                .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+            let mut resp = self.agent.run(req)?;
+            let status = resp.status().as_u16();
+            Ok((status, resp.body_mut().read_to_string().unwrap_or_default()))
+        })?;
+        Ok(())
+    }
+
+    /// List one folder of the artifact proxy: `(name, is_dir, size)`.
+    pub fn list_artifact_dir(&self, path: &str) -> Result<Vec<(String, bool, Option<u64>)>> {
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts?path={}",
+            self.base,
+            encode(path.trim_matches('/'))
+        );
+        let v = self.json(http::Method::GET, "mlflow-artifacts/artifacts", &url, None)?;
+        Ok(v.get("files")
+            .and_then(Value::as_array)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter_map(|f| {
+                        Some((
+                            f.get("path")?.as_str()?.to_string(),
+                            f.get("is_dir").and_then(Value::as_bool).unwrap_or(false),
+                            f.get("file_size")
+                                .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok())),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Download the artifact at `path` into the local file `dest`.
+    pub fn download(&self, path: &str, dest: &Path) -> Result<()> {
+        let url = self.artifact_url(path);
+        self.with_retries(&http::Method::GET, path, &url, || {
+            let req = self
+                .authorize(http::Request::builder().method("GET").uri(&url))
+                .body(())
+                .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+            let mut resp = self.agent.run(req)?;
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Ok((status, resp.body_mut().read_to_string().unwrap_or_default()));
+            }
+            let mut file = std::fs::File::create(dest)?;
+            let mut reader = resp.body_mut().as_reader();
+            std::io::copy(&mut reader, &mut file)?;
+            file.sync_all()?;
+            Ok((status, String::new()))
+        })?;
+        Ok(())
+    }
+
+    /// Run `attempt` until it gets a non-retryable answer or the retries are used up; a 2xx answer's body
+    /// is returned, any other status becomes [`StoreError::Remote`].
+    fn with_retries(
+        &self,
+        method: &http::Method,
+        endpoint: &str,
+        url: &str,
+        mut attempt: impl FnMut() -> std::result::Result<(u16, String), ureq::Error>,
+    ) -> Result<String> {
+        let mut tries = 0;
+        loop {
+            let wait = self.backoff.mul_f64(2f64.powi(tries as i32));
+            match attempt() {
+                Ok((status, text)) if (200..300).contains(&status) => return Ok(text),
+                Ok((status, _)) if retryable_status(status) && tries < self.max_retries => {}
+                Ok((status, text)) => return Err(remote_error(method, endpoint, status, &text)),
+                Err(e) if retryable_error(&e) && tries < self.max_retries => {}
+                Err(e) => {
+                    let why = match e {
+                        ureq::Error::Io(io) => io.to_string(),
+                        other => other.to_string(),
+                    };
+                    let why = if tries > 0 {
+                        format!("{why} (after {} attempts)", tries + 1)
+                    } else {
+                        why
+                    };
+                    return Err(StoreError::Unreachable {
+                        url: url.split('?').next().unwrap_or(url).to_string(),
+                        why,
+                    });
+                }
+            }
+            tries += 1;
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+fn retryable_error(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ConnectionReset
+                | ConnectionAborted
+                | ConnectionRefused
+                | BrokenPipe
+                | UnexpectedEof
+                | TimedOut
+                | Interrupted
+        ),
+        ureq::Error::ConnectionFailed | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
+}
+
+/// MLflow answers errors as `{"error_code": ..., "message": ...}`; anything else is quoted briefly.
+fn remote_error(method: &http::Method, endpoint: &str, status: u16, text: &str) -> StoreError {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let field = |k: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let code = field("error_code").unwrap_or_else(|| match status {
+        401 => "UNAUTHENTICATED".into(),
+        403 => "PERMISSION_DENIED".into(),
+        404 => "ENDPOINT_NOT_FOUND".into(),
+        _ => "HTTP_ERROR".into(),
+    });
+    let message = field("message").unwrap_or_else(|| {
+        let mut t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if t.len() > 200 {
+            let cut = (0..=200)
+                .rev()
+                .find(|i| t.is_char_boundary(*i))
+                .unwrap_or(0);
+            t.truncate(cut);
+            t.push('…');
+        }
+        if t.is_empty() { "no details".into() } else { t }
+    });
+    StoreError::Remote {
+        method: method.to_string(),
+        endpoint: endpoint.to_string(),
+        status,
+        code,
+        // One line, always.
+        message: message.replace(['\n', '\r'], " "),
+    }
+}
