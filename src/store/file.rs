@@ -687,28 +687,13 @@ impl TrackingStore for FileStore {
         .into_iter()
         .flatten()
         .collect();
-        runs.sort_by(|a, b| {
-            b.info
-                .start_time
-                .cmp(&a.info.start_time)
-                .then_with(|| a.info.run_id.cmp(&b.info.run_id))
-        });
+        super::sort_newest_first(&mut runs);
         Ok(runs)
     }
 
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {
         // Validate everything before writing anything, so a bad batch leaves the run untouched.
-        for (k, _) in &batch.metrics {
-            validate::key("metric", k)?;
-        }
-        for (k, v) in &batch.params {
-            validate::key("param", k)?;
-            validate::param_value(k, v)?;
-        }
-        for (k, v) in &batch.tags {
-            validate::key("tag", k)?;
-            validate::tag_value(k, v)?;
-        }
+        validate::batch(batch)?;
         let (loc, _) = self.active_run(run_id)?;
         let params_dir = loc.dir.join("params");
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();

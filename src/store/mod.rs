@@ -236,6 +236,49 @@ pub trait TrackingStore {
     ) -> Result<ModelVersion>;
 }
 
+/// Which version of a registered model a `models:/` URI names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VersionSpec<'a> {
+    Latest,
+    Number(u64),
+    Alias(&'a str),
+}
+
+/// `NAME/3`, `NAME/latest` or `NAME@alias` (the part after `models:/`) to the model name and version spec.
+pub fn parse_version_spec(spec: &str) -> Result<(&str, VersionSpec<'_>)> {
+    let (name, which) = if let Some((name, alias)) = spec.split_once('@') {
+        (name, Err(alias))
+    } else if let Some((name, v)) = spec.rsplit_once('/') {
+        (name, Ok(v))
+    } else {
+        return Err(StoreError::ModelNotFound(format!(
+            "models:/{spec} (expected models:/NAME/VERSION, models:/NAME@ALIAS or models:/NAME/latest)"
+        )));
+    };
+    validate::model_name(name)?;
+    let which = match which {
+        Ok("latest") | Err("latest") => VersionSpec::Latest,
+        Ok(v) => VersionSpec::Number(v.parse::<u64>().map_err(|_| {
+            StoreError::ModelNotFound(format!("models:/{spec}: '{v}' is not a version number"))
+        })?),
+        Err(alias) => {
+            validate::alias(alias)?;
+            VersionSpec::Alias(alias)
+        }
+    };
+    Ok((name, which))
+}
+
+/// Listing order of runs: newest first, ties by id.
+pub fn sort_newest_first(runs: &mut [Run]) {
+    runs.sort_by(|a, b| {
+        b.info
+            .start_time
+            .cmp(&a.info.start_time)
+            .then_with(|| a.info.run_id.cmp(&b.info.run_id))
+    });
+}
+
 /// Where an alias history is kept: a registered-model tag (MLflow shows and keeps it as any tag).
 pub fn alias_history_tag(alias: &str) -> String {
     format!("mlx.alias_history.{alias}")

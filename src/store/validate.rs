@@ -172,6 +172,22 @@ pub fn artifact_path(path: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Every key and value of a batch, checked before anything is written.
+pub fn batch(batch: &super::Batch) -> Result<(), StoreError> {
+    for (k, _) in &batch.metrics {
+        key("metric", k)?;
+    }
+    for (k, v) in &batch.params {
+        key("param", k)?;
+        param_value(k, v)?;
+    }
+    for (k, v) in &batch.tags {
+        key("tag", k)?;
+        tag_value(k, v)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! (`<root>/models/<name>/version-<N>/`) of the file store.
 
 use super::*;
+use crate::store::VersionSpec;
 
 const REGISTRY: &str = "models";
 
@@ -208,15 +209,7 @@ impl FileStore {
 
     /// `NAME/3`, `NAME/latest`, `NAME@alias` to a model version.
     pub(super) fn resolve_version(&self, spec: &str) -> Result<ModelVersion> {
-        let (name, which) = if let Some((name, alias)) = spec.split_once('@') {
-            (name, Err(alias))
-        } else if let Some((name, v)) = spec.rsplit_once('/') {
-            (name, Ok(v))
-        } else {
-            return Err(StoreError::ModelNotFound(format!(
-                "models:/{spec} (expected models:/NAME/VERSION, models:/NAME@ALIAS or models:/NAME/latest)"
-            )));
-        };
+        let (name, which) = super::super::parse_version_spec(spec)?;
         let dir = self.registered_model_dir(name)?;
         if !dir.join(META).is_file() {
             return Err(StoreError::ModelNotFound(format!(
@@ -224,16 +217,13 @@ impl FileStore {
             )));
         }
         let version = match which {
-            Ok("latest") | Err("latest") => self
+            VersionSpec::Latest => self
                 .list_versions_impl(name, false)?
                 .first()
                 .map(|v| v.version)
                 .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions")))?,
-            Ok(v) => v.parse::<u64>().map_err(|_| {
-                StoreError::ModelNotFound(format!("models:/{spec}: '{v}' is not a version number"))
-            })?,
-            Err(alias) => {
-                validate::alias(alias)?;
+            VersionSpec::Number(n) => n,
+            VersionSpec::Alias(alias) => {
                 let path = dir.join("aliases").join(alias);
                 let text = fs::read_to_string(&path).map_err(|_| {
                     StoreError::ModelNotFound(format!(

@@ -6,7 +6,8 @@ pub mod http;
 
 use super::entities::*;
 use super::{
-    Batch, Fields, NewRun, Projection, Result, StoreError, TrackingStore, most_common, validate,
+    Batch, Fields, NewRun, Projection, Result, StoreError, TrackingStore, VersionSpec, most_common,
+    parse_version_spec, sort_newest_first, validate,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -675,27 +676,12 @@ impl TrackingStore for RestStore {
             }
         }
         project(&mut runs, projection);
-        runs.sort_by(|a, b| {
-            b.info
-                .start_time
-                .cmp(&a.info.start_time)
-                .then_with(|| a.info.run_id.cmp(&b.info.run_id))
-        });
+        sort_newest_first(&mut runs);
         Ok(runs)
     }
 
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {
-        for (k, _) in &batch.metrics {
-            validate::key("metric", k)?;
-        }
-        for (k, v) in &batch.params {
-            validate::key("param", k)?;
-            validate::param_value(k, v)?;
-        }
-        for (k, v) in &batch.tags {
-            validate::key("tag", k)?;
-            validate::tag_value(k, v)?;
-        }
+        validate::batch(batch)?;
         validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
         let metric = |(k, p): &(String, MetricPoint)| json!({"key": k, "value": float_json(p.value), "timestamp": p.timestamp, "step": p.step});
         let kv = |(k, v): &(String, String)| json!({"key": k, "value": v});
@@ -925,34 +911,14 @@ impl TrackingStore for RestStore {
 
     fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion> {
         let spec = uri.strip_prefix("models:/").unwrap_or(uri);
-        let (name, which) = if let Some((name, alias)) = spec.split_once('@') {
-            (name, Err(alias))
-        } else if let Some((name, v)) = spec.rsplit_once('/') {
-            (name, Ok(v))
-        } else {
-            return Err(StoreError::ModelNotFound(format!(
-                "models:/{spec} (expected models:/NAME/VERSION, models:/NAME@ALIAS or models:/NAME/latest)"
-            )));
-        };
-        validate::model_name(name)?;
-        match which {
-            Ok("latest") | Err("latest") => {
-                let versions = self.list_model_versions(name, false)?;
-                versions
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions")))
-            }
-            Ok(v) => {
-                let n = v.parse::<u64>().map_err(|_| {
-                    StoreError::ModelNotFound(format!(
-                        "models:/{spec}: '{v}' is not a version number"
-                    ))
-                })?;
-                self.get_model_version(name, n)
-            }
-            Err(alias) => {
-                validate::alias(alias)?;
+        match parse_version_spec(spec)? {
+            (name, VersionSpec::Latest) => self
+                .list_model_versions(name, false)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions"))),
+            (name, VersionSpec::Number(n)) => self.get_model_version(name, n),
+            (name, VersionSpec::Alias(alias)) => {
                 let v = self
                     .get(
                         "registered-models/alias",
