@@ -6,12 +6,24 @@ use std::path::{Path, PathBuf};
 
 pub struct TestStore {
     pub dir: tempfile::TempDir,
+    /// What `--tracking-uri` says: the temp folder's `mlruns`, or the test MLflow server.
+    pub uri: String,
 }
 
 impl TestStore {
     pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let uri = dir.path().join("mlruns").to_string_lossy().into_owned();
+        TestStore { dir, uri }
+    }
+
+    /// A store on the real MLflow tracking server that `scripts/test.sh` starts (PostgreSQL backend,
+    /// proxied artifacts). Shared by every test: each names its experiments and models uniquely.
+    pub fn on_server() -> Self {
+        let uri = server_uri();
         TestStore {
             dir: tempfile::tempdir().expect("temp dir"),
+            uri,
         }
     }
 
@@ -23,7 +35,8 @@ impl TestStore {
     /// `mlx` run inside the temp dir, isolated from the caller's environment and config.
     pub fn mlx(&self) -> Command {
         let mut cmd = mlx_bare(self.dir.path());
-        cmd.arg("--tracking-uri").arg(self.root());
+        cmd.env("MLX_CACHE_DIR", self.dir.path().join("cache"));
+        cmd.arg("--tracking-uri").arg(&self.uri);
         cmd
     }
 
@@ -36,8 +49,9 @@ impl TestStore {
             }
         }
         cmd.env("MLX_CONFIG", self.dir.path().join("no-config.toml"));
+        cmd.env("MLX_CACHE_DIR", self.dir.path().join("cache"));
         cmd.current_dir(self.dir.path());
-        cmd.arg("--tracking-uri").arg(self.root());
+        cmd.arg("--tracking-uri").arg(&self.uri);
         cmd
     }
 
@@ -121,6 +135,22 @@ pub fn mlx_bare(cwd: &Path) -> Command {
     cmd.env("MLX_CONFIG", cwd.join("no-config.toml"));
     cmd.current_dir(cwd);
     cmd
+}
+
+/// The test MLflow tracking server's URI. Missing is a failure, not a skip.
+pub fn server_uri() -> String {
+    std::env::var("MLX_TEST_SERVER_URI").ok().filter(|u| !u.is_empty()).expect(
+        "MLX_TEST_SERVER_URI is not set — run `bash scripts/test.sh`, which starts a real MLflow server \
+         (PostgreSQL backend) and sets it, or start one with `scripts/team-server.sh start DIR`",
+    )
+}
+
+/// A short unique suffix for names on the shared server.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// The Python interpreter with mlflow 3.17.2 installed. Missing is a failure, not a skip.

@@ -16,4 +16,5 @@ mod registry;
 mod runs;
 mod search;
 mod serve;
+mod team;
 mod train;

@@ -1,0 +1,541 @@
+//! The team backend: the same CLI scenarios against the file store and against a real MLflow tracking server
+//! (PostgreSQL backend store, proxied artifacts; started by `scripts/test.sh`), plus what only a server has:
+//! retries through a flaky link, auth headers, and the MLflow Python client reading what mlx wrote there.
+
+use crate::common::{TestStore, python, unique};
+use crate::serve::Server;
+use crate::train::train;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Each scenario runs once per backend.
+macro_rules! both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn file_store() {
+                super::$scenario(&crate::common::TestStore::new());
+            }
+            #[test]
+            fn mlflow_server() {
+                super::$scenario(&crate::common::TestStore::on_server());
+            }
+        }
+    };
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Experiments, logging from a shell, listing, search, show, compare, delete/restore.
+fn tracking(s: &TestStore) {
+    let exp = unique("team-track");
+    let id = s.ok(&["experiments", "create", &exp]).trim().to_string();
+    assert!(
+        s.json(&["experiments", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == exp.as_str() && e["experiment_id"] == id.as_str())
+    );
+
+    let a = s.start(&["--experiment", &exp, "--name", "a", "--tag", "team=yes"]);
+    s.ok(&["log", "param", "--run", &a, "lr", "0.1"]);
+    for (step, loss) in [(0, "0.9"), (1, "0.5"), (2, "0.3")] {
+        s.ok(&[
+            "log",
+            "metric",
+            "--run",
+            &a,
+            "loss",
+            loss,
+            "--step",
+            &step.to_string(),
+        ]);
+    }
+    s.ok(&["log", "metric", "--run", &a, "auc", "nan"]);
+    let notes = s.dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello team\n").unwrap();
+    s.ok(&[
+        "log",
+        "artifact",
+        "--run",
+        &a,
+        notes.to_str().unwrap(),
+        "--dest",
+        "docs",
+    ]);
+    s.ok(&["log", "end", "--run", &a]);
+    std::thread::sleep(Duration::from_millis(5));
+    let b = s.start(&["--experiment", &exp, "--name", "b"]);
+    s.ok(&["log", "param", "--run", &b, "lr", "0.01"]);
+    s.ok(&["log", "metric", "--run", &b, "loss", "0.6"]);
+    s.ok(&["log", "end", "--run", &b, "--status", "FAILED"]);
+
+    // Params are immutable on both stores.
+    let err = s.fails(&["log", "param", "--run", &a, "lr", "0.2"]);
+    assert!(err.contains("lr"), "{err}");
+
+    let list = s.json(&["runs", "list", "--experiment", &exp]);
+    assert_eq!(ids(&list), vec![b.clone(), a.clone()], "newest first");
+    let search = s.json(&[
+        "runs",
+        "list",
+        "--experiment",
+        &exp,
+        "--filter",
+        "metrics.loss < 0.5 AND params.lr = '0.1'",
+    ]);
+    assert_eq!(ids(&search), vec![a.clone()]);
+    let ordered = s.json(&[
+        "runs",
+        "list",
+        "--experiment",
+        &exp,
+        "--order-by",
+        "metrics.loss DESC",
+    ]);
+    assert_eq!(ids(&ordered), vec![b.clone(), a.clone()]);
+    let out = s
+        .mlx()
+        .args([
+            "runs",
+            "list",
+            "--experiment",
+            &exp,
+            "--filter",
+            "metrics.loss <",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid filter"));
+
+    let run = s.json(&["runs", "show", &a]);
+    assert_eq!(run["info"]["status"], "FINISHED");
+    assert_eq!(run["info"]["run_name"], "a");
+    assert_eq!(run["params"]["lr"], "0.1");
+    assert_eq!(run["tags"]["team"], "yes");
+    assert_eq!(run["metrics"]["loss"]["latest"], 0.3);
+    assert_eq!(run["metrics"]["loss"]["points"], 3);
+    assert_eq!(run["metrics"]["auc"]["latest"], "NaN");
+    let artifacts: Vec<&str> = run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(artifacts, vec!["docs/notes.txt"]);
+
+    // Compare as a CI gate: b is worse than a on loss.
+    let out = s
+        .mlx()
+        .args(["runs", "compare", &a, &b, "--by", "loss", "--baseline", &a])
+        .args(["--candidate", &b, "--fail-if-worse", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    s.ok(&["runs", "delete", &b]);
+    assert_eq!(
+        ids(&s.json(&["runs", "list", "--experiment", &exp])),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&s.json(&["runs", "list", "--experiment", &exp, "--deleted"])),
+        vec![b.clone()]
+    );
+    s.ok(&["runs", "restore", &b]);
+    assert_eq!(
+        ids(&s.json(&["runs", "list", "--experiment", &exp])).len(),
+        2
+    );
+
+    let renamed = format!("{exp}-renamed");
+    s.ok(&["experiments", "rename", &exp, &renamed]);
+    assert_eq!(
+        s.json(&["experiments", "show", &renamed])["experiment"]["experiment_id"],
+        id.as_str()
+    );
+    let err = s.fails(&["runs", "show", "0123456789abcdef0123456789abcdef"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+both_backends!(tracking);
+
+/// Train, register, alias, predict by alias, roll back, and serve by alias while the alias moves.
+fn registry_and_serving(s: &TestStore) {
+    let exp = unique("team-reg");
+    let name = unique("titanic");
+    let mut runs = Vec::new();
+    for model in ["logistic-regression", "decision-tree"] {
+        let r = train(
+            s,
+            &[
+                "--experiment",
+                &exp,
+                "--model",
+                model,
+                "--max-depth",
+                "2",
+                "--register",
+                &name,
+            ],
+        );
+        assert!(r["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{r}");
+        runs.push(r["run_id"].as_str().unwrap().to_string());
+    }
+    let versions = s.json(&["models", "versions", &name]);
+    let got: Vec<(u64, &str)> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["run_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![(2, runs[1].as_str()), (1, runs[0].as_str())]);
+
+    assert_eq!(
+        s.ok(&["alias", "set", "--model", &name, "Champion", "1"])
+            .trim(),
+        "Champion: (none) -> v1"
+    );
+    let passengers = s.dir.path().join("p.csv");
+    std::fs::write(
+        &passengers,
+        "Pclass,Sex,Age,Fare\n3,male,22,7.25\n1,female,38,71.28\n",
+    )
+    .unwrap();
+    let by_alias = format!("models:/{name}@Champion");
+    let predicted = s.ok(&[
+        "predict",
+        "--model",
+        &by_alias,
+        "--data",
+        passengers.to_str().unwrap(),
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(predicted.lines().count(), 3, "{predicted}");
+
+    let server = Server::start(s, &["--model", &by_alias]);
+    let row = r#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]}"#;
+    let version_of = |h: &[(String, String)]| {
+        h.iter()
+            .find(|(k, _)| k == "x-mlx-model-version")
+            .map(|(_, v)| v.rsplit('/').next().unwrap().to_string())
+    };
+    let (status, h, body) = server.post_json("/invocations", row, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(version_of(&h).as_deref(), Some("1"));
+
+    s.ok(&["alias", "set", "--model", &name, "Champion", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, h, body) = server.post_json("/invocations", row, &[]);
+        assert_eq!(status, 200, "{body}");
+        if version_of(&h).as_deref() == Some("2") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never followed the alias to v2"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        s.ok(&["rollback", "--model", &name]).trim(),
+        "Champion: v2 -> v1"
+    );
+    let history = s.json(&["alias", "history", "--model", &name, "Champion"]);
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["set", "set", "rollback"]);
+    drop(server);
+
+    let err = s.fails(&[
+        "predict",
+        "--model",
+        &format!("models:/{name}@Nope"),
+        "--data",
+        passengers.to_str().unwrap(),
+    ]);
+    assert!(err.contains("Nope"), "{err}");
+    s.ok(&["models", "delete", &name]);
+    assert!(
+        !s.json(&["models", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == name.as_str())
+    );
+}
+both_backends!(registry_and_serving);
+
+/// What mlx logs to the server, the MLflow Python client reads back: runs, metrics, the logged model and
+/// the registry.
+#[test]
+fn mlflow_client_reads_what_mlx_wrote_to_the_server() {
+    let s = TestStore::on_server();
+    let exp = unique("team-interop");
+    let name = unique("interop");
+    let r = train(&s, &["--experiment", &exp, "--register", &name]);
+    let run_id = r["run_id"].as_str().unwrap();
+    let script = r#"
+import json, sys, warnings, logging
+warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
+import mlflow
+from mlflow import MlflowClient
+uri, exp, run_id, name = sys.argv[1:5]
+mlflow.set_tracking_uri(uri)
+c = MlflowClient(uri)
+runs = mlflow.search_runs(experiment_names=[exp], output_format="list")
+run = c.get_run(run_id)
+models = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+mv = c.get_model_version(name, "1")
+print(json.dumps({
+  "runs": [x.info.run_id for x in runs],
+  "accuracy": run.data.metrics["accuracy"],
+  "dataset": [i.dataset.name for i in run.inputs.dataset_inputs],
+  "models": [m.name for m in models],
+  "model_status": [str(m.status) for m in models],
+  "artifacts": sorted(f.path for f in c.list_artifacts(run_id, "reports")),
+  "mv_source": mv.source, "mv_run": mv.run_id,
+  "mlmodel": open(mlflow.artifacts.download_artifacts(f"models:/{name}/1") + "/MLmodel").read(),
+}))
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", script, &s.uri, &exp, run_id, &name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["runs"], serde_json::json!([run_id]));
+    assert_eq!(got["accuracy"], r["metrics"]["accuracy"]);
+    assert_eq!(got["dataset"], serde_json::json!(["titanic"]));
+    assert_eq!(got["models"], serde_json::json!(["model"]));
+    assert!(
+        got["model_status"][0].as_str().unwrap().contains("READY"),
+        "{got}"
+    );
+    assert!(
+        got["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "reports/evaluation.json"),
+        "{got}"
+    );
+    assert!(
+        got["mv_source"].as_str().unwrap().starts_with("models:/m-"),
+        "{got}"
+    );
+    assert_eq!(got["mv_run"], run_id);
+    assert!(got["mlmodel"].as_str().unwrap().contains("mlx"), "{got}");
+}
+
+/// A proxy in front of the real server that fails the first `failures` requests with 503 (or drops the
+/// connection) and records each request's Authorization header.
+struct FlakyProxy {
+    port: u16,
+    auth_seen: Arc<std::sync::Mutex<Vec<String>>>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl FlakyProxy {
+    fn start(upstream: &str, failures: usize, drop_instead: bool) -> FlakyProxy {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let auth_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (auth, count) = (auth_seen.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let Some(request) = read_request(&mut conn) else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&request).to_string();
+                if let Some(line) = head
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                {
+                    auth.lock().unwrap().push(line[14..].trim().to_string());
+                }
+                if n < failures {
+                    if !drop_instead {
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    }
+                    continue;
+                }
+                // Forward with Connection: close so one request is one connection.
+                let fixed = head.replacen("Connection: keep-alive", "Connection: close", 1);
+                let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let mut up = TcpStream::connect(&upstream).unwrap();
+                let head_end = fixed.find("\r\n\r\n").unwrap();
+                let mut head_only = fixed[..head_end].to_string();
+                if !head_only.to_ascii_lowercase().contains("connection:") {
+                    head_only.push_str("\r\nConnection: close");
+                }
+                head_only.push_str("\r\n\r\n");
+                up.write_all(head_only.as_bytes()).unwrap();
+                up.write_all(&request[body_start..]).unwrap();
+                let mut answer = Vec::new();
+                let _ = up.read_to_end(&mut answer);
+                let _ = conn.write_all(&answer);
+            }
+        });
+        FlakyProxy {
+            port,
+            auth_seen,
+            requests,
+        }
+    }
+}
+
+/// One whole HTTP/1.1 request (head and Content-Length body).
+fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < pos + 4 + len {
+                let n = conn.read(&mut chunk).ok()?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some(buf);
+        }
+    }
+}
+
+#[test]
+fn retries_through_503s_and_dropped_connections_and_sends_auth() {
+    let upstream = crate::common::server_uri();
+    for drop_instead in [false, true] {
+        let proxy = FlakyProxy::start(&upstream, 2, drop_instead);
+        let s = TestStore::on_server();
+        let exp = unique("team-flaky");
+        let out = s
+            .mlx()
+            .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+            .env("MLFLOW_TRACKING_TOKEN", "secret-token")
+            .args([
+                "--tracking-uri",
+                &format!("http://127.0.0.1:{}", proxy.port),
+            ])
+            .args(["experiments", "create", &exp])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "drop={drop_instead}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(proxy.requests.load(Ordering::SeqCst) >= 3);
+        let auth = proxy.auth_seen.lock().unwrap().clone();
+        assert!(
+            !auth.is_empty() && auth.iter().all(|a| a == "Bearer secret-token"),
+            "{auth:?}"
+        );
+        // It really was created, once.
+        assert_eq!(
+            s.json(&["experiments", "show", &exp])["experiment"]["name"],
+            exp.as_str()
+        );
+    }
+
+    // Basic auth from username/password; and too many failures end in the server's status, one line.
+    let proxy = FlakyProxy::start(&upstream, 100, false);
+    let s = TestStore::on_server();
+    let out = s
+        .mlx()
+        .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        .env("MLFLOW_TRACKING_USERNAME", "ann")
+        .env("MLFLOW_TRACKING_PASSWORD", "pw")
+        .args([
+            "--tracking-uri",
+            &format!("http://127.0.0.1:{}", proxy.port),
+        ])
+        .args(["experiments", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HTTP 503") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(
+        proxy.requests.load(Ordering::SeqCst),
+        2,
+        "one try and one retry"
+    );
+    // base64("ann:pw")
+    assert_eq!(proxy.auth_seen.lock().unwrap()[0], "Basic YW5uOnB3");
+}
+
+#[test]
+fn server_errors_are_one_line_with_the_error_code() {
+    let s = TestStore::on_server();
+    let exp = unique("team-errors");
+    s.ok(&["experiments", "create", &exp]);
+    let err = s.fails(&["experiments", "create", &exp]);
+    assert!(err.contains("already exists"), "{err}");
+    let run = s.start(&["--experiment", &exp]);
+    s.ok(&["log", "param", "--run", &run, "p", "1"]);
+    let err = s.fails(&["log", "param", "--run", &run, "p", "2"]);
+    assert!(
+        err.contains("INVALID_PARAMETER_VALUE") && err.contains("HTTP 400"),
+        "{err}"
+    );
+    let err = s.fails(&["models", "show", &unique("no-such-model")]);
+    assert!(err.contains("not found"), "{err}");
+}
