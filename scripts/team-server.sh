@@ -23,7 +23,7 @@ free_port() {
 
 case "$cmd" in
 start)
-  rm -rf "$dir"; mkdir -p "$dir/pg" "$dir/artifacts"
+  rm -rf "$dir"; mkdir -p "$dir/pg" "$dir/artifacts"; chmod 755 "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
   as_pg "$pgbin/initdb" -A trust -U postgres -D "$dir/pg/data" >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
@@ -35,7 +35,8 @@ start)
   "$VENV/bin/python" -c 'import psycopg2' 2>/dev/null || "$VENV/bin/pip" install -q psycopg2-binary
   port="$(free_port)"
   echo "$pgport" >"$dir/pgport"
-  MLFLOW_ALLOW_FILE_STORE=true nohup "$VENV/bin/mlflow" server \
+  # Its own session, so `stop` can end the server with every worker and job runner it forks.
+  MLFLOW_ALLOW_FILE_STORE=true setsid "$VENV/bin/mlflow" server \
     --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$pgport/mlflow" \
     --artifacts-destination "$dir/artifacts" \
     --host 127.0.0.1 --port "$port" --workers 2 >"$dir/mlflow.log" 2>&1 &
@@ -55,8 +56,12 @@ start)
 stop)
   if [ -f "$dir/mlflow.pid" ]; then
     pid="$(cat "$dir/mlflow.pid")"
-    pkill -TERM -P "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      pgrep -g "$pid" >/dev/null 2>&1 || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   [ -d "$dir/pg/data" ] && as_pg "$pgbin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   ;;
