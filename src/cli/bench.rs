@@ -41,6 +41,7 @@ pub fn exec(settings: &Settings, cmd: BenchCommand) -> Result<ExitCode> {
     };
     for i in 0..n {
         let run = store.create_run(NewRun {
+            run_id: None,
             experiment_id: exp.experiment_id.clone(),
             run_name: Some(format!("run-{i}")),
             user_id: crate::context::user(),

@@ -228,6 +228,7 @@ pub fn start_run(store: &dyn TrackingStore, args: StartArgs, source: &str) -> Re
     }
     let info = store
         .create_run(NewRun {
+            run_id: None,
             experiment_id: experiment.experiment_id,
             run_name: args.name,
             user_id: context::user(),

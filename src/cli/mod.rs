@@ -13,6 +13,7 @@ mod registry;
 mod run;
 mod runs;
 mod serve;
+mod sync;
 mod train;
 
 use crate::output::OutputFormat;
@@ -72,6 +73,8 @@ enum Command {
     Rollback(registry::RollbackArgs),
     /// Serve a model over HTTP (MLflow's scoring protocol plus predict/retrain/rollback endpoints)
     Serve(Box<serve::ServeArgs>),
+    /// Copy experiments, runs and registered models between stores (e.g. ./mlruns to an MLflow server)
+    Sync(sync::SyncArgs),
     /// Check a store for what would break MLflow or mlx, and repair what is safe with --fix
     Doctor(maintenance::DoctorArgs),
     /// Permanently remove deleted runs and experiments (as `mlflow gc`)
@@ -136,6 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rollback(args) => registry::rollback_cmd(&settings, args),
         Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
+        Command::Sync(args) => sync::exec(&settings, args),
     }
 }
 

@@ -69,6 +69,7 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     };
     let start = |name: Option<String>, tags: BTreeMap<String, String>| {
         store.create_run(NewRun {
+            run_id: None,
             experiment_id: exp.experiment_id.clone(),
             run_name: name,
             user_id: crate::context::user(),

@@ -294,6 +294,7 @@ pub fn train(
             let mut tags = crate::context::system_tags("mlx train");
             tags.extend(opts.tags.clone());
             let info = store.create_run(NewRun {
+                run_id: None,
                 experiment_id: exp.experiment_id.clone(),
                 run_name: opts.run_name.clone(),
                 user_id: crate::context::user(),

@@ -182,6 +182,13 @@ pub struct DatasetInput {
     pub digest: String,
     pub source_type: String,
     pub context: Option<String>,
+    /// The dataset record's JSON-in-string fields (kept so `mlx sync` can copy the dataset whole).
+    #[serde(skip)]
+    pub source: String,
+    #[serde(skip)]
+    pub schema: String,
+    #[serde(skip)]
+    pub profile: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

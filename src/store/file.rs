@@ -330,6 +330,9 @@ impl FileStore {
                 digest: d.opt_string("digest")?.unwrap_or_default(),
                 source_type: d.opt_string("source_type")?.unwrap_or_default(),
                 context,
+                source: d.opt_string("source")?.unwrap_or_default(),
+                schema: d.opt_string("schema")?.unwrap_or_default(),
+                profile: d.opt_string("profile")?.unwrap_or_default(),
             });
         }
         Ok(inputs)
@@ -591,7 +594,16 @@ impl TrackingStore for FileStore {
             )));
         }
         let (exp_dir, _) = self.experiment_dir(&exp.experiment_id)?;
-        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let run_id = match &new.run_id {
+            Some(id) => {
+                validate::id("run", id)?;
+                if self.find_run(id).is_ok() {
+                    return Err(StoreError::InvalidState(format!("run {id} already exists")));
+                }
+                id.clone()
+            }
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
         let run_name = new.run_name.clone().unwrap_or_else(random_run_name);
         validate::tag_value("mlflow.runName", &run_name)?;
         let artifact_uri = format!(
@@ -813,6 +825,21 @@ impl TrackingStore for FileStore {
 
     fn log_input(&self, run_id: &str, dataset: &Dataset, context: &str) -> Result<()> {
         self.log_input_impl(run_id, dataset, context)
+    }
+
+    fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {
+        let loc = self.find_run(run_id)?;
+        let info = self.read_run_info(&loc.dir)?;
+        let src = self.artifacts_dir(&loc, &info);
+        if src.is_dir() {
+            copy_dir(&src, dest)
+        } else {
+            fs::create_dir_all(dest).map_err(|e| StoreError::io(dest, e))
+        }
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        self.get_logged_model_impl(model_id)
     }
 
     fn create_logged_model(&self, run_id: &str, name: &str) -> Result<LoggedModel> {

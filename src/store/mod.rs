@@ -101,6 +101,8 @@ pub struct Batch {
 /// What a new run starts with.
 #[derive(Debug, Clone)]
 pub struct NewRun {
+    /// Keep this id (the file store can; an MLflow server always assigns its own). None: a new uuid.
+    pub run_id: Option<String>,
     pub experiment_id: String,
     pub run_name: Option<String>,
     pub user_id: String,
@@ -186,12 +188,15 @@ pub trait TrackingStore {
     /// Copy a local file or directory into the run's artifacts, under `dest` if given.
     fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()>;
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>>;
+    /// Copy every artifact of the run into the local folder `dest` (created).
+    fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()>;
 
     /// Record that the run used `dataset` (MLflow's dataset input), with a context such as "training".
     fn log_input(&self, run_id: &str, dataset: &Dataset, context: &str) -> Result<()>;
     /// Start logged model `name` of the run (MLflow 3): its id and the URI its artifacts will have, which
     /// is written into the model's MLmodel before [`TrackingStore::log_model`] stores it.
     fn create_logged_model(&self, run_id: &str, name: &str) -> Result<LoggedModel>;
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
     /// Store the model folder `local` as the artifacts of `model`, with a copy of the run's params and the
     /// given metrics, and record it as the run's output.
     fn log_model(

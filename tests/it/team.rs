@@ -539,3 +539,155 @@ fn server_errors_are_one_line_with_the_error_code() {
     let err = s.fails(&["models", "show", &unique("no-such-model")]);
     assert!(err.contains("not found"), "{err}");
 }
+
+/// `mlx sync`: a laptop's runs and models to the team server and back, idempotently.
+#[test]
+fn sync_copies_a_laptop_store_to_the_server_and_back_idempotently() {
+    let laptop = TestStore::new();
+    let server = TestStore::on_server();
+    let exp = unique("team-sync");
+    let name = unique("synced");
+    let trained = train(&laptop, &["--experiment", &exp, "--register", &name]);
+    laptop.ok(&["alias", "set", "--model", &name, "Champion", "1"]);
+    let open = laptop.start(&["--experiment", &exp, "--name", "still-running"]);
+    for step in 0..3 {
+        laptop.ok(&[
+            "log",
+            "metric",
+            "--run",
+            &open,
+            "loss",
+            &format!("0.{}", 9 - step),
+            "--step",
+            &step.to_string(),
+        ]);
+    }
+    let sync = |from: &TestStore, to: &str| -> Value {
+        let out = from
+            .mlx()
+            .args(["sync", "--to", to, "-e", &exp, "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    let first = sync(&laptop, &server.uri);
+    assert_eq!(first["runs_copied"], 2, "{first}");
+    assert_eq!(
+        first["metric_points"].as_u64().unwrap() as usize,
+        3 + trained["metrics"].as_object().unwrap().len()
+    );
+    assert_eq!(first["logged_models"], 1);
+    assert_eq!(first["versions_registered"], 1);
+    assert_eq!(first["aliases_set"], 1);
+
+    // On the server: the runs, marked with their source ids, the full history, the artifacts, the model.
+    let runs = server.json(&["runs", "list", "--experiment", &exp]);
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    let copy_of = |src: &str| -> String {
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                server.json(&["runs", "show", r["run_id"].as_str().unwrap()])["tags"]["mlx.sync.source_run_id"] == src
+            })
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .expect("a copy of the run")
+    };
+    let open_copy = copy_of(&open);
+    let shown = server.json(&["runs", "show", &open_copy]);
+    assert_eq!(shown["metrics"]["loss"]["points"], 3);
+    assert_eq!(shown["info"]["status"], "RUNNING");
+    let trained_copy = copy_of(trained["run_id"].as_str().unwrap());
+    let shown = server.json(&["runs", "show", &trained_copy]);
+    assert_eq!(
+        shown["metrics"]["accuracy"]["latest"],
+        trained["metrics"]["accuracy"]
+    );
+    assert!(
+        shown["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["path"] == "reports/evaluation.json"),
+        "{shown}"
+    );
+    let passengers = server.dir.path().join("p.csv");
+    std::fs::write(&passengers, "Pclass,Sex,Age,Fare\n3,male,22,7.25\n").unwrap();
+    let by_alias = format!("models:/{name}@Champion");
+    let on_server = server.ok(&[
+        "predict",
+        "--model",
+        &by_alias,
+        "--data",
+        passengers.to_str().unwrap(),
+        "-o",
+        "csv",
+    ]);
+    let on_laptop = laptop.ok(&[
+        "predict",
+        "--model",
+        &by_alias,
+        "--data",
+        passengers.to_str().unwrap(),
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(on_server, on_laptop);
+
+    // Again: nothing new.
+    let again = sync(&laptop, &server.uri);
+    assert_eq!(again["runs_copied"], 0, "{again}");
+    assert_eq!(again["runs_unchanged"], 1, "{again}");
+    assert_eq!(
+        again["runs_updated"], 1,
+        "the running run is checked again: {again}"
+    );
+    assert_eq!(again["metric_points"], 0, "{again}");
+    assert_eq!(again["versions_registered"], 0, "{again}");
+    assert_eq!(again["aliases_set"], 0, "{again}");
+
+    // The open run goes on and ends; the next sync brings just that.
+    laptop.ok(&[
+        "log", "metric", "--run", &open, "loss", "0.5", "--step", "3",
+    ]);
+    laptop.ok(&["log", "end", "--run", &open]);
+    let third = sync(&laptop, &server.uri);
+    assert_eq!(
+        (
+            third["runs_updated"].as_u64(),
+            third["metric_points"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{third}"
+    );
+    let shown = server.json(&["runs", "show", &open_copy]);
+    assert_eq!(shown["metrics"]["loss"]["points"], 4);
+    assert_eq!(shown["info"]["status"], "FINISHED");
+
+    // And back down to a fresh folder: the server's run ids are kept there.
+    let back = TestStore::new();
+    let down = sync(&server, &back.uri);
+    assert_eq!(down["runs_copied"], 2, "{down}");
+    let mut got = ids(&back.json(&["runs", "list", "--experiment", &exp]));
+    let mut want = vec![open_copy, trained_copy];
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let on_back = back.ok(&[
+        "predict",
+        "--model",
+        &by_alias,
+        "--data",
+        passengers.to_str().unwrap(),
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(on_back, on_laptop);
+    assert_eq!(sync(&server, &back.uri)["runs_copied"], 0);
+}

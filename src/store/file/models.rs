@@ -151,6 +151,23 @@ impl FileStore {
         })
     }
 
+    pub(super) fn get_logged_model_impl(&self, model_id: &str) -> Result<LoggedModel> {
+        let artifacts = self.logged_model_dir(model_id)?;
+        let path = artifacts.with_file_name(META);
+        let m = meta::read(&path)?;
+        let f = MetaFields {
+            path: &path,
+            meta: &m,
+        };
+        Ok(LoggedModel {
+            model_id: model_id.into(),
+            name: f.opt_string("name")?.unwrap_or_default(),
+            experiment_id: f.opt_string("experiment_id")?.unwrap_or_default(),
+            source_run_id: f.opt_string("source_run_id")?.unwrap_or_default(),
+            artifact_location: f.opt_string("artifact_location")?.unwrap_or_default(),
+        })
+    }
+
     /// The artifacts folder of logged model `model_id`, searched in every experiment.
     fn logged_model_dir(&self, model_id: &str) -> Result<PathBuf> {
         validate::id("model", model_id).map_err(|_| StoreError::ModelNotFound(model_id.into()))?;

@@ -141,7 +141,7 @@ impl RestStore {
         }
     }
 
-    fn get_logged_model(&self, model_id: &str) -> Result<Value> {
+    fn logged_model_json(&self, model_id: &str) -> Result<Value> {
         validate::id("model", model_id)
             .map_err(|_| StoreError::ModelNotFound(format!("models:/{model_id}")))?;
         let v = self
@@ -164,7 +164,7 @@ impl RestStore {
             // MLflow 3: a logged model of that name produced by the run.
             for out in array(&run["outputs"]["model_outputs"]) {
                 if let Some(id) = out["model_id"].as_str() {
-                    let m = self.get_logged_model(id)?;
+                    let m = self.logged_model_json(id)?;
                     if m["info"]["name"].as_str() == Some(path) {
                         return Ok(str_of(&m["info"]["artifact_uri"]));
                     }
@@ -185,7 +185,7 @@ impl RestStore {
         if let Some(rest) = uri.strip_prefix("models:/") {
             if rest.starts_with("m-") && !rest.contains('/') && !rest.contains('@') {
                 return Ok(str_of(
-                    &self.get_logged_model(rest)?["info"]["artifact_uri"],
+                    &self.logged_model_json(rest)?["info"]["artifact_uri"],
                 ));
             }
             let version = self.resolve_model_version(uri)?;
@@ -425,6 +425,9 @@ fn parse_run(v: &Value) -> Run {
                 digest: str_of(&ds["digest"]),
                 source_type: str_of(&ds["source_type"]),
                 context: kv_map(&d["tags"]).remove("mlflow.data.context"),
+                source: str_of(&ds["source"]),
+                schema: str_of(&ds["schema"]),
+                profile: str_of(&ds["profile"]),
             }
         })
         .collect();
@@ -823,6 +826,24 @@ impl TrackingStore for RestStore {
         )
         .map_err(|e| not_found(e, || StoreError::RunNotFound(run_id.into())))?;
         Ok(())
+    }
+
+    fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {
+        let info = parse_run_info(&self.get_run_json(run_id)?["info"]);
+        let path = self.proxy_path(&info.artifact_uri)?;
+        self.download_dir(&path, dest)
+    }
+
+    fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        let m = self.logged_model_json(model_id)?;
+        let info = &m["info"];
+        Ok(LoggedModel {
+            model_id: model_id.into(),
+            name: str_of(&info["name"]),
+            experiment_id: str_of(&info["experiment_id"]),
+            source_run_id: str_of(&info["source_run_id"]),
+            artifact_location: str_of(&info["artifact_uri"]),
+        })
     }
 
     fn create_logged_model(&self, run_id: &str, name: &str) -> Result<LoggedModel> {

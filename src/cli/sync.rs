@@ -1,0 +1,55 @@
+//! `mlx sync --from SRC --to DST`: copy experiments, runs and registered models between stores.
+
+use crate::output::{self, Listing};
+use crate::settings::{Settings, open_store};
+use crate::sync::{SyncOptions, sync};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// The store to copy from [default: the tracking URI in effect]
+    #[arg(long, value_name = "URI")]
+    from: Option<String>,
+    /// The store to copy to: a folder, a file: URI or an MLflow server http(s)://host:port
+    #[arg(long, value_name = "URI")]
+    to: String,
+    /// Only this experiment (repeatable) [default: every active experiment]
+    #[arg(long, short = 'e', value_name = "NAME")]
+    experiment: Vec<String>,
+    /// Leave registered models out
+    #[arg(long)]
+    no_models: bool,
+}
+
+pub fn exec(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
+    let from_uri = args
+        .from
+        .unwrap_or_else(|| settings.tracking_uri.value.clone());
+    let from = open_store(&from_uri)?;
+    let to = open_store(&args.to)?;
+    anyhow::ensure!(
+        from.location() != to.location(),
+        "--from and --to are the same store ({})",
+        to.location()
+    );
+    let opts = SyncOptions {
+        experiments: args.experiment,
+        models: !args.no_models,
+    };
+    let report = sync(from.as_ref(), to.as_ref(), &opts, |line| {
+        eprintln!("mlx sync: {line}")
+    })
+    .with_context(|| format!("sync from {} to {}", from.location(), to.location()))?;
+    let value = serde_json::to_value(&report)?;
+    let format = settings.output_format();
+    let mut listing = Listing::new(&["what", "count"]);
+    if let Some(obj) = value.as_object() {
+        for (k, v) in obj {
+            listing.rows.push(vec![k.replace('_', " "), v.to_string()]);
+        }
+    }
+    output::print(format, &listing, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
