@@ -24,7 +24,13 @@ free_port() {
 case "$cmd" in
 start)
   rm -rf "$dir"; mkdir -p "$dir/pg" "$dir/artifacts"; chmod 755 "$dir"
-  [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$dir/pg"
+    runuser -u postgres -- test -x "$dir/pg" || {
+      echo "team-server.sh: PostgreSQL runs as user postgres, which cannot reach $dir (make its parents traversable)" >&2
+      exit 1
+    }
+  fi
   as_pg "$pgbin/initdb" -A trust -U postgres -D "$dir/pg/data" >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   pgport="$(free_port)"

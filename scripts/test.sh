@@ -15,8 +15,10 @@ export MLX_TEST_PYTHON="$VENV/bin/python"
 # The team-backend tests need a real MLflow tracking server (PostgreSQL-backed); start one unless given.
 if [ -z "${MLX_TEST_SERVER_URI:-}" ]; then
   team_dir="$(mktemp -d /tmp/mlx-team.XXXXXX)"
-  trap 'bash scripts/team-server.sh stop "$team_dir"; rm -rf "$team_dir"' EXIT
-  eval "$(MLX_VENV="$VENV" bash scripts/team-server.sh start "$team_dir")"
+  trap 'bash scripts/team-server.sh stop "$team_dir/server"; rm -rf "$team_dir"' EXIT
+  chmod 755 "$team_dir"
+  exports=$(MLX_VENV="$VENV" bash scripts/team-server.sh start "$team_dir/server")
+  eval "$exports"
   export MLX_TEST_SERVER_URI
 fi
 cargo test --all-targets
