@@ -16,6 +16,7 @@ pub mod settings;
 pub mod store;
 pub mod sync;
 pub mod timefmt;
+pub mod ui;
 
 pub use cli::main;
 pub mod ml;

@@ -15,6 +15,7 @@ mod runs;
 mod serve;
 mod sync;
 mod train;
+mod ui;
 
 use crate::output::OutputFormat;
 use crate::settings::Settings;
@@ -73,6 +74,8 @@ enum Command {
     Rollback(registry::RollbackArgs),
     /// Serve a model over HTTP (MLflow's scoring protocol plus predict/retrain/rollback endpoints)
     Serve(Box<serve::ServeArgs>),
+    /// A web page to browse experiments, compare runs with charts and manage the registry
+    Ui(ui::UiArgs),
     /// Copy experiments, runs and registered models between stores (e.g. ./mlruns to an MLflow server)
     Sync(sync::SyncArgs),
     /// Check a store for what would break MLflow or mlx, and repair what is safe with --fix
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
         Command::Bench(c) => bench::exec(&settings, c),
         Command::Sync(args) => sync::exec(&settings, args),
+        Command::Ui(args) => ui::exec(&settings, args),
     }
 }
 

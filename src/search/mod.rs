@@ -73,6 +73,19 @@ impl Query {
         view: ViewType,
         max: Option<usize>,
     ) -> crate::store::Result<Vec<Run>> {
+        let (_, runs) = self.run_page(store, experiment_ids, view, 0, max.unwrap_or(usize::MAX))?;
+        Ok(runs)
+    }
+
+    /// One page of the matching runs in order, loaded whole, and how many match in all.
+    pub fn run_page(
+        &self,
+        store: &dyn TrackingStore,
+        experiment_ids: &[String],
+        view: ViewType,
+        offset: usize,
+        limit: usize,
+    ) -> crate::store::Result<(usize, Vec<Run>)> {
         let mut needed = Needed::default();
         if let Some(e) = &self.filter {
             needed.add_expr(e);
@@ -91,10 +104,14 @@ impl Query {
             runs.retain(|r| matches(r, e));
         }
         sort(&mut runs, &self.order_by);
-        if let Some(max) = max {
-            runs.truncate(max);
-        }
-        runs.iter().map(|r| store.get_run(&r.info.run_id)).collect()
+        let total = runs.len();
+        let page = runs
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| store.get_run(&r.info.run_id))
+            .collect::<crate::store::Result<Vec<_>>>()?;
+        Ok((total, page))
     }
 }
 

@@ -361,35 +361,48 @@ async fn metrics_endpoint(State(state): State<Arc<AppState>>) -> Response {
     r
 }
 
-/// Admin endpoints need the bearer token, or explicit permission to run without one.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let err = |status: StatusCode, msg: &str| {
-        Box::new(json_response(
-            status,
-            python_json(&serde_json::json!({"error_code": "PERMISSION_DENIED", "message": msg})),
-        ))
-    };
-    match &state.opts.token {
+/// The admin rule shared by `mlx serve` and `mlx ui`: the bearer token when one is configured; without one,
+/// refused unless explicitly allowed (`disabled` says how to turn them on). The error is a status and a message.
+pub fn check_admin_token(
+    token: Option<&str>,
+    allow_unauthenticated: bool,
+    headers: &HeaderMap,
+    disabled: &str,
+) -> Result<(), (StatusCode, String)> {
+    match token {
         Some(token) => {
             let given = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
-            if given == Some(token.as_str()) {
+            if given == Some(token) {
                 Ok(())
             } else {
-                Err(err(
+                Err((
                     StatusCode::UNAUTHORIZED,
-                    "a valid 'Authorization: Bearer <token>' header is required",
+                    "a valid 'Authorization: Bearer <token>' header is required".into(),
                 ))
             }
         }
-        None if state.opts.allow_unauthenticated_admin => Ok(()),
-        None => Err(err(
-            StatusCode::FORBIDDEN,
-            "admin endpoints are disabled: start mlx serve with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
-        )),
+        None if allow_unauthenticated => Ok(()),
+        None => Err((StatusCode::FORBIDDEN, disabled.to_string())),
     }
+}
+
+/// Admin endpoints need the bearer token, or explicit permission to run without one.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    check_admin_token(
+        state.opts.token.as_deref(),
+        state.opts.allow_unauthenticated_admin,
+        headers,
+        "admin endpoints are disabled: start mlx serve with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
+    )
+    .map_err(|(status, msg)| {
+        Box::new(json_response(
+            status,
+            python_json(&serde_json::json!({"error_code": "PERMISSION_DENIED", "message": msg})),
+        ))
+    })
 }
 
 fn admin_error(status: StatusCode, message: String) -> Response {

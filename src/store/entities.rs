@@ -167,6 +167,19 @@ pub fn serialize_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::
     }
 }
 
+/// A float as MLflow's REST API writes it in JSON: NaN and infinities as strings.
+pub fn float_json(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else if v.is_nan() {
+        serde_json::json!("NaN")
+    } else if v > 0.0 {
+        serde_json::json!("Infinity")
+    } else {
+        serde_json::json!("-Infinity")
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunData {
     /// Latest value of each metric.

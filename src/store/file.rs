@@ -827,6 +827,21 @@ impl TrackingStore for FileStore {
         self.log_input_impl(run_id, dataset, context)
     }
 
+    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+        let path = path.trim_matches('/');
+        validate::artifact_path(path)?;
+        if path.is_empty() {
+            return Err(StoreError::InvalidValue {
+                what: "artifact path".into(),
+                why: "it is empty".into(),
+            });
+        }
+        let loc = self.find_run(run_id)?;
+        let info = self.read_run_info(&loc.dir)?;
+        let file = self.artifacts_dir(&loc, &info).join(path);
+        fs::read(&file).map_err(|e| StoreError::io(&file, e))
+    }
+
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {
         let loc = self.find_run(run_id)?;
         let info = self.read_run_info(&loc.dir)?;

@@ -188,6 +188,8 @@ pub trait TrackingStore {
     /// Copy a local file or directory into the run's artifacts, under `dest` if given.
     fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()>;
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>>;
+    /// The bytes of one artifact file of the run.
+    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>>;
     /// Copy every artifact of the run into the local folder `dest` (created).
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()>;
 

@@ -18,3 +18,4 @@ mod search;
 mod serve;
 mod team;
 mod train;
+mod ui;

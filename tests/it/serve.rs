@@ -18,9 +18,14 @@ pub struct Server {
 impl Server {
     pub fn start(s: &TestStore, args: &[&str]) -> Server {
         let mut cmd = s.mlx_std();
+        cmd.args(["serve", "--port", "0", "--poll-ms", "100"])
+            .args(args);
+        Server::spawn(cmd, "mlx serve: listening on http://")
+    }
+
+    /// Start a server command and wait for the line announcing its address.
+    pub fn spawn(mut cmd: Command, announce: &str) -> Server {
         let mut child = cmd
-            .args(["serve", "--port", "0", "--poll-ms", "100"])
-            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -29,7 +34,7 @@ impl Server {
         let mut lines = BufReader::new(stderr).lines();
         let port = loop {
             let line = lines.next().expect("serve printed its address").unwrap();
-            if let Some(addr) = line.strip_prefix("mlx serve: listening on http://") {
+            if let Some(addr) = line.strip_prefix(announce) {
                 break addr.rsplit(':').next().unwrap().parse().unwrap();
             }
         };

@@ -333,18 +333,6 @@ fn float(v: &Value) -> f64 {
     }
 }
 
-fn float_json(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else if v.is_nan() {
-        json!("NaN")
-    } else if v > 0.0 {
-        json!("Infinity")
-    } else {
-        json!("-Infinity")
-    }
-}
-
 fn kv_map(v: &Value) -> BTreeMap<String, String> {
     array(v)
         .iter()
@@ -826,6 +814,18 @@ impl TrackingStore for RestStore {
         )
         .map_err(|e| not_found(e, || StoreError::RunNotFound(run_id.into())))?;
         Ok(())
+    }
+
+    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+        let path = path.trim_matches('/');
+        validate::artifact_path(path)?;
+        let info = parse_run_info(&self.get_run_json(run_id)?["info"]);
+        let base = self.proxy_path(&info.artifact_uri)?;
+        let tmp =
+            tempfile::NamedTempFile::new().map_err(|e| StoreError::io(&std::env::temp_dir(), e))?;
+        self.client
+            .download(&format!("{base}/{path}"), tmp.path())?;
+        std::fs::read(tmp.path()).map_err(|e| StoreError::io(tmp.path(), e))
     }
 
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {

@@ -1,0 +1,509 @@
+//! `mlx ui`: a small web app served from the binary (assets embedded at build time, nothing fetched from a
+//! CDN) over a read-only JSON API under `/api/`, plus two token-guarded admin actions (set an alias, roll
+//! back) under `/admin/` with the same rule as `mlx serve`'s admin endpoints.
+
+use crate::search::Query;
+use crate::store::entities::{float_json as float, *};
+use crate::store::{Fields, Projection, TrackingStore};
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// The most runs one page of the runs table holds.
+const MAX_PAGE: usize = 500;
+
+pub struct UiOptions {
+    pub tracking_uri: String,
+    pub host: String,
+    pub port: u16,
+    pub token: Option<String>,
+    pub allow_unauthenticated_admin: bool,
+}
+
+struct AppState {
+    opts: UiOptions,
+}
+
+type Shared = Arc<AppState>;
+
+/// An API answer: JSON, or an error with a status and a one-line message.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError::*;
+        let status = match &e {
+            ExperimentNotFound(_) | RunNotFound(_) | ModelNotFound(_) => StatusCode::NOT_FOUND,
+            InvalidKey { .. } | InvalidId { .. } | InvalidName { .. } | InvalidValue { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<axum::Json<Value>, ApiError>;
+
+/// Run store work off the async threads (the store does blocking file or HTTP I/O).
+async fn with_store<T: Send + 'static>(
+    st: &Shared,
+    f: impl FnOnce(&dyn TrackingStore) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let uri = st.opts.tracking_uri.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = crate::settings::open_store(&uri)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        f(store.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+pub fn router(opts: UiOptions) -> Router {
+    let state = Arc::new(AppState { opts });
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route("/api/experiments", get(experiments))
+        .route("/api/experiments/{id}/runs", get(runs))
+        .route("/api/runs/{id}", get(run))
+        .route("/api/runs/{id}/metrics/{key}", get(metric_history))
+        .route("/api/runs/{id}/artifact", get(artifact))
+        .route("/api/compare", get(compare))
+        .route("/api/models", get(models))
+        .route("/api/models/{name}", get(model))
+        .route("/admin/models/{name}/alias", post(set_alias))
+        .route("/admin/models/{name}/rollback", post(rollback))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such page".into()) })
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Serve until SIGINT/SIGTERM.
+pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let addr = format!("{}:{}", opts.host, opts.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        eprintln!("mlx ui: store {}", opts.tracking_uri);
+        eprintln!("mlx ui: listening on http://{local}");
+        axum::serve(listener, router(opts))
+            .with_graceful_shutdown(async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+async fn experiments(State(st): State<Shared>) -> ApiResult {
+    with_store(&st, |store| {
+        let exps = store.list_experiments(ViewType::ActiveOnly)?;
+        Ok(axum::Json(serde_json::to_value(exps).unwrap_or_default()))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    filter: Option<String>,
+    order_by: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+fn run_row(r: &Run) -> Value {
+    json!({
+        "run_id": r.info.run_id,
+        "run_name": r.info.run_name,
+        "status": r.info.status,
+        "start_time": r.info.start_time,
+        "duration_ms": r.info.duration_ms(),
+        "metrics": r.data.metrics.iter().map(|(k, p)| (k.clone(), float(p.value))).collect::<serde_json::Map<_, _>>(),
+        "params": r.data.params,
+        "tags": r.data.tags.iter().filter(|(k, _)| !k.starts_with("mlflow.") || k.as_str() == "mlflow.parentRunId").collect::<BTreeMap<_, _>>(),
+    })
+}
+
+async fn runs(
+    State(st): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    UrlQuery(q): UrlQuery<RunsQuery>,
+) -> ApiResult {
+    let filter = q.filter.filter(|f| !f.trim().is_empty());
+    let order: Vec<String> = q
+        .order_by
+        .into_iter()
+        .filter(|o| !o.trim().is_empty())
+        .collect();
+    let query = Query::parse(filter.as_deref(), &order)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let offset = q.offset;
+    with_store(&st, move |store| {
+        let exp = store.get_experiment(&id)?;
+        let ids = [exp.experiment_id.clone()];
+        let (total, page) = query.run_page(store, &ids, ViewType::ActiveOnly, offset, limit)?;
+        let mut metric_keys = BTreeSet::new();
+        let mut param_keys = BTreeSet::new();
+        // Every key of the experiment, for the column picker (names only: cheap to list).
+        let keys = store.list_runs(
+            &ids,
+            ViewType::ActiveOnly,
+            &Projection {
+                metrics: Fields::MostCommon(200),
+                params: Fields::Nothing,
+                tags: Fields::Nothing,
+                io: false,
+            },
+        )?;
+        for r in &keys {
+            metric_keys.extend(r.data.metrics.keys().cloned());
+        }
+        for r in &page {
+            metric_keys.extend(r.data.metrics.keys().cloned());
+            param_keys.extend(r.data.params.keys().cloned());
+        }
+        Ok(axum::Json(json!({
+            "experiment": exp,
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "runs": page.iter().map(run_row).collect::<Vec<_>>(),
+            "metric_keys": metric_keys,
+            "param_keys": param_keys,
+        })))
+    })
+    .await
+}
+
+fn list_all_artifacts(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    path: Option<&str>,
+    out: &mut Vec<ArtifactEntry>,
+) -> crate::store::Result<()> {
+    for e in store.list_artifacts(run_id, path)? {
+        if e.is_dir {
+            list_all_artifacts(store, run_id, Some(&e.path), out)?;
+        } else {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// The signature in the run's model's MLmodel file, if it has a model.
+fn signature(store: &dyn TrackingStore, run_id: &str) -> Option<Value> {
+    let dir = store.resolve_model(&format!("runs:/{run_id}/model")).ok()?;
+    let text = std::fs::read_to_string(dir.join("MLmodel")).ok()?;
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+    let sig = yaml.get("signature")?;
+    let field = |k: &str| -> Value {
+        sig.get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or(Value::Null)
+    };
+    Some(json!({"inputs": field("inputs"), "outputs": field("outputs")}))
+}
+
+async fn run(State(st): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    with_store(&st, move |store| {
+        let run = store.get_run(&id)?;
+        let mut artifacts = Vec::new();
+        list_all_artifacts(store, &id, None, &mut artifacts)?;
+        let metrics: BTreeMap<&String, Value> = run
+            .data
+            .metrics
+            .iter()
+            .map(|(k, p)| {
+                (
+                    k,
+                    json!({"value": float(p.value), "step": p.step, "timestamp": p.timestamp}),
+                )
+            })
+            .collect();
+        Ok(axum::Json(json!({
+            "info": run.info,
+            "params": run.data.params,
+            "metrics": metrics,
+            "tags": run.data.tags,
+            "inputs": run.inputs,
+            "outputs": run.outputs,
+            "artifacts": artifacts,
+            "signature": signature(store, &id),
+        })))
+    })
+    .await
+}
+
+fn history_json(points: &[MetricPoint]) -> Value {
+    Value::Array(
+        points
+            .iter()
+            .map(|p| json!({"step": p.step, "value": float(p.value), "timestamp": p.timestamp}))
+            .collect(),
+    )
+}
+
+async fn metric_history(
+    State(st): State<Shared>,
+    UrlPath((id, key)): UrlPath<(String, String)>,
+) -> ApiResult {
+    with_store(&st, move |store| {
+        Ok(axum::Json(history_json(&store.metric_history(&id, &key)?)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ArtifactQuery {
+    path: String,
+}
+
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        // Served as text: an SVG could carry script.
+        "svg" | "txt" | "log" | "md" | "yaml" | "yml" | "csv" | "json" | "py" | "toml" => {
+            "text/plain; charset=utf-8"
+        }
+        _ => "application/octet-stream",
+    }
+}
+
+async fn artifact(
+    State(st): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    UrlQuery(q): UrlQuery<ArtifactQuery>,
+) -> Result<Response, ApiError> {
+    let path = q.path.clone();
+    let bytes = with_store(&st, move |store| Ok(store.read_artifact(&id, &path)?)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(&q.path)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct CompareQuery {
+    runs: String,
+}
+
+async fn compare(State(st): State<Shared>, UrlQuery(q): UrlQuery<CompareQuery>) -> ApiResult {
+    let ids: Vec<String> = q
+        .runs
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.is_empty() || ids.len() > 20 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "runs: give 1 to 20 run ids, comma-separated".into(),
+        ));
+    }
+    with_store(&st, move |store| {
+        let runs: Vec<Run> = ids
+            .iter()
+            .map(|id| store.get_run(id))
+            .collect::<Result<_, _>>()?;
+        let param_keys: BTreeSet<&String> =
+            runs.iter().flat_map(|r| r.data.params.keys()).collect();
+        let differ: Vec<&String> = param_keys
+            .iter()
+            .copied()
+            .filter(|k| {
+                let first = runs[0].data.params.get(*k);
+                runs.iter().any(|r| r.data.params.get(*k) != first)
+            })
+            .collect();
+        let metric_keys: BTreeSet<&String> =
+            runs.iter().flat_map(|r| r.data.metrics.keys()).collect();
+        let mut histories = serde_json::Map::new();
+        for key in &metric_keys {
+            let mut per_run = serde_json::Map::new();
+            for r in &runs {
+                if r.data.metrics.contains_key(*key) {
+                    per_run.insert(
+                        r.info.run_id.clone(),
+                        history_json(&store.metric_history(&r.info.run_id, key)?),
+                    );
+                }
+            }
+            histories.insert((*key).clone(), Value::Object(per_run));
+        }
+        Ok(axum::Json(json!({
+            "runs": runs.iter().map(run_row).collect::<Vec<_>>(),
+            "params_differ": differ,
+            "histories": histories,
+        })))
+    })
+    .await
+}
+
+async fn models(State(st): State<Shared>) -> ApiResult {
+    with_store(&st, |store| {
+        Ok(axum::Json(
+            serde_json::to_value(store.list_registered_models()?).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+async fn model(State(st): State<Shared>, UrlPath(name): UrlPath<String>) -> ApiResult {
+    with_store(&st, move |store| {
+        let model = store.get_registered_model(&name)?;
+        let versions = store.list_model_versions(&name, false)?;
+        let mut aliases: BTreeSet<String> = model.aliases.keys().cloned().collect();
+        aliases.extend(
+            model
+                .tags
+                .keys()
+                .filter_map(|k| k.strip_prefix("mlx.alias_history."))
+                .map(str::to_string),
+        );
+        let mut history = serde_json::Map::new();
+        for alias in aliases {
+            let moves = store.alias_history(&name, &alias).unwrap_or_default();
+            history.insert(alias, serde_json::to_value(moves).unwrap_or_default());
+        }
+        Ok(axum::Json(json!({
+            "model": model,
+            "versions": versions,
+            "alias_history": history,
+        })))
+    })
+    .await
+}
+
+/// The admin rule of `mlx serve`'s admin endpoints.
+fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    crate::serve::check_admin_token(
+        st.opts.token.as_deref(),
+        st.opts.allow_unauthenticated_admin,
+        headers,
+        "admin actions are disabled: start mlx ui with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
+    )
+    .map_err(|(status, msg)| ApiError(status, msg))
+}
+
+#[derive(Deserialize)]
+struct AliasBody {
+    alias: String,
+    version: Option<u64>,
+}
+
+type AliasRequest = Result<axum::Json<AliasBody>, axum::extract::rejection::JsonRejection>;
+
+/// An admin action on a model's alias: check the token and the body, then move the alias with `act`, which
+/// returns (from, to).
+async fn alias_action(
+    st: Shared,
+    name: String,
+    headers: HeaderMap,
+    body: AliasRequest,
+    act: impl FnOnce(&dyn TrackingStore, &str, &AliasBody) -> Result<(Option<u64>, u64), ApiError>
+    + Send
+    + 'static,
+) -> ApiResult {
+    check_admin(&st, &headers)?;
+    let axum::Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    with_store(&st, move |store| {
+        let (from, to) = act(store, &name, &body)?;
+        Ok(axum::Json(
+            json!({"alias": body.alias, "from": from, "to": to}),
+        ))
+    })
+    .await
+}
+
+fn refused(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, e.to_string())
+}
+
+async fn set_alias(
+    State(st): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: AliasRequest,
+) -> ApiResult {
+    alias_action(st, name, headers, body, |store, name, body| {
+        let version = body.version.ok_or_else(|| refused("version is required"))?;
+        crate::registry::check_servable(store, name, version).map_err(refused)?;
+        let from = store.set_alias(name, &body.alias, version, "set")?;
+        Ok((from, version))
+    })
+    .await
+}
+
+async fn rollback(
+    State(st): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: AliasRequest,
+) -> ApiResult {
+    alias_action(st, name, headers, body, |store, name, body| {
+        crate::registry::rollback(store, name, &body.alias, body.version).map_err(refused)
+    })
+    .await
+}

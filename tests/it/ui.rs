@@ -1,0 +1,411 @@
+//! `mlx ui`: the JSON API (driven over HTTP) and the page itself in headless Chromium (Debian's `chromium`,
+//! installed by `.ci/run`): it filters runs, opens a comparison and draws charts. A screenshot of each main
+//! page is saved under `target/ui-screenshots/`.
+
+use crate::common::TestStore;
+use crate::serve::Server;
+use crate::train::train;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn start_ui(s: &TestStore, args: &[&str]) -> Server {
+    let mut cmd = s.mlx_std();
+    cmd.args(["ui", "--port", "0"]).args(args);
+    Server::spawn(cmd, "mlx ui: listening on http://")
+}
+
+fn get(server: &Server, path: &str) -> (u16, Value) {
+    let (status, _, body) = server.request("GET", path, &[], b"");
+    let v = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&body)));
+    (status, v)
+}
+
+/// An experiment with three trained runs (two estimators, one logged by hand with a metric history)
+/// and a registered model with two versions.
+fn populated(s: &TestStore) -> (String, Vec<String>) {
+    let mut runs = Vec::new();
+    for model in ["logistic-regression", "decision-tree"] {
+        let r = train(
+            s,
+            &[
+                "--experiment",
+                "ui",
+                "--model",
+                model,
+                "--max-depth",
+                "3",
+                "--register",
+                "titanic",
+            ],
+        );
+        runs.push(r["run_id"].as_str().unwrap().to_string());
+    }
+    let hand = s.start(&["--experiment", "ui", "--name", "by-hand"]);
+    for (step, loss) in [(0, "0.9"), (1, "0.6"), (2, "0.4"), (3, "0.35")] {
+        s.ok(&[
+            "log",
+            "metric",
+            "--run",
+            &hand,
+            "loss",
+            loss,
+            "--step",
+            &step.to_string(),
+        ]);
+    }
+    s.ok(&["log", "metric", "--run", &hand, "accuracy", "0.5"]);
+    s.ok(&["log", "param", "--run", &hand, "model", "by-hand"]);
+    s.ok(&["log", "end", "--run", &hand]);
+    runs.push(hand);
+    s.ok(&["alias", "set", "Champion", "1"]);
+    let exp = s.json(&["experiments", "show", "ui"])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (exp, runs)
+}
+
+#[test]
+fn api_lists_filters_shows_compares_and_guards_admin_actions() {
+    let s = TestStore::new();
+    let (exp, runs) = populated(&s);
+    let ui = start_ui(&s, &["--token", "t0ken"]);
+
+    let (status, exps) = get(&ui, "/api/experiments");
+    assert_eq!(status, 200);
+    assert!(exps.as_array().unwrap().iter().any(|e| e["name"] == "ui"));
+
+    let (_, all) = get(&ui, &format!("/api/experiments/{exp}/runs"));
+    assert_eq!(all["total"], 3);
+    assert!(
+        all["metric_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "loss")
+    );
+    // The same filter grammar as the CLI, ordering and paging.
+    let (_, some) = get(
+        &ui,
+        &format!(
+            "/api/experiments/{exp}/runs?filter=params.model%20!%3D%20%27by-hand%27&order_by=metrics.accuracy%20DESC&limit=1"
+        ),
+    );
+    assert_eq!(some["total"], 2);
+    assert_eq!(some["runs"].as_array().unwrap().len(), 1);
+    let best = some["runs"][0]["metrics"]["accuracy"].as_f64().unwrap();
+    let (_, second) = get(
+        &ui,
+        &format!(
+            "/api/experiments/{exp}/runs?filter=params.model%20!%3D%20%27by-hand%27&order_by=metrics.accuracy%20DESC&limit=1&offset=1"
+        ),
+    );
+    assert!(second["runs"][0]["metrics"]["accuracy"].as_f64().unwrap() <= best);
+    let (status, bad) = get(
+        &ui,
+        &format!("/api/experiments/{exp}/runs?filter=metrics.loss%20%3C"),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"].as_str().unwrap().contains("column 15"),
+        "{bad}"
+    );
+
+    let (status, run) = get(&ui, &format!("/api/runs/{}", runs[0]));
+    assert_eq!(status, 200);
+    assert_eq!(run["params"]["model"], "logistic-regression");
+    assert_eq!(run["inputs"][0]["name"], "titanic");
+    let sig: Vec<&str> = run["signature"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(sig, vec!["Pclass", "Sex", "Age", "Fare"]);
+    let png = run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .find(|p| p.ends_with(".png"))
+        .expect("a plot artifact")
+        .to_string();
+    let (status, headers, bytes) = ui.request(
+        "GET",
+        &format!("/api/runs/{}/artifact?path={png}", runs[0]),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "image/png")
+    );
+    assert_eq!(&bytes[..4], b"\x89PNG");
+    let (status, err) = get(
+        &ui,
+        &format!("/api/runs/{}/artifact?path=../meta.yaml", runs[0]),
+    );
+    assert_eq!(status, 400, "{err}");
+    let (status, _) = get(&ui, "/api/runs/0123456789abcdef0123456789abcdef");
+    assert_eq!(status, 404);
+
+    let (_, hist) = get(&ui, &format!("/api/runs/{}/metrics/loss", runs[2]));
+    let steps: Vec<i64> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![0, 1, 2, 3]);
+
+    let (_, cmp) = get(&ui, &format!("/api/compare?runs={},{}", runs[0], runs[1]));
+    assert!(
+        cmp["params_differ"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "model")
+    );
+    assert!(
+        !cmp["params_differ"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "target")
+    );
+    assert_eq!(cmp["histories"]["accuracy"].as_object().unwrap().len(), 2);
+
+    let (_, models) = get(&ui, "/api/models");
+    assert_eq!(models[0]["name"], "titanic");
+    let (_, model) = get(&ui, "/api/models/titanic");
+    assert_eq!(model["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(model["alias_history"]["Champion"][0]["to"], 1);
+
+    // Admin actions: the token rule of `mlx serve`.
+    let body = r#"{"alias":"Champion","version":2}"#;
+    let (status, _, _) = ui.post_json("/admin/models/titanic/alias", body, &[]);
+    assert_eq!(status, 401);
+    let (status, _, _) = ui.post_json(
+        "/admin/models/titanic/alias",
+        body,
+        &[("Authorization", "Bearer nope")],
+    );
+    assert_eq!(status, 401);
+    let (status, _, answer) = ui.post_json(
+        "/admin/models/titanic/alias",
+        body,
+        &[("Authorization", "Bearer t0ken")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        s.json(&["models", "show", "titanic"])["model"]["aliases"]["Champion"],
+        2
+    );
+    let (status, _, answer) = ui.post_json(
+        "/admin/models/titanic/rollback",
+        r#"{"alias":"Champion"}"#,
+        &[("Authorization", "Bearer t0ken")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        s.json(&["models", "show", "titanic"])["model"]["aliases"]["Champion"],
+        1
+    );
+    drop(ui);
+
+    // No token configured: admin actions are off unless explicitly allowed.
+    let ui = start_ui(&s, &[]);
+    let (status, _, answer) = ui.post_json("/admin/models/titanic/alias", body, &[]);
+    assert_eq!(status, 403, "{answer}");
+    let ui = start_ui(&s, &["--allow-unauthenticated-admin"]);
+    let (status, _, answer) = ui.post_json("/admin/models/titanic/alias", body, &[]);
+    assert_eq!(status, 200, "{answer}");
+    // The page and its assets come from the binary.
+    let (status, headers, page) = ui.request("GET", "/", &[], b"");
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/html"))
+    );
+    assert!(String::from_utf8_lossy(&page).contains("/app.js"));
+    let (status, _, js) = ui.request("GET", "/app.js", &[], b"");
+    assert_eq!(status, 200);
+    assert!(
+        !String::from_utf8_lossy(&js).contains("http://")
+            && !String::from_utf8_lossy(&js).contains("https://"),
+        "no CDN"
+    );
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("MLX_TEST_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "no Chromium at {} — `.ci/run` installs Debian's chromium package (apt-get install chromium)",
+        path.display()
+    );
+    path
+}
+
+/// Headless Chromium as the machine allows it: no sandbox as root, no background networking.
+fn headless(profile: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=8000",
+        "--window-size=1280,1000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+/// Run Chromium on `url` with one extra flag; fails the test if Chromium fails.
+fn chromium_on(profile: &Path, flag: &str, url: &str) -> Vec<u8> {
+    let out = headless(profile).arg(flag).arg(url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The page's DOM after its scripts ran.
+fn dom(profile: &Path, url: &str) -> String {
+    let out = chromium_on(profile, "--dump-dom", url);
+    let html = String::from_utf8(out).unwrap();
+    assert!(
+        html.contains(r#"data-ready="1""#),
+        "the page never finished: {html}"
+    );
+    html
+}
+
+fn screenshot(profile: &Path, url: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&file);
+    chromium_on(profile, &format!("--screenshot={}", file.display()), url);
+    let bytes = std::fs::read(&file).expect("a screenshot");
+    assert!(
+        bytes.len() > 5_000 && bytes.starts_with(b"\x89PNG"),
+        "{name}: not a real screenshot"
+    );
+    file
+}
+
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+#[test]
+fn the_page_filters_runs_compares_and_draws_charts_in_chromium() {
+    let s = TestStore::new();
+    let (exp, runs) = populated(&s);
+    let ui = start_ui(&s, &[]);
+    let base = format!("http://127.0.0.1:{}", ui.port);
+    let profile = tempfile::tempdir().unwrap();
+    let p = profile.path();
+
+    let home = dom(p, &format!("{base}/#/"));
+    assert!(home.contains(&format!("#/experiments/{exp}")), "{home}");
+
+    let all = dom(p, &format!("{base}/#/experiments/{exp}"));
+    assert_eq!(count(&all, r#"<tr class="run""#), 3, "{all}");
+    // Filtered through the page's own state (the hash it sets when the filter form is submitted).
+    let filtered = dom(
+        p,
+        &format!("{base}/#/experiments/{exp}?filter=params.model%20%3D%20%27by-hand%27"),
+    );
+    assert_eq!(count(&filtered, r#"<tr class="run""#), 1, "{filtered}");
+    assert!(filtered.contains(&runs[2]) && !filtered.contains(&runs[0]));
+    let broken = dom(
+        p,
+        &format!("{base}/#/experiments/{exp}?filter=metrics.loss%20%3C"),
+    );
+    assert!(
+        broken.contains(r#"id="filter-error""#) && broken.contains("column 15"),
+        "{broken}"
+    );
+
+    let compare = dom(
+        p,
+        &format!("{base}/#/compare?runs={},{},{}", runs[0], runs[1], runs[2]),
+    );
+    assert!(compare.contains(r#"id="compare-params""#));
+    assert!(
+        compare.contains(r#"class="differ""#),
+        "differing params are marked"
+    );
+    assert!(
+        count(&compare, r#"class="series""#) >= 3,
+        "overlaid metric charts: {compare}"
+    );
+    assert!(
+        count(&compare, r#"class="point""#) >= 2,
+        "a metric-vs-param scatter: {compare}"
+    );
+
+    let run = dom(p, &format!("{base}/#/runs/{}", runs[2]));
+    assert!(
+        run.contains("<polyline"),
+        "the loss history is drawn: {run}"
+    );
+    let run0 = dom(p, &format!("{base}/#/runs/{}", runs[0]));
+    assert!(
+        run0.contains(r#"<img class="artifact""#),
+        "plots are shown inline"
+    );
+    assert!(run0.contains(r#"id="signature""#));
+
+    // Thousands of runs stay quick: the table pages through them.
+    s.ok(&["bench", "populate", "--n", "250", "--experiment", "many"]);
+    let many = s.json(&["experiments", "show", "many"])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = dom(p, &format!("{base}/#/experiments/{many}?page=2"));
+    assert_eq!(
+        count(&page, r#"<tr class="run""#),
+        50,
+        "the third page holds the last 50"
+    );
+    assert!(
+        page.contains("page 3 of 3") && page.contains("250 runs"),
+        "{page}"
+    );
+
+    let model = dom(p, &format!("{base}/#/models/titanic"));
+    assert!(
+        model.contains(r#"id="versions""#) && model.contains("Roll back Champion"),
+        "{model}"
+    );
+
+    for (name, url) in [
+        ("experiments", format!("{base}/#/")),
+        ("runs", format!("{base}/#/experiments/{exp}")),
+        ("run", format!("{base}/#/runs/{}", runs[0])),
+        (
+            "compare",
+            format!("{base}/#/compare?runs={},{},{}", runs[0], runs[1], runs[2]),
+        ),
+        ("models", format!("{base}/#/models")),
+        ("model", format!("{base}/#/models/titanic")),
+    ] {
+        screenshot(p, &url, name);
+    }
+}
