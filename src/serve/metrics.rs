@@ -9,8 +9,9 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
-    predictions: BTreeMap<String, u64>,
+    // Keys are the server's fixed path labels and variant names: no allocation per request.
+    requests: BTreeMap<(&'static str, u16), u64>,
+    predictions: BTreeMap<&'static str, u64>,
     bucket_counts: [u64; BUCKETS.len()],
     latency_sum: f64,
     latency_count: u64,
@@ -22,9 +23,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn observe(&self, path: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, path: &'static str, status: u16, seconds: f64) {
         let mut m = self.inner.lock().expect("metrics lock");
-        *m.requests.entry((path.to_string(), status)).or_default() += 1;
+        *m.requests.entry((path, status)).or_default() += 1;
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b {
                 m.bucket_counts[i] += 1;
@@ -35,9 +36,9 @@ impl Metrics {
     }
 
     /// Rows predicted by a model variant (champion or challenger).
-    pub fn predicted(&self, variant: &str, rows: usize) {
+    pub fn predicted(&self, variant: &'static str, rows: usize) {
         let mut m = self.inner.lock().expect("metrics lock");
-        *m.predictions.entry(variant.to_string()).or_default() += rows as u64;
+        *m.predictions.entry(variant).or_default() += rows as u64;
     }
 
     /// The Prometheus exposition; `models` are (variant, name, version) of what is served.

@@ -3,6 +3,7 @@
 //! lives behind an `ArcSwap`: a swap (retrain, rollback, an alias moved elsewhere) is one atomic store, so
 //! requests never wait and never fail during it.
 
+mod fast_json;
 mod metrics;
 pub mod protocol;
 
@@ -660,10 +661,7 @@ async fn record_metrics(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let path = request.uri().path().to_string();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let known = [
+    const KNOWN: [&str; 9] = [
         "/ping",
         "/health",
         "/version",
@@ -674,11 +672,13 @@ async fn record_metrics(
         "/model",
         "/metrics",
     ];
-    let label = if known.contains(&path.as_str()) {
-        path.as_str()
-    } else {
-        "other"
-    };
+    let label: &'static str = KNOWN
+        .iter()
+        .find(|k| **k == request.uri().path())
+        .copied()
+        .unwrap_or("other");
+    let started = Instant::now();
+    let response = next.run(request).await;
     state.metrics.observe(
         label,
         response.status().as_u16(),
@@ -749,6 +749,10 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
         let addr = listener.local_addr()?;
+        // Small responses go out at once rather than waiting on Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         eprintln!("mlx serve: listening on http://{addr}");
         tokio::spawn(follow_aliases(state.clone()));
         axum::serve(listener, app)

@@ -172,6 +172,14 @@ fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
 
 /// Parse a JSON request body into named columns (and the `params`, ignored as MLflow does without a schema).
 pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
+    match super::fast_json::parse(body) {
+        Some(columns) => Ok(columns),
+        None => parse_json_general(body),
+    }
+}
+
+/// Every shape MLflow accepts, through `serde_json::Value`, with MLflow's errors.
+pub fn parse_json_general(body: &[u8]) -> Result<Columns, ProtocolError> {
     let mut doc: Value = serde_json::from_slice(body).map_err(|e| {
         ProtocolError::bad_request(format!(
             "Invalid input. Ensure that input is a valid JSON formatted string. Error: '{e}'\nInput: \n{}\n",
@@ -288,11 +296,14 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
     }
     let mut names = Vec::new();
     let mut out = Vec::new();
+    let mut columns = columns;
     for input in inputs {
-        let (_, values) = columns
+        let position = columns
             .iter()
-            .find(|(n, _)| *n == input.name)
+            .position(|(n, _)| *n == input.name)
             .expect("checked above");
+        // Taken, not cloned: each input is read once (a repeated input name would find an empty column).
+        let values = std::mem::take(&mut columns[position].1);
         if values.len() != n_rows {
             return Err(ProtocolError::bad_request(
                 "Invalid input. All columns must have the same length.",
@@ -301,10 +312,10 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         let column = if input.kind == "string" {
             Column::Text(
                 values
-                    .iter()
+                    .into_iter()
                     .map(|v| match v {
                         Value::Null => None,
-                        Value::String(s) => Some(s.clone()),
+                        Value::String(s) => Some(s),
                         other => Some(crate::ml::data::format_number(
                             other.as_f64().unwrap_or(f64::NAN),
                         )),
@@ -313,7 +324,7 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
             )
         } else {
             let mut nums = Vec::with_capacity(values.len());
-            for v in values {
+            for v in &values {
                 let x = match v {
                     Value::Null => None,
                     Value::Number(n) => n.as_f64(),
