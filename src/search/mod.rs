@@ -105,12 +105,13 @@ impl Query {
         }
         sort(&mut runs, &self.order_by);
         let total = runs.len();
-        let page = runs
+        let ids: Vec<String> = runs
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|r| store.get_run(&r.info.run_id))
-            .collect::<crate::store::Result<Vec<_>>>()?;
+            .map(|r| r.info.run_id.clone())
+            .collect();
+        let page = store.get_runs(experiment_ids, &ids)?;
         Ok((total, page))
     }
 }

@@ -180,6 +180,11 @@ pub trait TrackingStore {
         view: ViewType,
         projection: &Projection,
     ) -> Result<Vec<Run>>;
+    /// Several runs of the given experiments, loaded whole, in the order of `run_ids`.
+    fn get_runs(&self, experiment_ids: &[String], run_ids: &[String]) -> Result<Vec<Run>> {
+        let _ = experiment_ids;
+        run_ids.iter().map(|id| self.get_run(id)).collect()
+    }
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()>;
     fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()>;
     fn delete_run(&self, run_id: &str) -> Result<()>;

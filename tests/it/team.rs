@@ -691,3 +691,38 @@ fn sync_copies_a_laptop_store_to_the_server_and_back_idempotently() {
     assert_eq!(on_back, on_laptop);
     assert_eq!(sync(&server, &back.uri)["runs_copied"], 0);
 }
+
+/// `mlx ui` on the server backend: the same API over the team's store.
+#[test]
+fn ui_browses_the_server() {
+    let s = TestStore::on_server();
+    let exp = unique("team-ui");
+    let a = s.start(&["--experiment", &exp, "--name", "a"]);
+    s.ok(&["log", "param", "--run", &a, "lr", "0.1"]);
+    s.ok(&["log", "metric", "--run", &a, "loss", "0.5"]);
+    s.ok(&["log", "metric", "--run", &a, "loss", "0.25", "--step", "1"]);
+    let b = s.start(&["--experiment", &exp, "--name", "b"]);
+    s.ok(&["log", "param", "--run", &b, "lr", "0.2"]);
+    s.ok(&["log", "metric", "--run", &b, "loss", "0.75"]);
+    let id = s.json(&["experiments", "show", &exp])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cmd = s.mlx_std();
+    cmd.args(["ui", "--port", "0"]);
+    let ui = Server::spawn(cmd, "mlx ui: listening on http://");
+    let get = |path: &str| -> Value {
+        let (status, _, body) = ui.request("GET", path, &[], b"");
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).unwrap()
+    };
+    let runs = get(&format!(
+        "/api/experiments/{id}/runs?filter=metrics.loss%20%3C%200.6"
+    ));
+    assert_eq!(runs["total"], 1);
+    assert_eq!(runs["runs"][0]["run_id"], a.as_str());
+    let hist = get(&format!("/api/runs/{a}/metrics/loss"));
+    assert_eq!(hist.as_array().unwrap().len(), 2);
+    let cmp = get(&format!("/api/compare?runs={a},{b}"));
+    assert_eq!(cmp["params_differ"], serde_json::json!(["lr"]));
+}

@@ -671,6 +671,33 @@ impl TrackingStore for RestStore {
         Ok(runs)
     }
 
+    /// One `runs/search` per 100 ids instead of a `runs/get` per run.
+    fn get_runs(&self, experiment_ids: &[String], run_ids: &[String]) -> Result<Vec<Run>> {
+        let mut found: BTreeMap<String, Run> = BTreeMap::new();
+        for chunk in run_ids.chunks(100) {
+            for id in chunk {
+                validate::id("run", id).map_err(|_| StoreError::RunNotFound(id.clone()))?;
+            }
+            let list: Vec<String> = chunk.iter().map(|id| format!("'{id}'")).collect();
+            let v = self.post(
+                "runs/search",
+                json!({
+                    "experiment_ids": experiment_ids,
+                    "filter": format!("attributes.run_id IN ({})", list.join(", ")),
+                    "run_view_type": "ALL",
+                    "max_results": chunk.len(),
+                }),
+            )?;
+            for run in array(&v["runs"]).iter().map(parse_run) {
+                found.insert(run.info.run_id.clone(), run);
+            }
+        }
+        run_ids
+            .iter()
+            .map(|id| found.remove(id).map_or_else(|| self.get_run(id), Ok))
+            .collect()
+    }
+
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {
         validate::batch(batch)?;
         validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
