@@ -409,3 +409,224 @@ fn the_page_filters_runs_compares_and_draws_charts_in_chromium() {
         screenshot(p, &url, name);
     }
 }
+
+/// Chromium driven over the DevTools protocol (through `--remote-debugging-pipe`, on two FIFOs), so the test
+/// types into the page and clicks like a user.
+struct Browser {
+    child: std::process::Child,
+    to: std::fs::File,
+    from: std::fs::File,
+    buf: Vec<u8>,
+    next_id: u64,
+    session: String,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Chromium with one page open at `url`.
+    fn start(url: &str) -> Browser {
+        let dir = tempfile::tempdir().unwrap();
+        let (cin, cout) = (dir.path().join("cin"), dir.path().join("cout"));
+        for f in [&cin, &cout] {
+            assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(f)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        // As `headless`, but without the virtual-time budget, which ends the page when it runs out.
+        let flags: Vec<String> = headless(&dir.path().join("profile"))
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .filter(|a| !a.starts_with("--virtual-time-budget"))
+            .collect();
+        let script = format!(
+            "exec '{}' {} --remote-debugging-pipe about:blank 3<'{}' 4>'{}'",
+            chromium().display(),
+            flags.join(" "),
+            cin.display(),
+            cout.display()
+        );
+        let child = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A hung browser must fail the test, not stall it: kill it after two minutes (the pipe then closes).
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, pid) = (done.clone(), child.id());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                if start.elapsed() > std::time::Duration::from_secs(120) {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid.to_string()])
+                        .status();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        // Opened in the order the shell opens its ends: both block until the other side is there.
+        let to = std::fs::OpenOptions::new().write(true).open(&cin).unwrap();
+        let from = std::fs::File::open(&cout).unwrap();
+        let mut b = Browser {
+            child,
+            to,
+            from,
+            buf: Vec::new(),
+            next_id: 0,
+            session: String::new(),
+            done,
+            _dir: dir,
+        };
+        let target = b.call("Target.createTarget", serde_json::json!({"url": url}));
+        let attached = b.call(
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        b.wait_ready();
+        b
+    }
+
+    /// Send a command (to the page once attached) and wait for its answer, skipping events.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        use std::io::{Read as _, Write as _};
+        self.next_id += 1;
+        let mut msg = serde_json::json!({"id": self.next_id, "method": method, "params": params});
+        if !self.session.is_empty() && !method.starts_with("Target.") {
+            msg["sessionId"] = Value::String(self.session.clone());
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.to.write_all(&bytes).unwrap();
+        loop {
+            while let Some(end) = self.buf.iter().position(|b| *b == 0) {
+                let raw: Vec<u8> = self.buf.drain(..=end).collect();
+                let answer: Value = serde_json::from_slice(&raw[..raw.len() - 1]).unwrap();
+                if answer["id"] == self.next_id {
+                    assert!(answer.get("error").is_none(), "{method}: {answer}");
+                    return answer["result"].clone();
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.from.read(&mut chunk).unwrap();
+            assert!(n > 0, "Chromium closed the pipe");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Evaluate JavaScript in the page (promises awaited) and return its value.
+    fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{js}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// Wait until the page has rendered its current view.
+    fn wait_ready(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.eval("document.body && document.body.dataset.ready === '1'") != Value::Bool(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page never finished rendering"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Run an action that changes the view, then wait for the new view.
+    fn act(&mut self, js: &str) {
+        self.eval(&format!("document.body.dataset.ready = ''; {js}; true"));
+        self.wait_ready();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_user_types_a_filter_ticks_runs_and_compares_them() {
+    let s = TestStore::new();
+    let (exp, runs) = populated(&s);
+    let ui = start_ui(&s, &[]);
+    let mut b = Browser::start(&format!("http://127.0.0.1:{}/#/experiments/{exp}", ui.port));
+    assert_eq!(b.eval("document.querySelectorAll('tr.run').length"), 3);
+
+    // Type a filter and press the button.
+    b.act("document.getElementById('filter').value = \"params.model != 'by-hand'\"; document.querySelector('#filter-form button[type=submit]').click()");
+    assert_eq!(b.eval("document.querySelectorAll('tr.run').length"), 2);
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .contains("filter=")
+    );
+    // A bad filter: the error shows inline, with its column.
+    b.act("document.getElementById('filter').value = 'metrics.loss <'; document.querySelector('#filter-form button[type=submit]').click()");
+    let err = b.eval("document.getElementById('filter-error').textContent");
+    assert!(err.as_str().unwrap().contains("column 15"), "{err}");
+    b.act("document.getElementById('clear').click()");
+    assert_eq!(b.eval("document.querySelectorAll('tr.run').length"), 3);
+
+    // Sort by a header click: accuracy, best first.
+    b.act("[...document.querySelectorAll('th.sortable')].find(t => t.dataset.key === 'metrics.accuracy').click()");
+    let names = b.eval("[...document.querySelectorAll('tr.run')].map(r => r.dataset.run)");
+    assert_eq!(names.as_array().unwrap().len(), 3);
+
+    // Tick all three runs and compare them.
+    assert_eq!(b.eval("document.getElementById('compare').disabled"), true);
+    b.eval("document.querySelectorAll('input.pick').forEach(c => c.click()); true");
+    assert_eq!(b.eval("document.getElementById('compare').disabled"), false);
+    b.act("document.getElementById('compare').click()");
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .starts_with("#/compare?runs=")
+    );
+    for id in &runs {
+        assert!(
+            b.eval("location.hash")
+                .as_str()
+                .unwrap()
+                .contains(id.as_str())
+        );
+    }
+    let drawn = b.eval("document.querySelectorAll('#compare-charts .series').length");
+    assert!(drawn.as_u64().unwrap() >= 3, "metric charts drawn: {drawn}");
+    assert!(
+        b.eval("document.querySelectorAll('#scatter circle.point').length")
+            .as_u64()
+            .unwrap()
+            >= 3
+    );
+    assert!(
+        b.eval("document.querySelectorAll('#compare-params tr.differ').length")
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    // Picking another metric for the scatter redraws it.
+    b.eval("const m = document.getElementById('sc-metric'); m.value = 'loss'; m.dispatchEvent(new Event('change')); true");
+    assert!(
+        b.eval("document.querySelector('#scatter').textContent")
+            .as_str()
+            .unwrap()
+            .contains("loss")
+    );
+}
