@@ -135,10 +135,6 @@ fn tee(
 
 /// Child processes may run elsewhere: hand them an absolute store location.
 pub fn absolute_tracking_uri(uri: &str) -> String {
-    let lower = uri.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return uri.to_string();
-    }
     match crate::store::file::file_uri_to_path(uri) {
         Some(p) => std::path::absolute(&p)
             .unwrap_or(p)

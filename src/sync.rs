@@ -258,8 +258,7 @@ fn update_run(
     }
     report.metric_points += batch.metrics.len();
     to.log_batch(copy_id, &batch)?;
-    let mut present = BTreeSet::new();
-    list_files(to, copy_id, None, &mut present)?;
+    let present = artifact_paths(to, copy_id)?;
     report.artifact_files += copy_artifacts(from, to, &run.info.run_id, copy_id, &present)?;
     for model_id in &run.outputs {
         if !map.models.contains_key(model_id) {
@@ -274,21 +273,11 @@ fn update_run(
     Ok(())
 }
 
-/// Every artifact file path of a run (recursively).
-fn list_files(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    path: Option<&str>,
-    out: &mut BTreeSet<String>,
-) -> Result<()> {
-    for entry in store.list_artifacts(run_id, path)? {
-        if entry.is_dir {
-            list_files(store, run_id, Some(&entry.path), out)?;
-        } else {
-            out.insert(entry.path);
-        }
-    }
-    Ok(())
+fn artifact_paths(store: &dyn TrackingStore, run_id: &str) -> Result<BTreeSet<String>> {
+    Ok(crate::store::list_artifact_files(store, run_id)?
+        .into_iter()
+        .map(|e| e.path)
+        .collect())
 }
 
 /// Copy the run's artifact files that `present` lacks; returns how many were copied.
@@ -299,8 +288,7 @@ fn copy_artifacts(
     copy_id: &str,
     present: &BTreeSet<String>,
 ) -> Result<usize> {
-    let mut files = BTreeSet::new();
-    list_files(from, run_id, None, &mut files)?;
+    let files = artifact_paths(from, run_id)?;
     let missing: Vec<&String> = files.iter().filter(|f| !present.contains(*f)).collect();
     if missing.is_empty() {
         return Ok(0);

@@ -1,7 +1,7 @@
 //! `mlx runs compare` (also `mlx compare`): runs side by side with deltas against a baseline, and CI gates
 //! (`--fail-if-worse`, `--require`); `mlx runs diff A B`.
 
-use super::runs::{experiment_ids, fmt_value, list_artifacts_recursive, report_parse_error};
+use super::runs::{experiment_ids, fmt_value, report_parse_error};
 use crate::output::{self, Listing, OutputFormat};
 use crate::search::Query;
 use crate::settings::Settings;
@@ -410,7 +410,7 @@ pub fn diff(settings: &Settings, args: DiffArgs) -> Result<ExitCode> {
     };
     section("dataset digest", datasets(&a), datasets(&b));
     let artifacts = |r: &Run| -> Result<BTreeMap<String, String>> {
-        Ok(list_artifacts_recursive(store, &r.info.run_id)?
+        Ok(crate::store::list_artifact_files(store, &r.info.run_id)?
             .into_iter()
             .map(|e| (e.path, format!("{} bytes", e.file_size.unwrap_or(0))))
             .collect())

@@ -306,7 +306,7 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
             },
         );
     }
-    let artifacts = list_artifacts_recursive(store, id)?;
+    let artifacts = crate::store::list_artifact_files(store, id)?;
     if format == OutputFormat::Json {
         let doc = serde_json::json!({
             "info": summary(run),
@@ -413,24 +413,4 @@ fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -> Result<()
     use std::io::Write;
     writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
-}
-
-/// Every artifact file of a run, depth-first.
-pub(super) fn list_artifacts_recursive(
-    store: &dyn TrackingStore,
-    run_id: &str,
-) -> Result<Vec<crate::store::entities::ArtifactEntry>> {
-    let mut out = Vec::new();
-    let mut stack = vec![None::<String>];
-    while let Some(dir) = stack.pop() {
-        for e in store.list_artifacts(run_id, dir.as_deref())? {
-            if e.is_dir {
-                stack.push(Some(e.path));
-            } else {
-                out.push(e);
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
 }

@@ -687,7 +687,8 @@ async fn record_metrics(
     response
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (for a graceful shutdown that finishes in-flight requests).
+pub(crate) async fn shutdown_signal(who: &'static str) {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("a SIGTERM handler");
@@ -695,7 +696,7 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term.recv() => {},
     }
-    eprintln!("mlx serve: shutting down after in-flight requests");
+    eprintln!("{who}: shutting down after in-flight requests");
 }
 
 /// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
@@ -756,7 +757,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         eprintln!("mlx serve: listening on http://{addr}");
         tokio::spawn(follow_aliases(state.clone()));
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown_signal("mlx serve"))
             .await?;
         Ok::<(), anyhow::Error>(())
     })?;

@@ -281,6 +281,23 @@ pub fn parse_version_spec(spec: &str) -> Result<(&str, VersionSpec<'_>)> {
     Ok((name, which))
 }
 
+/// Every artifact file of a run (folders walked), sorted by path.
+pub fn list_artifact_files(store: &dyn TrackingStore, run_id: &str) -> Result<Vec<ArtifactEntry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![None::<String>];
+    while let Some(dir) = stack.pop() {
+        for e in store.list_artifacts(run_id, dir.as_deref())? {
+            if e.is_dir {
+                stack.push(Some(e.path));
+            } else {
+                out.push(e);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
 /// Listing order of runs: newest first, ties by id.
 pub fn sort_newest_first(runs: &mut [Run]) {
     runs.sort_by(|a, b| {

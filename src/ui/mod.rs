@@ -131,16 +131,7 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
         eprintln!("mlx ui: store {}", opts.tracking_uri);
         eprintln!("mlx ui: listening on http://{local}");
         axum::serve(listener, router(opts))
-            .with_graceful_shutdown(async {
-                let ctrl_c = tokio::signal::ctrl_c();
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler");
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            })
+            .with_graceful_shutdown(crate::serve::shutdown_signal("mlx ui"))
             .await?;
         Ok(())
     })
@@ -228,22 +219,6 @@ async fn runs(
     .await
 }
 
-fn list_all_artifacts(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    path: Option<&str>,
-    out: &mut Vec<ArtifactEntry>,
-) -> crate::store::Result<()> {
-    for e in store.list_artifacts(run_id, path)? {
-        if e.is_dir {
-            list_all_artifacts(store, run_id, Some(&e.path), out)?;
-        } else {
-            out.push(e);
-        }
-    }
-    Ok(())
-}
-
 /// The signature in the run's model's MLmodel file, if it has a model.
 fn signature(store: &dyn TrackingStore, run_id: &str) -> Option<Value> {
     let dir = store.resolve_model(&format!("runs:/{run_id}/model")).ok()?;
@@ -262,8 +237,7 @@ fn signature(store: &dyn TrackingStore, run_id: &str) -> Option<Value> {
 async fn run(State(st): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
     with_store(&st, move |store| {
         let run = store.get_run(&id)?;
-        let mut artifacts = Vec::new();
-        list_all_artifacts(store, &id, None, &mut artifacts)?;
+        let artifacts = crate::store::list_artifact_files(store, &id)?;
         let metrics: BTreeMap<&String, Value> = run
             .data
             .metrics
