@@ -179,7 +179,7 @@ impl FileStore {
         m.insert("lifecycle_stage".into(), meta::s("active"));
         m.insert("name".into(), meta::s(name));
         m.insert("workspace".into(), meta::s("default"));
-        let staging = self.staging_dir(&self.root)?;
+        let staging = self.scratch_dir()?;
         let result = (|| {
             meta::write(&staging.join(META), &m)?;
             for (k, v) in tags {
@@ -196,9 +196,15 @@ impl FileStore {
         result
     }
 
-    /// A hidden, empty folder beside the target, to assemble an entity before renaming it into place.
-    fn staging_dir(&self, parent: &Path) -> Result<PathBuf> {
-        let dir = parent.join(format!(".mlx-tmp-{}", uuid::Uuid::new_v4().simple()));
+    /// A hidden, empty scratch folder at the store root, to assemble an entity before one rename moves it
+    /// into place (or to move one out of place before deleting it). Scratch folders live only at the root
+    /// and end in `.trash` because that is the one place MLflow never reads: it takes every other folder of
+    /// the root for an experiment (and fails on a name that is not an experiment id) and every folder of an
+    /// experiment for a run (and fails when that folder's meta.yaml names a run stored elsewhere).
+    pub(super) fn scratch_dir(&self) -> Result<PathBuf> {
+        let dir = self
+            .root
+            .join(format!(".mlx-tmp-{}.trash", uuid::Uuid::new_v4().simple()));
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         Ok(dir)
     }
@@ -621,7 +627,7 @@ impl TrackingStore for FileStore {
             artifact_uri,
             lifecycle_stage: Lifecycle::Active,
         };
-        let staging = self.staging_dir(&exp_dir)?;
+        let staging = self.scratch_dir()?;
         let result = (|| {
             for sub in ["params", "metrics", "artifacts", "tags"] {
                 let d = staging.join(sub);

@@ -231,6 +231,47 @@ impl Lcg {
     }
 }
 
+/// What a kill in the middle of creating a run, an experiment or a model version leaves behind is a scratch
+/// folder at the store root holding a complete meta.yaml. MLflow must read the store as if it were not there
+/// (it once took such a folder inside an experiment for a run, and one at the root for a bad experiment id).
+#[test]
+fn interrupted_creations_are_invisible_to_mlflow() {
+    let s = TestStore::new();
+    let run = s.start(&["--experiment", "e", "--name", "r"]);
+    let exp = s.json(&["experiments", "show", "e"])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, meta) in [
+        ("run", s.root().join(&exp).join(&run).join("meta.yaml")),
+        ("experiment", s.root().join(&exp).join("meta.yaml")),
+    ] {
+        let scratch = s
+            .root()
+            .join(format!(".mlx-tmp-{name}0123456789abcdef.trash"));
+        fs::create_dir_all(&scratch).unwrap();
+        fs::copy(&meta, scratch.join("meta.yaml")).unwrap();
+    }
+    let dump = mlflow_dump(&s.root());
+    assert_eq!(dump["runs"].as_object().unwrap().len(), 1, "{dump}");
+    assert!(dump["runs"][run.as_str()].is_object());
+    assert_eq!(
+        s.json(&["runs", "list", "--experiment", "e"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let out = s
+        .mlx()
+        .args(["doctor", "--fix", "-o", "json"])
+        .output()
+        .unwrap();
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings.as_array().unwrap().len(), 2, "{findings}");
+    assert!(!s.root().join(".mlx-tmp-run0123456789abcdef.trash").exists());
+}
+
 #[test]
 fn crash_consistency_under_sigkill() {
     use std::process::Stdio;
@@ -320,6 +361,17 @@ fn crash_consistency_under_sigkill() {
                 .starts_with("leftover temporary"),
             "{f}"
         );
+    }
+    // Scratch folders of interrupted writes sit only at the root, where MLflow never reads.
+    for f in walk(&s.root()) {
+        let scratch = f.ancestors().find(|a| {
+            a.is_dir()
+                && a.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".mlx-tmp-"))
+        });
+        if let Some(dir) = scratch {
+            assert_eq!(dir.parent(), Some(s.root().as_path()), "{}", dir.display());
+        }
     }
     // The real MLflow client reads the whole store as the kills left it (temp files included).
     let dump = mlflow_dump(&s.root());

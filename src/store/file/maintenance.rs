@@ -196,10 +196,10 @@ impl FileStore {
         if !dry_run {
             for r in &removed {
                 // Move aside then delete, so a crash never leaves half a run that still parses.
-                let parent = r.path.parent().unwrap_or(&self.root);
-                let doomed = parent.join(format!(".mlx-tmp-gc-{}", uuid::Uuid::new_v4().simple()));
+                let scratch = self.scratch_dir()?;
+                let doomed = scratch.join("gc");
                 fs::rename(&r.path, &doomed).map_err(|e| StoreError::io(&r.path, e))?;
-                fs::remove_dir_all(&doomed).map_err(|e| StoreError::io(&doomed, e))?;
+                fs::remove_dir_all(&scratch).map_err(|e| StoreError::io(&scratch, e))?;
             }
         }
         Ok(removed)

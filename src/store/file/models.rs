@@ -19,7 +19,7 @@ impl FileStore {
             m.insert("schema".into(), meta::s(ds.schema.clone()));
             m.insert("source".into(), meta::s(ds.source.clone()));
             m.insert("source_type".into(), meta::s(ds.source_type.clone()));
-            self.publish_meta_dir(&ds_dir, &loc.experiment_dir, &m)?;
+            self.publish_meta_dir(&ds_dir, &m)?;
         }
         let input_id = md5_hex(&format!("{dataset_id}{run_id}"));
         let input_dir = loc.dir.join("inputs").join(&input_id);
@@ -31,16 +31,16 @@ impl FileStore {
         m.insert("source_id".into(), meta::s(dataset_id));
         m.insert("source_type".into(), meta::s("DATASET"));
         m.insert("tags".into(), Value::Mapping(tags));
-        self.publish_meta_dir(&input_dir, &loc.dir, &m)
+        self.publish_meta_dir(&input_dir, &m)
     }
 
-    /// Create `target/meta.yaml` whole: assembled in a hidden folder under `tmp_parent`, renamed into place,
-    /// so MLflow never meets the folder without its meta.yaml (which it cannot read).
-    fn publish_meta_dir(&self, target: &Path, tmp_parent: &Path, m: &Meta) -> Result<()> {
+    /// Create `target/meta.yaml` whole: assembled in a scratch folder, renamed into place, so MLflow never
+    /// meets the folder without its meta.yaml (which it cannot read).
+    fn publish_meta_dir(&self, target: &Path, m: &Meta) -> Result<()> {
         if target.join(META).is_file() {
             return Ok(());
         }
-        let staging = self.staging_dir(tmp_parent)?;
+        let staging = self.scratch_dir()?;
         let result = (|| {
             meta::write(&staging.join(META), m)?;
             create_parent(target)?;
@@ -81,7 +81,7 @@ impl FileStore {
         fs::create_dir_all(&models_dir).map_err(|e| StoreError::io(&models_dir, e))?;
         let artifact_location = self.logged_model_uri_impl(run_id, model_id)?;
         let now = super::super::now_ms();
-        let staging = self.staging_dir(&models_dir)?;
+        let staging = self.scratch_dir()?;
         let result = (|| {
             copy_dir(local, &staging.join("artifacts"))?;
             let run_dir = &loc.dir;
@@ -141,7 +141,7 @@ impl FileStore {
         m.insert("source_type".into(), meta::s("RUN_OUTPUT"));
         m.insert("step".into(), meta::i(0));
         m.insert("tags".into(), Value::Mapping(Default::default()));
-        self.publish_meta_dir(&out_dir, &loc.dir, &m)?;
+        self.publish_meta_dir(&out_dir, &m)?;
         Ok(LoggedModel {
             model_id: model_id.into(),
             name: name.into(),
@@ -417,12 +417,10 @@ impl FileStore {
     pub(super) fn delete_registered_model_impl(&self, name: &str) -> Result<()> {
         let dir = self.existing_model_dir(name)?;
         // Move aside first so a crash never leaves half a model that still looks registered.
-        let doomed = self.root.join(REGISTRY).join(format!(
-            ".mlx-tmp-deleted-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let doomed = self.scratch_dir()?.join("deleted");
         fs::rename(&dir, &doomed).map_err(|e| StoreError::io(&dir, e))?;
-        fs::remove_dir_all(&doomed).map_err(|e| StoreError::io(&doomed, e))
+        let scratch = doomed.parent().unwrap_or(&doomed);
+        fs::remove_dir_all(scratch).map_err(|e| StoreError::io(scratch, e))
     }
 
     pub(super) fn delete_version_impl(&self, name: &str, version: u64) -> Result<()> {
@@ -646,7 +644,7 @@ impl FileStore {
         );
         m.insert("user_id".into(), Value::Null);
         m.insert("version".into(), meta::i(version as i64));
-        let staging = self.staging_dir(&dir)?;
+        let staging = self.scratch_dir()?;
         let result = (|| {
             meta::write(&staging.join(META), &m)?;
             let target = dir.join(format!("version-{version}"));
