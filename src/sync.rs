@@ -2,8 +2,10 @@
 //! models) and registered models (versions, tags, aliases) from one store to another — a laptop's `mlruns`
 //! to a team's MLflow server, or back.
 //!
-//! Idempotent: every copied run carries the tag `mlx.sync.source_run_id` and every copied version the tag
-//! `mlx.sync.source_version`, so a second sync finds what it copied before and only adds what is new (a run
+//! Idempotent, also on the way back: every copied run carries the tag `mlx.sync.source_run_id` and every
+//! copied version the tag `mlx.sync.source_version`, runs are matched by id or by that tag in either
+//! direction, and versions also by the model they point at — so a second sync finds what it copied before
+//! (or what its source was copied from) and only adds what is new (a run
 //! that went on logging gets its new params, tags, metric points and artifacts). A file-store destination
 //! keeps the source's run ids; an MLflow server always assigns its own.
 
@@ -110,15 +112,14 @@ fn sync_experiment(
         ViewType::All,
         &Projection::everything(),
     )?;
+    // A destination run is the copy of a source run when either is marked as copied from the other, or
+    // they share an id (a folder keeps the ids of what it copies).
     let mut by_source: BTreeMap<String, Run> = BTreeMap::new();
     for run in existing {
-        let key = run
-            .data
-            .tags
-            .get(SOURCE_RUN_TAG)
-            .cloned()
-            .unwrap_or_else(|| run.info.run_id.clone());
-        by_source.insert(key, run);
+        if let Some(origin) = run.data.tags.get(SOURCE_RUN_TAG) {
+            by_source.insert(origin.clone(), run.clone());
+        }
+        by_source.insert(run.info.run_id.clone(), run);
     }
     let mut runs = from.list_runs(
         std::slice::from_ref(&exp.experiment_id),
@@ -129,7 +130,13 @@ fn sync_experiment(
     runs.sort_by_key(|r| r.info.start_time);
     for run in runs {
         let src_id = run.info.run_id.clone();
-        match by_source.get(&src_id) {
+        let copy = by_source.get(&src_id).or_else(|| {
+            run.data
+                .tags
+                .get(SOURCE_RUN_TAG)
+                .and_then(|origin| by_source.get(origin))
+        });
+        match copy {
             Some(copy) => {
                 map.runs.insert(src_id.clone(), copy.info.run_id.clone());
                 for (model_id, copy_id) in matching_models(from, to, &run, copy)? {
@@ -401,6 +408,11 @@ fn sync_registry(
                 skipped += 1;
                 continue;
             };
+            // A version of the same model is already there (e.g. the one this version was copied from).
+            if let Some(same) = existing.iter().find(|e| e.source == source) {
+                copied.insert(v.version, same.version);
+                continue;
+            }
             let run_id = v.run_id.as_ref().and_then(|r| map.runs.get(r));
             let new = to.register_model(
                 &model.name,

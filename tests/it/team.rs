@@ -690,6 +690,11 @@ fn sync_copies_a_laptop_store_to_the_server_and_back_idempotently() {
     ]);
     assert_eq!(on_back, on_laptop);
     assert_eq!(sync(&server, &back.uri)["runs_copied"], 0);
+    // And up again from there: the versions it came from are recognised, nothing is registered twice.
+    let round_trip = sync(&back, &server.uri);
+    assert_eq!(round_trip["runs_copied"], 0, "{round_trip}");
+    assert_eq!(round_trip["versions_registered"], 0, "{round_trip}");
+    assert_eq!(round_trip["aliases_set"], 0, "{round_trip}");
 }
 
 /// `mlx ui` on the server backend: the same API over the team's store.
