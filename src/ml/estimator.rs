@@ -660,24 +660,57 @@ fn softmax(z: &[f64], out: &mut [f64]) {
     }
 }
 
-/// Indices of the `k` training rows nearest to `row` (Euclidean; ties by index, as a stable sort).
+/// Indices of the `k` training rows nearest to `row` by squared Euclidean distance, chosen exactly as
+/// scikit-learn's brute-force search does on one thread: training rows are offered in order to a max-heap
+/// of size `k` (sklearn/utils/_heap.pyx `heap_push`), which takes a row only if it is strictly nearer
+/// than the heap's farthest. Which of several equally distant rows survive follows from that heap's
+/// sift order, so ties resolve as in scikit-learn, not simply by index.
 fn nearest(tx: &[f64], nf: usize, row: &[f64], k: usize) -> Vec<usize> {
     let n = tx.len() / nf.max(1);
-    let mut d: Vec<(f64, usize)> = (0..n)
-        .map(|i| {
-            let t = &tx[i * nf..(i + 1) * nf];
-            (
-                t.iter().zip(row).map(|(a, b)| (a - b).powi(2)).sum::<f64>(),
-                i,
-            )
-        })
-        .collect();
     let k = k.min(n);
-    if k < n {
-        d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut dist = vec![f64::INFINITY; k];
+    let mut idx = vec![usize::MAX; k];
+    for i in 0..n {
+        let t = &tx[i * nf..(i + 1) * nf];
+        let d = t
+            .iter()
+            .zip(row)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>();
+        heap_push(&mut dist, &mut idx, d, i);
     }
-    d.truncate(k);
-    d.into_iter().map(|(_, i)| i).collect()
+    idx
+}
+
+/// scikit-learn's `heap_push`: replace the root of a max-heap when `val` is strictly smaller, then sift down.
+fn heap_push(values: &mut [f64], indices: &mut [usize], val: f64, val_idx: usize) {
+    let size = values.len();
+    if size == 0 || val >= values[0] {
+        return;
+    }
+    let mut current = 0;
+    loop {
+        let left = 2 * current + 1;
+        let right = left + 1;
+        let swap = if left >= size {
+            break;
+        } else if right >= size || values[left] >= values[right] {
+            if val < values[left] {
+                left
+            } else {
+                break;
+            }
+        } else if val < values[right] {
+            right
+        } else {
+            break;
+        };
+        values[current] = values[swap];
+        indices[current] = indices[swap];
+        current = swap;
+    }
+    values[current] = val;
+    indices[current] = val_idx;
 }
 
 #[cfg(test)]

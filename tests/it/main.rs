@@ -16,6 +16,7 @@ mod registry;
 mod runs;
 mod search;
 mod serve;
+mod sklearn_twins;
 mod team;
 mod train;
 mod ui;

@@ -220,54 +220,60 @@ fn serving_by_alias_follows_moves_with_zero_failed_requests() {
     let s = TestStore::new();
     registered(&s);
     let server = Server::start(&s, &["--model", "models:/titanic@Champion"]);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let (failures, seen_v2) = std::thread::scope(|scope| {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let stop = AtomicBool::new(false);
+    let answered = AtomicUsize::new(0);
+    let seen_v2 = AtomicBool::new(false);
+    // Conditions, not windows: the load runs until the test has seen what it waits for (or a generous
+    // deadline says the server never got there).
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let failures = std::thread::scope(|scope| {
         let load = scope.spawn(|| {
             let mut failures = 0;
-            let mut seen_v2 = false;
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+            while !stop.load(Ordering::Relaxed) {
                 let (status, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
                 if status != 200 {
                     failures += 1;
                 }
                 if header(&headers, "x-mlx-model-version") == Some("titanic/2") {
-                    seen_v2 = true;
+                    seen_v2.store(true, Ordering::Relaxed);
                 }
+                answered.fetch_add(1, Ordering::Relaxed);
             }
-            (failures, seen_v2)
+            failures
         });
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for("the load to start", &|| {
+            answered.load(Ordering::Relaxed) >= 20
+        });
         s.ok(&["alias", "set", "Champion", "2"]);
-        let moved = Instant::now();
-        loop {
+        wait_for("the server to follow the alias", &|| {
             let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
-            if header(&headers, "x-mlx-model-version") == Some("titanic/2") {
-                break;
-            }
-            assert!(
-                moved.elapsed() < Duration::from_secs(3),
-                "the server did not follow the alias within 3 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            header(&headers, "x-mlx-model-version") == Some("titanic/2")
+        });
+        wait_for("the load to see version 2", &|| {
+            seen_v2.load(Ordering::Relaxed)
+        });
+        let after = answered.load(Ordering::Relaxed);
+        wait_for("more load after the move", &|| {
+            answered.load(Ordering::Relaxed) >= after + 20
+        });
+        stop.store(true, Ordering::Relaxed);
         load.join().unwrap()
     });
     assert_eq!(failures, 0);
-    assert!(seen_v2);
+    assert!(seen_v2.load(Ordering::Relaxed));
     // A rollback in another terminal is followed too.
     assert_eq!(s.ok(&["rollback"]).trim(), "Champion: v2 -> v1");
-    let t = Instant::now();
-    loop {
+    wait_for("the server to follow the rollback", &|| {
         let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
-        if header(&headers, "x-mlx-model-version") == Some("titanic/1") {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(3));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        header(&headers, "x-mlx-model-version") == Some("titanic/1")
+    });
 }
 
 #[test]
