@@ -2,8 +2,19 @@
 # The whole test suite: unit tests, CLI tests driving the binary, and interop tests against the real
 # MLflow Python client (installed here into a venv, once, if missing), and the team-backend tests against a
 # real MLflow tracking server on PostgreSQL that this script starts on loopback and stops (team-server.sh).
+#
+# usage: bash scripts/test.sh [--repeat N]    (--repeat: run the suite N times in a row, stop at the first failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repeat=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --repeat) repeat="${2:-}"; shift 2 || { echo "test.sh: --repeat needs a number" >&2; exit 2; } ;;
+    --repeat=*) repeat="${1#--repeat=}"; shift ;;
+    *) echo "test.sh: unknown argument '$1' (usage: test.sh [--repeat N])" >&2; exit 2 ;;
+  esac
+done
+case "$repeat" in ''|*[!0-9]*|0) echo "test.sh: --repeat takes a positive whole number, not '$repeat'" >&2; exit 2 ;; esac
 VENV="${MLX_VENV:-$HOME/.cache/mlx-ci/venv}"
 if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null; then
   echo "test.sh: installing tests/requirements.txt into $VENV" >&2
@@ -21,4 +32,9 @@ if [ -z "${MLX_TEST_SERVER_URI:-}" ]; then
   eval "$exports"
   export MLX_TEST_SERVER_URI
 fi
-cargo test --all-targets
+for i in $(seq 1 "$repeat"); do
+  [ "$repeat" -gt 1 ] && echo "test.sh: run $i of $repeat" >&2
+  cargo test --all-targets
+done
+[ "$repeat" -gt 1 ] && echo "test.sh: $repeat runs in a row passed" >&2
+exit 0

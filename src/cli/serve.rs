@@ -35,9 +35,9 @@ pub struct ServeArgs {
     /// Largest request body in MiB
     #[arg(long, default_value_t = 64)]
     max_body_mb: usize,
-    /// Request timeout in seconds (504 after it)
-    #[arg(long, short = 't', default_value_t = 60)]
-    timeout: u64,
+    /// Request timeout in seconds, fractions allowed (504 after it)
+    #[arg(long, short = 't', default_value = "60", value_parser = parse_timeout)]
+    timeout: Duration,
     /// How often to check whether a served alias moved, in milliseconds
     #[arg(long, default_value_t = 1000, hide = true)]
     poll_ms: u64,
@@ -80,9 +80,19 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
         token,
         allow_unauthenticated_admin: args.allow_unauthenticated_admin,
         max_body_bytes: args.max_body_mb * 1024 * 1024,
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: args.timeout,
         poll_interval: Duration::from_millis(args.poll_ms.max(50)),
         project_dir: std::path::absolute(&args.project).unwrap_or(args.project),
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e9 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
 }

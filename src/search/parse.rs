@@ -499,7 +499,8 @@ impl Parser<'_> {
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
-        if self.depth >= MAX_DEPTH {
+        // One call per parenthesis plus one for the innermost comparison: 100 levels of parentheses pass.
+        if self.depth > MAX_DEPTH {
             return Err(self.err(self.at(), "the filter is nested too deeply"));
         }
         self.depth += 1;

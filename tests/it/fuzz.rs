@@ -85,6 +85,15 @@ fn the_corpus_of_nasty_cases() {
     for u in corpus("model_uris.txt") {
         uri(&store, &u);
     }
+    // The documented limit: 100 levels of parentheses parse, 101 are refused with a clear error.
+    let nested = |n: usize| format!("{}metrics.a > 1{}", "(".repeat(n), ")".repeat(n));
+    assert!(mlx::search::parse_filter(&nested(100)).is_ok());
+    assert!(
+        mlx::search::parse_filter(&nested(101))
+            .unwrap_err()
+            .message
+            .contains("nested too deeply")
+    );
     // Deep nesting is refused, not a stack overflow.
     let deep = format!("{}metrics.a > 1{}", "(".repeat(5000), ")".repeat(5000));
     assert!(

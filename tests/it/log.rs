@@ -443,6 +443,31 @@ fn exec_wraps_a_command_in_a_run() {
 
     let err = s.fails(&["log", "exec", "--", "/no/such/program"]);
     assert!(err.contains("/no/such/program"), "{err}");
+
+    // A command ended by a signal: the run ends KILLED and mlx exits 128 + the signal, as a shell does.
+    s.mlx()
+        .args([
+            "log",
+            "exec",
+            "--experiment",
+            "jobs",
+            "--name",
+            "killed-job",
+            "--",
+            "sh",
+            "-c",
+            "kill -TERM $$",
+        ])
+        .assert()
+        .code(128 + 15);
+    let runs = s.json(&["runs", "list", "--experiment", "jobs"]);
+    let killed = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_name"] == "killed-job")
+        .unwrap();
+    assert_eq!(killed["status"], "KILLED");
 }
 
 #[test]

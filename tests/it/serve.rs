@@ -393,6 +393,28 @@ fn bad_requests_never_hurt_the_next_and_shutdown_is_graceful() {
         let (status, _, _) = server.post_json("/invocations", TWO_ROWS, &[]);
         assert_eq!(status, 200);
     }
+    // MLflow's scoring server speaks UTF-8 only: another charset is a 415 with its text, UTF-8 in any case is fine.
+    for (charset, want) in [
+        ("latin-1", 415),
+        ("utf-16", 415),
+        ("UTF-8", 200),
+        ("utf-8", 200),
+    ] {
+        let content_type = format!("application/json; charset={charset}");
+        let (status, _, body) = server.request(
+            "POST",
+            "/invocations",
+            &[("Content-Type", content_type.as_str())],
+            TWO_ROWS.as_bytes(),
+        );
+        assert_eq!(status, want, "{charset}");
+        if want == 415 {
+            assert_eq!(
+                String::from_utf8_lossy(&body),
+                "The scoring server only supports UTF-8"
+            );
+        }
+    }
     let big = vec![b' '; 2 * 1024 * 1024];
     let (status, _, _) = server.request(
         "POST",
@@ -428,4 +450,62 @@ fn without_a_model_it_serves_the_latest_finished_run() {
     );
     unsafe_free_sigterm(child.id());
     child.wait().unwrap();
+}
+
+#[test]
+fn a_batch_over_the_request_timeout_is_a_504_and_the_server_goes_on() {
+    // kNN on 20,000 rows predicting 5,000: 100 M distances, many thousand times the 1 ms timeout.
+    let s = TestStore::new();
+    let mut csv = String::from("a,b,c,y\n");
+    for i in 0..20_000u64 {
+        let (a, b, c) = (i % 97, (i * 7) % 89, (i * 13) % 83);
+        csv.push_str(&format!("{a},{b},{c},{}\n", (a + b + c) % 2));
+    }
+    let data = s.dir.path().join("big.csv");
+    std::fs::write(&data, csv).unwrap();
+    let r = s.json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "knn",
+        "--task",
+        "classification",
+    ]);
+    let run = r["run_id"].as_str().unwrap();
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            &format!("runs:/{run}/model"),
+            "--timeout",
+            "0.001",
+        ],
+    );
+    let rows: Vec<String> = (0..5_000u64)
+        .map(|i| format!("[{},{},{}]", i % 101, i % 79, i % 61))
+        .collect();
+    let big = format!(
+        r#"{{"dataframe_split":{{"columns":["a","b","c"],"data":[{}]}}}}"#,
+        rows.join(",")
+    );
+    let (status, _, body) = server.post_json("/invocations", &big, &[]);
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body, "Request processing time exceeded limit");
+    // Small batches are answered in place, and the server is still there.
+    let (status, _, body) = server.post_json(
+        "/invocations",
+        r#"{"dataframe_split":{"columns":["a","b","c"],"data":[[1,2,3]]}}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    s.mlx()
+        .args(["serve", "--timeout", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "'0' is not a positive number of seconds",
+        ));
 }

@@ -585,8 +585,29 @@ fn a_user_types_a_filter_ticks_runs_and_compares_them() {
 
     // Sort by a header click: accuracy, best first.
     b.act("[...document.querySelectorAll('th.sortable')].find(t => t.dataset.key === 'metrics.accuracy').click()");
-    let names = b.eval("[...document.querySelectorAll('tr.run')].map(r => r.dataset.run)");
-    assert_eq!(names.as_array().unwrap().len(), 3);
+    let order = |dir: &str| -> Value {
+        let listed = s.json(&[
+            "runs",
+            "list",
+            "--experiment",
+            "ui",
+            "--order-by",
+            &format!("metrics.accuracy {dir}"),
+        ]);
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].clone())
+            .collect()
+    };
+    let shown = || "[...document.querySelectorAll('tr.run')].map(r => r.dataset.run)";
+    let best_first = order("DESC");
+    assert_ne!(best_first, order("ASC"), "the runs' accuracies differ");
+    assert_eq!(b.eval(shown()), best_first);
+    // A second click on the same header turns the order round.
+    b.act("[...document.querySelectorAll('th.sortable')].find(t => t.dataset.key === 'metrics.accuracy').click()");
+    assert_eq!(b.eval(shown()), order("ASC"));
 
     // Tick all three runs and compare them.
     assert_eq!(b.eval("document.getElementById('compare').disabled"), true);
