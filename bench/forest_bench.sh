@@ -41,7 +41,7 @@ Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=42)
 m = RandomForestClassifier(n_estimators=100, random_state=42, n_jobs=-1).fit(Xtr, ytr)
 mlflow.set_tracking_uri(f"file://{out}/sk-mlruns")
 with mlflow.start_run():
-    mlflow.sklearn.log_model(m, name="model")
+    mlflow.sklearn.log_model(m, name="model", skops_trusted_types=["sklearn.tree._tree.Tree"])
 skops = glob.glob(f"{out}/sk-mlruns/**/model.skops", recursive=True)[0]
 print(f"MLflow 3 model.skops (scikit-learn forest): {os.path.getsize(skops)} bytes")
 PY
