@@ -8,6 +8,7 @@ pub mod cli;
 pub mod context;
 pub mod output;
 pub mod project;
+pub mod redact;
 pub mod registry;
 pub mod runner;
 pub mod search;

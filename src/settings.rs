@@ -167,8 +167,9 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     }
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
     if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {
-        return Err(SettingsError::UnsupportedScheme(uri.into()));
+        return Err(SettingsError::UnsupportedScheme(crate::redact::uris(uri)));
     }
-    let path = file_uri_to_path(uri).ok_or_else(|| SettingsError::UnsupportedScheme(uri.into()))?;
+    let path = file_uri_to_path(uri)
+        .ok_or_else(|| SettingsError::UnsupportedScheme(crate::redact::uris(uri)))?;
     Ok(Box::new(FileStore::new(path)))
 }

@@ -28,7 +28,7 @@ pub fn exec(settings: &Settings, cmd: ConfigCommand) -> Result<ExitCode> {
             let mut listing = Listing::new(&["setting", "value", "source"]);
             listing.rows.push(vec![
                 "tracking_uri".into(),
-                settings.tracking_uri.value.clone(),
+                crate::redact::uris(&settings.tracking_uri.value),
                 settings.tracking_uri.source.to_string(),
             ]);
             listing.rows.push(vec![
@@ -42,7 +42,7 @@ pub fn exec(settings: &Settings, cmd: ConfigCommand) -> Result<ExitCode> {
                 String::new(),
             ]);
             let json = serde_json::json!({
-                "tracking_uri": {"value": settings.tracking_uri.value, "source": settings.tracking_uri.source.to_string()},
+                "tracking_uri": {"value": crate::redact::uris(&settings.tracking_uri.value), "source": settings.tracking_uri.source.to_string()},
                 "output": {"value": output_value, "source": settings.output.source.to_string()},
                 "config_file": config_file,
             });

@@ -176,10 +176,11 @@ pub fn run_training(
 
 pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
-    // Recorded so the run can be repeated (mlx serve's /update_model does): shell-quoted, as `mlx`.
+    // Recorded so the run can be repeated (mlx serve's /update_model does): shell-quoted, as `mlx`,
+    // with credentials stripped (the tag is readable by everyone who can read the store).
     let command = std::iter::once("mlx".to_string())
         .chain(std::env::args().skip(1))
-        .map(|a| crate::project::shell_quote(&a))
+        .map(|a| crate::project::shell_quote(&crate::redact::uris(&a)))
         .collect::<Vec<_>>()
         .join(" ");
     let opts = args.options(command)?;

@@ -128,7 +128,7 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr()?;
-        eprintln!("mlx ui: store {}", opts.tracking_uri);
+        eprintln!("mlx ui: store {}", crate::redact::uris(&opts.tracking_uri));
         eprintln!("mlx ui: listening on http://{local}");
         axum::serve(listener, router(opts))
             .with_graceful_shutdown(crate::serve::shutdown_signal("mlx ui"))

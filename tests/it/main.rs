@@ -15,6 +15,7 @@ mod project;
 mod registry;
 mod runs;
 mod search;
+mod security_data;
 mod serve;
 mod sklearn_twins;
 mod team;

@@ -42,7 +42,10 @@ impl Client {
     /// variables: `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`,
     /// `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds, default 120), `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (default 5)
     /// and `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds, default 0.5; waits double each retry).
+    /// Credentials in the URI (`http://user:pass@host`) become Basic auth, as the `requests` library that
+    /// MLflow's client uses does, and never stay in the URL this client prints.
     pub fn from_env(base: &str) -> Client {
+        let (base, userinfo) = split_userinfo(base);
         let timeout = env_number::<f64>("MLFLOW_HTTP_REQUEST_TIMEOUT")
             .filter(|t| *t > 0.0)
             .unwrap_or(120.0);
@@ -60,12 +63,10 @@ impl Client {
             var("MLFLOW_TRACKING_USERNAME").map(|user| {
                 let pass = var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default();
                 let raw = format!("{user}:{pass}");
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(raw)
-                )
+                basic(&raw)
             })
-        };
+        }
+        .or_else(|| userinfo.map(|u| basic(&u)));
         Client {
             base: base.trim_end_matches('/').to_string(),
             agent,
@@ -249,7 +250,7 @@ impl Client {
                         why
                     };
                     return Err(StoreError::Unreachable {
-                        url: url.split('?').next().unwrap_or(url).to_string(),
+                        url: crate::redact::uris(url.split('?').next().unwrap_or(url)),
                         why,
                     });
                 }
@@ -257,6 +258,39 @@ impl Client {
             tries += 1;
             std::thread::sleep(wait);
         }
+    }
+}
+
+fn basic(user_pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_pass)
+    )
+}
+
+/// `http://user:pass@host/x` → (`http://host/x`, `Some("user:pass")`), the userinfo percent-decoded.
+fn split_userinfo(uri: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return (uri.to_string(), None);
+    };
+    let after = &uri[scheme_end..];
+    let auth_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    match after[..auth_end].rfind('@') {
+        Some(at) => {
+            let decoded = percent_encoding::percent_decode_str(&after[..at])
+                .decode_utf8_lossy()
+                .into_owned();
+            let decoded = if decoded.contains(':') {
+                decoded
+            } else {
+                format!("{decoded}:")
+            };
+            (
+                format!("{}{}", &uri[..scheme_end], &after[at + 1..]),
+                Some(decoded),
+            )
+        }
+        None => (uri.to_string(), None),
     }
 }
 
@@ -317,5 +351,29 @@ fn remote_error(method: &http::Method, endpoint: &str, status: u16, text: &str) 
         code,
         // One line, always.
         message: message.replace(['\n', '\r'], " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_moves_from_the_url_to_basic_auth() {
+        assert_eq!(
+            split_userinfo("http://al%40ice:p%3Aw@h:5000/x"),
+            (
+                "http://h:5000/x".to_string(),
+                Some("al@ice:p:w".to_string())
+            )
+        );
+        assert_eq!(
+            split_userinfo("https://tok@h"),
+            ("https://h".to_string(), Some("tok:".to_string()))
+        );
+        assert_eq!(
+            split_userinfo("http://h/p@q"),
+            ("http://h/p@q".to_string(), None)
+        );
     }
 }
