@@ -248,6 +248,45 @@ pub trait TrackingStore {
     ) -> Result<ModelVersion>;
 }
 
+/// How many registered-model versions one model URI may pass through (a version whose source is another
+/// version's `models:/NAME/N` URI) before mlx gives up.
+pub const MAX_MODEL_HOPS: usize = 8;
+
+/// Record that resolving `uri` leads on to `version.source`; an error if that source is a registered-model
+/// URI already followed (a cycle) or the chain is longer than [`MAX_MODEL_HOPS`]. Both backends use it,
+/// so a hostile or broken registry gives a clear error, never a stack overflow.
+pub fn follow_version_source(
+    seen: &mut Vec<String>,
+    uri: &str,
+    version: &ModelVersion,
+) -> Result<()> {
+    seen.push(uri.to_string());
+    let next = version.source.as_str();
+    let is_registry = next.starts_with("models:/") && !next.starts_with("models:/m-");
+    if !is_registry {
+        return Ok(());
+    }
+    if seen.iter().any(|s| s == next) {
+        let mut chain = seen.clone();
+        chain.push(next.to_string());
+        return Err(StoreError::ModelNotFound(format!(
+            "{}: version {} of '{}' has source {next}, which leads back to itself ({})",
+            seen[0],
+            version.version,
+            version.name,
+            chain.join(" -> ")
+        )));
+    }
+    if seen.len() >= MAX_MODEL_HOPS {
+        return Err(StoreError::ModelNotFound(format!(
+            "{}: more than {MAX_MODEL_HOPS} registered-model versions point at one another ({} -> {next})",
+            seen[0],
+            seen.join(" -> ")
+        )));
+    }
+    Ok(())
+}
+
 /// Which version of a registered model a `models:/` URI names.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum VersionSpec<'a> {

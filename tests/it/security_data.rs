@@ -158,3 +158,80 @@ print(json.dumps({"tags": r.data.tags, "params": r.data.params, "info": dict(r.i
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert_no_password("the cannot-reach error", &err);
 }
+
+/// Point 6: a model version whose source is itself, or a cycle of two, gives a clear error (not a stack
+/// overflow) in `models show`, `predict` and `serve`.
+#[test]
+fn a_model_version_pointing_at_itself_is_a_clear_error() {
+    let s = TestStore::new();
+    let data = titanic();
+    let data = data.to_str().unwrap();
+    for name in ["selfref", "ping", "pong"] {
+        let r = s.json(&[
+            "train",
+            "--data",
+            data,
+            "--features",
+            "Pclass,Fare",
+            "--target",
+            "Survived",
+        ]);
+        s.ok(&["register", r["run_id"].as_str().unwrap(), "--name", name]);
+    }
+    let point = |name: &str, source: &str| {
+        let meta = s
+            .root()
+            .join("models")
+            .join(name)
+            .join("version-1/meta.yaml");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("source:") {
+                    format!("source: {source}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&meta, out.join("\n") + "\n").unwrap();
+    };
+    point("selfref", "models:/selfref/1");
+    point("ping", "models:/pong/1");
+    point("pong", "models:/ping/1");
+    s.ok(&["alias", "set", "champion", "1", "--model", "selfref"]);
+
+    for uri in [
+        "models:/selfref/1",
+        "models:/selfref@champion",
+        "models:/ping/1",
+    ] {
+        let err = s.fails(&["predict", "--model", uri, "--data", data]);
+        assert!(err.contains("leads back to itself"), "{uri}: {err}");
+        let out = s
+            .mlx()
+            .args(["serve", "--model", uri, "--port", "0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code().is_some() && !out.status.success(),
+            "serve {uri} should exit with an error, not a signal: {stderr}"
+        );
+        assert!(
+            stderr.contains("leads back to itself"),
+            "serve {uri}: {stderr}"
+        );
+    }
+    let out = s
+        .mlx()
+        .args(["models", "show", "selfref"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "models show must not die of a signal: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -181,6 +181,12 @@ impl FileStore {
     }
 
     pub(super) fn resolve_model_impl(&self, uri: &str) -> Result<PathBuf> {
+        self.resolve_model_hops(uri, &mut Vec::new())
+    }
+
+    /// `seen`: the registered-model URIs already followed, so a version whose source leads back to
+    /// itself is an error rather than endless recursion.
+    fn resolve_model_hops(&self, uri: &str, seen: &mut Vec<String>) -> Result<PathBuf> {
         let not_found = || StoreError::ModelNotFound(uri.to_string());
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, "model"));
@@ -212,7 +218,8 @@ impl FileStore {
                 return self.logged_model_dir(rest);
             }
             let version = self.resolve_version(rest)?;
-            return self.resolve_model_impl(&version.source);
+            super::super::follow_version_source(seen, uri, &version)?;
+            return self.resolve_model_hops(&version.source, seen);
         }
         let path = file_uri_to_path(uri).ok_or_else(not_found)?;
         if path.join("MLmodel").is_file() {

@@ -156,6 +156,11 @@ impl RestStore {
 
     /// The artifact URI of the model a URI names (see [`TrackingStore::resolve_model`]).
     fn model_artifact_uri(&self, uri: &str) -> Result<String> {
+        self.model_artifact_uri_hops(uri, &mut Vec::new())
+    }
+
+    /// `seen`: the registered-model URIs already followed (see [`super::follow_version_source`]).
+    fn model_artifact_uri_hops(&self, uri: &str, seen: &mut Vec<String>) -> Result<String> {
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, "model"));
             let path = path.trim_matches('/');
@@ -189,13 +194,8 @@ impl RestStore {
                 ));
             }
             let version = self.resolve_model_version(uri)?;
-            if version.source.starts_with("models:/") && !version.source.starts_with("models:/m-") {
-                return Err(StoreError::ModelNotFound(format!(
-                    "{uri}: version {} points at another registered model ({})",
-                    version.version, version.source
-                )));
-            }
-            return self.model_artifact_uri(&version.source);
+            super::follow_version_source(seen, uri, &version)?;
+            return self.model_artifact_uri_hops(&version.source, seen);
         }
         if uri.starts_with("mlflow-artifacts:") {
             return Ok(uri.to_string());
