@@ -362,6 +362,49 @@ impl FileStore {
         }
     }
 
+    /// The real path of artifact `file` (under the artifact folder `base`) if it is safe to read: a regular
+    /// file (a FIFO or device would block a reader or never end) whose real path, symlinks followed, stays
+    /// inside this store or `base`. Whoever can write the store could otherwise plant a link to
+    /// `/etc/passwd` or `~/.ssh/id_rsa` and have `mlx ui` serve it or `mlx sync` upload it.
+    fn check_artifact(&self, base: &Path, file: &Path) -> Result<PathBuf> {
+        let real = fs::canonicalize(file).map_err(|e| StoreError::io(file, e))?;
+        let inside = [&self.root, base]
+            .into_iter()
+            .filter_map(|r| fs::canonicalize(r).ok())
+            .any(|r| real.starts_with(r));
+        if !inside {
+            return Err(StoreError::Refused {
+                path: file.to_path_buf(),
+                why: "a symbolic link out of the store; mlx does not read artifacts outside the store"
+                    .into(),
+            });
+        }
+        let md = fs::metadata(&real).map_err(|e| StoreError::io(&real, e))?;
+        if !md.is_file() && !md.is_dir() {
+            return Err(not_regular(file));
+        }
+        Ok(real)
+    }
+
+    /// Copy a run's artifact folder `from` (under `base`) to `to`, every file checked by
+    /// [`FileStore::check_artifact`].
+    fn copy_artifacts(&self, base: &Path, from: &Path, to: &Path) -> Result<()> {
+        fs::create_dir_all(to).map_err(|e| StoreError::io(to, e))?;
+        for entry in fs::read_dir(from).map_err(|e| StoreError::io(from, e))? {
+            let entry = entry.map_err(|e| StoreError::io(from, e))?;
+            let path = entry.path();
+            let real = self.check_artifact(base, &path)?;
+            let target = to.join(entry.file_name());
+            if real.is_dir() {
+                // A link to a folder is followed once it is known to stay inside.
+                self.copy_artifacts(base, &path, &target)?;
+            } else {
+                copy_file(&real, &target)?;
+            }
+        }
+        Ok(())
+    }
+
     fn active_run(&self, run_id: &str) -> Result<(RunLocation, RunInfo)> {
         let loc = self.find_run(run_id)?;
         let info = self.read_run_info(&loc.dir)?;
@@ -833,7 +876,7 @@ impl TrackingStore for FileStore {
         self.log_input_impl(run_id, dataset, context)
     }
 
-    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+    fn open_artifact(&self, run_id: &str, path: &str) -> Result<fs::File> {
         let path = path.trim_matches('/');
         validate::artifact_path(path)?;
         if path.is_empty() {
@@ -844,8 +887,15 @@ impl TrackingStore for FileStore {
         }
         let loc = self.find_run(run_id)?;
         let info = self.read_run_info(&loc.dir)?;
-        let file = self.artifacts_dir(&loc, &info).join(path);
-        fs::read(&file).map_err(|e| StoreError::io(&file, e))
+        let base = self.artifacts_dir(&loc, &info);
+        let real = self.check_artifact(&base, &base.join(path))?;
+        let file = fs::File::open(&real).map_err(|e| StoreError::io(&real, e))?;
+        // Checked again on the open file, in case it was swapped since.
+        match file.metadata() {
+            Ok(md) if md.is_file() => Ok(file),
+            Ok(_) => Err(not_regular(&real)),
+            Err(e) => Err(StoreError::io(&real, e)),
+        }
     }
 
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {
@@ -853,7 +903,7 @@ impl TrackingStore for FileStore {
         let info = self.read_run_info(&loc.dir)?;
         let src = self.artifacts_dir(&loc, &info);
         if src.is_dir() {
-            copy_dir(&src, dest)
+            self.copy_artifacts(&src, &src, dest)
         } else {
             fs::create_dir_all(dest).map_err(|e| StoreError::io(dest, e))
         }
@@ -1236,6 +1286,14 @@ fn list_names(dir: &Path) -> Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
+}
+
+fn not_regular(path: &Path) -> StoreError {
+    StoreError::Refused {
+        path: path.to_path_buf(),
+        why: "not a regular file (a FIFO, device or socket); mlx reads only regular files as artifacts"
+            .into(),
+    }
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<()> {

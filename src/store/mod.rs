@@ -66,6 +66,9 @@ pub enum StoreError {
     Unreachable { url: String, why: String },
     #[error("{path}: {why}")]
     Corrupt { path: PathBuf, why: String },
+    /// A file mlx will not read on a store writer's say-so (a link out of the store, a FIFO).
+    #[error("{path}: {why}")]
+    Refused { path: PathBuf, why: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -193,8 +196,9 @@ pub trait TrackingStore {
     /// Copy a local file or directory into the run's artifacts, under `dest` if given.
     fn log_artifact(&self, run_id: &str, local: &Path, dest: Option<&str>) -> Result<()>;
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<ArtifactEntry>>;
-    /// The bytes of one artifact file of the run.
-    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>>;
+    /// One artifact file of the run, opened for reading (streamed, never read whole into memory). The file
+    /// store refuses links out of the store and anything but a regular file.
+    fn open_artifact(&self, run_id: &str, path: &str) -> Result<std::fs::File>;
     /// Copy every artifact of the run into the local folder `dest` (created).
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()>;
 

@@ -53,6 +53,7 @@ impl From<crate::store::StoreError> for ApiError {
             InvalidKey { .. } | InvalidId { .. } | InvalidName { .. } | InvalidValue { .. } => {
                 StatusCode::BAD_REQUEST
             }
+            Refused { .. } => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -307,13 +308,22 @@ async fn artifact(
     UrlQuery(q): UrlQuery<ArtifactQuery>,
 ) -> Result<Response, ApiError> {
     let path = q.path.clone();
-    let bytes = with_store(&st, move |store| Ok(store.read_artifact(&id, &path)?)).await?;
+    let file = with_store(&st, move |store| Ok(store.open_artifact(&id, &path)?)).await?;
+    let len = file
+        .metadata()
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .len();
+    // Streamed in chunks: a 512 MB artifact never sits in memory.
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+        tokio::fs::File::from_std(file),
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, content_type(&q.path)),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_LENGTH, &len.to_string()),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

@@ -235,3 +235,74 @@ fn a_model_version_pointing_at_itself_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Point 7: a symlink out of the store and a FIFO among a run's artifacts are refused by the UI's artifact
+/// endpoint and by `mlx sync` (which copies artifacts); a FIFO answers an error at once instead of blocking
+/// a worker; links that stay inside the store and plain files are served.
+#[test]
+fn artifact_reads_refuse_links_out_of_the_store_and_fifos() {
+    let s = TestStore::new();
+    std::fs::write(s.dir.path().join("ok.txt"), "fine").unwrap();
+    let run = s.start(&["--experiment", "arts"]);
+    s.ok(&["log", "artifact", "--run", &run, "ok.txt"]);
+    let shown = s.json(&["runs", "show", &run]);
+    let exp = shown["info"]["experiment_id"].as_str().unwrap().to_string();
+    let arts = s.root().join(&exp).join(&run).join("artifacts");
+    std::os::unix::fs::symlink("/etc/passwd", arts.join("passwd.txt")).unwrap();
+    std::os::unix::fs::symlink(arts.join("ok.txt"), arts.join("inside.txt")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(arts.join("pipe.txt"))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+
+    let ui = crate::serve::Server::spawn(
+        {
+            let mut cmd = s.mlx_std();
+            cmd.args(["ui", "--port", "0"]);
+            cmd
+        },
+        "mlx ui: listening on http://",
+    );
+    let get = |path: &str| {
+        let (status, _, body) = ui.request(
+            "GET",
+            &format!("/api/runs/{run}/artifact?path={path}"),
+            &[],
+            b"",
+        );
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(get("ok.txt"), (200, "fine".to_string()));
+    assert_eq!(get("inside.txt"), (200, "fine".to_string()));
+    let (status, body) = get("passwd.txt");
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("root:"), "{body}");
+    assert!(body.contains("out of the store"), "{body}");
+    // The request helper waits up to 30 s; a blocked worker would never answer.
+    let (status, body) = get("pipe.txt");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not a regular file"), "{body}");
+    // The run page still lists and shows the run.
+    let (status, _, _) = ui.request("GET", &format!("/api/runs/{run}"), &[], b"");
+    assert_eq!(status, 200);
+
+    // Copying the artifacts elsewhere refuses the link instead of copying /etc/passwd.
+    let dest = TestStore::new();
+    let out = s
+        .mlx()
+        .args(["sync", "--to", &dest.uri, "-e", "arts"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("out of the store") || err.contains("not a regular file"),
+        "{err}"
+    );
+    assert!(
+        !dest.files().iter().any(|f| f.ends_with("passwd.txt")),
+        "{:?}",
+        dest.files()
+    );
+}

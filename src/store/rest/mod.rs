@@ -843,7 +843,7 @@ impl TrackingStore for RestStore {
         Ok(())
     }
 
-    fn read_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+    fn open_artifact(&self, run_id: &str, path: &str) -> Result<std::fs::File> {
         let path = path.trim_matches('/');
         validate::artifact_path(path)?;
         let info = parse_run_info(&self.get_run_json(run_id)?["info"]);
@@ -852,7 +852,8 @@ impl TrackingStore for RestStore {
             tempfile::NamedTempFile::new().map_err(|e| StoreError::io(&std::env::temp_dir(), e))?;
         self.client
             .download(&format!("{base}/{path}"), tmp.path())?;
-        std::fs::read(tmp.path()).map_err(|e| StoreError::io(tmp.path(), e))
+        // The open handle outlives the temp file's name, which is removed when `tmp` drops.
+        tmp.reopen().map_err(|e| StoreError::io(tmp.path(), e))
     }
 
     fn download_artifacts(&self, run_id: &str, dest: &Path) -> Result<()> {
