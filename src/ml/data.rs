@@ -13,6 +13,32 @@ pub fn is_missing(s: &str) -> bool {
     NA_STRINGS.contains(&s.trim())
 }
 
+/// A present (not missing) cell as a number: finite numbers only, so `inf` is refused rather than fed to
+/// a model. Shared by the CSV reader and the JSON request path, which treat `"NaN"`/`"inf"` alike.
+pub fn parse_finite(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Why `x` does not fit MLflow column type `kind`, if it does not: integer types (`long`, `integer`)
+/// refuse fractions and values out of their range instead of silently rounding or wrapping.
+pub fn check_integer(kind: &str, x: f64) -> Result<(), String> {
+    let (lo, hi) = match kind {
+        "long" => (-9_223_372_036_854_775_808.0, 9_223_372_036_854_775_807.0),
+        "integer" => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        _ => return Ok(()),
+    };
+    if x.fract() != 0.0 {
+        Err(format!("{} is not a whole number", format_number(x)))
+    } else if x < lo || x > hi {
+        Err(format!(
+            "{} is out of range for {kind} ({lo:.0}..{hi:.0})",
+            format_number(x)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Column {
     Numeric(Vec<Option<f64>>),
@@ -144,7 +170,8 @@ impl Table {
                     column: name.clone(),
                     row: *row,
                     why: format!(
-                        "{value:?} is not a number (the column is numeric; pass --categorical {name} if it is not)"
+                        "{:?} is not a number (the column is numeric; pass --categorical {name} if it is not)",
+                        crate::redact::brief(value)
                     ),
                 });
             }
@@ -165,9 +192,64 @@ impl Table {
     }
 }
 
+/// The longest CSV field (a header name or a value) mlx reads.
+pub const MAX_FIELD_BYTES: usize = 1 << 20;
+/// The longest CSV record (one row, all its fields) mlx reads; past it the read stops, so a hostile
+/// 1 GB line costs at most this much memory.
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// A reader that fails once more than [`MAX_RECORD_BYTES`] were read since the last [`Bounded::reset`]
+/// (called after each record). The CSV reader buffers a few KiB ahead, so the count is of the current
+/// record plus at most one buffer of the next.
+struct Bounded {
+    inner: Box<dyn std::io::Read + Send>,
+    since_reset: u64,
+}
+
+impl Bounded {
+    fn reset(&mut self) {
+        self.since_reset = 0;
+    }
+}
+
+impl std::io::Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since_reset > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a row longer than {} MiB (mlx reads at most {} MiB per field and {} MiB per row)",
+                    MAX_RECORD_BYTES >> 20,
+                    MAX_FIELD_BYTES >> 20,
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.since_reset += n as u64;
+        Ok(n)
+    }
+}
+
+/// An error if a field is longer than [`MAX_FIELD_BYTES`]; quotes its start only.
+fn check_field_sizes<'a>(fields: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    for (i, f) in fields.enumerate() {
+        if f.len() > MAX_FIELD_BYTES {
+            return Err(format!(
+                "field {} is {} bytes, over the limit of {} MiB per field: {:?}",
+                i + 1,
+                f.len(),
+                MAX_FIELD_BYTES >> 20,
+                crate::redact::brief(f)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A CSV file read a bounded number of rows at a time (for predicting on files larger than memory).
 pub struct CsvChunks {
-    reader: csv::Reader<Box<dyn std::io::Read + Send>>,
+    reader: csv::Reader<Bounded>,
     path: PathBuf,
     names: Vec<String>,
     opts: ReadOptions,
@@ -201,16 +283,19 @@ impl CsvChunks {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(input);
-        let names: Vec<String> = reader
+            .from_reader(Bounded {
+                inner: input,
+                since_reset: 0,
+            });
+        let header = reader
             .headers()
-            .map_err(|e| file_err(csv_error_text(&e)))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
+            .map_err(|e| file_err(format!("header: {}", csv_error_text(&e))))?;
+        check_field_sizes(header.iter()).map_err(|why| file_err(format!("header: {why}")))?;
+        let names: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
         if names.is_empty() || names.iter().all(|n| n.is_empty()) {
             return Err(file_err("the file is empty (no header row)".into()));
         }
+        reader.get_mut().reset();
         Ok(CsvChunks {
             reader,
             path: path.to_path_buf(),
@@ -258,6 +343,12 @@ impl CsvChunks {
             if !more {
                 break;
             }
+            self.reader.get_mut().reset();
+            check_field_sizes(self.record.iter()).map_err(|why| DataError::Row {
+                path: self.path.clone(),
+                row,
+                why,
+            })?;
             for (c, field) in self.record.iter().enumerate() {
                 raw[c].push((!is_missing(field)).then(|| field.trim().to_string()));
             }
@@ -310,8 +401,20 @@ fn type_column(
     }
     let parsed: Vec<Option<Result<f64, ()>>> = values
         .iter()
-        .map(|v| v.as_deref().map(|s| s.parse::<f64>().map_err(|_| ())))
+        .map(|v| v.as_deref().map(|s| parse_finite(s).ok_or(())))
         .collect();
+    if let Some(kind) = expected {
+        for (i, p) in parsed.iter().enumerate() {
+            if let Some(Ok(x)) = p {
+                check_integer(kind, *x).map_err(|why| DataError::Cell {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                    row: i + first_row,
+                    why: format!("{why} (the model expects {kind})"),
+                })?;
+            }
+        }
+    }
     let numbers = parsed.iter().filter(|p| matches!(p, Some(Ok(_)))).count();
     let present = values.iter().flatten().count();
     let bad = parsed.iter().position(|p| matches!(p, Some(Err(_))));
@@ -331,7 +434,7 @@ fn type_column(
             row: i + first_row,
             why: format!(
                 "{:?} is not a number (the model expects {})",
-                values[i].as_deref().unwrap_or(""),
+                crate::redact::brief(values[i].as_deref().unwrap_or("")),
                 expected.unwrap_or("a number")
             ),
         }),

@@ -4,6 +4,7 @@
 
 use crate::ml::data::{Column, CsvChunks, ReadOptions, Table};
 use crate::ml::preprocess::InputColumn;
+use crate::redact::brief;
 use serde::Serialize;
 use serde_json::Value;
 use std::io;
@@ -275,7 +276,7 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         let extra: Vec<String> = columns
             .iter()
             .filter(|(n, _)| !inputs.iter().any(|c| c.name == *n))
-            .map(|(n, _)| n.clone())
+            .map(|(n, _)| brief(n))
             .collect();
         let mut message = format!(
             "Failed to enforce schema of data with schema '[{}]'. Error: Model is missing inputs [{}].",
@@ -324,26 +325,36 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
             )
         } else {
             let mut nums = Vec::with_capacity(values.len());
+            let incompatible = |why: String| {
+                ProtocolError::bad_request(format!(
+                    "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. {why}",
+                    brief(&input.name),
+                    type_name(&input.kind)
+                ))
+            };
             for v in &values {
                 let x = match v {
                     Value::Null => None,
                     Value::Number(n) => n.as_f64(),
                     Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                    Value::String(s) => Some(s.trim().parse::<f64>().map_err(|_| {
-                        ProtocolError::bad_request(format!(
-                            "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. Error: 'ValueError(\"could not convert '{s}'\")'",
-                            input.name,
-                            type_name(&input.kind)
-                        ))
-                    })?),
+                    // As in a CSV file: "NaN", "null", "" are missing values; "inf" is refused.
+                    Value::String(s) if crate::ml::data::is_missing(s) => None,
+                    Value::String(s) => {
+                        Some(crate::ml::data::parse_finite(s).ok_or_else(|| {
+                            incompatible(format!(
+                                "Error: 'ValueError(\"could not convert '{}'\")'",
+                                brief(s)
+                            ))
+                        })?)
+                    }
                     other => {
-                        return Err(ProtocolError::bad_request(format!(
-                            "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. Got {other}",
-                            input.name,
-                            type_name(&input.kind)
-                        )));
+                        return Err(incompatible(format!("Got {}", brief(&other.to_string()))));
                     }
                 };
+                if let Some(x) = x {
+                    crate::ml::data::check_integer(&input.kind, x)
+                        .map_err(|why| incompatible(format!("Error: '{why}'")))?;
+                }
                 nums.push(x);
             }
             Column::Numeric(nums)

@@ -231,3 +231,12 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// At most the first 300 bytes of `text`, for assertion messages about output that may be huge.
+pub fn short(text: &str) -> String {
+    let cut = (0..=text.len().min(300))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    text[..cut].to_string()
+}

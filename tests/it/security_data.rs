@@ -306,3 +306,169 @@ fn artifact_reads_refuse_links_out_of_the_store_and_fifos() {
         dest.files()
     );
 }
+
+/// A model trained on Pclass (long) and Fare (double) with `--na drop`, and its `runs:/` URI.
+fn small_model(s: &TestStore) -> String {
+    let data = titanic();
+    let r = s.json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--features",
+        "Pclass,Fare",
+        "--target",
+        "Survived",
+        "--na",
+        "drop",
+    ]);
+    format!("runs:/{}/model", r["run_id"].as_str().unwrap())
+}
+
+/// The one error line of a failed `mlx ARGS` (any non-zero exit).
+fn error_line(s: &TestStore, args: &[&str]) -> String {
+    let out = s.mlx().args(args).output().unwrap();
+    assert!(!out.status.success(), "mlx {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line: {}",
+        crate::common::short(&err)
+    );
+    err
+}
+
+/// Point 8: a header or field over 1 MiB, or a row over 16 MiB, is refused with a short error that says
+/// the limit and quotes at most ~100 bytes; a server's 400 never echoes a huge value back.
+#[test]
+fn oversized_csv_fields_and_json_values_give_short_errors() {
+    let s = TestStore::new();
+    let model = small_model(&s);
+    let big = "x".repeat(2 << 20);
+    let cases = [
+        (
+            "header.csv",
+            format!("Pclass,Fare,{big}\n3,7.25,1\n"),
+            "1 MiB per field",
+        ),
+        (
+            "field.csv",
+            format!("Pclass,Fare\n3,{big}\n"),
+            "1 MiB per field",
+        ),
+        (
+            "row.csv",
+            format!("Pclass,Fare\n3,{}\n", "y".repeat(40 << 20)),
+            "longer than 16 MiB",
+        ),
+    ];
+    for (name, text, says) in &cases {
+        let path = s.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        for args in [
+            vec!["predict", "--model", &model, "--data", path],
+            vec!["train", "--data", path, "--target", "Fare"],
+        ] {
+            let err = error_line(&s, &args);
+            assert!(
+                err.contains(says),
+                "{name} {args:?}: {}",
+                crate::common::short(&err)
+            );
+            assert!(err.contains(name), "names the file: {err}");
+            assert!(err.len() < 600, "{name}: a {}-byte error", err.len());
+        }
+    }
+
+    // The scoring server: a 5 MB string where a number belongs, a 5 MB column name.
+    let server = crate::serve::Server::start(&s, &["--model", &model]);
+    let huge = "z".repeat(5 << 20);
+    for body in [
+        format!(r#"{{"dataframe_split":{{"columns":["Pclass","Fare"],"data":[[3,"{huge}"]]}}}}"#),
+        format!(r#"{{"dataframe_records":[{{"Pclass":3,"{huge}":1}}]}}"#),
+        format!(r#"{{"inputs":{{"Pclass":[3],"Fare":[["{huge}"]]}}}}"#),
+    ] {
+        let (status, _, answer) = server.post_json("/invocations", &body, &[]);
+        assert_eq!(status, 400, "{}", crate::common::short(&answer));
+        assert!(answer.len() < 2000, "a {}-byte answer", answer.len());
+    }
+}
+
+/// Point 12 (values): JSON strings "NaN"/"null" are missing values exactly as in a CSV body or file,
+/// "inf" is refused on every path, and a long column refuses 1.5 and 2^70.
+#[test]
+fn json_strings_and_integer_columns_are_typed_like_csv() {
+    let s = TestStore::new();
+    let model = small_model(&s);
+    let server = crate::serve::Server::start(&s, &["--model", &model]);
+    let post = |body: &str| {
+        let (status, _, answer) = server.post_json("/invocations", body, &[]);
+        (status, answer)
+    };
+    let split = |fare: &str| {
+        format!(
+            r#"{{"dataframe_split":{{"columns":["Pclass","Fare"],"data":[[3,{fare}],[1,80.0]]}}}}"#
+        )
+    };
+    let records = |fare: &str| {
+        format!(
+            r#"{{"dataframe_records":[{{"Pclass":3,"Fare":{fare}}},{{"Pclass":1,"Fare":80.0}}]}}"#
+        )
+    };
+    let csv_body = |fare: &str| {
+        let (status, _, b) = server.request(
+            "POST",
+            "/invocations",
+            &[("Content-Type", "text/csv")],
+            format!("Pclass,Fare\n3,{fare}\n1,80.0\n").as_bytes(),
+        );
+        (status, String::from_utf8(b).unwrap())
+    };
+    let missing = post(&split("null"));
+    let csv_missing = csv_body("");
+    assert_eq!(missing.0, csv_missing.0, "{missing:?} vs {csv_missing:?}");
+    for na in [r#""NaN""#, r#""nan""#, r#""""#, r#""null""#] {
+        assert_eq!(post(&split(na)), missing, "split {na}");
+        assert_eq!(post(&records(na)), missing, "records {na}");
+    }
+    for inf in [r#""inf""#, r#""-Infinity""#] {
+        let (status, answer) = post(&split(inf));
+        assert_eq!(status, 400, "{inf}: {answer}");
+        assert!(answer.contains("Fare"), "{answer}");
+        assert_eq!(post(&records(inf)).0, 400, "{inf}");
+    }
+    assert_eq!(csv_body("inf").0, 400);
+    let predict_file = |text: &str| {
+        let file = s.dir.path().join("rows.csv");
+        std::fs::write(&file, text).unwrap();
+        error_line(
+            &s,
+            &[
+                "predict",
+                "--model",
+                &model,
+                "--data",
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let err = predict_file("Pclass,Fare\n3,inf\n");
+    assert!(err.contains("not a number"), "{err}");
+
+    for pclass in ["1.5", "1180591620717411303424", r#""2.5""#] {
+        let body = format!(
+            r#"{{"dataframe_split":{{"columns":["Pclass","Fare"],"data":[[{pclass},7.25]]}}}}"#
+        );
+        let (status, answer) = post(&body);
+        assert_eq!(status, 400, "Pclass {pclass}: {answer}");
+        assert!(answer.contains("Pclass"), "{answer}");
+        assert!(
+            answer.contains("not a whole number") || answer.contains("out of range"),
+            "{answer}"
+        );
+    }
+    assert_eq!(post(&split("7.25")).0, 200);
+    let err = predict_file("Pclass,Fare\n1.5,7.25\n");
+    assert!(err.contains("not a whole number"), "{err}");
+}
