@@ -80,9 +80,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Res
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".mlx-tmp-")
-                .tempfile_in(dir)
+            let mut tmp = crate::store::atomic::temp_file_in(dir)
                 .with_context(|| format!("cannot write to {}", dir.display()))?;
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());
             let rows = predict_csv(&model, &args.data, &opts, format, &mut w, &progress)?;

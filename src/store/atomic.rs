@@ -8,6 +8,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// A temp file in `dir` (named `.mlx-tmp-*`, which readers skip) created with mode 0666 less the umask —
+/// the mode a plain `create` gives — rather than tempfile's private 0600, so that once renamed into place
+/// other users of a shared store can read it as they can read MLflow's own files.
+pub fn temp_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(".mlx-tmp-")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
 /// Replace `path` with `contents` atomically (the temp file sits beside it).
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_via(path, contents, path.parent().unwrap_or(Path::new(".")))
@@ -17,9 +28,7 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// `params/`, `tags/`, `metrics/` and `aliases/` are read whole by MLflow, so their temp files live one level
 /// up, where MLflow never looks.
 pub fn write_via(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mlx-tmp-")
-        .tempfile_in(tmp_dir)?;
+    let mut tmp = temp_file_in(tmp_dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -29,9 +38,7 @@ pub fn write_via(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<()>
 /// Create `path` with `contents` only if it does not exist yet (temp file in `tmp_dir`). Returns false when
 /// it already existed.
 pub fn write_new(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<bool> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mlx-tmp-")
-        .tempfile_in(tmp_dir)?;
+    let mut tmp = temp_file_in(tmp_dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     match tmp.persist_noclobber(path) {

@@ -1299,10 +1299,7 @@ fn not_regular(path: &Path) -> StoreError {
 fn copy_file(from: &Path, to: &Path) -> Result<()> {
     create_parent(to)?;
     let dir = to.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".mlx-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| StoreError::io(dir, e))?;
+    let tmp = super::atomic::temp_file_in(dir).map_err(|e| StoreError::io(dir, e))?;
     fs::copy(from, tmp.path()).map_err(|e| StoreError::io(from, e))?;
     tmp.as_file()
         .sync_all()

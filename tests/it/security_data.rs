@@ -472,3 +472,66 @@ fn json_strings_and_integer_columns_are_typed_like_csv() {
     let err = predict_file("Pclass,Fare\n1.5,7.25\n");
     assert!(err.contains("not a whole number"), "{err}");
 }
+
+/// Every file and folder under `root` with its permission bits, those that differ from `file`/`dir`.
+fn wrong_modes(root: &std::path::Path, file: u32, dir: u32) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut wrong = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap().flatten() {
+            let md = e.metadata().unwrap();
+            let mode = md.permissions().mode() & 0o777;
+            let want = if md.is_dir() { dir } else { file };
+            if mode != want {
+                wrong.push(format!("{:o} {}", mode, e.path().display()));
+            }
+            if md.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    wrong
+}
+
+/// Point 9: files mlx creates get the umask's mode (0644 under umask 022, 0664 under 002), like MLflow's,
+/// not tempfile's private 0600 — other users of a shared store can read them.
+#[test]
+fn store_files_get_the_umasks_mode() {
+    for (umask, file, dir) in [("022", 0o644, 0o755), ("002", 0o664, 0o775)] {
+        let s = TestStore::new();
+        let data = titanic();
+        let script = format!(
+            "umask {umask}; \"$0\" \"$@\" >/dev/null || exit 1; \
+             run=$(\"$0\" --tracking-uri \"$2\" log start --experiment modes) || exit 1; \
+             \"$0\" --tracking-uri \"$2\" log param --run \"$run\" k v && \
+             \"$0\" --tracking-uri \"$2\" log metric --run \"$run\" m 1 && \
+             \"$0\" --tracking-uri \"$2\" log end --run \"$run\""
+        );
+        let out = std::process::Command::new("sh")
+            .current_dir(s.dir.path())
+            .env("MLX_CONFIG", s.dir.path().join("no-config.toml"))
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("MLX_TRACKING_URI")
+            .args(["-c", &script])
+            .arg(assert_cmd::cargo::cargo_bin("mlx"))
+            .args(["--tracking-uri", &s.uri, "train", "--data"])
+            .arg(&data)
+            .args(["--features", "Pclass,Fare", "--target", "Survived"])
+            .args(["--register", "modes-model"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            s.files().iter().any(|f| f.ends_with("meta.yaml")),
+            "{:?}",
+            s.files()
+        );
+        let wrong = wrong_modes(&s.root(), file, dir);
+        assert!(wrong.is_empty(), "umask {umask}: {wrong:#?}");
+    }
+}
