@@ -149,14 +149,46 @@ impl FileStore {
     }
 
     fn all_experiments(&self) -> Result<Vec<Experiment>> {
+        let (out, unreadable) = self.scan_experiments()?;
+        unreadable.iter().for_each(warn);
+        Ok(out)
+    }
+
+    /// Every readable experiment, and the errors of experiment folders whose `meta.yaml` exists but
+    /// cannot be read (a folder with no `meta.yaml` at all is not an experiment).
+    fn scan_experiments(&self) -> Result<(Vec<Experiment>, Vec<StoreError>)> {
         let mut out = Vec::new();
+        let mut unreadable = Vec::new();
         for dir in self.experiment_dirs()? {
             match self.read_experiment(&dir) {
                 Ok(e) => out.push(e),
-                Err(e) => warn(&e),
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound
+                        && fs::symlink_metadata(dir.join(META)).is_err() => {}
+                Err(e) => unreadable.push(e),
             }
         }
-        Ok(out)
+        Ok((out, unreadable))
+    }
+
+    /// The experiment named `name`, if any. An experiment whose `meta.yaml` cannot be read might be the
+    /// one, so then the answer is an error naming that file — never "no such experiment", which would
+    /// make `log start --experiment NAME` create a second experiment of the same name.
+    fn find_experiment_named(&self, name: &str) -> Result<Option<Experiment>> {
+        Ok(self.experiments_named(name)?.into_iter().next())
+    }
+
+    /// Every experiment named `name` (see [`FileStore::find_experiment_named`]).
+    fn experiments_named(&self, name: &str) -> Result<Vec<Experiment>> {
+        let (all, mut unreadable) = self.scan_experiments()?;
+        let found: Vec<Experiment> = all.into_iter().filter(|e| e.name == name).collect();
+        if found.is_empty() && !unreadable.is_empty() {
+            return Err(StoreError::InvalidState(format!(
+                "cannot tell whether experiment '{name}' exists: {}; fix or remove that file",
+                unreadable.swap_remove(0)
+            )));
+        }
+        Ok(found)
     }
 
     fn write_new_experiment(
@@ -446,8 +478,8 @@ impl FileStore {
     }
 
     fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
-        for e in self.all_experiments()? {
-            if e.name == name && Some(e.experiment_id.as_str()) != except_id {
+        for e in self.experiments_named(name)? {
+            if Some(e.experiment_id.as_str()) != except_id {
                 return Err(StoreError::ExperimentExists(name.into()));
             }
         }
@@ -527,7 +559,7 @@ impl TrackingStore for FileStore {
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        Ok(self.all_experiments()?.into_iter().find(|e| e.name == name))
+        self.find_experiment_named(name)
     }
 
     fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>> {

@@ -535,3 +535,34 @@ fn store_files_get_the_umasks_mode() {
         assert!(wrong.is_empty(), "umask {umask}: {wrong:#?}");
     }
 }
+
+/// Point 10: an experiment whose `meta.yaml` cannot be read stops a lookup by name with an error naming
+/// the file, instead of `log start --experiment Default` creating a second "Default".
+#[test]
+fn an_unreadable_experiment_meta_stops_lookups_by_name() {
+    for breakage in ["garbage", "a folder"] {
+        let s = TestStore::new();
+        s.start(&["--experiment", "Default"]);
+        s.start(&["--experiment", "other"]);
+        let meta = s.root().join("0/meta.yaml");
+        assert!(meta.is_file(), "{:?}", s.files());
+        std::fs::remove_file(&meta).unwrap();
+        if breakage == "garbage" {
+            std::fs::write(&meta, "name: [unclosed\n\t: :").unwrap();
+        } else {
+            std::fs::create_dir(&meta).unwrap();
+        }
+        let before = s.files();
+        for args in [
+            &["log", "start", "--experiment", "Default"][..],
+            &["experiments", "create", "Default"][..],
+        ] {
+            let err = s.fails(args);
+            assert!(err.contains("0/meta.yaml"), "{breakage}: {args:?}: {err}");
+            assert!(err.contains("'Default'"), "{err}");
+        }
+        assert_eq!(s.files(), before, "{breakage}: nothing was created");
+        // A readable experiment is still found by name.
+        s.start(&["--experiment", "other"]);
+    }
+}
