@@ -53,6 +53,10 @@ pub fn run_in(
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
+    // The CA that --ca-cert named is trusted by the command's own MLflow client (or mlx) too.
+    if let Some(ca) = crate::store::rest::http::ca_cert_path() {
+        cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
+    }
     // `mlx` inside the command is this mlx, whatever PATH says.
     if let Some(bin_dir) = std::env::current_exe()
         .ok()

@@ -57,6 +57,8 @@ pub enum SettingsError {
         "tracking URI '{0}' uses an unsupported scheme; use a local folder, a file: URI (e.g. file:///path/to/mlruns) or an MLflow tracking server (http://host:port)"
     )]
     UnsupportedScheme(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 pub fn config_path() -> Option<PathBuf> {
@@ -163,7 +165,7 @@ impl Settings {
 pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(Box::new(RestStore::new(uri)));
+        return Ok(Box::new(RestStore::new(uri)?));
     }
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
     if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {

@@ -41,6 +41,11 @@ pub struct Cli {
     #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
     output: Option<String>,
 
+    /// PEM file of the CA certificates to trust for an https:// tracking server, instead of the built-in
+    /// roots [default: $MLFLOW_TRACKING_SERVER_CERT_PATH]
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_cert: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +129,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
     };
+    if let Some(path) = cli.ca_cert {
+        crate::store::rest::http::set_ca_cert(path);
+    }
     let settings = Settings::resolve(cli.tracking_uri, format)?;
     match cli.command {
         Command::Experiments(c) => experiments::exec(&settings, c),

@@ -115,7 +115,7 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
             "http://127.0.0.1:9",
             "cannot reach the tracking server at http://127.0.0.1:9/api/2.0/mlflow/experiments/search",
         ),
-        ("http://127.0.0.1:9", "(after 3 attempts)"),
+        ("http://127.0.0.1:9", "gave up after 3 attempts"),
         ("https://mlflow.invalid", "cannot reach the tracking server"),
         ("sqlite:///mlflow.db", "unsupported scheme"),
     ] {

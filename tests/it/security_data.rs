@@ -566,3 +566,211 @@ fn an_unreadable_experiment_meta_stops_lookups_by_name() {
         s.start(&["--experiment", "other"]);
     }
 }
+
+/// A stand-in tracking server (Python's http.server): every GET/POST answers `body` as JSON; with
+/// `cert`/`key` it speaks TLS. Killed on drop.
+struct Stub {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Stub {
+    fn start(body: &str, tls: Option<(&std::path::Path, &std::path::Path)>) -> Stub {
+        let script = r#"
+import http.server, ssl, sys
+body = sys.argv[1].encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = answer
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 2:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+        let mut cmd = std::process::Command::new(python());
+        cmd.args(["-c", script, body]);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the stub printed its port");
+        Stub { child, port }
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mlx --tracking-uri URI ARGS` in a fresh folder: (success, stderr).
+fn against(uri: &str, envs: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = crate::common::mlx_bare(dir.path());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .arg("--tracking-uri")
+        .arg(uri)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Point 12 (REST): a wrongly typed field in a server's answer is an error naming the field, not an
+/// empty string that fails later as `run '' does not exist`.
+#[test]
+fn wrongly_typed_server_answers_name_the_field() {
+    let stub = Stub::start(
+        r#"{"run": {"info": {"run_id": 12, "experiment_id": "0"}, "data": {}}}"#,
+        None,
+    );
+    let (ok, err) = against(
+        &format!("http://127.0.0.1:{}", stub.port),
+        &[],
+        &["runs", "show", "0123456789abcdef0123456789abcdef"],
+    );
+    assert!(!ok, "{err}");
+    assert!(err.contains("'run.info.run_id'"), "{err}");
+    assert!(err.contains("expected a string"), "{err}");
+    assert!(!err.contains("run ''"), "{err}");
+}
+
+/// Point 12 (retries): a server that accepts connections and never answers is given up on within the
+/// default budget (30 s; well under a minute), and the error says how long it waited.
+#[test]
+fn a_hung_server_is_given_up_on_with_the_total_wait() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Hold every connection open, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let start = std::time::Instant::now();
+    let (ok, err) = against(
+        &format!("http://127.0.0.1:{port}"),
+        &[],
+        &["experiments", "list"],
+    );
+    let took = start.elapsed();
+    assert!(!ok, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(err.contains("gave up after 2 attempts over 3"), "{err}");
+    assert!(err.contains("MLX_HTTP_TOTAL_TIMEOUT"), "{err}");
+    // The defaults: two 15 s waits for an answer and a 0.5 s backoff, then no retry past 30 s.
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}: {err}");
+}
+
+/// Point 12 (TLS): `--ca-cert` and `MLFLOW_TRACKING_SERVER_CERT_PATH` make mlx trust a private CA, as
+/// MLflow's client does; without it the self-signed server is refused; a bad path is a clear error.
+#[test]
+fn a_private_ca_is_trusted_with_ca_cert_or_mlflows_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &str| {
+        let made = std::process::Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl (installed by .ci/run)");
+        assert!(
+            made.status.success(),
+            "openssl {args}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    };
+    // A private CA, and a server certificate for 127.0.0.1 that it signed.
+    openssl(
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mlx-test-ca -keyout ca.key -out ca.pem",
+    );
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out server.csr");
+    std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out cert.pem",
+    );
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let stub = Stub::start(
+        r#"{"experiments": [{"experiment_id": "0", "name": "Default", "artifact_location": "mlflow-artifacts:/0", "lifecycle_stage": "active"}]}"#,
+        Some((&cert, &key)),
+    );
+    let uri = format!("https://127.0.0.1:{}", stub.port);
+    let ca = dir.path().join("ca.pem");
+    let cert = ca.to_str().unwrap();
+    let no_retry = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0");
+
+    let (ok, err) = against(&uri, &[no_retry], &["experiments", "list"]);
+    assert!(!ok, "a self-signed server is refused by default: {err}");
+    assert!(
+        err.to_lowercase().contains("certificate") || err.contains("UnknownIssuer"),
+        "{err}"
+    );
+
+    let (ok, err) = against(
+        &uri,
+        &[no_retry],
+        &["--ca-cert", cert, "experiments", "list"],
+    );
+    assert!(ok, "--ca-cert: {err}");
+    let (ok, err) = against(
+        &uri,
+        &[no_retry, ("MLFLOW_TRACKING_SERVER_CERT_PATH", cert)],
+        &["experiments", "list"],
+    );
+    assert!(ok, "MLFLOW_TRACKING_SERVER_CERT_PATH: {err}");
+
+    let missing = dir.path().join("nope.pem");
+    let (ok, err) = against(
+        &uri,
+        &[(
+            "MLFLOW_TRACKING_SERVER_CERT_PATH",
+            missing.to_str().unwrap(),
+        )],
+        &["experiments", "list"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("nope.pem") && err.contains("CA certificate"),
+        "{err}"
+    );
+    let (ok, err) = against(
+        &uri,
+        &[],
+        &[
+            "--ca-cert",
+            dir.path().join("key.pem").to_str().unwrap(),
+            "experiments",
+            "list",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("no PEM certificate"), "{err}");
+}

@@ -31,6 +31,49 @@ pub struct Client {
     auth: Option<String>,
     max_retries: u32,
     backoff: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    budget: Duration,
+}
+
+/// `--ca-cert`, set once by the CLI before any store is opened.
+static CA_CERT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Trust the CA certificates in the PEM file `path` for every tracking-server connection of this process
+/// (`--ca-cert`; overrides `MLFLOW_TRACKING_SERVER_CERT_PATH`).
+pub fn set_ca_cert(path: std::path::PathBuf) {
+    let _ = CA_CERT.set(path);
+}
+
+/// The CA bundle in effect: `--ca-cert`, else `MLFLOW_TRACKING_SERVER_CERT_PATH`.
+pub fn ca_cert_path() -> Option<std::path::PathBuf> {
+    CA_CERT.get().cloned().or_else(|| {
+        std::env::var_os("MLFLOW_TRACKING_SERVER_CERT_PATH")
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    })
+}
+
+/// The certificates of a PEM bundle as the roots to trust.
+fn load_ca_certs(path: &Path) -> Result<ureq::tls::RootCerts> {
+    let bad = |why: String| StoreError::InvalidValue {
+        what: format!(
+            "CA certificate file {} (--ca-cert or MLFLOW_TRACKING_SERVER_CERT_PATH)",
+            path.display()
+        ),
+        why,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item.map_err(|e| bad(e.to_string()))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            _ => continue,
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("it holds no PEM certificate".into()));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -40,22 +83,38 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 impl Client {
     /// A client for the server at `base` (`http://host:port`), configured from MLflow's environment
     /// variables: `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`,
-    /// `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds, default 120), `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (default 5)
-    /// and `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds, default 0.5; waits double each retry).
+    /// `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds to wait for an answer, default 15),
+    /// `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (default 5), `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds, default
+    /// 0.5; waits double each retry), `MLX_HTTP_TOTAL_TIMEOUT` (seconds, default 30: no retry starts after
+    /// that, so a hung server is given up on in well under a minute) and
+    /// `MLFLOW_TRACKING_SERVER_CERT_PATH` (or `--ca-cert`: a PEM bundle of the CA certificates to trust
+    /// instead of the built-in roots, as MLflow's client does).
     /// Credentials in the URI (`http://user:pass@host`) become Basic auth, as the `requests` library that
     /// MLflow's client uses does, and never stay in the URL this client prints.
-    pub fn from_env(base: &str) -> Client {
+    pub fn from_env(base: &str) -> Result<Client> {
         let (base, userinfo) = split_userinfo(base);
         let timeout = env_number::<f64>("MLFLOW_HTTP_REQUEST_TIMEOUT")
             .filter(|t| *t > 0.0)
-            .unwrap_or(120.0);
-        let agent = ureq::Agent::config_builder()
+            .unwrap_or(15.0);
+        let answer = Duration::from_secs_f64(timeout);
+        // Bodies (artifact transfers) may take longer than the wait for an answer.
+        let transfer = Some(answer.max(Duration::from_secs(120)));
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs_f64(timeout)))
-            .user_agent(format!("mlx/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .timeout_send_request(Some(answer))
+            .timeout_recv_response(Some(answer))
+            .timeout_send_body(transfer)
+            .timeout_recv_body(transfer)
+            .user_agent(format!("mlx/{}", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_cert_path() {
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(load_ca_certs(&path)?)
+                    .build(),
+            );
+        }
+        let agent = config.build().into();
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         let auth = if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
             Some(format!("Bearer {token}"))
@@ -67,7 +126,7 @@ impl Client {
             })
         }
         .or_else(|| userinfo.map(|u| basic(&u)));
-        Client {
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             agent,
             auth,
@@ -77,7 +136,12 @@ impl Client {
                     .filter(|f| *f >= 0.0)
                     .unwrap_or(0.5),
             ),
-        }
+            budget: Duration::from_secs_f64(
+                env_number::<f64>("MLX_HTTP_TOTAL_TIMEOUT")
+                    .filter(|t| *t >= 0.0)
+                    .unwrap_or(30.0),
+            ),
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -133,13 +197,17 @@ impl Client {
         if text.trim().is_empty() {
             return Ok(Value::Object(Default::default()));
         }
-        serde_json::from_str(&text).map_err(|e| StoreError::Remote {
+        let bad = |message: String| StoreError::Remote {
             method: method.to_string(),
             endpoint: endpoint.into(),
             status: 200,
             code: "BAD_RESPONSE".into(),
-            message: format!("the answer is not JSON ({e})"),
-        })
+            message,
+        };
+        let value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("the answer is not JSON ({e})")))?;
+        check_field_types(&value, &mut String::new()).map_err(bad)?;
+        Ok(value)
     }
 
     fn authorize(&self, req: http::request::Builder) -> http::request::Builder {
@@ -232,23 +300,40 @@ impl Client {
         mut attempt: impl FnMut() -> std::result::Result<(u16, String), ureq::Error>,
     ) -> Result<String> {
         let mut tries = 0;
+        let start = std::time::Instant::now();
         loop {
             let wait = self.backoff.mul_f64(2f64.powi(tries as i32));
-            match attempt() {
+            let result = attempt();
+            // Another try only if the retries and the time budget allow it.
+            let again = tries < self.max_retries && start.elapsed() + wait <= self.budget;
+            let gave_up = || {
+                format!(
+                    "gave up after {} attempt{} over {:.1} s; MLFLOW_HTTP_REQUEST_TIMEOUT, \
+                     MLFLOW_HTTP_REQUEST_MAX_RETRIES and MLX_HTTP_TOTAL_TIMEOUT set the limits",
+                    tries + 1,
+                    if tries == 0 { "" } else { "s" },
+                    start.elapsed().as_secs_f64()
+                )
+            };
+            match result {
                 Ok((status, text)) if (200..300).contains(&status) => return Ok(text),
-                Ok((status, _)) if retryable_status(status) && tries < self.max_retries => {}
-                Ok((status, text)) => return Err(remote_error(method, endpoint, status, &text)),
-                Err(e) if retryable_error(&e) && tries < self.max_retries => {}
+                Ok((status, _)) if retryable_status(status) && again => {}
+                Ok((status, text)) => {
+                    let mut e = remote_error(method, endpoint, status, &text);
+                    if let StoreError::Remote { message, .. } = &mut e
+                        && retryable_status(status)
+                    {
+                        message.push_str(&format!(" ({})", gave_up()));
+                    }
+                    return Err(e);
+                }
+                Err(e) if retryable_error(&e) && again => {}
                 Err(e) => {
                     let why = match e {
                         ureq::Error::Io(io) => io.to_string(),
                         other => other.to_string(),
                     };
-                    let why = if tries > 0 {
-                        format!("{why} (after {} attempts)", tries + 1)
-                    } else {
-                        why
-                    };
+                    let why = format!("{why} ({})", gave_up());
                     return Err(StoreError::Unreachable {
                         url: crate::redact::uris(url.split('?').next().unwrap_or(url)),
                         why,
@@ -259,6 +344,94 @@ impl Client {
             std::thread::sleep(wait);
         }
     }
+}
+
+/// Fields of MLflow's REST answers that are strings (proto3 JSON omits empty ones, so absent means "").
+const STRING_FIELDS: &[&str] = &[
+    "alias",
+    "artifact_location",
+    "artifact_uri",
+    "current_stage",
+    "description",
+    "digest",
+    "experiment_id",
+    "key",
+    "lifecycle_stage",
+    "model_id",
+    "name",
+    "next_page_token",
+    "path",
+    "profile",
+    "run_id",
+    "run_name",
+    "run_uuid",
+    "schema",
+    "source",
+    "source_run_id",
+    "source_type",
+    "status",
+    "user_id",
+];
+
+/// Fields that are int64: proto3 JSON writes them as numbers or as decimal strings.
+const INT_FIELDS: &[&str] = &[
+    "creation_time",
+    "creation_timestamp",
+    "end_time",
+    "file_size",
+    "last_update_time",
+    "last_updated_timestamp",
+    "start_time",
+    "step",
+    "timestamp",
+    "version",
+];
+
+/// Refuse an answer whose known fields have the wrong JSON type, naming the field — rather than reading
+/// a number where a run id belongs as "" and failing later with `run '' does not exist`.
+fn check_field_types(v: &Value, at: &mut String) -> std::result::Result<(), String> {
+    let len = at.len();
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                at.truncate(len);
+                if !at.is_empty() {
+                    at.push('.');
+                }
+                at.push_str(k);
+                let want = if STRING_FIELDS.contains(&k.as_str()) {
+                    (!matches!(x, Value::String(_) | Value::Null)).then_some("a string")
+                } else if INT_FIELDS.contains(&k.as_str()) {
+                    let ok = match x {
+                        Value::Number(n) => n.is_i64() || n.is_u64(),
+                        Value::String(s) => s.parse::<i64>().is_ok(),
+                        Value::Null => true,
+                        _ => false,
+                    };
+                    (!ok).then_some("an integer")
+                } else {
+                    None
+                };
+                if let Some(want) = want {
+                    return Err(format!(
+                        "field '{at}' is {}, expected {want}",
+                        crate::redact::brief(&x.to_string())
+                    ));
+                }
+                check_field_types(x, at)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                at.truncate(len);
+                at.push_str(&format!("[{i}]"));
+                check_field_types(x, at)?;
+            }
+        }
+        _ => {}
+    }
+    at.truncate(len);
+    Ok(())
 }
 
 fn basic(user_pass: &str) -> String {
@@ -357,6 +530,23 @@ fn remote_error(method: &http::Method, endpoint: &str, status: u16, text: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrongly_typed_fields_are_named() {
+        let ok = serde_json::json!({"run": {"info": {"run_id": "abc", "start_time": "12", "end_time": 3},
+            "data": {"metrics": [{"key": "m", "value": "NaN", "step": 0}]}}});
+        assert_eq!(check_field_types(&ok, &mut String::new()), Ok(()));
+        let bad = serde_json::json!({"run": {"info": {"run_id": 12}}});
+        assert_eq!(
+            check_field_types(&bad, &mut String::new()),
+            Err("field 'run.info.run_id' is 12, expected a string".into())
+        );
+        let bad = serde_json::json!({"runs": [{"info": {}}, {"info": {"start_time": 1.5}}]});
+        assert_eq!(
+            check_field_types(&bad, &mut String::new()),
+            Err("field 'runs[1].info.start_time' is 1.5, expected an integer".into())
+        );
+    }
 
     #[test]
     fn userinfo_moves_from_the_url_to_basic_auth() {

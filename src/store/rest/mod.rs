@@ -25,11 +25,12 @@ pub struct RestStore {
 }
 
 impl RestStore {
-    /// A store at `uri` (`http://host:port` or `https://...`); nothing is contacted until used.
-    pub fn new(uri: &str) -> Self {
-        RestStore {
-            client: http::Client::from_env(uri),
-        }
+    /// A store at `uri` (`http://host:port` or `https://...`); nothing is contacted until used. Fails
+    /// only on a bad CA certificate file.
+    pub fn new(uri: &str) -> Result<Self> {
+        Ok(RestStore {
+            client: http::Client::from_env(uri)?,
+        })
     }
 
     fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
