@@ -360,8 +360,10 @@ fn exec_command(
     start: StartArgs,
     command: &[String],
 ) -> Result<ExitCode> {
-    let run_id = start_run(store, start, &command.join(" "))?;
-    eprintln!("mlx: run {run_id} started for `{}`", command.join(" "));
+    // Recorded as mlflow.source.name, so without credentials.
+    let shown = crate::redact::uris(&command.join(" "));
+    let run_id = start_run(store, start, &shown)?;
+    eprintln!("mlx: run {run_id} started for `{shown}`");
     let outcome = crate::runner::run_in(
         store,
         &settings.tracking_uri.value,

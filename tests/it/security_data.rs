@@ -111,6 +111,34 @@ print(json.dumps({"tags": r.data.tags, "params": r.data.params, "info": dict(r.i
     assert_no_password("sync stderr", &String::from_utf8_lossy(&out.stderr));
     grep_tree(&local.root());
 
+    // A command run in a run is recorded (mlflow.source.name) without the credentials in its arguments.
+    let out = local
+        .mlx()
+        .args(["log", "exec", "--experiment", "cmd", "--", "true"])
+        .arg(with_password("http://example.invalid/x"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_password("log exec stderr", &String::from_utf8_lossy(&out.stderr));
+    let source_tags: Vec<String> = local
+        .files()
+        .into_iter()
+        .filter(|f| f.ends_with("mlflow.source.name"))
+        .collect();
+    assert!(
+        source_tags
+            .iter()
+            .any(|f| std::fs::read_to_string(local.root().join(f))
+                .unwrap()
+                .contains("true http://***@example.invalid/x")),
+        "{source_tags:?}"
+    );
+    grep_tree(&local.root());
+
     // Printing the settings.
     let cfg = s.ok(&["config", "show"]);
     assert!(cfg.contains("***@"), "{cfg}");
