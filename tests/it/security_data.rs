@@ -16,6 +16,15 @@ fn with_password(uri: &str) -> String {
     format!("{scheme}://mlxuser:{PASSWORD}@{rest}")
 }
 
+/// Assert a finished command succeeded, showing its stderr if not.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn assert_no_password(what: &str, text: &str) {
     assert!(
         !text.contains(PASSWORD),
@@ -102,11 +111,7 @@ print(json.dumps({"tags": r.data.tags, "params": r.data.params, "info": dict(r.i
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_no_password("sync stdout", &String::from_utf8_lossy(&out.stdout));
     assert_no_password("sync stderr", &String::from_utf8_lossy(&out.stderr));
     grep_tree(&local.root());
@@ -118,11 +123,7 @@ print(json.dumps({"tags": r.data.tags, "params": r.data.params, "info": dict(r.i
         .arg(with_password("http://example.invalid/x"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_no_password("log exec stderr", &String::from_utf8_lossy(&out.stderr));
     let source_tags: Vec<String> = local
         .files()
@@ -549,11 +550,7 @@ fn store_files_get_the_umasks_mode() {
             .args(["--register", "modes-model"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         assert!(
             s.files().iter().any(|f| f.ends_with("meta.yaml")),
             "{:?}",
