@@ -1323,7 +1323,7 @@ fn list_names(dir: &Path) -> Result<Vec<String>> {
 fn not_regular(path: &Path) -> StoreError {
     StoreError::Refused {
         path: path.to_path_buf(),
-        why: "not a regular file (a FIFO, device or socket); mlx reads only regular files as artifacts"
+        why: "not a regular file (a folder, FIFO, device or socket); mlx reads only regular files as artifacts"
             .into(),
     }
 }
