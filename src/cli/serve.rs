@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// Folder with MLproject.toml (for /update_model and the default model)
     #[arg(long, default_value = ".")]
     project: PathBuf,
+    /// A folder /update_model may read training data from, besides --project (repeatable)
+    #[arg(long = "data-dir", value_name = "DIR")]
+    data_dirs: Vec<PathBuf>,
+    /// Longest a retrain (/update_model) may take, in seconds
+    #[arg(long, default_value_t = 1800)]
+    retrain_timeout: u64,
     /// Experiment whose latest run to serve when there is no --model
     #[arg(long, short = 'e')]
     experiment: Option<String>,
@@ -83,6 +89,8 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         poll_interval: Duration::from_millis(args.poll_ms.max(50)),
         project_dir: std::path::absolute(&args.project).unwrap_or(args.project),
+        data_dirs: args.data_dirs,
+        retrain_timeout: Duration::from_secs(args.retrain_timeout.max(1)),
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 mod fast_json;
 mod metrics;
 pub mod protocol;
+pub mod retrain;
 
 use crate::ml::model::SavedModel;
 use crate::store::TrackingStore;
@@ -40,6 +41,10 @@ pub struct ServeOptions {
     pub poll_interval: Duration,
     /// Where MLproject.toml is, for /update_model.
     pub project_dir: PathBuf,
+    /// Folders besides the project folder that a retrain may read its data from.
+    pub data_dirs: Vec<PathBuf>,
+    /// How long /update_model may train.
+    pub retrain_timeout: Duration,
 }
 
 /// A loaded model and where it came from.
@@ -91,7 +96,7 @@ struct AppState {
     counter: AtomicU64,
     metrics: metrics::Metrics,
     /// One retrain at a time.
-    updating: tokio::sync::Mutex<()>,
+    updating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -482,94 +487,84 @@ async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
 }
 
-/// Retrain with the project's `main` entry point (or the served model's recorded training command),
+/// Retrain with the project's `main` entry point (or from the served run's recorded params, see `retrain`),
 /// register the new model, point the alias (if serving by one) at it, and swap it in.
 async fn update_model(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers) {
         return *r;
     }
-    let Ok(_guard) = state.updating.try_lock() else {
+    let Ok(busy) = state.updating.clone().try_lock_owned() else {
         return admin_error(StatusCode::CONFLICT, "a retrain is already running".into());
     };
     let st = state.clone();
-    let result = tokio::task::spawn_blocking(move || retrain(&st)).await;
+    let result = tokio::task::spawn_blocking(move || retrain(&st, busy)).await;
     match result {
         Ok(Ok(doc)) => json_response(StatusCode::OK, python_json(&doc)),
-        Ok(Err(e)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Ok(Err(e)) => {
+            let status = if e.downcast_ref::<retrain::ParamError>().is_some()
+                || matches!(
+                    e.downcast_ref::<retrain::RetrainError>(),
+                    Some(retrain::RetrainError::Param(_))
+                ) {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else if matches!(
+                e.downcast_ref::<retrain::RetrainError>(),
+                Some(retrain::RetrainError::Timeout(_))
+            ) {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            eprintln!("mlx serve: retrain failed: {e:#}");
+            admin_error(status, format!("{e:#}"))
+        }
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
-fn retrain(state: &AppState) -> anyhow::Result<serde_json::Value> {
-    use anyhow::{Context, bail};
+fn retrain(
+    state: &AppState,
+    busy: tokio::sync::OwnedMutexGuard<()>,
+) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
     let current = state.champion.load_full();
     let store = state.store()?;
-    let exe = std::env::current_exe().context("cannot find the mlx executable")?;
     let project = crate::project::Project::load(&state.opts.project_dir).ok();
-    let mut cmd;
-    if project
+    let timeout = state.opts.retrain_timeout;
+    // Held until this retrain is over (or, after a timeout, until its training thread ends).
+    let _busy;
+    let run_id = if project
         .as_ref()
         .is_some_and(|p| p.entry_points.contains_key("main"))
     {
-        cmd = std::process::Command::new(&exe);
-        cmd.args(["run", "main", "--project"])
-            .arg(&state.opts.project_dir)
-            .args(["-o", "json"]);
+        _busy = busy;
+        eprintln!("mlx serve: retraining with the project's main entry point ...");
+        retrain::run_entry_point(&state.opts.project_dir, &state.opts.tracking_uri, timeout)?
     } else {
-        let run_id = current
+        let from = current
             .run_id
             .clone()
-            .context("the served model has no run to take a training command from")?;
-        let run = store.get_run(&run_id)?;
-        let recorded =
-            run.data.tags.get("mlx.command").context(
-                "the served model's run has no recorded training command (tag mlx.command)",
-            )?;
-        cmd = std::process::Command::new("sh");
-        cmd.arg("-c").arg(format!("{recorded} -o json"));
-    }
-    // `mlx` in a recorded command is this mlx; the new run is a run of its own.
-    let bin_dir = exe
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let mut path = vec![bin_dir];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    cmd.env("PATH", std::env::join_paths(path)?)
-        .env(
-            "MLX_TRACKING_URI",
-            crate::runner::absolute_tracking_uri(&state.opts.tracking_uri),
-        )
-        .env_remove("MLX_RUN_ID")
-        .env_remove("MLFLOW_RUN_ID")
-        .current_dir(&state.opts.project_dir);
-    eprintln!("mlx serve: retraining ...");
-    let out = cmd.output().context("cannot start the training command")?;
-    if !out.status.success() {
-        bail!(
-            "training failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-    }
-    // `mlx run` prints the run id last; `mlx train -o json` prints a document with run_id.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let run_id = stdout
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_string)
-        .or_else(|| {
-            let start = stdout.find('{')?;
-            let v: serde_json::Value = serde_json::from_str(&stdout[start..]).ok()?;
-            v["run_id"].as_str().map(str::to_string)
-        })
-        .context("could not find the new run id in the training output")?;
+            .context("the served model has no run whose params to retrain from")?;
+        let run = store.get_run(&from)?;
+        let (experiment, categorical) =
+            retrain::served_context(store.as_ref(), &run.info.experiment_id, &current.model)?;
+        let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs);
+        let opts = retrain::options_from_params(
+            &run.data.params,
+            &retrain::Context {
+                project_dir: &state.opts.project_dir,
+                data_roots: &roots,
+                experiment,
+                categorical,
+                retrained_from: from.clone(),
+            },
+        )?;
+        eprintln!("mlx serve: retraining from the params of run {from} ...");
+        let (result, guard) =
+            retrain::train_with_timeout(&state.opts.tracking_uri, opts, timeout, busy)?;
+        _busy = guard;
+        result.run_id
+    };
     let run = store.get_run(&run_id)?;
     let model_id = run
         .outputs
@@ -722,7 +717,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             challenger,
             counter: AtomicU64::new(0),
             metrics: metrics::Metrics::default(),
-            updating: tokio::sync::Mutex::new(()),
+            updating: Arc::new(tokio::sync::Mutex::new(())),
             opts: opts.clone(),
         });
         let app = Router::new()

@@ -16,6 +16,7 @@ mod registry;
 mod runs;
 mod search;
 mod security_data;
+mod security;
 mod serve;
 mod sklearn_twins;
 mod team;

@@ -122,13 +122,13 @@ impl Drop for Server {
     }
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 const TWO_ROWS: &str = r#"{"dataframe_split":{"columns":["Pclass","Sex","Age","Fare"],"data":[[3,"male",22.0,7.25],[1,"female",38.0,71.2833]]}}"#;
 
-fn registered(s: &TestStore) -> Vec<String> {
+pub fn registered(s: &TestStore) -> Vec<String> {
     let mut runs = Vec::new();
     for model in ["logistic-regression", "decision-tree"] {
         let r = train(
@@ -335,7 +335,14 @@ fn update_model_retrains_and_swaps_and_rollback_swaps_back() {
     registered(&s);
     let server = Server::start(
         &s,
-        &["--model", "models:/titanic@Champion", "--token", "s3cret"],
+        &[
+            "--model",
+            "models:/titanic@Champion",
+            "--token",
+            "s3cret",
+            "--data-dir",
+            crate::train::titanic().parent().unwrap().to_str().unwrap(),
+        ],
     );
     let (status, _, _) = server.post_json("/update_model", "", &[]);
     assert_eq!(status, 401);
@@ -349,7 +356,7 @@ fn update_model_retrains_and_swaps_and_rollback_swaps_back() {
     assert_eq!(v["version"], 3);
     assert_eq!(
         v["metrics"]["accuracy"], 0.7552447552447552,
-        "retrained with the recorded command"
+        "retrained from the recorded params"
     );
     let (_, headers, _) = server.post_json("/invocations", TWO_ROWS, &[]);
     assert_eq!(header(&headers, "x-mlx-model-version"), Some("titanic/3"));

@@ -1,0 +1,553 @@
+//! `/update_model`'s retraining, which never executes text from the store (issue 13, point 1). Either the
+//! served project's own `MLproject.toml` `main` entry point runs (the operator wrote that file; it is started
+//! as an argv, no shell), or the served run's recorded `mlx train` params are parsed into typed, validated
+//! [`TrainOptions`] and trained in-process. Anyone who can write the store can set tags and params, so every
+//! param is checked (names, numbers, bounds, the data file inside an allowed folder) before anything runs;
+//! the `mlx.command` tag is only ever a note for people.
+
+use crate::ml::estimator::{Hyper, ModelKind, Task};
+use crate::ml::preprocess::{self, Encoding, NaPolicy};
+use crate::ml::train::{TrainOptions, TrainResult};
+use crate::store::TrackingStore;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A recorded param that cannot be trusted to rebuild the training.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    #[error("the served run has no recorded param '{0}' to retrain from")]
+    Missing(&'static str),
+    #[error("the served run's param '{key}' = '{value}' is refused: {why}")]
+    Invalid {
+        key: String,
+        value: String,
+        why: String,
+    },
+}
+
+/// At most ~100 characters of a hostile value in an error.
+fn clip(value: &str) -> String {
+    let mut out: String = value.chars().take(100).collect();
+    if out.len() < value.len() {
+        out.push_str("...");
+    }
+    out.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn invalid(key: &str, value: &str, why: impl Into<String>) -> ParamError {
+    ParamError::Invalid {
+        key: key.to_string(),
+        value: clip(value),
+        why: why.into(),
+    }
+}
+
+/// Upper bounds on hyperparameters read from a store: generous for real use, finite for a hostile value.
+const MAX_TREES: usize = 10_000;
+const MAX_ITER: usize = 1_000_000;
+const MAX_NEIGHBOURS: usize = 100_000;
+const MAX_DEPTH: usize = 1_000;
+const MAX_SAMPLES: usize = 100_000_000;
+
+/// Where the data of a retrain may be read from (the project folder and any `--data-dir`).
+pub struct DataRoots(Vec<PathBuf>);
+
+impl DataRoots {
+    /// The roots as they are on disk (symlinks resolved); ones that do not exist are left out.
+    pub fn new(project_dir: &Path, extra: &[PathBuf]) -> DataRoots {
+        DataRoots(
+            std::iter::once(project_dir)
+                .chain(extra.iter().map(PathBuf::as_path))
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
+        )
+    }
+
+    /// The recorded data path as a regular file inside one of the roots (relative paths are relative to the
+    /// project folder, as when `mlx train` ran there).
+    fn check(&self, project_dir: &Path, value: &str) -> Result<PathBuf, ParamError> {
+        if value.is_empty() || value.chars().any(char::is_control) {
+            return Err(invalid("data", value, "not a file path"));
+        }
+        let path = project_dir.join(value);
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| invalid("data", value, format!("cannot read it: {e}")))?;
+        if !real.is_file() {
+            return Err(invalid("data", value, "not a regular file"));
+        }
+        if !self.0.iter().any(|root| real.starts_with(root)) {
+            return Err(invalid(
+                "data",
+                value,
+                "outside the project folder and every --data-dir",
+            ));
+        }
+        Ok(real)
+    }
+}
+
+fn get<'a>(params: &'a BTreeMap<String, String>, key: &'static str) -> Result<&'a str, ParamError> {
+    params
+        .get(key)
+        .map(String::as_str)
+        .ok_or(ParamError::Missing(key))
+}
+
+fn count(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ParamError> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            Ok(_) => Err(invalid(key, v, format!("larger than {max}"))),
+            Err(_) => Err(invalid(key, v, "not a whole number")),
+        },
+    }
+}
+
+fn positive(params: &BTreeMap<String, String>, key: &str, default: f64) -> Result<f64, ParamError> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+            _ => Err(invalid(key, v, "not a positive number")),
+        },
+    }
+}
+
+fn flag(params: &BTreeMap<String, String>, key: &str) -> Result<bool, ParamError> {
+    match params.get(key).map(String::as_str) {
+        None | Some("False") => Ok(false),
+        Some("True") => Ok(true),
+        Some(v) => Err(invalid(key, v, "not True or False")),
+    }
+}
+
+fn choice<T: clap::ValueEnum>(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, ParamError> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(v) => T::from_str(v, false).map_err(|_| {
+            let names: Vec<String> = T::value_variants()
+                .iter()
+                .filter_map(|x| x.to_possible_value().map(|p| p.get_name().to_string()))
+                .collect();
+            invalid(key, v, format!("not one of {}", names.join(", ")))
+        }),
+    }
+}
+
+/// A column name as recorded: plain text of a sane length.
+fn column(key: &str, value: &str) -> Result<String, ParamError> {
+    if value.is_empty() || value.len() > 1000 || value.chars().any(char::is_control) {
+        return Err(invalid(key, value, "not a column name"));
+    }
+    Ok(value.to_string())
+}
+
+/// What a retrain needs besides the recorded params.
+pub struct Context<'a> {
+    pub project_dir: &'a Path,
+    pub data_roots: &'a DataRoots,
+    /// Experiment the new run goes to (the served run's).
+    pub experiment: String,
+    /// Columns the served model encodes as categories (`--categorical` is not a param; the model knows).
+    pub categorical: Vec<String>,
+    pub retrained_from: String,
+}
+
+/// The training a run's params describe, as typed options (what `mlx train` records, see `ml::train`).
+pub fn options_from_params(
+    params: &BTreeMap<String, String>,
+    cx: &Context,
+) -> Result<TrainOptions, ParamError> {
+    let model: ModelKind = params
+        .get("model")
+        .ok_or(ParamError::Missing("model"))
+        .and_then(|_| choice(params, "model", ModelKind::LogisticRegression))?;
+    let task: Option<Task> = match params.get("task") {
+        None => None,
+        Some(_) => Some(choice(params, "task", Task::Classification)?),
+    };
+    let data = cx.data_roots.check(cx.project_dir, get(params, "data")?)?;
+    let target = column("target", get(params, "target")?)?;
+    let features = get(params, "features")?
+        .split(',')
+        .map(|f| column("features", f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let test_size = match params.get("test_size") {
+        None => 0.2,
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if 0.0 < x && x < 1.0 => x,
+            _ => return Err(invalid("test_size", v, "not a number between 0 and 1")),
+        },
+    };
+    let mut maps = BTreeMap::new();
+    for (key, value) in params.range("map.".to_string()..) {
+        let Some(col) = key.strip_prefix("map.") else {
+            break;
+        };
+        let (col, map) = preprocess::parse_map(&format!("{}={value}", column(key, col)?))
+            .map_err(|e| invalid(key, value, e))?;
+        if map.values().any(|v| !v.is_finite()) {
+            return Err(invalid(key, value, "a mapped value is not a finite number"));
+        }
+        maps.insert(col, map);
+    }
+    let max_depth = match params.get("max_depth").map(String::as_str) {
+        None | Some("None") => None,
+        Some(_) => Some(count(params, "max_depth", 0, MAX_DEPTH)?),
+    };
+    let max_features = match params.get("max_features") {
+        None => None,
+        Some(_) => Some(count(params, "max_features", 0, MAX_SAMPLES)?),
+    };
+    let seed = match params.get("random_state") {
+        None => 42,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| invalid("random_state", v, "not a whole number"))?,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hyper = Hyper {
+        n_estimators: count(params, "n_estimators", 100, MAX_TREES)?,
+        max_depth,
+        min_samples_split: count(params, "min_samples_split", 2, MAX_SAMPLES)?,
+        min_samples_leaf: count(params, "min_samples_leaf", 1, MAX_SAMPLES)?,
+        max_features,
+        c: positive(params, "C", 1.0)?,
+        alpha: positive(params, "alpha", 1.0)?,
+        k: count(params, "n_neighbors", 5, MAX_NEIGHBOURS)?,
+        max_iter: count(params, "max_iter", 1000, MAX_ITER)?,
+        seed,
+        // The server's cores, not the recording machine's.
+        jobs: count(params, "n_jobs", cores, usize::MAX)?.clamp(1, cores),
+    };
+    let categorical: Vec<String> = cx
+        .categorical
+        .iter()
+        .filter(|c| features.contains(c))
+        .cloned()
+        .collect();
+    let mut opts = TrainOptions {
+        data,
+        target,
+        features: Some(features),
+        drop: Vec::new(),
+        categorical,
+        maps,
+        encoding: choice(params, "encoding", Encoding::Onehot)?,
+        na: choice(params, "na", NaPolicy::Drop)?,
+        scale: flag(params, "scale")?,
+        test_size,
+        seed,
+        stratify: flag(params, "stratify")?,
+        model,
+        task,
+        hyper,
+        experiment: cx.experiment.clone(),
+        run_name: None,
+        run_id: None,
+        tags: BTreeMap::from([("mlx.retrained_from".to_string(), cx.retrained_from.clone())]),
+        register: None,
+        command: String::new(),
+    };
+    opts.command = equivalent_command(&opts);
+    Ok(opts)
+}
+
+/// The `mlx train` command line these options amount to, recorded as the new run's `mlx.command` (a note for
+/// people: nothing ever runs it).
+fn equivalent_command(o: &TrainOptions) -> String {
+    let mut args: Vec<String> = vec!["mlx".into(), "train".into()];
+    let mut push = |k: &str, v: String| {
+        args.push(k.into());
+        args.push(v);
+    };
+    push("--data", o.data.display().to_string());
+    push("--target", o.target.clone());
+    if let Some(f) = &o.features {
+        push("--features", f.join(","));
+    }
+    if !o.categorical.is_empty() {
+        push("--categorical", o.categorical.join(","));
+    }
+    for (col, map) in &o.maps {
+        let pairs: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", crate::ml::data::format_number(*v)))
+            .collect();
+        push("--map", format!("{col}={}", pairs.join(",")));
+    }
+    push("--model", o.model.name().into());
+    push("--test-size", o.test_size.to_string());
+    push("--seed", o.seed.to_string());
+    push("--na", format!("{:?}", o.na).to_lowercase());
+    push("--encoding", format!("{:?}", o.encoding).to_lowercase());
+    if let Some(t) = o.task {
+        push("--task", format!("{t:?}").to_lowercase());
+    }
+    let h = &o.hyper;
+    push("--n-estimators", h.n_estimators.to_string());
+    if let Some(d) = h.max_depth {
+        push("--max-depth", d.to_string());
+    }
+    push("--min-samples-split", h.min_samples_split.to_string());
+    push("--min-samples-leaf", h.min_samples_leaf.to_string());
+    if let Some(m) = h.max_features {
+        push("--max-features", m.to_string());
+    }
+    push("--c", h.c.to_string());
+    push("--alpha", h.alpha.to_string());
+    push("--k", h.k.to_string());
+    push("--max-iter", h.max_iter.to_string());
+    if o.scale {
+        args.push("--scale".into());
+    }
+    if o.stratify {
+        args.push("--stratify".into());
+    }
+    args.iter()
+        .map(|a| crate::project::shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why a retrain did not produce a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrainError {
+    #[error("the retrain took longer than {0:?} (--retrain-timeout) and was abandoned")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+/// Train `opts` in-process on a thread of its own, waiting at most `timeout`. A training cannot be stopped
+/// midway, so on a timeout it finishes in the background with its result dropped; `busy` (the retrain lock)
+/// travels with it, so no second retrain starts while it still runs.
+pub fn train_with_timeout<G: Send + 'static>(
+    tracking_uri: &str,
+    opts: TrainOptions,
+    timeout: Duration,
+    busy: G,
+) -> Result<(TrainResult, G), RetrainError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let uri = tracking_uri.to_string();
+    std::thread::Builder::new()
+        .name("mlx-retrain".into())
+        .spawn(move || {
+            let result = crate::settings::open_store(&uri)
+                .map_err(anyhow::Error::from)
+                .and_then(|store| {
+                    crate::ml::train::train(store.as_ref(), &opts, &|| {}, &mut |_| {})
+                });
+            // The receiver is gone after a timeout; then `busy` is released here, when training ends.
+            let _ = tx.send((result, busy));
+        })
+        .map_err(|e| anyhow::anyhow!("cannot start the retrain: {e}"))?;
+    match rx.recv_timeout(timeout) {
+        Ok((Ok(result), busy)) => Ok((result, busy)),
+        Ok((Err(e), _)) => Err(RetrainError::Other(e.context("training failed"))),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(RetrainError::Timeout(timeout)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(RetrainError::Other(
+            anyhow::anyhow!("the training thread ended without a result"),
+        )),
+    }
+}
+
+/// Run the project's `main` entry point as `mlx run main --project DIR -o json` (an argv, no shell) in a
+/// process group of its own, killed whole after `timeout`. Returns the new run's id.
+pub fn run_entry_point(
+    project_dir: &Path,
+    tracking_uri: &str,
+    timeout: Duration,
+) -> Result<String, RetrainError> {
+    use anyhow::Context as _;
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the mlx executable")?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["run", "main", "--project"])
+        .arg(project_dir)
+        .args(["-o", "json"])
+        .env(
+            "MLX_TRACKING_URI",
+            crate::runner::absolute_tracking_uri(tracking_uri),
+        )
+        .env_remove("MLX_RUN_ID")
+        .env_remove("MLFLOW_RUN_ID")
+        .current_dir(project_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().context("cannot start `mlx run main`")?;
+    // Read both pipes on threads so a chatty command never blocks on a full pipe.
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
+    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for `mlx run main`")? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(RetrainError::Timeout(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if !status.success() {
+        return Err(RetrainError::Other(anyhow::anyhow!(
+            "`mlx run main` failed: {}",
+            String::from_utf8_lossy(&stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )));
+    }
+    // `mlx run` prints the run id as its last line.
+    String::from_utf8_lossy(&stdout)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            RetrainError::Other(anyhow::anyhow!(
+                "`mlx run main` printed no run id on its last line"
+            ))
+        })
+}
+
+/// The experiment name and categorical columns of the served run, for [`Context`].
+pub fn served_context(
+    store: &dyn TrackingStore,
+    experiment_id: &str,
+    model: &crate::ml::model::SavedModel,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let experiment = store.get_experiment(experiment_id)?.name;
+    let categorical = model
+        .preprocessor
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            preprocess::Step::OneHot { column, .. } | preprocess::Step::Ordinal { column, .. } => {
+                Some(column.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    Ok((experiment, categorical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(dir: &Path) -> BTreeMap<String, String> {
+        std::fs::write(dir.join("d.csv"), "a,b,y\n1,2,0\n").unwrap();
+        [
+            ("model", "random-forest"),
+            ("data", "d.csv"),
+            ("target", "y"),
+            ("features", "a,b"),
+            ("test_size", "0.25"),
+            ("n_estimators", "7"),
+            ("max_depth", "None"),
+            ("random_state", "3"),
+            ("map.a", "x:1,y:2"),
+            ("stratify", "True"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn parse(dir: &Path, params: &BTreeMap<String, String>) -> Result<TrainOptions, ParamError> {
+        let roots = DataRoots::new(dir, &[]);
+        options_from_params(
+            params,
+            &Context {
+                project_dir: dir,
+                data_roots: &roots,
+                experiment: "e".into(),
+                categorical: vec!["b".into(), "zz".into()],
+                retrained_from: "r".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn recorded_params_become_typed_options() {
+        let d = tempfile::tempdir().unwrap();
+        let o = parse(d.path(), &recorded(d.path())).unwrap();
+        assert_eq!(o.model, ModelKind::RandomForest);
+        assert_eq!(o.features, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(o.categorical, vec!["b".to_string()]);
+        assert_eq!((o.test_size, o.seed, o.hyper.seed), (0.25, 3, 3));
+        assert_eq!((o.hyper.n_estimators, o.hyper.max_depth), (7, None));
+        assert_eq!(o.maps["a"]["y"], 2.0);
+        assert!(o.stratify);
+        assert!(o.data.is_absolute());
+        assert!(o.command.starts_with("mlx train --data "), "{}", o.command);
+    }
+
+    #[test]
+    fn hostile_values_are_refused_with_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        for (key, value, why) in [
+            ("model", "random-forest; touch PWNED", "not one of"),
+            ("test_size", "$(touch PWNED)", "between 0 and 1"),
+            ("n_estimators", "99999999999", "larger than"),
+            ("stratify", "yes", "True or False"),
+            ("data", "/etc/passwd", "outside the project folder"),
+            ("data", "../../../../../../etc/hostname", "outside"),
+            ("data", "x\ny", "not a file path"),
+            ("C", "NaN", "positive"),
+            ("map.a", "x:inf", "finite"),
+        ] {
+            let mut p = recorded(d.path());
+            p.insert(key.into(), value.into());
+            let e = parse(d.path(), &p).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{key}'")) && e.contains(why), "{e}");
+        }
+        let mut p = recorded(d.path());
+        p.remove("target");
+        assert!(
+            parse(d.path(), &p)
+                .unwrap_err()
+                .to_string()
+                .contains("'target'")
+        );
+        let long = "m".repeat(10_000);
+        let mut p = recorded(d.path());
+        p.insert("model".into(), long);
+        assert!(parse(d.path(), &p).unwrap_err().to_string().len() < 300);
+    }
+}
