@@ -1,5 +1,7 @@
 //! `mlx serve`: the scoring server.
 
+use crate::serve::access::Token;
+use crate::serve::net::Limits;
 use crate::serve::{ServeOptions, default_model, serve};
 use crate::settings::Settings;
 use anyhow::{Result, bail};
@@ -26,12 +28,8 @@ pub struct ServeArgs {
     /// Worker threads [default: all cores]
     #[arg(long, short = 'w')]
     workers: Option<usize>,
-    /// Bearer token for /update_model and /rollback [env: MLX_SERVE_TOKEN]
-    #[arg(long)]
-    token: Option<String>,
-    /// Allow /update_model and /rollback without a token (only on a trusted network)
-    #[arg(long)]
-    allow_unauthenticated_admin: bool,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Largest request body in MiB
     #[arg(long, default_value_t = 64)]
     max_body_mb: usize,
@@ -55,10 +53,61 @@ pub struct ServeArgs {
     experiment: Option<String>,
 }
 
+/// What `mlx serve` and `mlx ui` share: who may use them and how many connections they hold.
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Bearer token for the admin actions (visible in `ps`: prefer --token-file) [env: MLX_SERVE_TOKEN]
+    #[arg(long, conflicts_with = "token_file")]
+    token: Option<String>,
+    /// File holding the bearer token (its trailing newline is not part of it)
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Allow the admin actions without a token (only on a trusted network)
+    #[arg(long)]
+    allow_unauthenticated_admin: bool,
+    /// Host names clients may use besides loopback names and the bound address, comma-separated (* for any)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    allowed_hosts: Vec<String>,
+    /// Most connections open at once; more are answered 503 and closed
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a request's head, and may stay idle between requests
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+}
+
+/// The resolved [`ServerArgs`].
+pub struct ServerSettings {
+    pub token: Option<Token>,
+    pub allow_unauthenticated_admin: bool,
+    pub allowed_hosts: Vec<String>,
+    pub limits: Limits,
+}
+
+impl ServerArgs {
+    /// Read the token (an empty one is an error) and settle the limits.
+    pub fn resolve(self) -> Result<ServerSettings> {
+        Ok(ServerSettings {
+            token: Token::resolve(
+                self.token,
+                self.token_file.as_deref(),
+                std::env::var("MLX_SERVE_TOKEN").ok(),
+            )?,
+            allow_unauthenticated_admin: self.allow_unauthenticated_admin,
+            allowed_hosts: self.allowed_hosts,
+            limits: Limits {
+                max_connections: self.max_connections.max(1),
+                header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            },
+        })
+    }
+}
+
 pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.split) {
         bail!("--split must be between 0 and 1, not {}", args.split);
     }
+    let server = args.server.resolve()?;
     let model = match args.model {
         Some(m) => m,
         None => {
@@ -68,11 +117,6 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
             chosen
         }
     };
-    let token = args.token.or_else(|| {
-        std::env::var("MLX_SERVE_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-    });
     serve(ServeOptions {
         tracking_uri: settings.tracking_uri.value.clone(),
         model,
@@ -83,8 +127,10 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        token,
-        allow_unauthenticated_admin: args.allow_unauthenticated_admin,
+        token: server.token,
+        allow_unauthenticated_admin: server.allow_unauthenticated_admin,
+        allowed_hosts: server.allowed_hosts,
+        limits: server.limits,
         max_body_bytes: args.max_body_mb * 1024 * 1024,
         timeout: args.timeout,
         poll_interval: Duration::from_millis(args.poll_ms.max(50)),

@@ -14,21 +14,20 @@ pub struct UiArgs {
     /// Port (0 picks a free one)
     #[arg(long, default_value_t = 5050)]
     port: u16,
-    /// Bearer token for setting aliases and rolling back from the page [default: $MLX_SERVE_TOKEN]
-    #[arg(long, env = "MLX_SERVE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Allow setting aliases and rolling back without a token
-    #[arg(long)]
-    allow_unauthenticated_admin: bool,
+    #[command(flatten)]
+    server: super::serve::ServerArgs,
 }
 
 pub fn exec(settings: &Settings, args: UiArgs) -> Result<ExitCode> {
+    let server = args.server.resolve()?;
     serve(UiOptions {
         tracking_uri: settings.tracking_uri.value.clone(),
         host: args.host,
         port: args.port,
-        token: args.token.filter(|t| !t.is_empty()),
-        allow_unauthenticated_admin: args.allow_unauthenticated_admin,
+        token: server.token,
+        allow_unauthenticated_admin: server.allow_unauthenticated_admin,
+        allowed_hosts: server.allowed_hosts,
+        limits: server.limits,
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,10 @@
 //! lives behind an `ArcSwap`: a swap (retrain, rollback, an alias moved elsewhere) is one atomic store, so
 //! requests never wait and never fail during it.
 
+pub mod access;
 mod fast_json;
 mod metrics;
+pub mod net;
 pub mod protocol;
 pub mod retrain;
 
@@ -34,8 +36,11 @@ pub struct ServeOptions {
     pub host: String,
     pub port: u16,
     pub workers: usize,
-    pub token: Option<String>,
+    pub token: Option<access::Token>,
     pub allow_unauthenticated_admin: bool,
+    /// `Host` names besides loopback and the bound address (`--allowed-hosts`).
+    pub allowed_hosts: Vec<String>,
+    pub limits: net::Limits,
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub poll_interval: Duration,
@@ -93,6 +98,7 @@ struct AppState {
     champion: ArcSwap<Served>,
     challenger: Option<ArcSwap<Served>>,
     opts: ServeOptions,
+    access: Arc<access::Access>,
     counter: AtomicU64,
     metrics: metrics::Metrics,
     /// One retrain at a time.
@@ -367,48 +373,10 @@ async fn metrics_endpoint(State(state): State<Arc<AppState>>) -> Response {
     r
 }
 
-/// The admin rule shared by `mlx serve` and `mlx ui`: the bearer token when one is configured; without one,
-/// refused unless explicitly allowed (`disabled` says how to turn them on). The error is a status and a message.
-pub fn check_admin_token(
-    token: Option<&str>,
-    allow_unauthenticated: bool,
-    headers: &HeaderMap,
-    disabled: &str,
-) -> Result<(), (StatusCode, String)> {
-    match token {
-        Some(token) => {
-            let given = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if given == Some(token) {
-                Ok(())
-            } else {
-                Err((
-                    StatusCode::UNAUTHORIZED,
-                    "a valid 'Authorization: Bearer <token>' header is required".into(),
-                ))
-            }
-        }
-        None if allow_unauthenticated => Ok(()),
-        None => Err((StatusCode::FORBIDDEN, disabled.to_string())),
-    }
-}
-
-/// Admin endpoints need the bearer token, or explicit permission to run without one.
+/// Admin endpoints: a JSON body, and the bearer token or explicit permission to run without one.
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    check_admin_token(
-        state.opts.token.as_deref(),
-        state.opts.allow_unauthenticated_admin,
-        headers,
-        "admin endpoints are disabled: start mlx serve with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
-    )
-    .map_err(|(status, msg)| {
-        Box::new(json_response(
-            status,
-            python_json(&serde_json::json!({"error_code": "PERMISSION_DENIED", "message": msg})),
-        ))
-    })
+    access::require_json(headers)?;
+    state.access.check_admin(headers)
 }
 
 fn admin_error(status: StatusCode, message: String) -> Response {
@@ -489,9 +457,19 @@ async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 
 /// Retrain with the project's `main` entry point (or from the served run's recorded params, see `retrain`),
 /// register the new model, point the alias (if serving by one) at it, and swap it in.
-async fn update_model(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn update_model(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = authorize(&state, &headers) {
         return *r;
+    }
+    // No options yet: an empty body or any JSON document (`{}`).
+    if !body.is_empty()
+        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+    {
+        return admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"));
     }
     let Ok(busy) = state.updating.clone().try_lock_owned() else {
         return admin_error(StatusCode::CONFLICT, "a retrain is already running".into());
@@ -712,12 +690,21 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let access = Arc::new(access::Access {
+            token: opts.token.clone(),
+            allow_unauthenticated_admin: opts.allow_unauthenticated_admin,
+            hosts: access::AllowedHosts::new(&opts.host, addr.ip(), &opts.allowed_hosts),
+            disabled: "admin endpoints are disabled: start mlx serve with --token, --token-file (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
+        });
         let state = Arc::new(AppState {
             champion: ArcSwap::from_pointee(champion),
             challenger,
             counter: AtomicU64::new(0),
             metrics: metrics::Metrics::default(),
             updating: Arc::new(tokio::sync::Mutex::new(())),
+            access: access.clone(),
             opts: opts.clone(),
         });
         let app = Router::new()
@@ -742,18 +729,14 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
                 record_metrics,
             ))
             .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
-        let addr = listener.local_addr()?;
-        // Small responses go out at once rather than waiting on Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                access,
+                access::check_request,
+            ));
         eprintln!("mlx serve: listening on http://{addr}");
         tokio::spawn(follow_aliases(state.clone()));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal("mlx serve"))
-            .await?;
+        net::serve(listener, app, opts.limits, shutdown_signal("mlx serve")).await?;
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())

@@ -3,6 +3,7 @@
 //! back) under `/admin/` with the same rule as `mlx serve`'s admin endpoints.
 
 use crate::search::Query;
+use crate::serve::access::{Access, AllowedHosts, check_request, require_json};
 use crate::store::entities::{float_json as float, *};
 use crate::store::{Fields, Projection, TrackingStore};
 use axum::Router;
@@ -26,12 +27,16 @@ pub struct UiOptions {
     pub tracking_uri: String,
     pub host: String,
     pub port: u16,
-    pub token: Option<String>,
+    pub token: Option<crate::serve::access::Token>,
     pub allow_unauthenticated_admin: bool,
+    /// `Host` names besides loopback and the bound address (`--allowed-hosts`).
+    pub allowed_hosts: Vec<String>,
+    pub limits: crate::serve::net::Limits,
 }
 
 struct AppState {
     opts: UiOptions,
+    access: Arc<Access>,
 }
 
 type Shared = Arc<AppState>;
@@ -77,8 +82,18 @@ async fn with_store<T: Send + 'static>(
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
-pub fn router(opts: UiOptions) -> Router {
-    let state = Arc::new(AppState { opts });
+/// The app for a server bound to `ip`.
+pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
+    let access = Arc::new(Access {
+        token: opts.token.clone(),
+        allow_unauthenticated_admin: opts.allow_unauthenticated_admin,
+        hosts: AllowedHosts::new(&opts.host, ip, &opts.allowed_hosts),
+        disabled: "admin actions are disabled: start mlx ui with --token, --token-file (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
+    });
+    let state = Arc::new(AppState {
+        opts,
+        access: access.clone(),
+    });
     Router::new()
         .route(
             "/",
@@ -104,6 +119,7 @@ pub fn router(opts: UiOptions) -> Router {
         .route("/admin/models/{name}/rollback", post(rollback))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such page".into()) })
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(access, check_request))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -131,9 +147,14 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         eprintln!("mlx ui: store {}", crate::redact::uris(&opts.tracking_uri));
         eprintln!("mlx ui: listening on http://{local}");
-        axum::serve(listener, router(opts))
-            .with_graceful_shutdown(crate::serve::shutdown_signal("mlx ui"))
-            .await?;
+        let limits = opts.limits;
+        crate::serve::net::serve(
+            listener,
+            router(opts, local.ip()),
+            limits,
+            crate::serve::shutdown_signal("mlx ui"),
+        )
+        .await?;
         Ok(())
     })
 }
@@ -420,15 +441,9 @@ async fn model(State(st): State<Shared>, UrlPath(name): UrlPath<String>) -> ApiR
     .await
 }
 
-/// The admin rule of `mlx serve`'s admin endpoints.
-fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    crate::serve::check_admin_token(
-        st.opts.token.as_deref(),
-        st.opts.allow_unauthenticated_admin,
-        headers,
-        "admin actions are disabled: start mlx ui with --token (or MLX_SERVE_TOKEN), or --allow-unauthenticated-admin",
-    )
-    .map_err(|(status, msg)| ApiError(status, msg))
+/// The admin rule of `mlx serve`'s admin endpoints (a JSON body, the token), in the UI's error shape.
+fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    require_json(headers).and_then(|()| st.access.check_admin(headers))
 }
 
 #[derive(Deserialize)]
@@ -449,9 +464,14 @@ async fn alias_action(
     act: impl FnOnce(&dyn TrackingStore, &str, &AliasBody) -> Result<(Option<u64>, u64), ApiError>
     + Send
     + 'static,
-) -> ApiResult {
-    check_admin(&st, &headers)?;
-    let axum::Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+) -> Response {
+    if let Err(r) = check_admin(&st, &headers) {
+        return *r;
+    }
+    let axum::Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError(e.status(), e.body_text()).into_response(),
+    };
     with_store(&st, move |store| {
         let (from, to) = act(store, &name, &body)?;
         Ok(axum::Json(
@@ -459,6 +479,7 @@ async fn alias_action(
         ))
     })
     .await
+    .into_response()
 }
 
 fn refused(e: impl std::fmt::Display) -> ApiError {
@@ -470,7 +491,7 @@ async fn set_alias(
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: AliasRequest,
-) -> ApiResult {
+) -> Response {
     alias_action(st, name, headers, body, |store, name, body| {
         let version = body.version.ok_or_else(|| refused("version is required"))?;
         crate::registry::check_servable(store, name, version).map_err(refused)?;
@@ -485,7 +506,7 @@ async fn rollback(
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: AliasRequest,
-) -> ApiResult {
+) -> Response {
     alias_action(st, name, headers, body, |store, name, body| {
         crate::registry::rollback(store, name, &body.alias, body.version).map_err(refused)
     })

@@ -182,3 +182,180 @@ fn is_zombie(proc_dir: &Path) -> bool {
         })
         .unwrap_or(true)
 }
+
+/// One request to `server`; returns the status and the body as text.
+fn send(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let (status, _, body) = server.request(method, path, headers, body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+const TEXT: (&str, &str) = ("Content-Type", "text/plain");
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+const EVIL_HOST: (&str, &str) = ("Host", "rebind.evil.example");
+const EVIL_ORIGIN: (&str, &str) = ("Origin", "https://evil.example");
+
+/// Point 2 on `mlx serve`: admin posts need a JSON body; a foreign Host (DNS rebinding) and a foreign Origin
+/// (CSRF) are refused even with --allow-unauthenticated-admin; --allowed-hosts admits a name.
+#[test]
+fn serve_refuses_forms_foreign_hosts_and_origins() {
+    let s = TestStore::new();
+    let (name, _) = champion(&s);
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            &format!("models:/{name}/1"),
+            "--allow-unauthenticated-admin",
+        ],
+    );
+    let p = &server;
+    for path in ["/update_model", "/rollback"] {
+        for ct in [FORM, TEXT] {
+            let (status, body) = send(p, "POST", path, &[ct], b"a=b");
+            assert_eq!(status, 415, "{path} {ct:?}: {body}");
+        }
+        // No body and no Content-Type (what a bare form or fetch sends) is refused too.
+        let (status, body) = send(p, "POST", path, &[], b"");
+        assert_eq!(status, 415, "{path}: {body}");
+        let (status, body) = send(p, "POST", path, &[JSON, EVIL_HOST], b"{}");
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("--allowed-hosts"), "{body}");
+        let (status, body) = send(p, "POST", path, &[JSON, EVIL_ORIGIN], b"{}");
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    for path in ["/model", "/ping", "/metrics"] {
+        assert_eq!(send(p, "GET", path, &[EVIL_HOST], b"").0, 403, "{path}");
+        assert_eq!(
+            send(p, "GET", path, &[("Host", "localhost:1")], b"").0,
+            200,
+            "{path}"
+        );
+    }
+    let rows = br#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]}"#;
+    assert_eq!(
+        send(p, "POST", "/invocations", &[JSON, EVIL_ORIGIN], rows).0,
+        403
+    );
+    let own = format!("http://127.0.0.1:{}", server.port);
+    let (status, body) = send(
+        p,
+        "POST",
+        "/invocations",
+        &[
+            JSON,
+            ("Origin", &own),
+            ("Host", &format!("127.0.0.1:{}", server.port)),
+        ],
+        rows,
+    );
+    assert_eq!(status, 200, "same origin: {body}");
+    // A JSON rollback goes through (to a version that does not exist: a 409 from the registry, not a refusal).
+    let (status, body) = send(p, "POST", "/rollback", &[JSON], br#"{"to": 99}"#);
+    assert_eq!(status, 409, "{body}");
+    drop(server);
+
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            &format!("models:/{name}/1"),
+            "--allowed-hosts",
+            "models.example,rebind.evil.example",
+        ],
+    );
+    assert_eq!(send(&server, "GET", "/ping", &[EVIL_HOST], b"").0, 200);
+    assert_eq!(
+        send(&server, "GET", "/ping", &[("Host", "other.example")], b"").0,
+        403
+    );
+}
+
+/// Point 2 on `mlx ui`: the same rules for its API and its admin posts.
+#[test]
+fn ui_refuses_forms_foreign_hosts_and_origins() {
+    let s = TestStore::new();
+    let (name, _) = champion(&s);
+    let ui = crate::ui::start_ui(&s, &["--allow-unauthenticated-admin"]);
+    let p = &ui;
+    let alias = format!("/admin/models/{name}/alias");
+    let body = br#"{"alias": "Staging", "version": 1}"#;
+    for ct in [FORM, TEXT] {
+        let (status, answer) = send(p, "POST", &alias, &[ct], body);
+        assert_eq!(status, 415, "{ct:?}: {answer}");
+    }
+    assert_eq!(send(p, "GET", "/api/experiments", &[EVIL_HOST], b"").0, 403);
+    assert_eq!(send(p, "GET", "/", &[EVIL_HOST], b"").0, 403);
+    assert_eq!(send(p, "POST", &alias, &[JSON, EVIL_HOST], body).0, 403);
+    assert_eq!(send(p, "POST", &alias, &[JSON, EVIL_ORIGIN], body).0, 403);
+    assert_eq!(
+        send(p, "POST", &alias, &[JSON, ("Origin", "null")], body).0,
+        403
+    );
+    assert_eq!(send(p, "GET", "/api/experiments", &[], b"").0, 200);
+    let (status, answer) = send(p, "POST", &alias, &[JSON], body);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(s.json(&["alias", "list", "--model", &name])["Staging"], 1);
+}
+
+/// Point 11: an empty token is refused at start by both servers (from the flag, a file or the environment);
+/// --token-file works; the `Bearer` scheme is case-insensitive.
+#[test]
+fn tokens_empty_refused_from_file_and_any_case_scheme() {
+    let s = TestStore::new();
+    let (name, _) = champion(&s);
+    let model = format!("models:/{name}/1");
+    let empty = s.dir.path().join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let empty = empty.to_str().unwrap();
+    for cmd in [
+        vec!["serve", "--model", &model, "--port", "0"],
+        vec!["ui", "--port", "0"],
+    ] {
+        for (flags, env) in [
+            (vec!["--token", ""], None),
+            (vec!["--token-file", empty], None),
+            (vec![], Some("")),
+        ] {
+            let mut c = s.mlx();
+            c.args(&cmd).args(&flags).timeout(Duration::from_secs(60));
+            if let Some(v) = env {
+                c.env("MLX_SERVE_TOKEN", v);
+            }
+            let out = c.output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{cmd:?} {flags:?} {env:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("is empty"), "{err}");
+        }
+    }
+    let file = s.dir.path().join("token");
+    std::fs::write(&file, "t0k-from-file\n").unwrap();
+    let server = Server::start(
+        &s,
+        &["--model", &model, "--token-file", file.to_str().unwrap()],
+    );
+    let p = &server;
+    let rollback = |auth: &str| {
+        send(
+            p,
+            "POST",
+            "/rollback",
+            &[JSON, ("Authorization", auth)],
+            br#"{"to": 99}"#,
+        )
+        .0
+    };
+    assert_eq!(rollback("Bearer t0k-from-file-"), 401);
+    assert_eq!(rollback("Bearer t0k-from-fil"), 401);
+    assert_eq!(rollback("Basic t0k-from-file"), 401);
+    // Past the token check: the registry answers (no version 99).
+    assert_eq!(rollback("Bearer t0k-from-file"), 409);
+    assert_eq!(rollback("bearer t0k-from-file"), 409);
+    assert_eq!(rollback("BEARER t0k-from-file"), 409);
+}

@@ -43,7 +43,7 @@ impl Server {
         Server { child, port }
     }
 
-    /// One HTTP/1.1 request; returns (status, headers lowercased, body).
+    /// One HTTP/1.1 request (Host: 127.0.0.1 unless `headers` has one); returns (status, headers lowercased, body).
     pub fn request(
         &self,
         method: &str,
@@ -56,9 +56,13 @@ impl Server {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
+        // A test may give its own Host.
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str("Host: 127.0.0.1\r\n");
+        }
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }

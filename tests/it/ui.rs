@@ -8,7 +8,7 @@ use crate::train::train;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn start_ui(s: &TestStore, args: &[&str]) -> Server {
+pub fn start_ui(s: &TestStore, args: &[&str]) -> Server {
     let mut cmd = s.mlx_std();
     cmd.args(["ui", "--port", "0"]).args(args);
     Server::spawn(cmd, "mlx ui: listening on http://")
