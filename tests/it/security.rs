@@ -359,3 +359,103 @@ fn tokens_empty_refused_from_file_and_any_case_scheme() {
     assert_eq!(rollback("bearer t0k-from-file"), 409);
     assert_eq!(rollback("BEARER t0k-from-file"), 409);
 }
+
+/// `cmd` run through `sh` with at most `n` open files, as on a host with a low descriptor limit.
+fn with_fd_limit(cmd: &std::process::Command, n: u32) -> std::process::Command {
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    sh
+}
+
+/// Point 4: 300 idle sockets against a server limited to 256 file descriptors and 100 connections do not
+/// stop /ping; a connection that never finishes its request head, or sits idle after a response, is closed
+/// after --header-timeout.
+#[test]
+fn idle_and_slow_connections_cannot_starve_the_server() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let s = TestStore::new();
+    let (name, _) = champion(&s);
+    let mut cmd = s.mlx_std();
+    cmd.args([
+        "serve",
+        "--port",
+        "0",
+        "--model",
+        &format!("models:/{name}/1"),
+        "--max-connections",
+        "100",
+        "--header-timeout",
+        "2",
+    ]);
+    let server = Server::spawn(with_fd_limit(&cmd, 256), "mlx serve: listening on http://");
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    // The idle ones past the cap are shed at once, the rest closed after the header timeout: /ping answers
+    // while all 300 are still open on this side.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answered = TcpStream::connect(("127.0.0.1", server.port))
+            .ok()
+            .and_then(|mut c| {
+                c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+                c.write_all(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .ok()?;
+                let mut out = String::new();
+                c.read_to_string(&mut out).ok()?;
+                Some(out)
+            });
+        if answered.is_some_and(|a| a.starts_with("HTTP/1.1 200")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ping never answered under 300 idle sockets"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let closed = |mut c: &TcpStream| {
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        // Whatever the server sent first (a 503), it then hangs up: the read ends instead of timing out.
+        match c.read_to_end(&mut Vec::new()) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    };
+    assert!(closed(&idle[0]) && closed(&idle[299]));
+    drop(idle);
+
+    // A slow header: the head never ends; the server hangs up.
+    let mut slow = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    slow.write_all(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    let started = Instant::now();
+    assert!(closed(&slow));
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "held {:?}",
+        started.elapsed()
+    );
+
+    // Idle after a response on a kept-alive connection: closed too.
+    let mut kept = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    kept.write_all(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 12];
+    kept.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    assert!(closed(&kept), "an idle kept-alive connection is held");
+}
