@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Largest request body in MiB
     #[arg(long, default_value_t = 64)]
     max_body_mb: usize,
+    /// Request bodies being handled at once, in MiB (each costs a few times its size while parsed and
+    /// predicted); a request that does not fit is answered 503
+    #[arg(long, default_value_t = 256)]
+    max_inflight_mb: usize,
     /// Request timeout in seconds, fractions allowed (504 after it)
     #[arg(long, short = 't', default_value = "60", value_parser = parse_timeout)]
     timeout: Duration,
@@ -132,6 +136,7 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
         allowed_hosts: server.allowed_hosts,
         limits: server.limits,
         max_body_bytes: args.max_body_mb * 1024 * 1024,
+        max_inflight_bytes: args.max_inflight_mb * 1024 * 1024,
         timeout: args.timeout,
         poll_interval: Duration::from_millis(args.poll_ms.max(50)),
         project_dir: std::path::absolute(&args.project).unwrap_or(args.project),

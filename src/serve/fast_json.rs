@@ -21,6 +21,15 @@ pub fn parse(body: &[u8]) -> Option<Columns> {
     columns
 }
 
+/// The original app's `/predict` list of flat records (`[{...}, ...]`), straight into columns; `None` for
+/// anything else.
+pub fn parse_records(body: &[u8]) -> Option<Columns> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let columns = RecordsSeed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(columns)
+}
+
 struct TopSeed;
 
 impl<'de> DeserializeSeed<'de> for TopSeed {

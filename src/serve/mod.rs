@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub allowed_hosts: Vec<String>,
     pub limits: net::Limits,
     pub max_body_bytes: usize,
+    /// Request bodies being read, parsed and predicted at once, in bytes; more is answered 503.
+    pub max_inflight_bytes: usize,
     pub timeout: Duration,
     pub poll_interval: Duration,
     /// Where MLproject.toml is, for /update_model.
@@ -103,6 +105,8 @@ struct AppState {
     metrics: metrics::Metrics,
     /// One retrain at a time.
     updating: Arc<tokio::sync::Mutex<()>>,
+    /// The in-flight body budget, in KiB.
+    inflight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -172,6 +176,66 @@ async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
 }
 
+/// A request body read into one buffer of its announced size (no doubling while it grows), with its share
+/// of the in-flight budget, which the caller holds until the answer is built.
+struct BodyInBudget {
+    bytes: Vec<u8>,
+    share: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<BodyInBudget, Response> {
+    use http_body_util::BodyExt;
+    let limit = state.opts.max_body_bytes;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        text_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "length limit exceeded".into(),
+        )
+    };
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    // Parsing and predicting hold a few times the body; the budget counts bodies (a chunked one as the
+    // largest allowed), so many big requests at once get a 503 instead of the machine's memory.
+    let kib = announced.unwrap_or(limit).div_ceil(1024) as u32;
+    let share = if kib == 0 {
+        None
+    } else {
+        match state.inflight.clone().try_acquire_many_owned(kib) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let mut r = text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too much request data in flight; retry later".into(),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Err(r);
+            }
+        }
+    };
+    let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(BodyInBudget { bytes, share })
+}
+
 /// Predict a table off the async threads, within the request timeout.
 async fn run_prediction(
     state: &Arc<AppState>,
@@ -212,8 +276,12 @@ async fn respond(
     variant: &'static str,
     served: Arc<Served>,
     table: crate::ml::data::Table,
+    body: BodyInBudget,
     key: &str,
 ) -> Response {
+    // The parsed table replaces the body; the budget share stays until the answer is built.
+    let share = body.share;
+    drop(body.bytes);
     let rows = table.n_rows;
     match run_prediction(state, served.clone(), table).await {
         Ok(values) => {
@@ -222,6 +290,7 @@ async fn respond(
             body.insert(key.to_string(), serde_json::Value::Array(values));
             let mut r = json_response(StatusCode::OK, python_json(&body));
             variant_headers(&mut r, variant, &served);
+            drop(share);
             r
         }
         Err(r) => r,
@@ -239,9 +308,10 @@ fn variant_headers(r: &mut Response, variant: &str, served: &Served) {
 
 async fn invocations(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -260,68 +330,57 @@ async fn invocations(
             );
         }
     }
+    if mime != "application/json" && mime != "text/csv" {
+        return text_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got '{mime}'."
+            ),
+        );
+    }
+    let body = match read_body(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let (variant, served) = state.pick();
     let inputs = &served.model.preprocessor.inputs;
     let table = match mime.as_str() {
         "application/json" => {
-            protocol::parse_json(&body).and_then(|c| protocol::to_table(c, inputs))
+            protocol::parse_json(&body.bytes).and_then(|c| protocol::to_table(c, inputs))
         }
-        "text/csv" => protocol::parse_csv(&body, inputs),
-        other => {
-            return text_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got '{other}'."
-                ),
-            );
-        }
+        _ => protocol::parse_csv(&body.bytes, inputs),
     };
     let table = match table {
         Ok(t) => t,
         Err(e) => return protocol_error(&e),
     };
-    respond(&state, variant, served, table, "predictions").await
+    respond(&state, variant, served, table, body, "predictions").await
 }
 
-/// The original app's `/predict`: a list of records, a dict of columns, or one record.
-async fn predict_app(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let doc: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(d) => d,
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                python_json(&serde_json::json!({"error": format!("invalid JSON: {e}")})),
-            );
-        }
-    };
-    let wrapped = match doc {
-        serde_json::Value::Array(_) => serde_json::json!({"dataframe_records": doc}),
-        serde_json::Value::Object(ref o) if o.values().all(|v| !v.is_array()) => {
-            serde_json::json!({"dataframe_records": [doc]})
-        }
-        serde_json::Value::Object(_) => serde_json::json!({"inputs": doc}),
-        _ => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                python_json(
-                    &serde_json::json!({"error": "expected a list of records or an object of columns"}),
-                ),
-            );
-        }
+/// The original app's `/predict`: a list of records, a dict of columns, or one record, parsed once.
+async fn predict_app(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&state, &parts.headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let (variant, served) = state.pick();
-    let table = protocol::parse_json(wrapped.to_string().as_bytes())
-        .and_then(|c| protocol::to_table(c, &served.model.preprocessor.inputs));
+    let table = protocol::parse_predict(&body.bytes).and_then(|c| {
+        protocol::to_table(c, &served.model.preprocessor.inputs).map_err(|e| e.message)
+    });
     let table = match table {
         Ok(t) => t,
-        Err(e) => {
+        Err(message) => {
             return json_response(
                 StatusCode::BAD_REQUEST,
-                python_json(&serde_json::json!({"error": e.message})),
+                python_json(&serde_json::json!({"error": message})),
             );
         }
     };
-    respond(&state, variant, served, table, "prediction").await
+    respond(&state, variant, served, table, body, "prediction").await
 }
 
 fn describe(served: &Served) -> serde_json::Value {
@@ -704,6 +763,9 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             counter: AtomicU64::new(0),
             metrics: metrics::Metrics::default(),
             updating: Arc::new(tokio::sync::Mutex::new(())),
+            inflight: Arc::new(tokio::sync::Semaphore::new(
+                opts.max_inflight_bytes.max(opts.max_body_bytes).div_ceil(1024),
+            )),
             access: access.clone(),
             opts: opts.clone(),
         });

@@ -179,6 +179,23 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
     }
 }
 
+/// The original app's `/predict` body, parsed once: a list of records, one record (an object of scalars),
+/// or an object of columns. The error is the message for `{"error": ...}`.
+pub fn parse_predict(body: &[u8]) -> Result<Columns, String> {
+    if let Some(columns) = super::fast_json::parse_records(body) {
+        return Ok(columns);
+    }
+    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    match doc {
+        Value::Array(records) => records_to_columns(records).map_err(|e| e.message),
+        Value::Object(ref o) if o.values().all(|v| !v.is_array()) => {
+            records_to_columns(vec![doc]).map_err(|e| e.message)
+        }
+        Value::Object(cols) => Ok(columnar(&cols)),
+        _ => Err("expected a list of records or an object of columns".into()),
+    }
+}
+
 /// Every shape MLflow accepts, through `serde_json::Value`, with MLflow's errors.
 pub fn parse_json_general(body: &[u8]) -> Result<Columns, ProtocolError> {
     let mut doc: Value = serde_json::from_slice(body).map_err(|e| {

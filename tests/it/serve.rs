@@ -104,6 +104,11 @@ impl Server {
         (s, h, String::from_utf8(b).unwrap())
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(mut self) -> std::process::ExitStatus {
         unsafe_free_sigterm(self.child.id());
         let status = self.child.wait().unwrap();
