@@ -194,14 +194,21 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        text_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "length limit exceeded".into(),
-        )
+    let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded".into());
+    // A refused body is read and thrown away (up to the limit, costing no memory), so the client gets the
+    // answer rather than a reset connection.
+    let refuse = |body: Body, answer: Response| async move {
+        let mut body = body;
+        let mut seen = 0usize;
+        while seen <= limit
+            && let Some(Ok(frame)) = body.frame().await
+        {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+        }
+        answer
     };
     if announced.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(refuse(body, too_large()).await);
     }
     // Parsing and predicting hold a few times the body; the budget counts bodies (a chunked one as the
     // largest allowed), so many big requests at once get a 503 instead of the machine's memory.
@@ -218,7 +225,7 @@ async fn read_body(
                 );
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return Err(r);
+                return Err(refuse(body, r).await);
             }
         }
     };
@@ -228,7 +235,7 @@ async fn read_body(
         let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > limit {
-                return Err(too_large());
+                return Err(refuse(body, too_large()).await);
             }
             bytes.extend_from_slice(&data);
         }
