@@ -31,6 +31,21 @@ impl Default for Limits {
 
 const SHED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 49\r\n\r\n{\"error\":\"too many connections; try again later\"}";
 
+/// Descriptors kept free of connections for the store, the model and the runtime.
+const FD_RESERVE: u64 = 64;
+
+/// `wanted`, lowered to what the open-file limit leaves room for: a cap above it would let idle sockets use
+/// up the descriptors before the cap sheds anything.
+fn connection_cap(wanted: usize) -> usize {
+    let room = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(usize::MAX, |n| n.saturating_sub(FD_RESERVE) as usize);
+    if room < wanted {
+        eprintln!("note: at most {room} connections at once (the open-file limit)");
+    }
+    wanted.min(room).max(1)
+}
+
 /// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -38,7 +53,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
