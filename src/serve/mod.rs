@@ -194,7 +194,12 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded".into());
+    let too_large = || {
+        text_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "length limit exceeded".into(),
+        )
+    };
     // A refused body is read and thrown away (up to the limit, costing no memory), so the client gets the
     // answer rather than a reset connection.
     let refuse = |body: Body, answer: Response| async move {
