@@ -234,18 +234,31 @@ async fn read_body(
             }
         }
     };
-    let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > limit {
-                return Err(refuse(body, too_large()).await);
+    // A body trickled in holds its budget share: it gets the request timeout to arrive (408 after it).
+    let read = async move {
+        let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > limit {
+                    return Err(refuse(body, too_large()).await);
+                }
+                bytes.extend_from_slice(&data);
             }
-            bytes.extend_from_slice(&data);
         }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(state.opts.timeout, read).await {
+        Ok(bytes) => Ok(BodyInBudget {
+            bytes: bytes?,
+            share,
+        }),
+        Err(_) => Err(text_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive within --timeout".into(),
+        )),
     }
-    Ok(BodyInBudget { bytes, share })
 }
 
 /// Predict a table off the async threads, within the request timeout.
