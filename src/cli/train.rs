@@ -176,8 +176,8 @@ pub fn run_training(
 
 pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
-    // Recorded so the run can be repeated (mlx serve's /update_model does): shell-quoted, as `mlx`,
-    // with credentials stripped (the tag is readable by everyone who can read the store).
+    // Recorded for people to see how the run was made (nothing executes it; /update_model retrains from the
+    // params): shell-quoted, as `mlx`, with credentials stripped (everyone who can read the store reads it).
     let command = std::iter::once("mlx".to_string())
         .chain(std::env::args().skip(1))
         .map(|a| crate::project::shell_quote(&crate::redact::uris(&a)))
