@@ -234,7 +234,9 @@ async fn read_body(
             }
         }
     };
-    // A body trickled in holds its budget share: it gets the request timeout to arrive (408 after it).
+    // A body trickled in holds its budget share: it gets the longer of the request timeout and the header
+    // timeout to arrive (408 after it). Not the request timeout alone: a sub-second --timeout bounds the
+    // prediction, and must not refuse a big body that is still on its way over a fast link.
     let read = async move {
         let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
         let mut body = body;
@@ -249,14 +251,16 @@ async fn read_body(
         }
         Ok(bytes)
     };
-    match tokio::time::timeout(state.opts.timeout, read).await {
+    let arrival = state.opts.timeout.max(state.opts.limits.header_timeout);
+    match tokio::time::timeout(arrival, read).await {
         Ok(bytes) => Ok(BodyInBudget {
             bytes: bytes?,
             share,
         }),
         Err(_) => Err(text_response(
             StatusCode::REQUEST_TIMEOUT,
-            "the request body did not arrive within --timeout".into(),
+            "the request body did not arrive within --timeout (or --header-timeout, if longer)"
+                .into(),
         )),
     }
 }
