@@ -250,8 +250,11 @@ async fn runs(
             metric_keys.extend(r.data.metrics.keys().cloned());
             param_keys.extend(r.data.params.keys().cloned());
         }
+        let on_page: BTreeSet<&str> = page.iter().map(|r| r.info.run_id.as_str()).collect();
+        let model_versions = versions_of(store, &on_page)?;
         Ok(axum::Json(json!({
             "experiment": exp,
+            "model_versions": model_versions,
             "total": total,
             "offset": offset,
             "limit": limit,
@@ -261,6 +264,25 @@ async fn runs(
         })))
     })
     .await
+}
+
+/// The registered model versions made from the given runs, by run id (`{name, version, aliases}` each).
+fn versions_of(
+    store: &dyn TrackingStore,
+    run_ids: &BTreeSet<&str>,
+) -> Result<BTreeMap<String, Vec<Value>>, ApiError> {
+    let mut by_run: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for model in store.list_registered_models()? {
+        for v in store.list_model_versions(&model.name, false)? {
+            if let Some(run) = v.run_id.as_deref().filter(|r| run_ids.contains(r)) {
+                by_run
+                    .entry(run.to_string())
+                    .or_default()
+                    .push(json!({"name": v.name, "version": v.version, "aliases": v.aliases}));
+            }
+        }
+    }
+    Ok(by_run)
 }
 
 /// The signature in the run's model's MLmodel file, if it has a model.
@@ -300,6 +322,7 @@ async fn run(State(st): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResul
         Ok(axum::Json(json!({
             "info": run.info,
             "experiment_name": experiment_name,
+            "model_versions": versions_of(store, &BTreeSet::from([id.as_str()]))?.remove(&id).unwrap_or_default(),
             "params": run.data.params,
             "metrics": metrics,
             "tags": run.data.tags,

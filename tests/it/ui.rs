@@ -944,6 +944,28 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
         b.eval("JSON.stringify([...document.querySelectorAll('#compare-charts .u-legend .u-series:not(:first-child) .u-marker')].map(m => getComputedStyle(m).borderColor)) === JSON.stringify([...document.querySelectorAll('.legend .swatch')].map(s => getComputedStyle(s).backgroundColor))"),
         true
     );
+    // Smoothing and wall time on x redraw the chart from the same points.
+    let loss_chart = "charts.find(c => c.root.closest('#compare-charts'))";
+    let first = format!("{loss_chart}.data[1].slice()");
+    let raw = b.eval(&first);
+    b.eval("const sm = document.querySelector('#compare-charts .smoothing'); sm.value = '0.9'; sm.dispatchEvent(new Event('change')); true");
+    let smoothed = b.eval(&first);
+    assert_eq!(raw[0], smoothed[0], "the first point is kept");
+    assert_ne!(raw[4], smoothed[4], "later points are averaged");
+    b.eval("const xa = document.querySelector('#compare-charts .x-axis'); xa.value = 'time'; xa.dispatchEvent(new Event('change')); true");
+    assert!(
+        b.eval(&format!("{loss_chart}.data[0][0]"))
+            .as_f64()
+            .unwrap()
+            > 1.7e9,
+        "seconds since the epoch"
+    );
+    b.eval("const lg = document.querySelector('#compare-charts .log-scale'); lg.click(); true");
+    assert_eq!(
+        b.eval(&format!("{loss_chart}.scales.y.distr")),
+        3,
+        "log scale"
+    );
     assert_eq!(
         b.eval("document.querySelectorAll('#bars .uplot').length"),
         1,
@@ -956,6 +978,22 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
     assert_eq!(b.eval(visible), serde_json::json!(["lr"]));
     assert!(b.eval("location.hash").as_str().unwrap().contains("diff=1"));
 
+    // The registered version a run produced, linked from the runs table and the run page.
+    b.open(&format!(
+        "#/experiments/{}",
+        s.json(&["experiments", "show", "ui"])["experiment"]["experiment_id"]
+            .as_str()
+            .unwrap()
+    ));
+    assert_eq!(
+        b.eval("document.querySelector('#runs a.version').getAttribute('href')"),
+        "#/models/titanic"
+    );
+    b.act("document.querySelector('#runs td.name a').click()");
+    assert_eq!(
+        b.eval("document.querySelector('#registered a.version').textContent"),
+        "titanic v1"
+    );
     b.open("#/models");
     assert_eq!(b.eval(fits), true);
     b.screenshot("800-models");

@@ -71,37 +71,51 @@ function destroyCharts() { charts.forEach(c => c.destroy()); charts = []; }
 function chartWidth(el) { return Math.max(240, Math.floor(el.getBoundingClientRect().width) - 4); }
 function axisValues(u, splits) { return splits.map(v => fmt(v)); }
 
-// A line chart of histories. series: [{name, color, points: [[x, y]]}]; el holds the chart and its log switch.
-function historyChart(el, series, xLabel) {
-  const xs = [...new Set(series.flatMap(s => s.points.map(p => p[0])).filter(isFinite))].sort((a, b) => a - b);
-  if (!xs.length) { el.innerHTML = '<p class="muted">no finite values to draw</p>'; return null; }
-  const at = new Map(xs.map((x, i) => [x, i]));
-  const data = [xs, ...series.map(s => {
-    const ys = new Array(xs.length).fill(null);
-    s.points.forEach(([x, y]) => { if (at.has(x) && isFinite(y)) ys[at.get(x)] = y; });
-    return ys;
-  })];
-  const positive = data.slice(1).every(ys => ys.every(y => y === null || y > 0));
-  el.innerHTML = `<label class="log"><input type="checkbox" ${positive ? "" : "disabled title=\"values ≤ 0\""}> log scale</label><div class="plot"></div>`;
-  const box = el.querySelector(".plot"), toggle = el.querySelector("input");
-  const many = xs.length > 60;
+// Exponential moving average (TensorBoard's smoothing), nulls skipped.
+function smooth(ys, w) {
+  if (!w) return ys;
+  let last = null;
+  return ys.map(y => (y === null ? null : (last = last === null ? y : last * w + y * (1 - w))));
+}
+
+// A line chart of histories. series: [{name, color, hist: [{step, value, timestamp}]}]. Above it: step or
+// wall time on x, smoothing, log scale.
+function historyChart(el, series) {
+  el.innerHTML = `<div class="chart-controls"><label>x <select class="x-axis"><option value="step">step</option><option value="time">time</option></select></label>
+    <label>smoothing <select class="smoothing"><option value="0">none</option><option value="0.6">0.6</option><option value="0.9">0.9</option><option value="0.97">0.97</option></select></label>
+    <label class="log"><input type="checkbox" class="log-scale"> log scale</label></div><div class="plot"></div>`;
+  const box = el.querySelector(".plot"), logBox = el.querySelector(".log-scale"), xSel = el.querySelector(".x-axis"), smSel = el.querySelector(".smoothing");
   let chart = null;
   const draw = () => {
-    if (chart) { charts = charts.filter(c => c !== chart); chart.destroy(); }
+    if (chart) { charts = charts.filter(c => c !== chart); chart.destroy(); chart = null; }
+    const time = xSel.value === "time";
+    const xOf = p => (time ? p.timestamp / 1000 : p.step);
+    const xs = [...new Set(series.flatMap(s => s.hist.map(xOf)).filter(isFinite))].sort((a, b) => a - b);
+    if (!xs.length) { box.innerHTML = '<p class="muted">no finite values to draw</p>'; return; }
+    const at = new Map(xs.map((x, i) => [x, i]));
+    const raw = series.map(s => {
+      const ys = new Array(xs.length).fill(null);
+      s.hist.forEach(p => { const y = num(p.value); if (at.has(xOf(p)) && isFinite(y)) ys[at.get(xOf(p))] = y; });
+      return ys;
+    });
+    const positive = raw.every(ys => ys.every(y => y === null || y > 0));
+    logBox.disabled = !positive;
+    logBox.title = positive ? "" : "values ≤ 0";
+    if (!positive) logBox.checked = false;
+    const data = [xs, ...raw.map(ys => smooth(ys, Number(smSel.value)))];
+    const many = xs.length > 60, label = time ? "time" : "step";
     chart = new uPlot({
       width: chartWidth(el), height: 220,
-      scales: {x: {time: false}, y: {distr: toggle.checked ? 3 : 1}},
-      axes: [{label: xLabel, values: axisValues, grid: {stroke: "#eceff3"}}, {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
-      series: [{label: xLabel, value: (u, v) => fmt(v)}, ...series.map(s => ({label: s.name, stroke: s.color, width: 2, spanGaps: true,
+      scales: {x: {time}, y: {distr: logBox.checked ? 3 : 1}},
+      axes: [{label, values: time ? undefined : axisValues, grid: {stroke: "#eceff3"}}, {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
+      series: [{label, value: time ? undefined : (u, v) => fmt(v)}, ...series.map(s => ({label: s.name, stroke: s.color, width: 2, spanGaps: true,
         points: {show: !many, size: 6, fill: s.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
       cursor: {drag: {x: true, y: false}},
     }, data, box);
-    chart.root.dataset.colors = JSON.stringify(series.map(s => s.color));
     charts.push(chart);
   };
-  toggle.onchange = draw;
+  [logBox, xSel, smSel].forEach(c => { c.onchange = draw; });
   draw();
-  return chart;
 }
 
 // One bar per run: one series per run, each with a value only at its own x, so every bar has its run's colour.
@@ -120,7 +134,6 @@ function barChart(el, runs, values) {
     legend: {show: false},
     cursor: {drag: {x: false, y: false}},
   }, data, el);
-  chart.root.dataset.colors = JSON.stringify(runs.map(r => r.color));
   charts.push(chart);
 }
 
@@ -145,7 +158,6 @@ function scatterChart(el, points, xLabel, yLabel) {
     series: [{label: xLabel, value: (u, v) => numeric ? fmt(v) : (cats[v] ?? "")}, ...good.map(p => ({label: p.label, stroke: p.color, fill: p.color,
       paths: () => null, points: {show: true, size: 10, fill: p.color, stroke: p.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
   }, data, box);
-  chart.root.dataset.colors = JSON.stringify(good.map(p => p.color));
   el.dataset.points = String(good.length);
   charts.push(chart);
 }
@@ -183,6 +195,11 @@ function parallelPlot(el, runs, paramKeys, metric) {
     out += `<polyline class="pline" data-run="${esc(r.run_id)}" fill="none" stroke="${r.color}" stroke-width="2" points="${pts.map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ")}"><title>${esc(r.run_name || r.run_id)}: ${esc(metric)} = ${esc(fmt(r.metrics[metric]))}</title></polyline>`;
   });
   el.innerHTML = out + "</svg>";
+}
+
+// Links to the registered model versions a run produced.
+function versionLinks(versions) {
+  return (versions || []).map(v => ` <a class="badge version" href="#/models/${encodeURIComponent(v.name)}" title="registered model ${esc(v.name)} version ${esc(v.version)}${v.aliases.length ? " (" + esc(v.aliases.join(", ")) + ")" : ""}">${esc(v.name)} v${esc(v.version)}</a>`).join("");
 }
 
 function legend(items) {
@@ -260,7 +277,7 @@ async function viewRuns(id, q) {
       const kids = children.get(r.run_id) || [];
       const toggle = kids.length ? `<button type="button" class="toggle" data-parent="${esc(r.run_id)}" title="show or hide its ${kids.length} child runs">${collapsed.has(r.run_id) ? "▸" : "▾"} ${kids.length}</button> ` : "";
       const cls = kind === "child" ? `run child${best ? " best" : ""}${collapsed.has(parentOf(r)) ? " hidden" : ""}` : kids.length ? "run parent" : "run";
-      return `<tr class="${cls}" data-run="${esc(r.run_id)}"${kind === "child" ? ` data-parent="${esc(parentOf(r))}"` : ""}><td class="name"><input type="checkbox" class="pick" value="${esc(r.run_id)}"> <i class="swatch" style="background:${colour.get(r.run_id)}"></i>${toggle}<a href="#/runs/${esc(r.run_id)}" title="${esc(r.run_name || r.run_id)}">${esc(r.run_name || r.run_id)}</a>${best ? ' <span class="badge best-mark" title="the sweep\'s best run (mlx.best_run_id)">★ best</span>' : ""}</td><td>${esc(r.status)}</td><td>${when(r.start_time)}</td><td class="num">${dur(r.duration_ms)}</td>` +
+      return `<tr class="${cls}" data-run="${esc(r.run_id)}"${kind === "child" ? ` data-parent="${esc(parentOf(r))}"` : ""}><td class="name"><input type="checkbox" class="pick" value="${esc(r.run_id)}"> <i class="swatch" style="background:${colour.get(r.run_id)}"></i>${toggle}<a href="#/runs/${esc(r.run_id)}" title="${esc(r.run_name || r.run_id)}">${esc(r.run_name || r.run_id)}</a>${best ? ' <span class="badge best-mark" title="the sweep\'s best run (mlx.best_run_id)">★ best</span>' : ""}${versionLinks(data.model_versions[r.run_id])}</td><td>${esc(r.status)}</td><td>${when(r.start_time)}</td><td class="num">${dur(r.duration_ms)}</td>` +
         chosen.map(c => c.startsWith("m:") ? numCell(r.metrics[c.slice(2)]) : textCell(c.startsWith("p:") ? r.params[c.slice(2)] : r.tags[c.slice(2)])).join("") + "</tr>";
     };
     for (const r of runs) {
@@ -331,8 +348,9 @@ async function viewRun(id) {
   const i = r.info;
   const metricKeys = Object.keys(r.metrics);
   const expName = r.experiment_name || i.experiment_id;
+  const registered = r.model_versions.length ? `<p id="registered">registered as ${versionLinks(r.model_versions)}</p>` : "";
   let html = `<h1>Run ${esc(i.run_name || i.run_id)}</h1>
-  <p><span class="badge">${esc(i.status)}</span><span class="muted">${esc(i.run_id)} · experiment <a href="#/experiments/${esc(i.experiment_id)}">${esc(expName)}</a> · started ${when(i.start_time)} · ${dur(i.end_time ? i.end_time - i.start_time : null)} · ${esc(i.user_id)}</span></p>
+  <p><span class="badge">${esc(i.status)}</span><span class="muted">${esc(i.run_id)} · experiment <a href="#/experiments/${esc(i.experiment_id)}">${esc(expName)}</a> · started ${when(i.start_time)} · ${dur(i.end_time ? i.end_time - i.start_time : null)} · ${esc(i.user_id)}</span></p>${registered}
   <div class="side"><div><h2>Metrics (latest)</h2>${kvTable("metrics", Object.fromEntries(metricKeys.map(k => [k, r.metrics[k].value])), true)}</div>
   <div><h2>Params</h2>${kvTable("params", r.params)}</div></div>
   <h2>Metric history</h2><div class="grid" id="histories"></div>
@@ -362,7 +380,7 @@ async function viewRun(id) {
     '<p class="muted">every metric has a single value (see the table above)</p>';
   drawn.forEach(k => {
     const hist = hists[metricKeys.indexOf(k)];
-    historyChart(grid.querySelector(`[data-metric="${CSS.escape(k)}"]`), [{name: k, color: color(0), points: hist.map(p => [p.step, num(p.value)])}], "step");
+    historyChart(grid.querySelector(`[data-metric="${CSS.escape(k)}"]`), [{name: k, color: color(0), hist}]);
   });
 }
 
@@ -419,7 +437,7 @@ async function viewCompare(q) {
     history.replaceState(null, "", "#/compare?" + nq.toString());
   };
   multi.forEach(k => historyChart(app.querySelector(`#compare-charts [data-metric="${CSS.escape(k)}"]`),
-    runs.map(r => ({name: r.name, color: r.color, points: (d.histories[k][r.run_id] || []).map(p => [p.step, num(p.value)])})), "step"));
+    runs.map(r => ({name: r.name, color: r.color, hist: d.histories[k][r.run_id] || []}))));
   const bars = () => { const m = document.getElementById("bar-metric").value; barChart(document.getElementById("bars"), runs, runs.map(r => num(r.metrics[m]))); };
   if (single.length) { document.getElementById("bar-metric").onchange = bars; bars(); }
   const draw = () => {
