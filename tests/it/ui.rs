@@ -856,6 +856,21 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
             .unwrap()
             .contains("best")
     );
+    // The columns panel stays open while ticking; the choice goes into the URL.
+    b.eval("document.querySelector('details.columns summary').click(); true");
+    b.act("document.querySelector('details.columns input[data-col=\"p:criterion\"]').click()");
+    assert_eq!(
+        b.eval("document.querySelector('details.columns').open"),
+        true
+    );
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .contains("p%3Acriterion")
+    );
+    assert_eq!(b.eval("[...document.querySelectorAll('#runs th')].some(t => t.textContent === 'params.criterion')"), true);
+    b.act("history.back()");
     b.eval("document.querySelector('button.toggle').click(); true");
     assert_eq!(
         b.eval("document.querySelectorAll('tr.child.hidden').length"),
@@ -939,6 +954,19 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
         )),
         "★ 0.93 (+0.12)"
     );
+    // Another baseline: the deltas follow it.
+    b.act(&format!("const bs = document.getElementById('baseline'); bs.value = '{}'; bs.dispatchEvent(new Event('change'))", kids[1]));
+    assert_eq!(
+        b.eval(&format!(
+            "[...{}.querySelectorAll('td')].map(t => t.textContent)",
+            row("rmse")
+        )),
+        serde_json::json!(["2500.2 (+1299.8)", "★ 1200.4", "31234.5 (+30034.1)"])
+    );
+    b.open(&format!(
+        "#/compare?runs={},{},{}",
+        kids[0], kids[1], kids[2]
+    ));
     // The loss histories in the colours of the legend.
     assert_eq!(
         b.eval("JSON.stringify([...document.querySelectorAll('#compare-charts .u-legend .u-series:not(:first-child) .u-marker')].map(m => getComputedStyle(m).borderColor)) === JSON.stringify([...document.querySelectorAll('.legend .swatch')].map(s => getComputedStyle(s).backgroundColor))"),

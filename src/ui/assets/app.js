@@ -71,6 +71,9 @@ function destroyCharts() { charts.forEach(c => c.destroy()); charts = []; }
 function chartWidth(el) { return Math.max(240, Math.floor(el.getBoundingClientRect().width) - 4); }
 function axisValues(u, splits) { return splits.map(v => fmt(v)); }
 
+// Steps are whole numbers: ticks only at whole increments.
+const STEP_INCRS = [1, 2, 5].flatMap(m => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].map(p => m * p)).sort((a, b) => a - b);
+
 // Exponential moving average (TensorBoard's smoothing), nulls skipped.
 function smooth(ys, w) {
   if (!w) return ys;
@@ -107,7 +110,7 @@ function historyChart(el, series) {
     chart = new uPlot({
       width: chartWidth(el), height: 220,
       scales: {x: {time}, y: {distr: logBox.checked ? 3 : 1}},
-      axes: [{label, values: time ? undefined : axisValues, grid: {stroke: "#eceff3"}}, {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
+      axes: [{label, values: time ? undefined : axisValues, incrs: time ? undefined : STEP_INCRS, grid: {stroke: "#eceff3"}}, {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
       series: [{label, value: time ? undefined : (u, v) => fmt(v)}, ...series.map(s => ({label: s.name, stroke: s.color, width: 2, spanGaps: true,
         points: {show: !many, size: 6, fill: s.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
       cursor: {drag: {x: true, y: false}},
@@ -354,7 +357,7 @@ async function viewRun(id) {
   <div class="side"><div><h2>Metrics (latest)</h2>${kvTable("metrics", Object.fromEntries(metricKeys.map(k => [k, r.metrics[k].value])), true)}</div>
   <div><h2>Params</h2>${kvTable("params", r.params)}</div></div>
   <h2>Metric history</h2><div class="grid" id="histories"></div>
-  <h2>Tags</h2>${kvTable("tags", r.tags)}
+  <h2>Tags</h2>${kvTable("tags", r.tags)}${r.tags["mlflow.parentRunId"] ? `<p>part of <a id="parent-link" href="#/runs/${esc(r.tags["mlflow.parentRunId"])}">its parent run</a></p>` : ""}
   <h2>Datasets</h2>${r.inputs.length ? wrap("<table><thead><tr><th>name</th><th>digest</th><th>source</th><th>context</th></tr></thead><tbody>" + r.inputs.map(d => `<tr><td>${esc(d.name)}</td><td>${esc(d.digest)}</td><td>${esc(d.source_type)}</td><td>${esc(d.context)}</td></tr>`).join("") + "</tbody></table>") : '<p class="muted">none</p>'}
   <h2>Model signature</h2>${r.signature ? wrap(`<table id="signature"><thead><tr><th>input</th><th>type</th></tr></thead><tbody>` + (r.signature.inputs || []).map(c => `<tr><td>${esc(c.name)}</td><td>${esc(c.type)}</td></tr>`).join("") + `</tbody></table>`) + `<p class="muted cut" title="${esc(JSON.stringify(r.signature.outputs))}">outputs: ${esc(JSON.stringify(r.signature.outputs))}</p>` : '<p class="muted">no model</p>'}
   <h2>Artifacts</h2><div id="artifacts">${r.artifacts.length ? "" : '<p class="muted">none</p>'}</div>`;
@@ -392,8 +395,9 @@ async function viewCompare(q) {
   const tagKeys = [...new Set(runs.flatMap(r => Object.keys(r.tags)))].sort();
   const metricKeys = Object.keys(d.histories);
   const diffOnly = q.get("diff") === "1";
+  const bi = Math.max(0, runs.findIndex(r => r.run_id === q.get("base")));
   const same = vals => new Set(vals.map(v => JSON.stringify(v ?? null))).size <= 1;
-  const head = `<thead><tr><th>KEY</th>${runs.map((r, i) => `<th title="${esc(r.run_id)}">${swatch(i)}<a href="#/runs/${esc(r.run_id)}">${esc(r.name)}</a>${i === 0 ? ' <span class="muted">(baseline)</span>' : ""}</th>`).join("")}</tr></thead>`;
+  const head = `<thead><tr><th>KEY</th>${runs.map((r, i) => `<th title="${esc(r.run_id)}">${swatch(i)}<a href="#/runs/${esc(r.run_id)}">${esc(r.name)}</a>${i === bi ? ' <span class="muted">(baseline)</span>' : ""}</th>`).join("")}</tr></thead>`;
   const textRows = (keys, get) => keys.map(k => {
     const vals = runs.map(r => get(r)[k]), eq = same(vals);
     return `<tr class="${eq ? "same" : "differ"}"><th title="${esc(k)}">${esc(k)}</th>${vals.map(v => textCell(v)).join("")}</tr>`;
@@ -405,9 +409,9 @@ async function viewCompare(q) {
     const cells = vals.map((v, i) => {
       const isBest = isFinite(ns[i]) && ns[i] === best;
       let delta = "";
-      if (i > 0 && isFinite(ns[i]) && isFinite(ns[0])) {
-        const dv = ns[i] - ns[0], better = dv === 0 ? "" : ((dv < 0) === lower ? "good" : "bad");
-        delta = ` <span class="delta ${better}" title="${esc(full(dv))} against ${esc(runs[0].name)}">(${dv >= 0 ? "+" : ""}${esc(fmt(dv))})</span>`;
+      if (i !== bi && isFinite(ns[i]) && isFinite(ns[bi])) {
+        const dv = ns[i] - ns[bi], better = dv === 0 ? "" : ((dv < 0) === lower ? "good" : "bad");
+        delta = ` <span class="delta ${better}" title="${esc(full(dv))} against ${esc(runs[bi].name)}">(${dv >= 0 ? "+" : ""}${esc(fmt(dv))})</span>`;
       }
       return `<td class="num${isBest ? " best" : ""}" title="${esc(full(v))}">${isBest ? '<span class="best-mark" title="best">★</span> ' : ""}${esc(fmt(v))}${delta}</td>`;
     }).join("");
@@ -418,10 +422,11 @@ async function viewCompare(q) {
   const single = metricKeys.filter(k => !multi.includes(k));
   const scParam = d.params_differ.find(k => runs.every(r => k in r.params)) || d.params_differ[0];
   let html = `<h1>Compare ${runs.length} runs</h1>${legend(runs)}
-  <label class="switch"><input type="checkbox" id="diff-only" ${diffOnly ? "checked" : ""}> differences only</label>
+  <div class="toolbar"><label class="switch"><input type="checkbox" id="diff-only" ${diffOnly ? "checked" : ""}> differences only</label>
+  <label>changes against <select id="baseline">${runs.map((r, i) => `<option value="${esc(r.run_id)}" ${i === bi ? "selected" : ""}>${esc(r.name)}</option>`).join("")}</select></label></div>
   <div id="compare-tables" class="${diffOnly ? "diff-only" : ""}">
   <h2>Metrics</h2>${wrap(`<table id="compare-metrics">${head.replace("KEY", "metric")}<tbody>${metricRows}</tbody></table>`)}
-  <p class="muted">★ best (↓ lower is better, ↑ higher, as <code>mlx compare</code>); (±) the change against the first run.</p>
+  <p class="muted">★ best (↓ lower is better, ↑ higher, as <code>mlx compare</code>); (±) the change against the baseline run.</p>
   <h2>Params</h2>${wrap(`<table id="compare-params">${head.replace("KEY", "param")}<tbody>${textRows(paramKeys, r => r.params)}</tbody></table>`)}
   <h2>Tags</h2>${wrap(`<table id="compare-tags">${head.replace("KEY", "tag")}<tbody>${textRows(tagKeys, r => r.tags)}</tbody></table>`)}
   </div>
@@ -435,6 +440,11 @@ async function viewCompare(q) {
     const nq = new URLSearchParams(q);
     if (e.target.checked) nq.set("diff", "1"); else nq.delete("diff");
     history.replaceState(null, "", "#/compare?" + nq.toString());
+  };
+  document.getElementById("baseline").onchange = e => {
+    const nq = new URLSearchParams(q);
+    nq.set("base", e.target.value);
+    go("/compare", nq);
   };
   multi.forEach(k => historyChart(app.querySelector(`#compare-charts [data-metric="${CSS.escape(k)}"]`),
     runs.map(r => ({name: r.name, color: r.color, hist: d.histories[k][r.run_id] || []}))));
