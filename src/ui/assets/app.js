@@ -70,6 +70,8 @@ let charts = [];
 function destroyCharts() { charts.forEach(c => c.destroy()); charts = []; }
 function chartWidth(el) { return Math.max(240, Math.floor(el.getBoundingClientRect().width) - 4); }
 function axisValues(u, splits) { return splits.map(v => fmt(v)); }
+// A y axis as wide as its longest label, so labels are never clipped.
+function axisSize(u, values) { return values ? Math.max(40, 14 + 7 * Math.max(...values.map(v => String(v ?? "").length))) : 40; }
 
 // Steps are whole numbers: ticks only at whole increments.
 const STEP_INCRS = [1, 2, 5].flatMap(m => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].map(p => m * p)).sort((a, b) => a - b);
@@ -110,7 +112,7 @@ function historyChart(el, series) {
     chart = new uPlot({
       width: chartWidth(el), height: 220,
       scales: {x: {time}, y: {distr: logBox.checked ? 3 : 1}},
-      axes: [{label, values: time ? undefined : axisValues, incrs: time ? undefined : STEP_INCRS, grid: {stroke: "#eceff3"}}, {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
+      axes: [{label, values: time ? undefined : axisValues, incrs: time ? undefined : STEP_INCRS, grid: {stroke: "#eceff3"}}, {values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
       series: [{label, value: time ? undefined : (u, v) => fmt(v)}, ...series.map(s => ({label: s.name, stroke: s.color, width: 2, spanGaps: true,
         points: {show: !many, size: 6, fill: s.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
       cursor: {drag: {x: true, y: false}},
@@ -131,7 +133,7 @@ function barChart(el, runs, values) {
     width: chartWidth(el), height: 220,
     scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: [lo, hi === lo ? lo + 1 : hi + (hi - lo) * 0.05]}},
     axes: [{values: (u, splits) => splits.map(v => Number.isInteger(v) && runs[v] ? runs[v].name : ""), splits: () => xs, grid: {show: false}},
-      {values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
+      {values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
     series: [{label: "run", value: (u, v) => (runs[v] ? runs[v].name : "")}, ...runs.map(r => ({label: r.name, stroke: r.color, fill: r.color,
       paths: uPlot.paths.bars({size: [0.6, 80], align: 0}), points: {show: false}, value: (u, v) => v === null ? "–" : fmt(v)}))],
     legend: {show: false},
@@ -157,7 +159,7 @@ function scatterChart(el, points, xLabel, yLabel) {
     scales: {x: {time: false, range: [xs[0] - pad, xs[xs.length - 1] + pad]}},
     axes: [{label: "params." + xLabel, values: numeric ? axisValues : (u, s) => s.map(v => Number.isInteger(v) && cats[v] !== undefined ? cats[v] : ""),
       splits: numeric ? undefined : () => cats.map((_, i) => i), grid: {stroke: "#eceff3"}},
-    {label: yLabel, values: axisValues, size: 60, grid: {stroke: "#eceff3"}}],
+    {label: yLabel, values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
     series: [{label: xLabel, value: (u, v) => numeric ? fmt(v) : (cats[v] ?? "")}, ...good.map(p => ({label: p.label, stroke: p.color, fill: p.color,
       paths: () => null, points: {show: true, size: 10, fill: p.color, stroke: p.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
   }, data, box);
