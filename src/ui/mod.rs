@@ -19,6 +19,10 @@ use std::sync::Arc;
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+/// uPlot (MIT, <https://github.com/leeoniya/uPlot>), vendored minified with its licence: the charts.
+const UPLOT_JS: &str = include_str!("assets/vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("assets/vendor/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("assets/vendor/uPlot.LICENSE");
 
 /// The most runs one page of the runs table holds.
 const MAX_PAGE: usize = 500;
@@ -61,7 +65,12 @@ impl From<crate::store::StoreError> for ApiError {
             Refused { .. } => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(status, e.to_string())
+        let msg = match e {
+            // The store's text already names what is missing ("registered model 'x'"): not quoted again.
+            ModelNotFound(what) if what.contains('\'') => format!("{what} not found"),
+            e => e.to_string(),
+        };
+        ApiError(status, msg)
     }
 }
 
@@ -94,19 +103,32 @@ pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
         opts,
         access: access.clone(),
     });
-    Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/app.css",
-            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
-        )
+    // The page and its assets, all embedded in the binary.
+    let assets: [(&str, &'static str, &'static str); 6] = [
+        ("/", "text/html; charset=utf-8", INDEX_HTML),
+        ("/app.js", "text/javascript; charset=utf-8", APP_JS),
+        ("/app.css", "text/css; charset=utf-8", APP_CSS),
+        (
+            "/vendor/uPlot.iife.min.js",
+            "text/javascript; charset=utf-8",
+            UPLOT_JS,
+        ),
+        (
+            "/vendor/uPlot.min.css",
+            "text/css; charset=utf-8",
+            UPLOT_CSS,
+        ),
+        (
+            "/vendor/uPlot.LICENSE",
+            "text/plain; charset=utf-8",
+            UPLOT_LICENSE,
+        ),
+    ];
+    let mut router = Router::new();
+    for (path, content_type, body) in assets {
+        router = router.route(path, get(move || async move { asset(content_type, body) }));
+    }
+    router
         .route("/api/experiments", get(experiments))
         .route("/api/experiments/{id}/runs", get(runs))
         .route("/api/runs/{id}", get(run))
@@ -228,8 +250,11 @@ async fn runs(
             metric_keys.extend(r.data.metrics.keys().cloned());
             param_keys.extend(r.data.params.keys().cloned());
         }
+        let on_page: BTreeSet<&str> = page.iter().map(|r| r.info.run_id.as_str()).collect();
+        let model_versions = versions_of(store, &on_page)?;
         Ok(axum::Json(json!({
             "experiment": exp,
+            "model_versions": model_versions,
             "total": total,
             "offset": offset,
             "limit": limit,
@@ -239,6 +264,25 @@ async fn runs(
         })))
     })
     .await
+}
+
+/// The registered model versions made from the given runs, by run id (`{name, version, aliases}` each).
+fn versions_of(
+    store: &dyn TrackingStore,
+    run_ids: &BTreeSet<&str>,
+) -> Result<BTreeMap<String, Vec<Value>>, ApiError> {
+    let mut by_run: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for model in store.list_registered_models()? {
+        for v in store.list_model_versions(&model.name, false)? {
+            if let Some(run) = v.run_id.as_deref().filter(|r| run_ids.contains(r)) {
+                by_run
+                    .entry(run.to_string())
+                    .or_default()
+                    .push(json!({"name": v.name, "version": v.version, "aliases": v.aliases}));
+            }
+        }
+    }
+    Ok(by_run)
 }
 
 /// The signature in the run's model's MLmodel file, if it has a model.
@@ -259,6 +303,10 @@ fn signature(store: &dyn TrackingStore, run_id: &str) -> Option<Value> {
 async fn run(State(st): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
     with_store(&st, move |store| {
         let run = store.get_run(&id)?;
+        let experiment_name = store
+            .get_experiment(&run.info.experiment_id)
+            .map(|e| e.name)
+            .ok();
         let artifacts = crate::store::list_artifact_files(store, &id)?;
         let metrics: BTreeMap<&String, Value> = run
             .data
@@ -273,6 +321,8 @@ async fn run(State(st): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResul
             .collect();
         Ok(axum::Json(json!({
             "info": run.info,
+            "experiment_name": experiment_name,
+            "model_versions": versions_of(store, &BTreeSet::from([id.as_str()]))?.remove(&id).unwrap_or_default(),
             "params": run.data.params,
             "metrics": metrics,
             "tags": run.data.tags,
@@ -401,6 +451,8 @@ async fn compare(State(st): State<Shared>, UrlQuery(q): UrlQuery<CompareQuery>) 
             "runs": runs.iter().map(run_row).collect::<Vec<_>>(),
             "params_differ": differ,
             "histories": histories,
+            // As `mlx compare`: which way is better for each metric, so the page marks the best value.
+            "lower_is_better": metric_keys.iter().map(|k| ((*k).clone(), Value::Bool(crate::search::lower_is_better(k)))).collect::<serde_json::Map<_, _>>(),
         })))
     })
     .await

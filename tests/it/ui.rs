@@ -351,18 +351,19 @@ fn the_page_filters_runs_compares_and_draws_charts_in_chromium() {
         compare.contains(r#"class="differ""#),
         "differing params are marked"
     );
+    // uPlot charts: the loss histories overlaid, the single-value metrics as one bar chart, the scatter.
     assert!(
-        count(&compare, r#"class="series""#) >= 3,
-        "overlaid metric charts: {compare}"
+        count(&compare, r#"class="uplot"#) >= 3,
+        "metric charts: {compare}"
     );
     assert!(
-        count(&compare, r#"class="point""#) >= 2,
-        "a metric-vs-param scatter: {compare}"
+        compare.contains(r#"id="bars""#) && compare.contains(r#"id="scatter" data-points="3""#),
+        "{compare}"
     );
 
     let run = dom(p, &format!("{base}/#/runs/{}", runs[2]));
     assert!(
-        run.contains("<polyline"),
+        run.contains(r#"data-metric="loss""#) && run.contains(r#"class="uplot"#),
         "the loss history is drawn: {run}"
     );
     let run0 = dom(p, &format!("{base}/#/runs/{}", runs[0]));
@@ -419,6 +420,8 @@ struct Browser {
     buf: Vec<u8>,
     next_id: u64,
     session: String,
+    /// Uncaught exceptions, console errors and failed loads (a favicon 404 too) seen so far.
+    errors: Vec<String>,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
     _dir: tempfile::TempDir,
 }
@@ -481,15 +484,23 @@ impl Browser {
             buf: Vec::new(),
             next_id: 0,
             session: String::new(),
+            errors: Vec::new(),
             done,
             _dir: dir,
         };
-        let target = b.call("Target.createTarget", serde_json::json!({"url": url}));
+        let target = b.call(
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        );
         let attached = b.call(
             "Target.attachToTarget",
             serde_json::json!({"targetId": target["targetId"], "flatten": true}),
         );
         b.session = attached["sessionId"].as_str().unwrap().to_string();
+        // Listen for errors before the page loads, so its first view is checked too.
+        b.call("Runtime.enable", serde_json::json!({}));
+        b.call("Log.enable", serde_json::json!({}));
+        b.call("Page.navigate", serde_json::json!({"url": url}));
         b.wait_ready();
         b
     }
@@ -512,6 +523,25 @@ impl Browser {
                 if answer["id"] == self.next_id {
                     assert!(answer.get("error").is_none(), "{method}: {answer}");
                     return answer["result"].clone();
+                }
+                let p = &answer["params"];
+                match answer["method"].as_str() {
+                    Some("Runtime.exceptionThrown") => self.errors.push(p.to_string()),
+                    Some("Runtime.consoleAPICalled") if p["type"] == "error" => {
+                        self.errors.push(p.to_string())
+                    }
+                    // A 400/404 from the JSON API is an answer the page shows in its view (a bad filter, an
+                    // unknown run); any other failed load (an asset, the favicon) is an error.
+                    Some("Log.entryAdded")
+                        if p["entry"]["level"] == "error"
+                            && !(p["entry"]["source"] == "network"
+                                && p["entry"]["url"]
+                                    .as_str()
+                                    .is_some_and(|u| u.contains("/api/"))) =>
+                    {
+                        self.errors.push(p.to_string())
+                    }
+                    _ => {}
                 }
             }
             let mut chunk = [0u8; 65536];
@@ -548,6 +578,30 @@ impl Browser {
     fn act(&mut self, js: &str) {
         self.eval(&format!("document.body.dataset.ready = ''; {js}; true"));
         self.wait_ready();
+    }
+
+    /// Open a view of the app by its hash and wait for it.
+    fn open(&mut self, hash: &str) {
+        self.act(&format!("location.hash = {}", Value::String(hash.into())));
+    }
+
+    /// The page as the window shows it, saved as target/ui-screenshots/{name}.png.
+    fn screenshot(&mut self, name: &str) {
+        use base64::Engine as _;
+        let shot = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({"format": "png"}),
+        );
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
+            "{name}"
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
     }
 }
 
@@ -628,13 +682,13 @@ fn a_user_types_a_filter_ticks_runs_and_compares_them() {
                 .contains(id.as_str())
         );
     }
-    let drawn = b.eval("document.querySelectorAll('#compare-charts .series').length");
-    assert!(drawn.as_u64().unwrap() >= 3, "metric charts drawn: {drawn}");
-    assert!(
-        b.eval("document.querySelectorAll('#scatter circle.point').length")
-            .as_u64()
-            .unwrap()
-            >= 3
+    // The loss history chart: one uPlot series per run (x first), in the runs' legend colours.
+    let drawn =
+        b.eval("document.querySelectorAll('#compare-charts .uplot .u-legend .u-series').length");
+    assert_eq!(drawn, 4, "x and three runs");
+    assert_eq!(
+        b.eval("document.getElementById('scatter').dataset.points"),
+        "3"
     );
     assert!(
         b.eval("document.querySelectorAll('#compare-params tr.differ').length")
@@ -650,4 +704,366 @@ fn a_user_types_a_filter_ticks_runs_and_compares_them() {
             .unwrap()
             .contains("loss")
     );
+    assert_eq!(
+        b.eval("document.getElementById('scatter').dataset.points"),
+        "1",
+        "only the hand-logged run has a loss"
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// A sweep as `mlx run --sweep` leaves it: a parent, children tagged with `mlflow.parentRunId`, the parent's
+/// `mlx.best_run_id`; rmse values a careless formatter shows wrong; one very long `mlx.command` tag.
+/// Returns (experiment id, parent, children).
+fn sweep(s: &TestStore) -> (String, String, Vec<String>) {
+    let parent = s.start(&["--experiment", "sweep", "--name", "grid"]);
+    let mut children = Vec::new();
+    for (i, (lr, rmse, auc)) in [
+        ("0.1", "2500.2", "0.81"),
+        ("0.01", "1200.4", "0.93"),
+        ("0.001", "31234.5", "0.62"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tag = format!("mlflow.parentRunId={parent}");
+        let name = format!("child-{i}");
+        let c = s.start(&["--experiment", "sweep", "--name", &name, "--tag", &tag]);
+        for (k, v) in [("lr", lr), ("criterion", "gini")] {
+            s.ok(&["log", "param", "--run", &c, k, v]);
+        }
+        for (k, v) in [("rmse", rmse), ("roc_auc", auc)] {
+            s.ok(&["log", "metric", "--run", &c, k, v]);
+        }
+        for step in 0..5 {
+            let loss = format!("{}", 1.0 / (step as f64 + 1.0) + i as f64);
+            s.ok(&[
+                "log",
+                "metric",
+                "--run",
+                &c,
+                "loss",
+                &loss,
+                "--step",
+                &step.to_string(),
+            ]);
+        }
+        s.ok(&["log", "end", "--run", &c]);
+        children.push(c);
+    }
+    let long = format!("mlx train --data {}", "x".repeat(600));
+    s.ok(&["log", "tag", "--run", &children[0], "mlx.command", &long]);
+    s.ok(&[
+        "log",
+        "tag",
+        "--run",
+        &parent,
+        "mlx.best_run_id",
+        &children[1],
+    ]);
+    s.ok(&["log", "end", "--run", &parent]);
+    let exp = s.json(&["experiments", "show", "sweep"])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (exp, parent, children)
+}
+
+#[test]
+fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
+    let s = TestStore::new();
+    let (exp, parent, kids) = sweep(&s);
+    train(
+        &s,
+        &[
+            "--experiment",
+            "ui",
+            "--model",
+            "decision-tree",
+            "--register",
+            "titanic",
+        ],
+    );
+    let ui = start_ui(&s, &[]);
+    let (status, nope) = get(&ui, "/api/models/nope");
+    assert_eq!(status, 404);
+    assert_eq!(nope["error"], "registered model 'nope' not found");
+    let (_, cmp) = get(&ui, &format!("/api/compare?runs={},{}", kids[0], kids[1]));
+    assert_eq!(cmp["lower_is_better"]["rmse"], true);
+    assert_eq!(cmp["lower_is_better"]["roc_auc"], false);
+    let (status, _, css) = ui.request("GET", "/vendor/uPlot.min.css", &[], b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&css).contains(".uplot"));
+
+    let mut b = Browser::start(&format!("http://127.0.0.1:{}/#/experiments/{exp}", ui.port));
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    let fits =
+        "document.documentElement.scrollWidth <= window.innerWidth && window.innerWidth === 800";
+    let texts = |sel: &str| {
+        format!("[...document.querySelectorAll({sel:?})].map(e => e.textContent.trim())")
+    };
+    // Drawn again at the new width.
+    b.act("location.reload()");
+    assert_eq!(b.eval(fits), true, "the runs table scrolls in its own box");
+    b.screenshot("800-runs");
+
+    // Default columns: the params that vary (lr, not the constant criterion) and every metric (roc_auc too).
+    let heads = b.eval(&texts("#runs thead th"));
+    let heads: Vec<&str> = heads
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    for want in ["rmse", "roc_auc", "loss", "params.lr"] {
+        assert!(heads.contains(&want), "{want} in {heads:?}");
+    }
+    assert!(!heads.contains(&"params.criterion"), "{heads:?}");
+    // Numbers keep their integer digits.
+    let cells = b.eval(&texts("#runs td.num"));
+    for want in ["2500.2", "1200.4", "31234.5"] {
+        assert!(
+            cells.as_array().unwrap().iter().any(|c| c == want),
+            "{want} in {cells}"
+        );
+    }
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#runs td.num')].some(t => t.textContent === '25' || t.textContent.includes('e+'))"),
+        false
+    );
+    // The sweep: its children nested under it, the best one marked, collapsible.
+    // Parent first, then its children in the page's order (newest first).
+    let mut nested = vec![parent.clone()];
+    nested.extend(kids.iter().rev().cloned());
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('tr.run')].map(r => r.dataset.run)"),
+        serde_json::json!(nested)
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('tr.child')].every(r => r.dataset.parent === document.querySelector('tr.parent').dataset.run)"),
+        true
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('tr.best')].map(r => r.dataset.run)"),
+        serde_json::json!([kids[1]])
+    );
+    assert!(
+        b.eval("document.querySelector('tr.best td.name').textContent")
+            .as_str()
+            .unwrap()
+            .contains("best")
+    );
+    // The columns panel stays open while ticking; the choice goes into the URL.
+    b.eval("document.querySelector('details.columns summary').click(); true");
+    b.act("document.querySelector('details.columns input[data-col=\"p:criterion\"]').click()");
+    assert_eq!(
+        b.eval("document.querySelector('details.columns').open"),
+        true
+    );
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .contains("p%3Acriterion")
+    );
+    assert_eq!(b.eval("[...document.querySelectorAll('#runs th')].some(t => t.textContent === 'params.criterion')"), true);
+    b.act("history.back()");
+    b.eval("document.querySelector('button.toggle').click(); true");
+    assert_eq!(
+        b.eval("document.querySelectorAll('tr.child.hidden').length"),
+        3
+    );
+    b.eval("document.querySelector('button.toggle').click(); true");
+    assert_eq!(
+        b.eval("document.querySelectorAll('tr.child.hidden').length"),
+        0
+    );
+    // Parallel coordinates: a line per run with the metric, each in its row's colour.
+    assert_eq!(
+        b.eval("document.querySelectorAll('#parallel polyline.pline').length"),
+        3
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#parallel polyline.pline')].every(l => getComputedStyle(l).stroke === getComputedStyle(document.querySelector(`tr[data-run=\"${l.dataset.run}\"] .swatch`)).backgroundColor)"),
+        true
+    );
+    let colours = b.eval("new Set([...document.querySelectorAll('#runs .swatch')].map(s => getComputedStyle(s).backgroundColor)).size");
+    assert_eq!(colours, 4, "one colour per run");
+
+    // The run page: full precision on hover, the long tag does not widen the page, params beside metrics.
+    b.open(&format!("#/runs/{}", kids[0]));
+    assert_eq!(
+        b.eval("document.querySelector('#metrics td[title=\"2500.2\"]').textContent"),
+        "2500.2"
+    );
+    assert_eq!(b.eval(fits), true, "a long mlx.command tag wraps");
+    b.screenshot("800-run");
+    assert!(
+        b.eval("document.querySelectorAll('#histories .uplot').length")
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    b.open(&format!("#/runs/{}", kids[1]));
+    assert_eq!(
+        b.eval("(() => { const m = document.getElementById('metrics').getBoundingClientRect(), p = document.getElementById('params').getBoundingClientRect(); return p.left >= m.right && p.top < m.bottom; })()"),
+        true,
+        "params beside the metrics at 1400 px"
+    );
+    b.screenshot("1400-run");
+    b.open(&format!(
+        "#/compare?runs={},{},{}",
+        kids[0], kids[1], kids[2]
+    ));
+    b.screenshot("1400-compare");
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+
+    // Compare: the best rmse (lowest) and roc_auc (highest) marked, deltas against the first run.
+    b.open(&format!(
+        "#/compare?runs={},{},{}",
+        kids[0], kids[1], kids[2]
+    ));
+    assert_eq!(b.eval(fits), true);
+    b.screenshot("800-compare");
+    let row = |k: &str| {
+        format!(
+            "[...document.querySelectorAll('#compare-metrics tbody tr')].find(r => r.querySelector('th').textContent.startsWith('{k}'))"
+        )
+    };
+    assert_eq!(
+        b.eval(&format!(
+            "[...{}.querySelectorAll('td')].map(t => t.textContent)",
+            row("rmse")
+        )),
+        serde_json::json!(["2500.2", "★ 1200.4 (-1299.8)", "31234.5 (+28734.3)"])
+    );
+    assert_eq!(
+        b.eval(&format!(
+            "{}.querySelector('td.best').textContent",
+            row("roc_auc")
+        )),
+        "★ 0.93 (+0.12)"
+    );
+    // Another baseline: the deltas follow it.
+    b.act(&format!("const bs = document.getElementById('baseline'); bs.value = '{}'; bs.dispatchEvent(new Event('change'))", kids[1]));
+    assert_eq!(
+        b.eval(&format!(
+            "[...{}.querySelectorAll('td')].map(t => t.textContent)",
+            row("rmse")
+        )),
+        serde_json::json!(["2500.2 (+1299.8)", "★ 1200.4", "31234.5 (+30034.1)"])
+    );
+    b.open(&format!(
+        "#/compare?runs={},{},{}",
+        kids[0], kids[1], kids[2]
+    ));
+    // The loss histories in the colours of the legend.
+    assert_eq!(
+        b.eval("JSON.stringify([...document.querySelectorAll('#compare-charts .u-legend .u-series:not(:first-child) .u-marker')].map(m => getComputedStyle(m).borderColor)) === JSON.stringify([...document.querySelectorAll('.legend .swatch')].map(s => getComputedStyle(s).backgroundColor))"),
+        true
+    );
+    // Smoothing and wall time on x redraw the chart from the same points.
+    let loss_chart = "charts.find(c => c.root.closest('#compare-charts'))";
+    let first = format!("{loss_chart}.data[1].slice()");
+    let raw = b.eval(&first);
+    b.eval("const sm = document.querySelector('#compare-charts .smoothing'); sm.value = '0.9'; sm.dispatchEvent(new Event('change')); true");
+    let smoothed = b.eval(&first);
+    assert_eq!(raw[0], smoothed[0], "the first point is kept");
+    assert_ne!(raw[4], smoothed[4], "later points are averaged");
+    b.eval("const xa = document.querySelector('#compare-charts .x-axis'); xa.value = 'time'; xa.dispatchEvent(new Event('change')); true");
+    assert!(
+        b.eval(&format!("{loss_chart}.data[0][0]"))
+            .as_f64()
+            .unwrap()
+            > 1.7e9,
+        "seconds since the epoch"
+    );
+    b.eval("const lg = document.querySelector('#compare-charts .log-scale'); lg.click(); true");
+    assert_eq!(
+        b.eval(&format!("{loss_chart}.scales.y.distr")),
+        3,
+        "log scale"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#bars .uplot').length"),
+        1,
+        "single values: one bar chart"
+    );
+    // Differences only: the constant criterion row goes, lr stays.
+    let visible = "[...document.querySelectorAll('#compare-params tbody tr')].filter(r => r.offsetParent !== null).map(r => r.querySelector('th').textContent)";
+    assert_eq!(b.eval(visible), serde_json::json!(["criterion", "lr"]));
+    b.eval("document.getElementById('diff-only').click(); true");
+    assert_eq!(b.eval(visible), serde_json::json!(["lr"]));
+    assert!(b.eval("location.hash").as_str().unwrap().contains("diff=1"));
+
+    // The registered version a run produced, linked from the runs table and the run page.
+    b.open(&format!(
+        "#/experiments/{}",
+        s.json(&["experiments", "show", "ui"])["experiment"]["experiment_id"]
+            .as_str()
+            .unwrap()
+    ));
+    assert_eq!(
+        b.eval("document.querySelector('#runs a.version').getAttribute('href')"),
+        "#/models/titanic"
+    );
+    b.act("document.querySelector('#runs td.name a').click()");
+    assert_eq!(
+        b.eval("document.querySelector('#registered a.version').textContent"),
+        "titanic v1"
+    );
+    b.open("#/models");
+    assert_eq!(b.eval(fits), true);
+    b.screenshot("800-models");
+    b.open("#/models/titanic");
+    assert_eq!(b.eval(fits), true);
+    b.open("#/");
+    assert_eq!(b.eval(fits), true);
+
+    // Unknown things: a 404 view with a way back, the message quoted once.
+    b.open("#/runs/0123456789abcdef0123456789abcdef");
+    assert_eq!(
+        b.eval("!!document.querySelector('#not-found a[href=\"#/\"]')"),
+        true
+    );
+    b.screenshot("800-not-found");
+    b.open("#/models/nope");
+    assert_eq!(
+        b.eval("document.getElementById('page-error').textContent"),
+        "registered model 'nope' not found"
+    );
+    assert_eq!(
+        b.eval("!!document.querySelector('#not-found a[href=\"#/models\"]')"),
+        true
+    );
+    // A bad filter keeps the title and the columns, with a caret under the column.
+    b.open(&format!("#/experiments/{exp}?filter=metrics.rmse%20%3C"));
+    assert_eq!(
+        b.eval("document.querySelector('h1').textContent"),
+        "Runs of sweep"
+    );
+    assert!(
+        b.eval("document.querySelectorAll('details.columns input').length")
+            .as_u64()
+            .unwrap()
+            > 3
+    );
+    assert!(
+        b.eval("document.getElementById('filter-error').textContent")
+            .as_str()
+            .unwrap()
+            .ends_with("^")
+    );
+
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
