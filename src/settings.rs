@@ -49,16 +49,23 @@ pub struct Settings {
     pub config_exists: bool,
 }
 
+/// What every "cannot open this tracking URI" error ends with.
+const SUPPORTED: &str = "mlx supports a local folder, a file: URI (e.g. file:///path/to/mlruns) or an MLflow tracking server (http://host:port)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("config file {path}: {why}")]
     Config { path: PathBuf, why: String },
-    #[error(
-        "tracking URI '{0}' uses an unsupported scheme; use a local folder, a file: URI (e.g. file:///path/to/mlruns) or an MLflow tracking server (http://host:port)"
-    )]
+    #[error("tracking URI '{0}' uses an unsupported scheme; {SUPPORTED}")]
     UnsupportedScheme(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(
+        "tracking URI '{0}' is a database, which mlx cannot open; run `mlflow server --backend-store-uri {0}` and point mlx at the server (--tracking-uri http://127.0.0.1:5000); {SUPPORTED}"
+    )]
+    Database(String),
+    #[error("tracking URI '{0}' is Databricks, which mlx does not support; {SUPPORTED}")]
+    Databricks(String),
 }
 
 pub fn config_path() -> Option<PathBuf> {
@@ -161,12 +168,34 @@ impl Settings {
     }
 }
 
+/// Refuse the tracking URIs MLflow knows but mlx cannot open, before anything treats them as a folder:
+/// MLflow reads a bare `databricks` as Databricks, not as `./databricks`.
+fn refuse_foreign(uri: &str) -> Result<(), SettingsError> {
+    let lower = uri.to_ascii_lowercase();
+    let scheme = lower.split_once(':').map_or(lower.as_str(), |(s, _)| s);
+    // SQLAlchemy URIs may name a driver: `postgresql+psycopg2://`.
+    let dialect = scheme.split('+').next().unwrap_or(scheme);
+    if matches!(scheme, "databricks" | "databricks-uc") {
+        return Err(SettingsError::Databricks(crate::redact::uris(uri)));
+    }
+    if lower.contains(':')
+        && matches!(
+            dialect,
+            "sqlite" | "postgresql" | "postgres" | "mysql" | "mssql" | "oracle"
+        )
+    {
+        return Err(SettingsError::Database(crate::redact::uris(uri)));
+    }
+    Ok(())
+}
+
 /// Open the store a tracking URI names.
 pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         return Ok(Box::new(RestStore::new(uri)?));
     }
+    refuse_foreign(uri)?;
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
     if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {
         return Err(SettingsError::UnsupportedScheme(crate::redact::uris(uri)));

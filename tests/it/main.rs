@@ -3,6 +3,7 @@
 
 mod common;
 mod compare;
+mod compat;
 mod concurrency;
 mod config;
 mod experiments;
