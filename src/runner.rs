@@ -30,14 +30,38 @@ pub struct Outcome {
     pub code: i32,
 }
 
-/// Run `program args` inside run `run_id` of the store at `tracking_uri`, in `cwd` if given.
+impl RunnerError {
+    /// The exit code a shell would give: 127 for a command not found, 126 for one that cannot be executed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunnerError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                127
+            }
+            RunnerError::Spawn { .. } => 126,
+            _ => 1,
+        }
+    }
+}
+
+/// How to run the command.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Working folder (default: ours).
+    pub cwd: Option<&'a Path>,
+    /// Pass the command's stdout on to our stderr, keeping our stdout for one JSON document.
+    pub stdout_to_stderr: bool,
+    /// Output format for a nested `mlx` (`MLX_OUTPUT`): its stdout is a pipe, so it would pick JSON.
+    pub child_output: Option<&'a str>,
+}
+
+/// Run `program args` inside run `run_id` of the store at `tracking_uri`.
 pub fn run_in(
     store: &dyn TrackingStore,
     tracking_uri: &str,
     run_id: &str,
     program: &str,
     args: &[String],
-    cwd: Option<&Path>,
+    opts: RunOptions<'_>,
 ) -> Result<Outcome, RunnerError> {
     let outdir = tempfile::tempdir()?;
     let uri = absolute_tracking_uri(tracking_uri);
@@ -50,12 +74,15 @@ pub fn run_in(
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(dir) = cwd {
+    if let Some(dir) = opts.cwd {
         cmd.current_dir(dir);
     }
     // The CA that --ca-cert named is trusted by the command's own MLflow client (or mlx) too.
     if let Some(ca) = crate::store::rest::http::ca_cert_path() {
         cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
+    }
+    if let Some(format) = opts.child_output {
+        cmd.env("MLX_OUTPUT", format);
     }
     // `mlx` inside the command is this mlx, whatever PATH says.
     if let Some(bin_dir) = std::env::current_exe()
@@ -72,18 +99,30 @@ pub fn run_in(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(source) => {
-            store.update_run(run_id, RunStatus::Failed, Some(now_ms()))?;
-            return Err(RunnerError::Spawn {
+            let err = RunnerError::Spawn {
                 program: program.into(),
                 source,
-            });
+            };
+            // The FAILED run says why, as `mlx train` does.
+            let batch = crate::store::Batch {
+                tags: vec![("mlx.error".into(), err.to_string())],
+                ..Default::default()
+            };
+            store.log_batch(run_id, &batch)?;
+            store.update_run(run_id, RunStatus::Failed, Some(now_ms()))?;
+            return Err(err);
         }
     };
     let out_path = outdir.path().join("stdout.txt");
     let err_path = outdir.path().join("stderr.txt");
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_tee = tee(stdout, std::io::stdout(), out_path.clone());
+    let out_to: Box<dyn Write + Send> = if opts.stdout_to_stderr {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let out_tee = tee(stdout, out_to, out_path.clone());
     let err_tee = tee(stderr, std::io::stderr(), err_path.clone());
     let status = child.wait()?;
     out_tee.join().ok();

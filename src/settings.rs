@@ -56,6 +56,8 @@ const SUPPORTED: &str = "mlx supports a local folder, a file: URI (e.g. file:///
 pub enum SettingsError {
     #[error("config file {path}: {why}")]
     Config { path: PathBuf, why: String },
+    #[error("environment variable {name}: {why}")]
+    Env { name: &'static str, why: String },
     #[error("tracking URI '{0}' uses an unsupported scheme; {SUPPORTED}")]
     UnsupportedScheme(String),
     #[error(transparent)]
@@ -129,17 +131,23 @@ impl Settings {
                 value: "./mlruns".into(),
                 source: Source::Default,
             });
-        let output = match (flag_output, from_config(config.output)) {
+        // `MLX_OUTPUT` is how `mlx run` tells a nested mlx (whose stdout is a pipe) to keep to a table.
+        let output = match (
+            flag_output,
+            env("MLX_OUTPUT").or_else(|| from_config(config.output)),
+        ) {
             (Some(f), _) => Setting {
                 value: Some(f),
                 source: Source::Flag,
             },
             (None, Some(s)) => {
-                let parsed: OutputFormat =
-                    s.value.parse().map_err(|why| SettingsError::Config {
+                let parsed: OutputFormat = s.value.parse().map_err(|why| match &s.source {
+                    Source::Env(name) => SettingsError::Env { name, why },
+                    _ => SettingsError::Config {
                         path: config_path.clone().unwrap_or_default(),
                         why: format!("output: {why}"),
-                    })?;
+                    },
+                })?;
                 Setting {
                     value: Some(parsed),
                     source: s.source,
@@ -156,6 +164,12 @@ impl Settings {
             config_path,
             config_exists,
         })
+    }
+
+    /// `-o json` was given on the command line: commands that print a bare value for `$(...)` (a run id, a
+    /// version) print a JSON document instead. A pipe or config alone keeps the bare value.
+    pub fn json_flag(&self) -> bool {
+        self.output.source == Source::Flag && self.output.value == Some(OutputFormat::Json)
     }
 
     /// The output format in effect for this process.

@@ -65,7 +65,11 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
             let id = store
                 .create_experiment(&name, artifact_location.as_deref(), &tags)
                 .with_context(|| format!("cannot create experiment '{name}'"))?;
-            println!("{id}");
+            super::print_value(
+                settings,
+                &id,
+                serde_json::json!({"experiment_id": id, "name": name}),
+            )?;
         }
         ExperimentsCommand::List { all, deleted } => {
             let view = if all {

@@ -122,7 +122,7 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
     match cmd {
         LogCommand::Start(args) => {
             let run_id = start_run(store, args, "mlx")?;
-            println!("{run_id}");
+            super::print_value(settings, &run_id, serde_json::json!({ "run_id": run_id }))?;
         }
         LogCommand::Param { run, key, value } => {
             let run_id = active_run_id(run.run)?;
@@ -364,16 +364,34 @@ fn exec_command(
     let shown = crate::redact::uris(&command.join(" "));
     let run_id = start_run(store, start, &shown)?;
     eprintln!("mlx: run {run_id} started for `{shown}`");
-    let outcome = crate::runner::run_in(
+    let json = settings.json_flag();
+    let opts = crate::runner::RunOptions {
+        stdout_to_stderr: json,
+        ..Default::default()
+    };
+    let (status, code) = match crate::runner::run_in(
         store,
         &settings.tracking_uri.value,
         &run_id,
         &command[0],
         &command[1..],
-        None,
-    )?;
-    eprintln!("mlx: run {run_id} ended {}", outcome.status.as_str());
-    Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
+        opts,
+    ) {
+        Ok(o) => (o.status, o.code.clamp(0, 255) as u8),
+        // A command that cannot start exits as a shell would (127 not found, 126 not executable).
+        Err(e @ crate::runner::RunnerError::Spawn { .. }) => {
+            eprintln!("error: {e}");
+            (RunStatus::Failed, e.exit_code())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!("mlx: run {run_id} ended {}", status.as_str());
+    if json {
+        let doc =
+            serde_json::json!({"run_id": run_id, "status": status.as_str(), "exit_code": code});
+        crate::output::print_json(&mut std::io::stdout().lock(), &doc)?;
+    }
+    Ok(ExitCode::from(code))
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub fn doctor(settings: &Settings, args: DoctorArgs) -> Result<ExitCode> {
             .rows
             .push(vec![f.path.display().to_string(), f.problem.clone(), fix]);
     }
-    if findings.is_empty() {
+    if findings.is_empty() && settings.output_format() == output::OutputFormat::Table {
         eprintln!("{}: no problems found", store.root().display());
         return Ok(ExitCode::SUCCESS);
     }

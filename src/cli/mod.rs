@@ -155,6 +155,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// A bare value for `$(...)` (a run id, a version), or one JSON document under `-o json`.
+fn print_value(settings: &Settings, text: &str, json: serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if settings.json_flag() {
+        crate::output::print_json(&mut out, &json)?;
+    } else {
+        writeln!(out, "{text}")?;
+    }
+    Ok(())
+}
+
 /// The error and its causes on one line: `what: why: root cause`.
 fn one_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();

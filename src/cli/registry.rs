@@ -157,7 +157,11 @@ pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
         store.set_model_version_tag(&name, v.version, k, val)?;
     }
     eprintln!("Registered '{name}' version {} from {source}", v.version);
-    println!("{}", v.version);
+    super::print_value(
+        settings,
+        &v.version.to_string(),
+        serde_json::json!({"name": name, "version": v.version, "source": source, "run_id": run_id}),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -301,10 +305,12 @@ pub fn alias(settings: &Settings, cmd: AliasCommand) -> Result<ExitCode> {
             let from = store
                 .set_alias(&name, &alias, version, "set")
                 .with_context(|| format!("cannot set alias '{alias}' of '{name}'"))?;
+            let doc =
+                serde_json::json!({"model": name, "alias": alias, "from": from, "to": version});
             let from = from
                 .map(|v| format!("v{v}"))
                 .unwrap_or_else(|| "(none)".into());
-            println!("{alias}: {from} -> v{version}");
+            super::print_value(settings, &format!("{alias}: {from} -> v{version}"), doc)?;
         }
         AliasCommand::List { model } => {
             let name = resolve_model_name(store, model.as_deref())?;
@@ -350,9 +356,10 @@ pub fn rollback_cmd(settings: &Settings, args: RollbackArgs) -> Result<ExitCode>
         bail!("--alias is empty");
     }
     let (from, to) = rollback(store, &name, &args.alias, args.to)?;
+    let doc = serde_json::json!({"model": name, "alias": args.alias, "from": from, "to": to});
     let from = from
         .map(|v| format!("v{v}"))
         .unwrap_or_else(|| "(none)".into());
-    println!("{}: {from} -> v{to}", args.alias);
+    super::print_value(settings, &format!("{}: {from} -> v{to}", args.alias), doc)?;
     Ok(ExitCode::SUCCESS)
 }

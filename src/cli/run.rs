@@ -2,7 +2,7 @@
 //! child runs of one parent run.
 
 use super::experiment_from_env;
-use crate::output::{self, Listing};
+use crate::output::{self, Listing, OutputFormat};
 use crate::project::{self, Project};
 use crate::settings::Settings;
 use crate::store::entities::{MetricPoint, RunStatus};
@@ -77,6 +77,14 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
             tags,
         })
     };
+    // Our stdout carries one JSON document, so the commands' stdout goes to stderr; a nested mlx would see a
+    // pipe and print JSON, so on a terminal it is told to keep to a table.
+    let format = settings.output_format();
+    let opts = crate::runner::RunOptions {
+        cwd: Some(&dir),
+        stdout_to_stderr: format == OutputFormat::Json,
+        child_output: (format == OutputFormat::Table).then_some("table"),
+    };
     let run_one =
         |run_id: &str, values: &BTreeMap<String, String>| -> Result<crate::runner::Outcome> {
             store.log_batch(
@@ -94,7 +102,7 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
                 run_id,
                 "sh",
                 &["-c".to_string(), command],
-                Some(&dir),
+                opts,
             )?)
         };
 
@@ -102,7 +110,13 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
         let run = start(args.name.clone(), tags(&[]))?;
         let outcome = run_one(&run.run_id, &grid[0])?;
         eprintln!("mlx: run {} ended {}", run.run_id, outcome.status.as_str());
-        println!("{}", run.run_id);
+        let doc = serde_json::json!({
+            "run_id": run.run_id,
+            "params": grid[0],
+            "status": outcome.status.as_str(),
+            "exit_code": outcome.code,
+        });
+        super::print_value(settings, &run.run_id, doc)?;
         return Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8));
     }
 
@@ -209,7 +223,7 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
             "run_id": id, "params": values, "status": o.status.as_str()})).collect::<Vec<_>>(),
         "best": best.as_ref().map(|(id, v)| serde_json::json!({"run_id": id, "value": v})),
     });
-    output::print(settings.output_format(), &listing, &json)?;
+    output::print(format, &listing, &json)?;
     if let (Some(metric), Some((run_id, value))) = (&args.by, &best) {
         eprintln!("mlx: best by {metric}: run {run_id} ({metric} = {value:.4})");
     } else if let Some(metric) = &args.by {
