@@ -6,6 +6,7 @@ use crate::output::{self, Listing, OutputFormat};
 use crate::search::Query;
 use crate::settings::Settings;
 use crate::store::TrackingStore;
+use crate::store::entities::float_json;
 use crate::store::entities::{Run, ViewType};
 use crate::timefmt;
 use anyhow::{Context, Result, bail};
@@ -215,9 +216,10 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
         }
         listing.rows.push(row);
         json_metrics.insert(key.to_string(), serde_json::json!({
-            "values": values.iter().map(|v| v.map(crate::store::metric_file::format_value)).collect::<Vec<_>>(),
-            "deltas": values.iter().map(|v| match (v, base_v) { (Some(v), Some(b)) => Some(v - b), _ => None }).collect::<Vec<_>>(),
-            "best": best,
+            // Numbers as numbers (NaN and infinities as MLflow's strings), alike in values, deltas and best.
+            "values": values.iter().map(|v| v.map(float_json)).collect::<Vec<_>>(),
+            "deltas": values.iter().map(|v| match (v, base_v) { (Some(v), Some(b)) => Some(float_json(v - b)), _ => None }).collect::<Vec<_>>(),
+            "best": best.map(float_json),
         }));
     }
     let param_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.data.params.keys()).collect();

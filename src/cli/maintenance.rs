@@ -82,7 +82,8 @@ pub fn doctor(settings: &Settings, args: DoctorArgs) -> Result<ExitCode> {
             .rows
             .push(vec![f.path.display().to_string(), f.problem.clone(), fix]);
     }
-    if findings.is_empty() && settings.output_format() == output::OutputFormat::Table {
+    // Clean: a note on stderr, or an empty list for `-o json`.
+    if findings.is_empty() && !settings.json_flag() {
         eprintln!("{}: no problems found", store.root().display());
         return Ok(ExitCode::SUCCESS);
     }

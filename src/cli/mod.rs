@@ -198,6 +198,25 @@ fn parse_pairs(what: &str, pairs: &[String]) -> Result<BTreeMap<String, String>>
     Ok(out)
 }
 
+/// `--delimiter`: one ASCII character; `\t` or `tab` for a tab.
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "'{s}' is not a single ASCII character (e.g. ';', or '\\t' for a tab)"
+        )),
+    }
+}
+
+/// Split-and-trim for comma lists: `--features "Pclass, Sex"` names `Sex`, not ` Sex`.
+fn trimmed(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// The active run: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
 fn active_run_id(flag: Option<String>) -> Result<String> {
     flag.or_else(|| std::env::var("MLX_RUN_ID").ok().filter(|s| !s.is_empty()))

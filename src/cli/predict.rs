@@ -14,9 +14,12 @@ pub struct PredictArgs {
     /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/NAME/latest, models:/m-ID or a folder
     #[arg(long, short = 'm')]
     model: String,
-    /// CSV file to predict
+    /// CSV file to predict (`-`: stdin)
     #[arg(long)]
     data: PathBuf,
+    /// Field delimiter, e.g. ';' or '\t' [default: ',', or ';'/tab when the header has no comma]
+    #[arg(long, value_parser = super::parse_delimiter)]
+    delimiter: Option<u8>,
     /// Add one probability column per class
     #[arg(long)]
     with_proba: bool,
@@ -58,6 +61,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Res
         with_proba: args.with_proba,
         id_column: args.id_column,
         chunk_rows: args.chunk_rows,
+        delimiter: args.delimiter,
     };
     let total = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() && total > 50_000_000 {

@@ -18,6 +18,9 @@ pub struct TrainArgs {
     /// CSV file with a header row
     #[arg(long)]
     pub data: PathBuf,
+    /// Field delimiter, e.g. ';' or '\t' [default: ',', or ';'/tab when the header has no comma]
+    #[arg(long, value_parser = super::parse_delimiter)]
+    pub delimiter: Option<u8>,
     /// Column to predict
     #[arg(long)]
     pub target: String,
@@ -42,7 +45,7 @@ pub struct TrainArgs {
     /// Standardise numeric features (mean 0, variance 1), saved with the model
     #[arg(long)]
     pub scale: bool,
-    /// Share of rows held out for evaluation
+    /// Share of rows held out for evaluation; 0 fits on every row (metrics are then training_* on those rows)
     #[arg(long, default_value_t = 0.2)]
     pub test_size: f64,
     /// Seed of the split and the estimator (the split equals scikit-learn's train_test_split(random_state=SEED))
@@ -51,8 +54,9 @@ pub struct TrainArgs {
     /// Keep class proportions in both parts of the split
     #[arg(long)]
     pub stratify: bool,
-    #[arg(long, value_enum, default_value = "logistic-regression")]
-    pub model: ModelKind,
+    /// [default: logistic-regression for classification, linear-regression for regression]
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
     /// [default: classification for text or few-integer targets, else regression]
     #[arg(long, value_enum)]
     pub task: Option<Task>,
@@ -114,9 +118,10 @@ impl TrainArgs {
         Ok(TrainOptions {
             data: self.data.clone(),
             target: self.target.clone(),
-            features: self.features.clone(),
-            drop: self.drop.clone(),
-            categorical: self.categorical.clone(),
+            features: self.features.as_deref().map(super::trimmed),
+            drop: super::trimmed(&self.drop),
+            categorical: super::trimmed(&self.categorical),
+            delimiter: self.delimiter,
             maps,
             encoding: self.encoding,
             na: self.na,
@@ -155,7 +160,7 @@ pub fn run_training(
     store: &dyn crate::store::TrackingStore,
     opts: &TrainOptions,
 ) -> Result<TrainResult> {
-    let bar = if opts.model == ModelKind::RandomForest && std::io::stderr().is_terminal() {
+    let bar = if opts.model == Some(ModelKind::RandomForest) && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(opts.hyper.n_estimators as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(

@@ -141,6 +141,18 @@ pub struct ReadOptions {
     pub expected: BTreeMap<String, String>,
 }
 
+/// The delimiter of a file whose first line is `head`: a header with no comma but a `;` or a tab is
+/// semicolon- or tab-separated (spreadsheets in many locales export `;`).
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let count = |d: u8| line.iter().filter(|&&b| b == d).count();
+    match (count(b','), count(b';'), count(b'\t')) {
+        (0, semi, tab) if semi > tab => b';',
+        (0, _, tab) if tab > 0 => b'\t',
+        _ => b',',
+    }
+}
+
 impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.names
@@ -181,7 +193,16 @@ impl Table {
 
     /// Read a CSV file with a header row. Rows are numbered as in a spreadsheet: the header is row 1.
     pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, DataError> {
-        let mut chunks = CsvChunks::open(path, opts.clone(), usize::MAX)?;
+        Self::read_csv_delimited(path, opts, None)
+    }
+
+    /// [`Table::read_csv`] with a delimiter (None: detected, see [`sniff_delimiter`]).
+    pub fn read_csv_delimited(
+        path: &Path,
+        opts: &ReadOptions,
+        delimiter: Option<u8>,
+    ) -> Result<Table, DataError> {
+        let mut chunks = CsvChunks::open_delimited(path, opts.clone(), usize::MAX, delimiter)?;
         match chunks.next_chunk()? {
             Some((_, table)) => Ok(table),
             None => Err(DataError::File {
@@ -261,11 +282,31 @@ pub struct CsvChunks {
 
 impl CsvChunks {
     pub fn open(path: &Path, opts: ReadOptions, chunk_rows: usize) -> Result<CsvChunks, DataError> {
+        Self::open_delimited(path, opts, chunk_rows, None)
+    }
+
+    /// Open a file (`-`: stdin) with a delimiter (None: detected from the header).
+    pub fn open_delimited(
+        path: &Path,
+        opts: ReadOptions,
+        chunk_rows: usize,
+        delimiter: Option<u8>,
+    ) -> Result<CsvChunks, DataError> {
+        if path == Path::new("-") {
+            let stdin = Box::new(std::io::stdin());
+            return Self::from_reader_delimited(
+                stdin,
+                Path::new("<stdin>"),
+                opts,
+                chunk_rows,
+                delimiter,
+            );
+        }
         let file = std::fs::File::open(path).map_err(|e| DataError::File {
             path: path.to_path_buf(),
             why: e.to_string(),
         })?;
-        Self::from_reader(Box::new(file), path, opts, chunk_rows)
+        Self::from_reader_delimited(Box::new(file), path, opts, chunk_rows, delimiter)
     }
 
     /// Read CSV from any reader; `name` is used in messages.
@@ -275,14 +316,34 @@ impl CsvChunks {
         opts: ReadOptions,
         chunk_rows: usize,
     ) -> Result<CsvChunks, DataError> {
+        Self::from_reader_delimited(input, name, opts, chunk_rows, None)
+    }
+
+    fn from_reader_delimited(
+        input: Box<dyn std::io::Read + Send>,
+        name: &Path,
+        opts: ReadOptions,
+        chunk_rows: usize,
+        delimiter: Option<u8>,
+    ) -> Result<CsvChunks, DataError> {
         let path = name;
         let file_err = |why: String| DataError::File {
             path: path.to_path_buf(),
             why,
         };
+        let mut input = std::io::BufReader::new(input);
+        let delimiter = match delimiter {
+            Some(d) => d,
+            None => {
+                use std::io::BufRead;
+                sniff_delimiter(input.fill_buf().map_err(|e| file_err(e.to_string()))?)
+            }
+        };
+        let input: Box<dyn std::io::Read + Send> = Box::new(input);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
+            .delimiter(delimiter)
             .from_reader(Bounded {
                 inner: input,
                 since_reset: 0,

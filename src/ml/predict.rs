@@ -18,6 +18,8 @@ pub struct PredictOptions {
     pub with_proba: bool,
     pub id_column: Option<String>,
     pub chunk_rows: usize,
+    /// CSV delimiter (None: detected from the header).
+    pub delimiter: Option<u8>,
 }
 
 /// Predict every row of `data` into `out`; returns the number of rows. `progress` gets bytes read so far.
@@ -36,7 +38,7 @@ pub fn predict_csv(
             .entry(id.clone())
             .or_insert_with(|| "string".into());
     }
-    let mut chunks = CsvChunks::open(data, read, opts.chunk_rows)?;
+    let mut chunks = CsvChunks::open_delimited(data, read, opts.chunk_rows, opts.delimiter)?;
     let needed: Vec<&str> = model
         .preprocessor
         .inputs

@@ -21,6 +21,8 @@ pub struct TrainOptions {
     pub features: Option<Vec<String>>,
     pub drop: Vec<String>,
     pub categorical: Vec<String>,
+    /// CSV delimiter (None: detected from the header).
+    pub delimiter: Option<u8>,
     pub maps: BTreeMap<String, BTreeMap<String, f64>>,
     pub encoding: Encoding,
     pub na: NaPolicy,
@@ -28,7 +30,8 @@ pub struct TrainOptions {
     pub test_size: f64,
     pub seed: u64,
     pub stratify: bool,
-    pub model: ModelKind,
+    /// None: logistic regression for classification, linear regression for regression.
+    pub model: Option<ModelKind>,
     pub task: Option<Task>,
     pub hyper: Hyper,
     pub experiment: String,
@@ -57,9 +60,48 @@ pub struct TrainResult {
 /// Distinct-value count above which a string column is left out unless named (ids, names, tickets).
 const MAX_AUTO_CATEGORIES: usize = 50;
 
+/// Preprocessing numbers the rows of a split part; say the file's row instead (`rows`: the part's rows of
+/// the prepared table, `source_rows`: their rows in the file, header = 1).
+fn at_file_row(
+    e: preprocess::PreprocessError,
+    rows: &[usize],
+    source_rows: &[usize],
+) -> preprocess::PreprocessError {
+    match e {
+        preprocess::PreprocessError::Cell { column, row, why } => {
+            let row = row
+                .checked_sub(2)
+                .and_then(|i| rows.get(i))
+                .and_then(|&r| source_rows.get(r))
+                .copied()
+                .unwrap_or(row);
+            preprocess::PreprocessError::Cell { column, row, why }
+        }
+        other => other,
+    }
+}
+
+/// An integer column with a distinct value in every row (PassengerId, customer_id): an id, not a feature.
+fn is_row_id(column: &Column) -> bool {
+    let Column::Numeric(v) = column else {
+        return false;
+    };
+    // Few rows say little: 20 distinct small integers may well be a measurement.
+    if v.len() < 20 || v.iter().any(|x| x.is_none_or(|x| x.fract() != 0.0)) {
+        return false;
+    }
+    let mut values: Vec<i64> = v.iter().flatten().map(|x| *x as i64).collect();
+    values.sort_unstable();
+    values.windows(2).all(|w| w[0] != w[1])
+}
+
 /// Data prepared for fitting: everything before a run exists, so bad input fails before anything is logged.
 struct Prepared {
     table: Table,
+    /// The estimator: --model, else the task's default.
+    model: ModelKind,
+    /// False with --test-size 0: the "test" rows are the training rows.
+    held_out: bool,
     features: Vec<String>,
     task: Task,
     classes: Vec<String>,
@@ -78,7 +120,7 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
         categorical: opts.categorical.clone(),
         expected: BTreeMap::new(),
     };
-    let table = Table::read_csv(&opts.data, &read)?;
+    let table = Table::read_csv_delimited(&opts.data, &read, opts.delimiter)?;
     let file = opts.data.display().to_string();
     let target_col = table.column(&opts.target).with_context(|| {
         format!(
@@ -118,6 +160,12 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
                 .zip(&table.columns)
                 .filter(|(n, _)| **n != opts.target && !opts.drop.contains(n))
                 .filter(|(n, c)| {
+                    if is_row_id(c) {
+                        notes.push(format!(
+                            "left out column '{n}': integers unique per row, most likely an id; name it in --features to use it"
+                        ));
+                        return false;
+                    }
                     let Column::Text(v) = c else { return true };
                     if opts.maps.contains_key(*n) {
                         return true;
@@ -198,8 +246,12 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
     if task == Task::Regression && matches!(target_col, Column::Text(_)) {
         bail!("target '{}' is text; regression needs numbers", opts.target);
     }
-    if !opts.model.supports(task) {
-        bail!("--model {} does not do {:?}", opts.model.name(), task);
+    let model = opts.model.unwrap_or(match task {
+        Task::Classification => ModelKind::LogisticRegression,
+        Task::Regression => ModelKind::LinearRegression,
+    });
+    if !model.supports(task) {
+        bail!("--model {} does not do {:?}", model.name(), task);
     }
     let label_type = target_col.mlflow_type().to_string();
     let (classes, y) = match task {
@@ -239,13 +291,25 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
             )
         }
     };
-    if !(0.0 < opts.test_size && opts.test_size < 1.0) {
+    if !(0.0..1.0).contains(&opts.test_size) {
         bail!(
-            "--test-size must be between 0 and 1, not {}",
+            "--test-size must be at least 0 and below 1, not {}",
             opts.test_size
         );
     }
-    let split = if opts.stratify && task == Task::Classification {
+    let held_out = opts.test_size > 0.0;
+    let split = if !held_out {
+        // Fit the final model on every row; it is evaluated on those same rows (training_* metrics).
+        notes.push(format!(
+            "--test-size 0: fitting on all {} rows; metrics are training_* on those rows, not a held-out estimate",
+            table.n_rows
+        ));
+        let all: Vec<usize> = (0..table.n_rows).collect();
+        split::Split {
+            train: all.clone(),
+            test: all,
+        }
+    } else if opts.stratify && task == Task::Classification {
         let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
         split::stratified_split(&labels, opts.test_size, opts.seed)
     } else {
@@ -259,6 +323,8 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
     }
     Ok(Prepared {
         table,
+        model,
+        held_out,
         features,
         task,
         classes,
@@ -343,17 +409,23 @@ fn train_in_run(
         na: opts.na,
         scale: opts.scale,
     };
-    let pre = Preprocessor::fit(&train_table, &pre_opts)?;
-    let x_train = pre.transform(&train_table, 2)?;
-    let x_test = pre.transform(&test_table, 2)?;
+    let (train_rows, test_rows) = (&p.split.train, &p.split.test);
+    let pre = Preprocessor::fit(&train_table, &pre_opts)
+        .map_err(|e| at_file_row(e, train_rows, &p.source_rows))?;
+    let x_train = pre
+        .transform(&train_table, 2)
+        .map_err(|e| at_file_row(e, train_rows, &p.source_rows))?;
+    let x_test = pre
+        .transform(&test_table, 2)
+        .map_err(|e| at_file_row(e, test_rows, &p.source_rows))?;
     let y_train: Vec<f64> = p.split.train.iter().map(|&r| p.y[r]).collect();
     let y_test: Vec<f64> = p.split.test.iter().map(|&r| p.y[r]).collect();
 
     // Params: the estimator's hyperparameters with defaults, and how the data was prepared.
     let mut params = opts
         .hyper
-        .recorded(opts.model, pre.n_features(), p.task, p.classes.len());
-    params.insert("model".into(), opts.model.name().into());
+        .recorded(p.model, pre.n_features(), p.task, p.classes.len());
+    params.insert("model".into(), p.model.name().into());
     params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
     params.insert("data".into(), opts.data.display().to_string());
     params.insert("target".into(), opts.target.clone());
@@ -383,7 +455,7 @@ fn train_in_run(
         params.insert(format!("map.{col}"), text.join(","));
     }
     let tags = vec![
-        ("estimator".to_string(), opts.model.name().to_string()),
+        ("estimator".to_string(), p.model.name().to_string()),
         (
             "mlx.version".to_string(),
             env!("CARGO_PKG_VERSION").to_string(),
@@ -404,7 +476,7 @@ fn train_in_run(
 
     let started = std::time::Instant::now();
     let (fitted, importance) = estimator::fit(
-        opts.model,
+        p.model,
         &opts.hyper,
         &TrainSet {
             x: &x_train,
@@ -418,7 +490,7 @@ fn train_in_run(
     let fit_seconds = started.elapsed().as_secs_f64();
     let model = SavedModel {
         format_version: 1,
-        kind: opts.model,
+        kind: p.model,
         task: p.task,
         target: opts.target.clone(),
         classes: p.classes.clone(),
@@ -468,10 +540,18 @@ fn train_in_run(
             metrics::regression(&y_test, &pred)
         }
     };
+    if !p.held_out {
+        // MLflow autologging's names for metrics on the training rows.
+        values = values
+            .into_iter()
+            .map(|(k, v)| (format!("training_{k}"), v))
+            .collect();
+    }
     values.insert("training_time".into(), fit_seconds);
     report.insert("metrics".into(), serde_json::json!(values));
     report.insert("n_train".into(), serde_json::json!(y_train.len()));
-    report.insert("n_test".into(), serde_json::json!(y_test.len()));
+    let n_test = if p.held_out { y_test.len() } else { 0 };
+    report.insert("n_test".into(), serde_json::json!(n_test));
     let now = now_ms();
     let metric_points: Vec<(String, MetricPoint)> = values
         .iter()
@@ -517,7 +597,7 @@ fn train_in_run(
     )?;
     std::fs::write(
         reports.join("evaluation.txt"),
-        text_report(&model, &values, &report),
+        text_report(&model, &values, &report, p.held_out),
     )?;
     std::fs::write(reports.join("test_predictions.csv"), test_csv)?;
     super::plots::write_plots(&model, &x_test, &y_test, &reports)?;
@@ -556,7 +636,7 @@ fn train_in_run(
         metrics: values,
         registered_version,
         n_train: y_train.len(),
-        n_test: y_test.len(),
+        n_test,
         features: model.preprocessor.feature_names.clone(),
     })
 }
@@ -565,11 +645,17 @@ fn text_report(
     model: &SavedModel,
     values: &BTreeMap<String, f64>,
     report: &serde_json::Map<String, serde_json::Value>,
+    held_out: bool,
 ) -> String {
     let mut out = format!(
-        "model: {}\ntask: {}\n\nmetrics (test split):\n",
+        "model: {}\ntask: {}\n\nmetrics ({}):\n",
         model.kind.name(),
-        format!("{:?}", model.task).to_lowercase()
+        format!("{:?}", model.task).to_lowercase(),
+        if held_out {
+            "test split"
+        } else {
+            "training rows: --test-size 0 held none out"
+        }
     );
     for (k, v) in values {
         out.push_str(&format!("  {k:<14} {v:.6}\n"));

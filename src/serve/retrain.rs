@@ -245,6 +245,8 @@ pub fn options_from_params(
         features: Some(features),
         drop: Vec::new(),
         categorical,
+        // Detected from the header, as at training time (`;` and tab files included).
+        delimiter: None,
         maps,
         encoding: choice(params, "encoding", Encoding::Onehot)?,
         na: choice(params, "na", NaPolicy::Drop)?,
@@ -252,7 +254,7 @@ pub fn options_from_params(
         test_size,
         seed,
         stratify: flag(params, "stratify")?,
-        model,
+        model: Some(model),
         task,
         hyper,
         experiment: cx.experiment.clone(),
@@ -289,7 +291,9 @@ fn equivalent_command(o: &TrainOptions) -> String {
             .collect();
         push("--map", format!("{col}={}", pairs.join(",")));
     }
-    push("--model", o.model.name().into());
+    if let Some(m) = o.model {
+        push("--model", m.name().into());
+    }
     push("--test-size", o.test_size.to_string());
     push("--seed", o.seed.to_string());
     push("--na", format!("{:?}", o.na).to_lowercase());
@@ -507,7 +511,7 @@ mod tests {
     fn recorded_params_become_typed_options() {
         let d = tempfile::tempdir().unwrap();
         let o = parse(d.path(), &recorded(d.path())).unwrap();
-        assert_eq!(o.model, ModelKind::RandomForest);
+        assert_eq!(o.model, Some(ModelKind::RandomForest));
         assert_eq!(o.features, Some(vec!["a".to_string(), "b".to_string()]));
         assert_eq!(o.categorical, vec!["b".to_string()]);
         assert_eq!((o.test_size, o.seed, o.hyper.seed), (0.25, 3, 3));

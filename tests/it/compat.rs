@@ -205,8 +205,213 @@ fn log_exec_of_a_missing_command_exits_127_and_the_failed_run_says_why() {
     let run = &runs.as_array().unwrap()[0];
     let run = s.json(&["runs", "show", run["run_id"].as_str().unwrap()]);
     assert_eq!(run["info"]["status"], "FAILED");
-    let why = run["tags"]["mlx.error"]
-        .as_str()
-        .unwrap_or_default();
+    let why = run["tags"]["mlx.error"].as_str().unwrap_or_default();
     assert!(why.contains("no-such-command"), "{run}");
+}
+
+/// The bundled Titanic file with its commas turned into `delim` (quoted names keep their commas).
+fn titanic_with(delim: &str) -> String {
+    let text = std::fs::read_to_string(titanic()).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delim.as_bytes()[0])
+        .from_writer(Vec::new());
+    for r in rdr.records() {
+        w.write_record(&r.unwrap()).unwrap();
+    }
+    String::from_utf8(w.into_inner().unwrap()).unwrap()
+}
+
+fn train_args<'a>(data: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["train", "--data", data, "--target", "Survived"];
+    args.extend(extra);
+    args
+}
+
+#[test]
+fn semicolon_and_tab_files_are_read_with_detection_or_delimiter() {
+    let s = TestStore::new();
+    let plain = train_args(titanic().to_str().unwrap(), &["--features", "Pclass,Fare"])
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+    let want = s.json(&plain)["metrics"]["accuracy"].clone();
+    for (name, delim, flag) in [
+        ("semi.csv", ";", None),
+        ("tabs.tsv", "\t", None),
+        ("semi2.csv", ";", Some(";")),
+        ("tabs2.tsv", "\t", Some("\\t")),
+    ] {
+        let path = s.dir.path().join(name);
+        std::fs::write(&path, titanic_with(delim)).unwrap();
+        let mut args = train_args(path.to_str().unwrap(), &["--features", "Pclass,Fare"]);
+        if let Some(f) = flag {
+            args.extend(["--delimiter", f]);
+        }
+        let r = s.json(&args);
+        assert_eq!(r["metrics"]["accuracy"], want, "{name}");
+    }
+    // Predict reads stdin with `--data -`, detecting the delimiter there too.
+    let run = s.json(&plain)["run_id"].as_str().unwrap().to_string();
+    let semi = titanic_with(";");
+    let out = s
+        .mlx()
+        .args([
+            "predict",
+            "-m",
+            &format!("runs:/{run}/model"),
+            "--data",
+            "-",
+        ])
+        .write_stdin(semi)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(lines.lines().count(), 892, "a header and 891 predictions");
+    let bad = s
+        .mlx()
+        .args(["train", "--delimiter", "ab"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn comma_lists_are_trimmed_and_test_size_zero_fits_on_every_row() {
+    let s = TestStore::new();
+    let data = titanic();
+    let r = s.json(&train_args(
+        data.to_str().unwrap(),
+        &[
+            "--features",
+            "Pclass, Sex ,Age",
+            "--map",
+            "Sex=male:0, female:1",
+            "--test-size",
+            "0",
+        ],
+    ));
+    assert_eq!(
+        (r["n_train"].as_u64(), r["n_test"].as_u64()),
+        (Some(714), Some(0))
+    );
+    assert!(
+        r["metrics"]["training_accuracy"].as_f64().unwrap() > 0.7,
+        "{r}"
+    );
+    assert!(r["metrics"].get("accuracy").is_none(), "{r}");
+    let run = s.json(&["runs", "show", r["run_id"].as_str().unwrap()]);
+    assert_eq!(run["params"]["features"], "Pclass,Sex,Age");
+    assert_eq!(run["params"]["test_size"], "0.0");
+    let out = s
+        .mlx()
+        .args(train_args(
+            data.to_str().unwrap(),
+            &["--features", "Pclass", "--test-size", "0"],
+        ))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--test-size 0: fitting on all"));
+    for bad in ["1", "1.5"] {
+        let err = s.fails(&train_args(
+            data.to_str().unwrap(),
+            &["--features", "Pclass", "--test-size", bad],
+        ));
+        assert!(err.contains("--test-size"), "{err}");
+    }
+}
+
+#[test]
+fn training_errors_name_the_files_row_and_ids_and_regression_targets_get_sane_defaults() {
+    let s = TestStore::new();
+    // Row 601 of the file (passenger 600) has an unmapped Sex; the error names that row, whatever the split.
+    let text = std::fs::read_to_string(titanic()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    assert!(lines[600].starts_with("600,"));
+    lines[600] = lines[600].replace(",male,", ",unknown,");
+    let path = s.dir.path().join("bad.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let err = s.fails(&train_args(
+        path.to_str().unwrap(),
+        &[
+            "--features",
+            "Pclass,Sex,Age,Fare",
+            "--map",
+            "Sex=male:0,female:1",
+        ],
+    ));
+    assert!(
+        err.contains("column 'Sex', row 601") && err.contains("unknown"),
+        "{err}"
+    );
+
+    // Default features leave the id out, with a note.
+    let data = titanic();
+    let out = s
+        .mlx()
+        .args(["-o", "json"])
+        .args(train_args(data.to_str().unwrap(), &["--na", "median"]))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("left out column 'PassengerId'") && err.contains("id"),
+        "{err}"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let features = r["features"].as_array().unwrap();
+    assert!(
+        !features.iter().any(|f| f == "PassengerId") && features.iter().any(|f| f == "Pclass"),
+        "{r}"
+    );
+
+    // A numeric target with many values: regression, fitted by linear regression unless --model says.
+    let r = s.json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "Fare",
+        "--features",
+        "Pclass,Age",
+    ]);
+    assert!(r["metrics"]["rmse"].is_number(), "{r}");
+    let run = s.json(&["runs", "show", r["run_id"].as_str().unwrap()]);
+    assert_eq!(
+        (
+            run["params"]["model"].as_str(),
+            run["params"]["task"].as_str()
+        ),
+        (Some("linear-regression"), Some("regression"))
+    );
+    let r = train_args(data.to_str().unwrap(), &["--features", "Pclass,Fare"]);
+    let run = s.json(&["runs", "show", s.json(&r)["run_id"].as_str().unwrap()]);
+    assert_eq!(run["params"]["model"], "logistic-regression");
+}
+
+#[test]
+fn compare_json_values_are_numbers_like_best_and_deltas() {
+    let s = TestStore::new();
+    let a = s.start(&[]);
+    let b = s.start(&[]);
+    s.ok(&["log", "metric", "--run", &a, "acc", "0.5"]);
+    s.ok(&["log", "metric", "--run", &b, "acc", "0.75"]);
+    let c = s.json(&["compare", &a, &b]);
+    let m = &c["metrics"]["acc"];
+    assert_eq!(m["values"], serde_json::json!([0.5, 0.75]), "{c}");
+    assert_eq!(m["deltas"][1], 0.25);
+    assert_eq!(m["best"], m["values"][1]);
 }
