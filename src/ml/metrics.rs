@@ -71,6 +71,128 @@ pub fn classification(
     m
 }
 
+/// One line of scikit-learn's `classification_report`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    #[serde(rename = "f1-score")]
+    pub f1: f64,
+    pub support: usize,
+}
+
+/// scikit-learn's `classification_report`: a line per class present in the true or predicted labels
+/// (zero_division = 0), the accuracy, and macro and support-weighted averages of those lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassificationReport {
+    /// (class index, scores), in class order.
+    pub classes: Vec<(usize, ClassScores)>,
+    pub accuracy: f64,
+    pub macro_avg: ClassScores,
+    pub weighted_avg: ClassScores,
+}
+
+pub fn classification_report(
+    y: &[usize],
+    pred: &[usize],
+    n_classes: usize,
+) -> ClassificationReport {
+    let cm = confusion_matrix(y, pred, n_classes);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let classes: Vec<(usize, ClassScores)> = (0..n_classes)
+        .filter_map(|c| {
+            let tp = cm[c][c] as f64;
+            let predicted: usize = (0..n_classes).map(|t| cm[t][c]).sum();
+            let support: usize = cm[c].iter().sum();
+            if predicted == 0 && support == 0 {
+                return None;
+            }
+            let precision = ratio(tp, predicted as f64);
+            let recall = ratio(tp, support as f64);
+            let f1 = ratio(2.0 * precision * recall, precision + recall);
+            Some((
+                c,
+                ClassScores {
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                },
+            ))
+        })
+        .collect();
+    let total: usize = classes.iter().map(|(_, s)| s.support).sum();
+    let average = |weight: &dyn Fn(&ClassScores) -> f64| {
+        let w: f64 = classes.iter().map(|(_, s)| weight(s)).sum();
+        let avg = |f: fn(&ClassScores) -> f64| {
+            ratio(
+                classes.iter().map(|(_, s)| f(s) * weight(s)).sum::<f64>(),
+                w,
+            )
+        };
+        ClassScores {
+            precision: avg(|s| s.precision),
+            recall: avg(|s| s.recall),
+            f1: avg(|s| s.f1),
+            support: total,
+        }
+    };
+    let correct: usize = (0..n_classes).map(|c| cm[c][c]).sum();
+    ClassificationReport {
+        accuracy: ratio(correct as f64, y.len() as f64),
+        macro_avg: average(&|_| 1.0),
+        weighted_avg: average(&|s| s.support as f64),
+        classes,
+    }
+}
+
+impl ClassificationReport {
+    /// As `classification_report(output_dict=True)`: class label → scores, "accuracy", "macro avg",
+    /// "weighted avg".
+    pub fn to_json(&self, labels: &[String]) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (c, s) in &self.classes {
+            m.insert(labels[*c].clone(), serde_json::json!(s));
+        }
+        m.insert("accuracy".into(), serde_json::json!(self.accuracy));
+        m.insert("macro avg".into(), serde_json::json!(self.macro_avg));
+        m.insert("weighted avg".into(), serde_json::json!(self.weighted_avg));
+        serde_json::Value::Object(m)
+    }
+
+    /// scikit-learn's text layout, to the character (2 digits).
+    pub fn to_text(&self, labels: &[String]) -> String {
+        let width = self
+            .classes
+            .iter()
+            .map(|(c, _)| labels[*c].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("weighted avg".len());
+        let line = |name: &str, s: &ClassScores| {
+            format!(
+                "{name:>width$}  {:>9.2} {:>9.2} {:>9.2} {:>9}\n",
+                s.precision, s.recall, s.f1, s.support
+            )
+        };
+        let mut out = format!(
+            "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n",
+            "", "precision", "recall", "f1-score", "support"
+        );
+        for (c, s) in &self.classes {
+            out.push_str(&line(&labels[*c], s));
+        }
+        out.push('\n');
+        out.push_str(&format!(
+            "{:>width$}  {:>9} {:>9} {:>9.2} {:>9}\n",
+            "accuracy", "", "", self.accuracy, self.macro_avg.support
+        ));
+        out.push_str(&line("macro avg", &self.macro_avg));
+        out.push_str(&line("weighted avg", &self.weighted_avg));
+        out
+    }
+}
+
 pub fn confusion_matrix(y: &[usize], pred: &[usize], n_classes: usize) -> Vec<Vec<usize>> {
     let mut cm = vec![vec![0usize; n_classes]; n_classes];
     for (&t, &p) in y.iter().zip(pred) {
@@ -153,6 +275,39 @@ pub fn regression(y: &[f64], pred: &[f64]) -> BTreeMap<String, f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn classification_report_skips_absent_classes_and_divides_by_zero_as_zero() {
+        // Class 2 is neither true nor predicted; class 1 is never predicted (precision 0/0 = 0).
+        let r = super::classification_report(&[0, 0, 1, 1], &[0, 0, 0, 0], 3);
+        assert_eq!(
+            r.classes.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let c0 = r.classes[0].1;
+        assert_eq!((c0.precision, c0.recall, c0.support), (0.5, 1.0, 2));
+        assert!((c0.f1 - 2.0 / 3.0).abs() < 1e-15);
+        assert_eq!((r.classes[1].1.precision, r.classes[1].1.f1), (0.0, 0.0));
+        assert_eq!(
+            (r.accuracy, r.macro_avg.precision, r.macro_avg.recall),
+            (0.5, 0.25, 0.5)
+        );
+        assert_eq!(r.weighted_avg.support, 4);
+        let labels = ["no".to_string(), "yes".to_string(), "maybe".to_string()];
+        let text = r.to_text(&labels);
+        assert!(
+            text.starts_with("              precision    recall  f1-score   support\n\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n          no       0.50      1.00      0.67         2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n    accuracy                           0.50         4\n"),
+            "{text}"
+        );
+    }
+
     use super::*;
 
     #[test]

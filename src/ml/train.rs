@@ -517,6 +517,7 @@ fn train_in_run(
     }
     let test_csv = test_csv.into_inner().map_err(|e| e.into_error())?;
     let mut report = serde_json::Map::new();
+    let mut per_class_text = None;
     let mut values = match p.task {
         Task::Classification => {
             let proba = predictions
@@ -529,6 +530,12 @@ fn train_in_run(
             let cm = metrics::confusion_matrix(&y, &pred, k);
             report.insert("labels".into(), serde_json::json!(p.classes));
             report.insert("confusion_matrix".into(), serde_json::json!(cm));
+            let per_class = metrics::classification_report(&y, &pred, k);
+            report.insert(
+                "classification_report".into(),
+                per_class.to_json(&p.classes),
+            );
+            per_class_text = Some(per_class.to_text(&p.classes));
             metrics::classification(&y, &pred, proba, k)
         }
         Task::Regression => {
@@ -597,7 +604,13 @@ fn train_in_run(
     )?;
     std::fs::write(
         reports.join("evaluation.txt"),
-        text_report(&model, &values, &report, p.held_out),
+        text_report(
+            &model,
+            &values,
+            &report,
+            per_class_text.as_deref(),
+            p.held_out,
+        ),
     )?;
     std::fs::write(reports.join("test_predictions.csv"), test_csv)?;
     super::plots::write_plots(&model, &x_test, &y_test, &reports)?;
@@ -645,6 +658,7 @@ fn text_report(
     model: &SavedModel,
     values: &BTreeMap<String, f64>,
     report: &serde_json::Map<String, serde_json::Value>,
+    per_class: Option<&str>,
     held_out: bool,
 ) -> String {
     let mut out = format!(
@@ -674,6 +688,10 @@ fn text_report(
             }
             out.push('\n');
         }
+    }
+    if let Some(text) = per_class {
+        out.push_str("\nper class (scikit-learn's classification_report):\n");
+        out.push_str(text);
     }
     if let Some(imp) = &model.feature_importance {
         out.push_str("\nfeature importance:\n");

@@ -415,3 +415,98 @@ fn compare_json_values_are_numbers_like_best_and_deltas() {
     assert_eq!(m["deltas"][1], 0.25);
     assert_eq!(m["best"], m["values"][1]);
 }
+
+/// What scikit-learn's classification_report says about a run's test predictions.
+fn sklearn_report(predictions: &std::path::Path) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/classification_report.py");
+    let out = std::process::Command::new(crate::common::python())
+        .arg(script)
+        .arg(predictions)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_evaluation_report_has_scikit_learns_per_class_table() {
+    let s = TestStore::new();
+    let data = titanic();
+    let data = data.to_str().unwrap();
+    for args in [
+        // Binary, as the original app logged it.
+        &[
+            "--target",
+            "Survived",
+            "--features",
+            "Pclass,Sex,Age,Fare",
+            "--map",
+            "Sex=male:0,female:1",
+        ][..],
+        // Three text classes.
+        &[
+            "--target",
+            "Embarked",
+            "--features",
+            "Pclass,Fare",
+            "--model",
+            "decision-tree",
+            "--max-depth",
+            "3",
+        ],
+    ] {
+        let mut full = vec!["train", "--data", data];
+        full.extend(args);
+        let r = s.json(&full);
+        let run = s.json(&["runs", "show", r["run_id"].as_str().unwrap()]);
+        let artifacts = run["info"]["artifact_uri"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("file://")
+            .to_string();
+        let reports = std::path::Path::new(&artifacts).join("reports");
+        let sk = sklearn_report(&reports.join("test_predictions.csv"));
+        let ours: Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.join("evaluation.json")).unwrap(),
+        )
+        .unwrap();
+        let ours = &ours["classification_report"];
+        let (want, got) = (sk["dict"].as_object().unwrap(), ours.as_object().unwrap());
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>(),
+            "{args:?}: {ours}"
+        );
+        for (line, scores) in want {
+            let close =
+                |a: &Value, b: &Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-12;
+            match scores {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        assert!(
+                            close(v, &got[line][k]),
+                            "{args:?} {line} {k}: {v} vs {}",
+                            got[line][k]
+                        );
+                    }
+                    assert_eq!(
+                        got[line]["support"].as_u64(),
+                        Some(m["support"].as_f64().unwrap() as u64)
+                    );
+                }
+                v => assert!(close(v, &got[line]), "{args:?} {line}"),
+            }
+        }
+        let text = std::fs::read_to_string(reports.join("evaluation.txt")).unwrap();
+        let want_text = sk["text"].as_str().unwrap();
+        assert!(
+            text.contains(want_text),
+            "{args:?}: ours:\n{text}\nscikit-learn's:\n{want_text}"
+        );
+    }
+}
