@@ -175,10 +175,11 @@ fn interop_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run_python(script: &str, store: &Path) -> String {
+/// Run a script of tests/interop with the test Python; returns its stdout.
+fn run_script(script: &str, args: &[&std::ffi::OsStr]) -> String {
     let out = std::process::Command::new(python())
         .arg(interop_script(script))
-        .arg(store)
+        .args(args)
         .env("MLFLOW_ALLOW_FILE_STORE", "true")
         .output()
         .expect("run python");
@@ -188,6 +189,15 @@ fn run_python(script: &str, store: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn run_python(script: &str, store: &Path) -> String {
+    run_script(script, &[store.as_os_str()])
+}
+
+/// Run a script of tests/interop with the test Python and parse its stdout as JSON.
+pub fn interop_json(script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    serde_json::from_str(&run_script(script, args)).expect("JSON on stdout")
 }
 
 /// What the real MLflow client reads from a store (see tests/interop/mlflow_dump.py).

@@ -416,23 +416,6 @@ fn compare_json_values_are_numbers_like_best_and_deltas() {
     assert_eq!(m["best"], m["values"][1]);
 }
 
-/// What scikit-learn's classification_report says about a run's test predictions.
-fn sklearn_report(predictions: &std::path::Path) -> Value {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop/classification_report.py");
-    let out = std::process::Command::new(crate::common::python())
-        .arg(script)
-        .arg(predictions)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn the_evaluation_report_has_scikit_learns_per_class_table() {
     let s = TestStore::new();
@@ -470,7 +453,9 @@ fn the_evaluation_report_has_scikit_learns_per_class_table() {
             .trim_start_matches("file://")
             .to_string();
         let reports = std::path::Path::new(&artifacts).join("reports");
-        let sk = sklearn_report(&reports.join("test_predictions.csv"));
+        let predictions = reports.join("test_predictions.csv");
+        let sk =
+            crate::common::interop_json("classification_report.py", &[predictions.as_os_str()]);
         let ours: Value = serde_json::from_str(
             &std::fs::read_to_string(reports.join("evaluation.json")).unwrap(),
         )

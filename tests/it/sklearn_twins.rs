@@ -1,26 +1,16 @@
 //! kNN, Gaussian naive Bayes and the split against the real scikit-learn (the test venv's), row by row:
 //! the README says they give scikit-learn's answers to the digit.
 
-use crate::common::{TestStore, python};
+use crate::common::TestStore;
 use crate::train::titanic;
 use serde_json::Value;
 
 fn sklearn(features: &str, dir: &std::path::Path) -> Value {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sklearn_twins.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .arg(titanic())
-        .arg(features)
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let titanic = titanic();
+    crate::common::interop_json(
+        "sklearn_twins.py",
+        &[titanic.as_os_str(), features.as_ref(), dir.as_os_str()],
+    )
 }
 
 /// Trains `model` on `features` and checks accuracy, the test-set size and every test row's probabilities.
