@@ -1,11 +1,14 @@
 //! `MLproject.toml`: a project's name and entry points with typed parameters (MLflow Projects' model), the
-//! substitution of parameters into an entry point's command, and parameter grids for sweeps.
+//! substitution of parameters into an entry point's command, and parameter grids for sweeps. Without it,
+//! MLflow's own YAML `MLproject` is read into the same model.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "MLproject.toml";
+/// MLflow's project file (YAML), read when there is no `MLproject.toml`.
+pub const MLFLOW_FILE_NAME: &str = "MLproject";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -13,6 +16,109 @@ pub struct Project {
     pub name: Option<String>,
     #[serde(default)]
     pub entry_points: BTreeMap<String, EntryPoint>,
+    /// The file it was read from.
+    #[serde(skip)]
+    pub source: PathBuf,
+    /// The environment an MLflow project asks for (`conda_env`, `python_env`, `docker_env`), which mlx does
+    /// not build: it runs in the current one, as `mlflow run --env-manager local`.
+    #[serde(skip)]
+    pub environment: Option<&'static str>,
+}
+
+/// MLflow's `MLproject` (YAML). Keys mlx has no use for are ignored, as MLflow does.
+#[derive(Debug, Deserialize)]
+struct YamlProject {
+    name: Option<String>,
+    #[serde(default)]
+    entry_points: BTreeMap<String, YamlEntry>,
+    conda_env: Option<serde_yaml_ng::Value>,
+    python_env: Option<serde_yaml_ng::Value>,
+    docker_env: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct YamlEntry {
+    command: String,
+    #[serde(default)]
+    parameters: BTreeMap<String, YamlParam>,
+}
+
+/// `name: float` or `name: {type: float, default: 0.1}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum YamlParam {
+    Type(String),
+    Full {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        default: Option<serde_yaml_ng::Value>,
+    },
+}
+
+impl YamlProject {
+    fn into_project(self, path: &Path) -> Result<Project, ProjectError> {
+        let bad = |why: String| ProjectError::File {
+            path: path.to_path_buf(),
+            why,
+        };
+        let environment = [
+            ("conda_env", self.conda_env.is_some()),
+            ("python_env", self.python_env.is_some()),
+            ("docker_env", self.docker_env.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(k, set)| set.then_some(k));
+        let mut entry_points = BTreeMap::new();
+        for (name, ep) in self.entry_points {
+            let mut parameters = BTreeMap::new();
+            for (pname, param) in ep.parameters {
+                let (kind, default) = match param {
+                    YamlParam::Type(t) => (Some(t), None),
+                    YamlParam::Full { kind, default } => (kind, default),
+                };
+                let kind = match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("string" | "str") => ParamType::String,
+                    Some("float") => ParamType::Float,
+                    Some("int") => ParamType::Int,
+                    Some("path") => ParamType::Path,
+                    Some("uri") => ParamType::Uri,
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "entry point '{name}', parameter '{pname}': unknown type '{other}' (expected float, int, string, path or uri)"
+                        )));
+                    }
+                };
+                let default = match default {
+                    None | Some(serde_yaml_ng::Value::Null) => None,
+                    Some(serde_yaml_ng::Value::String(s)) => Some(toml::Value::String(s)),
+                    Some(serde_yaml_ng::Value::Bool(b)) => Some(toml::Value::Boolean(b)),
+                    Some(serde_yaml_ng::Value::Number(n)) => Some(match n.as_i64() {
+                        Some(i) => toml::Value::Integer(i),
+                        None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+                    }),
+                    Some(_) => {
+                        return Err(bad(format!(
+                            "entry point '{name}', parameter '{pname}': the default is not a single value"
+                        )));
+                    }
+                };
+                parameters.insert(pname, Parameter { kind, default });
+            }
+            entry_points.insert(
+                name,
+                EntryPoint {
+                    command: ep.command,
+                    parameters,
+                },
+            );
+        }
+        Ok(Project {
+            name: self.name,
+            entry_points,
+            source: path.to_path_buf(),
+            environment,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,9 +166,17 @@ pub enum ProjectError {
 }
 
 impl Project {
-    /// Load `MLproject.toml` from `dir`.
+    /// Load `MLproject.toml` from `dir`, else MLflow's YAML `MLproject`.
     pub fn load(dir: &Path) -> Result<Project, ProjectError> {
         let path = dir.join(FILE_NAME);
+        let yaml = dir.join(MLFLOW_FILE_NAME);
+        if !path.exists() && yaml.is_file() {
+            let text = std::fs::read_to_string(&yaml).map_err(|e| ProjectError::File {
+                path: yaml.clone(),
+                why: e.to_string(),
+            })?;
+            return Project::parse_yaml(&yaml, &text);
+        }
         let text = std::fs::read_to_string(&path).map_err(|e| ProjectError::File {
             path: path.clone(),
             why: e.to_string(),
@@ -70,8 +184,17 @@ impl Project {
         Project::parse(&path, &text)
     }
 
+    /// Parse MLflow's YAML `MLproject`.
+    pub fn parse_yaml(path: &Path, text: &str) -> Result<Project, ProjectError> {
+        let yaml: YamlProject = serde_yaml_ng::from_str(text).map_err(|e| ProjectError::File {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        yaml.into_project(path)?.checked()
+    }
+
     pub fn parse(path: &Path, text: &str) -> Result<Project, ProjectError> {
-        let project: Project = toml::from_str(text).map_err(|e| {
+        let mut project: Project = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| {
                 let before = &text[..s.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
@@ -83,6 +206,14 @@ impl Project {
                 why: format!("{}{}", at.unwrap_or_default(), e.message().trim()),
             }
         })?;
+        project.source = path.to_path_buf();
+        project.checked()
+    }
+
+    /// Every placeholder is a parameter, every default has its parameter's type.
+    fn checked(self) -> Result<Project, ProjectError> {
+        let project = self;
+        let path = &project.source;
         for (name, ep) in &project.entry_points {
             for p in placeholders(&ep.command) {
                 if !ep.parameters.contains_key(&p) {
@@ -286,6 +417,39 @@ data = { type = "path", default = "examples/titanic.csv" }
 n_estimators = { type = "int", default = 100 }
 model = { type = "string" }
 "#;
+
+    #[test]
+    fn reads_mlflows_yaml_mlproject() {
+        let text = "name: tutorial\nconda_env: conda.yaml\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.5}\n      n: {type: int, default: 3}\n      data: path\n      label: {default: x}\n    command: \"python train.py {alpha} {n} {data} {label}\"\n";
+        let p = Project::parse_yaml(Path::new("MLproject"), text).unwrap();
+        assert_eq!(p.name.as_deref(), Some("tutorial"));
+        assert_eq!(p.environment, Some("conda_env"));
+        let ep = p.entry("main", Path::new("MLproject")).unwrap();
+        assert_eq!(ep.parameters["data"].kind, ParamType::Path);
+        assert!(ep.parameters["data"].default.is_none());
+        assert_eq!(ep.parameters["label"].kind, ParamType::String);
+        let grid = resolve_grid(ep, &[("data".into(), "d.csv".into())], Path::new("/p")).unwrap();
+        assert_eq!(
+            render_command(ep, &grid[0]),
+            "python train.py 0.5 3 /p/d.csv x"
+        );
+        for (bad, why) in [
+            (
+                "entry_points:\n  main:\n    parameters:\n      a: {type: list}\n    command: x\n",
+                "unknown type 'list'",
+            ),
+            (
+                "entry_points:\n  main:\n    parameters:\n      a: {type: int, default: 0.5}\n    command: x {a}\n",
+                "not an int",
+            ),
+            ("entry_points:\n  main:\n    command: x {b}\n", "{b}"),
+        ] {
+            let e = Project::parse_yaml(Path::new("MLproject"), bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("MLproject") && e.contains(why), "{e}");
+        }
+    }
 
     #[test]
     fn parses_and_renders_with_defaults_and_grids() {

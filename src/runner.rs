@@ -81,6 +81,14 @@ pub fn run_in(
     if let Some(ca) = crate::store::rest::http::ca_cert_path() {
         cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
     }
+    // MLflow 3 refuses a folder store unless told; mlx hands the command one, so an MLflow script inside
+    // would fail to log to its own run.
+    if !uri.starts_with("http://")
+        && !uri.starts_with("https://")
+        && std::env::var_os("MLFLOW_ALLOW_FILE_STORE").is_none()
+    {
+        cmd.env("MLFLOW_ALLOW_FILE_STORE", "true");
+    }
     if let Some(format) = opts.child_output {
         cmd.env("MLX_OUTPUT", format);
     }

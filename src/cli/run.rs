@@ -1,5 +1,5 @@
-//! `mlx run [ENTRY] [-P k=v]...`: run an MLproject.toml entry point inside a run, or a grid of them as
-//! child runs of one parent run.
+//! `mlx run [ENTRY] [-P k=v]...`: run an MLproject.toml (or MLflow's YAML MLproject) entry point inside a
+//! run, or a grid of them as child runs of one parent run.
 
 use super::experiment_from_env;
 use crate::output::{self, Listing, OutputFormat};
@@ -15,13 +15,13 @@ use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Entry point of MLproject.toml
+    /// Entry point of the project
     #[arg(default_value = "main")]
     entry: String,
     /// Parameter NAME=VALUE (repeatable); NAME=1,2,3 (numbers) or NAME=a|b (text) sweeps a grid
     #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
-    /// Folder holding MLproject.toml
+    /// Folder holding MLproject.toml (or MLflow's YAML MLproject)
     #[arg(long, default_value = ".")]
     project: PathBuf,
     /// Experiment [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, the project name, Default]
@@ -43,8 +43,14 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     let store = store.as_ref();
     let dir = std::path::absolute(&args.project).unwrap_or(args.project.clone());
     let project = Project::load(&dir)?;
-    let path = dir.join(project::FILE_NAME);
+    let path = project.source.clone();
     let entry = project.entry(&args.entry, &path)?;
+    if let Some(env) = project.environment {
+        eprintln!(
+            "note: {} asks for a {env}; mlx runs it in the current environment (as `mlflow run --env-manager local`)",
+            path.display()
+        );
+    }
     let mut given = Vec::new();
     for p in &args.params {
         let (k, v) = p

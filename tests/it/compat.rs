@@ -495,3 +495,106 @@ fn the_evaluation_report_has_scikit_learns_per_class_table() {
         );
     }
 }
+
+/// MLflow's tutorial project, as its docs show it: YAML, a python_env, typed parameters and an MLflow script.
+const MLPROJECT: &str = r#"name: tutorial
+
+python_env: python_env.yaml
+
+entry_points:
+  main:
+    parameters:
+      n_estimators: {type: int, default: 100}
+      max_depth: {type: int, default: 6}
+      data: path
+      alpha: float
+      note: {type: string, default: "a b"}
+    command: "python train.py {n_estimators} {max_depth} {data} {alpha} {note}"
+"#;
+
+const TRAIN_PY: &str = r#"import os, sys
+import mlflow
+
+n_estimators, max_depth, data, alpha, note = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+assert os.path.isabs(data) and os.path.isfile(data), data
+given = os.environ["MLFLOW_RUN_ID"]
+with mlflow.start_run() as run:
+    assert run.info.run_id == given
+    mlflow.log_metric("score", n_estimators / max_depth + alpha)
+    mlflow.set_tag("note_seen", note)
+    mlflow.log_dict({"rows": sum(1 for _ in open(data)) - 1}, "data_info.json")
+print("trained")
+"#;
+
+#[test]
+fn an_mlflow_yaml_project_runs_and_its_script_logs_into_the_run() {
+    let s = TestStore::new();
+    let proj = s.dir.path().join("tutorial");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(proj.join("MLproject"), MLPROJECT).unwrap();
+    std::fs::write(
+        proj.join("python_env.yaml"),
+        "python: \"3.11\"\ndependencies:\n  - mlflow\n",
+    )
+    .unwrap();
+    std::fs::write(proj.join("train.py"), TRAIN_PY).unwrap();
+    std::fs::copy(titanic(), proj.join("titanic.csv")).unwrap();
+    let venv_bin = crate::common::python().parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(venv_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        s.mlx()
+            .env("PATH", &path)
+            .args(["-o", "json", "run", "--project", proj.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // `data` and `alpha` have no default: required, as in MLflow.
+    let out = run(&["-P", "alpha=0.5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'data'"));
+    let out = run(&["-P", "alpha=x", "-P", "data=titanic.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'x' is not a float"));
+
+    let out = run(&[
+        "-P",
+        "n_estimators=50",
+        "-P",
+        "alpha=0.5",
+        "-P",
+        "data=titanic.csv",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("python_env") && err.contains("current environment"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run_id = doc["run_id"].as_str().unwrap();
+    let shown = s.json(&["runs", "show", run_id]);
+    assert_eq!(shown["info"]["status"], "FINISHED");
+    assert_eq!(
+        s.json(&["experiments", "show", "tutorial"])["experiment"]["experiment_id"],
+        shown["info"]["experiment_id"]
+    );
+    assert_eq!(shown["params"]["n_estimators"], "50");
+    assert_eq!(shown["params"]["max_depth"], "6");
+    assert_eq!(shown["metrics"]["score"]["latest"], 50.0 / 6.0 + 0.5);
+    assert_eq!(shown["tags"]["note_seen"], "a b");
+    assert_eq!(shown["tags"]["mlflow.source.type"], "PROJECT");
+    let artifacts: Vec<&str> = shown["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        artifacts.contains(&"data_info.json") && artifacts.contains(&"stdout.txt"),
+        "{artifacts:?}"
+    );
+}
