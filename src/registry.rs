@@ -129,6 +129,10 @@ pub fn rollback(
             (stack[stack.len() - 2], "rollback")
         }
     };
+    // Already there: nothing moves, so nothing goes into the alias history.
+    if current == Some(target) {
+        return Ok((current, target));
+    }
     check_servable(store, name, target)?;
     store.set_alias(name, alias, target, kind)?;
     Ok((current, target))

@@ -85,7 +85,19 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Res
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
             let mut tmp = crate::store::atomic::temp_file_in(dir)
-                .with_context(|| format!("cannot write to {}", dir.display()))?;
+                // tempfile's error names its random temp file; the user named `path`.
+                .map_err(|e| {
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => {
+                            format!("the folder {} does not exist", dir.display())
+                        }
+                        std::io::ErrorKind::PermissionDenied => {
+                            format!("permission denied in {}", dir.display())
+                        }
+                        kind => kind.to_string(),
+                    };
+                    anyhow::anyhow!("cannot write {}: {why}", path.display())
+                })?;
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());
             let rows = predict_csv(&model, &args.data, &opts, format, &mut w, &progress)?;
             w.flush()?;

@@ -356,6 +356,12 @@ pub fn rollback_cmd(settings: &Settings, args: RollbackArgs) -> Result<ExitCode>
         bail!("--alias is empty");
     }
     let (from, to) = rollback(store, &name, &args.alias, args.to)?;
+    if from == Some(to) {
+        eprintln!(
+            "note: '{}' of '{name}' already points at v{to}; nothing changed",
+            args.alias
+        );
+    }
     let doc = serde_json::json!({"model": name, "alias": args.alias, "from": from, "to": to});
     let from = from
         .map(|v| format!("v{v}"))

@@ -51,7 +51,8 @@ pub enum StoreError {
     },
     #[error("{0}")]
     InvalidState(String),
-    #[error("model '{0}' not found")]
+    /// What was looked for, said in full ("alias 'Champion' of registered model 'titanic' ...").
+    #[error("model not found: {0}")]
     ModelNotFound(String),
     /// The tracking server answered with an error (MLflow's `error_code` and message).
     #[error("tracking server: {method} {endpoint} failed with {code} (HTTP {status}): {message}")]
@@ -74,6 +75,19 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// An alias a model does not have, naming the aliases it does have.
+pub fn alias_not_found(name: &str, alias: &str, known: &BTreeMap<String, u64>) -> StoreError {
+    let known = if known.is_empty() {
+        "it has no aliases".to_string()
+    } else {
+        let list: Vec<String> = known.iter().map(|(a, v)| format!("{a} -> v{v}")).collect();
+        format!("its aliases: {}", list.join(", "))
+    };
+    StoreError::ModelNotFound(format!(
+        "registered model '{name}' has no alias '{alias}' ({known})"
+    ))
 }
 
 impl StoreError {

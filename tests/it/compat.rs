@@ -75,6 +75,12 @@ fn tracking_uris_mlx_cannot_open_are_errors_that_say_what_is_supported() {
     assert!(s.dir.path().join("databricks-runs/.trash").is_dir());
 }
 
+/// The command succeeded (else show its stderr).
+fn assert_ok(out: &std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+}
+
 /// Exactly one JSON document on stdout.
 fn one_document(args: &[&str], stdout: &str) -> Value {
     let docs: Vec<Value> = serde_json::Deserializer::from_str(stdout)
@@ -269,11 +275,7 @@ fn semicolon_and_tab_files_are_read_with_detection_or_delimiter() {
         .write_stdin(semi)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let lines = String::from_utf8(out.stdout).unwrap();
     assert_eq!(lines.lines().count(), 892, "a header and 891 predictions");
     let bad = s
@@ -361,11 +363,7 @@ fn training_errors_name_the_files_row_and_ids_and_regression_targets_get_sane_de
         .args(train_args(data.to_str().unwrap(), &["--na", "median"]))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("left out column 'PassengerId'") && err.contains("id"),
@@ -597,4 +595,82 @@ fn an_mlflow_yaml_project_runs_and_its_script_logs_into_the_run() {
         artifacts.contains(&"data_info.json") && artifacts.contains(&"stdout.txt"),
         "{artifacts:?}"
     );
+}
+
+#[test]
+fn rollback_prints_json_skips_no_ops_and_messages_name_what_exists() {
+    let s = TestStore::new();
+    let data = titanic();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let r = s.json(&train_args(
+            data.to_str().unwrap(),
+            &["--features", "Pclass,Fare", "--register", "titanic"],
+        ));
+        runs.push(r["run_id"].as_str().unwrap().to_string());
+    }
+    s.ok(&["alias", "set", "Champion", "1"]);
+    s.ok(&["alias", "set", "Champion", "3"]);
+    s.ok(&["alias", "set", "Challenger", "2"]);
+    let moves = |s: &TestStore| {
+        s.json(&["alias", "history", "Champion"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = moves(&s);
+    // `--to` the version it already points at: JSON says so, the history does not grow.
+    let out = s
+        .mlx()
+        .args(["rollback", "--to", "3", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let doc = one_document(&["rollback"], &String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        (doc["from"].as_u64(), doc["to"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing changed"));
+    assert_eq!(moves(&s), before);
+    let doc = s.json(&["rollback", "--to", "1"]);
+    assert_eq!(
+        (doc["from"].as_u64(), doc["to"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(moves(&s), before + 1);
+
+    // A missing alias: no nested quotes, and the aliases that exist.
+    let err = s.fails(&[
+        "predict",
+        "-m",
+        "models:/titanic@Staging",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("registered model 'titanic' has no alias 'Staging' (its aliases: Challenger -> v2, Champion -> v1)"),
+        "{err}"
+    );
+    assert!(!err.contains("''"), "{err}");
+    let err = s.fails(&["alias", "delete", "Staging"]);
+    assert!(err.contains("its aliases: Challenger -> v2"), "{err}");
+
+    // A write error names the file asked for, not a temp file.
+    let err = s.fails(&[
+        "predict",
+        "-m",
+        "models:/titanic@Champion",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        "/nonexistent/dir/preds.csv",
+    ]);
+    assert!(
+        err.contains(
+            "cannot write /nonexistent/dir/preds.csv: the folder /nonexistent/dir does not exist"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains(".mlx-tmp"), "{err}");
 }

@@ -249,11 +249,10 @@ impl FileStore {
             VersionSpec::Number(n) => n,
             VersionSpec::Alias(alias) => {
                 let path = dir.join("aliases").join(alias);
-                let text = fs::read_to_string(&path).map_err(|_| {
-                    StoreError::ModelNotFound(format!(
-                        "alias '{alias}' of registered model '{name}'"
-                    ))
-                })?;
+                let Ok(text) = fs::read_to_string(&path) else {
+                    let known = self.read_aliases(&dir).unwrap_or_default();
+                    return Err(super::super::alias_not_found(name, alias, &known));
+                };
                 text.trim().parse::<u64>().map_err(|_| {
                     StoreError::corrupt(&path, format!("{:?} is not a version number", text.trim()))
                 })?
@@ -515,9 +514,8 @@ impl FileStore {
             .ok()
             .and_then(|t| t.trim().parse().ok());
         if from.is_none() {
-            return Err(StoreError::ModelNotFound(format!(
-                "alias '{alias}' of registered model '{name}'"
-            )));
+            let known = self.read_aliases(dir).unwrap_or_default();
+            return Err(super::super::alias_not_found(name, alias, &known));
         }
         fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
         self.append_history(

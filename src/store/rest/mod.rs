@@ -976,9 +976,11 @@ impl TrackingStore for RestStore {
                     )
                     .map_err(|e| {
                         not_found(e, || {
-                            StoreError::ModelNotFound(format!(
-                                "alias '{alias}' of registered model '{name}'"
-                            ))
+                            let known = self
+                                .get_registered_model(name)
+                                .map(|m| m.aliases)
+                                .unwrap_or_default();
+                            crate::store::alias_not_found(name, alias, &known)
                         })
                     })?;
                 Ok(parse_version(&v["model_version"]))
@@ -1157,9 +1159,11 @@ impl TrackingStore for RestStore {
         validate::alias(alias)?;
         self.registered_model_json(name)?;
         let Some(from) = self.current_alias(name, alias)? else {
-            return Err(StoreError::ModelNotFound(format!(
-                "alias '{alias}' of registered model '{name}'"
-            )));
+            let known = self
+                .get_registered_model(name)
+                .map(|m| m.aliases)
+                .unwrap_or_default();
+            return Err(crate::store::alias_not_found(name, alias, &known));
         };
         self.client.send(
             Method::DELETE,
