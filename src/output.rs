@@ -1,6 +1,6 @@
 //! Printing listings as a table (for people), JSON (stable, for scripts) or CSV.
 
-use comfy_table::{Table, presets};
+use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets};
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 
@@ -54,12 +54,100 @@ impl Listing {
     }
 }
 
+/// Narrowest a column is squeezed to (a metric such as `0.7039` still reads).
+const MIN_COLUMN: usize = 8;
+
+/// The width tables must fit: `COLUMNS`, else the terminal's when stdout is one; None for a pipe or file.
+fn terminal_width() -> Option<usize> {
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    columns.or_else(|| {
+        io::stdout()
+            .is_terminal()
+            .then(|| Table::new().width().map(usize::from))
+            .flatten()
+    })
+}
+
+/// A table as wide as the terminal at most: the first column (the id) stays whole, the others shrink to
+/// [`MIN_COLUMN`] with `…` at the cut, one line per row; columns that still do not fit are left out and
+/// named under the table. Without a terminal or `COLUMNS` (a pipe, a file) nothing is cut.
 pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let Some(width) = terminal_width() else {
+        return render(headers, rows, None);
+    };
+    let content = |i: usize| {
+        rows.iter()
+            .filter_map(|r| r.get(i))
+            .chain(headers.get(i))
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // Borders take 2; each column its content plus a space either side.
+    let mut used = 2;
+    let mut keep = 0;
+    for i in 0..headers.len() {
+        let w = if i == 0 {
+            content(0)
+        } else {
+            content(i).min(MIN_COLUMN)
+        };
+        if keep > 0 && used + w + 2 > width {
+            break;
+        }
+        used += w + 2;
+        keep += 1;
+    }
+    if keep == headers.len() {
+        return render(headers, rows, Some(width));
+    }
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r[..keep.min(r.len())].to_vec())
+        .collect();
+    let mut note = format!(
+        "{} more columns not shown (--columns picks, -o json has all): {}",
+        headers.len() - keep,
+        headers[keep..].join(", ")
+    );
+    if note.chars().count() > width {
+        note = note
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect::<String>()
+            + "…";
+    }
+    format!("{}\n{note}", render(&headers[..keep], &rows, Some(width)))
+}
+
+fn render(headers: &[String], rows: &[Vec<String>], width: Option<usize>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_BORDERS_ONLY);
+    if let Some(w) = width {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+        t.set_truncation_indicator("…");
+        t.set_width(u16::try_from(w).unwrap_or(u16::MAX));
+    }
     t.set_header(headers);
     for r in rows {
-        t.add_row(r);
+        let mut row = Row::from(r);
+        row.max_height(1);
+        t.add_row(row);
+    }
+    if width.is_some() {
+        if let Some(first) = t.column_mut(0) {
+            first.set_constraint(ColumnConstraint::ContentWidth);
+        }
+        for i in 1..headers.len() {
+            if let Some(c) = t.column_mut(i) {
+                c.set_constraint(ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(
+                    MIN_COLUMN as u16,
+                )));
+            }
+        }
     }
     t.to_string()
 }

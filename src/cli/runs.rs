@@ -38,6 +38,10 @@ pub enum RunsCommand {
         /// Only deleted runs
         #[arg(long)]
         deleted: bool,
+        /// Table/CSV columns after the run's own, e.g. metrics.roc_auc,params.C,tags.team [default: the
+        /// metrics in --filter/--order-by, then the most common metrics]
+        #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+        columns: Vec<String>,
     },
     /// Show everything about a run
     Show { run_id: String },
@@ -109,7 +113,9 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             max,
             all,
             deleted,
+            columns,
         } => {
+            let columns = parse_columns(&super::trimmed(&columns))?;
             let view = if all {
                 ViewType::All
             } else if deleted {
@@ -119,12 +125,20 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             };
             let ids = experiment_ids(store, &experiment)?;
             let format = settings.output_format();
+            let mut queried = Vec::new();
             let runs = if filter.is_some() || !order_by.is_empty() {
                 let query = match Query::parse(filter.as_deref(), &order_by) {
                     Ok(q) => q,
                     Err(e) => return Ok(report_parse_error(&e)),
                 };
+                queried = query_metrics(&query);
                 query.run(store, &ids, view, max)?
+            } else if !columns.is_empty() {
+                let mut runs = store.list_runs(&ids, view, &Projection::default())?;
+                if let Some(max) = max {
+                    runs.truncate(max);
+                }
+                runs
             } else {
                 // Load only what the format shows.
                 let projection = match format {
@@ -148,7 +162,12 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 }
                 runs
             };
-            print_list(format, &runs, ids.len() > 1)?;
+            let columns = if columns.is_empty() {
+                default_columns(format, &runs, &queried)
+            } else {
+                columns
+            };
+            print_list(format, &runs, ids.len() > 1, &columns)?;
         }
         RunsCommand::Compare(args) => return super::compare::exec(settings, args),
         RunsCommand::Diff(args) => return super::compare::diff(settings, args),
@@ -195,6 +214,89 @@ pub fn experiment_ids(store: &dyn TrackingStore, names: &[String]) -> Result<Vec
         .collect()
 }
 
+/// A column of `runs list` after the run's own: a metric, a param or a tag.
+#[derive(Debug, Clone, PartialEq)]
+enum Column {
+    Metric(String),
+    Param(String),
+    Tag(String),
+}
+
+impl Column {
+    fn header(&self) -> String {
+        match self {
+            // Metric headers stay bare, as before: most listings show only metrics.
+            Column::Metric(k) => k.clone(),
+            Column::Param(k) => format!("params.{k}"),
+            Column::Tag(k) => format!("tags.{k}"),
+        }
+    }
+}
+
+/// `--columns metrics.roc_auc,params.C,tags.team` (MLflow's prefixes, singular forms too).
+fn parse_columns(specs: &[String]) -> Result<Vec<Column>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (kind, key) = spec.split_once('.').unwrap_or(("", spec));
+            let key = key.trim_matches('`').to_string();
+            match kind {
+                _ if key.is_empty() => None,
+                "metrics" | "metric" => Some(Column::Metric(key)),
+                "params" | "param" => Some(Column::Param(key)),
+                "tags" | "tag" => Some(Column::Tag(key)),
+                _ => None,
+            }
+            .with_context(|| {
+                format!("--columns: '{spec}' is not metrics.KEY, params.KEY or tags.KEY")
+            })
+        })
+        .collect()
+}
+
+/// The metrics a query filters or sorts on, sort keys first.
+fn query_metrics(query: &Query) -> Vec<String> {
+    let mut parts: Vec<crate::search::Needed> = query
+        .order_by
+        .iter()
+        .map(|o| {
+            let mut n = crate::search::Needed::default();
+            n.add_key(&o.key);
+            n
+        })
+        .collect();
+    if let Some(e) = &query.filter {
+        let mut n = crate::search::Needed::default();
+        n.add_expr(e);
+        parts.push(n);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in parts.into_iter().flat_map(|n| n.metrics) {
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Without --columns: the metrics the query names, then the most common ones (four in a table).
+fn default_columns(format: OutputFormat, runs: &[Run], queried: &[String]) -> Vec<Column> {
+    let n = match format {
+        OutputFormat::Table | OutputFormat::Markdown => 4,
+        _ => usize::MAX,
+    };
+    let mut keys = queried.to_vec();
+    for k in key_metrics(runs, n) {
+        if keys.len() >= n.max(queried.len()) {
+            break;
+        }
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys.into_iter().map(Column::Metric).collect()
+}
+
 /// Metric keys shown as table columns: the most common ones, at most `n`.
 fn key_metrics(runs: &[Run], n: usize) -> Vec<String> {
     let lists = runs
@@ -212,18 +314,19 @@ pub(super) fn fmt_value(v: f64) -> String {
     }
 }
 
-fn print_list(format: OutputFormat, runs: &[Run], show_experiment: bool) -> Result<()> {
-    let metric_cols = match format {
-        OutputFormat::Table | OutputFormat::Markdown => key_metrics(runs, 4),
-        _ => key_metrics(runs, usize::MAX),
-    };
+fn print_list(
+    format: OutputFormat,
+    runs: &[Run],
+    show_experiment: bool,
+    columns: &[Column],
+) -> Result<()> {
     let mut headers = vec!["run id", "name"];
     if show_experiment || format != OutputFormat::Table {
         headers.push("experiment id");
     }
     headers.extend(["status", "start", "duration"]);
     let mut listing = Listing::new(&headers);
-    listing.headers.extend(metric_cols.iter().cloned());
+    listing.headers.extend(columns.iter().map(Column::header));
     for r in runs {
         let mut row = vec![r.info.run_id.clone(), r.info.run_name.clone()];
         if show_experiment || format != OutputFormat::Table {
@@ -237,16 +340,17 @@ fn print_list(format: OutputFormat, runs: &[Run], show_experiment: bool) -> Resu
                 .map(timefmt::duration)
                 .unwrap_or_else(|| "-".into()),
         );
-        for k in &metric_cols {
+        for c in columns {
             row.push(
-                r.data
-                    .metrics
-                    .get(k)
-                    .map(|p| match format {
+                match c {
+                    Column::Metric(k) => r.data.metrics.get(k).map(|p| match format {
                         OutputFormat::Table => fmt_value(p.value),
                         _ => crate::store::metric_file::format_value(p.value),
-                    })
-                    .unwrap_or_default(),
+                    }),
+                    Column::Param(k) => r.data.params.get(k).cloned(),
+                    Column::Tag(k) => r.data.tags.get(k).cloned(),
+                }
+                .unwrap_or_default(),
             );
         }
         listing.rows.push(row);

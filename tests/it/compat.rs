@@ -674,3 +674,93 @@ fn rollback_prints_json_skips_no_ops_and_messages_name_what_exists() {
     );
     assert!(!err.contains(".mlx-tmp"), "{err}");
 }
+
+#[test]
+fn run_tables_fit_the_terminal_show_queried_metrics_and_take_columns() {
+    let s = TestStore::new();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = s.start(&["--name", &format!("a-rather-long-run-name-{i}")]);
+        for m in ["acc", "f1", "loss", "prec", "recall"] {
+            s.ok(&["log", "metric", "--run", &id, m, &format!("0.{i}5")]);
+        }
+        ids.push(id);
+    }
+    s.ok(&["log", "metric", "--run", &ids[1], "roc_auc", "0.9"]);
+    s.ok(&["log", "param", "--run", &ids[1], "C", "0.5"]);
+    s.ok(&["log", "tag", "--run", &ids[1], "team", "vision"]);
+
+    // 80 columns: no line is wider, the ids stay whole, and what is left out is named.
+    let out = s
+        .mlx()
+        .env("COLUMNS", "80")
+        .args(["runs", "list", "-o", "table"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    assert!(ids.iter().all(|id| text.contains(id.as_str())), "{text}");
+    assert!(
+        text.contains('…') && text.contains("4 more columns not shown"),
+        "{text}"
+    );
+    // Without a terminal or COLUMNS nothing is cut.
+    let wide = s.ok(&["runs", "list", "-o", "table"]);
+    assert!(
+        !wide.contains('…') && wide.contains("a-rather-long-run-name-0"),
+        "{wide}"
+    );
+
+    // The metric sorted on is shown even though it is not among the most common.
+    let sorted = s.ok(&[
+        "runs",
+        "list",
+        "-o",
+        "table",
+        "--order-by",
+        "metrics.roc_auc DESC",
+    ]);
+    let header = sorted.lines().nth(1).unwrap();
+    assert!(header.contains("roc_auc"), "{sorted}");
+    let filtered = s.ok(&[
+        "runs",
+        "list",
+        "-o",
+        "csv",
+        "--filter",
+        "metrics.roc_auc > 0.5",
+    ]);
+    assert!(
+        filtered.lines().next().unwrap().contains("roc_auc"),
+        "{filtered}"
+    );
+
+    // Chosen columns, in the order given.
+    let csv = s.ok(&[
+        "runs",
+        "list",
+        "-o",
+        "csv",
+        "--columns",
+        "metrics.roc_auc, params.C,tags.team",
+    ]);
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        headers[headers.len() - 3..],
+        ["roc_auc", "params.C", "tags.team"]
+    );
+    let row = rdr
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| r.get(0) == Some(ids[1].as_str()))
+        .unwrap();
+    let n = row.len();
+    assert_eq!(
+        (&row[n - 3], &row[n - 2], &row[n - 1]),
+        ("0.9", "0.5", "vision")
+    );
+    let err = s.fails(&["runs", "list", "--columns", "roc_auc"]);
+    assert!(err.contains("'roc_auc' is not metrics.KEY"), "{err}");
+}
