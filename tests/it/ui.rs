@@ -507,6 +507,14 @@ impl Browser {
 
     /// Send a command (to the page once attached) and wait for its answer, skipping events.
     fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params) {
+            Ok(result) => result,
+            Err(answer) => panic!("{method}: {answer}"),
+        }
+    }
+
+    /// As [`Browser::call`], with Chromium's error answer (e.g. the page navigated meanwhile) as `Err`.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         use std::io::{Read as _, Write as _};
         self.next_id += 1;
         let mut msg = serde_json::json!({"id": self.next_id, "method": method, "params": params});
@@ -521,8 +529,10 @@ impl Browser {
                 let raw: Vec<u8> = self.buf.drain(..=end).collect();
                 let answer: Value = serde_json::from_slice(&raw[..raw.len() - 1]).unwrap();
                 if answer["id"] == self.next_id {
-                    assert!(answer.get("error").is_none(), "{method}: {answer}");
-                    return answer["result"].clone();
+                    if answer.get("error").is_some() {
+                        return Err(answer);
+                    }
+                    return Ok(answer["result"].clone());
                 }
                 let p = &answer["params"];
                 match answer["method"].as_str() {
@@ -561,11 +571,18 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Wait until the page has rendered its current view.
+    /// Wait until the page has rendered its current view. A poll that meets a navigation in progress
+    /// ("Inspected target navigated or closed", a destroyed context) is only a poll too early: poll again.
     fn wait_ready(&mut self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while self.eval("document.body && document.body.dataset.ready === '1'") != Value::Bool(true)
-        {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let poll = self.try_call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": "document.body && document.body.dataset.ready === '1'", "returnByValue": true}),
+            );
+            if poll.is_ok_and(|r| r["result"]["value"] == Value::Bool(true)) {
+                break;
+            }
             assert!(
                 std::time::Instant::now() < deadline,
                 "the page never finished rendering"
