@@ -1,6 +1,7 @@
 //! The model artifact: a folder with MLflow's `MLmodel` file (an `mlx` flavor, the signature in MLflow's
 //! JSON schema, input examples) beside `model.json` (estimator, preprocessing, fitted state) and, for
-//! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads.
+//! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads. Every model also
+//! carries MLflow's `python_function` flavor (see `pyfunc.rs`).
 
 use super::data::{ReadOptions, Table};
 use super::estimator::{Fitted, ModelKind, Task};
@@ -192,6 +193,7 @@ impl SavedModel {
                 .expect("json")
                 .as_bytes(),
         )?;
+        super::pyfunc::write_files(dir).map_err(|e| save_err(e.to_string()))?;
         let size: u64 = std::fs::read_dir(dir)
             .map_err(|e| save_err(e.to_string()))?
             .flatten()
@@ -216,10 +218,11 @@ impl SavedModel {
         }
         let mut flavors = serde_yaml_ng::Mapping::new();
         flavors.insert(s("mlx"), Value::Mapping(flavor));
+        flavors.insert(s("python_function"), super::pyfunc::flavor());
         let mut signature = serde_yaml_ng::Mapping::new();
         signature.insert(s("inputs"), s(&inputs));
         signature.insert(s("outputs"), s(&outputs));
-        signature.insert(s("params"), Value::Null);
+        signature.insert(s("params"), super::pyfunc::params_schema(self.task));
         let mut example_info = serde_yaml_ng::Mapping::new();
         example_info.insert(s("artifact_path"), s("input_example.json"));
         example_info.insert(s("pandas_orient"), s("split"));

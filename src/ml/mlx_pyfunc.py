@@ -1,0 +1,445 @@
+"""MLflow ``python_function`` loader for models trained by mlx (written by mlx into the model's ``code/``).
+
+It reads ``model.json`` (preprocessing and plain fitted state) and ``trees.bin`` (tree models) and replays
+what ``mlx predict`` does, with numpy and pandas only:
+
+    model = mlflow.pyfunc.load_model("models:/churn@Champion")
+    model.predict(df)                                   # labels (classification) or values (regression)
+    model.predict(df, params={"predict_proba": True})   # one column per class: proba_<label>
+
+Bad input raises ``MlxInputError`` (a ``ValueError``) with mlx's message: ``column 'Sex', row 3: ...``
+(rows are numbered from 0, as ``mlx serve`` numbers the rows of a request).
+"""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+FORMAT_VERSION = 1
+_LEAF = 0xFFFF
+_NODE = np.dtype([("feature", "<u2"), ("threshold", "<f4"), ("next", "<u4")])
+
+
+class MlxInputError(ValueError):
+    """Input the model cannot predict on (a missing column, an unknown category, a missing value...)."""
+
+
+class MlxModelError(ValueError):
+    """A model folder that is damaged or newer than this loader."""
+
+
+def _load_pyfunc(path, model_config=None):
+    """MLflow's entry point: ``path`` is the model folder."""
+    return MlxModel(path)
+
+
+def _rust_debug(s):
+    """A string quoted as mlx quotes it in messages (Rust's ``{:?}``)."""
+    out = []
+    for ch in s:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append("\\u{%x}" % ord(ch))
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _format_number(x):
+    """A number as mlx writes it for lookups: integers without a point, else the shortest round-trip text."""
+    x = float(x)
+    if np.isnan(x):
+        return "NaN"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return np.format_float_positional(x, unique=True, trim="-")
+
+
+def _key(value):
+    """A cell as a lookup key: text as is, numbers formatted as mlx formats them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return _format_number(int(value))
+    return _format_number(value)
+
+
+def _read_trees(path, n_features, n_outputs, n_trees):
+    """Decode ``trees.bin`` (see the README's model format), checking every index as mlx does."""
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def fail(why):
+        raise MlxModelError(f"{path}: {why}")
+
+    if data[:4] != b"MLXT":
+        fail("not an mlx tree file")
+    if len(data) < 8:
+        fail("the tree file is truncated")
+    count = int(np.frombuffer(data, "<u4", 1, 4)[0])
+    at = 8
+    trees = []
+    for _ in range(count):
+        if at + 8 > len(data):
+            fail("the tree file is truncated")
+        n_nodes, n_values = (int(v) for v in np.frombuffer(data, "<u4", 2, at))
+        at += 8
+        if at + n_nodes * 10 + n_values * 4 > len(data):
+            fail("the tree file is truncated")
+        nodes = np.frombuffer(data, _NODE, n_nodes, at)
+        at += n_nodes * 10
+        values = np.frombuffer(data, "<f4", n_values, at)
+        at += n_values * 4
+        if n_nodes == 0:
+            fail("a tree has no nodes")
+        feature = nodes["feature"].astype(np.int64)
+        nxt = nodes["next"].astype(np.int64)
+        leaf = feature == _LEAF
+        idx = np.arange(n_nodes)
+        ok = np.where(
+            leaf,
+            nxt + n_outputs <= n_values,
+            (feature < n_features) & (nxt < n_nodes) & (nxt > idx + 1) & (idx + 1 < n_nodes),
+        )
+        if not ok.all():
+            fail(f"node {int(np.argmin(ok))} of a tree is invalid")
+        trees.append((feature, nodes["threshold"].copy(), nxt, values.astype(np.float64)))
+    if len(trees) != n_trees:
+        fail(f"{len(trees)} trees, expected {n_trees}")
+    return trees
+
+
+class _Forest:
+    """All trees in one set of node arrays, walked level by level for all rows at once.
+
+    Leaves point to themselves, so a row that reached its leaf stays there; rows are dropped from the
+    walk once every one of them sits on a leaf (checked every few levels).
+    """
+
+    def __init__(self, trees, n_outputs):
+        self.n_trees = len(trees)
+        self.n_outputs = n_outputs
+        feats, thrs, lefts, rights, leaf_at, roots = [], [], [], [], [], []
+        values, base_values = [], 0
+        base = 0
+        for feature, threshold, nxt, vals in trees:
+            n = len(feature)
+            idx = np.arange(n)
+            leaf = feature == _LEAF
+            feats.append(np.where(leaf, 0, feature))
+            # A leaf compares its row against +inf and goes "left" to itself.
+            thrs.append(np.where(leaf, np.float32(np.inf), threshold).astype(np.float32))
+            lefts.append(np.where(leaf, idx, idx + 1) + base)
+            rights.append(np.where(leaf, idx, nxt) + base)
+            leaf_at.append(np.where(leaf, nxt + base_values, -1))
+            roots.append(base)
+            values.append(vals)
+            base += n
+            base_values += len(vals)
+        self.feature = np.concatenate(feats).astype(np.intp)
+        self.threshold = np.concatenate(thrs)
+        # children[2i] = left, children[2i+1] = right.
+        self.children = np.stack([np.concatenate(lefts), np.concatenate(rights)], axis=1).ravel()
+        self.leaf_at = np.concatenate(leaf_at)
+        self.is_leaf = self.leaf_at >= 0
+        self.roots = np.array(roots, dtype=np.intp)
+        self.values = np.concatenate(values) if values else np.zeros(0)
+
+    def leaves(self, x32):
+        """For every (row, tree): the offset of its leaf's values. Shape (n_rows, n_trees)."""
+        n, nf = x32.shape
+        flat = x32.ravel()
+        node = np.broadcast_to(self.roots, (n, self.n_trees)).ravel().copy()
+        rowbase = np.repeat(np.arange(n, dtype=np.intp) * nf, self.n_trees)
+        slot = np.arange(n * self.n_trees, dtype=np.intp)
+        out = np.empty(n * self.n_trees, dtype=np.intp)
+        feature, threshold, children, is_leaf = self.feature, self.threshold, self.children, self.is_leaf
+        while node.size:
+            for _ in range(4):
+                go_right = flat[rowbase + feature[node]] > threshold[node]
+                node = children[2 * node + go_right]
+            done = is_leaf[node]
+            if done.any():
+                out[slot[done]] = self.leaf_at[node[done]]
+                keep = ~done
+                node, rowbase, slot = node[keep], rowbase[keep], slot[keep]
+        return out.reshape(n, self.n_trees)
+
+    def predict(self, x):
+        """Mean of the trees' leaf values: (n_rows, n_outputs)."""
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        n = x32.shape[0]
+        out = np.zeros((n, self.n_outputs))
+        if n == 0:
+            return out
+        # Bounded memory: a block of rows at a time.
+        block = max(1, 2_000_000 // max(1, self.n_trees))
+        cols = np.arange(self.n_outputs)
+        for start in range(0, n, block):
+            leaves = self.leaves(x32[start : start + block])
+            acc = np.zeros((leaves.shape[0], self.n_outputs))
+            # Summed tree by tree, in mlx's order, so the sums are the same to the last bit.
+            for t in range(self.n_trees):
+                acc += self.values[leaves[:, t, None] + cols]
+            out[start : start + block] = acc
+        return out / max(1, self.n_trees)
+
+
+class MlxModel:
+    """A loaded mlx model: ``predict(df, params=None)``."""
+
+    def __init__(self, path):
+        json_path = os.path.join(path, "model.json")
+        with open(json_path, encoding="utf-8") as f:
+            m = json.load(f)
+        if m.get("format_version", 0) > FORMAT_VERSION:
+            raise MlxModelError(
+                f"{json_path}: format version {m['format_version']} is newer than this loader understands"
+            )
+        self.path = path
+        self.task = m["task"]
+        self.classes = list(m.get("classes") or [])
+        self.label_type = m.get("label_type", "string")
+        pre = m["preprocessor"]
+        self.inputs = pre["inputs"]
+        self.steps = pre["steps"]
+        self.na = pre["na"]
+        self.n_features = len(pre["feature_names"])
+        fitted = m["fitted"]
+        self.kind = fitted["kind"]
+        self.fitted = fitted
+        n_out = len(self.classes) if self.task == "classification" else 1
+        if self.kind == "linear":
+            self.coef = np.array(fitted["coef"], dtype=np.float64).reshape(-1, self.n_features)
+            self.intercept = np.array(fitted["intercept"], dtype=np.float64)
+        elif self.kind == "trees":
+            trees = _read_trees(
+                os.path.join(path, "trees.bin"), self.n_features, n_out, fitted["n_trees"]
+            )
+            self.forest = _Forest(trees, n_out)
+        elif self.kind == "knn":
+            self.k = int(fitted["k"])
+            self.train_x = np.array(fitted["x"], dtype=np.float64).reshape(-1, self.n_features)
+            self.train_y = np.array(fitted["y"], dtype=np.float64)
+        elif self.kind == "gaussian_nb":
+            self.means = np.array(fitted["means"], dtype=np.float64)
+            self.vars = np.array(fitted["vars"], dtype=np.float64)
+            self.priors = np.array(fitted["priors"], dtype=np.float64)
+        else:
+            raise MlxModelError(f"{json_path}: unknown fitted state {self.kind!r}")
+        if self.task == "classification":
+            self.labels = self._labels()
+
+    def _labels(self):
+        """Class labels typed as the target was: ints stay ints, strings stay strings."""
+        if self.label_type != "string":
+            try:
+                return np.array([int(c) for c in self.classes], dtype=np.int64)
+            except ValueError:
+                try:
+                    return np.array([float(c) for c in self.classes], dtype=np.float64)
+                except ValueError:
+                    pass
+        return np.array(self.classes, dtype=object)
+
+    # --- preprocessing -------------------------------------------------------------------------------
+
+    def transform(self, df, row_offset=0):
+        """The feature matrix mlx builds from ``df`` (rows numbered from ``row_offset`` in messages)."""
+        if not isinstance(df, pd.DataFrame):
+            df = pd.DataFrame(df)
+        n = len(df)
+        out = np.zeros((n, self.n_features))
+        at = 0
+        for step in self.steps:
+            name = step["column"]
+            if name not in df.columns:
+                raise MlxInputError(
+                    f"column '{name}' is not in the data (columns: {', '.join(str(c) for c in df.columns)})"
+                )
+            col = df[name]
+            kind = step["kind"]
+            if kind == "numeric":
+                out[:, at] = self._numeric(col, step, row_offset)
+                at += 1
+            elif kind == "one_hot":
+                cats = step["categories"]
+                idx, missing = self._lookup(col, cats)
+                if self.na == "drop" and missing.any():
+                    self._missing(name, missing, row_offset)
+                hit = idx >= 0
+                out[np.nonzero(hit)[0], at + idx[hit]] = 1.0
+                at += len(cats)
+            else:
+                if kind == "mapped":
+                    keys = list(step["map"].keys())
+                    idx, missing = self._lookup(col, keys)
+                    values = np.array(list(step["map"].values()), dtype=np.float64)
+                    unknown = ~missing & (idx < 0)
+                    why = "unknown value {} (known: " + ", ".join(keys) + ")"
+                else:  # ordinal
+                    idx, missing = self._lookup(col, step["categories"])
+                    values = np.arange(len(step["categories"]), dtype=np.float64)
+                    unknown = ~missing & (idx < 0)
+                    why = "unknown category {}"
+                x = values[np.where(idx < 0, 0, idx)] if len(values) else np.zeros(n)
+                first_bad = self._first(unknown)
+                first_missing = self._first(missing) if step.get("fill") is None else None
+                if first_bad is not None and (first_missing is None or first_bad < first_missing):
+                    raise MlxInputError(
+                        f"column '{name}', row {first_bad + row_offset}: "
+                        + why.format(_rust_debug(_key(col.iloc[first_bad])))
+                    )
+                if first_missing is not None:
+                    self._missing(name, missing, row_offset)
+                if step.get("fill") is not None:
+                    x = np.where(missing, step["fill"], x)
+                out[:, at] = self._scaled(x, step)
+                at += 1
+        return out
+
+    @staticmethod
+    def _first(mask):
+        hits = np.flatnonzero(mask)
+        return int(hits[0]) if hits.size else None
+
+    def _missing(self, name, missing, row_offset):
+        row = self._first(missing)
+        raise MlxInputError(
+            f"column '{name}', row {row + row_offset}: missing value (the model was trained with --na drop)"
+        )
+
+    @staticmethod
+    def _scaled(x, step):
+        scale = step.get("scale")
+        return x if scale is None else (x - scale[0]) / scale[1]
+
+    def _numeric(self, col, step, row_offset):
+        name = step["column"]
+        if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+            x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            # Text or mixed: numbers and numeric text are read as numbers, other text is an error.
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            lut = np.zeros(len(uniques) + 1)
+            lut[-1] = np.nan  # codes == -1 (missing) read the last entry
+            bad = []
+            for i, u in enumerate(uniques):
+                try:
+                    lut[i] = float(u.strip()) if isinstance(u, str) else float(u)
+                except (TypeError, ValueError):
+                    bad.append(i)
+            if bad:
+                row = self._first(np.isin(codes, bad))
+                raise MlxInputError(
+                    f"column '{name}', row {row + row_offset}: {_rust_debug(str(col.iloc[row]))} is not a number"
+                )
+            x = lut[codes]
+        missing = np.isnan(x)
+        if missing.any():
+            if step.get("fill") is None:
+                self._missing(name, missing, row_offset)
+            x = np.where(missing, step["fill"], x)
+        return self._scaled(x, step)
+
+    @staticmethod
+    def _lookup(col, keys):
+        """Index of each cell's key in ``keys`` (-1 when unknown) and the mask of missing cells."""
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        where = {k: i for i, k in enumerate(keys)}
+        lut = np.array([where.get(_key(u), -1) for u in uniques] + [-1], dtype=np.intp)
+        # codes == -1 (missing) reads the trailing -1.
+        return lut[codes], codes < 0
+
+    # --- estimators ----------------------------------------------------------------------------------
+
+    def predict_proba_matrix(self, x):
+        """Class probabilities, (n_rows, n_classes), from a feature matrix."""
+        k = len(self.classes)
+        n = x.shape[0]
+        if self.kind == "linear":
+            if self.coef.shape[0] == 1 and k == 2:
+                z = x @ self.coef[0] + self.intercept[0]
+                p1 = 1.0 / (1.0 + np.exp(-z))
+                return np.column_stack([1.0 - p1, p1])
+            return _softmax(x @ self.coef.T + self.intercept)
+        if self.kind == "trees":
+            return self.forest.predict(x)
+        if self.kind == "knn":
+            counts = np.zeros((n, k))
+            y = self.train_y.astype(np.intp)
+            for rows, sel in self._neighbours(x):
+                counts[rows] = sel.astype(np.float64) @ np.eye(k)[y]
+            return counts / self.k
+        if self.kind == "gaussian_nb":
+            # Summed feature by feature, then added to the log prior, in mlx's order.
+            s = np.zeros((n, k))
+            for f in range(x.shape[1]):
+                v = self.vars[:, f]
+                s += -0.5 * np.log(2.0 * np.pi * v) - (x[:, f, None] - self.means[:, f]) ** 2 / (2.0 * v)
+            return _softmax(np.log(np.maximum(self.priors, 1e-300)) + s)
+        raise MlxModelError(f"no classifier for {self.kind!r}")
+
+    def predict_values(self, x):
+        """Regression values from a feature matrix."""
+        if self.kind == "linear":
+            return x @ self.coef[0] + self.intercept[0]
+        if self.kind == "trees":
+            return self.forest.predict(x)[:, 0]
+        if self.kind == "knn":
+            out = np.empty(x.shape[0])
+            for rows, sel in self._neighbours(x):
+                out[rows] = (sel * self.train_y).sum(axis=1) / self.k
+            return out
+        raise MlxModelError(f"no regressor for {self.kind!r}")
+
+    def _neighbours(self, x, block=512):
+        """For blocks of rows: a mask of the k nearest training rows (squared Euclidean distance summed
+        feature by feature as mlx does; ties go to the lower training row)."""
+        t = self.train_x
+        k = min(self.k, t.shape[0])
+        for start in range(0, x.shape[0], block):
+            q = x[start : start + block]
+            d = np.zeros((q.shape[0], t.shape[0]))
+            for f in range(t.shape[1]):
+                d += (t[None, :, f] - q[:, f, None]) ** 2
+            kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+            less = d < kth
+            tie = d == kth
+            need = k - less.sum(axis=1, keepdims=True)
+            sel = less | (tie & (np.cumsum(tie, axis=1) <= need))
+            yield slice(start, start + q.shape[0]), sel
+
+    def predict(self, model_input, params=None):
+        """Labels (classification) or values (regression); with ``params={"predict_proba": True}`` a
+        DataFrame with one probability column per class, named ``proba_<label>`` as in ``mlx predict``."""
+        params = params or {}
+        x = self.transform(model_input)
+        if self.task == "classification":
+            proba = self.predict_proba_matrix(x)
+            if params.get("predict_proba"):
+                return pd.DataFrame(proba, columns=[f"proba_{c}" for c in self.classes])
+            # np.argmax takes the first of equal maxima, as mlx does.
+            return self.labels[np.argmax(proba, axis=1)] if len(proba) else self.labels[:0]
+        if params.get("predict_proba"):
+            raise MlxInputError("predict_proba is for classifiers; this model does regression")
+        return self.predict_values(x).astype(np.float64)
+
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
