@@ -407,20 +407,26 @@ class MlxModel:
         raise MlxModelError(f"no regressor for {self.kind!r}")
 
     def _neighbours(self, x, block=512):
-        """For blocks of rows: a mask of the k nearest training rows (squared Euclidean distance summed
-        feature by feature as mlx does; ties go to the lower training row)."""
+        """For blocks of rows: a mask of the k nearest training rows, as mlx picks them (scikit-learn's
+        brute-force heap). Distances are summed feature by feature in mlx's order, so they are equal to the
+        bit. The k nearest are those below the k-th distance plus some at it; only when more rows tie at the
+        k-th distance than fit does the heap's order decide, and then the heap is replayed for that row."""
         t = self.train_x
         k = min(self.k, t.shape[0])
         for start in range(0, x.shape[0], block):
             q = x[start : start + block]
             d = np.zeros((q.shape[0], t.shape[0]))
             for f in range(t.shape[1]):
-                d += (t[None, :, f] - q[:, f, None]) ** 2
+                diff = t[None, :, f] - q[:, f, None]
+                d += diff * diff
             kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
             less = d < kth
             tie = d == kth
-            need = k - less.sum(axis=1, keepdims=True)
-            sel = less | (tie & (np.cumsum(tie, axis=1) <= need))
+            need = k - less.sum(axis=1)
+            sel = less | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
+            for r in np.flatnonzero(tie.sum(axis=1) > need):
+                sel[r] = False
+                sel[r, _heap_nearest(d[r], k)] = True
             yield slice(start, start + q.shape[0]), sel
 
     def predict(self, model_input, params=None):
@@ -437,6 +443,37 @@ class MlxModel:
         if params.get("predict_proba"):
             raise MlxInputError("predict_proba is for classifiers; this model does regression")
         return self.predict_values(x).astype(np.float64)
+
+
+def _heap_nearest(dist, k):
+    """Indices kept by scikit-learn's ``heap_push`` (a max-heap of size k; a row enters only when strictly
+    nearer than the farthest kept) when the training rows are offered in order, as mlx does."""
+    values = [float("inf")] * k
+    indices = [-1] * k
+    for i, val in enumerate(dist.tolist()):
+        if val >= values[0]:
+            continue
+        current = 0
+        while True:
+            left = 2 * current + 1
+            right = left + 1
+            if left >= k:
+                break
+            if right >= k or values[left] >= values[right]:
+                if val < values[left]:
+                    swap = left
+                else:
+                    break
+            elif val < values[right]:
+                swap = right
+            else:
+                break
+            values[current] = values[swap]
+            indices[current] = indices[swap]
+            current = swap
+        values[current] = val
+        indices[current] = i
+    return indices
 
 
 def _softmax(z):

@@ -405,3 +405,16 @@ fn utc_now() -> String {
         now.subsec_micros()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_json_numbers_read_back_to_the_bit() {
+        // Training data of a kNN model (Titanic, scaled Age) that serde_json's default parser read 1 ulp
+        // off, which changed a neighbour and the prediction after reloading (and made mlx disagree with
+        // any exact reader, such as the Python loader).
+        let x = -0.379_561_158_914_527_24_f64;
+        let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+        assert_eq!(back.to_bits(), x.to_bits());
+    }
+}

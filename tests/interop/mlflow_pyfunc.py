@@ -36,9 +36,9 @@ def close(a, b):
 
 def read_rows(model_uri, data):
     """The CSV as a user reads it, string columns of the signature as text."""
-    info = mlflow.models.get_model_info(model_uri)
-    cols = info.signature.inputs.input_names()
-    types = {c.name: c.type.name for c in info.signature.inputs.inputs}
+    signature = mlflow.models.Model.load(model_uri).signature
+    cols = signature.inputs.input_names()
+    types = {c.name: c.type.name for c in signature.inputs.inputs}
     df = pd.read_csv(data, dtype={c: str for c, t in types.items() if t == "string"})
     return df[cols]
 
@@ -57,10 +57,14 @@ def same_values(name, got, expected):
             fail(f"{name}: row {i}: pyfunc {g!r} ({type(g).__name__}), mlx {e!r} ({type(e).__name__})")
 
 
+def uri_of(m):
+    return m.get("uri") or f"models:/{m['name']}@Champion"
+
+
 def check_load(spec):
     checked = []
     for m in spec["models"]:
-        uri = f"models:/{m['name']}@Champion"
+        uri = uri_of(m)
         model = mlflow.pyfunc.load_model(uri)
         df = read_rows(uri, m["data"])
         exp = m["expected"]["predictions"]
@@ -80,9 +84,8 @@ def check_load(spec):
                         fail(f"{m['name']}: row {i} class {c}: {proba[f'proba_{c}'].iloc[i]} vs {e['proba'][c]}")
         checked.append({"name": m["name"], "rows": len(labels), "dtype": str(np.asarray(got).dtype)})
     # Bad input: mlx's message, as a Python exception.
-    bad = spec.get("bad")
-    if bad:
-        model = mlflow.pyfunc.load_model(f"models:/{bad['name']}@Champion")
+    for bad in spec.get("bad", []):
+        model = mlflow.pyfunc.load_model(uri_of(bad))
         df = pd.DataFrame(bad["rows"])
         try:
             model.predict(df)
@@ -91,7 +94,7 @@ def check_load(spec):
                 fail(f"bad input: {e!s} does not contain {bad['message']!r}")
             checked.append({"bad_input": str(e)})
         else:
-            fail("bad input predicted without an error")
+            fail(f"bad input {bad['rows']} predicted without an error")
     print(json.dumps(checked))
 
 
@@ -127,7 +130,7 @@ def check_serve(spec):
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
     checked = []
     for m in spec["serve"]:
-        uri = f"models:/{m['name']}@Champion"
+        uri = uri_of(m)
         df = read_rows(uri, m["data"])
         body = json.dumps({"dataframe_split": json.loads(df.to_json(orient="split", index=False))}).encode()
         port = free_port()
@@ -178,14 +181,12 @@ def check_spark(spec):
         for m in spec["models"]:
             by_data.setdefault(m["data"], []).append(m)
         for data, models in by_data.items():
-            uri0 = f"models:/{models[0]['name']}@Champion"
             pdf = pd.read_csv(data)
             sdf = spark.createDataFrame(pdf.astype(object).where(pdf.notna(), None))
             cols = []
             for i, m in enumerate(models):
-                uri = f"models:/{m['name']}@Champion"
-                info = mlflow.models.get_model_info(uri)
-                inputs = info.signature.inputs.input_names()
+                uri = uri_of(m)
+                inputs = mlflow.models.Model.load(uri).signature.inputs.input_names()
                 exp = m["expected"]["predictions"]
                 classifier = bool(exp) and isinstance(exp[0], dict)
                 labels = [e["prediction"] if classifier else e for e in exp]
