@@ -1,6 +1,6 @@
 """The python_function loader's predict against scikit-learn's predict for the twin estimator.
 
-    python bench/pyfunc_bench.py SYNTH.csv [--mlx target/release/mlx] [--repeat 3] [--only NAME,...]
+    python bench/pyfunc_bench.py SYNTH.csv [--mlx target/release/mlx] [--repeat 3] [--only NAME,...] [--loader PY]
 
 SYNTH.csv is the 100,000-row benchmark file (`python gen_synth.py SYNTH.csv`, shared/data). For every estimator ×
 task, mlx trains on it (80/20 split, seed 42) and the same rows fit the scikit-learn twin; then both predict all
@@ -51,9 +51,10 @@ CASES = [
 ]
 
 
-def load_loader(model_dir):
-    """The loader module shipped in the model folder, imported as MLflow imports it."""
-    spec = importlib.util.spec_from_file_location("mlx_pyfunc", os.path.join(model_dir, "code", "mlx_pyfunc.py"))
+def load_loader(model_dir, loader=None):
+    """The loader module shipped in the model folder (or `loader`), imported as MLflow imports it."""
+    path = loader or os.path.join(model_dir, "code", "mlx_pyfunc.py")
+    spec = importlib.util.spec_from_file_location("mlx_pyfunc", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module._load_pyfunc(model_dir)
@@ -75,6 +76,7 @@ def main():
     ap.add_argument("--mlx", default="target/release/mlx")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="")
+    ap.add_argument("--loader", help="a mlx_pyfunc.py to use instead of the model folder's (e.g. src/ml/...)")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
     df = pd.read_csv(a.synth)
@@ -102,7 +104,7 @@ def main():
             os.path.join(root) for root, dirs, _ in os.walk(os.path.join(work, "mlruns"))
             if root.endswith(os.path.join(model_id, "artifacts"))
         )
-        loader = load_loader(model_dir)
+        loader = load_loader(model_dir, a.loader)
         train_df = pd.read_csv(data)
         x_train, _, y_train, _ = train_test_split(
             train_df[features].to_numpy(), train_df[target].to_numpy(), test_size=0.2, random_state=42

@@ -123,79 +123,59 @@ def _read_trees(path, n_features, n_outputs, n_trees):
 
 
 class _Forest:
-    """All trees in one set of node arrays, walked level by level for all rows at once.
-
-    Leaves point to themselves, so a row that reached its leaf stays there; rows are dropped from the
-    walk once every one of them sits on a leaf (checked every few levels).
-    """
+    """Trees walked for a block of rows at a time (the block's features stay in cache), tree by tree, level
+    by level for all rows at once. Leaves point to themselves, so a row that reached its leaf stays there;
+    rows are dropped from the walk every few levels once they sit on a leaf."""
 
     def __init__(self, trees, n_outputs):
-        self.n_trees = len(trees)
         self.n_outputs = n_outputs
-        feats, thrs, lefts, rights, leaf_at, roots = [], [], [], [], [], []
-        values, base_values = [], 0
-        base = 0
-        for feature, threshold, nxt, vals in trees:
-            n = len(feature)
-            idx = np.arange(n)
+        self.trees = []
+        for feature, threshold, nxt, values in trees:
+            idx = np.arange(len(feature))
             leaf = feature == _LEAF
-            feats.append(np.where(leaf, 0, feature))
-            # A leaf compares its row against +inf and goes "left" to itself.
-            thrs.append(np.where(leaf, np.float32(np.inf), threshold).astype(np.float32))
-            lefts.append(np.where(leaf, idx, idx + 1) + base)
-            rights.append(np.where(leaf, idx, nxt) + base)
-            leaf_at.append(np.where(leaf, nxt + base_values, -1))
-            roots.append(base)
-            values.append(vals)
-            base += n
-            base_values += len(vals)
-        self.feature = np.concatenate(feats).astype(np.intp)
-        self.threshold = np.concatenate(thrs)
-        # children[2i] = left, children[2i+1] = right.
-        self.children = np.stack([np.concatenate(lefts), np.concatenate(rights)], axis=1).ravel()
-        self.leaf_at = np.concatenate(leaf_at)
-        self.is_leaf = self.leaf_at >= 0
-        self.roots = np.array(roots, dtype=np.intp)
-        self.values = np.concatenate(values) if values else np.zeros(0)
+            # children[2i] = left (the next node), children[2i+1] = right; a leaf compares against +inf
+            # and goes "left" to itself.
+            children = np.stack([np.where(leaf, idx, idx + 1), np.where(leaf, idx, nxt)], axis=1)
+            self.trees.append(
+                (
+                    np.where(leaf, 0, feature).astype(np.intp),
+                    np.where(leaf, np.float32(np.inf), threshold).astype(np.float32),
+                    children.ravel().astype(np.intp),
+                    leaf,
+                    np.where(leaf, nxt, -1).astype(np.intp),
+                    values,
+                )
+            )
 
-    def leaves(self, x32):
-        """For every (row, tree): the offset of its leaf's values. Shape (n_rows, n_trees)."""
-        n, nf = x32.shape
-        flat = x32.ravel()
-        node = np.broadcast_to(self.roots, (n, self.n_trees)).ravel().copy()
-        rowbase = np.repeat(np.arange(n, dtype=np.intp) * nf, self.n_trees)
-        slot = np.arange(n * self.n_trees, dtype=np.intp)
-        out = np.empty(n * self.n_trees, dtype=np.intp)
-        feature, threshold, children, is_leaf = self.feature, self.threshold, self.children, self.is_leaf
-        while node.size:
-            for _ in range(4):
-                go_right = flat[rowbase + feature[node]] > threshold[node]
-                node = children[2 * node + go_right]
-            done = is_leaf[node]
-            if done.any():
-                out[slot[done]] = self.leaf_at[node[done]]
-                keep = ~done
-                node, rowbase, slot = node[keep], rowbase[keep], slot[keep]
-        return out.reshape(n, self.n_trees)
-
-    def predict(self, x):
-        """Mean of the trees' leaf values: (n_rows, n_outputs)."""
+    def predict(self, x, block=16384):
+        """Mean of the trees' leaf values: (n_rows, n_outputs). Rows go left when f32(x) <= threshold, as
+        in mlx; the leaf values are summed tree by tree in mlx's order, so the sums are the same to the bit."""
         x32 = np.ascontiguousarray(x, dtype=np.float32)
-        n = x32.shape[0]
-        out = np.zeros((n, self.n_outputs))
-        if n == 0:
-            return out
-        # Bounded memory: a block of rows at a time.
-        block = max(1, 2_000_000 // max(1, self.n_trees))
-        cols = np.arange(self.n_outputs)
+        n, nf = x32.shape
+        # Class-major (outputs × rows): numpy is slow over a last axis of two or three.
+        out = np.zeros((self.n_outputs, n))
         for start in range(0, n, block):
-            leaves = self.leaves(x32[start : start + block])
-            acc = np.zeros((leaves.shape[0], self.n_outputs))
-            # Summed tree by tree, in mlx's order, so the sums are the same to the last bit.
-            for t in range(self.n_trees):
-                acc += self.values[leaves[:, t, None] + cols]
-            out[start : start + block] = acc
-        return out / max(1, self.n_trees)
+            flat = x32[start : start + block].ravel()
+            nb = len(flat) // max(1, nf)
+            acc = np.zeros((self.n_outputs, nb))
+            row_base = np.arange(nb, dtype=np.intp) * nf
+            for feature, threshold, children, is_leaf, leaf_at, values in self.trees:
+                node = np.zeros(nb, dtype=np.intp)
+                base = row_base
+                slot = np.arange(nb)
+                leaf_of = np.empty(nb, dtype=np.intp)
+                while node.size:
+                    for _ in range(4):
+                        node = children[2 * node + (flat[base + feature[node]] > threshold[node])]
+                    done = is_leaf[node]
+                    if done.any():
+                        leaf_of[slot[done]] = leaf_at[node[done]]
+                        keep = ~done
+                        node, base, slot = node[keep], base[keep], slot[keep]
+                for o in range(self.n_outputs):
+                    acc[o] += values[leaf_of + o]
+            out[:, start : start + nb] = acc
+        return (out / max(1, len(self.trees))).T
 
 
 class MlxModel:
@@ -262,18 +242,44 @@ class MlxModel:
         if not isinstance(df, pd.DataFrame):
             df = pd.DataFrame(df)
         n = len(df)
-        out = np.zeros((n, self.n_features))
+        columns = set(df.columns)
+        for step in self.steps:
+            if step["column"] not in columns:
+                raise MlxInputError(
+                    f"column '{step['column']}' is not in the data (columns: {', '.join(str(c) for c in df.columns)})"
+                )
+        # Numeric inputs of numeric dtype are converted in one copy, feature rows contiguous. When every step
+        # is such a column, that copy is the feature matrix (transformed in place); otherwise the features
+        # are built row by row into `out` (a column write into a row-major matrix would touch a cache line
+        # per cell) and returned transposed.
+        dtypes = df.dtypes
+        numeric = [
+            st["column"]
+            for st in self.steps
+            if st["kind"] == "numeric"
+            and pd.api.types.is_numeric_dtype(dtypes[st["column"]])
+            and not pd.api.types.is_bool_dtype(dtypes[st["column"]])
+        ]
+        block = {}
+        out = None
+        if numeric and len(set(numeric)) == len(numeric) and df.columns.is_unique:
+            values = np.array(df[numeric].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
+            block = dict(zip(numeric, values))
+            if len(numeric) == len(self.steps) == self.n_features:
+                out = values
+        if out is None:
+            out = np.zeros((self.n_features, n))
         at = 0
         for step in self.steps:
             name = step["column"]
-            if name not in df.columns:
-                raise MlxInputError(
-                    f"column '{name}' is not in the data (columns: {', '.join(str(c) for c in df.columns)})"
-                )
-            col = df[name]
             kind = step["kind"]
+            if kind == "numeric" and name in block:
+                out[at] = self._numeric(None, step, row_offset, block[name])
+                at += 1
+                continue
+            col = df[name]
             if kind == "numeric":
-                out[:, at] = self._numeric(col, step, row_offset)
+                out[at] = self._numeric(col, step, row_offset)
                 at += 1
             elif kind == "one_hot":
                 cats = step["categories"]
@@ -281,7 +287,7 @@ class MlxModel:
                 if self.na == "drop" and missing.any():
                     self._missing(name, missing, row_offset)
                 hit = idx >= 0
-                out[np.nonzero(hit)[0], at + idx[hit]] = 1.0
+                out[at + idx[hit], np.nonzero(hit)[0]] = 1.0
                 at += len(cats)
             else:
                 if kind == "mapped":
@@ -307,9 +313,9 @@ class MlxModel:
                     self._missing(name, missing, row_offset)
                 if step.get("fill") is not None:
                     x = np.where(missing, step["fill"], x)
-                out[:, at] = self._scaled(x, step)
+                out[at] = self._scaled(x, step)
                 at += 1
-        return out
+        return out.T
 
     @staticmethod
     def _first(mask):
@@ -327,10 +333,14 @@ class MlxModel:
         scale = step.get("scale")
         return x if scale is None else (x - scale[0]) / scale[1]
 
-    def _numeric(self, col, step, row_offset):
+    def _numeric(self, col, step, row_offset, converted=None):
+        """One numeric feature. ``converted``, when given, is the column as float64 and may be changed in
+        place (it is a private copy)."""
         name = step["column"]
-        if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
-            x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if converted is not None:
+            x = converted
+        elif pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+            x = np.array(col.to_numpy(dtype=np.float64, na_value=np.nan))  # a copy: changed in place below
         else:
             # Text or mixed: numbers and numeric text are read as numbers, other text is an error.
             codes, uniques = pd.factorize(col, use_na_sentinel=True)
@@ -352,8 +362,13 @@ class MlxModel:
         if missing.any():
             if step.get("fill") is None:
                 self._missing(name, missing, row_offset)
-            x = np.where(missing, step["fill"], x)
-        return self._scaled(x, step)
+            x[missing] = step["fill"]
+        scale = step.get("scale")
+        if scale is not None:
+            # In place, the same two roundings as (x - mean) / std.
+            x -= scale[0]
+            x /= scale[1]
+        return x
 
     @staticmethod
     def _lookup(col, keys):
@@ -375,22 +390,22 @@ class MlxModel:
                 z = x @ self.coef[0] + self.intercept[0]
                 p1 = 1.0 / (1.0 + np.exp(-z))
                 return np.column_stack([1.0 - p1, p1])
-            return _softmax(x @ self.coef.T + self.intercept)
+            return _softmax((self.coef @ x.T) + self.intercept[:, None])
         if self.kind == "trees":
             return self.forest.predict(x)
         if self.kind == "knn":
             counts = np.zeros((n, k))
             y = self.train_y.astype(np.intp)
-            for rows, sel in self._neighbours(x):
-                counts[rows] = sel.astype(np.float64) @ np.eye(k)[y]
+            for block, nb, rows, cols in self._neighbours(x):
+                counts[block] = np.bincount(rows * k + y[cols], minlength=nb * k).reshape(nb, k)
             return counts / self.k
         if self.kind == "gaussian_nb":
             # Summed feature by feature, then added to the log prior, in mlx's order.
-            s = np.zeros((n, k))
+            s = np.zeros((k, n))
             for f in range(x.shape[1]):
-                v = self.vars[:, f]
-                s += -0.5 * np.log(2.0 * np.pi * v) - (x[:, f, None] - self.means[:, f]) ** 2 / (2.0 * v)
-            return _softmax(np.log(np.maximum(self.priors, 1e-300)) + s)
+                v = self.vars[:, f, None]
+                s += -0.5 * np.log(2.0 * np.pi * v) - (x[:, f] - self.means[:, f, None]) ** 2 / (2.0 * v)
+            return _softmax(np.log(np.maximum(self.priors, 1e-300))[:, None] + s)
         raise MlxModelError(f"no classifier for {self.kind!r}")
 
     def predict_values(self, x):
@@ -401,33 +416,61 @@ class MlxModel:
             return self.forest.predict(x)[:, 0]
         if self.kind == "knn":
             out = np.empty(x.shape[0])
-            for rows, sel in self._neighbours(x):
-                out[rows] = (sel * self.train_y).sum(axis=1) / self.k
+            for block, nb, rows, cols in self._neighbours(x):
+                out[block] = np.bincount(rows, weights=self.train_y[cols], minlength=nb) / self.k
             return out
         raise MlxModelError(f"no regressor for {self.kind!r}")
 
-    def _neighbours(self, x, block=512):
-        """For blocks of rows: a mask of the k nearest training rows, as mlx picks them (scikit-learn's
-        brute-force heap). Distances are summed feature by feature in mlx's order, so they are equal to the
-        bit. The k nearest are those below the k-th distance plus some at it; only when more rows tie at the
-        k-th distance than fit does the heap's order decide, and then the heap is replayed for that row."""
+    def _neighbours(self, x, block=1024):
+        """For blocks of rows: (block, its size, row, training row) pairs of the k nearest training rows,
+        exactly as mlx picks them.
+
+        mlx sums squared differences feature by feature and keeps what scikit-learn's brute-force heap
+        keeps. Candidates come from a matrix product (|q|² - 2q·t + |t|², fast but a few ulps off), widened
+        by a bound on that error so no true neighbour is missed; their distances are then recomputed as mlx
+        computes them, so the choice is the same to the bit. The k nearest are those below the k-th distance
+        plus some at it: when more rows tie at the k-th distance than fit, the heap's order decides, and the
+        heap is replayed for that row over all training rows."""
         t = self.train_x
-        k = min(self.k, t.shape[0])
+        n_train = t.shape[0]
+        k = min(self.k, n_train)
+        t_sq = np.einsum("ij,ij->i", t, t)
+        t_norm = t_sq.max() if n_train else 0.0
+        block = max(1, min(block, 4_000_000 // max(1, n_train)))  # a few (block × training rows) matrices
         for start in range(0, x.shape[0], block):
-            q = x[start : start + block]
-            d = np.zeros((q.shape[0], t.shape[0]))
+            q = np.ascontiguousarray(x[start : start + block])
+            nb = q.shape[0]
+            q_sq = np.einsum("ij,ij->i", q, q)
+            approx = q_sq[:, None] - 2.0 * (q @ t.T) + t_sq[None, :]
+            margin = 1e-8 * (q_sq + t_norm) + 1e-300
+            kth_approx = np.partition(approx, k - 1, axis=1)[:, k - 1]
+            rows, cols = np.nonzero(approx <= (kth_approx + 2.0 * margin)[:, None])
+            exact = np.zeros(len(rows))
             for f in range(t.shape[1]):
-                diff = t[None, :, f] - q[:, f, None]
-                d += diff * diff
-            kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
-            less = d < kth
-            tie = d == kth
-            need = k - less.sum(axis=1)
-            sel = less | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
-            for r in np.flatnonzero(tie.sum(axis=1) > need):
-                sel[r] = False
-                sel[r, _heap_nearest(d[r], k)] = True
-            yield slice(start, start + q.shape[0]), sel
+                diff = t[cols, f] - q[rows, f]
+                exact += diff * diff
+            # Per row, candidates by (distance, training row): the first k are the nearest, ties by row.
+            order = np.lexsort((cols, exact, rows))
+            rows, cols, exact = rows[order], cols[order], exact[order]
+            starts = np.searchsorted(rows, np.arange(nb))
+            take = (np.arange(len(rows)) - starts[rows]) < k
+            sel_rows, sel_cols = rows[take], cols[take]
+            # Rows where the (k+1)-th candidate ties the k-th: the heap decides which tied rows stay.
+            after = np.minimum(starts + k, len(rows) - 1)
+            tied = (starts + k < len(rows)) & (rows[after] == np.arange(nb)) & (exact[after] == exact[starts + k - 1])
+            if tied.any():
+                keep = ~tied[sel_rows]
+                extra_rows, extra_cols = [], []
+                for r in np.flatnonzero(tied):
+                    full = np.zeros(n_train)
+                    for f in range(t.shape[1]):
+                        diff = t[:, f] - q[r, f]
+                        full += diff * diff
+                    extra_cols.extend(_heap_nearest(full, k))
+                    extra_rows.extend([r] * k)
+                sel_rows = np.concatenate([sel_rows[keep], np.array(extra_rows, dtype=np.intp)])
+                sel_cols = np.concatenate([sel_cols[keep], np.array(extra_cols, dtype=np.intp)])
+            yield slice(start, start + nb), nb, sel_rows, sel_cols
 
     def predict(self, model_input, params=None):
         """Labels (classification) or values (regression); with ``params={"predict_proba": True}`` a
@@ -477,6 +520,6 @@ def _heap_nearest(dist, k):
 
 
 def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    """Softmax over classes of a class-major (classes × rows) matrix; returns rows × classes."""
+    e = np.exp(z - z.max(axis=0))
+    return (e / e.sum(axis=0)).T
