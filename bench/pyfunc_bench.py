@@ -4,8 +4,9 @@
 
 SYNTH.csv is the 100,000-row benchmark file (`python gen_synth.py SYNTH.csv`, shared/data). For every estimator ×
 task, mlx trains on it (80/20 split, seed 42) and the same rows fit the scikit-learn twin; then both predict all
-100,000 rows, single-threaded: the loader's `predict(df)` (preprocessing included, straight from the model folder's
-code/mlx_pyfunc.py, as MLflow calls it) and scikit-learn's `predict(X)` on the same DataFrame. Classification
+100,000 rows, single-threaded, from the same DataFrame: the loader's `predict(df)` (preprocessing included, straight
+from the model folder's code/mlx_pyfunc.py, as MLflow calls it) and scikit-learn's `predict(df)` (as MLflow's sklearn
+flavor calls it). Classification
 predicts `target` from f0..f19; regression predicts f0 from f1..f19. kNN is fitted on the first 10,000 rows (its
 prediction cost grows with the training set). Prints a markdown table: median seconds over --repeat runs, ratio.
 Run it with the test venv's python (numpy, pandas, scikit-learn).
@@ -107,14 +108,14 @@ def main():
         loader = load_loader(model_dir, a.loader)
         train_df = pd.read_csv(data)
         x_train, _, y_train, _ = train_test_split(
-            train_df[features].to_numpy(), train_df[target].to_numpy(), test_size=0.2, random_state=42
+            train_df[features], train_df[target].to_numpy(), test_size=0.2, random_state=42
         )
         est = twin().fit(x_train, y_train)
         if "n_jobs" in est.get_params():
             est.set_params(n_jobs=1)  # predict single-threaded, like the loader
         x_df = df[features]
         t_loader, ours = timed(lambda: loader.predict(x_df), a.repeat)
-        t_sklearn, theirs = timed(lambda: est.predict(x_df.to_numpy()), a.repeat)
+        t_sklearn, theirs = timed(lambda: est.predict(x_df), a.repeat)
         agree = float(np.mean(np.asarray(ours) == np.asarray(theirs))) if task == "cls" else float(
             np.corrcoef(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float))[0, 1])
         rows.append((name, "classification" if task == "cls" else "regression", t_loader, t_sklearn, agree))

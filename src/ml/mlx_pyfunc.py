@@ -426,7 +426,7 @@ class MlxModel:
         exactly as mlx picks them.
 
         mlx sums squared differences feature by feature and keeps what scikit-learn's brute-force heap
-        keeps. Candidates come from a matrix product (|q|² - 2q·t + |t|², fast but a few ulps off), widened
+        keeps. Candidates come from a matrix product (|t|² - 2q·t, fast but a few ulps off), widened
         by a bound on that error so no true neighbour is missed; their distances are then recomputed as mlx
         computes them, so the choice is the same to the bit. The k nearest are those below the k-th distance
         plus some at it: when more rows tie at the k-th distance than fit, the heap's order decides, and the
@@ -441,7 +441,11 @@ class MlxModel:
             q = np.ascontiguousarray(x[start : start + block])
             nb = q.shape[0]
             q_sq = np.einsum("ij,ij->i", q, q)
-            approx = q_sq[:, None] - 2.0 * (q @ t.T) + t_sq[None, :]
+            # |t|² - 2q·t: the distance less |q|², which does not change a row's order (in place: the
+            # block × training-rows matrices are the cost here).
+            approx = q @ t.T
+            approx *= -2.0
+            approx += t_sq
             margin = 1e-8 * (q_sq + t_norm) + 1e-300
             kth_approx = np.partition(approx, k - 1, axis=1)[:, k - 1]
             rows, cols = np.nonzero(approx <= (kth_approx + 2.0 * margin)[:, None])
