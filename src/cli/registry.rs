@@ -58,6 +58,12 @@ pub enum ModelsCommand {
         #[arg(long)]
         version: Option<u64>,
     },
+    /// Add MLflow's python_function flavor to a model written before mlx wrote it (in place, atomically;
+    /// predictions do not change): then mlflow.pyfunc.load_model, `mlflow models serve` and spark_udf run it
+    AddPyfunc {
+        /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
+        uri: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +172,9 @@ pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
 }
 
 pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
+    if let ModelsCommand::AddPyfunc { uri } = &cmd {
+        return add_pyfunc(settings, uri);
+    }
     let store = settings.open_store()?;
     let store = store.as_ref();
     let format = settings.output_format();
@@ -287,7 +296,35 @@ pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
             Some(ver) => store.set_model_version_description(&name, ver, &description)?,
             None => store.set_registered_model_description(&name, &description)?,
         },
+        ModelsCommand::AddPyfunc { .. } => unreachable!("handled above"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add_pyfunc(settings: &Settings, uri: &str) -> Result<ExitCode> {
+    let remote_store = settings.tracking_uri.value.starts_with("http://")
+        || settings.tracking_uri.value.starts_with("https://");
+    let remote_uri = ["runs:/", "models:/", "mlflow-artifacts:"]
+        .iter()
+        .any(|p| uri.starts_with(p));
+    if remote_store && remote_uri {
+        bail!(
+            "add-pyfunc edits a model folder in place; {uri} lives on the tracking server {} (download it, \
+             add the flavor to the folder and log it again)",
+            settings.tracking_uri.value
+        );
+    }
+    let store = settings.open_store()?;
+    let dir = store
+        .resolve_model(uri)
+        .with_context(|| format!("cannot find model {uri}"))?;
+    let had = crate::ml::pyfunc::add_to_folder(&dir)
+        .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
+    eprintln!(
+        "{} the python_function flavor of {uri} ({})",
+        if had { "Refreshed" } else { "Added" },
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@ pub mod model;
 pub mod plots;
 pub mod predict;
 pub mod preprocess;
+pub mod pyfunc;
 pub mod split;
 pub mod train;
 pub mod tree;

@@ -230,7 +230,8 @@ pub fn copy_fixture(dest: &Path) -> PathBuf {
     root
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copy a folder recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let target = to.join(e.file_name());

@@ -13,6 +13,7 @@ mod hardening;
 mod interop;
 mod log;
 mod project;
+mod pyfunc;
 mod registry;
 mod runs;
 mod search;

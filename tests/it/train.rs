@@ -486,10 +486,7 @@ fn models_in_mlflow_2_layout_and_plain_folders_load() {
         .join("artifacts");
     // MLflow 2 kept the model under the run's artifacts/model/.
     let copy = s.dir.path().join("model");
-    fs::create_dir_all(&copy).unwrap();
-    for e in fs::read_dir(&logged).unwrap().flatten() {
-        fs::copy(e.path(), copy.join(e.file_name())).unwrap();
-    }
+    crate::common::copy_dir(&logged, &copy);
     let old = s.start(&[]);
     s.ok(&["log", "artifact", "--run", &old, copy.to_str().unwrap()]);
     let rows = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/passengers.csv");
