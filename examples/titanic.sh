@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLX="${MLX:-./target/release/mlx}"
-run_id=$("$MLX" run main -o json | tail -n 1)
+run_id=$("$MLX" run main | tail -n 1)   # piped, `mlx run` prints the run id last
 echo "trained run $run_id"
 "$MLX" runs list --experiment titanic --output table
 

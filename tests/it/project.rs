@@ -160,3 +160,71 @@ fn project_errors_are_clear() {
     let failed = s.json(&["runs", "list", "--experiment", "proj"]);
     assert_eq!(failed[0]["status"], "FAILED");
 }
+
+/// The README's first command: examples/titanic.sh trains the main entry point, lists the runs and predicts
+/// the two passengers (run here on a copy of the project, with this build's mlx).
+#[test]
+fn the_readme_main_job_runs_end_to_end() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("examples")).unwrap();
+    for f in ["titanic.sh", "titanic.csv", "passengers.csv"] {
+        std::fs::copy(
+            root.join("examples").join(f),
+            dir.path().join("examples").join(f),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        root.join("MLproject.toml"),
+        dir.path().join("MLproject.toml"),
+    )
+    .unwrap();
+    let mlx = assert_cmd::cargo::cargo_bin("mlx");
+    let out = std::process::Command::new("bash")
+        .arg(dir.path().join("examples/titanic.sh"))
+        .env("MLX", &mlx)
+        .env_remove("MLX_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                mlx.parent().unwrap().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_line = stdout
+        .lines()
+        .find(|l| l.starts_with("trained run "))
+        .unwrap();
+    let run_id = run_line.trim_start_matches("trained run ");
+    assert!(
+        run_id.len() == 32 && run_id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{run_line}"
+    );
+    let after: String = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("trained run "))
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        after.contains(run_id),
+        "the runs table lists the run: {after}"
+    );
+    let preds: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("PassengerId,prediction"))
+        .collect();
+    assert_eq!(preds.len(), 3, "a header and the two passengers: {stdout}");
+    assert!(dir.path().join("mlruns").is_dir());
+}
