@@ -93,3 +93,42 @@ fn mapped_codes_and_pandas_to_dict_rows_are_accepted_by_serve_and_predict() {
     let got = s.ok(&["predict", "-m", &model, "--data", coded.to_str().unwrap()]);
     assert_eq!(got, want);
 }
+
+#[test]
+fn the_python_loader_takes_mapped_codes_as_mlx_does() {
+    let s = TestStore::new();
+    let run = train_mapped(&s);
+    let model = format!("runs:/{run}/model");
+    let coded = s.dir.path().join("coded.csv");
+    std::fs::write(
+        &coded,
+        "Pclass,Sex,Age,Fare\n3,0,22.0,7.25\n1,1,38.0,71.28\n2,female,30.5,13.0\n",
+    )
+    .unwrap();
+    let expected = crate::pyfunc::mlx_predict(&s, &model, &coded);
+    let labels: Vec<&serde_json::Value> = expected["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["prediction"])
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ]
+    );
+    let unknown =
+        "column 'Sex', row 0: unknown value \"2\" (known: female, male, or their codes 0, 1)";
+    let spec = serde_json::json!({
+        "store": s.root(),
+        "models": [{"name": "coded", "uri": model, "data": coded, "expected": expected}],
+        "bad": [{"name": "coded", "uri": model,
+                 "rows": {"Pclass": [3], "Sex": ["2"], "Age": [22.0], "Fare": [7.25]},
+                 "message": unknown}],
+    });
+    let report = crate::pyfunc::run_check(&s, &spec, "load");
+    assert_eq!(report.as_array().unwrap().len(), 2, "{report}");
+}
