@@ -816,7 +816,9 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
+        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port))?;
         let addr = listener.local_addr()?;
         let access = Arc::new(access::Access {
             token: opts.token.clone(),

@@ -334,3 +334,43 @@ fn train_from_a_url_and_update_model_with_new_data_from_any_folder() {
     );
     assert_eq!(status, 401);
 }
+
+#[test]
+fn messages_name_the_busy_address_and_the_unreachable_server() {
+    let s = TestStore::new();
+    let run = train_mapped(&s);
+    // A port in use: serve and ui name the address they could not listen on.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let model = format!("runs:/{run}/model");
+    for args in [
+        vec!["serve", "--model", model.as_str(), "--port", port.as_str()],
+        vec!["ui", "--port", port.as_str()],
+    ] {
+        let out = s.mlx().args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")) && err.contains("in use"),
+            "{args:?}: {err}"
+        );
+    }
+    // A tracking server that refuses connections: said on stderr from the first retry on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let out = crate::common::mlx_bare(s.dir.path())
+        .args(["--tracking-uri", &uri, "experiments", "list"])
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot reach {uri}, retrying (1/2) ...")),
+        "{err}"
+    );
+    assert!(err.contains("retrying (2/2)"), "{err}");
+    drop(busy);
+}
