@@ -86,18 +86,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Res
                 .unwrap_or(std::path::Path::new("."));
             let mut tmp = crate::store::atomic::temp_file_in(dir)
                 // tempfile's error names its random temp file; the user named `path`.
-                .map_err(|e| {
-                    let why = match e.kind() {
-                        std::io::ErrorKind::NotFound => {
-                            format!("the folder {} does not exist", dir.display())
-                        }
-                        std::io::ErrorKind::PermissionDenied => {
-                            format!("permission denied in {}", dir.display())
-                        }
-                        kind => kind.to_string(),
-                    };
-                    anyhow::anyhow!("cannot write {}: {why}", path.display())
-                })?;
+                .map_err(|e| crate::store::atomic::for_target(path, dir, e))?;
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());
             let rows = predict_csv(&model, &args.data, &opts, format, &mut w, &progress)?;
             w.flush()?;

@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// A folder /update_model may read training data from, besides --project (repeatable)
     #[arg(long = "data-dir", value_name = "DIR")]
     data_dirs: Vec<PathBuf>,
+    /// A URL prefix /update_model may download training data from (repeatable), e.g. https://host/data/
+    #[arg(long = "data-url", value_name = "PREFIX")]
+    data_urls: Vec<String>,
     /// Longest a retrain (/update_model) may take, in seconds
     #[arg(long, default_value_t = 1800)]
     retrain_timeout: u64,
@@ -141,6 +144,7 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
         poll_interval: Duration::from_millis(args.poll_ms.max(50)),
         project_dir: std::path::absolute(&args.project).unwrap_or(args.project),
         data_dirs: args.data_dirs,
+        data_urls: args.data_urls,
         retrain_timeout: Duration::from_secs(args.retrain_timeout.max(1)),
     })?;
     Ok(ExitCode::SUCCESS)

@@ -3,19 +3,19 @@
 use super::{active_run_id_opt, experiment_from_env, parse_pairs};
 use crate::ml::estimator::{Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
-use crate::ml::train::{TrainOptions, TrainResult, train};
+use crate::ml::train::{TrainOptions, TrainResult, data_location, train};
 use crate::output::{self, Listing, OutputFormat};
 use crate::settings::Settings;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// CSV file with a header row
+    /// CSV file with a header row, or an http(s) URL of one (streamed to a temp file)
     #[arg(long)]
     pub data: PathBuf,
     /// Field delimiter, e.g. ';' or '\t' [default: ',', or ';'/tab when the header has no comma]
@@ -183,8 +183,17 @@ pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
     // Recorded for people to see how the run was made (nothing executes it; /update_model retrains from the
     // params): shell-quoted, as `mlx`, with credentials stripped (everyone who can read the store reads it).
+    // `--data` is made absolute (as the `data` param) so that the command works from any folder.
+    let mut after_data = false;
     let command = std::iter::once("mlx".to_string())
-        .chain(std::env::args().skip(1))
+        .chain(std::env::args().skip(1).map(|a| {
+            let value = std::mem::replace(&mut after_data, a == "--data");
+            match a.strip_prefix("--data=") {
+                Some(d) => format!("--data={}", data_location(Path::new(d))),
+                None if value && a != "-" => data_location(Path::new(&a)),
+                None => a,
+            }
+        }))
         .map(|a| crate::project::shell_quote(&crate::redact::uris(&a)))
         .collect::<Vec<_>>()
         .join(" ");

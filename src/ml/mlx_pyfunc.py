@@ -292,10 +292,11 @@ class MlxModel:
             else:
                 if kind == "mapped":
                     keys = list(step["map"].keys())
-                    idx, missing = self._lookup(col, keys)
+                    idx, missing = self._lookup(col, keys, step["map"])
                     values = np.array(list(step["map"].values()), dtype=np.float64)
                     unknown = ~missing & (idx < 0)
-                    why = "unknown value {} (known: " + ", ".join(keys) + ")"
+                    codes = ", ".join(_format_number(c) for c in sorted(set(values.tolist())))
+                    why = "unknown value {} (known: " + ", ".join(keys) + ", or their codes " + codes + ")"
                 else:  # ordinal
                     idx, missing = self._lookup(col, step["categories"])
                     values = np.arange(len(step["categories"]), dtype=np.float64)
@@ -371,11 +372,24 @@ class MlxModel:
         return x
 
     @staticmethod
-    def _lookup(col, keys):
-        """Index of each cell's key in ``keys`` (-1 when unknown) and the mask of missing cells."""
+    def _lookup(col, keys, mapping=None):
+        """Index of each cell's key in ``keys`` (-1 when unknown) and the mask of missing cells. For a
+        ``--map`` column (``mapping``), a cell that is not a source value but one of the codes (0 for
+        ``male:0``) reads as the first key with that code, as mlx does."""
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
         where = {k: i for i, k in enumerate(keys)}
-        lut = np.array([where.get(_key(u), -1) for u in uniques] + [-1], dtype=np.intp)
+
+        def index(u):
+            key = _key(u)
+            if key in where or mapping is None:
+                return where.get(key, -1)
+            try:
+                x = float(key.strip())
+            except ValueError:
+                return -1
+            return next((i for i, k in enumerate(keys) if mapping[k] == x), -1)
+
+        lut = np.array([index(u) for u in uniques] + [-1], dtype=np.intp)
         # codes == -1 (missing) reads the trailing -1.
         return lut[codes], codes < 0
 

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod estimator;
+pub mod fetch;
 pub mod metrics;
 pub mod model;
 pub mod plots;

@@ -123,6 +123,26 @@ fn key_of<'a>(c: &Cell<'a>) -> Option<std::borrow::Cow<'a, str>> {
     }
 }
 
+/// A value that is already one of the map's codes (`0` for `--map Sex=male:0,female:1`): clients of the
+/// original app send the column mapped, because its model was trained on the mapped column. Only reached
+/// when the value is not itself a source value of the map, so a source value always wins.
+fn mapped_code(map: &BTreeMap<String, f64>, key: &str) -> Option<f64> {
+    let x: f64 = key.trim().parse().ok()?;
+    map.values().copied().find(|code| *code == x)
+}
+
+/// The map's codes for a message, in order, without repeats (`0, 1`).
+fn map_codes(map: &BTreeMap<String, f64>) -> String {
+    let mut codes: Vec<f64> = map.values().copied().collect();
+    codes.sort_by(f64::total_cmp);
+    codes.dedup();
+    codes
+        .iter()
+        .map(|c| super::data::format_number(*c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, PreprocessError> {
     table
         .column(name)
@@ -315,16 +335,20 @@ impl Preprocessor {
                         let c = cell(col, r);
                         let x = match key_of(&c) {
                             None => missing(r, *fill)?,
-                            Some(k) => {
-                                *map.get(k.as_ref()).ok_or_else(|| PreprocessError::Cell {
-                                    column: name.clone(),
-                                    row: r + row_offset,
-                                    why: format!(
-                                        "unknown value {k:?} (known: {})",
-                                        map.keys().cloned().collect::<Vec<_>>().join(", ")
-                                    ),
-                                })?
-                            }
+                            Some(k) => match map.get(k.as_ref()) {
+                                Some(x) => *x,
+                                None => {
+                                    mapped_code(map, &k).ok_or_else(|| PreprocessError::Cell {
+                                        column: name.clone(),
+                                        row: r + row_offset,
+                                        why: format!(
+                                            "unknown value {k:?} (known: {}, or their codes {})",
+                                            map.keys().cloned().collect::<Vec<_>>().join(", "),
+                                            map_codes(map)
+                                        ),
+                                    })?
+                                }
+                            },
                         };
                         out[r * width + offset] = scaled(x, scale);
                     }
@@ -417,6 +441,31 @@ mod tests {
             na: NaPolicy::Mean,
             scale: false,
         }
+    }
+
+    #[test]
+    fn mapped_codes_are_accepted_unless_they_are_source_values() {
+        let t = table("sex,age\nmale,20\nfemale,30\n");
+        let mut o = opts(&["sex", "age"]);
+        o.maps
+            .insert("sex".into(), parse_map("sex=male:0,female:1").unwrap().1);
+        let p = Preprocessor::fit(&t, &o).unwrap();
+        // Codes as text (a CSV, or a JSON string) and as numbers give the mapped value.
+        assert_eq!(
+            p.transform(&table("sex,age\n0,20\n1,30\n"), 2).unwrap(),
+            [0., 20., 1., 30.]
+        );
+        let e = p
+            .transform(&table("sex,age\n2,20\n"), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"2\"") && e.contains("codes 0, 1"), "{e}");
+        // A source value that looks like a code is the source value.
+        let t = table("x\n0\n1\n");
+        let mut o = opts(&["x"]);
+        o.maps.insert("x".into(), parse_map("x=0:1,1:0").unwrap().1);
+        let p = Preprocessor::fit(&t, &o).unwrap();
+        assert_eq!(p.transform(&t, 2).unwrap(), [1., 0.]);
     }
 
     #[test]

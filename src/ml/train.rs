@@ -114,13 +114,23 @@ struct Prepared {
     notes: Vec<String>,
 }
 
-fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
+/// Read and prepare the data of `opts` from `file` (a local copy when `opts.data` is a URL).
+fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepared> {
     use anyhow::{Context, bail};
     let read = ReadOptions {
         categorical: opts.categorical.clone(),
         expected: BTreeMap::new(),
     };
-    let table = Table::read_csv_delimited(&opts.data, &read, opts.delimiter)?;
+    let table = match Table::read_csv_delimited(file, &read, opts.delimiter) {
+        Ok(t) => t,
+        // A downloaded copy: name the URL, not the temp file.
+        Err(e) if file != opts.data => bail!(
+            "{}",
+            e.to_string()
+                .replace(&*file.to_string_lossy(), &opts.data.to_string_lossy())
+        ),
+        Err(e) => return Err(e.into()),
+    };
     let file = opts.data.display().to_string();
     let target_col = table.column(&opts.target).with_context(|| {
         format!(
@@ -336,6 +346,18 @@ fn prepare(opts: &TrainOptions) -> anyhow::Result<Prepared> {
     })
 }
 
+/// Where the data is, as recorded: a URL as given, a path made absolute.
+pub fn data_location(data: &std::path::Path) -> String {
+    let text = data.to_string_lossy();
+    if super::fetch::is_url(&text) {
+        return text.into_owned();
+    }
+    std::path::absolute(data)
+        .unwrap_or_else(|_| data.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Train and record a run. `progress` is called once per tree of a forest; `notes` receives human notes.
 pub fn train(
     store: &dyn TrackingStore,
@@ -344,7 +366,12 @@ pub fn train(
     notes: &mut dyn FnMut(&str),
 ) -> anyhow::Result<TrainResult> {
     use anyhow::Context;
-    let p = prepare(opts)?;
+    // A URL is streamed to a temp file, kept until the run is recorded.
+    let fetched = super::fetch::fetch_if_url(&opts.data)?;
+    let p = prepare(
+        opts,
+        fetched.as_ref().map_or(opts.data.as_path(), |f| f.path()),
+    )?;
     for n in &p.notes {
         notes(n);
     }
@@ -427,7 +454,8 @@ fn train_in_run(
         .recorded(p.model, pre.n_features(), p.task, p.classes.len());
     params.insert("model".into(), p.model.name().into());
     params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
-    params.insert("data".into(), opts.data.display().to_string());
+    // Absolute, so that a retrain works from any folder (a URL stays as given).
+    params.insert("data".into(), data_location(&opts.data));
     params.insert("target".into(), opts.target.clone());
     params.insert("features".into(), p.features.join(","));
     params.insert(
@@ -618,6 +646,8 @@ fn train_in_run(
 
     // The dataset.
     let schema = serde_json::json!({"mlflow_colspec": data::colspec(&p.table, &p.table.names)});
+    let location = data_location(&opts.data);
+    let is_url = super::fetch::is_url(&location);
     let dataset = Dataset {
         name: opts
             .data
@@ -625,8 +655,13 @@ fn train_in_run(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "dataset".into()),
         digest: data::digest(&p.table),
-        source_type: "local".into(),
-        source: serde_json::json!({"uri": std::path::absolute(&opts.data).unwrap_or(opts.data.clone())}).to_string(),
+        source_type: if is_url { "http" } else { "local" }.into(),
+        source: if is_url {
+            serde_json::json!({"url": location})
+        } else {
+            serde_json::json!({"uri": location})
+        }
+        .to_string(),
         schema: schema.to_string(),
         profile: serde_json::json!({"num_rows": p.table.n_rows, "num_elements": p.table.n_rows * p.table.names.len()}).to_string(),
     };

@@ -50,6 +50,8 @@ pub struct ServeOptions {
     pub project_dir: PathBuf,
     /// Folders besides the project folder that a retrain may read its data from.
     pub data_dirs: Vec<PathBuf>,
+    /// URL prefixes a retrain may download its data from (`--data-url`).
+    pub data_urls: Vec<String>,
     /// How long /update_model may train.
     pub retrain_timeout: Duration,
 }
@@ -553,17 +555,41 @@ async fn update_model(
     if let Err(r) = authorize(&state, &headers) {
         return *r;
     }
-    // No options yet: an empty body or any JSON document (`{}`).
-    if !body.is_empty()
-        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
-    {
-        return admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"));
+    // An empty body, `{}`, or `{"data": "<path or URL>"}` to retrain on other data.
+    #[derive(serde::Deserialize, Default)]
+    struct Options {
+        data: Option<String>,
     }
+    let options: Options = if body.iter().all(u8::is_ascii_whitespace) {
+        Options::default()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(o)) => match o.get("data") {
+                None => Options::default(),
+                Some(serde_json::Value::String(d)) => Options {
+                    data: Some(d.clone()),
+                },
+                Some(other) => {
+                    return admin_error(
+                        StatusCode::BAD_REQUEST,
+                        format!("\"data\" must be a path or URL string, not {other}"),
+                    );
+                }
+            },
+            Ok(_) => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    "the body must be a JSON object such as {\"data\": \"new.csv\"}".into(),
+                );
+            }
+            Err(e) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+        }
+    };
     let Ok(busy) = state.updating.clone().try_lock_owned() else {
         return admin_error(StatusCode::CONFLICT, "a retrain is already running".into());
     };
     let st = state.clone();
-    let result = tokio::task::spawn_blocking(move || retrain(&st, busy)).await;
+    let result = tokio::task::spawn_blocking(move || retrain(&st, busy, options.data)).await;
     match result {
         Ok(Ok(doc)) => json_response(StatusCode::OK, python_json(&doc)),
         Ok(Err(e)) => {
@@ -591,6 +617,7 @@ async fn update_model(
 fn retrain(
     state: &AppState,
     busy: tokio::sync::OwnedMutexGuard<()>,
+    data: Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
     use anyhow::Context;
     let current = state.champion.load_full();
@@ -603,6 +630,15 @@ fn retrain(
         .as_ref()
         .is_some_and(|p| p.entry_points.contains_key("main"))
     {
+        if data.is_some() {
+            // The entry point is the operator's own command: it decides where its data comes from.
+            return Err(retrain::ParamError::Invalid {
+                key: "data".into(),
+                value: data.unwrap_or_default(),
+                why: "the project's main entry point retrains here; it reads its own data".into(),
+            }
+            .into());
+        }
         _busy = busy;
         eprintln!("mlx serve: retraining with the project's main entry point ...");
         retrain::run_entry_point(&state.opts.project_dir, &state.opts.tracking_uri, timeout)?
@@ -614,7 +650,8 @@ fn retrain(
         let run = store.get_run(&from)?;
         let (experiment, categorical) =
             retrain::served_context(store.as_ref(), &run.info.experiment_id, &current.model)?;
-        let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs);
+        let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs)
+            .with_urls(&state.opts.data_urls);
         let opts = retrain::options_from_params(
             &run.data.params,
             &retrain::Context {
@@ -623,6 +660,7 @@ fn retrain(
                 experiment,
                 categorical,
                 retrained_from: from.clone(),
+                data: data.as_deref(),
             },
         )?;
         eprintln!("mlx serve: retraining from the params of run {from} ...");
@@ -778,7 +816,9 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
+        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port))?;
         let addr = listener.local_addr()?;
         let access = Arc::new(access::Access {
             token: opts.token.clone(),

@@ -159,11 +159,28 @@ fn positional(rows: &[Value]) -> Columns {
         .collect()
 }
 
+/// pandas' `df.to_dict()` column: `{"0": 3, "1": 1}` (index → value), in index order (integer indexes
+/// numerically, others as text); `None` when the object is not such a column.
+fn index_column(column: &serde_json::Map<String, Value>) -> Option<Vec<Value>> {
+    if column.values().any(|v| v.is_array() || v.is_object()) {
+        return None;
+    }
+    let mut cells: Vec<(&String, &Value)> = column.iter().collect();
+    cells.sort_by(
+        |(a, _), (b, _)| match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            _ => a.cmp(b),
+        },
+    );
+    Some(cells.into_iter().map(|(_, v)| v.clone()).collect())
+}
+
 fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
     obj.iter()
         .map(|(k, v)| {
             let values = match v {
                 Value::Array(a) => a.clone(),
+                Value::Object(o) => index_column(o).unwrap_or_else(|| vec![v.clone()]),
                 other => vec![other.clone()],
             };
             (k.clone(), values)
@@ -188,7 +205,7 @@ pub fn parse_predict(body: &[u8]) -> Result<Columns, String> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     match doc {
         Value::Array(records) => records_to_columns(records).map_err(|e| e.message),
-        Value::Object(ref o) if o.values().all(|v| !v.is_array()) => {
+        Value::Object(ref o) if o.values().all(|v| !v.is_array() && !v.is_object()) => {
             records_to_columns(vec![doc]).map_err(|e| e.message)
         }
         Value::Object(cols) => Ok(columnar(&cols)),
@@ -468,6 +485,8 @@ mod tests {
             r#"{"instances":[{"Pclass":3,"Sex":"male","Age":22.0},{"Pclass":1,"Sex":"female","Age":38.0}]}"#,
             r#"{"inputs":{"Pclass":[3,1],"Sex":["male","female"],"Age":[22.0,38.0]},"params":{"k":1}}"#,
             r#"{"inputs":[{"Pclass":3,"Sex":"male","Age":22.0},{"Pclass":1,"Sex":"female","Age":38.0}],"foo":1}"#,
+            // pandas' df.to_dict(): column -> {index -> value}, rows in index order whatever the key order.
+            r#"{"dataframe_records":{"Pclass":{"1":1,"0":3},"Sex":{"0":"male","1":"female"},"Age":{"0":22,"1":38}}}"#,
         ];
         let first = to_table(parse_json(bodies[0].as_bytes()).unwrap(), &inputs()).unwrap();
         assert_eq!(first.n_rows, 2);
@@ -475,6 +494,13 @@ mod tests {
             let t = to_table(parse_json(b.as_bytes()).unwrap(), &inputs()).unwrap();
             assert_eq!(t.columns, first.columns, "{b}");
         }
+        let predict =
+            br#"{"Pclass":{"0":3,"1":1},"Sex":{"1":"female","0":"male"},"Age":{"0":22,"1":38}}"#;
+        let t = to_table(parse_predict(predict).unwrap(), &inputs()).unwrap();
+        assert_eq!(t.columns, first.columns);
+        // Integer indexes sort as numbers (10 after 9), not as text.
+        let cols = parse_predict(br#"{"Age":{"10":1,"9":2}}"#).unwrap();
+        assert_eq!(cols[0].1, [serde_json::json!(2), serde_json::json!(1)]);
         let csv = parse_csv(b"Pclass,Sex,Age\n3,male,22.0\n1,female,38\n", &inputs()).unwrap();
         assert_eq!(csv.columns, first.columns);
     }

@@ -18,6 +18,8 @@ use std::time::Duration;
 pub enum ParamError {
     #[error("the served run has no recorded param '{0}' to retrain from")]
     Missing(&'static str),
+    #[error("the request's \"data\" = '{value}' is refused: {why}")]
+    Request { value: String, why: String },
     #[error("the served run's param '{key}' = '{value}' is refused: {why}")]
     Invalid {
         key: String,
@@ -52,8 +54,9 @@ const MAX_NEIGHBOURS: usize = 100_000;
 const MAX_DEPTH: usize = 1_000;
 const MAX_SAMPLES: usize = 100_000_000;
 
-/// Where the data of a retrain may be read from (the project folder and any `--data-dir`).
-pub struct DataRoots(Vec<PathBuf>);
+/// Where the data of a retrain may be read from (the project folder and any `--data-dir`, URLs under a
+/// `--data-url` prefix).
+pub struct DataRoots(Vec<PathBuf>, Vec<String>);
 
 impl DataRoots {
     /// The roots as they are on disk (symlinks resolved); ones that do not exist are left out.
@@ -63,7 +66,25 @@ impl DataRoots {
                 .chain(extra.iter().map(PathBuf::as_path))
                 .filter_map(|p| std::fs::canonicalize(p).ok())
                 .collect(),
+            Vec::new(),
         )
+    }
+
+    /// Also allow URLs under these prefixes. A prefix with no path gets one (`https://host` →
+    /// `https://host/`), so that it cannot match `https://host.evil.example/`.
+    pub fn with_urls(mut self, prefixes: &[String]) -> DataRoots {
+        self.1 = prefixes
+            .iter()
+            .map(|p| {
+                let after_scheme = p.split_once("://").map_or("", |(_, rest)| rest);
+                if after_scheme.contains('/') {
+                    p.clone()
+                } else {
+                    format!("{p}/")
+                }
+            })
+            .collect();
+        self
     }
 
     /// The recorded data path as a regular file inside one of the roots (relative paths are relative to the
@@ -71,6 +92,22 @@ impl DataRoots {
     fn check(&self, project_dir: &Path, value: &str) -> Result<PathBuf, ParamError> {
         if value.is_empty() || value.chars().any(char::is_control) {
             return Err(invalid("data", value, "not a file path"));
+        }
+        if crate::ml::fetch::is_url(value) {
+            // Downloading is a request to another host on the server's behalf: only where the operator allows.
+            if self
+                .1
+                .iter()
+                .any(|prefix| value.starts_with(prefix.as_str()))
+                && !value.contains("/../")
+            {
+                return Ok(PathBuf::from(value));
+            }
+            return Err(invalid(
+                "data",
+                value,
+                "a URL outside every --data-url prefix of mlx serve",
+            ));
         }
         let path = project_dir.join(value);
         let real = std::fs::canonicalize(&path)
@@ -164,6 +201,8 @@ pub struct Context<'a> {
     /// Columns the served model encodes as categories (`--categorical` is not a param; the model knows).
     pub categorical: Vec<String>,
     pub retrained_from: String,
+    /// Data named by the request (`{"data": ...}`) instead of the recorded param.
+    pub data: Option<&'a str>,
 }
 
 /// The training a run's params describe, as typed options (what `mlx train` records, see `ml::train`).
@@ -179,7 +218,16 @@ pub fn options_from_params(
         None => None,
         Some(_) => Some(choice(params, "task", Task::Classification)?),
     };
-    let data = cx.data_roots.check(cx.project_dir, get(params, "data")?)?;
+    let data = match cx.data {
+        Some(value) => cx
+            .data_roots
+            .check(cx.project_dir, value)
+            .map_err(|e| match e {
+                ParamError::Invalid { value, why, .. } => ParamError::Request { value, why },
+                other => other,
+            })?,
+        None => cx.data_roots.check(cx.project_dir, get(params, "data")?)?,
+    };
     let target = column("target", get(params, "target")?)?;
     let features = get(params, "features")?
         .split(',')
@@ -503,8 +551,27 @@ mod tests {
                 experiment: "e".into(),
                 categorical: vec!["b".into(), "zz".into()],
                 retrained_from: "r".into(),
+                data: None,
             },
         )
+    }
+
+    #[test]
+    fn data_urls_only_under_a_data_url_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let roots = DataRoots::new(d.path(), &[]).with_urls(&["https://data.example".into()]);
+        let ok = roots.check(d.path(), "https://data.example/t.csv").unwrap();
+        assert_eq!(ok, PathBuf::from("https://data.example/t.csv"));
+        for bad in [
+            "https://data.example.evil.test/t.csv",
+            "http://169.254.169.254/latest",
+            "https://data.example/a/../../x",
+        ] {
+            let e = roots.check(d.path(), bad).unwrap_err().to_string();
+            assert!(e.contains("--data-url"), "{e}");
+        }
+        let none = DataRoots::new(d.path(), &[]);
+        assert!(none.check(d.path(), "https://data.example/t.csv").is_err());
     }
 
     #[test]

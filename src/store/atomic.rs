@@ -19,6 +19,28 @@ pub fn temp_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
         .tempfile_in(dir)
 }
 
+/// An error of writing `target` through a temp file in `dir`, naming `target` — tempfile's own errors name
+/// its random `.mlx-tmp-*` file, which the user never asked for — and keeping the error kind.
+pub fn for_target(target: &Path, dir: &Path, e: io::Error) -> io::Error {
+    let why = match e.kind() {
+        io::ErrorKind::NotFound => format!("the folder {} does not exist", dir.display()),
+        io::ErrorKind::PermissionDenied => format!("permission denied in {}", dir.display()),
+        io::ErrorKind::NotADirectory => format!("{} is not a folder", dir.display()),
+        _ => {
+            // tempfile wraps the OS error with the temp path: keep only the OS error.
+            let inner = e
+                .get_ref()
+                .and_then(|inner| std::error::Error::source(inner))
+                .map(ToString::to_string);
+            inner.unwrap_or_else(|| e.to_string())
+        }
+    };
+    io::Error::new(
+        e.kind(),
+        format!("cannot write {}: {why}", target.display()),
+    )
+}
+
 /// Replace `path` with `contents` atomically (the temp file sits beside it).
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_via(path, contents, path.parent().unwrap_or(Path::new(".")))
@@ -28,23 +50,27 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// `params/`, `tags/`, `metrics/` and `aliases/` are read whole by MLflow, so their temp files live one level
 /// up, where MLflow never looks.
 pub fn write_via(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<()> {
-    let mut tmp = temp_file_in(tmp_dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    let at = |e| for_target(path, tmp_dir, e);
+    let mut tmp = temp_file_in(tmp_dir).map_err(at)?;
+    tmp.write_all(contents).map_err(at)?;
+    tmp.as_file().sync_all().map_err(at)?;
+    let dir = path.parent().unwrap_or(tmp_dir);
+    tmp.persist(path)
+        .map_err(|e| for_target(path, dir, e.error))?;
     Ok(())
 }
 
 /// Create `path` with `contents` only if it does not exist yet (temp file in `tmp_dir`). Returns false when
 /// it already existed.
 pub fn write_new(path: &Path, contents: &[u8], tmp_dir: &Path) -> io::Result<bool> {
-    let mut tmp = temp_file_in(tmp_dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
+    let at = |e| for_target(path, tmp_dir, e);
+    let mut tmp = temp_file_in(tmp_dir).map_err(at)?;
+    tmp.write_all(contents).map_err(at)?;
+    tmp.as_file().sync_all().map_err(at)?;
     match tmp.persist_noclobber(path) {
         Ok(_) => Ok(true),
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e.error),
+        Err(e) => Err(for_target(path, path.parent().unwrap_or(tmp_dir), e.error)),
     }
 }
 
@@ -121,5 +147,33 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"3");
         // no temp files left behind
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_target_not_the_temp_file() {
+        let e = write(Path::new("/nonexistent/dir/x.yaml"), b"1")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "cannot write /nonexistent/dir/x.yaml: the folder /nonexistent/dir does not exist"
+        );
+        // The target's folder is a file: the rename fails, naming the target.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("params"), "").unwrap();
+        let target = dir.path().join("params/k");
+        let e = write_via(&target, b"1", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("cannot write {}", target.display())),
+            "{e}"
+        );
+        assert!(!e.contains(".mlx-tmp"), "{e}");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

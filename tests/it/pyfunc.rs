@@ -124,7 +124,7 @@ fn train_registered(s: &TestStore, name: &str, data: &Path, args: &[&str]) -> Tr
 }
 
 /// `mlx predict --with-proba --output json` on `data`.
-fn mlx_predict(s: &TestStore, uri: &str, data: &Path) -> Value {
+pub fn mlx_predict(s: &TestStore, uri: &str, data: &Path) -> Value {
     let out = s.ok(&[
         "predict",
         "--model",
@@ -139,7 +139,7 @@ fn mlx_predict(s: &TestStore, uri: &str, data: &Path) -> Value {
 }
 
 /// Run tests/interop/mlflow_pyfunc.py in `mode` on `spec`; returns its JSON report.
-fn run_check(s: &TestStore, spec: &Value, mode: &str) -> Value {
+pub fn run_check(s: &TestStore, spec: &Value, mode: &str) -> Value {
     let path = s.dir.path().join(format!("spec-{mode}.json"));
     fs::write(&path, spec.to_string()).unwrap();
     let out = std::process::Command::new(python())
@@ -363,7 +363,7 @@ fn every_estimator_predicts_the_same_through_mlflow_pyfunc_serve_and_spark() {
         "--data",
         unknown_csv.to_str().unwrap(),
     ]);
-    let unknown = "unknown value \"other\" (known: female, male)";
+    let unknown = "unknown value \"other\" (known: female, male, or their codes 0, 1)";
     assert!(
         err.contains(&format!("column 'Sex', row 2: {unknown}")),
         "{err}"

@@ -327,7 +327,15 @@ impl Client {
                     }
                     return Err(e);
                 }
-                Err(e) if retryable_error(&e) && again => {}
+                Err(e) if retryable_error(&e) && again => {
+                    // Say so at once: the retries can take MLX_HTTP_TOTAL_TIMEOUT seconds in silence.
+                    eprintln!(
+                        "mlx: cannot reach {}, retrying ({}/{}) ...",
+                        crate::redact::uris(&self.base),
+                        tries + 1,
+                        self.max_retries
+                    );
+                }
                 Err(e) => {
                     let why = match e {
                         ureq::Error::Io(io) => io.to_string(),
