@@ -116,6 +116,10 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
                 .delete_experiment(&e.experiment_id)
                 .with_context(|| format!("cannot delete experiment '{}'", e.name))?;
             eprintln!("Deleted experiment {} '{}'", e.experiment_id, e.name);
+            super::print_done(
+                settings,
+                serde_json::json!({"experiment_id": e.experiment_id, "name": e.name, "lifecycle_stage": "deleted"}),
+            )?;
         }
         ExperimentsCommand::Restore { experiment } => {
             let e = resolve_experiment(store, &experiment)?;
@@ -123,6 +127,10 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
                 .restore_experiment(&e.experiment_id)
                 .with_context(|| format!("cannot restore experiment '{}'", e.name))?;
             eprintln!("Restored experiment {} '{}'", e.experiment_id, e.name);
+            super::print_done(
+                settings,
+                serde_json::json!({"experiment_id": e.experiment_id, "name": e.name, "lifecycle_stage": "active"}),
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use crate::store::entities::{MetricPoint, RunStatus};
 use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -133,6 +134,10 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             store
                 .log_batch(&run_id, &batch)
                 .with_context(|| format!("cannot log param '{key}'"))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"params": [key]}}),
+            )?;
         }
         LogCommand::Metric {
             run,
@@ -157,6 +162,10 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             store
                 .log_batch(&run_id, &batch)
                 .with_context(|| format!("cannot log metric '{key}'"))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"metrics": [key]}}),
+            )?;
         }
         LogCommand::Tag { run, key, value } => {
             let run_id = active_run_id(run.run)?;
@@ -167,11 +176,16 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             store
                 .log_batch(&run_id, &batch)
                 .with_context(|| format!("cannot set tag '{key}'"))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"tags": [key]}}),
+            )?;
         }
         LogCommand::Params { run, json } => {
             let run_id = active_run_id(run.run)?;
             let doc = read_json(&json)?;
             let params = parse_params_json(&json, &doc)?;
+            let keys: Vec<String> = params.iter().map(|(k, _)| k.clone()).collect();
             store
                 .log_batch(
                     &run_id,
@@ -181,11 +195,16 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
                     },
                 )
                 .with_context(|| format!("cannot log params from {}", json.display()))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"params": keys}}),
+            )?;
         }
         LogCommand::Metrics { run, json, step } => {
             let run_id = active_run_id(run.run)?;
             let doc = read_json(&json)?;
             let metrics = parse_metrics_json(&json, &doc, step, now_ms())?;
+            let points = metrics.len();
             store
                 .log_batch(
                     &run_id,
@@ -195,18 +214,30 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
                     },
                 )
                 .with_context(|| format!("cannot log metrics from {}", json.display()))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"metric_points": points}}),
+            )?;
         }
         LogCommand::Artifact { run, path, dest } => {
             let run_id = active_run_id(run.run)?;
             store
                 .log_artifact(&run_id, &path, dest.as_deref())
                 .with_context(|| format!("cannot log artifact {}", path.display()))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "logged": {"artifact": path.display().to_string(), "dest": dest}}),
+            )?;
         }
         LogCommand::End { run, status } => {
             let run_id = active_run_id(run.run)?;
             store
                 .update_run(&run_id, status, Some(now_ms()))
                 .with_context(|| format!("cannot end run {run_id}"))?;
+            super::print_done(
+                settings,
+                json!({"run_id": run_id, "status": status.as_str()}),
+            )?;
         }
         LogCommand::Exec { start, command } => {
             return exec_command(settings, store, start, &command);

@@ -167,6 +167,15 @@ fn print_value(settings: &Settings, text: &str, json: serde_json::Value) -> Resu
     Ok(())
 }
 
+/// A command that only writes: quiet on success, but one JSON document saying what it did under `-o json`
+/// (so a script that always passes `-o json` always gets exactly one document).
+fn print_done(settings: &Settings, json: serde_json::Value) -> Result<()> {
+    if settings.json_flag() {
+        crate::output::print_json(&mut std::io::stdout().lock(), &json)?;
+    }
+    Ok(())
+}
+
 /// The error and its causes on one line: `what: why: root cause`.
 fn one_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();

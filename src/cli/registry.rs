@@ -246,6 +246,7 @@ pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
         ModelsCommand::Delete { name } => {
             store.delete_registered_model(&name)?;
             eprintln!("Deleted registered model '{name}'");
+            super::print_done(settings, serde_json::json!({"deleted": {"model": name}}))?;
         }
         ModelsCommand::Versions { name, all } => {
             let versions = store.list_model_versions(&name, all)?;
@@ -278,6 +279,10 @@ pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
         ModelsCommand::DeleteVersion { name, version } => {
             store.delete_model_version(&name, version)?;
             eprintln!("Deleted version {version} of '{name}'");
+            super::print_done(
+                settings,
+                serde_json::json!({"deleted": {"model": name, "version": version}}),
+            )?;
         }
         ModelsCommand::SetTag { name, tag, version } => {
             let (k, v) = tag
@@ -287,15 +292,25 @@ pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
                 Some(ver) => store.set_model_version_tag(&name, ver, k, v)?,
                 None => store.set_registered_model_tag(&name, k, v)?,
             }
+            super::print_done(
+                settings,
+                serde_json::json!({"model": name, "version": version, "tag": {k: v}}),
+            )?;
         }
         ModelsCommand::Describe {
             name,
             description,
             version,
-        } => match version {
-            Some(ver) => store.set_model_version_description(&name, ver, &description)?,
-            None => store.set_registered_model_description(&name, &description)?,
-        },
+        } => {
+            match version {
+                Some(ver) => store.set_model_version_description(&name, ver, &description)?,
+                None => store.set_registered_model_description(&name, &description)?,
+            }
+            super::print_done(
+                settings,
+                serde_json::json!({"model": name, "version": version, "description": description}),
+            )?;
+        }
         ModelsCommand::AddPyfunc { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -362,6 +377,10 @@ pub fn alias(settings: &Settings, cmd: AliasCommand) -> Result<ExitCode> {
             let name = resolve_model_name(store, model.as_deref())?;
             store.delete_alias(&name, &alias)?;
             eprintln!("Deleted alias '{alias}' of '{name}'");
+            super::print_done(
+                settings,
+                serde_json::json!({"deleted": {"model": name, "alias": alias}}),
+            )?;
         }
         AliasCommand::History { alias, model } => {
             let name = resolve_model_name(store, model.as_deref())?;

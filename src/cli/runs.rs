@@ -181,12 +181,20 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 .delete_run(&run_id)
                 .with_context(|| format!("cannot delete run {run_id}"))?;
             eprintln!("Deleted run {run_id}");
+            super::print_done(
+                settings,
+                serde_json::json!({"run_id": run_id, "lifecycle_stage": "deleted"}),
+            )?;
         }
         RunsCommand::Restore { run_id } => {
             store
                 .restore_run(&run_id)
                 .with_context(|| format!("cannot restore run {run_id}"))?;
             eprintln!("Restored run {run_id}");
+            super::print_done(
+                settings,
+                serde_json::json!({"run_id": run_id, "lifecycle_stage": "active"}),
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -186,6 +186,47 @@ fn every_command_prints_exactly_one_json_document_under_o_json() {
     ] {
         run(args);
     }
+    // Commands that only write are quiet on a terminal, and say what they did in one document under -o json.
+    let w = run(&["log", "start", "-e", "writes"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = s.dir.path().join("w.json");
+    std::fs::write(&file, r#"{"a": 1, "b": 2}"#).unwrap();
+    let file = file.to_str().unwrap();
+    let p = run(&["log", "param", "--run", &w, "lr", "0.1"]);
+    assert_eq!(p["logged"]["params"][0], "lr");
+    assert_eq!(p["run_id"], w.as_str());
+    run(&["log", "metric", "--run", &w, "acc", "0.9"]);
+    run(&["log", "tag", "--run", &w, "team", "a"]);
+    assert_eq!(
+        run(&["log", "params", "--run", &w, "--json", file])["logged"]["params"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        run(&["log", "metrics", "--run", &w, "--json", file])["logged"]["metric_points"],
+        2
+    );
+    run(&["log", "artifact", "--run", &w, file]);
+    assert_eq!(run(&["log", "end", "--run", &w])["status"], "FINISHED");
+    for (args, stage) in [
+        (&["runs", "delete", &w][..], "deleted"),
+        (&["runs", "restore", &w], "active"),
+        (&["experiments", "delete", "made"], "deleted"),
+        (&["experiments", "restore", "made"], "active"),
+    ] {
+        assert_eq!(run(args)["lifecycle_stage"], stage, "{args:?}");
+    }
+    run(&["models", "set-tag", "m", "team=a"]);
+    run(&["models", "describe", "m", "the model"]);
+    run(&["alias", "delete", "Champion", "--model", "m"]);
+    run(&["models", "delete-version", "m", "2"]);
+    assert_eq!(run(&["models", "delete", "m"])["deleted"]["model"], "m");
+    // Without -o json they stay quiet.
+    assert_eq!(s.ok(&["log", "param", "--run", &w, "quiet", "1"]), "");
 }
 
 #[test]
