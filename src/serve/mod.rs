@@ -888,6 +888,14 @@ pub fn default_model(
     {
         return Ok(format!("models:/{name}@Champion"));
     }
+    // The alias commands' rule: when the store holds exactly one registered model, it is the one meant; its
+    // Champion (the model the team promoted) wins over whatever run happens to be newest.
+    if let [only] = store.list_registered_models()?.as_slice()
+        && let Ok(m) = store.get_registered_model(&only.name)
+        && m.aliases.contains_key("Champion")
+    {
+        return Ok(format!("models:/{}@Champion", m.name));
+    }
     let ids: Vec<String> = match experiment
         .map(str::to_string)
         .or_else(|| project.and_then(|p| p.name))

@@ -466,6 +466,32 @@ fn without_a_model_it_serves_the_latest_finished_run() {
     );
     unsafe_free_sigterm(child.id());
     child.wait().unwrap();
+
+    // Once the store's only registered model has a Champion, that is what a bare `mlx serve` serves, even
+    // when a newer run exists.
+    s.ok(&[
+        "register",
+        &format!("runs:/{}/model", r["run_id"].as_str().unwrap()),
+        "--name",
+        "only",
+    ]);
+    s.ok(&["alias", "set", "Champion", "1"]);
+    let newer = train(&s, &["--experiment", "serve", "--model", "decision-tree"]);
+    assert_ne!(newer["run_id"], r["run_id"]);
+    let mut child = s
+        .mlx_std()
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "mlx serve: no --model given; chose models:/only@Champion"
+    );
+    unsafe_free_sigterm(child.id());
+    child.wait().unwrap();
 }
 
 #[test]
