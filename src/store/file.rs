@@ -41,6 +41,38 @@ struct RunLocation {
 }
 
 impl FileStore {
+    /// Every run of the experiments (with its meta.yaml read) whose lifecycle the view admits.
+    fn admitted_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+    ) -> Result<Vec<(RunLocation, RunInfo)>> {
+        let mut locations = Vec::new();
+        for id in experiment_ids {
+            let (exp_dir, _) = self.experiment_dir(id)?;
+            for dir in self.run_dirs(&exp_dir)? {
+                locations.push(RunLocation {
+                    dir,
+                    experiment_dir: exp_dir.clone(),
+                });
+            }
+        }
+        // Check the lifecycle from meta.yaml before paying for params/metrics/tags.
+        Ok(
+            parallel_map(locations, |loc| match self.read_run_info(&loc.dir) {
+                Ok(info) if view.admits(info.lifecycle_stage) => Some((loc, info)),
+                Ok(_) => None,
+                Err(e) => {
+                    warn(&e);
+                    None
+                }
+            })
+            .into_iter()
+            .flatten()
+            .collect(),
+        )
+    }
+
     /// Open the store at `root` (made absolute). Nothing is created until the first write.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
@@ -736,29 +768,7 @@ impl TrackingStore for FileStore {
         view: ViewType,
         projection: &Projection,
     ) -> Result<Vec<Run>> {
-        let mut locations = Vec::new();
-        for id in experiment_ids {
-            let (exp_dir, _) = self.experiment_dir(id)?;
-            for dir in self.run_dirs(&exp_dir)? {
-                locations.push(RunLocation {
-                    dir,
-                    experiment_dir: exp_dir.clone(),
-                });
-            }
-        }
-        // Check the lifecycle from meta.yaml before paying for params/metrics/tags.
-        let infos: Vec<(RunLocation, RunInfo)> =
-            parallel_map(locations, |loc| match self.read_run_info(&loc.dir) {
-                Ok(info) if view.admits(info.lifecycle_stage) => Some((loc, info)),
-                Ok(_) => None,
-                Err(e) => {
-                    warn(&e);
-                    None
-                }
-            })
-            .into_iter()
-            .flatten()
-            .collect();
+        let infos = self.admitted_runs(experiment_ids, view)?;
         let mut projection = projection.clone();
         if let Fields::MostCommon(n) = projection.metrics {
             let key_lists = parallel_map(infos.iter().collect(), |(loc, _)| {
@@ -782,6 +792,21 @@ impl TrackingStore for FileStore {
         .collect();
         super::sort_newest_first(&mut runs);
         Ok(runs)
+    }
+
+    fn metric_keys(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        // Names only: one folder listing per run, no metric file read.
+        let infos = self.admitted_runs(experiment_ids, view)?;
+        let key_lists = parallel_map(infos.iter().collect(), |(loc, _)| {
+            list_key_files(&loc.dir.join("metrics"))
+                .map(|files| files.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                .unwrap_or_default()
+        });
+        Ok(key_lists.into_iter().flatten().collect())
     }
 
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {

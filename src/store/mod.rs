@@ -197,6 +197,27 @@ pub trait TrackingStore {
         view: ViewType,
         projection: &Projection,
     ) -> Result<Vec<Run>>;
+    /// Every metric key any run of the experiments has (names only: the UI's column picker).
+    fn metric_keys(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let runs = self.list_runs(
+            experiment_ids,
+            view,
+            &Projection {
+                metrics: Fields::MostCommon(200),
+                params: Fields::Nothing,
+                tags: Fields::Nothing,
+                io: false,
+            },
+        )?;
+        Ok(runs
+            .into_iter()
+            .flat_map(|r| r.data.metrics.into_keys())
+            .collect())
+    }
     /// Several runs of the given experiments, loaded whole, in the order of `run_ids`.
     fn get_runs(&self, experiment_ids: &[String], run_ids: &[String]) -> Result<Vec<Run>> {
         let _ = experiment_ids;

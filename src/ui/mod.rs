@@ -4,8 +4,8 @@
 
 use crate::search::Query;
 use crate::serve::access::{Access, AllowedHosts, check_request, require_json};
+use crate::store::TrackingStore;
 use crate::store::entities::{float_json as float, *};
-use crate::store::{Fields, Projection, TrackingStore};
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -230,22 +230,9 @@ async fn runs(
         let exp = store.get_experiment(&id)?;
         let ids = [exp.experiment_id.clone()];
         let (total, page) = query.run_page(store, &ids, ViewType::ActiveOnly, offset, limit)?;
-        let mut metric_keys = BTreeSet::new();
         let mut param_keys = BTreeSet::new();
-        // Every key of the experiment, for the column picker (names only: cheap to list).
-        let keys = store.list_runs(
-            &ids,
-            ViewType::ActiveOnly,
-            &Projection {
-                metrics: Fields::MostCommon(200),
-                params: Fields::Nothing,
-                tags: Fields::Nothing,
-                io: false,
-            },
-        )?;
-        for r in &keys {
-            metric_keys.extend(r.data.metrics.keys().cloned());
-        }
+        // Every metric key of the experiment, for the column picker (names only: cheap to list).
+        let mut metric_keys = store.metric_keys(&ids, ViewType::ActiveOnly)?;
         for r in &page {
             metric_keys.extend(r.data.metrics.keys().cloned());
             param_keys.extend(r.data.params.keys().cloned());

@@ -93,6 +93,15 @@ fn api_lists_filters_shows_compares_and_guards_admin_actions() {
         ),
     );
     assert_eq!(some["total"], 2);
+    // The column picker offers every metric of the experiment, also those of runs off the page.
+    assert!(
+        some["metric_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "loss"),
+        "{some}"
+    );
     assert_eq!(some["runs"].as_array().unwrap().len(), 1);
     let best = some["runs"][0]["metrics"]["accuracy"].as_f64().unwrap();
     let (_, second) = get(
