@@ -159,11 +159,6 @@ fn forbidden(message: String) -> Response {
     refuse(StatusCode::FORBIDDEN, "PERMISSION_DENIED", message)
 }
 
-/// At most 100 characters of a client's value in an answer.
-fn clip(value: &str) -> String {
-    value.chars().take(100).collect()
-}
-
 impl Access {
     /// The admin rule: the bearer token (scheme case-insensitive) when one is configured; without one,
     /// refused unless explicitly allowed.
@@ -211,7 +206,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), Box<Response>> {
             "INVALID_PARAMETER_VALUE",
             format!(
                 "admin requests need 'Content-Type: application/json' (got '{}')",
-                clip(ct)
+                crate::redact::brief(ct)
             ),
         )))
     }
@@ -235,7 +230,7 @@ pub async fn check_request(
     {
         return forbidden(format!(
             "Host '{}' is not this server's name; start the server with --allowed-hosts NAME to allow it",
-            clip(host)
+            crate::redact::brief(host)
         ));
     }
     if request.method() != Method::GET
@@ -257,7 +252,7 @@ pub async fn check_request(
         if !same {
             return forbidden(format!(
                 "cross-origin request from '{}' refused",
-                clip(origin)
+                crate::redact::brief(origin)
             ));
         }
     }

@@ -28,13 +28,10 @@ pub enum ParamError {
     },
 }
 
-/// At most ~100 characters of a hostile value in an error.
+/// A hostile value in an error: at most ~100 bytes of it (the shared rule), control characters shown as `?`.
 fn clip(value: &str) -> String {
-    let mut out: String = value.chars().take(100).collect();
-    if out.len() < value.len() {
-        out.push_str("...");
-    }
-    out.chars()
+    crate::redact::brief(value)
+        .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }

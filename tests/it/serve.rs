@@ -444,12 +444,10 @@ fn bad_requests_never_hurt_the_next_and_shutdown_is_graceful() {
     assert!(server.stop().success(), "SIGTERM ends the server cleanly");
 }
 
-#[test]
-fn without_a_model_it_serves_the_latest_finished_run() {
-    let s = TestStore::new();
-    let r = train(&s, &["--experiment", "serve"]);
-    let mut cmd = s.mlx_std();
-    let mut child = cmd
+/// What a bare `mlx serve` (no --model) says it chose: its first line on stderr.
+fn bare_serve_choice(s: &TestStore) -> String {
+    let mut child = s
+        .mlx_std()
         .args(["serve", "--port", "0"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -457,15 +455,22 @@ fn without_a_model_it_serves_the_latest_finished_run() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let chose = lines.next().unwrap().unwrap();
+    unsafe_free_sigterm(child.id());
+    child.wait().unwrap();
+    chose
+}
+
+#[test]
+fn without_a_model_it_serves_the_latest_finished_run() {
+    let s = TestStore::new();
+    let r = train(&s, &["--experiment", "serve"]);
     assert_eq!(
-        chose,
+        bare_serve_choice(&s),
         format!(
             "mlx serve: no --model given; chose runs:/{}/model",
             r["run_id"].as_str().unwrap()
         )
     );
-    unsafe_free_sigterm(child.id());
-    child.wait().unwrap();
 
     // Once the store's only registered model has a Champion, that is what a bare `mlx serve` serves, even
     // when a newer run exists.
@@ -478,20 +483,10 @@ fn without_a_model_it_serves_the_latest_finished_run() {
     s.ok(&["alias", "set", "Champion", "1"]);
     let newer = train(&s, &["--experiment", "serve", "--model", "decision-tree"]);
     assert_ne!(newer["run_id"], r["run_id"]);
-    let mut child = s
-        .mlx_std()
-        .args(["serve", "--port", "0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     assert_eq!(
-        lines.next().unwrap().unwrap(),
+        bare_serve_choice(&s),
         "mlx serve: no --model given; chose models:/only@Champion"
     );
-    unsafe_free_sigterm(child.id());
-    child.wait().unwrap();
 }
 
 #[test]
