@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn import ensemble, linear_model, naive_bayes, neighbors, tree
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 FEATURES = [f"f{i}" for i in range(20)]
 CASES = [
@@ -114,8 +115,10 @@ def main():
         if "n_jobs" in est.get_params():
             est.set_params(n_jobs=1)  # predict single-threaded, like the loader
         x_df = df[features]
-        t_loader, ours = timed(lambda: loader.predict(x_df), a.repeat)
-        t_sklearn, theirs = timed(lambda: est.predict(x_df), a.repeat)
+        # One thread each: BLAS (numpy's matrix products) and OpenMP (scikit-learn's compiled loops).
+        with threadpool_limits(limits=1):
+            t_loader, ours = timed(lambda: loader.predict(x_df), a.repeat)
+            t_sklearn, theirs = timed(lambda: est.predict(x_df), a.repeat)
         agree = float(np.mean(np.asarray(ours) == np.asarray(theirs))) if task == "cls" else float(
             np.corrcoef(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float))[0, 1])
         rows.append((name, "classification" if task == "cls" else "regression", t_loader, t_sklearn, agree))
