@@ -261,14 +261,13 @@ class MlxModel:
             and not pd.api.types.is_bool_dtype(dtypes[st["column"]])
         ]
         block = {}
-        out = None
-        if numeric and len(set(numeric)) == len(numeric) and df.columns.is_unique:
+        unique = numeric and len(set(numeric)) == len(numeric) and df.columns.is_unique
+        if unique and len(numeric) == len(self.steps) == self.n_features:
+            return self._all_numeric(df, numeric, row_offset)
+        if unique:
             values = np.array(df[numeric].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
             block = dict(zip(numeric, values))
-            if len(numeric) == len(self.steps) == self.n_features:
-                out = values
-        if out is None:
-            out = np.zeros((self.n_features, n))
+        out = np.zeros((self.n_features, n))
         at = 0
         for step in self.steps:
             name = step["column"]
@@ -317,6 +316,26 @@ class MlxModel:
                 out[at] = self._scaled(x, step)
                 at += 1
         return out.T
+
+    def _all_numeric(self, df, columns, row_offset):
+        """The common case, every feature a numeric column: one copy of the frame, features as contiguous
+        rows (whole-row operations are fast; a (rows × features) matrix would broadcast over runs of a
+        few cells), missing values checked once, then the scaling with the same two roundings per cell as
+        (x - mean) / std (unscaled features subtract 0 and divide by 1, which changes nothing). Returned
+        transposed, a view: rows × features."""
+        x = np.array(df[columns].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
+        missing = np.isnan(x)
+        if missing.any():
+            for f in np.flatnonzero(missing.any(axis=1)):
+                step = self.steps[f]
+                if step.get("fill") is None:
+                    self._missing(step["column"], missing[f], row_offset)
+                x[f, missing[f]] = step["fill"]
+        scales = [st.get("scale") for st in self.steps]
+        if any(sc is not None for sc in scales):
+            x -= np.array([0.0 if sc is None else sc[0] for sc in scales])[:, None]
+            x /= np.array([1.0 if sc is None else sc[1] for sc in scales])[:, None]
+        return x.T
 
     @staticmethod
     def _first(mask):
