@@ -318,24 +318,35 @@ class MlxModel:
         return out.T
 
     def _all_numeric(self, df, columns, row_offset):
-        """The common case, every feature a numeric column: one copy of the frame, features as contiguous
-        rows (whole-row operations are fast; a (rows × features) matrix would broadcast over runs of a
-        few cells), missing values checked once, then the scaling with the same two roundings per cell as
-        (x - mean) / std (unscaled features subtract 0 and divide by 1, which changes nothing). Returned
-        transposed, a view: rows × features."""
-        x = np.array(df[columns].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
-        missing = np.isnan(x)
-        if missing.any():
-            for f in np.flatnonzero(missing.any(axis=1)):
-                step = self.steps[f]
-                if step.get("fill") is None:
-                    self._missing(step["column"], missing[f], row_offset)
-                x[f, missing[f]] = step["fill"]
-        scales = [st.get("scale") for st in self.steps]
-        if any(sc is not None for sc in scales):
-            x -= np.array([0.0 if sc is None else sc[0] for sc in scales])[:, None]
-            x /= np.array([1.0 if sc is None else sc[1] for sc in scales])[:, None]
-        return x.T
+        """The common case, every feature a numeric column. pandas hands over the frame's float block
+        without a copy (features as contiguous rows); each feature is checked for missing values and
+        scaled with the same two roundings per cell as (x - mean) / std, one feature at a time so the
+        row is still in cache for the second pass. With nothing to fill or scale the frame's own data is
+        the matrix (read only here, as in scikit-learn). Rows × features."""
+        xt = df[columns].to_numpy(dtype=np.float64, na_value=np.nan).T
+        if not xt.flags.c_contiguous:  # mixed dtypes: pandas built the matrix rows-first
+            xt = np.ascontiguousarray(xt)
+        out = None
+        for f, step in enumerate(self.steps):
+            row = xt[f]
+            missing = np.isnan(row)
+            has_missing = missing.any()
+            if has_missing and step.get("fill") is None:
+                self._missing(step["column"], missing, row_offset)
+            scale = step.get("scale")
+            if not has_missing and scale is None and out is None:
+                continue
+            if out is None:
+                out = np.empty(xt.shape)
+                out[:f] = xt[:f]
+            target = out[f]
+            np.copyto(target, row)
+            if has_missing:
+                target[missing] = step["fill"]
+            if scale is not None:
+                target -= scale[0]
+                target /= scale[1]
+        return (xt if out is None else out).T
 
     @staticmethod
     def _first(mask):
