@@ -38,7 +38,8 @@ impl RunnerError {
                 127
             }
             RunnerError::Spawn { .. } => 126,
-            _ => 1,
+            // Not the command's failure but ours (the store): an error.
+            _ => 2,
         }
     }
 }

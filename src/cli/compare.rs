@@ -351,7 +351,7 @@ pub fn exec(settings: &Settings, args: CompareArgs) -> Result<ExitCode> {
         eprintln!("{v}");
     }
     Ok(if failed {
-        ExitCode::from(1)
+        ExitCode::from(super::EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
     })

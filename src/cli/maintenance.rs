@@ -97,7 +97,7 @@ pub fn doctor(settings: &Settings, args: DoctorArgs) -> Result<ExitCode> {
     Ok(if remaining == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(super::EXIT_CHECK_FAILED)
     })
 }
 

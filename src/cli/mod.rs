@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand's file turns arguments into calls on the
-//! library; errors are wrapped with context here and printed as one line with exit code 1 (2 for usage).
+//! library; errors are wrapped with context here and printed as one line. Exit codes: 0 ok, 1 a check that ran
+//! and failed (a command returns that code itself), 2 an error (bad input, store or server unreachable, usage).
 
 mod bench;
 mod compare;
@@ -97,6 +98,11 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// A check ran and failed: a CI gate, `--require`, `doctor` findings, a failed sweep child.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// An error: bad input, a store or server that cannot be read, a usage error (clap's own code is 2 too).
+pub const EXIT_ERROR: u8 = 2;
+
 /// Entry point of the binary: parse, run, map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,7 +113,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {}", one_line(&e));
-            ExitCode::from(1)
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

@@ -114,7 +114,17 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
 
     if grid.len() == 1 {
         let run = start(args.name.clone(), tags(&[]))?;
-        let outcome = run_one(&run.run_id, &grid[0])?;
+        let outcome = match run_one(&run.run_id, &grid[0]) {
+            Ok(o) => o,
+            // As a shell: 127 when the command cannot be started (126 not executable).
+            Err(e) => match e.downcast_ref::<crate::runner::RunnerError>() {
+                Some(spawn @ crate::runner::RunnerError::Spawn { .. }) => {
+                    eprintln!("error: {spawn}");
+                    return Ok(ExitCode::from(spawn.exit_code()));
+                }
+                _ => return Err(e),
+            },
+        };
         eprintln!("mlx: run {} ended {}", run.run_id, outcome.status.as_str());
         let doc = serde_json::json!({
             "run_id": run.run_id,
@@ -238,6 +248,6 @@ pub fn exec(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(super::EXIT_CHECK_FAILED)
     })
 }

@@ -200,11 +200,11 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Print a filter/order-by error with a caret under the column; exit code 1.
+/// Print a filter/order-by error with a caret under the column; exit code 2 (bad input).
 pub fn report_parse_error(e: &crate::search::QueryError) -> ExitCode {
     eprintln!("error: invalid {}: {}", e.what, e.error);
     eprintln!("{}", e.error.pointer());
-    ExitCode::from(1)
+    ExitCode::from(super::EXIT_ERROR)
 }
 
 /// The experiments named, or every active one.

@@ -126,7 +126,7 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
             .args(["--tracking-uri", uri, "runs", "list"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle) && err.contains(uri), "{err}");
     }
@@ -137,7 +137,7 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
         .args(["runs", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("config.toml"), "{err}");
 }
