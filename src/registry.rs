@@ -21,7 +21,7 @@ pub fn resolve_model_name(
     if let Some(name) = flag {
         return Ok(name.to_string());
     }
-    if let Some(name) = std::env::var("MLX_MODEL").ok().filter(|s| !s.is_empty()) {
+    if let Some(name) = crate::settings::env::get("MLX_MODEL") {
         return Ok(name);
     }
     let models = store.list_registered_models()?;

@@ -86,7 +86,7 @@ pub fn run_in(
     // would fail to log to its own run.
     if !uri.starts_with("http://")
         && !uri.starts_with("https://")
-        && std::env::var_os("MLFLOW_ALLOW_FILE_STORE").is_none()
+        && !crate::settings::env::is_set("MLFLOW_ALLOW_FILE_STORE")
     {
         cmd.env("MLFLOW_ALLOW_FILE_STORE", "true");
     }
@@ -98,7 +98,7 @@ pub fn run_in(
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = crate::settings::env::path_list();
         let mut dirs = vec![bin_dir];
         dirs.extend(std::env::split_paths(&path));
         if let Ok(joined) = std::env::join_paths(dirs) {

@@ -37,10 +37,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URI")]
     tracking_uri: Option<String>,
 
-    /// Output format: table, json or csv [default: table on a terminal, json otherwise]; for `predict`
-    /// also a file to write
-    #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
-    output: Option<String>,
+    /// Output format: table, json, csv or markdown [default: $MLX_OUTPUT, config, table on a terminal, json
+    /// otherwise]
+    #[arg(long, short = 'o', global = true, value_name = "FORMAT", value_parser = parse_output)]
+    output: Option<OutputArg>,
 
     /// PEM file of the CA certificates to trust for an https:// tracking server, instead of the built-in
     /// roots [default: $MLFLOW_TRACKING_SERVER_CERT_PATH]
@@ -118,22 +118,51 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `--output`: a format; or, for `predict` only (as before `--output-file`), a file name that cannot be
+/// taken for a format (it has a folder or a .csv/.json extension).
+#[derive(Debug, Clone)]
+pub enum OutputArg {
+    Format(OutputFormat),
+    File(std::path::PathBuf),
+}
+
+fn parse_output(s: &str) -> Result<OutputArg, String> {
+    if let Ok(f) = s.parse() {
+        return Ok(OutputArg::Format(f));
+    }
+    let path = std::path::Path::new(s);
+    let file_like = s.contains('/')
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["csv", "json"].contains(&e.to_ascii_lowercase().as_str()));
+    if file_like {
+        return Ok(OutputArg::File(path.to_path_buf()));
+    }
+    let names: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.name()).collect();
+    Err(format!(
+        "'{s}' is not a format ({}); `mlx predict --output-file FILE` writes predictions to a file",
+        names.join(", ")
+    ))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
-    // `--output` is a format everywhere, and may also name a file for `predict`.
-    let format = match (&cli.command, cli.output.as_deref()) {
-        (Command::Predict(_), _) | (_, None) => None,
-        (_, Some(v)) => match v.parse::<OutputFormat>() {
-            Ok(f) => Some(f),
-            Err(why) => {
-                use clap::CommandFactory;
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::InvalidValue,
-                        format!("--output: {why}"),
-                    )
-                    .exit();
-            }
-        },
+    let (format, predict_output) = match (&cli.command, cli.output) {
+        (Command::Predict(_), o) => (None, o),
+        (_, None) => (None, None),
+        (_, Some(OutputArg::Format(f))) => (Some(f), None),
+        (_, Some(OutputArg::File(p))) => {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "--output: '{}' is a file name, not a format; only `mlx predict` writes to a file (--output-file)",
+                        p.display()
+                    ),
+                )
+                .exit();
+        }
     };
     if let Some(path) = cli.ca_cert {
         crate::store::rest::http::set_ca_cert(path);
@@ -154,7 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Models(c) => registry::models(&settings, c),
         Command::Alias(c) => registry::alias(&settings, c),
         Command::Rollback(args) => registry::rollback_cmd(&settings, args),
-        Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
+        Command::Predict(args) => predict::exec(&settings, args, predict_output),
         Command::Bench(c) => bench::exec(&settings, c),
         Command::Sync(args) => sync::exec(&settings, args),
         Command::Ui(args) => ui::exec(&settings, args),
@@ -234,8 +263,7 @@ fn trimmed(list: &[String]) -> Vec<String> {
 
 /// The active run: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
 fn active_run_id(flag: Option<String>) -> Result<String> {
-    flag.or_else(|| std::env::var("MLX_RUN_ID").ok().filter(|s| !s.is_empty()))
-        .or_else(|| std::env::var("MLFLOW_RUN_ID").ok().filter(|s| !s.is_empty()))
+    flag.or_else(|| crate::settings::env::first(&["MLX_RUN_ID", "MLFLOW_RUN_ID"]).map(|(_, v)| v))
         .context("no active run: pass --run ID or set MLX_RUN_ID (e.g. export MLX_RUN_ID=$(mlx log start))")
 }
 
@@ -247,9 +275,8 @@ fn active_run_id_opt(flag: Option<String>) -> Option<String> {
 /// The experiment named by a flag, else `MLX_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_NAME`.
 fn experiment_from_env(flag: Option<String>) -> Option<String> {
     flag.or_else(|| {
-        ["MLX_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        crate::settings::env::first(&["MLX_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"])
+            .map(|(_, v)| v)
     })
 }
 

@@ -142,7 +142,7 @@ fn normalise_source(store: &dyn TrackingStore, source: &str) -> Result<(String, 
 pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
-    let name = match args.name.clone().or_else(|| std::env::var("MLX_MODEL").ok().filter(|s| !s.is_empty())) {
+    let name = match args.name.clone().or_else(|| crate::settings::env::get("MLX_MODEL")) {
         Some(n) => n,
         None => crate::project::Project::load(std::path::Path::new("."))
             .ok()

@@ -46,11 +46,10 @@ pub fn set_ca_cert(path: std::path::PathBuf) {
 
 /// The CA bundle in effect: `--ca-cert`, else `MLFLOW_TRACKING_SERVER_CERT_PATH`.
 pub fn ca_cert_path() -> Option<std::path::PathBuf> {
-    CA_CERT.get().cloned().or_else(|| {
-        std::env::var_os("MLFLOW_TRACKING_SERVER_CERT_PATH")
-            .filter(|p| !p.is_empty())
-            .map(std::path::PathBuf::from)
-    })
+    CA_CERT
+        .get()
+        .cloned()
+        .or_else(|| crate::settings::env::path("MLFLOW_TRACKING_SERVER_CERT_PATH"))
 }
 
 /// The certificates of a PEM bundle as the roots to trust.
@@ -76,9 +75,7 @@ fn load_ca_certs(path: &Path) -> Result<ureq::tls::RootCerts> {
     Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
-fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok()?.trim().parse().ok()
-}
+use crate::settings::env::number as env_number;
 
 impl Client {
     /// A client for the server at `base` (`http://host:port`), configured from MLflow's environment
@@ -115,7 +112,7 @@ impl Client {
             );
         }
         let agent = config.build().into();
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let var = crate::settings::env::get;
         let auth = if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
             Some(format!("Bearer {token}"))
         } else {

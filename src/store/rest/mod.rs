@@ -245,8 +245,8 @@ impl RestStore {
 
 /// Where downloaded models are kept: `MLX_CACHE_DIR`, else the user cache dir.
 fn cache_root() -> PathBuf {
-    if let Some(d) = std::env::var_os("MLX_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("artifacts");
+    if let Some(d) = crate::settings::env::path("MLX_CACHE_DIR") {
+        return d.join("artifacts");
     }
     directories::ProjectDirs::from("", "", "mlx")
         .map(|d| d.cache_dir().join("artifacts"))
