@@ -98,7 +98,7 @@ impl ServerArgs {
             token: Token::resolve(
                 self.token,
                 self.token_file.as_deref(),
-                crate::settings::env::get("MLX_SERVE_TOKEN"),
+                crate::settings::env::get_even_empty("MLX_SERVE_TOKEN"),
             )?,
             allow_unauthenticated_admin: self.allow_unauthenticated_admin,
             allowed_hosts: self.allowed_hosts,

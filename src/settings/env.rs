@@ -141,6 +141,13 @@ pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// The value of `name` when it is set, even empty (for a variable where empty is itself an error to report,
+/// such as an empty token).
+pub fn get_even_empty(name: &str) -> Option<String> {
+    debug_assert!(VARS.iter().any(|v| v.name == name));
+    std::env::var(name).ok()
+}
+
 /// The first of `names` that is set (and not empty), with its name.
 pub fn first(names: &[&'static str]) -> Option<(&'static str, String)> {
     names.iter().find_map(|n| get(n).map(|v| (*n, v)))
