@@ -3,7 +3,7 @@
 use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::FileStore;
-use crate::store::file::file_uri_to_path;
+use crate::store::uri::file_uri_to_path;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::process::ExitCode;

@@ -2,27 +2,30 @@
 //! library; errors are wrapped with context here and printed as one line. Exit codes: 0 ok, 1 a check that ran
 //! and failed (a command returns that code itself), 2 an error (bad input, store or server unreachable, usage).
 
+mod args;
 mod bench;
 mod compare;
 mod config;
 mod experiments;
 mod log;
 mod maintenance;
+mod models;
 mod plot;
 mod predict;
 mod registry;
 mod run;
 mod runs;
+mod runs_list;
+mod runs_show;
 mod serve;
 mod sync;
 mod train;
 mod ui;
 
-use crate::output::OutputFormat;
 use crate::settings::Settings;
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use args::*;
 use clap::{Parser, Subcommand};
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -72,7 +75,7 @@ enum Command {
     Register(registry::RegisterArgs),
     /// Registered models and their versions, tags and descriptions
     #[command(subcommand, alias = "model")]
-    Models(registry::ModelsCommand),
+    Models(models::ModelsCommand),
     /// Aliases of a registered model (set, list, delete, history)
     #[command(subcommand)]
     Alias(registry::AliasCommand),
@@ -118,34 +121,6 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `--output`: a format; or, for `predict` only (as before `--output-file`), a file name that cannot be
-/// taken for a format (it has a folder or a .csv/.json extension).
-#[derive(Debug, Clone)]
-pub enum OutputArg {
-    Format(OutputFormat),
-    File(std::path::PathBuf),
-}
-
-fn parse_output(s: &str) -> Result<OutputArg, String> {
-    if let Ok(f) = s.parse() {
-        return Ok(OutputArg::Format(f));
-    }
-    let path = std::path::Path::new(s);
-    let file_like = s.contains('/')
-        || path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ["csv", "json"].contains(&e.to_ascii_lowercase().as_str()));
-    if file_like {
-        return Ok(OutputArg::File(path.to_path_buf()));
-    }
-    let names: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.name()).collect();
-    Err(format!(
-        "'{s}' is not a format ({}); `mlx predict --output-file FILE` writes predictions to a file",
-        names.join(", ")
-    ))
-}
-
 fn run(cli: Cli) -> Result<ExitCode> {
     let (format, predict_output) = match (&cli.command, cli.output) {
         (Command::Predict(_), o) => (None, o),
@@ -180,7 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => maintenance::doctor(&settings, args),
         Command::Gc(args) => maintenance::gc(&settings, args),
         Command::Serve(args) => serve::exec(&settings, *args),
-        Command::Models(c) => registry::models(&settings, c),
+        Command::Models(c) => models::exec(&settings, c),
         Command::Alias(c) => registry::alias(&settings, c),
         Command::Rollback(args) => registry::rollback_cmd(&settings, args),
         Command::Predict(args) => predict::exec(&settings, args, predict_output),
@@ -188,27 +163,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => sync::exec(&settings, args),
         Command::Ui(args) => ui::exec(&settings, args),
     }
-}
-
-/// A bare value for `$(...)` (a run id, a version), or one JSON document under `-o json`.
-fn print_value(settings: &Settings, text: &str, json: serde_json::Value) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if settings.json_flag() {
-        crate::output::print_json(&mut out, &json)?;
-    } else {
-        writeln!(out, "{text}")?;
-    }
-    Ok(())
-}
-
-/// A command that only writes: quiet on success, but one JSON document saying what it did under `-o json`
-/// (so a script that always passes `-o json` always gets exactly one document).
-fn print_done(settings: &Settings, json: serde_json::Value) -> Result<()> {
-    if settings.json_flag() {
-        crate::output::print_json(&mut std::io::stdout().lock(), &json)?;
-    }
-    Ok(())
 }
 
 /// The error and its causes on one line: `what: why: root cause`.
@@ -227,56 +181,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// Parse repeated `KEY=VALUE` arguments.
-fn parse_pairs(what: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for p in pairs {
-        let Some((k, v)) = p.split_once('=') else {
-            bail!("{what} '{p}' is not KEY=VALUE");
-        };
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
-
-/// `--delimiter`: one ASCII character; `\t` or `tab` for a tab.
-fn parse_delimiter(s: &str) -> Result<u8, String> {
-    match s {
-        "\\t" | "tab" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
-        _ => Err(format!(
-            "'{s}' is not a single ASCII character (e.g. ';', or '\\t' for a tab)"
-        )),
-    }
-}
-
-/// Split-and-trim for comma lists: `--features "Pclass, Sex"` names `Sex`, not ` Sex`.
-fn trimmed(list: &[String]) -> Vec<String> {
-    list.iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// The active run: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
-fn active_run_id(flag: Option<String>) -> Result<String> {
-    flag.or_else(|| crate::settings::env::first(&["MLX_RUN_ID", "MLFLOW_RUN_ID"]).map(|(_, v)| v))
-        .context("no active run: pass --run ID or set MLX_RUN_ID (e.g. export MLX_RUN_ID=$(mlx log start))")
-}
-
-/// The run to attach to, if any: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
-fn active_run_id_opt(flag: Option<String>) -> Option<String> {
-    active_run_id(flag).ok()
-}
-
-/// The experiment named by a flag, else `MLX_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_NAME`.
-fn experiment_from_env(flag: Option<String>) -> Option<String> {
-    flag.or_else(|| {
-        crate::settings::env::first(&["MLX_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"])
-            .map(|(_, v)| v)
     })
 }
 

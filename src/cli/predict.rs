@@ -66,8 +66,8 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
         PredictFormat::Csv
     };
     let store = settings.open_store()?;
-    let dir = store
-        .resolve_model(&args.model)
+    let dir = crate::store::ModelUri::parse(&args.model)
+        .and_then(|uri| store.resolve_model(&uri))
         .with_context(|| format!("cannot find model {}", args.model))?;
     let model =
         SavedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;

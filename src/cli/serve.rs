@@ -1,9 +1,9 @@
 //! `mlx serve`: the scoring server.
 
-use crate::serve::access::Token;
-use crate::serve::net::Limits;
 use crate::serve::{ServeOptions, default_model, serve};
 use crate::settings::Settings;
+use crate::web::access::Token;
+use crate::web::net::Limits;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;

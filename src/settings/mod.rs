@@ -6,7 +6,7 @@
 pub mod env;
 
 use crate::output::OutputFormat;
-use crate::store::{FileStore, RestStore, TrackingStore, file::file_uri_to_path};
+use crate::store::{FileStore, RestStore, TrackingStore, uri::file_uri_to_path};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -206,7 +206,7 @@ fn refuse_foreign(uri: &str) -> Result<(), SettingsError> {
 pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(Box::new(RestStore::new(uri)?));
+        return Ok(Box::new(RestStore::new(uri)?.with_notes(stderr_notes())));
     }
     refuse_foreign(uri)?;
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
@@ -215,7 +215,12 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     }
     let path = file_uri_to_path(uri)
         .ok_or_else(|| SettingsError::UnsupportedScheme(crate::redact::uris(uri)))?;
-    Ok(Box::new(FileStore::new(path)))
+    Ok(Box::new(FileStore::new(path).with_notes(stderr_notes())))
+}
+
+/// The store's notes on stderr, where a person running mlx (or reading the server's log) sees them.
+fn stderr_notes() -> crate::store::Notes {
+    std::sync::Arc::new(|note| eprintln!("{note}"))
 }
 
 /// One line of `mlx config show`: a setting, its value in effect and where that came from.

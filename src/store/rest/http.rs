@@ -33,6 +33,8 @@ pub struct Client {
     backoff: Duration,
     /// No retry starts once this much time has passed since the first attempt.
     budget: Duration,
+    /// Where the retry notes go (see [`crate::store::Notes`]).
+    pub(super) notes: crate::store::Notes,
 }
 
 /// `--ca-cert`, set once by the CLI before any store is opened.
@@ -88,7 +90,7 @@ impl Client {
     /// instead of the built-in roots, as MLflow's client does).
     /// Credentials in the URI (`http://user:pass@host`) become Basic auth, as the `requests` library that
     /// MLflow's client uses does, and never stay in the URL this client prints.
-    pub fn from_env(base: &str) -> Result<Client> {
+    pub fn from_env(base: &str, notes: crate::store::Notes) -> Result<Client> {
         let (base, userinfo) = split_userinfo(base);
         let timeout = env_number::<f64>("MLFLOW_HTTP_REQUEST_TIMEOUT")
             .filter(|t| *t > 0.0)
@@ -138,6 +140,7 @@ impl Client {
                     .filter(|t| *t >= 0.0)
                     .unwrap_or(30.0),
             ),
+            notes,
         })
     }
 
@@ -326,12 +329,12 @@ impl Client {
                 }
                 Err(e) if retryable_error(&e) && again => {
                     // Say so at once: the retries can take MLX_HTTP_TOTAL_TIMEOUT seconds in silence.
-                    eprintln!(
+                    (self.notes)(&format!(
                         "mlx: cannot reach {}, retrying ({}/{}) ...",
                         crate::redact::uris(&self.base),
                         tries + 1,
                         self.max_retries
-                    );
+                    ));
                 }
                 Err(e) => {
                     let why = match e {
