@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// The user name, as Python's `getpass.getuser()` finds it.
 pub fn user() -> String {
-    ["LOGNAME", "USER", "LNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    crate::settings::env::first(&["LOGNAME", "USER", "LNAME", "USERNAME"])
+        .map(|(_, v)| v)
         .or_else(user_from_passwd)
         .unwrap_or_else(|| "unknown".into())
 }

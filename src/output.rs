@@ -4,7 +4,7 @@ use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets};
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Table,
     Json,
@@ -14,6 +14,24 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// Every format, for help texts and errors.
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Table,
+        OutputFormat::Json,
+        OutputFormat::Csv,
+        OutputFormat::Markdown,
+    ];
+
+    /// The name `--output` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Markdown => "markdown",
+        }
+    }
+
     /// Table for a person at a terminal, JSON for a pipe.
     pub fn auto() -> Self {
         if io::stdout().is_terminal() {
@@ -59,10 +77,7 @@ const MIN_COLUMN: usize = 8;
 
 /// The width tables must fit: `COLUMNS`, else the terminal's when stdout is one; None for a pipe or file.
 fn terminal_width() -> Option<usize> {
-    let columns = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|w| *w > 0);
+    let columns = crate::settings::env::number::<usize>("COLUMNS").filter(|w| *w > 0);
     columns.or_else(|| {
         io::stdout()
             .is_terminal()

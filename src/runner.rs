@@ -18,6 +18,9 @@ pub enum RunnerError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The command ran longer than allowed; its whole process group was killed.
+    #[error("the command ran longer than {0:?} and was killed")]
+    Timeout(std::time::Duration),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -38,7 +41,8 @@ impl RunnerError {
                 127
             }
             RunnerError::Spawn { .. } => 126,
-            _ => 1,
+            // Not the command's failure but ours (the store): an error.
+            _ => 2,
         }
     }
 }
@@ -52,6 +56,10 @@ pub struct RunOptions<'a> {
     pub stdout_to_stderr: bool,
     /// Output format for a nested `mlx` (`MLX_OUTPUT`): its stdout is a pipe, so it would pick JSON.
     pub child_output: Option<&'a str>,
+    /// Keep the command's output only as the run's artifacts (a server has no terminal to pass it to).
+    pub quiet: bool,
+    /// Kill the command — its whole process group, so what it started too — after this long.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Run `program args` inside run `run_id` of the store at `tracking_uri`.
@@ -77,6 +85,10 @@ pub fn run_in(
     if let Some(dir) = opts.cwd {
         cmd.current_dir(dir);
     }
+    if opts.timeout.is_some() {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
     // The CA that --ca-cert named is trusted by the command's own MLflow client (or mlx) too.
     if let Some(ca) = crate::store::rest::http::ca_cert_path() {
         cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
@@ -85,7 +97,7 @@ pub fn run_in(
     // would fail to log to its own run.
     if !uri.starts_with("http://")
         && !uri.starts_with("https://")
-        && std::env::var_os("MLFLOW_ALLOW_FILE_STORE").is_none()
+        && !crate::settings::env::is_set("MLFLOW_ALLOW_FILE_STORE")
     {
         cmd.env("MLFLOW_ALLOW_FILE_STORE", "true");
     }
@@ -97,7 +109,7 @@ pub fn run_in(
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = crate::settings::env::path_list();
         let mut dirs = vec![bin_dir];
         dirs.extend(std::env::split_paths(&path));
         if let Ok(joined) = std::env::join_paths(dirs) {
@@ -125,14 +137,37 @@ pub fn run_in(
     let err_path = outdir.path().join("stderr.txt");
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_to: Box<dyn Write + Send> = if opts.stdout_to_stderr {
+    let out_to: Box<dyn Write + Send> = if opts.quiet {
+        Box::new(std::io::sink())
+    } else if opts.stdout_to_stderr {
         Box::new(std::io::stderr())
     } else {
         Box::new(std::io::stdout())
     };
+    let err_to: Box<dyn Write + Send> = if opts.quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stderr())
+    };
     let out_tee = tee(stdout, out_to, out_path.clone());
-    let err_tee = tee(stderr, std::io::stderr(), err_path.clone());
-    let status = child.wait()?;
+    let err_tee = tee(stderr, err_to, err_path.clone());
+    let status = match opts.timeout {
+        None => child.wait()?,
+        Some(limit) => match wait_at_most(&mut child, limit)? {
+            Some(status) => status,
+            None => {
+                out_tee.join().ok();
+                err_tee.join().ok();
+                for p in [&out_path, &err_path] {
+                    if p.exists() {
+                        store.log_artifact(run_id, p, None)?;
+                    }
+                }
+                store.update_run(run_id, RunStatus::Killed, Some(now_ms()))?;
+                return Err(RunnerError::Timeout(limit));
+            }
+        },
+    };
     out_tee.join().ok();
     err_tee.join().ok();
     for p in [&out_path, &err_path] {
@@ -162,6 +197,29 @@ pub fn run_in(
     Ok(outcome)
 }
 
+/// Wait for `child` at most `limit`; past it, kill its process group and return None.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if std::time::Instant::now() >= deadline {
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        // Polled: std has no wait with a timeout; 50 ms is nothing beside a training.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Copy a child's stream to our own and to a file, on a thread.
 fn tee(
     mut from: impl Read + Send + 'static,
@@ -186,7 +244,7 @@ fn tee(
 
 /// Child processes may run elsewhere: hand them an absolute store location.
 pub fn absolute_tracking_uri(uri: &str) -> String {
-    match crate::store::file::file_uri_to_path(uri) {
+    match crate::store::uri::file_uri_to_path(uri) {
         Some(p) => std::path::absolute(&p)
             .unwrap_or(p)
             .to_string_lossy()

@@ -11,7 +11,8 @@
 
 use crate::store::entities::*;
 use crate::store::{
-    Batch, NewRun, Projection, Result, StoreError, TrackingStore, get_or_create_experiment,
+    Batch, ModelUri, NewRun, Projection, Result, StoreError, TrackingStore,
+    get_or_create_experiment,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -331,7 +332,7 @@ fn copy_logged_model(
     copy_run_id: &str,
 ) -> Result<String> {
     let model = from.get_logged_model(model_id)?;
-    let local = from.resolve_model(&format!("models:/{model_id}"))?;
+    let local = from.resolve_model(&ModelUri::Logged(model_id.to_string()))?;
     let created = to.create_logged_model(copy_run_id, &model.name)?;
     to.log_model(&created, &local, &[])?;
     Ok(created.model_id)
@@ -359,17 +360,13 @@ fn matching_models(
 
 /// A version's source with run and logged-model ids mapped to their copies; None if it is not copied.
 fn mapped_source(source: &str, map: &Mapping) -> Option<String> {
-    if let Some(id) = source
-        .strip_prefix("models:/")
-        .filter(|s| s.starts_with("m-"))
-    {
-        return map.models.get(id).map(|c| format!("models:/{c}"));
+    match ModelUri::parse(source).ok()? {
+        ModelUri::Logged(id) => map.models.get(&id).map(|c| format!("models:/{c}")),
+        ModelUri::Run { run_id, path } => {
+            map.runs.get(&run_id).map(|c| format!("runs:/{c}/{path}"))
+        }
+        _ => None,
     }
-    if let Some(rest) = source.strip_prefix("runs:/") {
-        let (run, path) = rest.split_once('/').unwrap_or((rest, "model"));
-        return map.runs.get(run).map(|c| format!("runs:/{c}/{path}"));
-    }
-    None
 }
 
 fn sync_registry(

@@ -1,4 +1,4 @@
-//! `mlx config show`: the settings in effect and where each came from.
+//! `mlx config show`: every setting mlx reads, its value in effect and where it came from.
 
 use crate::output::{self, Listing};
 use crate::settings::Settings;
@@ -8,43 +8,29 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Print each setting, its value and its source
+    /// Print each setting (flags, config file, every environment variable mlx reads), its value and source
     Show,
 }
 
 pub fn exec(settings: &Settings, cmd: ConfigCommand) -> Result<ExitCode> {
     match cmd {
         ConfigCommand::Show => {
-            let config_file = match &settings.config_path {
-                Some(p) if settings.config_exists => p.display().to_string(),
-                Some(p) => format!("{} (not present)", p.display()),
-                None => "(no config dir on this system)".into(),
-            };
-            let output_value = settings
-                .output
-                .value
-                .map(|f| format!("{f:?}").to_lowercase())
-                .unwrap_or_else(|| "auto (table on a terminal, json otherwise)".into());
+            let shown = settings.shown();
             let mut listing = Listing::new(&["setting", "value", "source"]);
-            listing.rows.push(vec![
-                "tracking_uri".into(),
-                crate::redact::uris(&settings.tracking_uri.value),
-                settings.tracking_uri.source.to_string(),
-            ]);
-            listing.rows.push(vec![
-                "output".into(),
-                output_value.clone(),
-                settings.output.source.to_string(),
-            ]);
-            listing.rows.push(vec![
-                "config_file".into(),
-                config_file.clone(),
-                String::new(),
-            ]);
+            for s in &shown {
+                listing
+                    .rows
+                    .push(vec![s.setting.clone(), s.value.clone(), s.source.clone()]);
+            }
+            // The first three keep their object form (`{"value", "source"}`, config_file a string); the
+            // environment follows as a list.
+            let entry =
+                |i: usize| serde_json::json!({"value": shown[i].value, "source": shown[i].source});
             let json = serde_json::json!({
-                "tracking_uri": {"value": crate::redact::uris(&settings.tracking_uri.value), "source": settings.tracking_uri.source.to_string()},
-                "output": {"value": output_value, "source": settings.output.source.to_string()},
-                "config_file": config_file,
+                "tracking_uri": entry(0),
+                "output": entry(1),
+                "config_file": shown[2].value,
+                "environment": &shown[3..],
             });
             output::print(settings.output_format(), &listing, &json)?;
         }

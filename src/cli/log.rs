@@ -184,7 +184,7 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
         LogCommand::Params { run, json } => {
             let run_id = active_run_id(run.run)?;
             let doc = read_json(&json)?;
-            let params = parse_params_json(&json, &doc)?;
+            let params = crate::ops::log::params_from_json(&json, &doc)?;
             let keys: Vec<String> = params.iter().map(|(k, _)| k.clone()).collect();
             store
                 .log_batch(
@@ -203,7 +203,7 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
         LogCommand::Metrics { run, json, step } => {
             let run_id = active_run_id(run.run)?;
             let doc = read_json(&json)?;
-            let metrics = parse_metrics_json(&json, &doc, step, now_ms())?;
+            let metrics = crate::ops::log::metrics_from_json(&json, &doc, step, now_ms())?;
             let points = metrics.len();
             store
                 .log_batch(
@@ -283,107 +283,6 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
 }
 
-/// A param value as MLflow stringifies it: strings as they are, numbers and booleans as their JSON text.
-fn param_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Bool(true) => "True".into(),
-        serde_json::Value::Bool(false) => "False".into(),
-        serde_json::Value::Null => "None".into(),
-        other => other.to_string(),
-    }
-}
-
-fn parse_params_json(path: &Path, doc: &serde_json::Value) -> Result<Vec<(String, String)>> {
-    let Some(obj) = doc.as_object() else {
-        bail!(
-            "{}: expected a JSON object {{\"key\": value}}",
-            path.display()
-        );
-    };
-    Ok(obj
-        .iter()
-        .map(|(k, v)| (k.clone(), param_text(v)))
-        .collect())
-}
-
-fn metric_number(path: &Path, key: &str, v: &serde_json::Value) -> Result<f64> {
-    match v {
-        serde_json::Value::Number(n) => n
-            .as_f64()
-            .with_context(|| format!("{}: metric '{key}' is out of range", path.display())),
-        serde_json::Value::String(s) => metric_file::parse_value(s).with_context(|| {
-            format!(
-                "{}: metric '{key}': value {s:?} is not a number",
-                path.display()
-            )
-        }),
-        other => bail!(
-            "{}: metric '{key}': value {other} is not a number",
-            path.display()
-        ),
-    }
-}
-
-fn parse_metrics_json(
-    path: &Path,
-    doc: &serde_json::Value,
-    default_step: i64,
-    now: i64,
-) -> Result<Vec<(String, MetricPoint)>> {
-    let point = |value, step, timestamp| MetricPoint {
-        timestamp,
-        value,
-        step,
-    };
-    match doc {
-        serde_json::Value::Object(obj) => obj
-            .iter()
-            .map(|(k, v)| {
-                Ok((
-                    k.clone(),
-                    point(metric_number(path, k, v)?, default_step, now),
-                ))
-            })
-            .collect(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let key = item.get("key").and_then(|k| k.as_str()).with_context(|| {
-                    format!("{}: entry {i} has no string \"key\"", path.display())
-                })?;
-                let value = item.get("value").with_context(|| {
-                    format!("{}: entry {i} ('{key}') has no \"value\"", path.display())
-                })?;
-                let int = |name: &str, default: i64| -> Result<i64> {
-                    match item.get(name) {
-                        None | Some(serde_json::Value::Null) => Ok(default),
-                        Some(v) => v.as_i64().with_context(|| {
-                            format!(
-                                "{}: entry {i} ('{key}'): \"{name}\" is not an integer",
-                                path.display()
-                            )
-                        }),
-                    }
-                };
-                Ok((
-                    key.to_string(),
-                    point(
-                        metric_number(path, key, value)?,
-                        int("step", default_step)?,
-                        int("timestamp", now)?,
-                    ),
-                ))
-            })
-            .collect(),
-        _ => bail!(
-            "{}: expected a JSON object {{\"key\": number}} or a list of {{\"key\", \"value\", \"step\"}}",
-            path.display()
-        ),
-    }
-}
-
 /// `mlx log exec`: run a command inside a new run.
 fn exec_command(
     settings: &Settings,
@@ -423,44 +322,4 @@ fn exec_command(
         crate::output::print_json(&mut std::io::stdout().lock(), &doc)?;
     }
     Ok(ExitCode::from(code))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn params_are_stringified_like_mlflow() {
-        let p = parse_params_json(
-            Path::new("x"),
-            &json!({"a": 1, "b": 0.5, "c": "s", "d": true, "e": 1.0}),
-        )
-        .unwrap();
-        let got: Vec<_> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(got, ["a=1", "b=0.5", "c=s", "d=True", "e=1.0"]);
-        assert!(parse_params_json(Path::new("x"), &json!([1])).is_err());
-    }
-
-    #[test]
-    fn metrics_accept_object_and_list() {
-        let m = parse_metrics_json(Path::new("x"), &json!({"acc": 0.9, "n": "nan"}), 3, 7).unwrap();
-        assert_eq!(m[0].1.step, 3);
-        assert!(m[1].1.value.is_nan());
-        let l = parse_metrics_json(
-            Path::new("x"),
-            &json!([{"key": "loss", "value": 0.5, "step": 2, "timestamp": 9}]),
-            0,
-            7,
-        )
-        .unwrap();
-        assert_eq!((l[0].1.step, l[0].1.timestamp), (2, 9));
-        let err = parse_metrics_json(Path::new("f.json"), &json!({"acc": "high"}), 0, 0)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("f.json") && err.contains("acc") && err.contains("high"),
-            "{err}"
-        );
-    }
 }

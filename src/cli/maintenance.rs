@@ -3,7 +3,7 @@
 use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::FileStore;
-use crate::store::file::file_uri_to_path;
+use crate::store::uri::file_uri_to_path;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::process::ExitCode;
@@ -97,7 +97,7 @@ pub fn doctor(settings: &Settings, args: DoctorArgs) -> Result<ExitCode> {
     Ok(if remaining == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(super::EXIT_CHECK_FAILED)
     })
 }
 

@@ -1,27 +1,31 @@
 //! Command-line definitions (clap) and dispatch. Each subcommand's file turns arguments into calls on the
-//! library; errors are wrapped with context here and printed as one line with exit code 1 (2 for usage).
+//! library; errors are wrapped with context here and printed as one line. Exit codes: 0 ok, 1 a check that ran
+//! and failed (a command returns that code itself), 2 an error (bad input, store or server unreachable, usage).
 
+mod args;
 mod bench;
 mod compare;
 mod config;
 mod experiments;
 mod log;
 mod maintenance;
+mod models;
 mod plot;
 mod predict;
 mod registry;
 mod run;
 mod runs;
+mod runs_list;
+mod runs_show;
 mod serve;
 mod sync;
 mod train;
 mod ui;
 
-use crate::output::OutputFormat;
 use crate::settings::Settings;
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use args::*;
 use clap::{Parser, Subcommand};
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -36,10 +40,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URI")]
     tracking_uri: Option<String>,
 
-    /// Output format: table, json or csv [default: table on a terminal, json otherwise]; for `predict`
-    /// also a file to write
-    #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
-    output: Option<String>,
+    /// Output format: table, json, csv or markdown [default: $MLX_OUTPUT, config, table on a terminal, json
+    /// otherwise]
+    #[arg(long, short = 'o', global = true, value_name = "FORMAT", value_parser = parse_output)]
+    output: Option<OutputArg>,
 
     /// PEM file of the CA certificates to trust for an https:// tracking server, instead of the built-in
     /// roots [default: $MLFLOW_TRACKING_SERVER_CERT_PATH]
@@ -71,7 +75,7 @@ enum Command {
     Register(registry::RegisterArgs),
     /// Registered models and their versions, tags and descriptions
     #[command(subcommand, alias = "model")]
-    Models(registry::ModelsCommand),
+    Models(models::ModelsCommand),
     /// Aliases of a registered model (set, list, delete, history)
     #[command(subcommand)]
     Alias(registry::AliasCommand),
@@ -97,6 +101,11 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// A check ran and failed: a CI gate, `--require`, `doctor` findings, a failed sweep child.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// An error: bad input, a store or server that cannot be read, a usage error (clap's own code is 2 too).
+pub const EXIT_ERROR: u8 = 2;
+
 /// Entry point of the binary: parse, run, map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,27 +116,28 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {}", one_line(&e));
-            ExitCode::from(1)
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    // `--output` is a format everywhere, and may also name a file for `predict`.
-    let format = match (&cli.command, cli.output.as_deref()) {
-        (Command::Predict(_), _) | (_, None) => None,
-        (_, Some(v)) => match v.parse::<OutputFormat>() {
-            Ok(f) => Some(f),
-            Err(why) => {
-                use clap::CommandFactory;
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::InvalidValue,
-                        format!("--output: {why}"),
-                    )
-                    .exit();
-            }
-        },
+    let (format, predict_output) = match (&cli.command, cli.output) {
+        (Command::Predict(_), o) => (None, o),
+        (_, None) => (None, None),
+        (_, Some(OutputArg::Format(f))) => (Some(f), None),
+        (_, Some(OutputArg::File(p))) => {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "--output: '{}' is a file name, not a format; only `mlx predict` writes to a file (--output-file)",
+                        p.display()
+                    ),
+                )
+                .exit();
+        }
     };
     if let Some(path) = cli.ca_cert {
         crate::store::rest::http::set_ca_cert(path);
@@ -145,35 +155,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => maintenance::doctor(&settings, args),
         Command::Gc(args) => maintenance::gc(&settings, args),
         Command::Serve(args) => serve::exec(&settings, *args),
-        Command::Models(c) => registry::models(&settings, c),
+        Command::Models(c) => models::exec(&settings, c),
         Command::Alias(c) => registry::alias(&settings, c),
         Command::Rollback(args) => registry::rollback_cmd(&settings, args),
-        Command::Predict(args) => predict::exec(&settings, args, cli.output.as_deref()),
+        Command::Predict(args) => predict::exec(&settings, args, predict_output),
         Command::Bench(c) => bench::exec(&settings, c),
         Command::Sync(args) => sync::exec(&settings, args),
         Command::Ui(args) => ui::exec(&settings, args),
     }
-}
-
-/// A bare value for `$(...)` (a run id, a version), or one JSON document under `-o json`.
-fn print_value(settings: &Settings, text: &str, json: serde_json::Value) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if settings.json_flag() {
-        crate::output::print_json(&mut out, &json)?;
-    } else {
-        writeln!(out, "{text}")?;
-    }
-    Ok(())
-}
-
-/// A command that only writes: quiet on success, but one JSON document saying what it did under `-o json`
-/// (so a script that always passes `-o json` always gets exactly one document).
-fn print_done(settings: &Settings, json: serde_json::Value) -> Result<()> {
-    if settings.json_flag() {
-        crate::output::print_json(&mut std::io::stdout().lock(), &json)?;
-    }
-    Ok(())
 }
 
 /// The error and its causes on one line: `what: why: root cause`.
@@ -192,58 +181,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// Parse repeated `KEY=VALUE` arguments.
-fn parse_pairs(what: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for p in pairs {
-        let Some((k, v)) = p.split_once('=') else {
-            bail!("{what} '{p}' is not KEY=VALUE");
-        };
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
-
-/// `--delimiter`: one ASCII character; `\t` or `tab` for a tab.
-fn parse_delimiter(s: &str) -> Result<u8, String> {
-    match s {
-        "\\t" | "tab" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
-        _ => Err(format!(
-            "'{s}' is not a single ASCII character (e.g. ';', or '\\t' for a tab)"
-        )),
-    }
-}
-
-/// Split-and-trim for comma lists: `--features "Pclass, Sex"` names `Sex`, not ` Sex`.
-fn trimmed(list: &[String]) -> Vec<String> {
-    list.iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// The active run: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
-fn active_run_id(flag: Option<String>) -> Result<String> {
-    flag.or_else(|| std::env::var("MLX_RUN_ID").ok().filter(|s| !s.is_empty()))
-        .or_else(|| std::env::var("MLFLOW_RUN_ID").ok().filter(|s| !s.is_empty()))
-        .context("no active run: pass --run ID or set MLX_RUN_ID (e.g. export MLX_RUN_ID=$(mlx log start))")
-}
-
-/// The run to attach to, if any: `--run`, else `MLX_RUN_ID`, else `MLFLOW_RUN_ID`.
-fn active_run_id_opt(flag: Option<String>) -> Option<String> {
-    active_run_id(flag).ok()
-}
-
-/// The experiment named by a flag, else `MLX_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_NAME`.
-fn experiment_from_env(flag: Option<String>) -> Option<String> {
-    flag.or_else(|| {
-        ["MLX_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
     })
 }
 

@@ -1,9 +1,11 @@
 //! `mlx predict`: batch predictions from a model URI on a CSV file.
 
+use super::OutputArg;
 use crate::ml::model::SavedModel;
 use crate::ml::predict::{PredictFormat, PredictOptions, predict_csv};
+use crate::output::OutputFormat;
 use crate::settings::Settings;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -26,37 +28,49 @@ pub struct PredictArgs {
     /// Copy this column of the input beside each prediction
     #[arg(long, value_name = "COLUMN")]
     id_column: Option<String>,
+    /// Write the predictions to FILE (.json: JSON, anything else: CSV) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    output_file: Option<PathBuf>,
     /// Rows per chunk (memory stays bounded by this)
     #[arg(long, default_value_t = 8192, hide = true)]
     chunk_rows: usize,
 }
 
-/// `--output` for predict: a format for stdout (csv, json), or a file (.json → JSON, anything else → CSV).
-pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Result<ExitCode> {
+/// `--output` for predict: a format for stdout (csv, json), or (kept from before `--output-file`) a file.
+pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -> Result<ExitCode> {
+    let output_format = match &output {
+        Some(OutputArg::Format(f)) => Some(*f),
+        _ => None,
+    };
+    let file = match (output, &args.output_file) {
+        (Some(OutputArg::File(_)), Some(_)) => {
+            bail!("--output FILE and --output-file FILE both name a file; give one")
+        }
+        (Some(OutputArg::File(p)), None) => Some(p),
+        (_, Some(p)) => Some(p.clone()),
+        (Some(OutputArg::Format(OutputFormat::Markdown)), None) => {
+            bail!("--output: predict writes csv or json, not markdown")
+        }
+        (Some(OutputArg::Format(_)), None) | (None, None) => None,
+    };
+    // A file's format follows its extension; stdout is CSV unless `-o json`.
+    let json = match &file {
+        Some(path) => path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json")),
+        None => matches!(output_format, Some(OutputFormat::Json)),
+    };
+    let format = if json {
+        PredictFormat::Json
+    } else {
+        PredictFormat::Csv
+    };
     let store = settings.open_store()?;
-    let dir = store
-        .resolve_model(&args.model)
+    let dir = crate::store::ModelUri::parse(&args.model)
+        .and_then(|uri| store.resolve_model(&uri))
         .with_context(|| format!("cannot find model {}", args.model))?;
     let model =
         SavedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
-    let (format, file) = match output {
-        None | Some("csv") | Some("table") => (PredictFormat::Csv, None),
-        Some("json") => (PredictFormat::Json, None),
-        Some(path) => {
-            let path = PathBuf::from(path);
-            let json = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            (
-                if json {
-                    PredictFormat::Json
-                } else {
-                    PredictFormat::Csv
-                },
-                Some(path),
-            )
-        }
-    };
     let opts = PredictOptions {
         with_proba: args.with_proba,
         id_column: args.id_column,

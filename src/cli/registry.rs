@@ -1,10 +1,9 @@
-//! `mlx register`, `mlx models ...`, `mlx alias ...`, `mlx rollback`: the model registry.
+//! `mlx register`, `mlx alias ...`, `mlx rollback`: the model registry (`mlx models ...` is in `models.rs`).
 
 use super::parse_pairs;
+use crate::ops::registry::{resolve_model_name, rollback};
 use crate::output::{self, Listing};
-use crate::registry::{resolve_model_name, rollback};
 use crate::settings::Settings;
-use crate::store::TrackingStore;
 use crate::timefmt;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -23,47 +22,6 @@ pub struct RegisterArgs {
     /// Version tag KEY=VALUE (repeatable)
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
-}
-
-#[derive(Subcommand)]
-pub enum ModelsCommand {
-    /// List registered models
-    #[command(alias = "ls")]
-    List,
-    /// A registered model: description, tags, aliases, versions
-    Show { name: String },
-    /// Delete a registered model and all its versions
-    Delete { name: String },
-    /// The versions of a model, newest first
-    Versions {
-        name: String,
-        /// Include deleted versions
-        #[arg(long)]
-        all: bool,
-    },
-    /// Delete one version (MLflow keeps its files, marked deleted; aliases on it are removed)
-    DeleteVersion { name: String, version: u64 },
-    /// Set a tag on a model, or on one version with --version
-    SetTag {
-        name: String,
-        #[arg(value_name = "KEY=VALUE")]
-        tag: String,
-        #[arg(long)]
-        version: Option<u64>,
-    },
-    /// Set the description of a model, or of one version with --version
-    Describe {
-        name: String,
-        description: String,
-        #[arg(long)]
-        version: Option<u64>,
-    },
-    /// Add MLflow's python_function flavor to a model written before mlx wrote it (in place, atomically;
-    /// predictions do not change): then mlflow.pyfunc.load_model, `mlflow models serve` and spark_udf run it
-    AddPyfunc {
-        /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
-        uri: String,
-    },
 }
 
 #[derive(Subcommand)]
@@ -107,42 +65,10 @@ pub struct RollbackArgs {
     to: Option<u64>,
 }
 
-/// A registration source as MLflow 3 records it, and its run.
-fn normalise_source(store: &dyn TrackingStore, source: &str) -> Result<(String, Option<String>)> {
-    let uri = if source.contains(":/") || source.contains('/') || source.starts_with('.') {
-        source.to_string()
-    } else {
-        // A bare run id.
-        format!("runs:/{source}/model")
-    };
-    let dir = store
-        .resolve_model(&uri)
-        .with_context(|| format!("cannot find the model {uri}"))?;
-    let run_id = uri
-        .strip_prefix("runs:/")
-        .map(|r| r.split('/').next().unwrap_or(r).to_string());
-    // A logged model (<exp>/models/m-<id>/artifacts) registers as models:/m-<id>, as MLflow 3 does.
-    if let Some(id) = dir
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("m-") && dir.file_name().is_some_and(|f| f == "artifacts"))
-    {
-        let run_id = run_id.or_else(|| {
-            let meta = std::fs::read_to_string(dir.parent()?.join("meta.yaml")).ok()?;
-            meta.lines()
-                .find_map(|l| l.strip_prefix("source_run_id: "))
-                .map(|s| s.trim().to_string())
-        });
-        return Ok((format!("models:/{id}"), run_id));
-    }
-    Ok((uri, run_id))
-}
-
 pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
-    let name = match args.name.clone().or_else(|| std::env::var("MLX_MODEL").ok().filter(|s| !s.is_empty())) {
+    let name = match args.name.clone().or_else(|| crate::settings::env::get("MLX_MODEL")) {
         Some(n) => n,
         None => crate::project::Project::load(std::path::Path::new("."))
             .ok()
@@ -150,7 +76,7 @@ pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
             .context("no model name: pass --name NAME (or set MLX_MODEL, or name the project in MLproject.toml)")?,
     };
     let tags = parse_pairs("tag", &args.tags)?;
-    let (source, run_id) = normalise_source(store, &args.source)?;
+    let (source, run_id) = crate::ops::registry::registration_source(store, &args.source)?;
     let v = store
         .register_model(
             &name,
@@ -171,178 +97,6 @@ pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
-    if let ModelsCommand::AddPyfunc { uri } = &cmd {
-        return add_pyfunc(settings, uri);
-    }
-    let store = settings.open_store()?;
-    let store = store.as_ref();
-    let format = settings.output_format();
-    match cmd {
-        ModelsCommand::List => {
-            let models = store.list_registered_models()?;
-            let mut listing = Listing::new(&[
-                "name",
-                "latest version",
-                "aliases",
-                "updated",
-                "description",
-            ]);
-            for m in &models {
-                listing.rows.push(vec![
-                    m.name.clone(),
-                    m.latest_version.map(|v| v.to_string()).unwrap_or_default(),
-                    m.aliases
-                        .iter()
-                        .map(|(a, v)| format!("{a}=v{v}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    m.last_updated_timestamp
-                        .map(timefmt::datetime)
-                        .unwrap_or_default(),
-                    m.description.clone().unwrap_or_default(),
-                ]);
-            }
-            output::print(format, &listing, &models)?;
-        }
-        ModelsCommand::Show { name } => {
-            let m = store.get_registered_model(&name)?;
-            let versions = store.list_model_versions(&name, false)?;
-            let mut listing = Listing::new(&["field", "value"]);
-            listing.rows.push(vec!["name".into(), m.name.clone()]);
-            listing.rows.push(vec![
-                "description".into(),
-                m.description.clone().unwrap_or_default(),
-            ]);
-            for (a, v) in &m.aliases {
-                listing
-                    .rows
-                    .push(vec![format!("alias {a}"), format!("v{v}")]);
-            }
-            for (k, v) in m
-                .tags
-                .iter()
-                .filter(|(k, _)| !k.starts_with("mlx.alias_history."))
-            {
-                listing.rows.push(vec![format!("tag {k}"), v.clone()]);
-            }
-            for v in &versions {
-                listing.rows.push(vec![
-                    format!("version {}", v.version),
-                    format!(
-                        "{} run {} {}",
-                        timefmt::datetime(v.creation_timestamp),
-                        v.run_id.clone().unwrap_or("-".into()),
-                        v.source
-                    ),
-                ]);
-            }
-            output::print(
-                format,
-                &listing,
-                &serde_json::json!({"model": m, "versions": versions}),
-            )?;
-        }
-        ModelsCommand::Delete { name } => {
-            store.delete_registered_model(&name)?;
-            eprintln!("Deleted registered model '{name}'");
-            super::print_done(settings, serde_json::json!({"deleted": {"model": name}}))?;
-        }
-        ModelsCommand::Versions { name, all } => {
-            let versions = store.list_model_versions(&name, all)?;
-            let mut listing = Listing::new(&[
-                "version",
-                "created",
-                "run id",
-                "source",
-                "aliases",
-                "stage",
-                "description",
-            ]);
-            for v in &versions {
-                listing.rows.push(vec![
-                    v.version.to_string(),
-                    timefmt::datetime(v.creation_timestamp),
-                    v.run_id.clone().unwrap_or_default(),
-                    v.source.clone(),
-                    v.aliases.join(", "),
-                    if v.is_deleted() {
-                        "deleted".into()
-                    } else {
-                        v.current_stage.clone()
-                    },
-                    v.description.clone().unwrap_or_default(),
-                ]);
-            }
-            output::print(format, &listing, &versions)?;
-        }
-        ModelsCommand::DeleteVersion { name, version } => {
-            store.delete_model_version(&name, version)?;
-            eprintln!("Deleted version {version} of '{name}'");
-            super::print_done(
-                settings,
-                serde_json::json!({"deleted": {"model": name, "version": version}}),
-            )?;
-        }
-        ModelsCommand::SetTag { name, tag, version } => {
-            let (k, v) = tag
-                .split_once('=')
-                .with_context(|| format!("tag '{tag}' is not KEY=VALUE"))?;
-            match version {
-                Some(ver) => store.set_model_version_tag(&name, ver, k, v)?,
-                None => store.set_registered_model_tag(&name, k, v)?,
-            }
-            super::print_done(
-                settings,
-                serde_json::json!({"model": name, "version": version, "tag": {k: v}}),
-            )?;
-        }
-        ModelsCommand::Describe {
-            name,
-            description,
-            version,
-        } => {
-            match version {
-                Some(ver) => store.set_model_version_description(&name, ver, &description)?,
-                None => store.set_registered_model_description(&name, &description)?,
-            }
-            super::print_done(
-                settings,
-                serde_json::json!({"model": name, "version": version, "description": description}),
-            )?;
-        }
-        ModelsCommand::AddPyfunc { .. } => unreachable!("handled above"),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn add_pyfunc(settings: &Settings, uri: &str) -> Result<ExitCode> {
-    let remote_store = settings.tracking_uri.value.starts_with("http://")
-        || settings.tracking_uri.value.starts_with("https://");
-    let remote_uri = ["runs:/", "models:/", "mlflow-artifacts:"]
-        .iter()
-        .any(|p| uri.starts_with(p));
-    if remote_store && remote_uri {
-        bail!(
-            "add-pyfunc edits a model folder in place; {uri} lives on the tracking server {} (download it, \
-             add the flavor to the folder and log it again)",
-            settings.tracking_uri.value
-        );
-    }
-    let store = settings.open_store()?;
-    let dir = store
-        .resolve_model(uri)
-        .with_context(|| format!("cannot find model {uri}"))?;
-    let had = crate::ml::pyfunc::add_to_folder(&dir)
-        .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
-    eprintln!(
-        "{} the python_function flavor of {uri} ({})",
-        if had { "Refreshed" } else { "Added" },
-        dir.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 pub fn alias(settings: &Settings, cmd: AliasCommand) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
@@ -354,8 +108,7 @@ pub fn alias(settings: &Settings, cmd: AliasCommand) -> Result<ExitCode> {
             model,
         } => {
             let name = resolve_model_name(store, model.as_deref())?;
-            let from = store
-                .set_alias(&name, &alias, version, "set")
+            let from = crate::ops::registry::set_alias(store, &name, &alias, version, false)
                 .with_context(|| format!("cannot set alias '{alias}' of '{name}'"))?;
             let doc =
                 serde_json::json!({"model": name, "alias": alias, "from": from, "to": version});

@@ -1,9 +1,9 @@
 //! `mlx serve`: the scoring server.
 
-use crate::serve::access::Token;
-use crate::serve::net::Limits;
 use crate::serve::{ServeOptions, default_model, serve};
 use crate::settings::Settings;
+use crate::web::access::Token;
+use crate::web::net::Limits;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -98,7 +98,7 @@ impl ServerArgs {
             token: Token::resolve(
                 self.token,
                 self.token_file.as_deref(),
-                std::env::var("MLX_SERVE_TOKEN").ok(),
+                crate::settings::env::get_even_empty("MLX_SERVE_TOKEN"),
             )?,
             allow_unauthenticated_admin: self.allow_unauthenticated_admin,
             allowed_hosts: self.allowed_hosts,

@@ -37,10 +37,10 @@ pub struct TrainArgs {
     #[arg(long = "map", value_name = "COL=V:N,...")]
     pub maps: Vec<String>,
     /// How other text columns become numbers
-    #[arg(long, value_enum, default_value = "onehot")]
+    #[arg(long, value_parser = super::choice::<Encoding>(), default_value = "onehot")]
     pub encoding: Encoding,
     /// Missing values: drop rows (the original app's behaviour) or fill with the training mean/median/zero
-    #[arg(long, value_enum, default_value = "drop")]
+    #[arg(long, value_parser = super::choice::<NaPolicy>(), default_value = "drop")]
     pub na: NaPolicy,
     /// Standardise numeric features (mean 0, variance 1), saved with the model
     #[arg(long)]
@@ -55,10 +55,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub stratify: bool,
     /// [default: logistic-regression for classification, linear-regression for regression]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<ModelKind>())]
     pub model: Option<ModelKind>,
     /// [default: classification for text or few-integer targets, else regression]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<Task>())]
     pub task: Option<Task>,
     /// Trees in a random forest
     #[arg(long, default_value_t = 100)]

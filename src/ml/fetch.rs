@@ -25,9 +25,7 @@ pub fn is_url(data: &str) -> bool {
 }
 
 fn max_bytes() -> u64 {
-    let mb = std::env::var("MLX_MAX_DATA_MB")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
+    let mb = crate::settings::env::number::<u64>("MLX_MAX_DATA_MB")
         .filter(|mb| *mb > 0)
         .unwrap_or(DEFAULT_MAX_MB);
     mb.saturating_mul(1 << 20)

@@ -3,15 +3,14 @@
 //! lives behind an `ArcSwap`: a swap (retrain, rollback, an alias moved elsewhere) is one atomic store, so
 //! requests never wait and never fail during it.
 
-pub mod access;
 mod fast_json;
 mod metrics;
-pub mod net;
 pub mod protocol;
 pub mod retrain;
 
 use crate::ml::model::SavedModel;
-use crate::store::TrackingStore;
+use crate::store::{ModelUri, TrackingStore, VersionRef, Which};
+use crate::web::{access, net};
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -77,17 +76,18 @@ impl Served {
 /// Load the model a URI names, with its registry coordinates when it has them.
 pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
     use anyhow::Context;
+    let parsed = ModelUri::parse(uri).with_context(|| format!("cannot find model {uri}"))?;
     let dir = store
-        .resolve_model(uri)
+        .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
     let model = SavedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
-    let (name, version, run_id) = if uri.starts_with("models:/") && !uri.starts_with("models:/m-") {
-        let v = store.resolve_model_version(uri)?;
-        (Some(v.name), Some(v.version), v.run_id)
-    } else if let Some(rest) = uri.strip_prefix("runs:/") {
-        (None, None, rest.split('/').next().map(str::to_string))
-    } else {
-        (None, None, None)
+    let (name, version, run_id) = match &parsed {
+        ModelUri::Version(v) => {
+            let v = store.resolve_model_version(v)?;
+            (Some(v.name), Some(v.version), v.run_id)
+        }
+        ModelUri::Run { run_id, .. } => (None, None, Some(run_id.clone())),
+        _ => (None, None, None),
     };
     Ok(Served {
         model: Arc::new(model),
@@ -521,7 +521,7 @@ async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     let st = state.clone();
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(Option<u64>, u64)> {
         let store = st.store()?;
-        let (from, to) = crate::registry::rollback(store.as_ref(), &name, &alias, req.to)?;
+        let (from, to) = crate::ops::registry::rollback(store.as_ref(), &name, &alias, req.to)?;
         let uri = if current.uri.contains('@') {
             current.uri.clone()
         } else {
@@ -641,7 +641,12 @@ fn retrain(
         }
         _busy = busy;
         eprintln!("mlx serve: retraining with the project's main entry point ...");
-        retrain::run_entry_point(&state.opts.project_dir, &state.opts.tracking_uri, timeout)?
+        retrain::run_entry_point(
+            store.as_ref(),
+            &state.opts.project_dir,
+            &state.opts.tracking_uri,
+            timeout,
+        )?
     } else {
         let from = current
             .run_id
@@ -695,9 +700,12 @@ fn retrain(
             Some("retrained by mlx serve"),
         )?,
     };
-    let uri = match current.uri.split_once('@') {
-        Some((_, alias)) if current.uri.starts_with("models:/") => {
-            store.set_alias(&name, alias, version.version, "set")?;
+    let uri = match ModelUri::parse(&current.uri) {
+        Ok(ModelUri::Version(VersionRef {
+            which: Which::Alias(alias),
+            ..
+        })) => {
+            store.set_alias(&name, &alias, version.version, "set")?;
             current.uri.clone()
         }
         _ => format!("models:/{name}/{}", version.version),
@@ -724,11 +732,14 @@ async fn follow_aliases(state: Arc<AppState>) {
             let variants = std::iter::once(&st.champion).chain(st.challenger.iter());
             for slot in variants {
                 let current = slot.load_full();
-                let follows = current.uri.contains('@') || current.uri.ends_with("/latest");
-                if !follows || !current.uri.starts_with("models:/") {
+                // Aliases and `latest` move; a version number or a run does not.
+                let Ok(ModelUri::Version(moving)) = ModelUri::parse(&current.uri) else {
+                    continue;
+                };
+                if matches!(moving.which, crate::store::Which::Number(_)) {
                     continue;
                 }
-                let Ok(v) = store.resolve_model_version(&current.uri) else {
+                let Ok(v) = store.resolve_model_version(&moving) else {
                     continue;
                 };
                 if Some(v.version) == current.version {
@@ -784,18 +795,6 @@ async fn record_metrics(
         started.elapsed().as_secs_f64(),
     );
     response
-}
-
-/// Resolves on SIGINT or SIGTERM (for a graceful shutdown that finishes in-flight requests).
-pub(crate) async fn shutdown_signal(who: &'static str) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    eprintln!("{who}: shutting down after in-flight requests");
 }
 
 /// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
@@ -867,7 +866,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             ));
         eprintln!("mlx serve: listening on http://{addr}");
         tokio::spawn(follow_aliases(state.clone()));
-        net::serve(listener, app, opts.limits, shutdown_signal("mlx serve")).await?;
+        crate::web::net::serve(listener, app, opts.limits, crate::web::shutdown_signal("mlx serve")).await?;
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())

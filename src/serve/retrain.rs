@@ -5,6 +5,7 @@
 //! param is checked (names, numbers, bounds, the data file inside an allowed folder) before anything runs;
 //! the `mlx.command` tag is only ever a note for people.
 
+use crate::ml::choice::Choice;
 use crate::ml::estimator::{Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::train::{TrainOptions, TrainResult};
@@ -164,20 +165,16 @@ fn flag(params: &BTreeMap<String, String>, key: &str) -> Result<bool, ParamError
     }
 }
 
-fn choice<T: clap::ValueEnum>(
+fn choice<T: Choice>(
     params: &BTreeMap<String, String>,
     key: &str,
     default: T,
 ) -> Result<T, ParamError> {
     match params.get(key) {
         None => Ok(default),
-        Some(v) => T::from_str(v, false).map_err(|_| {
-            let names: Vec<String> = T::value_variants()
-                .iter()
-                .filter_map(|x| x.to_possible_value().map(|p| p.get_name().to_string()))
-                .collect();
-            invalid(key, v, format!("not one of {}", names.join(", ")))
-        }),
+        Some(v) => {
+            T::from_name(v).ok_or_else(|| invalid(key, v, format!("not one of {}", T::names())))
+        }
     }
 }
 
@@ -416,82 +413,50 @@ pub fn train_with_timeout<G: Send + 'static>(
     }
 }
 
-/// Run the project's `main` entry point as `mlx run main --project DIR -o json` (an argv, no shell) in a
-/// process group of its own, killed whole after `timeout`. Returns the new run's id.
+/// Run the project's `main` entry point in a new run, in-process through the same operation as `mlx run`
+/// (`ops::sweep`): its command is the operator's own (no shell text comes from the store), runs in a process
+/// group of its own and is killed whole after `timeout`; its output is kept as the run's artifacts. Returns
+/// the new run's id.
 pub fn run_entry_point(
+    store: &dyn TrackingStore,
     project_dir: &Path,
     tracking_uri: &str,
     timeout: Duration,
 ) -> Result<String, RetrainError> {
-    use anyhow::Context as _;
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("cannot find the mlx executable")?;
-    let mut cmd = std::process::Command::new(&exe);
-    cmd.args(["run", "main", "--project"])
-        .arg(project_dir)
-        .args(["-o", "json"])
-        .env(
-            "MLX_TRACKING_URI",
-            crate::runner::absolute_tracking_uri(tracking_uri),
-        )
-        .env_remove("MLX_RUN_ID")
-        .env_remove("MLFLOW_RUN_ID")
-        .current_dir(project_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn().context("cannot start `mlx run main`")?;
-    // Read both pipes on threads so a chatty command never blocks on a full pipe.
-    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
+    use crate::ops::sweep::{ProjectReport, ProjectRequest, run_project};
+    let req = ProjectRequest {
+        project_dir: std::path::absolute(project_dir).unwrap_or(project_dir.to_path_buf()),
+        entry: "main".into(),
+        params: Vec::new(),
+        experiment: None,
+        name: None,
+        by: None,
+        minimize: false,
+        tracking_uri: tracking_uri.to_string(),
     };
-    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
-    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = std::time::Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for `mlx run main`")? {
-            break status;
-        }
-        if std::time::Instant::now() >= deadline {
-            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(RetrainError::Timeout(timeout));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let opts = crate::runner::RunOptions {
+        quiet: true,
+        timeout: Some(timeout),
+        ..Default::default()
     };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    if !status.success() {
-        return Err(RetrainError::Other(anyhow::anyhow!(
-            "`mlx run main` failed: {}",
-            String::from_utf8_lossy(&stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )));
+    let notes = |n: &str| eprintln!("mlx serve: {n}");
+    match run_project(store, &req, opts, &notes) {
+        Ok(ProjectReport::Single(run)) if run.ended.code == 0 => Ok(run.run_id),
+        Ok(ProjectReport::Single(run)) => Err(RetrainError::Other(anyhow::anyhow!(
+            "the project's main entry point failed with exit code {} (its output is in run {}'s stderr.txt)",
+            run.ended.code,
+            run.run_id
+        ))),
+        Ok(ProjectReport::Sweep { .. }) => Err(RetrainError::Other(anyhow::anyhow!(
+            "the project's main entry point sweeps a grid; a retrain needs one run"
+        ))),
+        Err(crate::ops::OpsError::Runner(crate::runner::RunnerError::Timeout(_))) => {
+            Err(RetrainError::Timeout(timeout))
+        }
+        Err(e) => Err(RetrainError::Other(
+            anyhow::Error::from(e).context("the project's main entry point could not run"),
+        )),
     }
-    // `mlx run` prints the run id as its last line.
-    String::from_utf8_lossy(&stdout)
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            RetrainError::Other(anyhow::anyhow!(
-                "`mlx run main` printed no run id on its last line"
-            ))
-        })
 }
 
 /// The experiment name and categorical columns of the served run, for [`Context`].

@@ -6,14 +6,17 @@ pub mod entities;
 pub mod file;
 pub mod meta;
 pub mod metric_file;
+pub mod model_uri;
 pub mod rest;
+pub mod uri;
 pub mod validate;
 
 use entities::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use file::{FileStore, most_common};
+pub use file::FileStore;
+pub use model_uri::{ModelUri, VersionRef, Which};
 pub use rest::RestStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -252,10 +255,22 @@ pub trait TrackingStore {
         metrics: &[(String, MetricPoint)],
     ) -> Result<()>;
     /// A local folder holding the model a URI names: `runs:/RUN/PATH`, `models:/m-ID`, `models:/NAME/N`,
-    /// `models:/NAME@ALIAS`, `models:/NAME/latest`, a path or a `file:` URI.
-    fn resolve_model(&self, uri: &str) -> Result<PathBuf>;
+    /// `models:/NAME@ALIAS`, `models:/NAME/latest`, a path or a `file:` URI. Shared by both stores: a
+    /// folder must hold an `MLmodel` file, and a registered version is followed to its source (with a
+    /// bound on the hops); the rest is [`TrackingStore::fetch_model`].
+    fn resolve_model(&self, uri: &ModelUri) -> Result<PathBuf> {
+        resolve_model_shared(self, uri)
+    }
+    /// The store's own part of [`TrackingStore::resolve_model`]: the local folder of a run's model
+    /// (`runs:/`), a logged model (`models:/m-ID`) or a server's proxied artifacts (`mlflow-artifacts:`).
+    fn fetch_model(&self, uri: &ModelUri) -> Result<PathBuf>;
+    /// Whether a registered version's source may be a local folder. A server's registry may not send mlx
+    /// to read a folder of this machine.
+    fn allows_folder_sources(&self) -> bool {
+        true
+    }
     /// The registered model version a `models:/NAME/N`, `models:/NAME@ALIAS` or `models:/NAME/latest` URI names.
-    fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion>;
+    fn resolve_model_version(&self, version: &VersionRef) -> Result<ModelVersion>;
     fn list_registered_models(&self) -> Result<Vec<RegisteredModel>>;
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
     fn delete_registered_model(&self, name: &str) -> Result<()>;
@@ -287,6 +302,15 @@ pub trait TrackingStore {
     ) -> Result<ModelVersion>;
 }
 
+/// Notes a store has for a person — an unreadable entry a listing skipped, a retry against a server that
+/// does not answer — handed to whoever opened it (the CLI prints them on stderr). A store never prints.
+pub type Notes = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Notes nobody reads.
+pub fn no_notes() -> Notes {
+    std::sync::Arc::new(|_| {})
+}
+
 /// How many registered-model versions one model URI may pass through (a version whose source is another
 /// version's `models:/NAME/N` URI) before mlx gives up.
 pub const MAX_MODEL_HOPS: usize = 8;
@@ -294,11 +318,7 @@ pub const MAX_MODEL_HOPS: usize = 8;
 /// Record that resolving `uri` leads on to `version.source`; an error if that source is a registered-model
 /// URI already followed (a cycle) or the chain is longer than [`MAX_MODEL_HOPS`]. Both backends use it,
 /// so a hostile or broken registry gives a clear error, never a stack overflow.
-pub fn follow_version_source(
-    seen: &mut Vec<String>,
-    uri: &str,
-    version: &ModelVersion,
-) -> Result<()> {
+fn follow_version_source(seen: &mut Vec<String>, uri: &str, version: &ModelVersion) -> Result<()> {
     seen.push(uri.to_string());
     let next = version.source.as_str();
     let is_registry = next.starts_with("models:/") && !next.starts_with("models:/m-");
@@ -326,37 +346,42 @@ pub fn follow_version_source(
     Ok(())
 }
 
-/// Which version of a registered model a `models:/` URI names.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum VersionSpec<'a> {
-    Latest,
-    Number(u64),
-    Alias(&'a str),
+/// [`TrackingStore::resolve_model`]: follow registered versions to their source, then a folder must hold
+/// an `MLmodel` file and anything else is the store's to fetch.
+fn resolve_model_shared<S: TrackingStore + ?Sized>(store: &S, uri: &ModelUri) -> Result<PathBuf> {
+    match follow_versions(store, uri)? {
+        ModelUri::Folder(path) => {
+            if path.join("MLmodel").is_file() {
+                Ok(path)
+            } else {
+                Err(StoreError::ModelNotFound(format!(
+                    "{uri}: no MLmodel file in {}",
+                    path.display()
+                )))
+            }
+        }
+        other => store.fetch_model(&other),
+    }
 }
 
-/// `NAME/3`, `NAME/latest` or `NAME@alias` (the part after `models:/`) to the model name and version spec.
-pub fn parse_version_spec(spec: &str) -> Result<(&str, VersionSpec<'_>)> {
-    let (name, which) = if let Some((name, alias)) = spec.split_once('@') {
-        (name, Err(alias))
-    } else if let Some((name, v)) = spec.rsplit_once('/') {
-        (name, Ok(v))
-    } else {
-        return Err(StoreError::ModelNotFound(format!(
-            "models:/{spec} (expected models:/NAME/VERSION, models:/NAME@ALIAS or models:/NAME/latest)"
-        )));
-    };
-    validate::model_name(name)?;
-    let which = match which {
-        Ok("latest") | Err("latest") => VersionSpec::Latest,
-        Ok(v) => VersionSpec::Number(v.parse::<u64>().map_err(|_| {
-            StoreError::ModelNotFound(format!("models:/{spec}: '{v}' is not a version number"))
-        })?),
-        Err(alias) => {
-            validate::alias(alias)?;
-            VersionSpec::Alias(alias)
+/// The URI a registered version leads to, following versions whose source is another version (at most
+/// [`MAX_MODEL_HOPS`], never in a circle); any other URI is returned as it is.
+pub fn follow_versions<S: TrackingStore + ?Sized>(store: &S, uri: &ModelUri) -> Result<ModelUri> {
+    let mut seen = Vec::new();
+    let mut current = uri.clone();
+    while let ModelUri::Version(v) = &current {
+        let version = store.resolve_model_version(v)?;
+        follow_version_source(&mut seen, &current.to_string(), &version)?;
+        let next = ModelUri::parse(&version.source)?;
+        if matches!(next, ModelUri::Folder(_)) && !store.allows_folder_sources() {
+            return Err(StoreError::ModelNotFound(format!(
+                "{uri}: version {} of '{}' has the source '{}', which is not a model the server holds",
+                version.version, version.name, version.source
+            )));
         }
-    };
-    Ok((name, which))
+        current = next;
+    }
+    Ok(current)
 }
 
 /// Every artifact file of a run (folders walked), sorted by path.
@@ -389,6 +414,30 @@ pub fn sort_newest_first(runs: &mut [Run]) {
 /// Where an alias history is kept: a registered-model tag (MLflow shows and keeps it as any tag).
 pub fn alias_history_tag(alias: &str) -> String {
     format!("mlx.alias_history.{alias}")
+}
+
+/// The `n` keys that occur in most lists, most frequent first (ties by name).
+pub fn most_common(lists: Vec<Vec<String>>, n: usize) -> Vec<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for k in lists.into_iter().flatten() {
+        *counts.entry(k).or_default() += 1;
+    }
+    let mut keys: Vec<(String, usize)> = counts.into_iter().collect();
+    keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    keys.into_iter().take(n).map(|(k, _)| k).collect()
+}
+
+/// The alias-history tag's text after `entry`: the oldest moves are dropped to keep it within MLflow's tag
+/// size limit (the newest always stays). Both stores write the history through this.
+pub fn alias_history_text(mut history: Vec<AliasMove>, entry: AliasMove) -> String {
+    history.push(entry);
+    loop {
+        let text = serde_json::to_string(&history).expect("history serializes");
+        if text.len() <= validate::MAX_TAG_VALUE_LEN || history.len() <= 1 {
+            return text;
+        }
+        history.remove(0);
+    }
 }
 
 /// A new logged-model id: `m-` and 32 hex digits, as MLflow 3.

@@ -3,9 +3,9 @@
 //! back) under `/admin/` with the same rule as `mlx serve`'s admin endpoints.
 
 use crate::search::Query;
-use crate::serve::access::{Access, AllowedHosts, check_request, require_json};
 use crate::store::TrackingStore;
 use crate::store::entities::{float_json as float, *};
+use crate::web::access::{Access, AllowedHosts, check_request, require_json};
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -31,11 +31,11 @@ pub struct UiOptions {
     pub tracking_uri: String,
     pub host: String,
     pub port: u16,
-    pub token: Option<crate::serve::access::Token>,
+    pub token: Option<crate::web::access::Token>,
     pub allow_unauthenticated_admin: bool,
     /// `Host` names besides loopback and the bound address (`--allowed-hosts`).
     pub allowed_hosts: Vec<String>,
-    pub limits: crate::serve::net::Limits,
+    pub limits: crate::web::net::Limits,
 }
 
 struct AppState {
@@ -170,11 +170,11 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
         eprintln!("mlx ui: store {}", crate::redact::uris(&opts.tracking_uri));
         eprintln!("mlx ui: listening on http://{local}");
         let limits = opts.limits;
-        crate::serve::net::serve(
+        crate::web::net::serve(
             listener,
             router(opts, local.ip()),
             limits,
-            crate::serve::shutdown_signal("mlx ui"),
+            crate::web::shutdown_signal("mlx ui"),
         )
         .await?;
         Ok(())
@@ -274,7 +274,12 @@ fn versions_of(
 
 /// The signature in the run's model's MLmodel file, if it has a model.
 fn signature(store: &dyn TrackingStore, run_id: &str) -> Option<Value> {
-    let dir = store.resolve_model(&format!("runs:/{run_id}/model")).ok()?;
+    let dir = store
+        .resolve_model(&crate::store::ModelUri::Run {
+            run_id: run_id.to_string(),
+            path: "model".into(),
+        })
+        .ok()?;
     let text = std::fs::read_to_string(dir.join("MLmodel")).ok()?;
     let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
     let sig = yaml.get("signature")?;
@@ -533,8 +538,11 @@ async fn set_alias(
 ) -> Response {
     alias_action(st, name, headers, body, |store, name, body| {
         let version = body.version.ok_or_else(|| refused("version is required"))?;
-        crate::registry::check_servable(store, name, version).map_err(refused)?;
-        let from = store.set_alias(name, &body.alias, version, "set")?;
+        use crate::ops::registry::{RegistryError, set_alias};
+        let from = set_alias(store, name, &body.alias, version, true).map_err(|e| match e {
+            RegistryError::Store(e) => ApiError::from(e),
+            refusal => refused(refusal),
+        })?;
         Ok((from, version))
     })
     .await
@@ -547,7 +555,7 @@ async fn rollback(
     body: AliasRequest,
 ) -> Response {
     alias_action(st, name, headers, body, |store, name, body| {
-        crate::registry::rollback(store, name, &body.alias, body.version).map_err(refused)
+        crate::ops::registry::rollback(store, name, &body.alias, body.version).map_err(refused)
     })
     .await
 }

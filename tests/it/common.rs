@@ -66,13 +66,13 @@ impl TestStore {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
-    /// Run `mlx ARGS`, assert exit code 1, return stderr.
+    /// Run `mlx ARGS`, assert exit code 2 (an error, not a failed check), return stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.mlx().args(args).output().expect("run mlx");
         assert_eq!(
             out.status.code(),
-            Some(1),
-            "mlx {args:?} should fail with 1; stdout: {}",
+            Some(2),
+            "mlx {args:?} should fail with 2 (an error); stdout: {}",
             String::from_utf8_lossy(&out.stdout)
         );
         let err = String::from_utf8(out.stderr).expect("utf-8 stderr");

@@ -204,6 +204,41 @@ fn a_registered_model_can_be_the_baseline() {
     let _ = titanic();
 }
 
+/// A CI script can tell "worse" (1) from "could not check" (2).
+#[test]
+fn the_gate_exits_1_when_worse_and_2_when_the_baseline_cannot_be_read() {
+    let s = TestStore::new();
+    let base = run_with(&s, "base", 0.80, 0.5, "3");
+    let worse = run_with(&s, "worse", 0.70, 0.6, "3");
+    let gate = |baseline: &str| {
+        s.mlx()
+            .args(["compare", "--candidate", &worse, "--baseline", baseline])
+            .args(["--by", "accuracy", "--fail-if-worse"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(gate(&base).status.code(), Some(1));
+    for missing in ["models:/nope@Champion", "0123456789abcdef0123456789abcdef"] {
+        let out = gate(missing);
+        assert_eq!(out.status.code(), Some(2), "{missing}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: ") && !err.contains("FAIL"), "{err}");
+    }
+    // A baseline run without the metric cannot be compared against: an error too.
+    let bare = s.start(&["--experiment", "cmp"]);
+    assert_eq!(gate(&bare).status.code(), Some(2));
+    // So is a tracking server that does not answer.
+    let out = s
+        .mlx()
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .args(["--tracking-uri", "http://127.0.0.1:9"])
+        .args(["compare", "--candidate", &worse, "--baseline", &base])
+        .args(["--by", "accuracy", "--fail-if-worse"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn diff_shows_what_differs() {
     let s = TestStore::new();

@@ -46,7 +46,7 @@ fn tracking_uris_mlx_cannot_open_are_errors_that_say_what_is_supported() {
             .args(["--features", "Pclass,Fare"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{uri}");
+        assert_eq!(out.status.code(), Some(2), "{uri}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(needle) && !err.contains("s3cret"), "{err}");
@@ -593,10 +593,10 @@ fn an_mlflow_yaml_project_runs_and_its_script_logs_into_the_run() {
     };
     // `data` and `alpha` have no default: required, as in MLflow.
     let out = run(&["-P", "alpha=0.5"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'data'"));
     let out = run(&["-P", "alpha=x", "-P", "data=titanic.csv"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'x' is not a float"));
 
     let out = run(&[

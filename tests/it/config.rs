@@ -126,7 +126,7 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
             .args(["--tracking-uri", uri, "runs", "list"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle) && err.contains(uri), "{err}");
     }
@@ -137,7 +137,78 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
         .args(["runs", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("config.toml"), "{err}");
+}
+
+/// `config show` lists every environment variable mlx reads, with its value and source; secrets never show.
+#[test]
+fn config_show_lists_every_variable_with_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = show(
+        mlx_bare(dir.path())
+            .env("MLX_MODEL", "titanic")
+            .env("MLFLOW_TRACKING_PASSWORD", "s3cret")
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+    );
+    let env = v["environment"].as_array().unwrap();
+    let find = |name: &str| {
+        env.iter()
+            .find(|e| e["setting"] == name)
+            .unwrap_or_else(|| panic!("{name} in {v}"))
+            .clone()
+    };
+    for name in [
+        "MLX_RUN_ID",
+        "MLX_EXPERIMENT_NAME",
+        "MLX_SERVE_TOKEN",
+        "MLX_CACHE_DIR",
+        "MLX_MAX_DATA_MB",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLX_HTTP_TOTAL_TIMEOUT",
+        "COLUMNS",
+    ] {
+        assert_eq!(find(name)["source"], "default", "{name}");
+    }
+    assert_eq!(find("MLX_MODEL")["value"], "titanic");
+    assert_eq!(find("MLX_MODEL")["source"], "environment");
+    assert_eq!(find("MLFLOW_HTTP_REQUEST_MAX_RETRIES")["value"], "2");
+    assert_eq!(find("MLFLOW_TRACKING_PASSWORD")["value"], "(set)");
+    assert!(!v.to_string().contains("s3cret"), "{v}");
+}
+
+/// `--output` is a format: a typo is a usage error (2) that writes nothing, and a file name only means a
+/// file to `predict` (which has `--output-file` for it).
+#[test]
+fn output_is_a_format_not_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for bad in ["jsno", "out.csv"] {
+        let out = mlx_bare(d)
+            .args(["experiments", "list", "-o", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(bad),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = mlx_bare(d)
+        .args([
+            "predict",
+            "-m",
+            "runs:/x/model",
+            "--data",
+            "d.csv",
+            "-o",
+            "jsno",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--output-file"));
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 0, "nothing written");
 }

@@ -54,8 +54,13 @@ fn body(text: &str) {
 }
 
 fn uri(store: &FileStore, text: &str) {
-    let _ = store.resolve_model(text);
-    let _ = store.resolve_model_version(text);
+    use mlx::store::{ModelUri, VersionRef};
+    if let Ok(uri) = ModelUri::parse(text) {
+        let _ = store.resolve_model(&uri);
+    }
+    if let Ok(v) = VersionRef::parse(text.strip_prefix("models:/").unwrap_or(text)) {
+        let _ = store.resolve_model_version(&v);
+    }
 }
 
 #[test]

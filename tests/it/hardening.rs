@@ -66,6 +66,28 @@ fn doctor_finds_and_fixes_what_is_safe() {
     assert_eq!(after.as_array().unwrap().len(), 2, "{after}");
 }
 
+/// Findings are a failed check (1); a store path that cannot be read is an error (2).
+#[test]
+fn doctor_exits_2_on_an_unreadable_store_path() {
+    let s = TestStore::new();
+    let missing = s.dir.path().join("no-such-store");
+    let out = s
+        .mlx()
+        .args(["--tracking-uri", missing.to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-store"));
+    let file = s.dir.path().join("a-file");
+    fs::write(&file, "not a store").unwrap();
+    let out = s
+        .mlx()
+        .args(["--tracking-uri", file.to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn doctor_removes_aliases_to_missing_versions() {
     let s = TestStore::new();
@@ -147,7 +169,7 @@ fn hostile_names_stay_inside_the_store() {
                 .output();
             // NUL cannot even be passed as an argument on Unix; everything else must be refused.
             if let Ok(out) = out {
-                assert_eq!(out.status.code(), Some(1), "{kind} {key:?}");
+                assert_eq!(out.status.code(), Some(2), "{kind} {key:?}");
             }
         }
     }

@@ -19,6 +19,11 @@ test_size = {{ type = "float", default = 0.2 }}
 [entry_points.fails]
 command = "exit 4"
 
+[entry_points.code]
+command = "exit {{c}}"
+[entry_points.code.parameters]
+c = {{ type = "int", default = 0 }}
+
 [entry_points.needs]
 command = "echo {{x}}"
 [entry_points.needs.parameters]
@@ -159,6 +164,35 @@ fn project_errors_are_clear() {
         .code(4);
     let failed = s.json(&["runs", "list", "--experiment", "proj"]);
     assert_eq!(failed[0]["status"], "FAILED");
+}
+
+/// Exit codes: a single run passes its command's code through; a sweep with a failed child is a failed
+/// check (1), not an error (2).
+#[test]
+fn a_sweep_with_a_failed_child_exits_1() {
+    let s = TestStore::new();
+    let dir = project(&s);
+    let code = |args: &[&str]| {
+        s.mlx()
+            .args(["run", "code", "--project", &dir])
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(code(&["-P", "c=5"]), Some(5));
+    assert_eq!(code(&["-P", "c=0,3"]), Some(1));
+    assert_eq!(code(&["-P", "c=0,0"]), Some(0));
+    let runs = s.json(&["runs", "list", "--experiment", "proj"]);
+    let failed = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "FAILED")
+        .count();
+    // The c=5 run, the c=3 child and its parent.
+    assert_eq!(failed, 3, "{runs}");
 }
 
 /// The README's first command: examples/titanic.sh trains the main entry point, lists the runs and predicts

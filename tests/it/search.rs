@@ -232,7 +232,7 @@ fn malformed_filters_point_at_the_column() {
         .args(["runs", "list", "--filter", "metrics.accuracy > 'high'"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(
@@ -246,6 +246,6 @@ fn malformed_filters_point_at_the_column() {
         .args(["runs", "list", "--order-by", "metrics.accuracy UP"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected ASC, DESC"));
 }

@@ -326,7 +326,7 @@ fn tokens_empty_refused_from_file_and_any_case_scheme() {
                 c.env("MLX_SERVE_TOKEN", v);
             }
             let out = c.output().unwrap();
-            assert_eq!(out.status.code(), Some(1), "{cmd:?} {flags:?} {env:?}");
+            assert_eq!(out.status.code(), Some(2), "{cmd:?} {flags:?} {env:?}");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains("is empty"), "{err}");
         }

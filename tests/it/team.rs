@@ -507,7 +507,7 @@ fn retries_through_503s_and_dropped_connections_and_sends_auth() {
         .args(["experiments", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("HTTP 503") && err.lines().count() == 1,

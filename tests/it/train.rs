@@ -219,6 +219,19 @@ fn predict_outputs_probabilities_ids_json_and_files() {
     ]);
     let saved: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(saved["predictions"], serde_json::json!([0, 1]));
+    // `--output-file` is the flag for it; its extension picks the format.
+    let csv = s.dir.path().join("preds");
+    let printed = s.ok(&[
+        "predict",
+        "--model",
+        &uri,
+        "--data",
+        rows.to_str().unwrap(),
+        "--output-file",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(printed.is_empty(), "{printed}");
+    assert_eq!(fs::read_to_string(&csv).unwrap(), "prediction\n0\n1\n");
 
     // Input checked against the signature: a missing column, a wrong type, an unknown category, a gap.
     for (text, needle) in [

@@ -44,8 +44,15 @@ impl FileStore {
                 fixed,
             });
         };
-        if !self.root.is_dir() {
-            return Ok(Vec::new());
+        // A store path that cannot be read is an error, not a clean bill of health.
+        match std::fs::read_dir(&self.root) {
+            Ok(_) => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: self.root.clone(),
+                    source,
+                });
+            }
         }
         // Leftovers of writes a killed process never finished: staging folders and temp files.
         for path in find_temp(&self.root) {

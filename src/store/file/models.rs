@@ -2,7 +2,7 @@
 //! (`<root>/models/<name>/version-<N>/`) of the file store.
 
 use super::*;
-use crate::store::VersionSpec;
+use crate::store::{ModelUri, VersionRef, Which};
 
 const REGISTRY: &str = "models";
 
@@ -180,74 +180,56 @@ impl FileStore {
         Err(StoreError::ModelNotFound(format!("models:/{model_id}")))
     }
 
-    pub(super) fn resolve_model_impl(&self, uri: &str) -> Result<PathBuf> {
-        self.resolve_model_hops(uri, &mut Vec::new())
-    }
-
-    /// `seen`: the registered-model URIs already followed, so a version whose source leads back to
-    /// itself is an error rather than endless recursion.
-    fn resolve_model_hops(&self, uri: &str, seen: &mut Vec<String>) -> Result<PathBuf> {
-        let not_found = || StoreError::ModelNotFound(uri.to_string());
-        if let Some(rest) = uri.strip_prefix("runs:/") {
-            let (run_id, path) = rest.split_once('/').unwrap_or((rest, "model"));
-            let path = path.trim_matches('/');
-            validate::artifact_path(path)?;
-            let loc = self.find_run(run_id)?;
-            let info = self.read_run_info(&loc.dir)?;
-            // MLflow 2 layout: the model inside the run's artifacts.
-            let in_artifacts = self.artifacts_dir(&loc, &info).join(path);
-            if in_artifacts.join("MLmodel").is_file() {
-                return Ok(in_artifacts);
-            }
-            // MLflow 3: a logged model of that name produced by the run.
-            for model_id in list_names(&loc.dir.join("outputs"))? {
-                let dir = loc.experiment_dir.join("models").join(&model_id);
-                let Ok(m) = meta::read_for_lookup(&dir.join(META)) else {
-                    continue;
-                };
-                if m.get("name").and_then(|v| v.as_str()) == Some(path) {
-                    return Ok(dir.join("artifacts"));
+    /// The file store's part of model-URI resolution (see [`TrackingStore::fetch_model`]).
+    pub(super) fn fetch_model_impl(&self, uri: &ModelUri) -> Result<PathBuf> {
+        match uri {
+            ModelUri::Run { run_id, path } => {
+                let loc = self.find_run(run_id)?;
+                let info = self.read_run_info(&loc.dir)?;
+                // MLflow 2 layout: the model inside the run's artifacts.
+                let in_artifacts = self.artifacts_dir(&loc, &info).join(path);
+                if in_artifacts.join("MLmodel").is_file() {
+                    return Ok(in_artifacts);
                 }
+                // MLflow 3: a logged model of that name produced by the run.
+                for model_id in list_names(&loc.dir.join("outputs"))? {
+                    let dir = loc.experiment_dir.join("models").join(&model_id);
+                    let Ok(m) = meta::read_for_lookup(&dir.join(META)) else {
+                        continue;
+                    };
+                    if m.get("name").and_then(|v| v.as_str()) == Some(path.as_str()) {
+                        return Ok(dir.join("artifacts"));
+                    }
+                }
+                Err(StoreError::ModelNotFound(format!(
+                    "{uri}: run {run_id} has no model at '{path}'"
+                )))
             }
-            return Err(StoreError::ModelNotFound(format!(
-                "{uri}: run {run_id} has no model at '{path}'"
-            )));
-        }
-        if let Some(rest) = uri.strip_prefix("models:/") {
-            if rest.starts_with("m-") && !rest.contains('/') && !rest.contains('@') {
-                return self.logged_model_dir(rest);
-            }
-            let version = self.resolve_version(rest)?;
-            super::super::follow_version_source(seen, uri, &version)?;
-            return self.resolve_model_hops(&version.source, seen);
-        }
-        let path = file_uri_to_path(uri).ok_or_else(not_found)?;
-        if path.join("MLmodel").is_file() {
-            Ok(path)
-        } else {
-            Err(StoreError::ModelNotFound(format!(
-                "{uri}: no MLmodel file in that folder"
-            )))
+            ModelUri::Logged(model_id) => self.logged_model_dir(model_id),
+            other => Err(StoreError::ModelNotFound(format!(
+                "{other}: a tracking server's artifacts; this store is the folder {}",
+                self.root.display()
+            ))),
         }
     }
 
     /// `NAME/3`, `NAME/latest`, `NAME@alias` to a model version.
-    pub(super) fn resolve_version(&self, spec: &str) -> Result<ModelVersion> {
-        let (name, which) = super::super::parse_version_spec(spec)?;
+    pub(super) fn resolve_version(&self, spec: &VersionRef) -> Result<ModelVersion> {
+        let name = spec.name.as_str();
         let dir = self.registered_model_dir(name)?;
         if !dir.join(META).is_file() {
             return Err(StoreError::ModelNotFound(format!(
                 "registered model '{name}'"
             )));
         }
-        let version = match which {
-            VersionSpec::Latest => self
+        let version = match &spec.which {
+            Which::Latest => self
                 .list_versions_impl(name, false)?
                 .first()
                 .map(|v| v.version)
                 .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions")))?,
-            VersionSpec::Number(n) => n,
-            VersionSpec::Alias(alias) => {
+            Which::Number(n) => *n,
+            Which::Alias(alias) => {
                 let path = dir.join("aliases").join(alias);
                 let Ok(text) = fs::read_to_string(&path) else {
                     let known = self.read_aliases(&dir).unwrap_or_default();
@@ -384,7 +366,7 @@ impl FileStore {
             match self.read_registered_model(&name) {
                 Ok(m) => out.push(m),
                 Err(StoreError::ModelNotFound(_)) => {}
-                Err(e) => warn(&e),
+                Err(e) => self.skipped(&e),
             }
         }
         Ok(out)
@@ -493,19 +475,12 @@ impl FileStore {
     fn append_history(&self, dir: &Path, entry: AliasMove) -> Result<()> {
         let key = super::super::alias_history_tag(&entry.alias);
         let path = dir.join("tags").join(&key);
-        let mut history: Vec<AliasMove> = match fs::read_to_string(&path) {
+        let history: Vec<AliasMove> = match fs::read_to_string(&path) {
             Ok(t) => serde_json::from_str(&t).unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        history.push(entry);
-        // Keep the tag within MLflow's tag size limit.
-        loop {
-            let text = serde_json::to_string(&history).expect("history serializes");
-            if text.len() <= validate::MAX_TAG_VALUE_LEN || history.len() <= 1 {
-                return write_value_file(&dir.join("tags"), &key, &text);
-            }
-            history.remove(0);
-        }
+        let text = super::super::alias_history_text(history, entry);
+        write_value_file(&dir.join("tags"), &key, &text)
     }
 
     fn remove_alias_locked(&self, dir: &Path, name: &str, alias: &str, kind: &str) -> Result<()> {
@@ -594,7 +569,8 @@ impl FileStore {
     ) -> Result<ModelVersion> {
         let dir = self.registered_model_dir(name)?;
         // The model must exist before it is registered.
-        let model_dir = self.resolve_model_impl(source)?;
+        let source_uri = ModelUri::parse(source)?;
+        let model_dir = self.resolve_model(&source_uri)?;
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // One lock per registered model: concurrent registrations get distinct, gapless versions.
         let _lock = atomic::LockGuard::on_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -613,18 +589,18 @@ impl FileStore {
             meta::write(&path, &m)?;
         }
         let version = self.version_numbers(&dir)?.into_iter().max().unwrap_or(0) + 1;
-        let model_id = source
-            .strip_prefix("models:/")
-            .filter(|s| s.starts_with("m-"))
-            .map(str::to_string)
-            .or_else(|| {
-                let id = model_dir
-                    .parent()?
-                    .file_name()?
-                    .to_string_lossy()
-                    .into_owned();
-                id.starts_with("m-").then_some(id)
-            });
+        let model_id = match &source_uri {
+            ModelUri::Logged(id) => Some(id.clone()),
+            _ => None,
+        }
+        .or_else(|| {
+            let id = model_dir
+                .parent()?
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
+            id.starts_with("m-").then_some(id)
+        });
         let mut m = Meta::new();
         m.insert("creation_timestamp".into(), meta::i(now));
         m.insert("current_stage".into(), meta::s("None"));

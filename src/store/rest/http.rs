@@ -33,6 +33,8 @@ pub struct Client {
     backoff: Duration,
     /// No retry starts once this much time has passed since the first attempt.
     budget: Duration,
+    /// Where the retry notes go (see [`crate::store::Notes`]).
+    pub(super) notes: crate::store::Notes,
 }
 
 /// `--ca-cert`, set once by the CLI before any store is opened.
@@ -46,11 +48,10 @@ pub fn set_ca_cert(path: std::path::PathBuf) {
 
 /// The CA bundle in effect: `--ca-cert`, else `MLFLOW_TRACKING_SERVER_CERT_PATH`.
 pub fn ca_cert_path() -> Option<std::path::PathBuf> {
-    CA_CERT.get().cloned().or_else(|| {
-        std::env::var_os("MLFLOW_TRACKING_SERVER_CERT_PATH")
-            .filter(|p| !p.is_empty())
-            .map(std::path::PathBuf::from)
-    })
+    CA_CERT
+        .get()
+        .cloned()
+        .or_else(|| crate::settings::env::path("MLFLOW_TRACKING_SERVER_CERT_PATH"))
 }
 
 /// The certificates of a PEM bundle as the roots to trust.
@@ -76,9 +77,7 @@ fn load_ca_certs(path: &Path) -> Result<ureq::tls::RootCerts> {
     Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
-fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok()?.trim().parse().ok()
-}
+use crate::settings::env::number as env_number;
 
 impl Client {
     /// A client for the server at `base` (`http://host:port`), configured from MLflow's environment
@@ -91,7 +90,7 @@ impl Client {
     /// instead of the built-in roots, as MLflow's client does).
     /// Credentials in the URI (`http://user:pass@host`) become Basic auth, as the `requests` library that
     /// MLflow's client uses does, and never stay in the URL this client prints.
-    pub fn from_env(base: &str) -> Result<Client> {
+    pub fn from_env(base: &str, notes: crate::store::Notes) -> Result<Client> {
         let (base, userinfo) = split_userinfo(base);
         let timeout = env_number::<f64>("MLFLOW_HTTP_REQUEST_TIMEOUT")
             .filter(|t| *t > 0.0)
@@ -115,7 +114,7 @@ impl Client {
             );
         }
         let agent = config.build().into();
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let var = crate::settings::env::get;
         let auth = if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
             Some(format!("Bearer {token}"))
         } else {
@@ -141,6 +140,7 @@ impl Client {
                     .filter(|t| *t >= 0.0)
                     .unwrap_or(30.0),
             ),
+            notes,
         })
     }
 
@@ -329,12 +329,12 @@ impl Client {
                 }
                 Err(e) if retryable_error(&e) && again => {
                     // Say so at once: the retries can take MLX_HTTP_TOTAL_TIMEOUT seconds in silence.
-                    eprintln!(
+                    (self.notes)(&format!(
                         "mlx: cannot reach {}, retrying ({}/{}) ...",
                         crate::redact::uris(&self.base),
                         tries + 1,
                         self.max_retries
-                    );
+                    ));
                 }
                 Err(e) => {
                     let why = match e {

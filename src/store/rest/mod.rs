@@ -6,8 +6,8 @@ pub mod http;
 
 use super::entities::*;
 use super::{
-    Batch, Fields, NewRun, Projection, Result, StoreError, TrackingStore, VersionSpec, most_common,
-    parse_version_spec, sort_newest_first, validate,
+    Batch, Fields, ModelUri, NewRun, Projection, Result, StoreError, TrackingStore, VersionRef,
+    Which, most_common, sort_newest_first, validate,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -29,8 +29,14 @@ impl RestStore {
     /// only on a bad CA certificate file.
     pub fn new(uri: &str) -> Result<Self> {
         Ok(RestStore {
-            client: http::Client::from_env(uri)?,
+            client: http::Client::from_env(uri, super::no_notes())?,
         })
+    }
+
+    /// Hand notes (a retry against a server that does not answer) to `notes`.
+    pub fn with_notes(mut self, notes: super::Notes) -> Self {
+        self.client.notes = notes;
+        self
     }
 
     fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
@@ -156,52 +162,39 @@ impl RestStore {
     }
 
     /// The artifact URI of the model a URI names (see [`TrackingStore::resolve_model`]).
-    fn model_artifact_uri(&self, uri: &str) -> Result<String> {
-        self.model_artifact_uri_hops(uri, &mut Vec::new())
-    }
-
-    /// `seen`: the registered-model URIs already followed (see [`super::follow_version_source`]).
-    fn model_artifact_uri_hops(&self, uri: &str, seen: &mut Vec<String>) -> Result<String> {
-        if let Some(rest) = uri.strip_prefix("runs:/") {
-            let (run_id, path) = rest.split_once('/').unwrap_or((rest, "model"));
-            let path = path.trim_matches('/');
-            validate::artifact_path(path)?;
-            let run = self.get_run_json(run_id)?;
-            // MLflow 3: a logged model of that name produced by the run.
-            for out in array(&run["outputs"]["model_outputs"]) {
-                if let Some(id) = out["model_id"].as_str() {
-                    let m = self.logged_model_json(id)?;
-                    if m["info"]["name"].as_str() == Some(path) {
-                        return Ok(str_of(&m["info"]["artifact_uri"]));
+    fn model_artifact_uri(&self, uri: &ModelUri) -> Result<String> {
+        match super::follow_versions(self, uri)? {
+            ModelUri::Run { run_id, path } => {
+                let run = self.get_run_json(&run_id)?;
+                // MLflow 3: a logged model of that name produced by the run.
+                for out in array(&run["outputs"]["model_outputs"]) {
+                    if let Some(id) = out["model_id"].as_str() {
+                        let m = self.logged_model_json(id)?;
+                        if m["info"]["name"].as_str() == Some(path.as_str()) {
+                            return Ok(str_of(&m["info"]["artifact_uri"]));
+                        }
                     }
                 }
+                // MLflow 2: the model inside the run's artifacts.
+                let listing = self.list_artifacts(&run_id, Some(&path))?;
+                if listing.iter().any(|e| e.path.ends_with("/MLmodel")) {
+                    return Ok(format!(
+                        "{}/{path}",
+                        str_of(&run["info"]["artifact_uri"]).trim_end_matches('/')
+                    ));
+                }
+                Err(StoreError::ModelNotFound(format!(
+                    "{uri}: run {run_id} has no model at '{path}'"
+                )))
             }
-            // MLflow 2: the model inside the run's artifacts.
-            let listing = self.list_artifacts(run_id, Some(path))?;
-            if listing.iter().any(|e| e.path.ends_with("/MLmodel")) {
-                return Ok(format!(
-                    "{}/{path}",
-                    str_of(&run["info"]["artifact_uri"]).trim_end_matches('/')
-                ));
+            ModelUri::Logged(id) => Ok(str_of(
+                &self.logged_model_json(&id)?["info"]["artifact_uri"],
+            )),
+            ModelUri::Proxied(p) => Ok(p),
+            ModelUri::Folder(_) | ModelUri::Version(_) => {
+                Err(StoreError::ModelNotFound(uri.to_string()))
             }
-            return Err(StoreError::ModelNotFound(format!(
-                "{uri}: run {run_id} has no model at '{path}'"
-            )));
         }
-        if let Some(rest) = uri.strip_prefix("models:/") {
-            if rest.starts_with("m-") && !rest.contains('/') && !rest.contains('@') {
-                return Ok(str_of(
-                    &self.logged_model_json(rest)?["info"]["artifact_uri"],
-                ));
-            }
-            let version = self.resolve_model_version(uri)?;
-            super::follow_version_source(seen, uri, &version)?;
-            return self.model_artifact_uri_hops(&version.source, seen);
-        }
-        if uri.starts_with("mlflow-artifacts:") {
-            return Ok(uri.to_string());
-        }
-        Err(StoreError::ModelNotFound(uri.to_string()))
     }
 
     fn registered_model_json(&self, name: &str) -> Result<Value> {
@@ -229,24 +222,16 @@ impl RestStore {
 
     fn append_alias_history(&self, name: &str, entry: AliasMove) -> Result<()> {
         let key = super::alias_history_tag(&entry.alias);
-        let mut history = self.alias_history(name, &entry.alias).unwrap_or_default();
-        history.push(entry);
-        // Keep the tag within MLflow's tag size limit.
-        let text = loop {
-            let text = serde_json::to_string(&history).expect("history serializes");
-            if text.len() <= validate::MAX_TAG_VALUE_LEN || history.len() <= 1 {
-                break text;
-            }
-            history.remove(0);
-        };
+        let history = self.alias_history(name, &entry.alias).unwrap_or_default();
+        let text = super::alias_history_text(history, entry);
         self.set_registered_model_tag(name, &key, &text)
     }
 }
 
 /// Where downloaded models are kept: `MLX_CACHE_DIR`, else the user cache dir.
 fn cache_root() -> PathBuf {
-    if let Some(d) = std::env::var_os("MLX_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("artifacts");
+    if let Some(d) = crate::settings::env::path("MLX_CACHE_DIR") {
+        return d.join("artifacts");
     }
     directories::ProjectDirs::from("", "", "mlx")
         .map(|d| d.cache_dir().join("artifacts"))
@@ -939,36 +924,25 @@ impl TrackingStore for RestStore {
         Ok(())
     }
 
-    fn resolve_model(&self, uri: &str) -> Result<PathBuf> {
-        let is_remote = uri.starts_with("runs:/")
-            || uri.starts_with("models:/")
-            || uri.starts_with("mlflow-artifacts:");
-        if !is_remote {
-            // A local folder or file: URI, as with the file store.
-            let path = super::file::file_uri_to_path(uri)
-                .ok_or_else(|| StoreError::ModelNotFound(uri.to_string()))?;
-            return if path.join("MLmodel").is_file() {
-                Ok(path)
-            } else {
-                Err(StoreError::ModelNotFound(format!(
-                    "{uri}: no MLmodel file in that folder"
-                )))
-            };
-        }
+    fn fetch_model(&self, uri: &ModelUri) -> Result<PathBuf> {
         let artifact_uri = self.model_artifact_uri(uri)?;
         self.cached_download(&artifact_uri)
     }
 
-    fn resolve_model_version(&self, uri: &str) -> Result<ModelVersion> {
-        let spec = uri.strip_prefix("models:/").unwrap_or(uri);
-        match parse_version_spec(spec)? {
-            (name, VersionSpec::Latest) => self
+    fn allows_folder_sources(&self) -> bool {
+        false
+    }
+
+    fn resolve_model_version(&self, version: &VersionRef) -> Result<ModelVersion> {
+        let name = version.name.as_str();
+        match &version.which {
+            Which::Latest => self
                 .list_model_versions(name, false)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions"))),
-            (name, VersionSpec::Number(n)) => self.get_model_version(name, n),
-            (name, VersionSpec::Alias(alias)) => {
+            Which::Number(n) => self.get_model_version(name, *n),
+            Which::Alias(alias) => {
                 let v = self
                     .get(
                         "registered-models/alias",
@@ -1206,19 +1180,20 @@ impl TrackingStore for RestStore {
     ) -> Result<ModelVersion> {
         validate::model_name(name)?;
         // The model must exist before it is registered.
-        let artifact_uri = self.model_artifact_uri(source)?;
+        let source_uri = ModelUri::parse(source)?;
+        let artifact_uri = self.model_artifact_uri(&source_uri)?;
         match self.post("registered-models/create", json!({"name": name})) {
             Ok(_) => {}
             Err(StoreError::Remote { code, .. }) if code == "RESOURCE_ALREADY_EXISTS" => {}
             Err(e) => return Err(e),
         }
-        let model_id = source
-            .strip_prefix("models:/")
-            .filter(|s| s.starts_with("m-"))
-            .map(str::to_string);
+        let model_id = match &source_uri {
+            ModelUri::Logged(id) => Some(id.clone()),
+            _ => None,
+        };
         // MLflow's server wants a models:/m-ID or run/artifact source it can check.
         let mut body = json!({"name": name, "source": source});
-        if source.starts_with("runs:/") && model_id.is_none() {
+        if matches!(source_uri, ModelUri::Run { .. }) {
             body["source"] = json!(artifact_uri);
         }
         if let Some(r) = run_id {

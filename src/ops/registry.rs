@@ -1,8 +1,9 @@
-//! Registry workflows on top of the store: which model a command means when no name is given, and
-//! rollback through an alias's history.
+//! Registry operations on top of the store: which model a command means when no name is given, moving an
+//! alias (checked to be servable where something serves it) and rollback through an alias's history. The
+//! CLI, `mlx serve`'s `/rollback` and `mlx ui`'s admin actions call these same functions.
 
 use crate::store::entities::AliasMove;
-use crate::store::{StoreError, TrackingStore};
+use crate::store::{ModelUri, StoreError, TrackingStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -10,6 +11,12 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    #[error("cannot find the model {uri}")]
+    NoModel {
+        uri: String,
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 /// The model a command means: `--model`, else `MLX_MODEL`, else the project name in `MLproject.toml` (when
@@ -21,7 +28,7 @@ pub fn resolve_model_name(
     if let Some(name) = flag {
         return Ok(name.to_string());
     }
-    if let Some(name) = std::env::var("MLX_MODEL").ok().filter(|s| !s.is_empty()) {
+    if let Some(name) = crate::settings::env::get("MLX_MODEL") {
         return Ok(name);
     }
     let models = store.list_registered_models()?;
@@ -95,13 +102,28 @@ pub fn check_servable(
             "version {version} of '{name}' does not exist or is deleted"
         ))
     })?;
-    match store.resolve_model(&v.source) {
+    match ModelUri::parse(&v.source).and_then(|uri| store.resolve_model(&uri)) {
         Ok(dir) if dir.join("MLmodel").is_file() => Ok(()),
         _ => Err(RegistryError::Refused(format!(
             "version {version} of '{name}' has no model files at {} (missing artifacts)",
             v.source
         ))),
     }
+}
+
+/// Point `alias` of `name` at `version`; returns the version it pointed at before. With `servable`, the
+/// version must be live and have its model files (what a server or the UI moves an alias to is served).
+pub fn set_alias(
+    store: &dyn TrackingStore,
+    name: &str,
+    alias: &str,
+    version: u64,
+    servable: bool,
+) -> Result<Option<u64>, RegistryError> {
+    if servable {
+        check_servable(store, name, version)?;
+    }
+    Ok(store.set_alias(name, alias, version, "set")?)
 }
 
 /// Move `alias` back to the version before (or to `to`); returns (from, to).
@@ -136,6 +158,47 @@ pub fn rollback(
     check_servable(store, name, target)?;
     store.set_alias(name, alias, target, kind)?;
     Ok((current, target))
+}
+
+/// A registration source as MLflow 3 records it, and its run.
+pub fn registration_source(
+    store: &dyn TrackingStore,
+    source: &str,
+) -> Result<(String, Option<String>), RegistryError> {
+    let uri = if source.contains(":/") || source.contains('/') || source.starts_with('.') {
+        source.to_string()
+    } else {
+        // A bare run id.
+        format!("runs:/{source}/model")
+    };
+    let not_found = |source| RegistryError::NoModel {
+        uri: uri.clone(),
+        source: Box::new(source),
+    };
+    let parsed = ModelUri::parse(&uri).map_err(not_found)?;
+    let dir = store.resolve_model(&parsed).map_err(not_found)?;
+    let run_id = match &parsed {
+        ModelUri::Run { run_id, .. } => Some(run_id.clone()),
+        _ => None,
+    };
+    // A logged model (<exp>/models/m-<id>/artifacts) registers as models:/m-<id>, as MLflow 3 does.
+    if let Some(id) = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("m-") && dir.file_name().is_some_and(|f| f == "artifacts"))
+    {
+        // The store owns the logged model's format: ask it for the run that produced it.
+        let run_id = run_id.or_else(|| {
+            store
+                .get_logged_model(&id)
+                .ok()
+                .map(|m| m.source_run_id)
+                .filter(|r| !r.is_empty())
+        });
+        return Ok((format!("models:/{id}"), run_id));
+    }
+    Ok((uri, run_id))
 }
 
 #[cfg(test)]

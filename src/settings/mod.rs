@@ -3,8 +3,10 @@
 //! Precedence: command-line flag > `MLX_TRACKING_URI` > `MLFLOW_TRACKING_URI` > user config file > `./mlruns`.
 //! The config file is `config.toml` in the user config dir (`MLX_CONFIG` names another file).
 
+pub mod env;
+
 use crate::output::OutputFormat;
-use crate::store::{FileStore, RestStore, TrackingStore, file::file_uri_to_path};
+use crate::store::{FileStore, RestStore, TrackingStore, uri::file_uri_to_path};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -71,20 +73,17 @@ pub enum SettingsError {
 }
 
 pub fn config_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("MLX_CONFIG") {
-        return Some(PathBuf::from(p));
+    if let Some(p) = env::path("MLX_CONFIG") {
+        return Some(p);
     }
     directories::ProjectDirs::from("", "", "mlx").map(|d| d.config_dir().join("config.toml"))
 }
 
-fn env(name: &'static str) -> Option<Setting<String>> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(|value| Setting {
-            value,
-            source: Source::Env(name),
-        })
+fn from_env(name: &'static str) -> Option<Setting<String>> {
+    env::get(name).map(|value| Setting {
+        value,
+        source: Source::Env(name),
+    })
 }
 
 impl Settings {
@@ -124,8 +123,8 @@ impl Settings {
                 value,
                 source: Source::Flag,
             })
-            .or_else(|| env("MLX_TRACKING_URI"))
-            .or_else(|| env("MLFLOW_TRACKING_URI"))
+            .or_else(|| from_env("MLX_TRACKING_URI"))
+            .or_else(|| from_env("MLFLOW_TRACKING_URI"))
             .or_else(|| from_config(config.tracking_uri))
             .unwrap_or(Setting {
                 value: "./mlruns".into(),
@@ -134,7 +133,7 @@ impl Settings {
         // `MLX_OUTPUT` is how `mlx run` tells a nested mlx (whose stdout is a pipe) to keep to a table.
         let output = match (
             flag_output,
-            env("MLX_OUTPUT").or_else(|| from_config(config.output)),
+            from_env("MLX_OUTPUT").or_else(|| from_config(config.output)),
         ) {
             (Some(f), _) => Setting {
                 value: Some(f),
@@ -207,7 +206,7 @@ fn refuse_foreign(uri: &str) -> Result<(), SettingsError> {
 pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(Box::new(RestStore::new(uri)?));
+        return Ok(Box::new(RestStore::new(uri)?.with_notes(stderr_notes())));
     }
     refuse_foreign(uri)?;
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
@@ -216,5 +215,78 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     }
     let path = file_uri_to_path(uri)
         .ok_or_else(|| SettingsError::UnsupportedScheme(crate::redact::uris(uri)))?;
-    Ok(Box::new(FileStore::new(path)))
+    Ok(Box::new(FileStore::new(path).with_notes(stderr_notes())))
+}
+
+/// The store's notes on stderr, where a person running mlx (or reading the server's log) sees them.
+fn stderr_notes() -> crate::store::Notes {
+    std::sync::Arc::new(|note| eprintln!("{note}"))
+}
+
+/// One line of `mlx config show`: a setting, its value in effect and where that came from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Shown {
+    pub setting: String,
+    pub value: String,
+    pub source: String,
+    /// What it sets (for environment variables).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub what: String,
+}
+
+impl Settings {
+    /// Every setting mlx reads — the resolved store and output, the config file, and each environment
+    /// variable of [`env::VARS`] — with its value (secrets as `(set)`) and source.
+    pub fn shown(&self) -> Vec<Shown> {
+        let output = self
+            .output
+            .value
+            .map(|f| f.name().to_string())
+            .unwrap_or_else(|| "auto (table on a terminal, json otherwise)".into());
+        let config_file = match &self.config_path {
+            Some(p) if self.config_exists => p.display().to_string(),
+            Some(p) => format!("{} (not present)", p.display()),
+            None => "(no config dir on this system)".into(),
+        };
+        let mut out = vec![
+            Shown {
+                setting: "tracking_uri".into(),
+                value: crate::redact::uris(&self.tracking_uri.value),
+                source: self.tracking_uri.source.to_string(),
+                what: String::new(),
+            },
+            Shown {
+                setting: "output".into(),
+                value: output,
+                source: self.output.source.to_string(),
+                what: String::new(),
+            },
+            Shown {
+                setting: "config_file".into(),
+                value: config_file,
+                source: if env::path("MLX_CONFIG").is_some() {
+                    Source::Env("MLX_CONFIG").to_string()
+                } else {
+                    Source::Default.to_string()
+                },
+                what: String::new(),
+            },
+        ];
+        for v in env::VARS {
+            let (value, source) = match env::shown(v) {
+                Some(value) => (value, "environment".to_string()),
+                None => (
+                    format!("(unset; {})", v.default),
+                    Source::Default.to_string(),
+                ),
+            };
+            out.push(Shown {
+                setting: v.name.into(),
+                value,
+                source,
+                what: v.what.into(),
+            });
+        }
+        out
+    }
 }

@@ -1,0 +1,117 @@
+//! The named choices of training (`--model`, `--task`, `--encoding`, `--na`) as plain data, free of any
+//! argument parser: each lists its values and their names, so the CLI builds its flags from them and
+//! `serve`'s retrain checks recorded params against the same lists.
+
+use super::estimator::{ModelKind, Task};
+use super::preprocess::{Encoding, NaPolicy};
+
+/// A closed set of values with a name each (what `--flag NAME` takes and a run records).
+pub trait Choice: Copy + PartialEq + Send + Sync + 'static {
+    /// Every value a user may name, in the order help lists them.
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+    /// A line for help, if the name alone does not say it.
+    fn help(self) -> &'static str {
+        ""
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == name)
+    }
+    /// `a, b or c`, for errors.
+    fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+        names.join(", ")
+    }
+}
+
+impl Choice for ModelKind {
+    // Not LogisticRegressionLbfgs: an internal fallback, never named by a user.
+    const ALL: &'static [Self] = &[
+        ModelKind::LogisticRegression,
+        ModelKind::RandomForest,
+        ModelKind::DecisionTree,
+        ModelKind::Knn,
+        ModelKind::GaussianNb,
+        ModelKind::LinearRegression,
+        ModelKind::Ridge,
+        ModelKind::Lasso,
+    ];
+    fn name(self) -> &'static str {
+        ModelKind::name(self)
+    }
+}
+
+impl Choice for Task {
+    const ALL: &'static [Self] = &[Task::Classification, Task::Regression];
+    fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+impl Choice for Encoding {
+    const ALL: &'static [Self] = &[Encoding::Onehot, Encoding::Ordinal];
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Onehot => "onehot",
+            Encoding::Ordinal => "ordinal",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Encoding::Onehot => {
+                "One column per category; unknown categories at predict time encode as all zeros"
+            }
+            Encoding::Ordinal => {
+                "One column of category indices; unknown categories at predict time are an error"
+            }
+        }
+    }
+}
+
+impl Choice for NaPolicy {
+    const ALL: &'static [Self] = &[
+        NaPolicy::Drop,
+        NaPolicy::Mean,
+        NaPolicy::Median,
+        NaPolicy::Zero,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            NaPolicy::Drop => "drop",
+            NaPolicy::Mean => "mean",
+            NaPolicy::Median => "median",
+            NaPolicy::Zero => "zero",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            NaPolicy::Drop => {
+                "Drop training rows with a missing value; at predict time a missing value is an error"
+            }
+            _ => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names are what serde writes too (model.json, recorded params), so both agree.
+    #[test]
+    fn names_match_serde_and_round_trip() {
+        fn check<T: Choice + serde::Serialize>() {
+            for v in T::ALL {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.name());
+                assert!(T::from_name(v.name()) == Some(*v));
+            }
+        }
+        check::<ModelKind>();
+        check::<Task>();
+        check::<Encoding>();
+        check::<NaPolicy>();
+    }
+}
