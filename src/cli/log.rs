@@ -1,10 +1,9 @@
 //! `mlx log ...`: logging to runs from shell scripts and CI, one value or one batch per call.
 
-use super::{active_run_id, experiment_from_env, parse_pairs};
-use crate::context;
+use super::active_run_id;
 use crate::settings::Settings;
 use crate::store::entities::{MetricPoint, RunStatus};
-use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, metric_file, now_ms};
+use crate::store::{Batch, TrackingStore, metric_file, now_ms};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -23,16 +22,16 @@ pub struct RunArg {
 pub struct StartArgs {
     /// Experiment name, created if missing [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
     #[arg(long, short = 'e')]
-    experiment: Option<String>,
+    pub(super) experiment: Option<String>,
     /// Run name [default: a random name such as bold-fox-123]
     #[arg(long, short = 'n')]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     /// Run tag KEY=VALUE (repeatable)
     #[arg(long = "tag", value_name = "KEY=VALUE")]
-    tags: Vec<String>,
+    pub(super) tags: Vec<String>,
     /// Description (the mlflow.note.content tag)
     #[arg(long)]
-    description: Option<String>,
+    pub(super) description: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -122,21 +121,22 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
     let store = store.as_ref();
     match cmd {
         LogCommand::Start(args) => {
-            let run_id = start_run(store, args, "mlx")?;
+            let run_id = super::log_run::start_run(store, args, "mlx")?;
             super::print_value(settings, &run_id, serde_json::json!({ "run_id": run_id }))?;
         }
         LogCommand::Param { run, key, value } => {
-            let run_id = active_run_id(run.run)?;
             let batch = Batch {
                 params: vec![(key.clone(), value)],
                 ..Batch::default()
             };
-            store
-                .log_batch(&run_id, &batch)
-                .with_context(|| format!("cannot log param '{key}'"))?;
-            super::print_done(
+            let what = format!("log param '{key}'");
+            log(
                 settings,
-                json!({"run_id": run_id, "logged": {"params": [key]}}),
+                store,
+                active_run_id(run.run)?,
+                batch,
+                &what,
+                json!({"params": [key]}),
             )?;
         }
         LogCommand::Metric {
@@ -159,26 +159,29 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
                 metrics: vec![(key.clone(), point)],
                 ..Batch::default()
             };
-            store
-                .log_batch(&run_id, &batch)
-                .with_context(|| format!("cannot log metric '{key}'"))?;
-            super::print_done(
+            let what = format!("log metric '{key}'");
+            log(
                 settings,
-                json!({"run_id": run_id, "logged": {"metrics": [key]}}),
+                store,
+                run_id,
+                batch,
+                &what,
+                json!({"metrics": [key]}),
             )?;
         }
         LogCommand::Tag { run, key, value } => {
-            let run_id = active_run_id(run.run)?;
             let batch = Batch {
                 tags: vec![(key.clone(), value)],
                 ..Batch::default()
             };
-            store
-                .log_batch(&run_id, &batch)
-                .with_context(|| format!("cannot set tag '{key}'"))?;
-            super::print_done(
+            let what = format!("set tag '{key}'");
+            log(
                 settings,
-                json!({"run_id": run_id, "logged": {"tags": [key]}}),
+                store,
+                active_run_id(run.run)?,
+                batch,
+                &what,
+                json!({"tags": [key]}),
             )?;
         }
         LogCommand::Params { run, json } => {
@@ -186,18 +189,18 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             let doc = read_json(&json)?;
             let params = crate::ops::log::params_from_json(&json, &doc)?;
             let keys: Vec<String> = params.iter().map(|(k, _)| k.clone()).collect();
-            store
-                .log_batch(
-                    &run_id,
-                    &Batch {
-                        params,
-                        ..Batch::default()
-                    },
-                )
-                .with_context(|| format!("cannot log params from {}", json.display()))?;
-            super::print_done(
+            let batch = Batch {
+                params,
+                ..Batch::default()
+            };
+            let what = format!("log params from {}", json.display());
+            log(
                 settings,
-                json!({"run_id": run_id, "logged": {"params": keys}}),
+                store,
+                run_id,
+                batch,
+                &what,
+                json!({"params": keys}),
             )?;
         }
         LogCommand::Metrics { run, json, step } => {
@@ -205,18 +208,18 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             let doc = read_json(&json)?;
             let metrics = crate::ops::log::metrics_from_json(&json, &doc, step, now_ms())?;
             let points = metrics.len();
-            store
-                .log_batch(
-                    &run_id,
-                    &Batch {
-                        metrics,
-                        ..Batch::default()
-                    },
-                )
-                .with_context(|| format!("cannot log metrics from {}", json.display()))?;
-            super::print_done(
+            let batch = Batch {
+                metrics,
+                ..Batch::default()
+            };
+            let what = format!("log metrics from {}", json.display());
+            log(
                 settings,
-                json!({"run_id": run_id, "logged": {"metric_points": points}}),
+                store,
+                run_id,
+                batch,
+                &what,
+                json!({"metric_points": points}),
             )?;
         }
         LogCommand::Artifact { run, path, dest } => {
@@ -240,34 +243,25 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
             )?;
         }
         LogCommand::Exec { start, command } => {
-            return exec_command(settings, store, start, &command);
+            return super::log_run::exec_command(settings, store, start, &command);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Start a run in the chosen experiment with MLflow's system tags; returns the run id.
-pub fn start_run(store: &dyn TrackingStore, args: StartArgs, source: &str) -> Result<String> {
-    let experiment_name =
-        experiment_from_env(args.experiment).unwrap_or_else(|| "Default".to_string());
-    let experiment = get_or_create_experiment(store, &experiment_name)
-        .with_context(|| format!("cannot use experiment '{experiment_name}'"))?;
-    let mut tags = context::system_tags(source);
-    tags.extend(parse_pairs("tag", &args.tags)?);
-    if let Some(d) = args.description {
-        tags.insert("mlflow.note.content".into(), d);
-    }
-    let info = store
-        .create_run(NewRun {
-            run_id: None,
-            experiment_id: experiment.experiment_id,
-            run_name: args.name,
-            user_id: context::user(),
-            start_time: now_ms(),
-            tags,
-        })
-        .context("cannot start run")?;
-    Ok(info.run_id)
+/// Log one batch to a run, then say what was logged (one JSON document under `-o json`).
+fn log(
+    settings: &Settings,
+    store: &dyn TrackingStore,
+    run_id: String,
+    batch: Batch,
+    what: &str,
+    logged: serde_json::Value,
+) -> Result<()> {
+    store
+        .log_batch(&run_id, &batch)
+        .with_context(|| format!("cannot {what}"))?;
+    super::print_done(settings, json!({"run_id": run_id, "logged": logged}))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
@@ -281,45 +275,4 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
-}
-
-/// `mlx log exec`: run a command inside a new run.
-fn exec_command(
-    settings: &Settings,
-    store: &dyn TrackingStore,
-    start: StartArgs,
-    command: &[String],
-) -> Result<ExitCode> {
-    // Recorded as mlflow.source.name, so without credentials.
-    let shown = crate::redact::uris(&command.join(" "));
-    let run_id = start_run(store, start, &shown)?;
-    eprintln!("mlx: run {run_id} started for `{shown}`");
-    let json = settings.json_flag();
-    let opts = crate::runner::RunOptions {
-        stdout_to_stderr: json,
-        ..Default::default()
-    };
-    let (status, code) = match crate::runner::run_in(
-        store,
-        &settings.tracking_uri.value,
-        &run_id,
-        &command[0],
-        &command[1..],
-        opts,
-    ) {
-        Ok(o) => (o.status, o.code.clamp(0, 255) as u8),
-        // A command that cannot start exits as a shell would (127 not found, 126 not executable).
-        Err(e @ crate::runner::RunnerError::Spawn { .. }) => {
-            eprintln!("error: {e}");
-            (RunStatus::Failed, e.exit_code())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    eprintln!("mlx: run {run_id} ended {}", status.as_str());
-    if json {
-        let doc =
-            serde_json::json!({"run_id": run_id, "status": status.as_str(), "exit_code": code});
-        crate::output::print_json(&mut std::io::stdout().lock(), &doc)?;
-    }
-    Ok(ExitCode::from(code))
 }

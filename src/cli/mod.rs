@@ -8,6 +8,7 @@ mod compare;
 mod config;
 mod experiments;
 mod log;
+mod log_run;
 mod maintenance;
 mod models;
 mod plot;
