@@ -31,7 +31,7 @@ fn file_store(settings: &Settings) -> Result<FileStore> {
         bail!("doctor and gc work on a local store; '{uri}' is not one");
     }
     let path = file_uri_to_path(uri).with_context(|| format!("'{uri}' is not a local store"))?;
-    Ok(FileStore::new(path))
+    Ok(FileStore::new(path).with_notes(crate::settings::stderr_notes()))
 }
 
 /// `1d2h30m` → milliseconds. A bare number is days.

@@ -219,7 +219,7 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
 }
 
 /// The store's notes on stderr, where a person running mlx (or reading the server's log) sees them.
-fn stderr_notes() -> crate::store::Notes {
+pub fn stderr_notes() -> crate::store::Notes {
     std::sync::Arc::new(|note| eprintln!("{note}"))
 }
 
