@@ -129,8 +129,13 @@ fn the_original_apps_model_logged_by_mlflow_is_served_by_alias_with_no_conversio
     let uri = "models:/titanic-sk@Champion";
     check_predict(&s, "titanic", uri, expected);
     check_serve(&s, "titanic", uri, expected);
-    let shown = s.ok(&["models", "show", "titanic-sk", "-o", "json"]);
-    assert!(shown.contains("titanic-sk"), "{shown}");
+    let shown = s.json(&["models", "show", "titanic-sk"]);
+    assert_eq!(
+        shown["latest"]["model"]["class"], "LogisticRegression",
+        "{shown}"
+    );
+    assert_eq!(shown["latest"]["model"]["flavor"], "sklearn");
+    assert_eq!(shown["latest"]["inputs"][1]["name"], "Sex");
 
     // The original app's /predict: a list of records, answered {"prediction": [...]}.
     let server = Server::start(&s, &["--model", uri]);
