@@ -1475,3 +1475,151 @@ impl ForeignModel for SklearnModel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::foreign::npy;
+
+    fn json(v: Value) -> Node {
+        Node::Json(v)
+    }
+
+    fn object(class: &str, attrs: Vec<(&str, Node)>) -> Node {
+        Node::Object {
+            class: format!("sklearn.x.{class}"),
+            state: Box::new(Node::Dict(
+                attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            )),
+            args: Vec::new(),
+        }
+    }
+
+    fn array(descr: &str, shape: &[usize], data: Vec<u8>) -> Node {
+        Node::Array(npy::parse(&npy::write(descr, false, shape, &data)).unwrap())
+    }
+
+    fn f64s(v: &[f64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// A one-split regression tree on feature 0 at `threshold`: 1.0 on the left, 2.0 on the right.
+    fn stump(threshold: f64, children: (i64, i64)) -> Node {
+        let mut rec = Vec::new();
+        for (l, r, f, t) in [
+            (children.0, children.1, 0i64, threshold),
+            (-1, -1, -2, -2.0),
+            (-1, -1, -2, -2.0),
+        ] {
+            for v in [l, r, f] {
+                rec.extend(v.to_le_bytes());
+            }
+            rec.extend(t.to_le_bytes());
+            rec.push(0);
+            rec.extend([0u8; 7]);
+        }
+        let nodes = array(
+            "[('left_child', '<i8'), ('right_child', '<i8'), ('feature', '<i8'), ('threshold', '<f8'), ('missing_go_to_left', '|u1'), ('', '|V7')]",
+            &[3],
+            rec,
+        );
+        let tree = object(
+            "Tree",
+            vec![
+                ("nodes", nodes),
+                ("values", array("'<f8'", &[3, 1, 1], f64s(&[0.0, 1.0, 2.0]))),
+            ],
+        );
+        object(
+            "DecisionTreeRegressor",
+            vec![("n_features_in_", json(1.into())), ("tree_", tree)],
+        )
+    }
+
+    fn predict(model: &SklearnModel, xs: &[f64]) -> Vec<Value> {
+        model.predict_matrix(xs, 0).unwrap().values
+    }
+
+    #[test]
+    fn trees_compare_features_cast_to_float32_with_the_float64_threshold() {
+        // 0.1 as float32 is 0.100000001490116..., above a float64 threshold of 0.1, so it goes right
+        // although 0.1 <= 0.1; so does anything that rounds to the same float32.
+        let input = Some(vec![ForeignInput {
+            name: "x".into(),
+            kind: "double".into(),
+        }]);
+        let model = from_tree(&stump(0.1, (1, 2)), input).unwrap();
+        assert_eq!(
+            predict(&model, &[0.1, 0.09, 0.1 - 1e-10, 0.1 - 1e-8]),
+            vec![2.0, 1.0, 2.0, 1.0]
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>()
+        );
+        // A missing value follows missing_go_to_left (0 here: right).
+        assert_eq!(predict(&model, &[f64::NAN]), vec![Value::from(2.0)]);
+    }
+
+    #[test]
+    fn trees_with_children_out_of_range_or_backwards_are_refused() {
+        let input = || {
+            Some(vec![ForeignInput {
+                name: "x".into(),
+                kind: "double".into(),
+            }])
+        };
+        for children in [(1, 3), (0, 2), (-2, 2), (1, -1)] {
+            let e = from_tree(&stump(0.5, children), input()).unwrap_err();
+            assert!(e.0.contains("out of range"), "{children:?}: {}", e.0);
+        }
+    }
+
+    #[test]
+    fn encoders_follow_unknown_and_drop_rules() {
+        let cats = |v: &[&str]| {
+            v.iter()
+                .map(|s| Cat::Text(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let frame = vec![Col::Text(vec![Some("b".into()), Some("zzz".into()), None])];
+        let onehot = Transform::OneHot {
+            categories: vec![cats(&["a", "b", "c"])],
+            drop: vec![Some(0)],
+            ignore_unknown: true,
+        };
+        let out = onehot.apply(frame.clone()).unwrap();
+        let cols: Vec<Vec<f64>> = out
+            .into_iter()
+            .map(|c| match c {
+                Col::Num(v) => v,
+                Col::Text(_) => panic!("numbers expected"),
+            })
+            .collect();
+        // "a" dropped; "b" -> [1, 0]; unknown and missing -> zeros.
+        assert_eq!(cols, vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 0.0]]);
+        let strict = Transform::Ordinal {
+            categories: vec![cats(&["a", "b"])],
+            unknown: None,
+            missing_index: vec![None],
+            encoded_missing: f64::NAN,
+        };
+        let e = strict.apply(frame).unwrap_err();
+        assert!(e.contains("unknown category zzz"), "{e}");
+    }
+
+    #[test]
+    fn the_imputer_drops_columns_that_were_all_missing_and_fills_the_rest() {
+        let imputer = Transform::Imputer {
+            missing: Cat::Missing,
+            fill: vec![Some(Cat::Num(5.0)), None],
+        };
+        let out = imputer
+            .apply(vec![
+                Col::Num(vec![1.0, f64::NAN]),
+                Col::Num(vec![f64::NAN, f64::NAN]),
+            ])
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(matches!(&out[0], Col::Num(v) if *v == vec![1.0, 5.0]));
+    }
+}
