@@ -19,6 +19,7 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import skops.io as sio
+import sklearn
 from mlflow.models import infer_signature
 from sklearn import datasets
 from sklearn.compose import ColumnTransformer
@@ -181,6 +182,8 @@ def main():
                     name="model",
                     signature=infer_signature(X_train, model.predict(X_train)),
                     skops_trusted_types=trusted,
+                    # Given, not inferred: inference re-imports the model in a subprocess, seconds per model.
+                    pip_requirements=[f"scikit-learn=={sklearn.__version__}", "skops==0.16.0"],
                 )
             X_test.to_csv(f"{out_dir}/{name}.csv", index=False, float_format="%.17g")
             has_proba = hasattr(model, "predict_proba")
