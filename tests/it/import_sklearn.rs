@@ -183,6 +183,75 @@ fn the_original_apps_model_logged_by_mlflow_is_served_by_alias_with_no_conversio
     assert_eq!(status, 200);
     assert_eq!(info["estimator"], "sklearn LogisticRegression");
     assert_eq!(info["signature"]["inputs"][0]["name"], "Pclass");
+    drop(server);
+
+    // Champion/challenger across trainers: version 2 is mlx's own model on the same columns.
+    let train_csv = s.dir.path().join("train.csv");
+    let mut r = csv::Reader::from_path(crate::train::titanic()).unwrap();
+    let mut w = csv::Writer::from_path(&train_csv).unwrap();
+    w.write_record(["Pclass", "Sex", "Age", "Fare", "Survived"])
+        .unwrap();
+    let headers = r.headers().unwrap().clone();
+    let at = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[at("Age")].is_empty() {
+            continue;
+        }
+        let sex = if &rec[at("Sex")] == "female" {
+            "1"
+        } else {
+            "0"
+        };
+        w.write_record([
+            &rec[at("Pclass")],
+            sex,
+            &rec[at("Age")],
+            &rec[at("Fare")],
+            &rec[at("Survived")],
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    s.ok(&[
+        "train",
+        "--data",
+        train_csv.to_str().unwrap(),
+        "--target",
+        "Survived",
+        "--features",
+        "Pclass,Sex,Age,Fare",
+        "--register",
+        "titanic-sk",
+    ]);
+    s.ok(&["alias", "set", "Challenger", "2", "--model", "titanic-sk"]);
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            uri,
+            "--challenger",
+            "models:/titanic-sk@Challenger",
+            "--split",
+            "0.5",
+        ],
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let (status, headers, text) = server.post_json("/invocations", &body.to_string(), &[]);
+        assert_eq!(status, 200, "{text}");
+        let got: Value = serde_json::from_str(&text).unwrap();
+        let version = crate::serve::header(&headers, "x-mlx-model-version")
+            .unwrap()
+            .to_string();
+        match version.as_str() {
+            "titanic-sk/1" => assert_eq!(got["predictions"], expected["predict"]),
+            "titanic-sk/2" => assert_eq!(got["predictions"].as_array().unwrap().len(), rows.len()),
+            other => panic!("served {other}"),
+        }
+        seen.insert(version);
+    }
+    assert_eq!(seen.len(), 2, "both variants answered");
 }
 
 /// A model folder with an MLmodel for `flavors` (YAML) and the given files.
