@@ -111,6 +111,22 @@ fn every_supported_sklearn_model_logged_by_mlflow_predicts_and_serves_as_sklearn
         check_predict(&s, name, &uri, expected);
         check_serve(&s, name, &uri, expected);
     }
+    // A category the encoder never saw (handle_unknown="error") is an error naming value and column.
+    let run = models["pipeline_ordinal_tree"]["run_id"].as_str().unwrap();
+    let data = s.dir.path().join("unseen.csv");
+    std::fs::write(&data, "age,fare,city,level\n30,10.5,lyon,1\n").unwrap();
+    let out = s
+        .mlx()
+        .args(["predict", "-m", &format!("runs:/{run}/model"), "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("OrdinalEncoder: unknown category lyon in column city (the model was fitted on oslo, paris, rome)"),
+        "{err}"
+    );
 }
 
 #[test]

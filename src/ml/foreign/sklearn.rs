@@ -906,17 +906,33 @@ fn from_tree(tree: &Node, inputs: Option<Vec<ForeignInput>>) -> Result<SklearnMo
     })
 }
 
+/// Run `steps` in order. `names` are the frame's column names, for messages; a step that changes the
+/// number of columns leaves them unnamed (`feature <j>`).
+fn run_steps(steps: &[Transform], frame: Frame, names: &[String]) -> Result<Frame, String> {
+    let mut frame = frame;
+    let mut names = names.to_vec();
+    for s in steps {
+        let width = frame.len();
+        frame = s.apply(frame, &names)?;
+        if frame.len() != width {
+            names.clear();
+        }
+    }
+    Ok(frame)
+}
+
+fn column_name(names: &[String], j: usize) -> String {
+    names
+        .get(j)
+        .map(|n| crate::redact::brief(n))
+        .unwrap_or_else(|| format!("feature {j}"))
+}
+
 impl Transform {
-    fn apply(&self, frame: Frame) -> Result<Frame, String> {
+    fn apply(&self, frame: Frame, names: &[String]) -> Result<Frame, String> {
         Ok(match self {
             Transform::Identity => frame,
-            Transform::Pipeline(steps) => {
-                let mut f = frame;
-                for s in steps {
-                    f = s.apply(f)?;
-                }
-                f
-            }
+            Transform::Pipeline(steps) => run_steps(steps, frame, names)?,
             Transform::MinMax { scale, min, clip } => {
                 let cols = numeric(frame, "MinMaxScaler")?;
                 if cols.len() != scale.len() {
@@ -1000,8 +1016,9 @@ impl Transform {
                                 Some(i) => Ok(Some(i)),
                                 None if *ignore_unknown => Ok(None),
                                 None => Err(format!(
-                                    "OneHotEncoder: unknown category {} in column {j} (the model was fitted on {})",
+                                    "OneHotEncoder: unknown category {} in column {} (the model was fitted on {})",
                                     c.label(),
+                                    column_name(names, j),
                                     cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
                                 )),
                             }
@@ -1044,8 +1061,9 @@ impl Transform {
                                     Some(i) => Ok(i as f64),
                                     None => unknown.ok_or_else(|| {
                                         format!(
-                                            "OrdinalEncoder: unknown category {} in column {j} (the model was fitted on {})",
+                                            "OrdinalEncoder: unknown category {} in column {} (the model was fitted on {})",
                                             c.label(),
+                                            column_name(names, j),
                                             cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
                                         )
                                     }),
@@ -1071,7 +1089,16 @@ impl Transform {
                             })
                         })
                         .collect::<Result<Frame, String>>()?;
-                    out.extend(t.apply(sub)?);
+                    let sub_names: Vec<String> = idx
+                        .iter()
+                        .map(|&i| {
+                            names
+                                .get(i)
+                                .cloned()
+                                .unwrap_or_else(|| format!("feature {i}"))
+                        })
+                        .collect();
+                    out.extend(t.apply(sub, &sub_names)?);
                 }
                 out
             }
@@ -1197,10 +1224,8 @@ impl SklearnModel {
 
     /// The features the estimator sees, row-major.
     fn features(&self, table: &Table, row_offset: usize) -> Result<Vec<f64>, ModelError> {
-        let mut frame = self.frame(table, row_offset)?;
-        for s in &self.steps {
-            frame = s.apply(frame).map_err(predict_err)?;
-        }
+        let frame = self.frame(table, row_offset)?;
+        let frame = run_steps(&self.steps, frame, &self.columns).map_err(predict_err)?;
         let n = n_rows(&frame).max(if frame.is_empty() { table.n_rows } else { 0 });
         let cols = numeric(frame, self.estimator_name()).map_err(predict_err)?;
         if cols.len() != self.n_features {
@@ -1587,7 +1612,7 @@ mod tests {
             drop: vec![Some(0)],
             ignore_unknown: true,
         };
-        let out = onehot.apply(frame.clone()).unwrap();
+        let out = onehot.apply(frame.clone(), &[]).unwrap();
         let cols: Vec<Vec<f64>> = out
             .into_iter()
             .map(|c| match c {
@@ -1603,8 +1628,8 @@ mod tests {
             missing_index: vec![None],
             encoded_missing: f64::NAN,
         };
-        let e = strict.apply(frame).unwrap_err();
-        assert!(e.contains("unknown category zzz"), "{e}");
+        let e = strict.apply(frame, &["city".into()]).unwrap_err();
+        assert!(e.contains("unknown category zzz in column city"), "{e}");
     }
 
     #[test]
@@ -1614,10 +1639,13 @@ mod tests {
             fill: vec![Some(Cat::Num(5.0)), None],
         };
         let out = imputer
-            .apply(vec![
-                Col::Num(vec![1.0, f64::NAN]),
-                Col::Num(vec![f64::NAN, f64::NAN]),
-            ])
+            .apply(
+                vec![
+                    Col::Num(vec![1.0, f64::NAN]),
+                    Col::Num(vec![f64::NAN, f64::NAN]),
+                ],
+                &[],
+            )
             .unwrap();
         assert_eq!(out.len(), 1);
         assert!(matches!(&out[0], Col::Num(v) if *v == vec![1.0, 5.0]));
