@@ -115,10 +115,40 @@ pub fn exec(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
                     ),
                 ]);
             }
+            // What the newest version is and whether mlx can serve it (loading it is the only sure check).
+            let latest = versions.iter().map(|v| v.version).max();
+            let loaded = latest.map(|v| {
+                crate::store::ModelUri::parse(&format!("models:/{name}/{v}"))
+                    .and_then(|uri| store.resolve_model(&uri))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|dir| Ok(crate::ml::loaded::LoadedModel::load(&dir)?))
+            });
+            let served = match &loaded {
+                Some(Ok(model)) => {
+                    let inputs: Vec<String> = model
+                        .inputs()
+                        .iter()
+                        .map(|c| format!("{} {}", c.name, c.kind))
+                        .collect();
+                    listing.rows.push(vec![
+                        format!("serves v{}", latest.unwrap_or_default()),
+                        format!("{} ({})", model.estimator_name(), inputs.join(", ")),
+                    ]);
+                    serde_json::json!({"version": latest, "model": model.describe(), "inputs": model.inputs()})
+                }
+                Some(Err(e)) => {
+                    listing.rows.push(vec![
+                        format!("serves v{}", latest.unwrap_or_default()),
+                        format!("no: {e:#}"),
+                    ]);
+                    serde_json::json!({"version": latest, "error": format!("{e:#}")})
+                }
+                None => serde_json::Value::Null,
+            };
             output::print(
                 format,
                 &listing,
-                &serde_json::json!({"model": m, "versions": versions}),
+                &serde_json::json!({"model": m, "versions": versions, "latest": served}),
             )?;
         }
         ModelsCommand::Delete { name } => {

@@ -1,7 +1,7 @@
 //! `mlx predict`: batch predictions from a model URI on a CSV file.
 
 use super::OutputArg;
-use crate::ml::model::SavedModel;
+use crate::ml::loaded::LoadedModel;
 use crate::ml::predict::{PredictFormat, PredictOptions, predict_csv};
 use crate::output::OutputFormat;
 use crate::settings::Settings;
@@ -70,7 +70,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
         .and_then(|uri| store.resolve_model(&uri))
         .with_context(|| format!("cannot find model {}", args.model))?;
     let model =
-        SavedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
+        LoadedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
     let opts = PredictOptions {
         with_proba: args.with_proba,
         id_column: args.id_column,

@@ -8,7 +8,7 @@ mod metrics;
 pub mod protocol;
 pub mod retrain;
 
-use crate::ml::model::SavedModel;
+use crate::ml::loaded::{Answer, LoadedModel};
 use crate::store::{ModelUri, TrackingStore, VersionRef, Which};
 use crate::web::{access, net};
 use arc_swap::ArcSwap;
@@ -57,7 +57,7 @@ pub struct ServeOptions {
 
 /// A loaded model and where it came from.
 pub struct Served {
-    pub model: Arc<SavedModel>,
+    pub model: Arc<LoadedModel>,
     pub uri: String,
     pub name: Option<String>,
     pub version: Option<u64>,
@@ -80,7 +80,7 @@ pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let model = SavedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
+    let model = LoadedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
     let (name, version, run_id) = match &parsed {
         ModelUri::Version(v) => {
             let v = store.resolve_model_version(v)?;
@@ -272,19 +272,19 @@ async fn run_prediction(
     state: &Arc<AppState>,
     served: Arc<Served>,
     table: crate::ml::data::Table,
+    answer: Answer,
 ) -> Result<Vec<serde_json::Value>, Response> {
     // Batches up to a few thousand rows predict in well under a millisecond (1,000 rows: ~45 µs); in place
     // beats a hop to the blocking pool. Larger ones go there, under the request timeout.
     if table.n_rows <= 4096 {
-        return served.model.predict(&table, 0).map(|p| p.values).map_err(|e| {
+        return served.model.predict_answer(&table, answer).map_err(|e| {
             protocol_error(&ProtocolError::bad_request(format!(
                 "Encountered an unexpected error while evaluating the model. Verify that the serialized input \
                  Dataframe is compatible with the model for inference. Error: '{e}'"
             )))
         });
     }
-    let task =
-        tokio::task::spawn_blocking(move || served.model.predict(&table, 0).map(|p| p.values));
+    let task = tokio::task::spawn_blocking(move || served.model.predict_answer(&table, answer));
     match tokio::time::timeout(state.opts.timeout, task).await {
         Err(_) => Err(text_response(
             StatusCode::GATEWAY_TIMEOUT,
@@ -309,12 +309,13 @@ async fn respond(
     table: crate::ml::data::Table,
     body: BodyInBudget,
     key: &str,
+    answer: Answer,
 ) -> Response {
     // The parsed table replaces the body; the budget share stays until the answer is built.
     let share = body.share;
     drop(body.bytes);
     let rows = table.n_rows;
-    match run_prediction(state, served.clone(), table).await {
+    match run_prediction(state, served.clone(), table, answer).await {
         Ok(values) => {
             state.metrics.predicted(variant, rows);
             let mut body = serde_json::Map::new();
@@ -374,7 +375,7 @@ async fn invocations(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
-    let inputs = &served.model.preprocessor.inputs;
+    let inputs = served.model.inputs();
     let table = match mime.as_str() {
         "application/json" => {
             protocol::parse_json(&body.bytes).and_then(|c| protocol::to_table(c, inputs))
@@ -385,7 +386,16 @@ async fn invocations(
         Ok(t) => t,
         Err(e) => return protocol_error(&e),
     };
-    respond(&state, variant, served, table, body, "predictions").await
+    // `params: {"predict_proba": true}` (the params schema of mlx's models) asks for probabilities; a model
+    // logged with `pyfunc_predict_fn="predict_proba"` gives them by default, as MLflow's server does.
+    let answer = if protocol::wants_proba(&body.bytes) {
+        Answer::ProbaRecords
+    } else if served.model.proba_by_default() {
+        Answer::ProbaLists
+    } else {
+        Answer::Labels
+    };
+    respond(&state, variant, served, table, body, "predictions", answer).await
 }
 
 /// The original app's `/predict`: a list of records, a dict of columns, or one record, parsed once.
@@ -399,9 +409,8 @@ async fn predict_app(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
-    let table = protocol::parse_predict(&body.bytes).and_then(|c| {
-        protocol::to_table(c, &served.model.preprocessor.inputs).map_err(|e| e.message)
-    });
+    let table = protocol::parse_predict(&body.bytes)
+        .and_then(|c| protocol::to_table(c, served.model.inputs()).map_err(|e| e.message));
     let table = match table {
         Ok(t) => t,
         Err(message) => {
@@ -411,7 +420,16 @@ async fn predict_app(
             );
         }
     };
-    respond(&state, variant, served, table, body, "prediction").await
+    respond(
+        &state,
+        variant,
+        served,
+        table,
+        body,
+        "prediction",
+        Answer::Labels,
+    )
+    .await
 }
 
 fn describe(served: &Served) -> serde_json::Value {
@@ -421,7 +439,8 @@ fn describe(served: &Served) -> serde_json::Value {
         "name": served.name,
         "version": served.version,
         "run_id": served.run_id,
-        "estimator": served.model.kind.name(),
+        "estimator": served.model.estimator_name(),
+        "model": served.model.describe(),
         "signature": {
             "inputs": serde_json::from_str::<serde_json::Value>(&inputs).unwrap_or_default(),
             "outputs": serde_json::from_str::<serde_json::Value>(&outputs).unwrap_or_default(),
@@ -654,7 +673,10 @@ fn retrain(
             .context("the served model has no run whose params to retrain from")?;
         let run = store.get_run(&from)?;
         let (experiment, categorical) =
-            retrain::served_context(store.as_ref(), &run.info.experiment_id, &current.model)?;
+            retrain::served_context(store.as_ref(), &run.info.experiment_id, current.model.as_mlx().context(
+                "the served model was not trained by mlx, so it has no training params to retrain from; \
+                 retrain it where it was trained and register the new version",
+            )?)?;
         let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs)
             .with_urls(&state.opts.data_urls);
         let opts = retrain::options_from_params(
