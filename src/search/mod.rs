@@ -3,6 +3,7 @@
 //! for (OR, parentheses, NOT, IS NULL on any key, IN for metrics and params).
 
 mod parse;
+pub mod pushdown;
 
 pub use parse::{
     Comparison, Expr, Key, KeyKind, Op, OrderBy, ParseError, Value, parse_filter, parse_order_by,
@@ -73,6 +74,10 @@ impl Query {
         view: ViewType,
         max: Option<usize>,
     ) -> crate::store::Result<Vec<Run>> {
+        // A tracking server answers what it can of the query itself and pages.
+        if let Some(runs) = store.search_runs(experiment_ids, view, self, max)? {
+            return Ok(runs);
+        }
         let (_, runs) = self.run_page(store, experiment_ids, view, 0, max.unwrap_or(usize::MAX))?;
         Ok(runs)
     }

@@ -221,6 +221,18 @@ pub trait TrackingStore {
             .flat_map(|r| r.data.metrics.into_keys())
             .collect())
     }
+    /// The runs matching `query` in its order, at most `max`, loaded whole — when the store evaluates
+    /// queries itself (a tracking server). None: the caller filters and sorts a listing.
+    fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        query: &crate::search::Query,
+        max: Option<usize>,
+    ) -> Result<Option<Vec<Run>>> {
+        let _ = (experiment_ids, view, query, max);
+        Ok(None)
+    }
     /// Several runs of the given experiments, loaded whole, in the order of `run_ids`.
     fn get_runs(&self, experiment_ids: &[String], run_ids: &[String]) -> Result<Vec<Run>> {
         let _ = experiment_ids;

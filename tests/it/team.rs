@@ -731,3 +731,119 @@ fn ui_browses_the_server() {
     let cmp = get(&format!("/api/compare?runs={a},{b}"));
     assert_eq!(cmp["params_differ"], serde_json::json!(["lr"]));
 }
+
+/// Queries answered by the server (the AND part of the filter, the order, pages) give what the file store
+/// gives: the same runs in the same order, for filters with OR/NOT/IS NULL left to the client, orderings
+/// with ties, NaN, infinities and missing values, and `--max` across the server's pages. The runs are
+/// written by the MLflow client to the server and copied to a folder by `mlx sync`.
+#[test]
+fn queries_on_the_server_answer_as_the_file_store() {
+    let file = TestStore::new();
+    let server = TestStore::on_server();
+    let exp = unique("pushdown");
+    crate::common::interop_json(
+        "search_population.py",
+        &[server.uri.as_ref(), exp.as_ref(), "48".as_ref()],
+    );
+    // A folder copy keeps the server's run ids, so ties broken by run id compare too.
+    file.ok(&[
+        "sync",
+        "--from",
+        &server.uri,
+        "--to",
+        &file.uri,
+        "-e",
+        &exp,
+        "--no-models",
+    ]);
+    let queries: &[(&str, &[&str], Option<usize>)] = &[
+        (
+            "metrics.accuracy > 0.5 and params.model = 'rf'",
+            &["metrics.accuracy DESC"],
+            Some(3),
+        ),
+        ("metrics.accuracy > 0.2 and params.model = 'rf'", &[], None),
+        ("params.model = 'rf' OR metrics.accuracy < 0.2", &[], None),
+        (
+            "NOT params.model = 'gb' AND metrics.loss >= 0.3",
+            &[],
+            Some(9),
+        ),
+        ("metrics.accuracy IS NULL", &["metrics.loss DESC"], None),
+        ("tags.team IS NULL AND metrics.loss >= 0", &[], None),
+        ("params.model IS NOT NULL AND tags.team != 'a'", &[], None),
+        ("", &["metrics.accuracy"], None),
+        ("", &["metrics.accuracy DESC", "start_time ASC"], Some(7)),
+        ("", &["metrics.accuracy DESC"], Some(4)),
+        ("", &["end_time DESC"], Some(12)),
+        ("", &["params.model DESC", "metrics.loss"], Some(10)),
+        (
+            "metrics.accuracy != 0.5 AND (params.model = 'rf' OR params.model = 'lr')",
+            &["metrics.loss DESC"],
+            Some(3),
+        ),
+        (
+            "metrics.accuracy != 0.5 AND (params.model = 'rf' OR params.model = 'lr')",
+            &["metrics.loss DESC"],
+            Some(25),
+        ),
+        ("tags.note LIKE 'x'", &[], None),
+        ("params.model LIKE 'r%' AND params.lr != '0.1'", &[], None),
+        ("params.model ILIKE 'RF'", &["metrics.loss"], None),
+        (
+            "attributes.status = 'FINISHED' AND end_time > 0",
+            &["end_time DESC"],
+            Some(8),
+        ),
+        ("attributes.status IN ('RUNNING', 'FAILED')", &[], None),
+        (
+            "attributes.status != 'FINISHED' AND params.model ILIKE 'r%'",
+            &[],
+            None,
+        ),
+        (
+            "start_time >= 1700000010000 AND start_time < 1700000015000",
+            &[],
+            None,
+        ),
+        (
+            "attributes.run_name LIKE 'r00%'",
+            &["metrics.loss DESC"],
+            None,
+        ),
+        (
+            "params.model IN ('rf', 'lr') AND metrics.loss < 0.5",
+            &[],
+            None,
+        ),
+        ("metrics.accuracy != 0.3", &["metrics.accuracy"], Some(40)),
+    ];
+    let names = |s: &TestStore, filter: &str, order: &[&str], max: Option<usize>| {
+        let mut args = vec!["runs", "list", "-e", exp.as_str()];
+        if !filter.is_empty() {
+            args.extend(["--filter", filter]);
+        }
+        for o in order {
+            args.extend(["--order-by", o]);
+        }
+        let max = max.map(|m| m.to_string());
+        if let Some(m) = &max {
+            args.extend(["--max", m.as_str()]);
+        }
+        let list = s.json(&args);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    for (filter, order, max) in queries {
+        let want = names(&file, filter, order, *max);
+        assert!(!want.is_empty(), "{filter} {order:?}: no runs");
+        if let Some(m) = max {
+            assert!(want.len() <= *m, "{filter} {order:?}");
+        }
+        let got = names(&server, filter, order, *max);
+        assert_eq!(got, want, "{filter} {order:?} --max {max:?}");
+    }
+}

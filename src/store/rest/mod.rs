@@ -47,6 +47,58 @@ impl RestStore {
         self.client.post(endpoint, &body)
     }
 
+    /// One page of `runs/search` and the token of the next, if any.
+    fn search_page(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        filter: Option<&str>,
+        order_by: &[String],
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Run>, Option<String>)> {
+        let mut body = json!({
+            "experiment_ids": experiment_ids,
+            "run_view_type": view_name(view),
+            "max_results": max_results,
+        });
+        if let Some(f) = filter {
+            body["filter"] = json!(f);
+        }
+        if !order_by.is_empty() {
+            body["order_by"] = json!(order_by);
+        }
+        if let Some(t) = page_token {
+            body["page_token"] = json!(t);
+        }
+        let v = self.post("runs/search", body)?;
+        let runs = array(&v["runs"]).iter().map(parse_run).collect();
+        Ok((runs, opt_str(&v["next_page_token"])))
+    }
+
+    /// Every run of the experiments that passes the server-side `filter`, in the server's default order.
+    fn search_all(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        filter: Option<&str>,
+    ) -> Result<Vec<Run>> {
+        if experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut runs = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) =
+                self.search_page(experiment_ids, view, filter, &[], PAGE, token.as_deref())?;
+            runs.extend(page);
+            token = next;
+            if token.is_none() {
+                return Ok(runs);
+            }
+        }
+    }
+
     fn get_run_json(&self, run_id: &str) -> Result<Value> {
         validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
         let v = self
@@ -630,31 +682,73 @@ impl TrackingStore for RestStore {
         view: ViewType,
         projection: &Projection,
     ) -> Result<Vec<Run>> {
-        if experiment_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut runs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut body = json!({
-                "experiment_ids": experiment_ids,
-                "run_view_type": view_name(view),
-                "max_results": PAGE,
-                "order_by": ["attributes.start_time DESC"],
-            });
-            if let Some(t) = &token {
-                body["page_token"] = json!(t);
-            }
-            let v = self.post("runs/search", body)?;
-            runs.extend(array(&v["runs"]).iter().map(parse_run));
-            token = opt_str(&v["next_page_token"]);
-            if token.is_none() {
-                break;
-            }
-        }
+        let mut runs = self.search_all(experiment_ids, view, None)?;
         project(&mut runs, projection);
         sort_newest_first(&mut runs);
         Ok(runs)
+    }
+
+    /// The AND part of the filter and, when the server orders as mlx does, the order go to the server;
+    /// pages are fetched until `max` runs pass the whole filter (see [`crate::search::pushdown`]).
+    fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        query: &crate::search::Query,
+        max: Option<usize>,
+    ) -> Result<Option<Vec<Run>>> {
+        if experiment_ids.is_empty() || max == Some(0) {
+            return Ok(Some(Vec::new()));
+        }
+        let server = crate::search::pushdown::split(query);
+        let keep = |r: &Run| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|f| crate::search::matches(r, f))
+        };
+        if let Some(order) = &server.order_by {
+            let mut out = Vec::new();
+            let mut token: Option<String> = None;
+            let mut pages = 0u32;
+            loop {
+                let size = match max {
+                    // Exact: the next rows are the answer. Else some fail the rest of the filter: ask
+                    // for more, and more on each page, so a selective filter needs few round trips.
+                    Some(m) if server.exact => m - out.len(),
+                    Some(m) => ((m - out.len()) * 4).max(20 << pages.min(6)),
+                    None => PAGE,
+                };
+                pages += 1;
+                let (runs, next) = self.search_page(
+                    experiment_ids,
+                    view,
+                    server.filter.as_deref(),
+                    order,
+                    size.min(PAGE),
+                    token.as_deref(),
+                )?;
+                out.extend(runs.into_iter().filter(keep));
+                if max.is_some_and(|m| out.len() >= m) || next.is_none() {
+                    break;
+                }
+                token = next;
+            }
+            if let Some(m) = max {
+                out.truncate(m);
+            }
+            if server.order_is_exact(&out) {
+                return Ok(Some(out));
+            }
+        }
+        // The server filters; mlx sorts what passes.
+        let mut runs = self.search_all(experiment_ids, view, server.filter.as_deref())?;
+        runs.retain(keep);
+        crate::search::sort(&mut runs, &query.order_by);
+        if let Some(m) = max {
+            runs.truncate(m);
+        }
+        Ok(Some(runs))
     }
 
     /// One `runs/search` per 100 ids instead of a `runs/get` per run.
