@@ -27,6 +27,20 @@ pub struct SyncOptions {
     pub experiments: Vec<String>,
     /// Copy registered models too.
     pub models: bool,
+    /// Runs copied at a time (each is a few requests to a server); 0 counts as 1.
+    pub jobs: usize,
+}
+
+/// What a sync says while it works (the CLI draws a progress bar on a terminal).
+pub trait Progress: Sync {
+    /// A line for the user.
+    fn note(&self, line: &str);
+    /// `n` more runs to go through.
+    fn add_runs(&self, n: usize) {
+        let _ = n;
+    }
+    /// One run copied, updated or found unchanged.
+    fn run_done(&self) {}
 }
 
 /// What a sync did.
@@ -43,6 +57,18 @@ pub struct SyncReport {
     pub aliases_set: usize,
 }
 
+impl SyncReport {
+    /// Count what one run's copy did (the runs of an experiment are copied in parallel).
+    fn add_run(&mut self, other: &SyncReport) {
+        self.runs_copied += other.runs_copied;
+        self.runs_updated += other.runs_updated;
+        self.runs_unchanged += other.runs_unchanged;
+        self.metric_points += other.metric_points;
+        self.artifact_files += other.artifact_files;
+        self.logged_models += other.logged_models;
+    }
+}
+
 /// Runs and logged models of the source mapped to their copies in the destination.
 #[derive(Default)]
 struct Mapping {
@@ -54,7 +80,7 @@ pub fn sync(
     from: &dyn TrackingStore,
     to: &dyn TrackingStore,
     opts: &SyncOptions,
-    mut note: impl FnMut(&str),
+    progress: &dyn Progress,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let mut map = Mapping::default();
@@ -78,8 +104,17 @@ pub fn sync(
             }
         }
         let before = report.clone();
-        sync_experiment(from, to, exp, &dest, &mut map, &mut report)?;
-        note(&format!(
+        sync_experiment(
+            from,
+            to,
+            exp,
+            &dest,
+            opts.jobs.max(1),
+            &mut map,
+            &mut report,
+            progress,
+        )?;
+        progress.note(&format!(
             "experiment '{}': {} runs copied, {} updated, {} unchanged",
             exp.name,
             report.runs_copied - before.runs_copied,
@@ -94,19 +129,30 @@ pub fn sync(
             &map,
             opts.experiments.is_empty(),
             &mut report,
-            &mut note,
+            &|line: &str| progress.note(line),
         )?;
     }
     Ok(report)
 }
 
+/// One source run's copy: its id, its logged models' copies, and what copying it did.
+struct Copied {
+    source: String,
+    copy: String,
+    models: Vec<(String, String)>,
+    report: SyncReport,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn sync_experiment(
     from: &dyn TrackingStore,
     to: &dyn TrackingStore,
     exp: &Experiment,
     dest: &Experiment,
+    jobs: usize,
     map: &mut Mapping,
     report: &mut SyncReport,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let existing = to.list_runs(
         std::slice::from_ref(&dest.experiment_id),
@@ -122,44 +168,128 @@ fn sync_experiment(
         }
         by_source.insert(run.info.run_id.clone(), run);
     }
-    let mut runs = from.list_runs(
+    let mut pending = from.list_runs(
         std::slice::from_ref(&exp.experiment_id),
         ViewType::ActiveOnly,
         &Projection::everything(),
     )?;
-    // Parents start before their children: copy them first so parent ids can be mapped.
-    runs.sort_by_key(|r| r.info.start_time);
-    for run in runs {
-        let src_id = run.info.run_id.clone();
-        let copy = by_source.get(&src_id).or_else(|| {
-            run.data
+    progress.add_runs(pending.len());
+    // Runs are copied `jobs` at a time, in waves: a child run waits for the wave after its parent's,
+    // so its parent id can be mapped to the parent's copy.
+    while !pending.is_empty() {
+        let waiting: BTreeSet<&String> = pending.iter().map(|r| &r.info.run_id).collect();
+        let (ready, later): (Vec<&Run>, Vec<&Run>) = pending.iter().partition(|r| {
+            r.data
                 .tags
-                .get(SOURCE_RUN_TAG)
-                .and_then(|origin| by_source.get(origin))
+                .get("mlflow.parentRunId")
+                .is_none_or(|p| !waiting.contains(p) || p == &r.info.run_id)
         });
-        match copy {
-            Some(copy) => {
-                map.runs.insert(src_id.clone(), copy.info.run_id.clone());
-                for (model_id, copy_id) in matching_models(from, to, &run, copy)? {
-                    map.models.insert(model_id, copy_id);
-                }
-                let unchanged = run.info.status.is_terminated()
-                    && copy.info.status == run.info.status
-                    && copy.info.end_time == run.info.end_time;
-                if unchanged {
-                    report.runs_unchanged += 1;
-                } else {
-                    update_run(from, to, &run, copy, map, report)?;
-                    report.runs_updated += 1;
-                }
-            }
-            None => {
-                copy_run(from, to, &run, dest, map, report)?;
-                report.runs_copied += 1;
-            }
+        // Parent links that loop: copy them all now rather than never.
+        let (ready, later) = if ready.is_empty() {
+            (later, Vec::new())
+        } else {
+            (ready, later)
+        };
+        let shared: &Mapping = map;
+        let done = parallel(&ready, jobs, |run| {
+            let copy = by_source.get(&run.info.run_id).or_else(|| {
+                run.data
+                    .tags
+                    .get(SOURCE_RUN_TAG)
+                    .and_then(|origin| by_source.get(origin))
+            });
+            let result = sync_run(from, to, run, copy, dest, shared);
+            progress.run_done();
+            result
+        })?;
+        for c in done {
+            map.runs.insert(c.source, c.copy);
+            map.models.extend(c.models);
+            report.add_run(&c.report);
         }
+        let later: BTreeSet<String> = later.iter().map(|r| r.info.run_id.clone()).collect();
+        pending.retain(|r| later.contains(&r.info.run_id));
     }
     Ok(())
+}
+
+/// `f` over `items` on at most `jobs` threads; the results in any order, or the first error.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            match f(item) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    // The others stop at their next item; what is copied stays copied.
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    };
+    let workers = jobs.clamp(1, items.len().max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+        let mut all = Vec::new();
+        let mut first_error = None;
+        for h in handles {
+            match h.join().expect("sync worker") {
+                Ok(r) => all.extend(r),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        first_error.map_or(Ok(all), Err)
+    })
+}
+
+/// Copy one source run, or bring its earlier copy up to date.
+fn sync_run(
+    from: &dyn TrackingStore,
+    to: &dyn TrackingStore,
+    run: &Run,
+    copy: Option<&Run>,
+    dest: &Experiment,
+    map: &Mapping,
+) -> Result<Copied> {
+    let mut report = SyncReport::default();
+    let mut models = Vec::new();
+    let copy_id = match copy {
+        Some(copy) => {
+            models = matching_models(from, to, run, copy)?;
+            let unchanged = run.info.status.is_terminated()
+                && copy.info.status == run.info.status
+                && copy.info.end_time == run.info.end_time;
+            if unchanged {
+                report.runs_unchanged += 1;
+            } else {
+                update_run(from, to, run, copy, map, &mut models, &mut report)?;
+                report.runs_updated += 1;
+            }
+            copy.info.run_id.clone()
+        }
+        None => {
+            let id = copy_run(from, to, run, dest, map, &mut models, &mut report)?;
+            report.runs_copied += 1;
+            id
+        }
+    };
+    Ok(Copied {
+        source: run.info.run_id.clone(),
+        copy: copy_id,
+        models,
+        report,
+    })
 }
 
 /// Tags as the copy should have them: the source marker added, the parent run id mapped.
@@ -173,14 +303,16 @@ fn copied_tags(run: &Run, map: &Mapping) -> BTreeMap<String, String> {
     tags
 }
 
+/// Copy a run the destination lacks; returns the copy's id.
 fn copy_run(
     from: &dyn TrackingStore,
     to: &dyn TrackingStore,
     run: &Run,
     dest: &Experiment,
-    map: &mut Mapping,
+    map: &Mapping,
+    models: &mut Vec<(String, String)>,
     report: &mut SyncReport,
-) -> Result<()> {
+) -> Result<String> {
     let new = |run_id| NewRun {
         run_id,
         experiment_id: dest.experiment_id.clone(),
@@ -196,7 +328,6 @@ fn copy_run(
         Err(e) => return Err(e),
     };
     let copy_id = info.run_id.clone();
-    map.runs.insert(run.info.run_id.clone(), copy_id.clone());
 
     let mut batch = Batch {
         params: run.data.params.clone().into_iter().collect(),
@@ -220,13 +351,13 @@ fn copy_run(
     }
     for model_id in &run.outputs {
         let copied = copy_logged_model(from, to, model_id, &copy_id)?;
-        map.models.insert(model_id.clone(), copied);
+        models.push((model_id.clone(), copied));
         report.logged_models += 1;
     }
     if run.info.status != RunStatus::Running {
         to.update_run(&copy_id, run.info.status, run.info.end_time)?;
     }
-    Ok(())
+    Ok(copy_id)
 }
 
 /// Bring an earlier copy up to date with a run that went on: new params, tags, metric points, artifacts.
@@ -235,7 +366,8 @@ fn update_run(
     to: &dyn TrackingStore,
     run: &Run,
     copy: &Run,
-    map: &mut Mapping,
+    map: &Mapping,
+    models: &mut Vec<(String, String)>,
     report: &mut SyncReport,
 ) -> Result<()> {
     let copy_id = &copy.info.run_id;
@@ -269,9 +401,9 @@ fn update_run(
     let present = artifact_paths(to, copy_id)?;
     report.artifact_files += copy_artifacts(from, to, &run.info.run_id, copy_id, &present)?;
     for model_id in &run.outputs {
-        if !map.models.contains_key(model_id) {
+        if !models.iter().any(|(m, _)| m == model_id) {
             let copied = copy_logged_model(from, to, model_id, copy_id)?;
-            map.models.insert(model_id.clone(), copied);
+            models.push((model_id.clone(), copied));
             report.logged_models += 1;
         }
     }
@@ -375,7 +507,7 @@ fn sync_registry(
     map: &Mapping,
     every_model: bool,
     report: &mut SyncReport,
-    note: &mut impl FnMut(&str),
+    note: &dyn Fn(&str),
 ) -> Result<()> {
     for model in from.list_registered_models()? {
         let mut versions = from.list_model_versions(&model.name, false)?;

@@ -90,6 +90,12 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 };
                 queried = query_metrics(&query);
                 query.run(store, &ids, view, max)?
+            } else if let Some(runs) = match max {
+                // A tracking server sends just that page.
+                Some(_) => store.search_runs(&ids, view, &Query::default(), max)?,
+                None => None,
+            } {
+                runs
             } else if !columns.is_empty() {
                 let mut runs = store.list_runs(&ids, view, &Projection::default())?;
                 if let Some(max) = max {

@@ -21,6 +21,24 @@ pub struct SyncArgs {
     /// Leave registered models out
     #[arg(long)]
     no_models: bool,
+    /// Runs copied at a time (each is a few requests to a server)
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+}
+
+/// Notes on stderr and, on a terminal, a bar of the runs gone through.
+struct Bar(indicatif::ProgressBar);
+
+impl crate::sync::Progress for Bar {
+    fn note(&self, line: &str) {
+        self.0.suspend(|| eprintln!("mlx sync: {line}"));
+    }
+    fn add_runs(&self, n: usize) {
+        self.0.inc_length(n as u64);
+    }
+    fn run_done(&self) {
+        self.0.inc(1);
+    }
 }
 
 pub fn exec(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
@@ -37,11 +55,18 @@ pub fn exec(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
     let opts = SyncOptions {
         experiments: args.experiment,
         models: !args.no_models,
+        jobs: args.jobs.into(),
     };
-    let report = sync(from.as_ref(), to.as_ref(), &opts, |line| {
-        eprintln!("mlx sync: {line}")
-    })
-    .with_context(|| format!("sync from {} to {}", from.location(), to.location()))?;
+    // indicatif draws nothing when stderr is not a terminal.
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed} (eta {eta})")
+            .expect("progress template"),
+    );
+    let progress = Bar(bar);
+    let report = sync(from.as_ref(), to.as_ref(), &opts, &progress)
+        .with_context(|| format!("sync from {} to {}", from.location(), to.location()))?;
+    progress.0.finish_and_clear();
     let value = serde_json::to_value(&report)?;
     let format = settings.output_format();
     let mut listing = Listing::new(&["what", "count"]);

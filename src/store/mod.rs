@@ -172,8 +172,8 @@ impl Projection {
 }
 
 /// Everything mlx does with a tracking backend: the `mlruns` folder ([`FileStore`]) or an MLflow tracking
-/// server over its REST API ([`RestStore`]).
-pub trait TrackingStore {
+/// server over its REST API ([`RestStore`]). Shared between threads (a sync copies runs in parallel).
+pub trait TrackingStore: Send + Sync {
     /// Human-readable location (a path or URL) for messages.
     fn location(&self) -> String;
 

@@ -847,3 +847,97 @@ fn queries_on_the_server_answer_as_the_file_store() {
         assert_eq!(got, want, "{filter} {order:?} --max {max:?}");
     }
 }
+
+/// `mlx sync` of a few hundred runs copies them in parallel, resumes after an interruption (a run whose
+/// artifacts cannot be read stops the first sync part way; the next copies what is left and completes the
+/// half-copied run), copies nothing the third time, and the way back copies every run to a folder.
+#[test]
+fn sync_of_hundreds_of_runs_resumes_after_an_interruption() {
+    let laptop = TestStore::new();
+    let server = TestStore::on_server();
+    let exp = unique("sync-scale");
+    let n = 240;
+    crate::common::interop_json(
+        "search_population.py",
+        &[laptop.uri.as_ref(), exp.as_ref(), n.to_string().as_ref()],
+    );
+    let r121 =
+        |s: &TestStore| s.json(&["runs", "list", "-e", &exp, "--filter", "run_name = 'r121'"]);
+    let bad = r121(&laptop)[0]["run_id"].as_str().unwrap().to_string();
+    let bad_dir = std::fs::read_dir(laptop.root())
+        .unwrap()
+        .map(|e| e.unwrap().path().join(&bad))
+        .find(|p| p.is_dir())
+        .expect("the run's folder");
+    let artifacts = bad_dir.join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let outside = laptop.dir.path().join("secret.txt");
+    std::fs::write(&outside, "not for the server").unwrap();
+    std::os::unix::fs::symlink(&outside, artifacts.join("escape.txt")).unwrap();
+
+    let sync = |from: &TestStore, to: &str| {
+        from.mlx()
+            .args(["sync", "--to", to, "-e", &exp, "--no-models", "--jobs", "4"])
+            .args(["-o", "json"])
+            .output()
+            .unwrap()
+    };
+    let out = sync(&laptop, &server.uri);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the link out of the store stops it");
+    assert!(err.contains("escape.txt"), "{err}");
+    let on_server = |s: &TestStore| {
+        s.json(&["runs", "list", "-e", &exp, "--all"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let partial = on_server(&server);
+    assert!(partial >= 1 && partial < n, "{partial} of {n} copied");
+
+    std::fs::remove_file(artifacts.join("escape.txt")).unwrap();
+    let out = sync(&laptop, &server.uri);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        second["runs_copied"].as_u64().unwrap() as usize,
+        n - partial,
+        "{second}"
+    );
+    assert!(
+        second["runs_updated"].as_u64().unwrap() >= 1,
+        "the half-copied run is completed: {second}"
+    );
+    assert_eq!(on_server(&server), n);
+    let done = r121(&server);
+    assert_eq!(done.as_array().unwrap().len(), 1);
+    assert_eq!(done[0]["status"], "FINISHED");
+    assert_eq!(done[0]["params"]["model"], "gb");
+
+    let out = sync(&laptop, &server.uri);
+    let third: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(third["runs_copied"], 0, "{third}");
+    assert_eq!(third["metric_points"], 0, "{third}");
+    assert_eq!(third["artifact_files"], 0, "{third}");
+    // Runs still running are looked at again (they may have logged more); the rest are unchanged.
+    assert_eq!(
+        third["runs_unchanged"].as_u64().unwrap() as usize,
+        n - n.div_ceil(6),
+        "{third}"
+    );
+
+    // And back to a new folder, which keeps the server's ids.
+    let back = TestStore::new();
+    let out = sync(&server, &back.uri);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["runs_copied"].as_u64().unwrap() as usize,
+        n,
+        "{report}"
+    );
+    assert_eq!(on_server(&back), n);
+}
