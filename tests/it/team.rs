@@ -235,31 +235,38 @@ fn registry_and_serving(s: &TestStore) {
     ]);
     assert_eq!(predicted.lines().count(), 3, "{predicted}");
 
-    let server = Server::start(s, &["--model", &by_alias]);
+    // Two replicas follow the alias, each with one small request per poll interval; both swap.
+    let replicas = [
+        Server::start(s, &["--model", &by_alias]),
+        Server::start(s, &["--model", &by_alias]),
+    ];
     let row = r#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]}"#;
-    let version_of = |h: &[(String, String)]| {
+    let version_of = |server: &Server| {
+        let (status, h, body) = server.post_json("/invocations", row, &[]);
+        assert_eq!(status, 200, "{body}");
         h.iter()
             .find(|(k, _)| k == "x-mlx-model-version")
             .map(|(_, v)| v.rsplit('/').next().unwrap().to_string())
     };
-    let (status, h, body) = server.post_json("/invocations", row, &[]);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(version_of(&h).as_deref(), Some("1"));
+    for server in &replicas {
+        assert_eq!(version_of(server).as_deref(), Some("1"));
+    }
+    let latest = Server::start(s, &["--model", &format!("models:/{name}/latest")]);
+    assert_eq!(version_of(&latest).as_deref(), Some("2"));
+    drop(latest);
 
     s.ok(&["alias", "set", "--model", &name, "Champion", "2"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, h, body) = server.post_json("/invocations", row, &[]);
-        assert_eq!(status, 200, "{body}");
-        if version_of(&h).as_deref() == Some("2") {
-            break;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (i, server) in replicas.iter().enumerate() {
+        while version_of(server).as_deref() != Some("2") {
+            assert!(
+                Instant::now() < deadline,
+                "replica {i} never followed the alias to v2"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(
-            Instant::now() < deadline,
-            "the server never followed the alias to v2"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
+    drop(replicas);
     assert_eq!(
         s.ok(&["rollback", "--model", &name]).trim(),
         "Champion: v2 -> v1"
@@ -272,7 +279,6 @@ fn registry_and_serving(s: &TestStore) {
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, vec!["set", "set", "rollback"]);
-    drop(server);
 
     let err = s.fails(&[
         "predict",

@@ -1030,11 +1030,29 @@ impl TrackingStore for RestStore {
     fn resolve_model_version(&self, version: &VersionRef) -> Result<ModelVersion> {
         let name = version.name.as_str();
         match &version.which {
-            Which::Latest => self
-                .list_model_versions(name, false)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| StoreError::ModelNotFound(format!("'{name}' has no versions"))),
+            Which::Latest => {
+                // One small request (a replica following `latest` polls this): the newest version only.
+                let filter = format!("name = '{}'", name.replace('\'', "\\'"));
+                let v = self.get(
+                    "model-versions/search",
+                    &[
+                        ("filter", filter.as_str()),
+                        ("order_by", "version_number DESC"),
+                        ("max_results", "1"),
+                    ],
+                )?;
+                match array(&v["model_versions"]).first().map(parse_version) {
+                    Some(version) if version.name == name => Ok(version),
+                    // No such model (its own error) or a model without versions.
+                    _ => self
+                        .list_model_versions(name, false)?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| {
+                            StoreError::ModelNotFound(format!("'{name}' has no versions"))
+                        }),
+                }
+            }
             Which::Number(n) => self.get_model_version(name, *n),
             Which::Alias(alias) => {
                 let v = self
