@@ -229,7 +229,31 @@ async fn runs(
     with_store(&st, move |store| {
         let exp = store.get_experiment(&id)?;
         let ids = [exp.experiment_id.clone()];
-        let (total, page) = query.run_page(store, &ids, ViewType::ActiveOnly, offset, limit)?;
+        // A tracking server sends the first offset + limit (+ 1, to know whether there are more) runs
+        // of the answer; the total is known only once the last page is reached.
+        let want = offset.saturating_add(limit);
+        let (total, more, page) = match store.search_runs(
+            &ids,
+            ViewType::ActiveOnly,
+            &query,
+            Some(want.saturating_add(1)),
+        )? {
+            Some(mut runs) => {
+                let more = runs.len() > want;
+                runs.truncate(want);
+                let total = (!more).then_some(runs.len());
+                (
+                    total,
+                    more,
+                    runs.into_iter().skip(offset).collect::<Vec<_>>(),
+                )
+            }
+            None => {
+                let (total, page) =
+                    query.run_page(store, &ids, ViewType::ActiveOnly, offset, limit)?;
+                (Some(total), want < total, page)
+            }
+        };
         let mut param_keys = BTreeSet::new();
         // Every metric key of the experiment, for the column picker (names only: cheap to list).
         let mut metric_keys = store.metric_keys(&ids, ViewType::ActiveOnly)?;
@@ -243,6 +267,7 @@ async fn runs(
             "experiment": exp,
             "model_versions": model_versions,
             "total": total,
+            "more": more,
             "offset": offset,
             "limit": limit,
             "runs": page.iter().map(run_row).collect::<Vec<_>>(),

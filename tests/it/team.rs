@@ -732,6 +732,20 @@ fn ui_browses_the_server() {
     ));
     assert_eq!(runs["total"], 1);
     assert_eq!(runs["runs"][0]["run_id"], a.as_str());
+    // Pages come from the server one at a time: the total is known once the last page is reached.
+    let first = get(&format!("/api/experiments/{id}/runs?limit=1"));
+    assert_eq!(first["runs"][0]["run_id"], b.as_str());
+    assert_eq!(
+        (first["more"].clone(), first["total"].clone()),
+        (Value::Bool(true), Value::Null)
+    );
+    let last = get(&format!("/api/experiments/{id}/runs?limit=1&offset=1"));
+    assert_eq!(last["runs"][0]["run_id"], a.as_str());
+    assert_eq!(
+        (last["more"].clone(), last["total"].clone()),
+        (Value::Bool(false), 2.into())
+    );
+    assert_eq!(last["metric_keys"], serde_json::json!(["loss"]));
     let hist = get(&format!("/api/runs/{a}/metrics/loss"));
     assert_eq!(hist.as_array().unwrap().len(), 2);
     let cmp = get(&format!("/api/compare?runs={a},{b}"));

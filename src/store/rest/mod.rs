@@ -19,6 +19,8 @@ const MAX_METRICS_PER_BATCH: usize = 1000;
 const MAX_PARAMS_PER_BATCH: usize = 100;
 const MAX_TAGS_PER_BATCH: usize = 100;
 const PAGE: usize = 1000;
+/// How many of the newest runs the UI's list of metric keys is taken from.
+const METRIC_KEY_RUNS: usize = 200;
 
 pub struct RestStore {
     client: http::Client,
@@ -686,6 +688,23 @@ impl TrackingStore for RestStore {
         project(&mut runs, projection);
         sort_newest_first(&mut runs);
         Ok(runs)
+    }
+
+    /// The metric keys of the newest runs only (one request): the server has no listing of keys, and
+    /// reading every run of a 50,000-run experiment for the UI's column picker would take a minute.
+    fn metric_keys(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        if experiment_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let (runs, _) = self.search_page(experiment_ids, view, None, &[], METRIC_KEY_RUNS, None)?;
+        Ok(runs
+            .into_iter()
+            .flat_map(|r| r.data.metrics.into_keys())
+            .collect())
     }
 
     /// The AND part of the filter and, when the server orders as mlx does, the order go to the server;

@@ -257,7 +257,7 @@ async function viewRuns(id, q) {
     <button class="primary" type="submit">Filter</button>
     <button type="button" id="clear">Clear</button>
     <button type="button" id="compare" disabled>Compare selected</button>
-    <span class="muted" id="count">${data ? `${data.total} runs` : ""}</span>
+    <span class="muted" id="count">${data ? (data.total !== null ? `${data.total} runs` : `${data.offset + runs.length}+ runs`) : ""}</span>
   </form>`;
   if (error) {
     const col = /column (\d+)/.exec(error);
@@ -291,8 +291,9 @@ async function viewRuns(id, q) {
       for (const c of children.get(r.run_id) || []) html += row(c, "child", r.tags["mlx.best_run_id"] === c.run_id);
     }
     html += "</tbody></table></div>";
-    const pages = Math.ceil(data.total / limit);
-    if (pages > 1) html += `<div class="pager"><button id="prev" ${page === 0 ? "disabled" : ""}>‹ Previous</button><span>page ${page + 1} of ${pages}</span><button id="next" ${page + 1 >= pages ? "disabled" : ""}>Next ›</button></div>`;
+    // A tracking server's total is unknown until the last page: "page 3 of 4+".
+    const pages = data.total !== null ? Math.ceil(data.total / limit) : page + 2;
+    if (pages > 1) html += `<div class="pager"><button id="prev" ${page === 0 ? "disabled" : ""}>‹ Previous</button><span>page ${page + 1} of ${pages}${data.total !== null ? "" : "+"}</span><button id="next" ${data.more ? "" : "disabled"}>Next ›</button></div>`;
     const pmetrics = [...new Set(runs.flatMap(r => Object.keys(r.metrics)))].sort();
     const pmetric = q.get("pc") && pmetrics.includes(q.get("pc")) ? q.get("pc") : (chosen.find(c => c.startsWith("m:") && pmetrics.includes(c.slice(2))) || "m:" + (pmetrics[0] || "")).replace(/^m:/, "");
     if (runs.length > 1 && pmetrics.length) {
