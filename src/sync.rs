@@ -191,7 +191,7 @@ fn sync_experiment(
             (ready, later)
         };
         let shared: &Mapping = map;
-        let done = parallel(&ready, jobs, |run| {
+        let done = crate::store::parallel(&ready, jobs, |run| {
             let copy = by_source.get(&run.info.run_id).or_else(|| {
                 run.data
                     .tags
@@ -211,46 +211,6 @@ fn sync_experiment(
         pending.retain(|r| later.contains(&r.info.run_id));
     }
     Ok(())
-}
-
-/// `f` over `items` on at most `jobs` threads; the results in any order, or the first error.
-fn parallel<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let work = || -> Result<Vec<R>> {
-        let mut out = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(i) else { break };
-            match f(item) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    // The others stop at their next item; what is copied stays copied.
-                    failed.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(out)
-    };
-    let workers = jobs.clamp(1, items.len().max(1));
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
-        let mut all = Vec::new();
-        let mut first_error = None;
-        for h in handles {
-            match h.join().expect("sync worker") {
-                Ok(r) => all.extend(r),
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
-        first_error.map_or(Ok(all), Err)
-    })
 }
 
 /// Copy one source run, or bring its earlier copy up to date.

@@ -88,8 +88,10 @@ pub fn exec(settings: &Settings, args: PlotArgs) -> Result<ExitCode> {
         }
         None => {
             let mut series = Vec::new();
-            for r in &runs {
-                let hist = store.metric_history(&r.info.run_id, &args.metric)?;
+            let histories = crate::store::parallel(&runs, 8, |r| {
+                store.metric_history(&r.info.run_id, &args.metric)
+            })?;
+            for (r, hist) in runs.iter().zip(histories) {
                 if hist.is_empty() {
                     continue;
                 }

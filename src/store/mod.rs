@@ -413,6 +413,48 @@ pub fn list_artifact_files(store: &dyn TrackingStore, run_id: &str) -> Result<Ve
     Ok(out)
 }
 
+/// `f` over `items` on at most `jobs` threads (round trips to a server overlap), the results in the
+/// order of `items`; the first error stops the others at their next item.
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || -> Result<Vec<(usize, R)>> {
+        let mut out = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            match f(item) {
+                Ok(r) => out.push((i, r)),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    };
+    let workers = jobs.clamp(1, items.len().max(1));
+    let mut all = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+        let mut all = Vec::new();
+        let mut first_error = None;
+        for h in handles {
+            match h.join().expect("a worker thread") {
+                Ok(r) => all.extend(r),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        first_error.map_or(Ok(all), Err)
+    })?;
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
 /// Listing order of runs: newest first, ties by id.
 pub fn sort_newest_first(runs: &mut [Run]) {
     runs.sort_by(|a, b| {
@@ -497,4 +539,26 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_keeps_the_order_and_stops_at_an_error() {
+        let items: Vec<u32> = (0..100).collect();
+        let doubled = parallel(&items, 8, |i| Ok(i * 2)).unwrap();
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        let err = parallel(&items, 8, |i| {
+            if *i == 50 {
+                Err(StoreError::RunNotFound("50".into()))
+            } else {
+                Ok(*i)
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(err, StoreError::RunNotFound(id) if id == "50"));
+        assert!(parallel(&[] as &[u32], 8, |i| Ok(*i)).unwrap().is_empty());
+    }
 }

@@ -435,10 +435,8 @@ async fn compare(State(st): State<Shared>, UrlQuery(q): UrlQuery<CompareQuery>) 
         ));
     }
     with_store(&st, move |store| {
-        let runs: Vec<Run> = ids
-            .iter()
-            .map(|id| store.get_run(id))
-            .collect::<Result<_, _>>()?;
+        // Up to 20 runs and their histories: a few requests at a time to a server.
+        let runs: Vec<Run> = crate::store::parallel(&ids, 8, |id| store.get_run(id))?;
         let param_keys: BTreeSet<&String> =
             runs.iter().flat_map(|r| r.data.params.keys()).collect();
         let differ: Vec<&String> = param_keys
@@ -451,18 +449,23 @@ async fn compare(State(st): State<Shared>, UrlQuery(q): UrlQuery<CompareQuery>) 
             .collect();
         let metric_keys: BTreeSet<&String> =
             runs.iter().flat_map(|r| r.data.metrics.keys()).collect();
+        let wanted: Vec<(&String, &String)> = metric_keys
+            .iter()
+            .flat_map(|k| {
+                runs.iter()
+                    .filter(|r| r.data.metrics.contains_key(*k))
+                    .map(move |r| (*k, &r.info.run_id))
+            })
+            .collect();
+        let fetched = crate::store::parallel(&wanted, 8, |(k, id)| store.metric_history(id, k))?;
         let mut histories = serde_json::Map::new();
         for key in &metric_keys {
-            let mut per_run = serde_json::Map::new();
-            for r in &runs {
-                if r.data.metrics.contains_key(*key) {
-                    per_run.insert(
-                        r.info.run_id.clone(),
-                        history_json(&store.metric_history(&r.info.run_id, key)?),
-                    );
-                }
+            histories.insert((*key).clone(), Value::Object(Default::default()));
+        }
+        for ((key, id), hist) in wanted.iter().zip(fetched) {
+            if let Some(Value::Object(per_run)) = histories.get_mut(key.as_str()) {
+                per_run.insert((*id).clone(), history_json(&hist));
             }
-            histories.insert((*key).clone(), Value::Object(per_run));
         }
         Ok(axum::Json(json!({
             "runs": runs.iter().map(run_row).collect::<Vec<_>>(),
