@@ -9,14 +9,14 @@
 #  3. the UI's first page of runs over a U-run experiment (GET /api/experiments/ID/runs, as the browser).
 # Prints the medians, the load average before and after, and the core count.
 #
-# usage: bench/server_search_bench.sh [--runs N] [--sync S] [--ui U] [--reps R] [--server-dir DIR]
+# usage: bench/server_search_bench.sh [--runs N] [--sync S] [--ui U] [--reps R] [--server-dir DIR] [--no-build]
 #   --server-dir: a server already started with `scripts/team-server.sh start DIR` (kept running; give
 #   its MLX_TEST_SERVER_URI too);
 #   default: one is started in a temp dir and stopped at the end. Experiments of the right name and size
 #   are reused. --sync 0 / --ui 0 skip those parts.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-N=5000 S=10000 U=0 REPS=5 DIR=""
+N=5000 S=10000 U=0 REPS=5 DIR="" BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) N=$2; shift 2 ;;
@@ -24,12 +24,13 @@ while [ $# -gt 0 ]; do
     --ui) U=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
     --server-dir) DIR=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--sync S] [--ui U] [--reps R] [--server-dir DIR]" >&2; exit 2 ;;
+    --no-build) BUILD=0; shift ;;
+    *) echo "usage: $0 [--runs N] [--sync S] [--ui U] [--reps R] [--server-dir DIR] [--no-build]" >&2; exit 2 ;;
   esac
 done
 VENV="${MLX_VENV:-$HOME/.cache/mlx-ci/venv}"
 PY="$VENV/bin/python"
-(cd "$ROOT" && cargo build --release -q)
+[ "$BUILD" = 0 ] || (cd "$ROOT" && cargo build --release -q)
 MLX=$ROOT/target/release/mlx
 WORK=$(mktemp -d /tmp/mlx-server-bench.XXXXXX); chmod 755 "$WORK"
 if [ -z "$DIR" ]; then
