@@ -92,7 +92,7 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 query.run(store, &ids, view, max)?
             } else if let Some(runs) = match max {
                 // A tracking server sends just that page.
-                Some(_) => store.search_runs(&ids, view, &Query::default(), max)?,
+                Some(_) => Query::default().run_on_server(store, &ids, view, max)?,
                 None => None,
             } {
                 runs

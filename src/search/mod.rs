@@ -10,7 +10,7 @@ pub use parse::{
 };
 
 use crate::store::entities::{Run, ViewType};
-use crate::store::{Fields, Projection, TrackingStore};
+use crate::store::{Fields, Projection, ServerPage, TrackingStore};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -75,11 +75,87 @@ impl Query {
         max: Option<usize>,
     ) -> crate::store::Result<Vec<Run>> {
         // A tracking server answers what it can of the query itself and pages.
-        if let Some(runs) = store.search_runs(experiment_ids, view, self, max)? {
+        if let Some(runs) = self.run_on_server(store, experiment_ids, view, max)? {
             return Ok(runs);
         }
         let (_, runs) = self.run_page(store, experiment_ids, view, 0, max.unwrap_or(usize::MAX))?;
         Ok(runs)
+    }
+
+    /// The matching runs in order, at most `max`, loaded whole, when the store is a tracking server with a
+    /// search of its own (None otherwise): the AND part of the filter and, when the server orders as mlx
+    /// does, the order go to the server, and pages are fetched until `max` runs pass the whole filter
+    /// (see [`pushdown`]).
+    pub fn run_on_server(
+        &self,
+        store: &dyn TrackingStore,
+        experiment_ids: &[String],
+        view: ViewType,
+        max: Option<usize>,
+    ) -> crate::store::Result<Option<Vec<Run>>> {
+        /// Runs per page when all are wanted (MLflow's server allows up to 50,000).
+        const PAGE: usize = 1000;
+        let server = pushdown::split(self);
+        let keep = |r: &Run| self.filter.as_ref().is_none_or(|f| matches(r, f));
+        let page = |order_by: &[String], max_results: usize, page_token: Option<&str>| {
+            let request = ServerPage {
+                filter: server.filter.as_deref(),
+                order_by,
+                max_results,
+                page_token,
+            };
+            store.search_page(experiment_ids, view, &request)
+        };
+        if max == Some(0) {
+            return Ok(Some(Vec::new()));
+        }
+        if let Some(order) = server.order_by.as_deref() {
+            let mut out = Vec::new();
+            let mut token: Option<String> = None;
+            let mut pages = 0u32;
+            loop {
+                let size = match max {
+                    // Exact: the next rows are the answer. Else some fail the rest of the filter: ask
+                    // for more, and more on each page, so a selective filter needs few round trips.
+                    Some(m) if server.exact => m - out.len(),
+                    Some(m) => ((m - out.len()) * 4).max(20 << pages.min(6)),
+                    None => PAGE,
+                };
+                pages += 1;
+                let Some((runs, next)) = page(order, size.min(PAGE), token.as_deref())? else {
+                    return Ok(None);
+                };
+                out.extend(runs.into_iter().filter(keep));
+                if max.is_some_and(|m| out.len() >= m) || next.is_none() {
+                    break;
+                }
+                token = next;
+            }
+            if let Some(m) = max {
+                out.truncate(m);
+            }
+            if server.order_is_exact(&out) {
+                return Ok(Some(out));
+            }
+        }
+        // The server filters; mlx sorts what passes.
+        let mut runs = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let Some((got, next)) = page(&[], PAGE, token.as_deref())? else {
+                return Ok(None);
+            };
+            runs.extend(got.into_iter().filter(keep));
+            token = next;
+            if token.is_none() {
+                break;
+            }
+        }
+        sort(&mut runs, &self.order_by);
+        if let Some(m) = max {
+            runs.truncate(m);
+        }
+        Ok(Some(runs))
     }
 
     /// One page of the matching runs in order, loaded whole, and how many match in all.

@@ -130,6 +130,15 @@ pub struct NewRun {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A request for one page of a tracking server's run search.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerPage<'a> {
+    pub filter: Option<&'a str>,
+    pub order_by: &'a [String],
+    pub max_results: usize,
+    pub page_token: Option<&'a str>,
+}
+
 /// Which keys of one kind (metrics, params or tags) a listing loads.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Fields {
@@ -221,16 +230,16 @@ pub trait TrackingStore: Send + Sync {
             .flat_map(|r| r.data.metrics.into_keys())
             .collect())
     }
-    /// The runs matching `query` in its order, at most `max`, loaded whole — when the store evaluates
-    /// queries itself (a tracking server). None: the caller filters and sorts a listing.
-    fn search_runs(
+    /// One page of the store's own run search, when it has one (a tracking server's `runs/search`): the
+    /// runs passing `filter` (MLflow's grammar) in `order_by`'s order, at most `max_results`, loaded whole,
+    /// and the token of the next page. None: the store has no search of its own (see `search::Query`).
+    fn search_page(
         &self,
         experiment_ids: &[String],
         view: ViewType,
-        query: &crate::search::Query,
-        max: Option<usize>,
-    ) -> Result<Option<Vec<Run>>> {
-        let _ = (experiment_ids, view, query, max);
+        page: &ServerPage<'_>,
+    ) -> Result<Option<(Vec<Run>, Option<String>)>> {
+        let _ = (experiment_ids, view, page);
         Ok(None)
     }
     /// Several runs of the given experiments, loaded whole, in the order of `run_ids`.

@@ -232,10 +232,10 @@ async fn runs(
         // A tracking server sends the first offset + limit (+ 1, to know whether there are more) runs
         // of the answer; the total is known only once the last page is reached.
         let want = offset.saturating_add(limit);
-        let (total, more, page) = match store.search_runs(
+        let (total, more, page) = match query.run_on_server(
+            store,
             &ids,
             ViewType::ActiveOnly,
-            &query,
             Some(want.saturating_add(1)),
         )? {
             Some(mut runs) => {

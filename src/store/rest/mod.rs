@@ -6,8 +6,8 @@ pub mod http;
 
 use super::entities::*;
 use super::{
-    Batch, Fields, ModelUri, NewRun, Projection, Result, StoreError, TrackingStore, VersionRef,
-    Which, most_common, sort_newest_first, validate,
+    Batch, Fields, ModelUri, NewRun, Projection, Result, ServerPage, StoreError, TrackingStore,
+    VersionRef, Which, most_common, sort_newest_first, validate,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ impl RestStore {
     }
 
     /// One page of `runs/search` and the token of the next, if any.
-    fn search_page(
+    fn runs_search(
         &self,
         experiment_ids: &[String],
         view: ViewType,
@@ -92,7 +92,7 @@ impl RestStore {
         let mut token: Option<String> = None;
         loop {
             let (page, next) =
-                self.search_page(experiment_ids, view, filter, &[], PAGE, token.as_deref())?;
+                self.runs_search(experiment_ids, view, filter, &[], PAGE, token.as_deref())?;
             runs.extend(page);
             token = next;
             if token.is_none() {
@@ -700,74 +700,31 @@ impl TrackingStore for RestStore {
         if experiment_ids.is_empty() {
             return Ok(Default::default());
         }
-        let (runs, _) = self.search_page(experiment_ids, view, None, &[], METRIC_KEY_RUNS, None)?;
+        let (runs, _) = self.runs_search(experiment_ids, view, None, &[], METRIC_KEY_RUNS, None)?;
         Ok(runs
             .into_iter()
             .flat_map(|r| r.data.metrics.into_keys())
             .collect())
     }
 
-    /// The AND part of the filter and, when the server orders as mlx does, the order go to the server;
-    /// pages are fetched until `max` runs pass the whole filter (see [`crate::search::pushdown`]).
-    fn search_runs(
+    fn search_page(
         &self,
         experiment_ids: &[String],
         view: ViewType,
-        query: &crate::search::Query,
-        max: Option<usize>,
-    ) -> Result<Option<Vec<Run>>> {
-        if experiment_ids.is_empty() || max == Some(0) {
-            return Ok(Some(Vec::new()));
+        page: &ServerPage<'_>,
+    ) -> Result<Option<(Vec<Run>, Option<String>)>> {
+        if experiment_ids.is_empty() {
+            return Ok(Some((Vec::new(), None)));
         }
-        let server = crate::search::pushdown::split(query);
-        let keep = |r: &Run| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|f| crate::search::matches(r, f))
-        };
-        if let Some(order) = &server.order_by {
-            let mut out = Vec::new();
-            let mut token: Option<String> = None;
-            let mut pages = 0u32;
-            loop {
-                let size = match max {
-                    // Exact: the next rows are the answer. Else some fail the rest of the filter: ask
-                    // for more, and more on each page, so a selective filter needs few round trips.
-                    Some(m) if server.exact => m - out.len(),
-                    Some(m) => ((m - out.len()) * 4).max(20 << pages.min(6)),
-                    None => PAGE,
-                };
-                pages += 1;
-                let (runs, next) = self.search_page(
-                    experiment_ids,
-                    view,
-                    server.filter.as_deref(),
-                    order,
-                    size.min(PAGE),
-                    token.as_deref(),
-                )?;
-                out.extend(runs.into_iter().filter(keep));
-                if max.is_some_and(|m| out.len() >= m) || next.is_none() {
-                    break;
-                }
-                token = next;
-            }
-            if let Some(m) = max {
-                out.truncate(m);
-            }
-            if server.order_is_exact(&out) {
-                return Ok(Some(out));
-            }
-        }
-        // The server filters; mlx sorts what passes.
-        let mut runs = self.search_all(experiment_ids, view, server.filter.as_deref())?;
-        runs.retain(keep);
-        crate::search::sort(&mut runs, &query.order_by);
-        if let Some(m) = max {
-            runs.truncate(m);
-        }
-        Ok(Some(runs))
+        self.runs_search(
+            experiment_ids,
+            view,
+            page.filter,
+            page.order_by,
+            page.max_results,
+            page.page_token,
+        )
+        .map(Some)
     }
 
     /// One `runs/search` per 100 ids instead of a `runs/get` per run.
