@@ -105,7 +105,7 @@ if [ "$U" -gt 0 ]; then
   "$MLX" --tracking-uri "$URI" ui --port 0 >"$WORK/ui.log" 2>&1 &
   ui_pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$WORK/ui.log" && break; sleep 0.2; done
-  url=$(grep -o 'http://[0-9.:]*' "$WORK/ui.log" | head -1)
+  url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/ui.log" | head -1 | sed 's/listening on //')
   u=()
   for _ in $(seq 1 "$REPS"); do u+=("$(secs curl -fsS "$url/api/experiments/$id/runs?limit=100")"); done
   kill "$ui_pid"
