@@ -64,6 +64,17 @@ pub enum ModelsCommand {
         /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
         uri: String,
     },
+    /// Convert a pickled (pickle/cloudpickle) scikit-learn, LightGBM or XGBoost model once into a format
+    /// mlx reads natively (skops, XGBoost UBJSON), with a Python that has the model's libraries; mlx never
+    /// unpickles. The copy is a new logged model of the same run (and a new version when URI names a
+    /// registered version); a model folder outside a store is copied to FOLDER-imported
+    Import {
+        /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
+        uri: String,
+        /// The Python to convert with [default: $MLX_PYTHON, else python3]
+        #[arg(long, value_name = "PATH")]
+        python: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +185,9 @@ pub fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCode> {
 pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
     if let ModelsCommand::AddPyfunc { uri } = &cmd {
         return add_pyfunc(settings, uri);
+    }
+    if let ModelsCommand::Import { uri, python } = &cmd {
+        return import(settings, uri, python.as_deref());
     }
     let store = settings.open_store()?;
     let store = store.as_ref();
@@ -311,7 +325,9 @@ pub fn models(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
                 serde_json::json!({"model": name, "version": version, "description": description}),
             )?;
         }
-        ModelsCommand::AddPyfunc { .. } => unreachable!("handled above"),
+        ModelsCommand::AddPyfunc { .. } | ModelsCommand::Import { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -341,6 +357,114 @@ fn add_pyfunc(settings: &Settings, uri: &str) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn import(settings: &Settings, uri: &str, python: Option<&str>) -> Result<ExitCode> {
+    use crate::ml::import::{self, Plan};
+    let store = settings.open_store()?;
+    let store = store.as_ref();
+    let dir = store
+        .resolve_model(uri)
+        .with_context(|| format!("cannot find model {uri}"))?;
+    let conv = match import::plan(&dir)? {
+        Plan::Native(what) => {
+            eprintln!("Nothing to import: {uri} is {what}, which mlx reads as it is");
+            super::print_value(
+                settings,
+                uri,
+                serde_json::json!({"uri": uri, "imported": false}),
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Plan::Convert(c) => c,
+    };
+    let python = import::default_python(python);
+    // Where the model came from: a registered version (registered again), a run's logged model, or a
+    // bare folder.
+    let version = if uri.starts_with("models:/") && !uri.starts_with("models:/m-") {
+        Some(store.resolve_model_version(uri)?)
+    } else {
+        None
+    };
+    let run_id = match (
+        &version,
+        uri.strip_prefix("runs:/"),
+        uri.strip_prefix("models:/m-"),
+    ) {
+        (Some(v), _, _) => v.run_id.clone(),
+        (None, Some(rest), _) => rest.split('/').next().map(str::to_string),
+        (None, None, Some(id)) => Some(store.get_logged_model(&format!("m-{id}"))?.source_run_id),
+        _ => None,
+    }
+    .filter(|r| !r.is_empty());
+    let staging = tempfile::tempdir()?;
+    let out = staging.path().join("model");
+    let class = import::convert(&dir, &conv, &python, &out)
+        .with_context(|| format!("cannot import {uri}"))?;
+    let Some(run_id) = run_id else {
+        let dest = import::sibling_out(&dir);
+        // A rename within the destination's folder is atomic: stage there, then move into place.
+        let parent = dest.parent().unwrap_or(std::path::Path::new("."));
+        let stage = tempfile::tempdir_in(parent)?;
+        let staged = stage.path().join("model");
+        copy_dir(&out, &staged)?;
+        std::fs::rename(&staged, &dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        eprintln!("Imported {uri} ({class}) into {}", dest.display());
+        super::print_value(
+            settings,
+            &dest.display().to_string(),
+            serde_json::json!({"uri": uri, "imported": true, "path": dest, "class": class}),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    // A logged model's folder is <id>/artifacts; a run's is its artifact path.
+    let name = match dir.file_name().map(|n| n.to_string_lossy().into_owned()) {
+        Some(n) if n != "artifacts" => n,
+        _ => "model".into(),
+    };
+    let logged = store.create_logged_model(&run_id, &format!("{name}-imported"))?;
+    import::set_ids(&out, &run_id, &logged.model_id, &logged.artifact_location)?;
+    store
+        .log_model(&logged, &out, &[])
+        .with_context(|| format!("cannot store the imported copy of {uri}"))?;
+    let new_uri = format!("models:/{}", logged.model_id);
+    let mut doc =
+        serde_json::json!({"uri": uri, "imported": true, "model_uri": new_uri, "class": class});
+    if let Some(v) = version {
+        let nv = store.register_model(
+            &v.name,
+            &new_uri,
+            Some(&run_id),
+            Some(&format!(
+                "{uri} converted from {} by mlx models import",
+                conv.format
+            )),
+        )?;
+        eprintln!(
+            "Imported {uri} ({class}) as {new_uri}, registered as '{}' version {} (move an alias with `mlx alias set ALIAS {} --model {}`)",
+            v.name, nv.version, nv.version, v.name
+        );
+        doc["name"] = v.name.clone().into();
+        doc["version"] = nv.version.into();
+        super::print_value(settings, &format!("models:/{}/{}", v.name, nv.version), doc)?;
+    } else {
+        eprintln!("Imported {uri} ({class}) as {new_uri}");
+        super::print_value(settings, &new_uri, doc)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies the regular files of a flat model folder (what `import::convert` writes).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 pub fn alias(settings: &Settings, cmd: AliasCommand) -> Result<ExitCode> {

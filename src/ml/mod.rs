@@ -4,6 +4,7 @@ pub mod data;
 pub mod estimator;
 pub mod fetch;
 pub mod foreign;
+pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod plots;

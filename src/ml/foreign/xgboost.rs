@@ -451,7 +451,9 @@ pub mod ubjson {
                 b'l' => i64::from(i32::from_be_bytes(self.array()?)),
                 b'L' => i64::from_be_bytes(self.array()?),
                 m => {
-                    return Err(self.err(format!("expected an integer type, found {:?}", m as char)));
+                    return Err(
+                        self.err(format!("expected an integer type, found {:?}", m as char))
+                    );
                 }
             })
         }
