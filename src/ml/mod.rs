@@ -3,6 +3,8 @@
 pub mod data;
 pub mod estimator;
 pub mod fetch;
+pub mod foreign;
+pub mod loaded;
 pub mod metrics;
 pub mod model;
 pub mod plots;
