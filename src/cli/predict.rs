@@ -1,6 +1,6 @@
 //! `mlx predict`: batch predictions from a model URI on a CSV file.
 
-use crate::ml::model::SavedModel;
+use crate::ml::loaded::LoadedModel;
 use crate::ml::predict::{PredictFormat, PredictOptions, predict_csv};
 use crate::settings::Settings;
 use anyhow::{Context, Result};
@@ -38,7 +38,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<&str>) -> Res
         .resolve_model(&args.model)
         .with_context(|| format!("cannot find model {}", args.model))?;
     let model =
-        SavedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
+        LoadedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
     let (format, file) = match output {
         None | Some("csv") | Some("table") => (PredictFormat::Csv, None),
         Some("json") => (PredictFormat::Json, None),

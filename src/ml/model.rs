@@ -260,15 +260,7 @@ impl SavedModel {
             .get("flavors")
             .and_then(|f| f.get("mlx"))
             .ok_or_else(|| {
-                let flavors: Vec<String> = meta
-                    .get("flavors")
-                    .and_then(|f| f.as_mapping())
-                    .map(|m| {
-                        m.keys()
-                            .filter_map(|k| k.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let flavors = super::foreign::flavor_names(&meta);
                 load_err(
                     &mlmodel,
                     format!(

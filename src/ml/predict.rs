@@ -3,7 +3,7 @@
 //! or JSON.
 
 use super::data::CsvChunks;
-use super::model::SavedModel;
+use super::loaded::LoadedModel;
 use std::io::Write;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub struct PredictOptions {
 
 /// Predict every row of `data` into `out`; returns the number of rows. `progress` gets bytes read so far.
 pub fn predict_csv(
-    model: &SavedModel,
+    model: &LoadedModel,
     data: &Path,
     opts: &PredictOptions,
     format: PredictFormat,
@@ -39,12 +39,7 @@ pub fn predict_csv(
             .or_insert_with(|| "string".into());
     }
     let mut chunks = CsvChunks::open_delimited(data, read, opts.chunk_rows, opts.delimiter)?;
-    let needed: Vec<&str> = model
-        .preprocessor
-        .inputs
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
+    let needed: Vec<&str> = model.inputs().iter().map(|c| c.name.as_str()).collect();
     for name in &needed {
         if !chunks.names().iter().any(|n| n == name) {
             bail!(
@@ -59,8 +54,9 @@ pub fn predict_csv(
     {
         bail!("{}: id column '{id}' is not in the file", data.display());
     }
-    let proba_names: Vec<String> = if opts.with_proba && !model.classes.is_empty() {
-        model.classes.iter().map(|c| format!("proba_{c}")).collect()
+    let classes = model.class_names();
+    let proba_names: Vec<String> = if opts.with_proba && !classes.is_empty() {
+        classes.iter().map(|c| format!("proba_{c}")).collect()
     } else {
         Vec::new()
     };
@@ -79,7 +75,7 @@ pub fn predict_csv(
         let preds = model
             .predict(&table, first_row)
             .map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
-        let k = model.classes.len();
+        let k = classes.len();
         for r in 0..table.n_rows {
             let id = opts
                 .id_column
@@ -118,8 +114,7 @@ pub fn predict_csv(
                         }
                         obj.insert("prediction".into(), value.clone());
                         if let (true, Some(p)) = (!proba_names.is_empty(), &preds.proba) {
-                            let probs: serde_json::Map<String, serde_json::Value> = model
-                                .classes
+                            let probs: serde_json::Map<String, serde_json::Value> = classes
                                 .iter()
                                 .zip(&p[r * k..(r + 1) * k])
                                 .map(|(c, v)| (c.clone(), serde_json::Value::from(*v)))

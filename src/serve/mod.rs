@@ -10,7 +10,7 @@ pub mod net;
 pub mod protocol;
 pub mod retrain;
 
-use crate::ml::model::SavedModel;
+use crate::ml::loaded::LoadedModel;
 use crate::store::TrackingStore;
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -58,7 +58,7 @@ pub struct ServeOptions {
 
 /// A loaded model and where it came from.
 pub struct Served {
-    pub model: Arc<SavedModel>,
+    pub model: Arc<LoadedModel>,
     pub uri: String,
     pub name: Option<String>,
     pub version: Option<u64>,
@@ -80,7 +80,7 @@ pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
     let dir = store
         .resolve_model(uri)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let model = SavedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
+    let model = LoadedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
     let (name, version, run_id) = if uri.starts_with("models:/") && !uri.starts_with("models:/m-") {
         let v = store.resolve_model_version(uri)?;
         (Some(v.name), Some(v.version), v.run_id)
@@ -374,7 +374,7 @@ async fn invocations(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
-    let inputs = &served.model.preprocessor.inputs;
+    let inputs = served.model.inputs();
     let table = match mime.as_str() {
         "application/json" => {
             protocol::parse_json(&body.bytes).and_then(|c| protocol::to_table(c, inputs))
@@ -399,9 +399,8 @@ async fn predict_app(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
-    let table = protocol::parse_predict(&body.bytes).and_then(|c| {
-        protocol::to_table(c, &served.model.preprocessor.inputs).map_err(|e| e.message)
-    });
+    let table = protocol::parse_predict(&body.bytes)
+        .and_then(|c| protocol::to_table(c, served.model.inputs()).map_err(|e| e.message));
     let table = match table {
         Ok(t) => t,
         Err(message) => {
@@ -421,7 +420,8 @@ fn describe(served: &Served) -> serde_json::Value {
         "name": served.name,
         "version": served.version,
         "run_id": served.run_id,
-        "estimator": served.model.kind.name(),
+        "estimator": served.model.estimator_name(),
+        "model": served.model.describe(),
         "signature": {
             "inputs": serde_json::from_str::<serde_json::Value>(&inputs).unwrap_or_default(),
             "outputs": serde_json::from_str::<serde_json::Value>(&outputs).unwrap_or_default(),
@@ -649,7 +649,10 @@ fn retrain(
             .context("the served model has no run whose params to retrain from")?;
         let run = store.get_run(&from)?;
         let (experiment, categorical) =
-            retrain::served_context(store.as_ref(), &run.info.experiment_id, &current.model)?;
+            retrain::served_context(store.as_ref(), &run.info.experiment_id, current.model.as_mlx().context(
+                "the served model was not trained by mlx, so it has no training params to retrain from; \
+                 retrain it where it was trained and register the new version",
+            )?)?;
         let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs)
             .with_urls(&state.opts.data_urls);
         let opts = retrain::options_from_params(

@@ -67,23 +67,41 @@ fn data_file(dir: &Path, flavor: &Yaml) -> Result<std::path::PathBuf, ModelError
     let file = flavor.get("data").and_then(Yaml::as_str).unwrap_or("");
     let plain = !file.is_empty()
         && !file.starts_with('.')
-        && file.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if !plain {
-        return Err(load_err(&dir.join("MLmodel"), format!("bad flavor data file {file:?}")));
+        return Err(load_err(
+            &dir.join("MLmodel"),
+            format!("bad flavor data file {file:?}"),
+        ));
     }
     Ok(dir.join(file))
 }
 
 /// Reads the `lightgbm` flavor of the model in `dir`.
-pub fn load_lightgbm(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<BoosterModel, ModelError> {
+pub fn load_lightgbm(
+    dir: &Path,
+    flavor: &Yaml,
+    mlmodel: &Yaml,
+) -> Result<BoosterModel, ModelError> {
     let path = data_file(dir, flavor)?;
-    let class = flavor.get("model_class").and_then(Yaml::as_str).unwrap_or("lightgbm.basic.Booster");
-    let format = flavor.get("serialization_format").and_then(Yaml::as_str).unwrap_or("");
+    let class = flavor
+        .get("model_class")
+        .and_then(Yaml::as_str)
+        .unwrap_or("lightgbm.basic.Booster");
+    let format = flavor
+        .get("serialization_format")
+        .and_then(Yaml::as_str)
+        .unwrap_or("");
     let (text, labels) = if path.extension().is_some_and(|e| e == "skops") {
         let bytes = std::fs::read(&path).map_err(|e| load_err(&path, e.to_string()))?;
         let tree = skops::read(&bytes).map_err(|e| load_err(&path, e.0))?;
         sklearn_wrapper(&tree).map_err(|e| load_err(&path, e))?
-    } else if path.extension().is_some_and(|e| e == "pkl" || e == "pickle") {
+    } else if path
+        .extension()
+        .is_some_and(|e| e == "pkl" || e == "pickle")
+    {
         return Err(load_err(
             &path,
             format!(
@@ -118,14 +136,23 @@ pub fn load_lightgbm(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<Booste
 /// An `LGBMClassifier`/`LGBMRegressor` from skops: the booster's model text and the class labels.
 fn sklearn_wrapper(tree: &Node) -> Result<(String, Option<Vec<Value>>), String> {
     let class = tree.class_name();
-    if !matches!(class, "LGBMClassifier" | "LGBMRegressor" | "LGBMRanker" | "LGBMModel") {
-        return Err(format!("the lightgbm flavor holds a {class}, not a LightGBM model"));
+    if !matches!(
+        class,
+        "LGBMClassifier" | "LGBMRegressor" | "LGBMRanker" | "LGBMModel"
+    ) {
+        return Err(format!(
+            "the lightgbm flavor holds a {class}, not a LightGBM model"
+        ));
     }
     let booster = tree.attr("_Booster").map_err(|e| e.0)?;
     let text = booster.text("_handle").map_err(|e| e.0)?.to_string();
     let labels = if class == "LGBMClassifier" {
         let classes = tree.attr("_classes").map_err(|e| e.0)?;
-        Some(classes.as_values().ok_or("LGBMClassifier._classes is not an array of labels")?)
+        Some(
+            classes
+                .as_values()
+                .ok_or("LGBMClassifier._classes is not an array of labels")?,
+        )
     } else {
         None
     };
@@ -135,8 +162,14 @@ fn sklearn_wrapper(tree: &Node) -> Result<(String, Option<Vec<Value>>), String> 
 /// Reads the `xgboost` flavor of the model in `dir`.
 pub fn load_xgboost(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<BoosterModel, ModelError> {
     let path = data_file(dir, flavor)?;
-    let class = flavor.get("model_class").and_then(Yaml::as_str).unwrap_or("xgboost.core.Booster");
-    let format = flavor.get("model_format").and_then(Yaml::as_str).unwrap_or("");
+    let class = flavor
+        .get("model_class")
+        .and_then(Yaml::as_str)
+        .unwrap_or("xgboost.core.Booster");
+    let format = flavor
+        .get("model_format")
+        .and_then(Yaml::as_str)
+        .unwrap_or("");
     if !matches!(format, "ubj" | "json" | "") {
         return Err(load_err(
             &path,
@@ -203,26 +236,31 @@ fn finish(
     };
     // The libraries take columns by position; MLflow passes them in the signature's order. When the
     // model kept its training column names and the signature has them all, follow the names.
-    let features: Vec<ForeignInput> = if names.len() == n_features
-        && names.iter().all(|n| inputs.iter().any(|i| i.name == *n))
-    {
-        names
-            .iter()
-            .filter_map(|n| inputs.iter().find(|i| i.name == *n).cloned())
-            .collect()
-    } else if inputs.len() == n_features {
-        inputs.clone()
-    } else {
-        return Err(load_err(
-            path,
-            format!("the model expects {n_features} features, the signature has {} columns", inputs.len()),
-        ));
-    };
+    let features: Vec<ForeignInput> =
+        if names.len() == n_features && names.iter().all(|n| inputs.iter().any(|i| i.name == *n)) {
+            names
+                .iter()
+                .filter_map(|n| inputs.iter().find(|i| i.name == *n).cloned())
+                .collect()
+        } else if inputs.len() == n_features {
+            inputs.clone()
+        } else {
+            return Err(load_err(
+                path,
+                format!(
+                    "the model expects {n_features} features, the signature has {} columns",
+                    inputs.len()
+                ),
+            ));
+        };
     let classes = match (classifier, labels) {
         (false, _) => Vec::new(),
         (true, Some(labels)) => {
             if labels.len() != n_classes {
-                return Err(load_err(path, format!("{} class labels for {n_classes} classes", labels.len())));
+                return Err(load_err(
+                    path,
+                    format!("{} class labels for {n_classes} classes", labels.len()),
+                ));
             }
             labels
         }
@@ -233,7 +271,11 @@ fn finish(
         class: class.to_string(),
         objective,
         booster,
-        task: if classifier { Task::Classification } else { Task::Regression },
+        task: if classifier {
+            Task::Classification
+        } else {
+            Task::Regression
+        },
         classes,
         inputs,
         features,
@@ -261,7 +303,11 @@ impl ForeignModel for BoosterModel {
         let mut values = Vec::with_capacity(table.n_rows);
         let classifier = self.task == Task::Classification;
         let n_classes = self.classes.len();
-        let mut proba = Vec::with_capacity(if classifier { table.n_rows * n_classes } else { 0 });
+        let mut proba = Vec::with_capacity(if classifier {
+            table.n_rows * n_classes
+        } else {
+            0
+        });
         for r in 0..table.n_rows {
             self.booster.predict_row(&x[r * nf..(r + 1) * nf], &mut out);
             if !classifier {

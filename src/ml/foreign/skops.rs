@@ -1,0 +1,569 @@
+//! The skops file format (MLflow 3's default for scikit-learn): a zip of `schema.json` (the object tree,
+//! one node per Python object with its loader, module and class) and `.npy` arrays. This reads it as
+//! data: the zip under limits (entry count, sizes, plain entry names), the tree into [`Node`]s, every class
+//! checked against an explicit allow-list. Nothing is imported, constructed or executed.
+
+use super::npy::{self, Npy};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Read;
+
+/// Limits that stop a crafted file (a zip bomb, a million entries) from taking the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_entry_bytes: u64,
+    pub max_total_bytes: u64,
+}
+
+/// Generous for real models (a 500-tree forest of deep trees is a few hundred MB), small next to memory.
+pub const LIMITS: Limits = Limits {
+    max_entries: 100_000,
+    max_entry_bytes: 1 << 30,
+    max_total_bytes: 2 << 30,
+};
+
+/// Nesting deeper than this is refused (scikit-learn's deepest trees of objects are ~15 levels).
+const MAX_DEPTH: usize = 64;
+
+/// Classes that may appear in the object tree: estimators and transformers mlx predicts with, and the
+/// helper objects scikit-learn stores inside them (a fitted kNN's search tree, its distance metric, the
+/// identity `FunctionTransformer` a `ColumnTransformer` uses for `passthrough`). Anything else is refused
+/// by name before any of it is used.
+pub const ALLOWED: &[&str] = &[
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._base.LinearRegression",
+    "sklearn.linear_model._ridge.Ridge",
+    "sklearn.linear_model._coordinate_descent.Lasso",
+    "sklearn.linear_model._coordinate_descent.ElasticNet",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.tree._classes.ExtraTreeRegressor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._forest.ExtraTreesRegressor",
+    "sklearn.neighbors._classification.KNeighborsClassifier",
+    "sklearn.neighbors._regression.KNeighborsRegressor",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.naive_bayes.GaussianNB",
+    // LightGBM's scikit-learn wrappers (MLflow's lightgbm flavor): the booster is kept as model text.
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "sklearn.preprocessing._label.LabelEncoder",
+];
+
+/// Type objects (`TypeNode`, `DTypeNode`) name a type and are never instantiated; these modules only.
+const TYPE_MODULES: &[&str] = &["builtins", "numpy"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkopsError(pub String);
+
+impl std::fmt::Display for SkopsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(why: impl Into<String>) -> Result<T, SkopsError> {
+    Err(SkopsError(why.into()))
+}
+
+/// One object of the tree, as data.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// A JSON value (`JsonNode`: numbers, strings, booleans, null, lists of them).
+    Json(Value),
+    /// An object (`ObjectNode`, or scikit-learn's `Tree` via `TreeNode`): full class name and its state
+    /// (usually a [`Node::Dict`] of attributes). `args` holds a `TreeNode`'s constructor arguments.
+    Object {
+        class: String,
+        state: Box<Node>,
+        args: Vec<Node>,
+    },
+    Dict(Vec<(String, Node)>),
+    /// A list or a tuple.
+    List(Vec<Node>),
+    /// A numeric or string array (`NdArrayNode` of type `numpy`).
+    Array(Npy),
+    /// An object array (`NdArrayNode` of type `json`): its items.
+    ObjArray(Vec<Node>),
+    /// A type (`TypeNode`, `DTypeNode`): its full name.
+    Type(String),
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+}
+
+/// The zip's entries by name, read under [`Limits`].
+pub struct Archive {
+    entries: HashMap<String, Vec<u8>>,
+}
+
+/// An entry name skops writes: `schema.json` or `<digits>.npy`. Anything with a path in it is refused,
+/// though nothing is ever written to disk from it.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with('.')
+}
+
+impl Archive {
+    pub fn read(bytes: &[u8], limits: Limits) -> Result<Archive, SkopsError> {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map_err(|e| SkopsError(format!("not a zip file: {e}")))?;
+        if zip.len() > limits.max_entries {
+            return err(format!(
+                "{} entries (at most {})",
+                zip.len(),
+                limits.max_entries
+            ));
+        }
+        let mut entries = HashMap::new();
+        let mut total = 0u64;
+        for i in 0..zip.len() {
+            let entry = zip
+                .by_index(i)
+                .map_err(|e| SkopsError(format!("entry {i}: {e}")))?;
+            let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+            if !plain_name(&name) {
+                return err(format!(
+                    "entry name {:?} is not a plain file name",
+                    crate::redact::brief(&name)
+                ));
+            }
+            if entry.size() > limits.max_entry_bytes {
+                return err(format!(
+                    "entry {name} unpacks to {} bytes (at most {})",
+                    entry.size(),
+                    limits.max_entry_bytes
+                ));
+            }
+            // The declared size may lie: read at most one byte past the limit and check what came out.
+            let cap = limits
+                .max_entry_bytes
+                .min(limits.max_total_bytes.saturating_sub(total));
+            let mut data = Vec::with_capacity(entry.size().min(cap) as usize);
+            entry
+                .take(cap.saturating_add(1))
+                .read_to_end(&mut data)
+                .map_err(|e| SkopsError(format!("entry {name}: {e}")))?;
+            if data.len() as u64 > cap {
+                return err(format!(
+                    "entry {name} unpacks to more than {cap} bytes (the archive may hold at most {} in all)",
+                    limits.max_total_bytes
+                ));
+            }
+            total += data.len() as u64;
+            if entries.insert(name.clone(), data).is_some() {
+                return err(format!("entry {name} appears twice"));
+            }
+        }
+        Ok(Archive { entries })
+    }
+
+    fn entry(&self, name: &str) -> Result<&[u8], SkopsError> {
+        self.entries
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| SkopsError(format!("no entry {name:?} in the archive")))
+    }
+
+    /// The object tree of `schema.json`, checked against the allow-list.
+    pub fn tree(&self) -> Result<Node, SkopsError> {
+        let schema: Value = serde_json::from_slice(self.entry("schema.json")?)
+            .map_err(|e| SkopsError(format!("schema.json: {e}")))?;
+        let protocol = schema.get("protocol").and_then(Value::as_i64);
+        if protocol.is_some_and(|p| !(1..=2).contains(&p)) {
+            return err(format!(
+                "schema.json: skops protocol {} (mlx reads 1 and 2)",
+                protocol.unwrap_or(0)
+            ));
+        }
+        self.node(&schema, 0)
+    }
+
+    fn node(&self, v: &Value, depth: usize) -> Result<Node, SkopsError> {
+        if depth > MAX_DEPTH {
+            return err(format!("schema.json: nested deeper than {MAX_DEPTH}"));
+        }
+        let Some(obj) = v.as_object() else {
+            return err("schema.json: a node is not an object");
+        };
+        let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+        let (loader, module, class) = (text("__loader__"), text("__module__"), text("__class__"));
+        let full = format!("{module}.{class}");
+        let content = obj.get("content");
+        let child = |v: Option<&Value>| -> Result<Node, SkopsError> {
+            self.node(
+                v.ok_or_else(|| SkopsError(format!("schema.json: {full} has no content")))?,
+                depth + 1,
+            )
+        };
+        let children = |v: Option<&Value>| -> Result<Vec<Node>, SkopsError> {
+            match v {
+                Some(Value::Array(items)) => {
+                    items.iter().map(|i| self.node(i, depth + 1)).collect()
+                }
+                _ => err(format!("schema.json: {full} has no list of items")),
+            }
+        };
+        match loader {
+            "JsonNode" => {
+                let s = content.and_then(Value::as_str).unwrap_or("null");
+                // Python's json.dumps writes NaN and Infinity, which strict JSON parsers refuse.
+                let parsed = match s {
+                    "NaN" => Value::String("NaN".into()),
+                    "Infinity" | "-Infinity" => Value::String(s.into()),
+                    _ => serde_json::from_str(s)
+                        .map_err(|e| SkopsError(format!("schema.json: bad JSON value: {e}")))?,
+                };
+                Ok(Node::Json(parsed))
+            }
+            "DictNode" => {
+                if full != "builtins.dict" && full != "collections.OrderedDict" {
+                    return err(format!("unsupported class {full} (as a dict)"));
+                }
+                match content {
+                    Some(Value::Object(m)) => Ok(Node::Dict(
+                        m.iter()
+                            .map(|(k, v)| Ok((k.clone(), self.node(v, depth + 1)?)))
+                            .collect::<Result<_, SkopsError>>()?,
+                    )),
+                    _ => err("schema.json: a dict without content"),
+                }
+            }
+            // LightGBM keeps its evaluation results in defaultdicts: read as the plain dict they hold
+            // (the default factory is a type name, never called).
+            "DefaultDictNode" => {
+                if full != "collections.defaultdict" {
+                    return err(format!("unsupported class {full} (as a defaultdict)"));
+                }
+                child(content.and_then(|c| c.get("main")))
+            }
+            "ListNode" | "TupleNode" => {
+                if full != "builtins.list" && full != "builtins.tuple" {
+                    return err(format!("unsupported class {full} (as a list)"));
+                }
+                Ok(Node::List(children(content)?))
+            }
+            "NdArrayNode" => {
+                if module != "numpy" {
+                    return err(format!("unsupported class {full} (as an array)"));
+                }
+                match text("type") {
+                    "numpy" => {
+                        let file = text("file");
+                        let bytes = self.entry(file)?;
+                        let a =
+                            npy::parse(bytes).map_err(|e| SkopsError(format!("{file}: {e}")))?;
+                        Ok(Node::Array(a))
+                    }
+                    "json" => Ok(Node::ObjArray(children(content)?)),
+                    t => err(format!("schema.json: array of unknown type {t:?}")),
+                }
+            }
+            "TypeNode" => {
+                if !TYPE_MODULES.contains(&module) {
+                    return err(format!("unsupported type {full}"));
+                }
+                Ok(Node::Type(full))
+            }
+            "DTypeNode" => Ok(Node::Type(full)),
+            "SliceNode" => {
+                let part = |k: &str| content.and_then(|c| c.get(k)).and_then(Value::as_i64);
+                Ok(Node::Slice(part("start"), part("stop"), part("step")))
+            }
+            "ObjectNode" | "TreeNode" => {
+                if !ALLOWED.contains(&full.as_str()) {
+                    return err(format!(
+                        "unsupported class {full}: mlx rebuilds only the scikit-learn classes it knows"
+                    ));
+                }
+                let state = match content {
+                    Some(c) => self.node(c, depth + 1)?,
+                    None => Node::Dict(Vec::new()),
+                };
+                let args = match obj.get("__reduce__").and_then(|r| r.get("args")) {
+                    Some(a) => match self.node(a, depth + 1)? {
+                        Node::List(items) => items,
+                        _ => return err(format!("schema.json: {full}: bad constructor arguments")),
+                    },
+                    None => Vec::new(),
+                };
+                Ok(Node::Object {
+                    class: full,
+                    state: Box::new(state),
+                    args,
+                })
+            }
+            other => err(format!(
+                "unsupported skops node {other:?} (class {full}): mlx reads plain data only"
+            )),
+        }
+    }
+}
+
+/// Read a skops file's object tree.
+pub fn read(bytes: &[u8]) -> Result<Node, SkopsError> {
+    Archive::read(bytes, LIMITS)?.tree()
+}
+
+impl Node {
+    /// The short class name of an object (`LogisticRegression`), or what the node is.
+    pub fn class_name(&self) -> &str {
+        match self {
+            Node::Object { class, .. } => class.rsplit('.').next().unwrap_or(class),
+            Node::Json(Value::String(s)) => s,
+            Node::Json(_) => "a JSON value",
+            Node::Dict(_) => "dict",
+            Node::List(_) => "list",
+            Node::Array(_) | Node::ObjArray(_) => "ndarray",
+            Node::Type(t) => t,
+            Node::Slice(..) => "slice",
+        }
+    }
+
+    /// An attribute of an object (or a key of a dict).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        let items = match self {
+            Node::Object { state, .. } => match state.as_ref() {
+                Node::Dict(items) => items,
+                _ => return None,
+            },
+            Node::Dict(items) => items,
+            _ => return None,
+        };
+        items.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// A required attribute.
+    pub fn attr(&self, key: &str) -> Result<&Node, SkopsError> {
+        self.get(key)
+            .ok_or_else(|| SkopsError(format!("{} has no attribute {key}", self.class_name())))
+    }
+
+    fn what(&self, key: &str, want: &str) -> SkopsError {
+        SkopsError(format!("{}.{key} is not {want}", self.class_name()))
+    }
+
+    /// A numeric attribute as a flat row-major f64 vector with its shape.
+    pub fn array(&self, key: &str) -> Result<(Vec<f64>, Vec<usize>), SkopsError> {
+        let node = self.attr(key)?;
+        node.as_f64s()
+            .ok_or_else(|| self.what(key, "a numeric array"))
+            .map(|v| (v, node.shape()))
+    }
+
+    /// A number, a numeric array or a JSON list of numbers, flattened to f64.
+    pub fn as_f64s(&self) -> Option<Vec<f64>> {
+        match self {
+            Node::Array(a) => a.to_f64().ok(),
+            Node::Json(Value::Array(items)) => items.iter().map(json_f64).collect(),
+            Node::Json(v) => json_f64(v).map(|x| vec![x]),
+            Node::List(items) | Node::ObjArray(items) => items
+                .iter()
+                .map(|i| i.as_f64s().filter(|v| v.len() == 1).map(|v| v[0]))
+                .collect(),
+            _ => None,
+        }
+    }
+
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            Node::Array(a) => a.shape.clone(),
+            Node::List(items) | Node::ObjArray(items) => vec![items.len()],
+            Node::Json(Value::Array(items)) => vec![items.len()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A scalar numeric attribute.
+    pub fn number(&self, key: &str) -> Result<f64, SkopsError> {
+        match self.attr(key)?.as_f64s() {
+            Some(v) if v.len() == 1 => Ok(v[0]),
+            _ => Err(self.what(key, "a number")),
+        }
+    }
+
+    /// A text attribute.
+    pub fn text(&self, key: &str) -> Result<&str, SkopsError> {
+        match self.attr(key)? {
+            Node::Json(Value::String(s)) => Ok(s),
+            _ => Err(self.what(key, "text")),
+        }
+    }
+
+    /// The items of a list, tuple or object array.
+    pub fn items(&self) -> Option<&[Node]> {
+        match self {
+            Node::List(items) | Node::ObjArray(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The node's values as JSON scalars (labels, categories): numbers, strings, booleans.
+    pub fn as_values(&self) -> Option<Vec<Value>> {
+        match self {
+            Node::Array(a) => a
+                .to_strings()
+                .map(|s| s.into_iter().map(Value::from).collect())
+                .ok()
+                .or_else(|| {
+                    let float = matches!(a.dtype, npy::Dtype::Scalar(s) if s.kind == 'f');
+                    a.to_f64().ok().map(|v| {
+                        v.into_iter()
+                            .map(|x| {
+                                if !float && x.abs() < 9e15 {
+                                    Value::from(x as i64)
+                                } else {
+                                    Value::from(x)
+                                }
+                            })
+                            .collect()
+                    })
+                }),
+            Node::List(items) | Node::ObjArray(items) => items
+                .iter()
+                .map(|i| match i {
+                    Node::Json(v) if !v.is_array() && !v.is_object() => Some(v.clone()),
+                    _ => None,
+                })
+                .collect(),
+            Node::Json(Value::Array(items)) => Some(items.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON number (or Python's `NaN`/`Infinity`, which skops keeps as text).
+pub fn json_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::String(s) if s == "NaN" => Some(f64::NAN),
+        Value::String(s) if s == "Infinity" => Some(f64::INFINITY),
+        Value::String(s) if s == "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A skops-like zip of `files` (name, bytes), stored uncompressed.
+    pub(crate) fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in files {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn json_node(v: &str) -> Value {
+        serde_json::json!({"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": v, "is_json": true})
+    }
+
+    fn object(class: &str, module: &str, attrs: Value) -> Value {
+        serde_json::json!({
+            "__class__": class, "__module__": module, "__loader__": "ObjectNode",
+            "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
+                        "content": attrs, "key_types": {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": []}},
+            "protocol": 2
+        })
+    }
+
+    #[test]
+    fn reads_an_allowed_object_with_arrays() {
+        let coef = npy::write(
+            "'<f8'",
+            false,
+            &[1, 2],
+            &[1.5f64, -2.0]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect::<Vec<_>>(),
+        );
+        let schema = object(
+            "LogisticRegression",
+            "sklearn.linear_model._logistic",
+            serde_json::json!({
+                "C": json_node("1.0"),
+                "coef_": {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": "1.npy"},
+                "tol": json_node("NaN"),
+            }),
+        );
+        let z = zip_of(&[
+            ("schema.json", schema.to_string().into_bytes()),
+            ("1.npy", coef),
+        ]);
+        let tree = read(&z).unwrap();
+        assert_eq!(tree.class_name(), "LogisticRegression");
+        assert_eq!(tree.number("C").unwrap(), 1.0);
+        assert!(tree.number("tol").unwrap().is_nan());
+        assert_eq!(tree.array("coef_").unwrap(), (vec![1.5, -2.0], vec![1, 2]));
+    }
+
+    #[test]
+    fn refuses_unknown_classes_loaders_and_names() {
+        let evil = object("Popen", "subprocess", serde_json::json!({}));
+        let z = zip_of(&[("schema.json", evil.to_string().into_bytes())]);
+        assert!(
+            read(&z)
+                .unwrap_err()
+                .0
+                .contains("unsupported class subprocess.Popen")
+        );
+        let f = serde_json::json!({"__class__": "system", "__module__": "os", "__loader__": "FunctionNode", "content": {}});
+        let z = zip_of(&[("schema.json", f.to_string().into_bytes())]);
+        assert!(read(&z).unwrap_err().0.contains("FunctionNode"));
+        let z = zip_of(&[("../../etc/passwd", b"x".to_vec())]);
+        assert!(read(&z).unwrap_err().0.contains("not a plain file name"));
+        let missing = object(
+            "LogisticRegression",
+            "sklearn.linear_model._logistic",
+            serde_json::json!({"coef_": {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": "9.npy"}}),
+        );
+        let z = zip_of(&[("schema.json", missing.to_string().into_bytes())]);
+        assert!(read(&z).unwrap_err().0.contains("no entry \"9.npy\""));
+        assert!(read(b"not a zip").unwrap_err().0.contains("not a zip"));
+    }
+
+    #[test]
+    fn stops_zip_bombs() {
+        // 64 MiB of zeros compresses to ~64 KiB; with a 1 MiB cap it is refused after reading 1 MiB.
+        let z = zip_of(&[("schema.json", vec![0u8; 64 << 20])]);
+        assert!(z.len() < 1 << 20);
+        let small = Limits {
+            max_entries: 10,
+            max_entry_bytes: 1 << 20,
+            max_total_bytes: 4 << 20,
+        };
+        let e = Archive::read(&z, small).err().unwrap().0;
+        assert!(e.contains("unpacks to"), "{e}");
+        let many: Vec<(String, Vec<u8>)> = (0..12).map(|i| (format!("{i}.npy"), vec![])).collect();
+        let many: Vec<(&str, Vec<u8>)> =
+            many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let e = Archive::read(&zip_of(&many), small).err().unwrap().0;
+        assert!(e.contains("12 entries"), "{e}");
+    }
+}

@@ -1,0 +1,145 @@
+//! A model folder ready to predict, whoever trained it: mlx's own flavor ([`SavedModel`]) or a flavor
+//! mlx reads natively from another library ([`super::foreign`]). `mlx predict` and `mlx serve` use this,
+//! so both accept both.
+
+use super::data::{ReadOptions, Table};
+use super::estimator::Task;
+use super::foreign::{self, ForeignModel};
+use super::model::{ModelError, Predictions, SavedModel};
+use super::preprocess::InputColumn;
+use std::path::Path;
+
+#[derive(Debug)]
+pub enum LoadedModel {
+    Mlx(Box<SavedModel>),
+    Foreign {
+        model: Box<dyn ForeignModel>,
+        /// The MLmodel signature as written (inputs, outputs JSON text), for `/model`.
+        signature: (String, String),
+    },
+}
+
+impl LoadedModel {
+    /// Load the folder's model: the `mlx` flavor when it has one, else the first flavor mlx reads.
+    pub fn load(dir: &Path) -> Result<LoadedModel, ModelError> {
+        let path = dir.join("MLmodel");
+        let load_err = |why: String| ModelError::Load {
+            path: path.display().to_string(),
+            why,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| load_err(e.to_string()))?;
+        let meta: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).map_err(|e| load_err(format!("not valid YAML: {e}")))?;
+        if meta.get("flavors").and_then(|f| f.get("mlx")).is_some() {
+            return SavedModel::load(dir).map(|m| LoadedModel::Mlx(Box::new(m)));
+        }
+        let model = foreign::load(dir, &meta)?;
+        let sig = |k: &str| {
+            meta.get("signature")
+                .and_then(|s| s.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or("[]")
+                .to_string()
+        };
+        Ok(LoadedModel::Foreign {
+            model,
+            signature: (sig("inputs"), sig("outputs")),
+        })
+    }
+
+    pub fn task(&self) -> Task {
+        match self {
+            LoadedModel::Mlx(m) => m.task,
+            LoadedModel::Foreign { model, .. } => model.task(),
+        }
+    }
+
+    /// The input columns, from the signature.
+    pub fn inputs(&self) -> &[InputColumn] {
+        match self {
+            LoadedModel::Mlx(m) => &m.preprocessor.inputs,
+            LoadedModel::Foreign { model, .. } => model.inputs(),
+        }
+    }
+
+    /// Class labels as text, in class-index order (empty for regression).
+    pub fn class_names(&self) -> Vec<String> {
+        match self {
+            LoadedModel::Mlx(m) => m.classes.clone(),
+            LoadedModel::Foreign { model, .. } => model
+                .classes()
+                .iter()
+                .map(|c| match c {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn predict(&self, table: &Table, row_offset: usize) -> Result<Predictions, ModelError> {
+        match self {
+            LoadedModel::Mlx(m) => m.predict(table, row_offset),
+            LoadedModel::Foreign { model, .. } => model.predict(table, row_offset),
+        }
+    }
+
+    /// How to read a CSV for this model: the signature's types.
+    pub fn read_options(&self) -> ReadOptions {
+        match self {
+            LoadedModel::Mlx(m) => m.read_options(),
+            LoadedModel::Foreign { model, .. } => ReadOptions {
+                categorical: Vec::new(),
+                expected: model
+                    .inputs()
+                    .iter()
+                    .map(|c| (c.name.clone(), c.kind.clone()))
+                    .collect(),
+            },
+        }
+    }
+
+    /// MLflow's signature `(inputs, outputs)` as JSON text.
+    pub fn signature(&self) -> (String, String) {
+        match self {
+            LoadedModel::Mlx(m) => m.signature(),
+            LoadedModel::Foreign { signature, .. } => signature.clone(),
+        }
+    }
+
+    /// What predicts: mlx's estimator name, or the foreign model's class (`sklearn LogisticRegression`).
+    pub fn estimator_name(&self) -> String {
+        match self {
+            LoadedModel::Mlx(m) => m.kind.name().to_string(),
+            LoadedModel::Foreign { model, .. } => {
+                let d = model.describe();
+                format!(
+                    "{} {}",
+                    d["flavor"].as_str().unwrap_or("foreign"),
+                    d["class"].as_str().unwrap_or("model")
+                )
+            }
+        }
+    }
+
+    /// A JSON description (the foreign model's own, or mlx's estimator and task).
+    pub fn describe(&self) -> serde_json::Value {
+        match self {
+            LoadedModel::Mlx(m) => serde_json::json!({
+                "flavor": "mlx",
+                "estimator": m.kind.name(),
+                "classes": m.classes,
+                "n_features": m.preprocessor.n_features(),
+            }),
+            LoadedModel::Foreign { model, .. } => model.describe(),
+        }
+    }
+
+    /// mlx's own model, when it is one (retraining and plots need its preprocessing).
+    pub fn as_mlx(&self) -> Option<&SavedModel> {
+        match self {
+            LoadedModel::Mlx(m) => Some(m),
+            LoadedModel::Foreign { .. } => None,
+        }
+    }
+}
