@@ -362,8 +362,11 @@ fn tree_nodes(tree: &Value, t: usize) -> Result<Vec<RawNode>, String> {
     };
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
+        // XGBoost keeps conditions as f32; JSON writes them in decimal, which must round back to the
+        // same f32 (features equal to a threshold are common: thresholds are training values).
         let value = conditions[i]
             .as_f64()
+            .map(|v| f64::from(v as f32))
             .ok_or_else(|| format!("tree {t}, node {i}: split_condition is not a number"))?;
         let left = int(&lefts[i], "left_children", i)?;
         if left == -1 {
@@ -433,6 +436,14 @@ pub mod ubjson {
             Ok(s)
         }
 
+        /// The next byte, not consumed.
+        fn peek(&self) -> Result<u8, String> {
+            self.bytes
+                .get(self.pos)
+                .copied()
+                .ok_or_else(|| self.err("the file ends here (truncated?)"))
+        }
+
         fn byte(&mut self) -> Result<u8, String> {
             Ok(self.take(1)?[0])
         }
@@ -465,8 +476,9 @@ pub mod ubjson {
             let left = self.bytes.len() - self.pos;
             match usize::try_from(n) {
                 Ok(n) if n.saturating_mul(min_size.max(1)) <= left => Ok(n),
+                _ if n < 0 => Err(self.err(format!("length {n} is negative"))),
                 _ => Err(self.err(format!(
-                    "length {n} is negative or exceeds the {left} bytes left"
+                    "length {n} exceeds the {left} bytes left (truncated?)"
                 ))),
             }
         }
@@ -537,7 +549,7 @@ pub mod ubjson {
                             }
                         }
                         None => loop {
-                            if self.bytes.get(self.pos) == Some(&b'}') {
+                            if self.peek()? == b'}' {
                                 self.pos += 1;
                                 break;
                             }
@@ -555,14 +567,14 @@ pub mod ubjson {
         /// The optional `$type` and `#count` after `[` or `{`.
         fn container_header(&mut self) -> Result<(Option<u8>, Option<usize>), String> {
             let mut ty = None;
-            if self.bytes.get(self.pos) == Some(&b'$') {
+            if self.peek()? == b'$' {
                 self.pos += 1;
                 ty = Some(self.byte()?);
-                if self.bytes.get(self.pos) != Some(&b'#') {
+                if self.peek()? != b'#' {
                     return Err(self.err("a typed container without a count"));
                 }
             }
-            if self.bytes.get(self.pos) == Some(&b'#') {
+            if self.peek()? == b'#' {
                 self.pos += 1;
                 let size = match ty {
                     Some(b'i' | b'U' | b'C') => 1,
@@ -629,6 +641,12 @@ mod tests {
             predict(&b, &[0.0, f64::NAN]),
             [f64::from(sigmoid_f32(0.75))]
         );
+        // A decimal threshold rounds to the f32 XGBoost holds: 0.7 as f32 is below 0.7, and a feature
+        // of 0.7 (rounded the same way) is not less than it.
+        let mut m = model();
+        m["learner"]["gradient_booster"]["model"]["trees"][0]["split_conditions"][0] = json!(0.7);
+        let b = parse(m.to_string().as_bytes()).unwrap();
+        assert_eq!(predict(&b, &[0.0, 0.7]), [f64::from(sigmoid_f32(0.75))]);
     }
 
     /// Encodes JSON as UBJSON the way XGBoost does (typed arrays for numbers).
@@ -690,7 +708,10 @@ mod tests {
         to_ubjson(&model(), &mut bytes);
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
             let e = parse(&bytes[..cut]).unwrap_err();
-            assert!(e.contains("UBJSON at byte"), "{e}");
+            assert!(
+                e.contains("UBJSON at byte") && e.contains("truncated"),
+                "{e}"
+            );
         }
         // A huge count must not allocate.
         let e = ubjson::parse(b"[$d#L\x7f\xff\xff\xff\xff\xff\xff\xff").unwrap_err();
