@@ -12,6 +12,7 @@ order depends on the thread count; on one thread it is the order mlx follows.
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
@@ -93,6 +94,14 @@ def titanic_like():
     return X, pd.Series(((X.a + X.b + rng.integers(0, 2, n)) > 3).astype(int))
 
 
+def titanic():
+    """The original app's model: Pclass, Sex as 0/1, Age, Fare of the repo's examples/titanic.csv."""
+    raw = pd.read_csv(Path(__file__).resolve().parents[2] / "examples" / "titanic.csv")
+    rows = raw.dropna(subset=["Pclass", "Sex", "Age", "Fare", "Survived"])
+    X = rows[["Pclass", "Sex", "Age", "Fare"]].assign(Sex=(rows.Sex == "female").astype(int))
+    return X, rows.Survived
+
+
 def num_pipe(est, scaler):
     return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", scaler), ("est", est)])
 
@@ -107,6 +116,7 @@ def mixed_pipe(est, encoder, remainder="drop"):
 
 
 MODELS = {
+    "titanic": (titanic, lambda: LogisticRegression(max_iter=1000)),
     "logistic_binary": (cancer, lambda: LogisticRegression(max_iter=5000)),
     "logistic_multinomial": (iris, lambda: LogisticRegression(max_iter=1000)),
     "linear_regression": (diabetes, LinearRegression),

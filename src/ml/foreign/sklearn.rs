@@ -816,9 +816,16 @@ pub fn load(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<SklearnModel, M
     }
     let path = dir.join(file);
     let bytes = std::fs::read(&path).map_err(|e| load_err(&path, e.to_string()))?;
-    let tree = skops::read(&bytes).map_err(|e| load_err(&path, e.0))?;
     let inputs = super::signature_inputs(dir, mlmodel)?;
-    from_tree(&tree, inputs).map_err(|e| load_err(&path, e.0))
+    from_skops(&bytes, inputs).map_err(|e| load_err(&path, e.0))
+}
+
+/// Build a model from the bytes of a skops file; `inputs` from the signature (else the fitted feature names).
+pub fn from_skops(
+    bytes: &[u8],
+    inputs: Option<Vec<ForeignInput>>,
+) -> Result<SklearnModel, SkopsError> {
+    from_tree(&skops::read(bytes)?, inputs)
 }
 
 /// Build the model from its object tree; `inputs` from the signature (else the fitted feature names).
