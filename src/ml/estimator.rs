@@ -665,7 +665,7 @@ fn softmax(z: &[f64], out: &mut [f64]) {
 /// of size `k` (sklearn/utils/_heap.pyx `heap_push`), which takes a row only if it is strictly nearer
 /// than the heap's farthest. Which of several equally distant rows survive follows from that heap's
 /// sift order, so ties resolve as in scikit-learn, not simply by index.
-fn nearest(tx: &[f64], nf: usize, row: &[f64], k: usize) -> Vec<usize> {
+pub(crate) fn nearest(tx: &[f64], nf: usize, row: &[f64], k: usize) -> Vec<usize> {
     let n = tx.len() / nf.max(1);
     let k = k.min(n);
     let mut dist = vec![f64::INFINITY; k];

@@ -16,7 +16,20 @@ pub enum LoadedModel {
         model: Box<dyn ForeignModel>,
         /// The MLmodel signature as written (inputs, outputs JSON text), for `/model`.
         signature: (String, String),
+        /// The model was logged with `pyfunc_predict_fn="predict_proba"`: MLflow answers probabilities.
+        proba_by_default: bool,
     },
+}
+
+/// What a scoring request gets back per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Labels (classification) or values (regression).
+    Labels,
+    /// `{"proba_<label>": p, ...}` per row: what mlx's pyfunc answers to `params={"predict_proba": True}`.
+    ProbaRecords,
+    /// `[p0, p1, ...]` per row: what MLflow answers for a model whose pyfunc calls `predict_proba`.
+    ProbaLists,
 }
 
 impl LoadedModel {
@@ -41,9 +54,16 @@ impl LoadedModel {
                 .unwrap_or("[]")
                 .to_string()
         };
+        let proba_by_default = meta
+            .get("flavors")
+            .and_then(|f| f.get("python_function"))
+            .and_then(|f| f.get("predict_fn"))
+            .and_then(|p| p.as_str())
+            == Some("predict_proba");
         Ok(LoadedModel::Foreign {
             model,
             signature: (sig("inputs"), sig("outputs")),
+            proba_by_default,
         })
     }
 
@@ -82,6 +102,51 @@ impl LoadedModel {
             LoadedModel::Mlx(m) => m.predict(table, row_offset),
             LoadedModel::Foreign { model, .. } => model.predict(table, row_offset),
         }
+    }
+
+    /// Whether scoring requests get probabilities unless they ask otherwise.
+    pub fn proba_by_default(&self) -> bool {
+        matches!(
+            self,
+            LoadedModel::Foreign {
+                proba_by_default: true,
+                ..
+            }
+        )
+    }
+
+    /// Predict `table` and shape each row's answer.
+    pub fn predict_answer(
+        &self,
+        table: &Table,
+        answer: Answer,
+    ) -> Result<Vec<serde_json::Value>, ModelError> {
+        let preds = self.predict(table, 0)?;
+        if answer == Answer::Labels {
+            return Ok(preds.values);
+        }
+        let Some(proba) = preds.proba.filter(|_| self.task() == Task::Classification) else {
+            return Err(ModelError::Input(
+                super::preprocess::PreprocessError::Invalid(
+                    "predict_proba is for classifiers; this model does regression".into(),
+                ),
+            ));
+        };
+        let names = self.class_names();
+        let k = names.len().max(1);
+        Ok(proba
+            .chunks_exact(k)
+            .map(|p| match answer {
+                Answer::ProbaLists => serde_json::Value::from(p.to_vec()),
+                _ => serde_json::Value::Object(
+                    names
+                        .iter()
+                        .zip(p)
+                        .map(|(c, v)| (format!("proba_{c}"), serde_json::Value::from(*v)))
+                        .collect(),
+                ),
+            })
+            .collect())
     }
 
     /// How to read a CSV for this model: the signature's types.

@@ -10,7 +10,7 @@ pub mod net;
 pub mod protocol;
 pub mod retrain;
 
-use crate::ml::loaded::LoadedModel;
+use crate::ml::loaded::{Answer, LoadedModel};
 use crate::store::TrackingStore;
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -272,19 +272,19 @@ async fn run_prediction(
     state: &Arc<AppState>,
     served: Arc<Served>,
     table: crate::ml::data::Table,
+    answer: Answer,
 ) -> Result<Vec<serde_json::Value>, Response> {
     // Batches up to a few thousand rows predict in well under a millisecond (1,000 rows: ~45 µs); in place
     // beats a hop to the blocking pool. Larger ones go there, under the request timeout.
     if table.n_rows <= 4096 {
-        return served.model.predict(&table, 0).map(|p| p.values).map_err(|e| {
+        return served.model.predict_answer(&table, answer).map_err(|e| {
             protocol_error(&ProtocolError::bad_request(format!(
                 "Encountered an unexpected error while evaluating the model. Verify that the serialized input \
                  Dataframe is compatible with the model for inference. Error: '{e}'"
             )))
         });
     }
-    let task =
-        tokio::task::spawn_blocking(move || served.model.predict(&table, 0).map(|p| p.values));
+    let task = tokio::task::spawn_blocking(move || served.model.predict_answer(&table, answer));
     match tokio::time::timeout(state.opts.timeout, task).await {
         Err(_) => Err(text_response(
             StatusCode::GATEWAY_TIMEOUT,
@@ -309,12 +309,13 @@ async fn respond(
     table: crate::ml::data::Table,
     body: BodyInBudget,
     key: &str,
+    answer: Answer,
 ) -> Response {
     // The parsed table replaces the body; the budget share stays until the answer is built.
     let share = body.share;
     drop(body.bytes);
     let rows = table.n_rows;
-    match run_prediction(state, served.clone(), table).await {
+    match run_prediction(state, served.clone(), table, answer).await {
         Ok(values) => {
             state.metrics.predicted(variant, rows);
             let mut body = serde_json::Map::new();
@@ -385,7 +386,16 @@ async fn invocations(
         Ok(t) => t,
         Err(e) => return protocol_error(&e),
     };
-    respond(&state, variant, served, table, body, "predictions").await
+    // `params: {"predict_proba": true}` (the params schema of mlx's models) asks for probabilities; a model
+    // logged with `pyfunc_predict_fn="predict_proba"` gives them by default, as MLflow's server does.
+    let answer = if protocol::wants_proba(&body.bytes) {
+        Answer::ProbaRecords
+    } else if served.model.proba_by_default() {
+        Answer::ProbaLists
+    } else {
+        Answer::Labels
+    };
+    respond(&state, variant, served, table, body, "predictions", answer).await
 }
 
 /// The original app's `/predict`: a list of records, a dict of columns, or one record, parsed once.
@@ -410,7 +420,16 @@ async fn predict_app(
             );
         }
     };
-    respond(&state, variant, served, table, body, "prediction").await
+    respond(
+        &state,
+        variant,
+        served,
+        table,
+        body,
+        "prediction",
+        Answer::Labels,
+    )
+    .await
 }
 
 fn describe(served: &Served) -> serde_json::Value {

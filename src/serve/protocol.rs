@@ -196,6 +196,19 @@ pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
     }
 }
 
+/// Whether a request body's `params` ask for probabilities (`{"predict_proba": true}`). Only bodies that
+/// mention the name are parsed again, so the common request pays one substring search.
+pub fn wants_proba(body: &[u8]) -> bool {
+    const NAME: &[u8] = b"predict_proba";
+    if !body.windows(NAME.len()).any(|w| w == NAME) {
+        return false;
+    }
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|doc| doc.get("params")?.get("predict_proba")?.as_bool())
+        .unwrap_or(false)
+}
+
 /// The original app's `/predict` body, parsed once: a list of records, one record (an object of scalars),
 /// or an object of columns. The error is the message for `{"error": ...}`.
 pub fn parse_predict(body: &[u8]) -> Result<Columns, String> {

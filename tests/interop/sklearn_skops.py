@@ -12,6 +12,7 @@ order depends on the thread count; on one thread it is the order mlx follows.
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
@@ -93,6 +94,14 @@ def titanic_like():
     return X, pd.Series(((X.a + X.b + rng.integers(0, 2, n)) > 3).astype(int))
 
 
+def titanic():
+    """The original app's model: Pclass, Sex as 0/1, Age, Fare of the repo's examples/titanic.csv."""
+    raw = pd.read_csv(Path(__file__).resolve().parents[2] / "examples" / "titanic.csv")
+    rows = raw.dropna(subset=["Pclass", "Sex", "Age", "Fare", "Survived"])
+    X = rows[["Pclass", "Sex", "Age", "Fare"]].assign(Sex=(rows.Sex == "female").astype(int))
+    return X, rows.Survived
+
+
 def num_pipe(est, scaler):
     return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", scaler), ("est", est)])
 
@@ -107,6 +116,7 @@ def mixed_pipe(est, encoder, remainder="drop"):
 
 
 MODELS = {
+    "titanic": (titanic, lambda: LogisticRegression(max_iter=1000)),
     "logistic_binary": (cancer, lambda: LogisticRegression(max_iter=5000)),
     "logistic_multinomial": (iris, lambda: LogisticRegression(max_iter=1000)),
     "linear_regression": (diabetes, LinearRegression),
@@ -119,8 +129,8 @@ MODELS = {
     "forest_regressor": (diabetes, lambda: RandomForestRegressor(n_estimators=20, random_state=0)),
     "extra_trees_classifier": (iris, lambda: ExtraTreesClassifier(n_estimators=20, random_state=0)),
     "extra_trees_regressor": (diabetes, lambda: ExtraTreesRegressor(n_estimators=15, random_state=0)),
-    "knn_classifier": (titanic_like, lambda: KNeighborsClassifier(n_neighbors=7)),
-    "knn_classifier_distance": (iris, lambda: KNeighborsClassifier(n_neighbors=4, weights="distance")),
+    "knn_classifier": (titanic_like, lambda: KNeighborsClassifier(n_neighbors=7, algorithm="brute")),
+    "knn_classifier_distance": (cancer, lambda: KNeighborsClassifier(n_neighbors=4, weights="distance")),
     "knn_regressor": (diabetes, lambda: KNeighborsRegressor(n_neighbors=5)),
     "gaussian_nb": (iris, GaussianNB),
     "pipeline_standard_logistic": (cancer, lambda: num_pipe(LogisticRegression(), StandardScaler())),

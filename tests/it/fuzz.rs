@@ -53,6 +53,38 @@ fn body(text: &str) {
     }
 }
 
+/// A crafted skops file: build the model and, if it builds, predict two rows. Never a panic.
+fn skops_bytes(bytes: &[u8]) -> bool {
+    use mlx::ml::foreign::ForeignModel;
+    let inputs = ["a", "b"]
+        .map(|n| InputColumn {
+            name: n.into(),
+            kind: "double".into(),
+        })
+        .to_vec();
+    let Ok(model) = mlx::ml::foreign::sklearn::from_skops(bytes, Some(inputs)) else {
+        return false;
+    };
+    let table = mlx::ml::data::Table {
+        names: vec!["a".into(), "b".into()],
+        columns: vec![
+            mlx::ml::data::Column::Numeric(vec![Some(0.1), None]),
+            mlx::ml::data::Column::Numeric(vec![Some(0.7), Some(f64::MAX)]),
+        ],
+        n_rows: 2,
+        suspect: vec![None, None],
+    };
+    let _ = model.predict(&table, 0);
+    true
+}
+
+/// A skops zip of `schema` and the fixture arrays the corpus refers to.
+fn skops_zip(schema: &[u8]) -> Vec<u8> {
+    let mut files = vec![("schema.json", schema.to_vec())];
+    files.extend(crate::import_sklearn::fixture_arrays());
+    crate::import_sklearn::zip_of(&files)
+}
+
 fn uri(store: &FileStore, text: &str) {
     let _ = store.resolve_model(text);
     let _ = store.resolve_model_version(text);
@@ -79,6 +111,12 @@ fn the_corpus_of_nasty_cases() {
     }
     for b in corpus("json_bodies.txt") {
         body(&b);
+    }
+    // Crafted skops object trees: the first is a sound model (so the harness does reach prediction).
+    let schemas = corpus("skops_schema.txt");
+    assert!(skops_bytes(&skops_zip(schemas[0].as_bytes())));
+    for schema in &schemas[1..] {
+        skops_bytes(&skops_zip(schema.as_bytes()));
     }
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path().join("mlruns"));
@@ -170,6 +208,22 @@ proptest! {
         inner in prop::sample::select(vec!["[]", "{}", "[{}]", "[[1,2]]", "{\"columns\":[\"Pclass\"],\"data\":[[1]]}", "{\"Pclass\":[1,2],\"Sex\":[\"a\"]}", "[{\"Pclass\":\"x\"}]", "null", "\"s\""]),
     ) {
         body(&format!("{{\"{key}\": {inner}}}"));
+    }
+
+    #[test]
+    fn skops_files_with_flipped_bytes_never_panic(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let sound = corpus("skops_schema.txt").swap_remove(0);
+        let mut bytes = skops_zip(sound.as_bytes());
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        skops_bytes(&bytes);
+    }
+
+    #[test]
+    fn skops_schemas_never_panic(s in "[ -~]{0,80}") {
+        skops_bytes(&skops_zip(s.as_bytes()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod fixture;
 mod fuzz;
 mod hardening;
 mod import_boosters;
+mod import_sklearn;
 mod interop;
 mod log;
 mod project;

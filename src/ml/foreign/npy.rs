@@ -468,8 +468,8 @@ fn to_c_order(body: &[u8], shape: &[usize], itemsize: usize) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-pub(crate) fn write(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
+/// A `.npy` file (format 1.0) of `data` with `descr` (as numpy writes it, e.g. `'<f8'`), for fixtures.
+pub fn write(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = match dims.len() {
         1 => format!("({},)", dims[0]),

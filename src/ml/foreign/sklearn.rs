@@ -42,7 +42,155 @@ enum Transform {
         mean: Option<Vec<f64>>,
         scale: Option<Vec<f64>>,
     },
+    MinMax {
+        scale: Vec<f64>,
+        min: Vec<f64>,
+        clip: Option<(f64, f64)>,
+    },
+    Imputer {
+        missing: Cat,
+        /// Per input column: the fill value, or None for a column dropped (all missing at fit time).
+        fill: Vec<Option<Cat>>,
+    },
+    OneHot {
+        categories: Vec<Vec<Cat>>,
+        drop: Vec<Option<usize>>,
+        ignore_unknown: bool,
+    },
+    Ordinal {
+        categories: Vec<Vec<Cat>>,
+        /// `use_encoded_value`'s number for unknown categories (None: unknown is an error).
+        unknown: Option<f64>,
+        /// Per column: the index of the missing-value category, if one was seen at fit time.
+        missing_index: Vec<Option<usize>>,
+        encoded_missing: f64,
+    },
+    Columns(Vec<(Part, Vec<usize>)>),
     Pipeline(Vec<Transform>),
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Drop,
+    Apply(Transform),
+}
+
+/// A category, a fill value or a cell, compared as scikit-learn compares them.
+#[derive(Debug, Clone, PartialEq)]
+enum Cat {
+    Num(f64),
+    Text(String),
+    Missing,
+}
+
+impl Cat {
+    fn from_json(v: &Value) -> Option<Cat> {
+        match v {
+            Value::Null => Some(Cat::Missing),
+            Value::String(s) if s == "NaN" => Some(Cat::Missing),
+            Value::String(s) => Some(Cat::Text(s.clone())),
+            Value::Number(_) | Value::Bool(_) => skops::json_f64(v).map(|x| {
+                if x.is_nan() {
+                    Cat::Missing
+                } else {
+                    Cat::Num(x)
+                }
+            }),
+            _ => None,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Cat::Num(x) => crate::ml::data::format_number(*x),
+            Cat::Text(s) => crate::redact::brief(s),
+            Cat::Missing => "a missing value".into(),
+        }
+    }
+}
+
+fn cell(col: &Col, r: usize) -> Cat {
+    match col {
+        Col::Num(v) if v[r].is_nan() => Cat::Missing,
+        Col::Num(v) => Cat::Num(v[r]),
+        Col::Text(v) => v[r].clone().map_or(Cat::Missing, Cat::Text),
+    }
+}
+
+/// A list of categories (`categories_[i]`, `statistics_`).
+fn cats(node: &Node, what: &str) -> Result<Vec<Cat>, SkopsError> {
+    let values = node
+        .as_values()
+        .ok_or_else(|| bad(format!("{what} is not a list of values")))?;
+    values
+        .iter()
+        .map(|v| Cat::from_json(v).ok_or_else(|| bad(format!("{what} holds {v}"))))
+        .collect()
+}
+
+fn cat_lists(node: &Node) -> Result<Vec<Vec<Cat>>, SkopsError> {
+    let class = node.class_name().to_string();
+    node.attr("categories_")?
+        .items()
+        .ok_or_else(|| bad(format!("{class}.categories_ is not a list")))?
+        .iter()
+        .map(|c| cats(c, &format!("{class}.categories_")))
+        .collect()
+}
+
+fn no_infrequent(node: &Node) -> Result<(), SkopsError> {
+    if matches!(
+        node.get("_infrequent_enabled"),
+        Some(Node::Json(Value::Bool(true)))
+    ) {
+        return Err(bad(format!(
+            "{} with infrequent categories (min_frequency/max_categories) is not supported",
+            node.class_name()
+        )));
+    }
+    Ok(())
+}
+
+/// Positions (in the frame a `ColumnTransformer` gets) of one transformer's columns.
+fn column_indices(ct: &Node, name: &str, spec: &Node) -> Result<Vec<usize>, SkopsError> {
+    let to_usize = |x: f64| -> Result<usize, SkopsError> {
+        if x >= 0.0 && x.fract() == 0.0 && x < 1e9 {
+            Ok(x as usize)
+        } else {
+            Err(bad(format!("ColumnTransformer: bad column index {x}")))
+        }
+    };
+    if let Some(idx) = ct
+        .get("_transformer_to_input_indices")
+        .and_then(|d| d.get(name))
+        .and_then(Node::as_f64s)
+    {
+        return idx.into_iter().map(to_usize).collect();
+    }
+    // Older scikit-learn: resolve the column spec (names or positions) against the fitted names.
+    let names = ct
+        .get("feature_names_in_")
+        .and_then(Node::as_values)
+        .unwrap_or_default();
+    let specs = spec.as_values().or_else(|| match spec {
+        Node::Json(v) => Some(vec![v.clone()]),
+        _ => None,
+    });
+    let Some(specs) = specs else {
+        return Err(bad(format!(
+            "ColumnTransformer: columns of {name:?} are not names or positions"
+        )));
+    };
+    specs
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => names
+                .iter()
+                .position(|n| n.as_str() == Some(s))
+                .ok_or_else(|| bad(format!("ColumnTransformer: no column {s:?}"))),
+            other => to_usize(skops::json_f64(other).unwrap_or(-1.0)),
+        })
+        .collect()
 }
 
 /// A fitted estimator.
@@ -54,6 +202,132 @@ enum Estimator {
         intercept: Vec<f64>,
         logistic: Option<Logistic>,
     },
+    /// A tree or a forest: classification averages each tree's normalised class weights.
+    Trees(Vec<Tree>),
+    Knn {
+        x: Vec<f64>,
+        /// Class indices (classification) or targets (regression).
+        y: Vec<f64>,
+        k: usize,
+        distance_weights: bool,
+    },
+    GaussianNb {
+        theta: Vec<f64>,
+        var: Vec<f64>,
+        prior: Vec<f64>,
+    },
+}
+
+/// One of scikit-learn's fitted trees (`tree_`), checked so that every walk ends at a leaf.
+#[derive(Debug, Clone)]
+struct Tree {
+    left: Vec<usize>,
+    right: Vec<usize>,
+    feature: Vec<usize>,
+    threshold: Vec<f64>,
+    missing_left: Vec<bool>,
+    /// Per node, `width` values: class weights (classification) or the prediction (regression).
+    value: Vec<f64>,
+    width: usize,
+}
+
+/// Marks a leaf in `left` (scikit-learn's `TREE_LEAF` is -1).
+const LEAF: usize = usize::MAX;
+
+impl Tree {
+    fn from_node(est: &Node, nf: usize, width: usize) -> Result<Tree, SkopsError> {
+        let class = est.class_name().to_string();
+        let t = est.attr("tree_")?;
+        let Node::Array(nodes) = t.attr("nodes")? else {
+            return Err(bad(format!("{class}.tree_.nodes is not an array")));
+        };
+        let n = nodes.len();
+        let field = |f: &str| {
+            nodes
+                .field_i64(f)
+                .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))
+        };
+        let (left, right, feature) = (
+            field("left_child")?,
+            field("right_child")?,
+            field("feature")?,
+        );
+        let missing_left = match nodes.field_i64("missing_go_to_left") {
+            Ok(m) => m.into_iter().map(|v| v != 0).collect(),
+            Err(_) => vec![false; n],
+        };
+        let threshold = nodes
+            .field_f64("threshold")
+            .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))?;
+        let (value, shape) = t.array("values")?;
+        if shape.len() != 3 || shape[0] != n || shape[1] != 1 || shape[2] < width {
+            return Err(bad(format!(
+                "{class}.tree_.values has shape {shape:?} for {n} nodes (one output of {width} values expected)"
+            )));
+        }
+        let stride = shape[2];
+        let value: Vec<f64> = (0..n)
+            .flat_map(|i| value[i * stride..i * stride + width].to_vec())
+            .collect();
+        let mut tree = Tree {
+            left: vec![LEAF; n],
+            right: vec![LEAF; n],
+            feature: vec![0; n],
+            threshold,
+            missing_left,
+            value,
+            width,
+        };
+        if n == 0 {
+            return Err(bad(format!("{class}.tree_ has no nodes")));
+        }
+        for i in 0..n {
+            if left[i] == -1 && right[i] == -1 {
+                continue;
+            }
+            // Children come after their parent (scikit-learn builds depth first), which also rules out
+            // cycles: every walk moves forward and ends.
+            let child = |c: i64| usize::try_from(c).ok().filter(|&c| c > i && c < n);
+            match (
+                child(left[i]),
+                child(right[i]),
+                usize::try_from(feature[i]).ok().filter(|&f| f < nf),
+            ) {
+                (Some(l), Some(r), Some(f)) => {
+                    tree.left[i] = l;
+                    tree.right[i] = r;
+                    tree.feature[i] = f;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "{class}.tree_: node {i} has children {} and {} and feature {} (out of range for {n} nodes and {nf} features)",
+                        left[i], right[i], feature[i]
+                    )));
+                }
+            }
+        }
+        Ok(tree)
+    }
+
+    /// The leaf `row` falls in: features compared as float32, as scikit-learn casts its input.
+    fn leaf(&self, row: &[f64]) -> usize {
+        let mut i = 0;
+        while self.left[i] != LEAF {
+            let x = row[self.feature[i]];
+            let go_left = if x.is_nan() {
+                self.missing_left[i]
+            } else {
+                f64::from(x as f32) <= self.threshold[i]
+            };
+            i = if go_left { self.left[i] } else { self.right[i] };
+        }
+        i
+    }
+
+    fn leaf_values(&self, row: &[f64]) -> &[f64] {
+        let i = self.leaf(row);
+        &self.value[i * self.width..(i + 1) * self.width]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,6 +406,131 @@ fn transform(node: &Node) -> Result<Transform, SkopsError> {
                     None
                 },
             },
+            "MinMaxScaler" => {
+                let (scale, _) = node.array("scale_")?;
+                let (min, _) = node.array("min_")?;
+                check_len("MinMaxScaler.min_", &min, scale.len())?;
+                let clip = match node.get("clip") {
+                    Some(Node::Json(Value::Bool(true))) => {
+                        let r = node
+                            .attr("feature_range")?
+                            .as_f64s()
+                            .filter(|r| r.len() == 2)
+                            .ok_or_else(|| bad("MinMaxScaler.feature_range is not a pair"))?;
+                        Some((r[0], r[1]))
+                    }
+                    _ => None,
+                };
+                Transform::MinMax { scale, min, clip }
+            }
+            "SimpleImputer" => {
+                if matches!(
+                    node.get("add_indicator"),
+                    Some(Node::Json(Value::Bool(true)))
+                ) {
+                    return Err(bad(
+                        "SimpleImputer with add_indicator=True is not supported",
+                    ));
+                }
+                let missing = match node.get("missing_values") {
+                    Some(Node::Json(v)) => Cat::from_json(v)
+                        .ok_or_else(|| bad("SimpleImputer.missing_values is not a value"))?,
+                    _ => Cat::Missing,
+                };
+                let keep_all = node.text("strategy").is_ok_and(|s| s == "constant")
+                    || matches!(
+                        node.get("keep_empty_features"),
+                        Some(Node::Json(Value::Bool(true)))
+                    );
+                let fill = cats(node.attr("statistics_")?, "SimpleImputer.statistics_")?
+                    .into_iter()
+                    .map(|c| (keep_all || c != Cat::Missing).then_some(c))
+                    .collect();
+                Transform::Imputer { missing, fill }
+            }
+            "OneHotEncoder" => {
+                no_infrequent(node)?;
+                let categories = cat_lists(node)?;
+                let drop = match node.get("drop_idx_") {
+                    None | Some(Node::Json(Value::Null)) => vec![None; categories.len()],
+                    Some(d) => d
+                        .as_values()
+                        .ok_or_else(|| bad("OneHotEncoder.drop_idx_ is not a list"))?
+                        .iter()
+                        .map(|v| v.as_f64().map(|x| x as usize))
+                        .collect(),
+                };
+                if drop.len() != categories.len()
+                    || drop
+                        .iter()
+                        .zip(&categories)
+                        .any(|(d, c)| d.is_some_and(|d| d >= c.len()))
+                {
+                    return Err(bad("OneHotEncoder.drop_idx_ does not match its categories"));
+                }
+                let ignore_unknown = node.text("handle_unknown").is_ok_and(|h| h != "error");
+                Transform::OneHot {
+                    categories,
+                    drop,
+                    ignore_unknown,
+                }
+            }
+            "OrdinalEncoder" => {
+                no_infrequent(node)?;
+                let categories = cat_lists(node)?;
+                let unknown = if node
+                    .text("handle_unknown")
+                    .is_ok_and(|h| h == "use_encoded_value")
+                {
+                    Some(node.number("unknown_value")?)
+                } else {
+                    None
+                };
+                let encoded_missing = node.number("encoded_missing_value").unwrap_or(f64::NAN);
+                let missing_index = categories
+                    .iter()
+                    .map(|c| c.iter().position(|x| *x == Cat::Missing))
+                    .collect();
+                Transform::Ordinal {
+                    categories,
+                    unknown,
+                    missing_index,
+                    encoded_missing,
+                }
+            }
+            "ColumnTransformer" => {
+                if !matches!(
+                    node.get("transformer_weights"),
+                    None | Some(Node::Json(Value::Null))
+                ) {
+                    return Err(bad(
+                        "ColumnTransformer with transformer_weights is not supported",
+                    ));
+                }
+                let list = node
+                    .attr("transformers_")?
+                    .items()
+                    .ok_or_else(|| bad("ColumnTransformer.transformers_ is not a list"))?;
+                let mut parts = Vec::new();
+                for t in list {
+                    let Some([name, trans, cols]) = t.items() else {
+                        return Err(bad(
+                            "ColumnTransformer: a transformer is not (name, transformer, columns)",
+                        ));
+                    };
+                    let name = match name {
+                        Node::Json(Value::String(n)) => n.clone(),
+                        _ => return Err(bad("ColumnTransformer: a transformer name is not text")),
+                    };
+                    let idx = column_indices(node, &name, cols)?;
+                    let part = match trans {
+                        Node::Json(Value::String(s)) if s == "drop" => Part::Drop,
+                        other => Part::Apply(transform(other)?),
+                    };
+                    parts.push((part, idx));
+                }
+                Transform::Columns(parts)
+            }
             "FunctionTransformer" => {
                 if !matches!(node.get("func"), None | Some(Node::Json(Value::Null))) {
                     return Err(bad("FunctionTransformer with a function is not supported"));
@@ -227,6 +626,138 @@ fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsE
                 ))
             }
         }
+        "DecisionTreeClassifier"
+        | "ExtraTreeClassifier"
+        | "RandomForestClassifier"
+        | "ExtraTreesClassifier"
+        | "DecisionTreeRegressor"
+        | "ExtraTreeRegressor"
+        | "RandomForestRegressor"
+        | "ExtraTreesRegressor" => {
+            let classification = class.ends_with("Classifier");
+            let nf = node.number("n_features_in_")? as usize;
+            if node
+                .get("n_outputs_")
+                .and_then(Node::as_f64s)
+                .is_some_and(|v| v != [1.0])
+            {
+                return Err(bad(format!(
+                    "{class} with several outputs is not supported"
+                )));
+            }
+            let classes = if classification {
+                labels(node)?
+            } else {
+                Vec::new()
+            };
+            let width = if classification { classes.len() } else { 1 };
+            let members: Vec<&Node> = match node.get("estimators_") {
+                Some(list) => list
+                    .items()
+                    .ok_or_else(|| bad(format!("{class}.estimators_ is not a list")))?
+                    .iter()
+                    .collect(),
+                None => vec![node],
+            };
+            if members.is_empty() {
+                return Err(bad(format!("{class} has no trees")));
+            }
+            let trees = members
+                .iter()
+                .map(|m| {
+                    if !m.class_name().contains("Tree") {
+                        return Err(bad(format!("{class} holds a {}", m.class_name())));
+                    }
+                    Tree::from_node(m, nf, width)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let task = if classification {
+                Task::Classification
+            } else {
+                Task::Regression
+            };
+            Ok((Estimator::Trees(trees), task, classes, nf))
+        }
+        "KNeighborsClassifier" | "KNeighborsRegressor" => {
+            let metric = node.text("effective_metric_").unwrap_or("");
+            let p2 = node
+                .get("p")
+                .and_then(Node::as_f64s)
+                .is_some_and(|p| p == [2.0]);
+            if !(metric == "euclidean" || metric == "minkowski" && p2) {
+                return Err(bad(format!(
+                    "{class} with metric {metric:?} is not supported (euclidean only)"
+                )));
+            }
+            let distance_weights = match node.text("weights") {
+                Ok("uniform") => false,
+                Ok("distance") => true,
+                _ => {
+                    return Err(bad(format!(
+                        "{class}: only weights 'uniform' or 'distance' are supported"
+                    )));
+                }
+            };
+            let (x, shape) = node.array("_fit_X")?;
+            let [n, nf] = shape[..] else {
+                return Err(bad(format!("{class}._fit_X has shape {shape:?}")));
+            };
+            let (y, yshape) = node.array("_y")?;
+            if yshape != [n] {
+                return Err(bad(format!(
+                    "{class}._y has shape {yshape:?} for {n} rows (one output only)"
+                )));
+            }
+            let k = node.number("n_neighbors")?;
+            if !(k >= 1.0 && k <= n as f64 && k.fract() == 0.0) {
+                return Err(bad(format!("{class}.n_neighbors is {k} for {n} rows")));
+            }
+            let (classes, task) = if class == "KNeighborsClassifier" {
+                let classes = labels(node)?;
+                if y.iter()
+                    .any(|&c| !(c >= 0.0 && (c as usize) < classes.len()))
+                {
+                    return Err(bad(format!("{class}._y has a class index out of range")));
+                }
+                (classes, Task::Classification)
+            } else {
+                (Vec::new(), Task::Regression)
+            };
+            Ok((
+                Estimator::Knn {
+                    x,
+                    y,
+                    k: k as usize,
+                    distance_weights,
+                },
+                task,
+                classes,
+                nf,
+            ))
+        }
+        "GaussianNB" => {
+            let classes = labels(node)?;
+            let k = classes.len();
+            let (theta, shape) = node.array("theta_")?;
+            let (var, vshape) = node.array("var_")?;
+            let prior = node
+                .attr("class_prior_")?
+                .as_f64s()
+                .ok_or_else(|| bad("GaussianNB.class_prior_ is not numeric"))?;
+            let nf = shape.get(1).copied().unwrap_or(0);
+            if shape != [k, nf] || vshape != shape || prior.len() != k {
+                return Err(bad(format!(
+                    "GaussianNB: theta_ {shape:?}, var_ {vshape:?} and {} priors for {k} classes",
+                    prior.len()
+                )));
+            }
+            Ok((
+                Estimator::GaussianNb { theta, var, prior },
+                Task::Classification,
+                classes,
+                nf,
+            ))
+        }
         other => Err(bad(format!(
             "unsupported estimator {other}: mlx predicts with {}",
             SUPPORTED.join(", ")
@@ -241,6 +772,15 @@ pub const SUPPORTED: &[&str] = &[
     "Ridge",
     "Lasso",
     "ElasticNet",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "KNeighborsClassifier",
+    "KNeighborsRegressor",
+    "GaussianNB",
 ];
 
 /// Load the `sklearn` flavor of the model in `dir`.
@@ -276,9 +816,16 @@ pub fn load(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<SklearnModel, M
     }
     let path = dir.join(file);
     let bytes = std::fs::read(&path).map_err(|e| load_err(&path, e.to_string()))?;
-    let tree = skops::read(&bytes).map_err(|e| load_err(&path, e.0))?;
     let inputs = super::signature_inputs(dir, mlmodel)?;
-    from_tree(&tree, inputs).map_err(|e| load_err(&path, e.0))
+    from_skops(&bytes, inputs).map_err(|e| load_err(&path, e.0))
+}
+
+/// Build a model from the bytes of a skops file; `inputs` from the signature (else the fitted feature names).
+pub fn from_skops(
+    bytes: &[u8],
+    inputs: Option<Vec<ForeignInput>>,
+) -> Result<SklearnModel, SkopsError> {
+    from_tree(&skops::read(bytes)?, inputs)
 }
 
 /// Build the model from its object tree; `inputs` from the signature (else the fitted feature names).
@@ -370,6 +917,164 @@ impl Transform {
                 }
                 f
             }
+            Transform::MinMax { scale, min, clip } => {
+                let cols = numeric(frame, "MinMaxScaler")?;
+                if cols.len() != scale.len() {
+                    return Err(format!(
+                        "MinMaxScaler: {} columns in, fitted for {}",
+                        cols.len(),
+                        scale.len()
+                    ));
+                }
+                cols.into_iter()
+                    .enumerate()
+                    .map(|(j, mut c)| {
+                        for x in c.iter_mut() {
+                            *x *= scale[j];
+                            *x += min[j];
+                            if let Some((lo, hi)) = clip {
+                                *x = x.clamp(*lo, *hi);
+                            }
+                        }
+                        Col::Num(c)
+                    })
+                    .collect()
+            }
+            Transform::Imputer { missing, fill } => {
+                width("SimpleImputer", &frame, fill.len())?;
+                let n = n_rows(&frame);
+                frame
+                    .into_iter()
+                    .zip(fill)
+                    .filter_map(|(col, f)| f.as_ref().map(|f| (col, f)))
+                    .map(|(col, f)| {
+                        let is_missing = |c: &Cat| {
+                            c == missing || (*missing == Cat::Missing && *c == Cat::Missing)
+                        };
+                        match (col, f) {
+                            (Col::Num(mut v), Cat::Num(fv)) => {
+                                for x in v.iter_mut() {
+                                    let c = if x.is_nan() {
+                                        Cat::Missing
+                                    } else {
+                                        Cat::Num(*x)
+                                    };
+                                    if is_missing(&c) {
+                                        *x = *fv;
+                                    }
+                                }
+                                Ok(Col::Num(v))
+                            }
+                            (col, f) => {
+                                let out = (0..n)
+                                    .map(|r| {
+                                        let c = cell(&col, r);
+                                        let c = if is_missing(&c) { f.clone() } else { c };
+                                        match c {
+                                            Cat::Text(s) => Some(s),
+                                            Cat::Num(x) => Some(crate::ml::data::format_number(x)),
+                                            Cat::Missing => None,
+                                        }
+                                    })
+                                    .collect();
+                                Ok(Col::Text(out))
+                            }
+                        }
+                    })
+                    .collect::<Result<_, String>>()?
+            }
+            Transform::OneHot {
+                categories,
+                drop,
+                ignore_unknown,
+            } => {
+                width("OneHotEncoder", &frame, categories.len())?;
+                let n = n_rows(&frame);
+                let mut out = Vec::new();
+                for (j, col) in frame.iter().enumerate() {
+                    let cats = &categories[j];
+                    let hits = (0..n)
+                        .map(|r| {
+                            let c = cell(col, r);
+                            match cats.iter().position(|x| *x == c) {
+                                Some(i) => Ok(Some(i)),
+                                None if *ignore_unknown => Ok(None),
+                                None => Err(format!(
+                                    "OneHotEncoder: unknown category {} in column {j} (the model was fitted on {})",
+                                    c.label(),
+                                    cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
+                                )),
+                            }
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    let mut block = vec![vec![0.0; n]; cats.len()];
+                    for (r, hit) in hits.iter().enumerate() {
+                        if let Some(i) = hit {
+                            block[*i][r] = 1.0;
+                        }
+                    }
+                    out.extend(
+                        block
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, _)| drop[j] != Some(*i))
+                            .map(|(_, v)| Col::Num(v)),
+                    );
+                }
+                out
+            }
+            Transform::Ordinal {
+                categories,
+                unknown,
+                missing_index,
+                encoded_missing,
+            } => {
+                width("OrdinalEncoder", &frame, categories.len())?;
+                let n = n_rows(&frame);
+                frame
+                    .iter()
+                    .enumerate()
+                    .map(|(j, col)| {
+                        let cats = &categories[j];
+                        (0..n)
+                            .map(|r| {
+                                let c = cell(col, r);
+                                match cats.iter().position(|x| *x == c) {
+                                    Some(i) if missing_index[j] == Some(i) => Ok(*encoded_missing),
+                                    Some(i) => Ok(i as f64),
+                                    None => unknown.ok_or_else(|| {
+                                        format!(
+                                            "OrdinalEncoder: unknown category {} in column {j} (the model was fitted on {})",
+                                            c.label(),
+                                            cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
+                                        )
+                                    }),
+                                }
+                            })
+                            .collect::<Result<Vec<f64>, String>>()
+                            .map(Col::Num)
+                    })
+                    .collect::<Result<_, String>>()?
+            }
+            Transform::Columns(parts) => {
+                let mut out = Vec::new();
+                for (part, idx) in parts {
+                    let Part::Apply(t) = part else { continue };
+                    let sub = idx
+                        .iter()
+                        .map(|&i| {
+                            frame.get(i).cloned().ok_or_else(|| {
+                                format!(
+                                    "ColumnTransformer: column {i} of {} asked for",
+                                    frame.len()
+                                )
+                            })
+                        })
+                        .collect::<Result<Frame, String>>()?;
+                    out.extend(t.apply(sub)?);
+                }
+                out
+            }
             Transform::Standard { mean, scale } => {
                 let cols = numeric(frame, "StandardScaler")?;
                 let width = cols.len();
@@ -400,6 +1105,16 @@ impl Transform {
             }
         })
     }
+}
+
+fn width(step: &str, frame: &Frame, fitted: usize) -> Result<(), String> {
+    if frame.len() != fitted {
+        return Err(format!(
+            "{step}: {} columns in, fitted for {fitted}",
+            frame.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Every column as numbers (text that parses as a number is accepted, as numpy's conversion does).
@@ -587,6 +1302,150 @@ impl SklearnModel {
                     }
                 }
             }
+            Estimator::Trees(trees) => {
+                let rows = x.chunks_exact(nf.max(1)).take(n);
+                if self.task == Task::Regression {
+                    let values = rows
+                        .map(|row| {
+                            // A forest sums its trees in order and divides once, as scikit-learn does.
+                            let sum: f64 = trees.iter().map(|t| t.leaf_values(row)[0]).sum();
+                            Value::from(if trees.len() == 1 {
+                                sum
+                            } else {
+                                sum / trees.len() as f64
+                            })
+                        })
+                        .collect();
+                    return Ok(Predictions {
+                        values,
+                        proba: None,
+                    });
+                }
+                let k = self.classes.len();
+                let mut proba = vec![0.0; n * k];
+                for (r, row) in rows.enumerate() {
+                    let p = &mut proba[r * k..(r + 1) * k];
+                    for t in trees {
+                        let v = t.leaf_values(row);
+                        let total: f64 = v.iter().sum();
+                        let total = if total == 0.0 { 1.0 } else { total };
+                        for (o, w) in p.iter_mut().zip(v) {
+                            *o += w / total;
+                        }
+                    }
+                    if trees.len() > 1 {
+                        p.iter_mut().for_each(|v| *v /= trees.len() as f64);
+                    }
+                }
+                Ok(self.classified(proba))
+            }
+            Estimator::Knn {
+                x: tx,
+                y,
+                k,
+                distance_weights,
+            } => {
+                self.check_finite(x, row_offset)?;
+                let classes = self.classes.len();
+                let mut values = Vec::with_capacity(n);
+                let mut proba = vec![0.0; n * classes];
+                for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
+                    let mut found: Vec<(f64, usize)> =
+                        crate::ml::estimator::nearest(tx, nf, row, *k)
+                            .into_iter()
+                            .map(|i| {
+                                let t = &tx[i * nf..(i + 1) * nf];
+                                let d2: f64 =
+                                    t.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum();
+                                (d2.sqrt(), i)
+                            })
+                            .collect();
+                    // scikit-learn hands neighbours on nearest first.
+                    found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    let weights: Vec<f64> = if !*distance_weights {
+                        vec![1.0; found.len()]
+                    } else if found.iter().any(|(d, _)| *d == 0.0) {
+                        found
+                            .iter()
+                            .map(|(d, _)| f64::from(u8::from(*d == 0.0)))
+                            .collect()
+                    } else {
+                        found.iter().map(|(d, _)| 1.0 / d).collect()
+                    };
+                    if self.task == Task::Regression {
+                        let v = if *distance_weights {
+                            found
+                                .iter()
+                                .zip(&weights)
+                                .map(|((_, i), w)| y[*i] * w)
+                                .sum::<f64>()
+                                / weights.iter().sum::<f64>()
+                        } else {
+                            found.iter().map(|(_, i)| y[*i]).sum::<f64>() / found.len() as f64
+                        };
+                        values.push(Value::from(v));
+                        continue;
+                    }
+                    let p = &mut proba[r * classes..(r + 1) * classes];
+                    for ((_, i), w) in found.iter().zip(&weights) {
+                        p[y[*i] as usize] += w;
+                    }
+                    let total: f64 = p.iter().sum();
+                    p.iter_mut().for_each(|v| *v /= total);
+                }
+                if self.task == Task::Regression {
+                    return Ok(Predictions {
+                        values,
+                        proba: None,
+                    });
+                }
+                Ok(self.classified(proba))
+            }
+            Estimator::GaussianNb { theta, var, prior } => {
+                self.check_finite(x, row_offset)?;
+                let k = self.classes.len();
+                let mut proba = vec![0.0; n * k];
+                let mut values = Vec::with_capacity(n);
+                for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
+                    let jll = &mut proba[r * k..(r + 1) * k];
+                    for c in 0..k {
+                        let (th, v) = (&theta[c * nf..(c + 1) * nf], &var[c * nf..(c + 1) * nf]);
+                        let norm: f64 = v
+                            .iter()
+                            .map(|s| (2.0 * std::f64::consts::PI * s).ln())
+                            .sum();
+                        let sq: f64 = row
+                            .iter()
+                            .zip(th)
+                            .zip(v)
+                            .map(|((x, t), s)| (x - t).powi(2) / s)
+                            .sum();
+                        jll[c] = prior[c].ln() + (-0.5 * norm - 0.5 * sq);
+                    }
+                    values.push(self.classes[argmax(jll)].clone());
+                    // scipy's logsumexp, then exp(jll - lse).
+                    let m = jll.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let lse = jll.iter().map(|v| (v - m).exp()).sum::<f64>().ln() + m;
+                    jll.iter_mut().for_each(|v| *v = (*v - lse).exp());
+                }
+                Ok(Predictions {
+                    values,
+                    proba: Some(proba),
+                })
+            }
+        }
+    }
+
+    /// Labels (the first most probable class) beside the probabilities.
+    fn classified(&self, proba: Vec<f64>) -> Predictions {
+        let k = self.classes.len().max(1);
+        let values = proba
+            .chunks_exact(k)
+            .map(|p| self.classes[argmax(p)].clone())
+            .collect();
+        Predictions {
+            values,
+            proba: Some(proba),
         }
     }
 }
