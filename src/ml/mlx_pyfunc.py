@@ -261,14 +261,13 @@ class MlxModel:
             and not pd.api.types.is_bool_dtype(dtypes[st["column"]])
         ]
         block = {}
-        out = None
-        if numeric and len(set(numeric)) == len(numeric) and df.columns.is_unique:
+        unique = numeric and len(set(numeric)) == len(numeric) and df.columns.is_unique
+        if unique and len(numeric) == len(self.steps) == self.n_features:
+            return self._all_numeric(df, numeric, row_offset)
+        if unique:
             values = np.array(df[numeric].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
             block = dict(zip(numeric, values))
-            if len(numeric) == len(self.steps) == self.n_features:
-                out = values
-        if out is None:
-            out = np.zeros((self.n_features, n))
+        out = np.zeros((self.n_features, n))
         at = 0
         for step in self.steps:
             name = step["column"]
@@ -317,6 +316,26 @@ class MlxModel:
                 out[at] = self._scaled(x, step)
                 at += 1
         return out.T
+
+    def _all_numeric(self, df, columns, row_offset):
+        """The common case, every feature a numeric column: one copy of the frame, features as contiguous
+        rows (whole-row operations are fast; a (rows × features) matrix would broadcast over runs of a
+        few cells), missing values checked once, then the scaling with the same two roundings per cell as
+        (x - mean) / std (unscaled features subtract 0 and divide by 1, which changes nothing). Returned
+        transposed, a view: rows × features."""
+        x = np.array(df[columns].to_numpy(dtype=np.float64, na_value=np.nan).T, order="C")
+        missing = np.isnan(x)
+        if missing.any():
+            for f in np.flatnonzero(missing.any(axis=1)):
+                step = self.steps[f]
+                if step.get("fill") is None:
+                    self._missing(step["column"], missing[f], row_offset)
+                x[f, missing[f]] = step["fill"]
+        scales = [st.get("scale") for st in self.steps]
+        if any(sc is not None for sc in scales):
+            x -= np.array([0.0 if sc is None else sc[0] for sc in scales])[:, None]
+            x /= np.array([1.0 if sc is None else sc[1] for sc in scales])[:, None]
+        return x.T
 
     @staticmethod
     def _first(mask):
@@ -435,36 +454,33 @@ class MlxModel:
             return out
         raise MlxModelError(f"no regressor for {self.kind!r}")
 
-    def _neighbours(self, x, block=1024):
+    def _neighbours(self, x, block=512):
         """For blocks of rows: (block, its size, row, training row) pairs of the k nearest training rows,
         exactly as mlx picks them.
 
         mlx sums squared differences feature by feature and keeps what scikit-learn's brute-force heap
-        keeps. Candidates come from a matrix product (|t|² - 2q·t, fast but a few ulps off), widened
-        by a bound on that error so no true neighbour is missed; their distances are then recomputed as mlx
-        computes them, so the choice is the same to the bit. The k nearest are those below the k-th distance
-        plus some at it: when more rows tie at the k-th distance than fit, the heap's order decides, and the
-        heap is replayed for that row over all training rows."""
+        keeps. Candidates come from one float32 matrix product (|t|² - 2q·t on centred data: fast, but
+        only a bound away from the truth), then their distances are recomputed as mlx computes them, so
+        the choice is the same to the bit. To avoid partitioning every distance, training rows are taken
+        in groups: the k-th smallest of the groups' minima bounds the k-th distance from above (k distinct
+        rows are at most that far), so only groups whose minimum is within that bound (plus the error
+        bound) can hold a neighbour. The k nearest are those below the k-th distance plus some at it: when
+        more rows tie at the k-th distance than fit, the heap's order decides, and the heap is replayed for
+        that row over all training rows."""
         t = self.train_x
-        n_train = t.shape[0]
+        n_train, n_feat = t.shape
         k = min(self.k, n_train)
-        t_sq = np.einsum("ij,ij->i", t, t)
-        t_norm = t_sq.max() if n_train else 0.0
-        block = max(1, min(block, 4_000_000 // max(1, n_train)))  # a few (block × training rows) matrices
+        if n_train == 0 or k == 0:
+            return
+        cache = getattr(self, "_knn_index", None)
+        if cache is None:
+            cache = self._knn_index = _KnnIndex(t, k)
         for start in range(0, x.shape[0], block):
             q = np.ascontiguousarray(x[start : start + block])
             nb = q.shape[0]
-            q_sq = np.einsum("ij,ij->i", q, q)
-            # |t|² - 2q·t: the distance less |q|², which does not change a row's order (in place: the
-            # block × training-rows matrices are the cost here).
-            approx = q @ t.T
-            approx *= -2.0
-            approx += t_sq
-            margin = 1e-8 * (q_sq + t_norm) + 1e-300
-            kth_approx = np.partition(approx, k - 1, axis=1)[:, k - 1]
-            rows, cols = np.nonzero(approx <= (kth_approx + 2.0 * margin)[:, None])
+            rows, cols = cache.candidates(q)
             exact = np.zeros(len(rows))
-            for f in range(t.shape[1]):
+            for f in range(n_feat):
                 diff = t[cols, f] - q[rows, f]
                 exact += diff * diff
             # Per row, candidates by (distance, training row): the first k are the nearest, ties by row.
@@ -504,6 +520,68 @@ class MlxModel:
         if params.get("predict_proba"):
             raise MlxInputError("predict_proba is for classifiers; this model does regression")
         return self.predict_values(x).astype(np.float64)
+
+
+class _KnnIndex:
+    """The training rows prepared for candidate search: centred, scaled by -2, with |t|² as an extra
+    column (so one matrix product gives |t|² - 2q·t), padded to whole groups with rows at +inf (the
+    padding is at the end, so every group's first row is a real one)."""
+
+    def __init__(self, t, k):
+        n_train, n_feat = t.shape
+        self.k = k
+        # Groups of training rows; at least ~2k groups so the k-th smallest group minimum exists.
+        self.group = max(1, min(64, n_train // (2 * k)))
+        self.n_groups = -(-n_train // self.group)
+        self.n_train = n_train
+        self.centre = t.mean(axis=0)
+        tc = t - self.centre
+        t_sq = np.einsum("ij,ij->i", tc, tc)
+        self.t_norm = float(t_sq.max())
+        # Centring rounds each value by up to an ulp of the raw value: a term in the raw norms covers it.
+        self.raw_norm = float(np.einsum("ij,ij->i", t, t).max())
+        padded = np.zeros((self.n_groups * self.group, n_feat + 1))
+        padded[:n_train, :n_feat] = -2.0 * tc
+        padded[:n_train, n_feat] = t_sq
+        padded[n_train:, n_feat] = np.inf
+        self.t64 = np.ascontiguousarray(padded.T)
+        self.t32 = self.t64.astype(np.float32)
+        # float32 rounding of inputs and products over n_feat + 1 terms, with room to spare.
+        self.eps32 = 4.0 * (n_feat + 2) * np.finfo(np.float32).eps
+        self.eps64 = 1e-8
+
+    def candidates(self, q):
+        """(row, training row) pairs that include every row's k nearest and every row tied with them."""
+        nb, n_feat = q.shape
+        qc = q - self.centre
+        q_aug = np.ones((nb, n_feat + 1))
+        q_aug[:, :n_feat] = qc
+        q_sq = np.einsum("ij,ij->i", qc, qc)
+        q_raw = np.einsum("ij,ij->i", q, q) + self.raw_norm
+        found = self._candidates(q_aug.astype(np.float32), self.t32, q_sq, q_raw, self.eps32)
+        if found is None:
+            # float32 too coarse for this data (huge values, tiny gaps): the same in float64.
+            found = self._candidates(q_aug, self.t64, q_sq, q_raw, self.eps64, limit=None)
+        return found
+
+    def _candidates(self, q_aug, t_aug, q_sq, q_raw, eps, limit=8):
+        nb = q_aug.shape[0]
+        g, n_groups, k = self.group, self.n_groups, self.k
+        # Group j holds training rows j, j + n_groups, j + 2·n_groups, ...: the minimum over the middle
+        # axis runs along whole rows of memory, several times faster than over short runs.
+        approx = (q_aug @ t_aug).reshape(nb, g, n_groups)
+        group_min = approx.min(axis=1)
+        bound = np.partition(group_min, k - 1, axis=1)[:, k - 1].astype(np.float64)
+        # Twice the error of one approximate distance: the true k-th is within it of its approximation.
+        bound += 2.0 * (eps * (q_sq + self.t_norm) + 1e-12 * q_raw + 1e-300)
+        pair_rows, pair_groups = np.nonzero(group_min <= bound[:, None])
+        if limit is not None and len(pair_rows) > limit * k * nb + 64:
+            return None
+        values = approx[pair_rows, :, pair_groups]
+        inside = values <= bound[pair_rows][:, None]
+        rows = np.broadcast_to(pair_rows[:, None], inside.shape)[inside]
+        cols = (pair_groups[:, None] + np.arange(g) * n_groups)[inside]
+        return rows, cols
 
 
 def _heap_nearest(dist, k):

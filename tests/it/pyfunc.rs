@@ -550,3 +550,22 @@ fn add_pyfunc_brings_older_models_to_mlflow_without_changing_predictions() {
     assert_eq!(fs::read_to_string(other.join("MLmodel")).unwrap(), mlmodel);
     assert!(!other.join("code").exists());
 }
+
+/// The loader's fast kNN search (a float32 bound over groups of training rows, then exact distances)
+/// keeps exactly the rows scikit-learn's heap keeps, on tied, huge-valued and tiny data.
+#[test]
+fn the_loaders_knn_search_keeps_the_heaps_rows_on_hard_data() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python())
+        .arg(root.join("tests/interop/knn_candidates.py"))
+        .arg(root.join("src/ml/mlx_pyfunc.py"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "ok 48");
+}
