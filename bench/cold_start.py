@@ -14,7 +14,7 @@ try:
             sys.exit("no /ping answer within 180 s")
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
-            s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            s.sendall(f"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
             if s.recv(64).startswith(b"HTTP/1.1 200"):
                 break
         except OSError:

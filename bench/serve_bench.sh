@@ -37,16 +37,7 @@ json.dump({"dataframe_records": rows}, open("batch.json", "w"))
 json.dump({"dataframe_records": num[:1]}, open("one_num.json", "w"))
 json.dump({"dataframe_records": num}, open("batch_num.json", "w"))
 PY
-cat > post.lua <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open(os.getenv("BODY_FILE"), "rb")); wrk.body = f:read("*a"); f:close()
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
-end
-LUA
+cp "$ROOT/bench/wrk_post.lua" post.lua
 
 # rss PGID: resident memory of a whole process group, MiB.
 rss() { ps -o rss= -g "$1" | awk '{s += $1} END {printf "%d", s / 1024}'; }

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
 done
 case "$repeat" in ''|*[!0-9]*|0) echo "test.sh: --repeat takes a positive whole number, not '$repeat'" >&2; exit 2 ;; esac
 VENV="${MLX_VENV:-$HOME/.cache/mlx-ci/venv}"
-if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2, pyspark; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2, pyspark, lightgbm, xgboost, skops; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null; then
   echo "test.sh: installing tests/requirements.txt into $VENV" >&2
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip

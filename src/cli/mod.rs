@@ -11,6 +11,7 @@ mod log;
 mod log_run;
 mod maintenance;
 mod models;
+mod models_import;
 mod plot;
 mod predict;
 mod registry;

@@ -47,11 +47,25 @@ pub enum ModelsCommand {
         /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
         uri: String,
     },
+    /// Convert a pickled (pickle/cloudpickle) scikit-learn, LightGBM or XGBoost model once into a format
+    /// mlx reads natively (skops, XGBoost UBJSON), with a Python that has the model's libraries; mlx never
+    /// unpickles. The copy is a new logged model of the same run (and a new version when URI names a
+    /// registered version); a model folder outside a store is copied to FOLDER-imported
+    Import {
+        /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
+        uri: String,
+        /// The Python to convert with [default: $MLX_PYTHON, else python3]
+        #[arg(long, value_name = "PATH")]
+        python: Option<String>,
+    },
 }
 
 pub fn exec(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
     if let ModelsCommand::AddPyfunc { uri } = &cmd {
         return add_pyfunc(settings, uri);
+    }
+    if let ModelsCommand::Import { uri, python } = &cmd {
+        return super::models_import::exec(settings, uri, python.as_deref());
     }
     let store = settings.open_store()?;
     let store = store.as_ref();
@@ -219,7 +233,9 @@ pub fn exec(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
                 serde_json::json!({"model": name, "version": version, "description": description}),
             )?;
         }
-        ModelsCommand::AddPyfunc { .. } => unreachable!("handled above"),
+        ModelsCommand::AddPyfunc { .. } | ModelsCommand::Import { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

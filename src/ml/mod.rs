@@ -5,6 +5,7 @@ pub mod data;
 pub mod estimator;
 pub mod fetch;
 pub mod foreign;
+pub mod import;
 pub mod loaded;
 pub mod metrics;
 pub mod model;

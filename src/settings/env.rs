@@ -78,6 +78,11 @@ pub const VARS: &[Var] = &[
     ),
     var("MLX_MAX_DATA_MB", "largest --data download (MB)", "2048"),
     var(
+        "MLX_PYTHON",
+        "Python for `mlx models import` (after --python)",
+        "python3",
+    ),
+    var(
         "MLFLOW_TRACKING_SERVER_CERT_PATH",
         "CA bundle for an https server (after --ca-cert)",
         "built-in roots",

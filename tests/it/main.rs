@@ -11,6 +11,7 @@ mod experiments;
 mod fixture;
 mod fuzz;
 mod hardening;
+mod import_boosters;
 mod import_sklearn;
 mod interop;
 mod log;

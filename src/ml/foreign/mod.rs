@@ -3,9 +3,13 @@
 //! [`load`] picks the reader from the `MLmodel` flavors; every reader gives a [`ForeignModel`], whose
 //! input columns and types come from the model's MLflow signature.
 
+pub mod boosters;
+pub mod lightgbm;
 pub mod npy;
 pub mod sklearn;
 pub mod skops;
+pub mod trees;
+pub mod xgboost;
 
 use super::data::{Column, Table};
 use super::estimator::Task;
@@ -30,7 +34,7 @@ pub trait ForeignModel: Send + Sync + std::fmt::Debug {
 }
 
 /// The flavors mlx reads natively, in the order it looks for them.
-pub const FLAVORS: [&str; 1] = ["sklearn"];
+pub const FLAVORS: [&str; 3] = ["sklearn", "lightgbm", "xgboost"];
 
 fn load_err(path: &Path, why: impl Into<String>) -> ModelError {
     ModelError::Load {
@@ -58,12 +62,20 @@ pub fn load(dir: &Path, mlmodel: &Yaml) -> Result<Box<dyn ForeignModel>, ModelEr
     if let Some(f) = flavors.and_then(|f| f.get("sklearn")) {
         return sklearn::load(dir, f, mlmodel).map(|m| Box::new(m) as Box<dyn ForeignModel>);
     }
+    if let Some(f) = flavors.and_then(|f| f.get("lightgbm")) {
+        return boosters::load_lightgbm(dir, f, mlmodel)
+            .map(|m| Box::new(m) as Box<dyn ForeignModel>);
+    }
+    if let Some(f) = flavors.and_then(|f| f.get("xgboost")) {
+        return boosters::load_xgboost(dir, f, mlmodel)
+            .map(|m| Box::new(m) as Box<dyn ForeignModel>);
+    }
     let names = flavor_names(mlmodel);
     Err(load_err(
         &dir.join("MLmodel"),
         format!(
-            "mlx cannot read a model with flavors {}: it serves models mlx trained and MLflow's sklearn \
-             (skops format) models; train it with `mlx train`, or convert it with `mlx models import`",
+            "mlx cannot read a model with flavors {}: it serves models mlx trained and MLflow's sklearn (skops format), lightgbm and xgboost \
+             models; train it with `mlx train`, or convert it with `mlx models import`",
             if names.is_empty() {
                 "(none)".into()
             } else {

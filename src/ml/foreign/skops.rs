@@ -59,6 +59,11 @@ pub const ALLOWED: &[&str] = &[
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.naive_bayes.GaussianNB",
+    // LightGBM's scikit-learn wrappers (MLflow's lightgbm flavor): the booster is kept as model text.
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "sklearn.preprocessing._label.LabelEncoder",
 ];
 
 /// Type objects (`TypeNode`, `DTypeNode`) name a type and are never instantiated; these modules only.
@@ -242,6 +247,14 @@ impl Archive {
                     _ => err("schema.json: a dict without content"),
                 }
             }
+            // LightGBM keeps its evaluation results in defaultdicts: read as the plain dict they hold
+            // (the default factory is a type name, never called).
+            "DefaultDictNode" => {
+                if full != "collections.defaultdict" {
+                    return err(format!("unsupported class {full} (as a defaultdict)"));
+                }
+                child(content.and_then(|c| c.get("main")))
+            }
             "ListNode" | "TupleNode" => {
                 if full != "builtins.list" && full != "builtins.tuple" {
                     return err(format!("unsupported class {full} (as a list)"));
@@ -292,7 +305,6 @@ impl Archive {
                     },
                     None => Vec::new(),
                 };
-                let _ = &child;
                 Ok(Node::Object {
                     class: full,
                     state: Box::new(state),

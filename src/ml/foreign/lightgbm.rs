@@ -1,0 +1,505 @@
+//! LightGBM's text model format (what MLflow's `lightgbm` flavor saves for a `lgb.Booster`, and what an
+//! `LGBMClassifier`/`LGBMRegressor` in a skops file carries in its booster's `_handle`), read into a
+//! [`trees::Ensemble`] and predicted as LightGBM does: features as doubles, `x <= threshold` goes left,
+//! the node's missing type (None/Zero/NaN) and default direction for missing values, categorical
+//! bitsets, leaf values summed in double per class, then the objective's output transform.
+
+use super::trees::{self, Ensemble, Missing, RawNode, Rules};
+use std::collections::HashMap;
+
+/// The output transform of a LightGBM objective.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Link {
+    Identity,
+    /// `regression` with `sqrt`: the model predicts the signed square root.
+    SignedSquare,
+    Exp,
+    /// `binary` (with its `sigmoid:` parameter) and `cross_entropy` (1.0).
+    Sigmoid(f64),
+    Softmax,
+    /// `multiclassova`: an independent sigmoid per class.
+    OvaSigmoid(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booster {
+    pub ensemble: Ensemble,
+    pub feature_names: Vec<String>,
+    /// The objective line as written (e.g. `binary sigmoid:1`).
+    pub objective: String,
+    pub link: Link,
+    /// Output values per row: the number of classes for a multi-class objective, else 1.
+    pub n_outputs: usize,
+    /// Random forest mode: the trees' sum is divided by the number of iterations.
+    average_output: bool,
+    n_iterations: usize,
+}
+
+impl Booster {
+    /// True for objectives whose output is a class probability (binary, multiclass, multiclassova).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self.link, Link::Softmax | Link::OvaSigmoid(_))
+            || self.objective.split_whitespace().next() == Some("binary")
+    }
+
+    /// LightGBM's `predict` for one row (`n_features` values, NaN = missing) into `out`
+    /// (`n_outputs` values): the probability of class 1 for binary, per-class probabilities for
+    /// multi-class, the value for regression.
+    pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        self.ensemble.raw_scores(row, out);
+        if self.average_output && self.n_iterations > 0 {
+            for x in out.iter_mut() {
+                *x /= self.n_iterations as f64;
+            }
+        }
+        match self.link {
+            Link::Identity => {}
+            Link::SignedSquare => {
+                for x in out.iter_mut() {
+                    *x = x.signum() * *x * *x;
+                }
+            }
+            Link::Exp => {
+                for x in out.iter_mut() {
+                    *x = x.exp();
+                }
+            }
+            Link::Sigmoid(s) | Link::OvaSigmoid(s) => {
+                for x in out.iter_mut() {
+                    *x = trees::sigmoid(s * *x);
+                }
+            }
+            Link::Softmax => trees::softmax(out),
+        }
+    }
+}
+
+/// Reads a LightGBM text model. Errors say which line or tree field is wrong.
+pub fn parse(text: &str) -> Result<Booster, String> {
+    let mut lines = text.lines().enumerate().peekable();
+    match lines.next() {
+        Some((_, "tree")) => {}
+        _ => return Err("not a LightGBM text model (the first line is not 'tree')".into()),
+    }
+    let mut header: HashMap<&str, &str> = HashMap::new();
+    while let Some(&(_, line)) = lines.peek() {
+        if line.starts_with("Tree=") || line == "end of trees" {
+            break;
+        }
+        lines.next();
+        match line.split_once('=') {
+            Some((k, v)) => header.insert(k, v),
+            None => header.insert(line, ""),
+        };
+    }
+    let get = |key: &str| header.get(key).copied();
+    let int = |key: &str| -> Result<usize, String> {
+        let v = get(key).ok_or_else(|| format!("the header has no '{key}'"))?;
+        v.trim()
+            .parse()
+            .map_err(|_| format!("header '{key}={v}' is not a count"))
+    };
+    let n_classes = int("num_class")?;
+    let per_iteration = int("num_tree_per_iteration")?;
+    let n_features = int("max_feature_idx")? + 1;
+    if per_iteration == 0 || per_iteration > 10_000 || n_classes > 10_000 {
+        return Err(format!(
+            "num_tree_per_iteration={per_iteration}, num_class={n_classes}: out of range"
+        ));
+    }
+    let feature_names: Vec<String> = get("feature_names")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if feature_names.len() != n_features {
+        return Err(format!(
+            "feature_names lists {} names but max_feature_idx says {n_features} features",
+            feature_names.len()
+        ));
+    }
+    let objective = get("objective").unwrap_or("").trim().to_string();
+    let link = link(&objective)?;
+    let n_outputs = match link {
+        Link::Softmax | Link::OvaSigmoid(_) => n_classes,
+        _ => 1,
+    };
+    if n_outputs != per_iteration {
+        return Err(format!(
+            "objective '{objective}' gives {n_outputs} outputs but the model has {per_iteration} trees per iteration"
+        ));
+    }
+
+    let mut raw_trees = Vec::new();
+    let mut ended = false;
+    while let Some((no, line)) = lines.next() {
+        if line == "end of trees" {
+            ended = true;
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        let Some(id) = line.strip_prefix("Tree=") else {
+            return Err(format!(
+                "line {}: expected 'Tree=N', found '{}'",
+                no + 1,
+                brief(line)
+            ));
+        };
+        let t = raw_trees.len();
+        if id.trim() != t.to_string() {
+            return Err(format!(
+                "line {}: expected Tree={t}, found Tree={}",
+                no + 1,
+                brief(id)
+            ));
+        }
+        let mut fields: HashMap<&str, &str> = HashMap::new();
+        while let Some(&(_, l)) = lines.peek() {
+            if l.is_empty() || l.starts_with("Tree=") || l == "end of trees" {
+                break;
+            }
+            lines.next();
+            if let Some((k, v)) = l.split_once('=') {
+                fields.insert(k, v);
+            }
+        }
+        let nodes = tree(&fields).map_err(|e| format!("Tree={t}: {e}"))?;
+        raw_trees.push((nodes, t % per_iteration));
+    }
+    if !ended {
+        return Err("the file ends before 'end of trees' (truncated?)".into());
+    }
+    if raw_trees.is_empty() {
+        return Err("the model has no trees".into());
+    }
+    for (_, line) in lines {
+        if let Some(v) = line.strip_prefix("pandas_categorical:") {
+            let v = v.trim();
+            if !(v == "null" || v == "[]") {
+                return Err(
+                    "the model was trained on pandas 'category' columns (pandas_categorical); mlx reads \
+                     LightGBM models over numeric columns only — pass integer codes as numbers instead"
+                        .into(),
+                );
+            }
+        }
+    }
+    let n_iterations = raw_trees.len() / per_iteration;
+    let rules = Rules {
+        strict_less: false,
+        f32_features: false,
+        f32_sum: false,
+    };
+    let ensemble =
+        Ensemble::new(raw_trees, n_features, per_iteration, rules).map_err(|e| e.to_string())?;
+    Ok(Booster {
+        ensemble,
+        feature_names,
+        objective,
+        link,
+        n_outputs,
+        average_output: header.contains_key("average_output"),
+        n_iterations,
+    })
+}
+
+fn brief(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn link(objective: &str) -> Result<Link, String> {
+    let mut words = objective.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let param = |key: &str| -> Result<Option<f64>, String> {
+        objective
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| format!("objective '{objective}': bad {key}{v}"))
+            })
+            .transpose()
+    };
+    Ok(match name {
+        // No objective (a custom one at training time): LightGBM predicts raw scores.
+        "" | "custom" | "none" | "lambdarank" | "rank_xendcg" => Link::Identity,
+        "regression"
+        | "regression_l2"
+        | "l2"
+        | "mean_squared_error"
+        | "mse"
+        | "rmse"
+        | "regression_l1"
+        | "l1"
+        | "mean_absolute_error"
+        | "mae"
+        | "huber"
+        | "fair"
+        | "quantile"
+        | "mape" => {
+            if objective.split_whitespace().any(|w| w == "sqrt") {
+                Link::SignedSquare
+            } else {
+                Link::Identity
+            }
+        }
+        "poisson" | "gamma" | "tweedie" => Link::Exp,
+        "binary" => Link::Sigmoid(param("sigmoid:")?.unwrap_or(1.0)),
+        "cross_entropy" | "xentropy" => Link::Sigmoid(1.0),
+        "multiclass" | "softmax" => Link::Softmax,
+        "multiclassova" | "multiclass_ova" | "ova" | "ovr" => {
+            Link::OvaSigmoid(param("sigmoid:")?.unwrap_or(1.0))
+        }
+        other => return Err(format!("objective '{other}' is not supported by mlx")),
+    })
+}
+
+/// Parses a space-separated list field of a tree.
+fn list<T: std::str::FromStr>(
+    fields: &HashMap<&str, &str>,
+    key: &str,
+    len: usize,
+) -> Result<Vec<T>, String> {
+    let text = fields.get(key).ok_or_else(|| format!("no '{key}'"))?;
+    let values = text
+        .split_whitespace()
+        .map(|w| {
+            w.parse::<T>()
+                .map_err(|_| format!("{key}: '{}' is not a number", brief(w)))
+        })
+        .collect::<Result<Vec<T>, String>>()?;
+    if values.len() != len {
+        return Err(format!("{key} has {} values, expected {len}", values.len()));
+    }
+    Ok(values)
+}
+
+/// One tree's nodes: internal nodes first (LightGBM's node numbers), then leaves.
+fn tree(fields: &HashMap<&str, &str>) -> Result<Vec<RawNode>, String> {
+    let n_leaves: usize = fields
+        .get("num_leaves")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or("no valid 'num_leaves'")?;
+    if n_leaves == 0 || n_leaves > 1 << 24 {
+        return Err(format!("num_leaves={n_leaves} is out of range"));
+    }
+    if fields.get("is_linear").is_some_and(|v| v.trim() == "1") {
+        return Err("linear trees (linear_tree=true) are not supported by mlx".into());
+    }
+    let leaf_values: Vec<f64> = list(fields, "leaf_value", n_leaves)?;
+    let n_internal = n_leaves - 1;
+    let mut nodes = Vec::with_capacity(n_internal + n_leaves);
+    if n_internal > 0 {
+        let features: Vec<usize> = list(fields, "split_feature", n_internal)?;
+        let thresholds: Vec<f64> = list(fields, "threshold", n_internal)?;
+        let decision: Vec<i8> = list(fields, "decision_type", n_internal)?;
+        let lefts: Vec<i64> = list(fields, "left_child", n_internal)?;
+        let rights: Vec<i64> = list(fields, "right_child", n_internal)?;
+        let n_cat: usize = fields
+            .get("num_cat")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let (bounds, cat_words): (Vec<usize>, Vec<u32>) = if n_cat > 0 {
+            if n_cat > n_internal {
+                return Err(format!("num_cat={n_cat} exceeds the {n_internal} splits"));
+            }
+            let bounds: Vec<usize> = list(fields, "cat_boundaries", n_cat + 1)?;
+            let n_words = *bounds.last().unwrap_or(&0);
+            let words = list(fields, "cat_threshold", n_words)?;
+            if bounds.windows(2).any(|w| w[0] > w[1]) || bounds[0] != 0 {
+                return Err("cat_boundaries are not increasing from 0".into());
+            }
+            (bounds, words)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let child = |c: i64, i: usize, side: &str| -> Result<usize, String> {
+            let to = if c >= 0 {
+                usize::try_from(c).ok().filter(|&c| c < n_internal)
+            } else {
+                usize::try_from(-(c + 1))
+                    .ok()
+                    .filter(|&l| l < n_leaves)
+                    .map(|l| n_internal + l)
+            };
+            to.ok_or_else(|| format!("node {i}: {side}_child {c} is out of range ({n_internal} splits, {n_leaves} leaves)"))
+        };
+        for i in 0..n_internal {
+            let dt = decision[i];
+            let missing = match (dt >> 2) & 3 {
+                0 => Missing::AsZero,
+                1 => Missing::Zero,
+                2 => Missing::Nan,
+                _ => {
+                    return Err(format!(
+                        "node {i}: decision_type {dt} has an unknown missing type"
+                    ));
+                }
+            };
+            let categories = if dt & 1 == 1 {
+                let t = thresholds[i];
+                let idx = t as usize;
+                if t < 0.0 || t.fract() != 0.0 || idx + 1 >= bounds.len() {
+                    return Err(format!(
+                        "node {i}: categorical threshold {t} is not a valid cat_boundaries index"
+                    ));
+                }
+                Some(cat_words[bounds[idx]..bounds[idx + 1]].to_vec())
+            } else {
+                None
+            };
+            nodes.push(RawNode::Split {
+                feature: features[i],
+                threshold: thresholds[i],
+                left: child(lefts[i], i, "left")?,
+                right: child(rights[i], i, "right")?,
+                // A categorical split sends NaN right whatever its default (LightGBM's rule).
+                default_left: dt & 2 == 2 && categories.is_none(),
+                missing,
+                categories,
+            });
+        }
+    }
+    nodes.extend(leaf_values.into_iter().map(|value| RawNode::Leaf { value }));
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(objective: &str, classes: usize, trees: &[&str]) -> String {
+        let mut s = format!(
+            "tree\nversion=v4\nnum_class={classes}\nnum_tree_per_iteration={}\nlabel_index=0\nmax_feature_idx=1\n\
+             objective={objective}\nfeature_names=a b\n\n",
+            if objective.starts_with("multiclass") {
+                classes
+            } else {
+                1
+            }
+        );
+        for (i, t) in trees.iter().enumerate() {
+            s.push_str(&format!("Tree={i}\n{t}\nis_linear=0\nshrinkage=1\n\n\n"));
+        }
+        s.push_str("end of trees\n\nfeature_importances:\na=1\n\nparameters:\nend of parameters\n\npandas_categorical:null\n");
+        s
+    }
+
+    // Split on a (<= 0.5) with NaN going left, then on b (<= 1.5).
+    const T: &str = "num_leaves=3\nnum_cat=0\nsplit_feature=0 1\nsplit_gain=1 1\nthreshold=0.5 1.5\n\
+                     decision_type=10 2\nleft_child=-1 -2\nright_child=1 -3\nleaf_value=0.25 -1 2";
+
+    fn predict(b: &Booster, row: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; b.n_outputs];
+        b.predict_row(row, &mut out);
+        out
+    }
+
+    #[test]
+    fn regression_and_missing() {
+        let b = parse(&model(
+            "regression",
+            1,
+            &[T, "num_leaves=1\nnum_cat=0\nleaf_value=0.5"],
+        ))
+        .unwrap();
+        assert_eq!(b.feature_names, ["a", "b"]);
+        assert!(!b.is_classifier());
+        assert_eq!(predict(&b, &[0.5, 9.0]), [0.75]);
+        assert_eq!(predict(&b, &[0.6, 1.5]), [-0.5]);
+        assert_eq!(predict(&b, &[0.6, 1.6]), [2.5]);
+        // decision_type 10: NaN missing type, default left.
+        assert_eq!(predict(&b, &[f64::NAN, 9.0]), [0.75]);
+        // decision_type 2 on b: missing type None, so NaN is 0.0 <= 1.5.
+        assert_eq!(predict(&b, &[1.0, f64::NAN]), [-0.5]);
+    }
+
+    #[test]
+    fn binary_and_multiclass_links() {
+        let b = parse(&model("binary sigmoid:2", 1, &[T])).unwrap();
+        assert!(b.is_classifier());
+        assert_eq!(predict(&b, &[0.0, 0.0]), [1.0 / (1.0 + (-0.5f64).exp())]);
+        let m = parse(&model("multiclass num_class:2", 2, &[T, T, T, T])).unwrap();
+        assert_eq!(m.n_outputs, 2);
+        assert_eq!(predict(&m, &[0.0, 0.0]), [0.5, 0.5]);
+    }
+
+    #[test]
+    fn categorical_split() {
+        let t = "num_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\ndecision_type=1\nleft_child=-1\n\
+                 right_child=-2\nleaf_value=1 2\ncat_boundaries=0 1\ncat_threshold=6";
+        let b = parse(&model("regression", 1, &[t])).unwrap();
+        assert_eq!(predict(&b, &[1.0, 0.0]), [1.0]);
+        assert_eq!(predict(&b, &[2.0, 0.0]), [1.0]);
+        assert_eq!(predict(&b, &[3.0, 0.0]), [2.0]);
+        assert_eq!(predict(&b, &[f64::NAN, 0.0]), [2.0]);
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        let err = |text: String| parse(&text).unwrap_err();
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("right_child=1 -3", "right_child=1 -9")]
+            ))
+            .contains("Tree=0: node 1: right_child -9 is out of range")
+        );
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("right_child=1 -3", "right_child=5 -3")]
+            ))
+            .contains("right_child 5 is out of range")
+        );
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("split_feature=0 1", "split_feature=0 7")]
+            ))
+            .contains("feature index 7 out of range")
+        );
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("left_child=-1 -2", "left_child=1 -2")]
+            ))
+            .contains("reached twice")
+        );
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("threshold=0.5 1.5", "threshold=0.5")]
+            ))
+            .contains("threshold has 1 values, expected 2")
+        );
+        assert!(
+            err(model(
+                "regression",
+                1,
+                &[&T.replace("leaf_value=0.25 -1 2", "leaf_value=0.25 x 2")]
+            ))
+            .contains("'x' is not a number")
+        );
+        assert!(
+            err(model("lambdamart_v9", 1, &[T]))
+                .contains("objective 'lambdamart_v9' is not supported")
+        );
+        let text = model("regression", 1, &[T]);
+        let cut = text.split("end of trees").next().unwrap().to_string();
+        assert!(err(cut).contains("truncated"));
+        assert!(
+            err(text.replace("pandas_categorical:null", "pandas_categorical:[[\"a\"]]"))
+                .contains("pandas")
+        );
+        assert!(err("{}".into()).contains("not a LightGBM text model"));
+    }
+}

@@ -1,0 +1,511 @@
+//! A bounds-checked evaluator for ensembles of binary decision trees read from other libraries'
+//! model files (LightGBM, XGBoost, scikit-learn's gradient boosting).
+//!
+//! Readers describe each tree as a list of [`RawNode`]s with child indices local to that tree;
+//! [`Ensemble::new`] checks every child index, feature index and categorical bitset range, and that every
+//! tree is a proper tree (each node reached once from the root: no cycles, no shared subtrees), so
+//! [`Ensemble::raw_scores`] can never index out of bounds or loop, whatever the file said.
+//!
+//! Libraries differ in how they compare a feature with a threshold; [`Rules`] holds those choices
+//! (`<=` or `<`, double or single precision features and sums) so one evaluator replicates each exactly.
+
+/// How a split treats a missing (NaN) or zero value; LightGBM's three missing types, which cover the
+/// others (XGBoost and scikit-learn send NaN the default way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// NaN is read as 0.0 and compared (LightGBM `None`).
+    AsZero,
+    /// NaN is read as 0.0; a (near) zero value goes the default way (LightGBM `Zero`).
+    Zero,
+    /// NaN goes the default way.
+    Nan,
+}
+
+/// One node as a reader found it. Children index the same tree's node list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawNode {
+    Leaf {
+        value: f64,
+    },
+    Split {
+        feature: usize,
+        /// Numeric threshold; ignored for a categorical split.
+        threshold: f64,
+        left: usize,
+        right: usize,
+        default_left: bool,
+        missing: Missing,
+        /// Categorical split: the categories that go left, as a bitset of 32-bit words (bit `c % 32` of
+        /// word `c / 32` set for category `c`).
+        categories: Option<Vec<u32>>,
+    },
+}
+
+/// How the source library compares and sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Go left when `x < threshold` (XGBoost) instead of `x <= threshold` (LightGBM, scikit-learn).
+    pub strict_less: bool,
+    /// Features are rounded to `f32` before comparing (XGBoost, scikit-learn's GradientBoosting).
+    pub f32_features: bool,
+    /// Leaf values are summed in `f32` (XGBoost).
+    pub f32_sum: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tree {tree}, node {node}: {why}")]
+pub struct TreeError {
+    pub tree: usize,
+    pub node: usize,
+    pub why: String,
+}
+
+const LEAF: u32 = u32::MAX;
+const F_DEFAULT_LEFT: u8 = 1;
+const F_CATEGORICAL: u8 = 2;
+
+/// A node in the flat, validated layout: children are global indices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Node {
+    /// Feature index, or [`LEAF`].
+    feature: u32,
+    flags: u8,
+    missing: Missing,
+    /// Threshold, or the leaf value.
+    value: f64,
+    left: u32,
+    right: u32,
+    /// Categorical split: the bitset's range in `Ensemble::bits`.
+    cat_start: u32,
+    cat_len: u32,
+}
+
+/// Trees whose outputs are summed per output group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ensemble {
+    nodes: Vec<Node>,
+    bits: Vec<u32>,
+    /// Per tree: its root's index and the output group it adds to.
+    roots: Vec<(u32, u32)>,
+    n_features: usize,
+    n_groups: usize,
+    rules: Rules,
+}
+
+impl Ensemble {
+    /// Checks and flattens `trees` (each with the output group it adds to) over `n_features` inputs.
+    pub fn new(
+        trees: Vec<(Vec<RawNode>, usize)>,
+        n_features: usize,
+        n_groups: usize,
+        rules: Rules,
+    ) -> Result<Ensemble, TreeError> {
+        let mut out = Ensemble {
+            nodes: Vec::new(),
+            bits: Vec::new(),
+            roots: Vec::with_capacity(trees.len()),
+            n_features,
+            n_groups,
+            rules,
+        };
+        for (t, (nodes, group)) in trees.into_iter().enumerate() {
+            let err = |node: usize, why: String| TreeError { tree: t, node, why };
+            if group >= n_groups {
+                return Err(err(0, format!("output group {group} >= {n_groups} groups")));
+            }
+            if nodes.is_empty() {
+                return Err(err(0, "the tree has no nodes".into()));
+            }
+            check_tree(&nodes, n_features).map_err(|(node, why)| err(node, why))?;
+            let base = out.nodes.len();
+            let too_many = || err(0, "too many nodes in the model".into());
+            if base + nodes.len() >= LEAF as usize {
+                return Err(too_many());
+            }
+            out.roots.push((base as u32, group as u32));
+            for node in nodes {
+                out.nodes.push(match node {
+                    RawNode::Leaf { value } => Node {
+                        feature: LEAF,
+                        flags: 0,
+                        missing: Missing::Nan,
+                        value,
+                        left: 0,
+                        right: 0,
+                        cat_start: 0,
+                        cat_len: 0,
+                    },
+                    RawNode::Split {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                        default_left,
+                        missing,
+                        categories,
+                    } => {
+                        let mut flags = if default_left { F_DEFAULT_LEFT } else { 0 };
+                        let (cat_start, cat_len) = match categories {
+                            Some(words) => {
+                                flags |= F_CATEGORICAL;
+                                let start = out.bits.len();
+                                out.bits.extend_from_slice(&words);
+                                let start = u32::try_from(start).map_err(|_| too_many())?;
+                                let len = u32::try_from(words.len()).map_err(|_| too_many())?;
+                                (start, len)
+                            }
+                            None => (0, 0),
+                        };
+                        Node {
+                            feature: feature as u32,
+                            flags,
+                            missing,
+                            value: threshold,
+                            left: (base + left) as u32,
+                            right: (base + right) as u32,
+                            cat_start,
+                            cat_len,
+                        }
+                    }
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn n_groups(&self) -> usize {
+        self.n_groups
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Adds each tree's leaf value for `row` (`n_features` values, NaN = missing) to its group's entry
+    /// of `out` (`n_groups` values, holding the start scores), in tree order as the libraries do.
+    pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
+        debug_assert_eq!(row.len(), self.n_features);
+        debug_assert_eq!(out.len(), self.n_groups);
+        for &(root, group) in &self.roots {
+            let leaf = self.leaf(root, row);
+            let acc = &mut out[group as usize];
+            *acc = if self.rules.f32_sum {
+                f64::from(*acc as f32 + leaf as f32)
+            } else {
+                *acc + leaf
+            };
+        }
+    }
+
+    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
+        let mut i = root as usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.feature == LEAF {
+                return n.value;
+            }
+            let mut x = row[n.feature as usize];
+            if self.rules.f32_features {
+                x = f64::from(x as f32);
+            }
+            let left = if n.flags & F_CATEGORICAL != 0 {
+                self.categorical_left(n, x)
+            } else {
+                self.numeric_left(n, x)
+            };
+            i = if left { n.left } else { n.right } as usize;
+        }
+    }
+
+    fn numeric_left(&self, n: &Node, mut x: f64) -> bool {
+        let default_left = n.flags & F_DEFAULT_LEFT != 0;
+        if x.is_nan() {
+            if n.missing == Missing::Nan {
+                return default_left;
+            }
+            x = 0.0;
+        }
+        // LightGBM's kZeroThreshold.
+        if n.missing == Missing::Zero && (-1e-35f32 as f64..=1e-35f32 as f64).contains(&x) {
+            return default_left;
+        }
+        if self.rules.strict_less {
+            x < n.value
+        } else {
+            x <= n.value
+        }
+    }
+
+    fn categorical_left(&self, n: &Node, x: f64) -> bool {
+        if x.is_nan() {
+            return n.flags & F_DEFAULT_LEFT != 0;
+        }
+        // Categories are non-negative `int`s; the libraries truncate toward zero, and anything
+        // outside `int` goes right.
+        let t = x.trunc();
+        if !(0.0..2_147_483_648.0).contains(&t) {
+            return false;
+        }
+        let c = t as u32;
+        let word = (c / 32) as usize;
+        if word >= n.cat_len as usize {
+            return false;
+        }
+        let bits = self.bits[n.cat_start as usize + word];
+        (bits >> (c % 32)) & 1 == 1
+    }
+}
+
+/// Checks one tree: indices in range and every node reached exactly once from node 0.
+fn check_tree(nodes: &[RawNode], n_features: usize) -> Result<(), (usize, String)> {
+    let mut seen = vec![false; nodes.len()];
+    let mut stack = vec![0usize];
+    seen[0] = true;
+    while let Some(i) = stack.pop() {
+        match &nodes[i] {
+            RawNode::Leaf { value } => {
+                if !value.is_finite() {
+                    return Err((i, format!("leaf value {value} is not finite")));
+                }
+            }
+            RawNode::Split {
+                feature,
+                threshold,
+                left,
+                right,
+                categories,
+                ..
+            } => {
+                if *feature >= n_features {
+                    return Err((
+                        i,
+                        format!(
+                            "feature index {feature} out of range (the model has {n_features} features)"
+                        ),
+                    ));
+                }
+                if categories.is_none() && threshold.is_nan() {
+                    return Err((i, "threshold is NaN".into()));
+                }
+                for child in [*left, *right] {
+                    if child >= nodes.len() {
+                        return Err((
+                            i,
+                            format!(
+                                "child index {child} out of range (the tree has {} nodes)",
+                                nodes.len()
+                            ),
+                        ));
+                    }
+                    if seen[child] {
+                        return Err((
+                            i,
+                            format!("child {child} is reached twice (a cycle or a shared node)"),
+                        ));
+                    }
+                    seen[child] = true;
+                    stack.push(child);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The logistic function, in double precision.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Softmax in place, in double precision, as LightGBM and scikit-learn compute it (subtract the max).
+pub fn softmax(v: &mut [f64]) {
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= sum;
+    }
+}
+
+/// The index of the largest value; the first on ties, as numpy's `argmax`.
+pub fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LE: Rules = Rules {
+        strict_less: false,
+        f32_features: false,
+        f32_sum: false,
+    };
+
+    fn split(feature: usize, threshold: f64, left: usize, right: usize) -> RawNode {
+        RawNode::Split {
+            feature,
+            threshold,
+            left,
+            right,
+            default_left: true,
+            missing: Missing::Nan,
+            categories: None,
+        }
+    }
+
+    fn leaf(value: f64) -> RawNode {
+        RawNode::Leaf { value }
+    }
+
+    fn stump() -> Vec<RawNode> {
+        vec![split(0, 1.0, 1, 2), leaf(-1.0), leaf(2.0)]
+    }
+
+    fn score(e: &Ensemble, row: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; e.n_groups()];
+        e.raw_scores(row, &mut out);
+        out
+    }
+
+    #[test]
+    fn sums_trees_per_group_and_compares_as_told() {
+        let e = Ensemble::new(vec![(stump(), 0), (stump(), 1), (stump(), 0)], 1, 2, LE).unwrap();
+        assert_eq!(score(&e, &[1.0]), vec![-2.0, -1.0]);
+        assert_eq!(score(&e, &[1.5]), vec![4.0, 2.0]);
+        assert_eq!(score(&e, &[f64::NAN]), vec![-2.0, -1.0]);
+        let strict = Rules {
+            strict_less: true,
+            ..LE
+        };
+        let e = Ensemble::new(vec![(stump(), 0)], 1, 1, strict).unwrap();
+        assert_eq!(score(&e, &[1.0]), vec![2.0]);
+        assert_eq!(score(&e, &[0.5]), vec![-1.0]);
+    }
+
+    #[test]
+    fn f32_features_round_before_comparing() {
+        // 1.00000001 rounds to 1.0f32, which is not < 1.0.
+        let tree = vec![split(0, 1.0, 1, 2), leaf(-1.0), leaf(2.0)];
+        let rules = Rules {
+            strict_less: false,
+            f32_features: true,
+            f32_sum: false,
+        };
+        let e = Ensemble::new(vec![(tree, 0)], 1, 1, rules).unwrap();
+        assert_eq!(score(&e, &[1.000_000_01]), vec![-1.0]);
+        let e = Ensemble::new(vec![(stump(), 0)], 1, 1, LE).unwrap();
+        assert_eq!(score(&e, &[1.000_000_01]), vec![2.0]);
+    }
+
+    #[test]
+    fn lightgbm_missing_types() {
+        let node = |missing, default_left| RawNode::Split {
+            feature: 0,
+            threshold: -0.5,
+            left: 1,
+            right: 2,
+            default_left,
+            missing,
+            categories: None,
+        };
+        let e = |m, d| {
+            Ensemble::new(vec![(vec![node(m, d), leaf(1.0), leaf(2.0)], 0)], 1, 1, LE).unwrap()
+        };
+        // None: NaN is 0.0, which is > -0.5.
+        assert_eq!(score(&e(Missing::AsZero, true), &[f64::NAN]), vec![2.0]);
+        // Zero: 0 and NaN take the default way.
+        assert_eq!(score(&e(Missing::Zero, true), &[0.0]), vec![1.0]);
+        assert_eq!(score(&e(Missing::Zero, true), &[f64::NAN]), vec![1.0]);
+        assert_eq!(score(&e(Missing::Zero, false), &[-1.0]), vec![1.0]);
+        // NaN: only NaN takes the default way.
+        assert_eq!(score(&e(Missing::Nan, false), &[f64::NAN]), vec![2.0]);
+        assert_eq!(score(&e(Missing::Nan, false), &[0.0]), vec![2.0]);
+    }
+
+    #[test]
+    fn categorical_bitsets() {
+        // Categories 1 and 33 go left.
+        let tree = vec![
+            RawNode::Split {
+                feature: 0,
+                threshold: 0.0,
+                left: 1,
+                right: 2,
+                default_left: false,
+                missing: Missing::Nan,
+                categories: Some(vec![0b10, 0b10]),
+            },
+            leaf(1.0),
+            leaf(2.0),
+        ];
+        let e = Ensemble::new(vec![(tree, 0)], 1, 1, LE).unwrap();
+        for (x, want) in [
+            (1.0, 1.0),
+            (33.0, 1.0),
+            (1.7, 1.0),
+            (2.0, 2.0),
+            (-1.0, 2.0),
+            (-0.5, 2.0),
+            (0.0, 2.0),
+            (65.0, 2.0),
+            (f64::NAN, 2.0),
+            (1e300, 2.0),
+        ] {
+            assert_eq!(score(&e, &[x]), vec![want], "x = {x}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_trees() {
+        let check = |tree: Vec<RawNode>, n_features: usize| {
+            Ensemble::new(vec![(stump(), 0), (tree, 0)], n_features, 1, LE)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = check(vec![split(0, 1.0, 1, 7), leaf(0.0), leaf(1.0)], 1);
+        assert!(
+            e.contains("tree 1, node 0: child index 7 out of range"),
+            "{e}"
+        );
+        let e = check(vec![split(3, 1.0, 1, 2), leaf(0.0), leaf(1.0)], 2);
+        assert!(e.contains("feature index 3 out of range"), "{e}");
+        let e = check(vec![split(0, 1.0, 1, 2), split(0, 1.0, 0, 2), leaf(1.0)], 1);
+        assert!(e.contains("reached twice"), "{e}");
+        let e = check(vec![split(0, 1.0, 0, 1), leaf(1.0)], 1);
+        assert!(e.contains("reached twice"), "{e}");
+        let e = check(vec![split(0, f64::NAN, 1, 2), leaf(0.0), leaf(1.0)], 1);
+        assert!(e.contains("threshold is NaN"), "{e}");
+        let e = check(vec![leaf(f64::INFINITY)], 1);
+        assert!(e.contains("not finite"), "{e}");
+        let e = check(vec![], 1);
+        assert!(e.contains("no nodes"), "{e}");
+        let e = Ensemble::new(vec![(stump(), 2)], 1, 2, LE)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("output group 2"), "{e}");
+    }
+
+    #[test]
+    fn links() {
+        let mut v = vec![1.0, 2.0, 3.0];
+        softmax(&mut v);
+        assert!((v.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert_eq!(argmax(&v), 2);
+        assert_eq!(argmax(&[0.5, 0.5]), 0);
+        assert_eq!(sigmoid(0.0), 0.5);
+    }
+}
