@@ -1,7 +1,7 @@
 //! `mlx train`: fit a model on a CSV and record everything as a run.
 
 use super::{active_run_id_opt, experiment_from_env, parse_pairs};
-use crate::ml::estimator::{Hyper, ModelKind, Task};
+use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::train::{TrainOptions, TrainResult, data_location, train};
 use crate::output::{self, Listing, OutputFormat};
@@ -39,9 +39,10 @@ pub struct TrainArgs {
     /// How other text columns become numbers
     #[arg(long, value_parser = super::choice::<Encoding>(), default_value = "onehot")]
     pub encoding: Encoding,
-    /// Missing values: drop rows (the original app's behaviour) or fill with the training mean/median/zero
-    #[arg(long, value_parser = super::choice::<NaPolicy>(), default_value = "drop")]
-    pub na: NaPolicy,
+    /// Missing values: drop rows (the original app's behaviour), fill with the training mean/median/zero, or
+    /// keep them missing (gradient boosting learns where they go) [default: keep for gradient-boosting, else drop]
+    #[arg(long, value_parser = super::choice::<NaPolicy>())]
+    pub na: Option<NaPolicy>,
     /// Standardise numeric features (mean 0, variance 1), saved with the model
     #[arg(long)]
     pub scale: bool,
@@ -60,7 +61,7 @@ pub struct TrainArgs {
     /// [default: classification for text or few-integer targets, else regression]
     #[arg(long, value_parser = super::choice::<Task>())]
     pub task: Option<Task>,
-    /// Trees in a random forest
+    /// Trees in a random forest, boosting iterations in gradient boosting
     #[arg(long, default_value_t = 100)]
     pub n_estimators: usize,
     /// Maximum tree depth [default: unlimited]
@@ -68,8 +69,9 @@ pub struct TrainArgs {
     pub max_depth: Option<usize>,
     #[arg(long, default_value_t = 2)]
     pub min_samples_split: usize,
-    #[arg(long, default_value_t = 1)]
-    pub min_samples_leaf: usize,
+    /// Fewest rows in a leaf [default: 20 for gradient-boosting, else 1]
+    #[arg(long)]
+    pub min_samples_leaf: Option<usize>,
     /// Features tried per split [default: sqrt(features) for forest classifiers, all otherwise]
     #[arg(long)]
     pub max_features: Option<usize>,
@@ -84,7 +86,36 @@ pub struct TrainArgs {
     pub k: usize,
     #[arg(long, default_value_t = 1000)]
     pub max_iter: usize,
-    /// Threads for forests [default: all cores]
+    /// Gradient boosting: shrinkage of each tree's values
+    #[arg(long, default_value_t = 0.1)]
+    pub learning_rate: f64,
+    /// Gradient boosting: leaves per tree (grown leaf-wise, best split first)
+    #[arg(long, default_value_t = 31)]
+    pub num_leaves: usize,
+    /// Gradient boosting: L2 penalty on leaf values
+    #[arg(long, default_value_t = 0.0)]
+    pub l2_regularization: f64,
+    /// Gradient boosting: most bins per feature (2-255; missing values get a bin of their own)
+    #[arg(long, default_value_t = 255)]
+    pub max_bins: usize,
+    /// Gradient boosting: share of rows each iteration fits on (seeded sample)
+    #[arg(long, default_value_t = 1.0)]
+    pub subsample: f64,
+    /// Gradient boosting: share of features each tree may split on (seeded sample)
+    #[arg(long, default_value_t = 1.0)]
+    pub colsample: f64,
+    /// Gradient boosting: hold out --validation-fraction of the training part and stop after N iterations
+    /// without a better validation loss, keeping the best iteration
+    #[arg(long, value_name = "N")]
+    pub early_stopping: Option<usize>,
+    /// Gradient boosting: share of the training part held out for early stopping
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// Cross-validate with K folds of the training part first (stratified for classification, seeded):
+    /// logs cv_<metric>_mean, cv_<metric>_std and the per-fold values as steps of cv_<metric>
+    #[arg(long, value_name = "K")]
+    pub cv: Option<usize>,
+    /// Threads for forests and gradient boosting [default: all cores]
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Experiment [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
@@ -124,7 +155,13 @@ impl TrainArgs {
             delimiter: self.delimiter,
             maps,
             encoding: self.encoding,
-            na: self.na,
+            na: self
+                .na
+                .unwrap_or(if self.model == Some(ModelKind::GradientBoosting) {
+                    NaPolicy::Keep
+                } else {
+                    NaPolicy::Drop
+                }),
             scale: self.scale,
             test_size: self.test_size,
             seed: self.seed,
@@ -135,7 +172,9 @@ impl TrainArgs {
                 n_estimators: self.n_estimators,
                 max_depth: self.max_depth,
                 min_samples_split: self.min_samples_split,
-                min_samples_leaf: self.min_samples_leaf,
+                min_samples_leaf: self
+                    .min_samples_leaf
+                    .unwrap_or_else(|| crate::ml::estimator::default_min_samples_leaf(self.model)),
                 max_features: self.max_features,
                 c: self.c,
                 alpha: self.alpha,
@@ -143,6 +182,16 @@ impl TrainArgs {
                 max_iter: self.max_iter,
                 seed: self.seed,
                 jobs,
+                gb: GbHyper {
+                    learning_rate: self.learning_rate,
+                    num_leaves: self.num_leaves,
+                    l2_regularization: self.l2_regularization,
+                    max_bins: self.max_bins,
+                    subsample: self.subsample,
+                    colsample: self.colsample,
+                    early_stopping: self.early_stopping,
+                    validation_fraction: self.validation_fraction,
+                },
             },
             experiment: experiment_from_env(self.experiment.clone())
                 .unwrap_or_else(|| "Default".into()),
@@ -150,6 +199,7 @@ impl TrainArgs {
             run_id: active_run_id_opt(self.run.clone()),
             tags: parse_pairs("tag", &self.tags)?,
             register: self.register.clone(),
+            cv: self.cv,
             command,
         })
     }
@@ -160,12 +210,21 @@ pub fn run_training(
     store: &dyn crate::store::TrackingStore,
     opts: &TrainOptions,
 ) -> Result<TrainResult> {
-    let bar = if opts.model == Some(ModelKind::RandomForest) && std::io::stderr().is_terminal() {
+    let many = matches!(
+        opts.model,
+        Some(ModelKind::RandomForest | ModelKind::GradientBoosting)
+    );
+    let bar = if many && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(opts.hyper.n_estimators as u64);
+        let unit = if opts.model == Some(ModelKind::RandomForest) {
+            "trees"
+        } else {
+            "iterations"
+        };
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "training {bar:40} {pos}/{len} trees {elapsed}",
-            )
+            indicatif::ProgressStyle::with_template(&format!(
+                "training {{bar:40}} {{pos}}/{{len}} {unit} {{elapsed}}"
+            ))
             .expect("a valid template"),
         );
         bar

@@ -29,6 +29,7 @@ impl Choice for ModelKind {
     const ALL: &'static [Self] = &[
         ModelKind::LogisticRegression,
         ModelKind::RandomForest,
+        ModelKind::GradientBoosting,
         ModelKind::DecisionTree,
         ModelKind::Knn,
         ModelKind::GaussianNb,
@@ -77,6 +78,7 @@ impl Choice for NaPolicy {
         NaPolicy::Mean,
         NaPolicy::Median,
         NaPolicy::Zero,
+        NaPolicy::Keep,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -84,12 +86,16 @@ impl Choice for NaPolicy {
             NaPolicy::Mean => "mean",
             NaPolicy::Median => "median",
             NaPolicy::Zero => "zero",
+            NaPolicy::Keep => "keep",
         }
     }
     fn help(self) -> &'static str {
         match self {
             NaPolicy::Drop => {
                 "Drop training rows with a missing value; at predict time a missing value is an error"
+            }
+            NaPolicy::Keep => {
+                "Keep missing values as missing (gradient boosting only, which learns where they go)"
             }
             _ => "",
         }

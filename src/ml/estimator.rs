@@ -3,6 +3,7 @@
 //! Gaussian naive Bayes are our own (see `tree.rs` for why). Prediction is always done here, from the
 //! compact fitted state, so a saved model loads without smartcore's object graph.
 
+use super::boost::{self, Objective};
 use super::tree::{self, Binned, Target, Tree, TreeParams};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ pub enum ModelKind {
     #[serde(skip)]
     LogisticRegressionLbfgs,
     RandomForest,
+    GradientBoosting,
     DecisionTree,
     Knn,
     GaussianNb,
@@ -31,6 +33,7 @@ impl ModelKind {
                 "logistic-regression"
             }
             ModelKind::RandomForest => "random-forest",
+            ModelKind::GradientBoosting => "gradient-boosting",
             ModelKind::DecisionTree => "decision-tree",
             ModelKind::Knn => "knn",
             ModelKind::GaussianNb => "gaussian-nb",
@@ -49,7 +52,10 @@ impl ModelKind {
             ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
                 task == Task::Regression
             }
-            ModelKind::RandomForest | ModelKind::DecisionTree | ModelKind::Knn => true,
+            ModelKind::RandomForest
+            | ModelKind::GradientBoosting
+            | ModelKind::DecisionTree
+            | ModelKind::Knn => true,
         }
     }
 }
@@ -76,6 +82,46 @@ pub struct Hyper {
     pub max_iter: usize,
     pub seed: u64,
     pub jobs: usize,
+    /// Gradient boosting's own hyperparameters.
+    pub gb: GbHyper,
+}
+
+/// Gradient boosting's hyperparameters beside the shared ones (n_estimators, max_depth, min_samples_leaf),
+/// with LightGBM's defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GbHyper {
+    pub learning_rate: f64,
+    pub num_leaves: usize,
+    pub l2_regularization: f64,
+    pub max_bins: usize,
+    pub subsample: f64,
+    pub colsample: f64,
+    pub early_stopping: Option<usize>,
+    pub validation_fraction: f64,
+}
+
+impl Default for GbHyper {
+    fn default() -> Self {
+        GbHyper {
+            learning_rate: 0.1,
+            num_leaves: 31,
+            l2_regularization: 0.0,
+            max_bins: 255,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping: None,
+            validation_fraction: 0.1,
+        }
+    }
+}
+
+/// min_samples_leaf's default: LightGBM's min_data_in_leaf for gradient boosting, scikit-learn's 1 otherwise.
+pub fn default_min_samples_leaf(kind: Option<ModelKind>) -> usize {
+    if kind == Some(ModelKind::GradientBoosting) {
+        20
+    } else {
+        1
+    }
 }
 
 impl Hyper {
@@ -128,6 +174,35 @@ impl Hyper {
                         Task::Regression => "squared_error".into(),
                     },
                 );
+            }
+            ModelKind::GradientBoosting => {
+                let g = &self.gb;
+                p.insert("n_estimators".into(), self.n_estimators.to_string());
+                p.insert("learning_rate".into(), fmt(g.learning_rate));
+                p.insert("num_leaves".into(), g.num_leaves.to_string());
+                p.insert("max_depth".into(), depth);
+                p.insert("min_samples_leaf".into(), self.min_samples_leaf.to_string());
+                p.insert("l2_regularization".into(), fmt(g.l2_regularization));
+                p.insert("max_bins".into(), g.max_bins.to_string());
+                p.insert("subsample".into(), fmt(g.subsample));
+                p.insert("colsample".into(), fmt(g.colsample));
+                p.insert(
+                    "early_stopping".into(),
+                    g.early_stopping.map_or("None".into(), |n| n.to_string()),
+                );
+                if g.early_stopping.is_some() {
+                    p.insert("validation_fraction".into(), fmt(g.validation_fraction));
+                }
+                p.insert(
+                    "loss".into(),
+                    match (task, n_classes) {
+                        (Task::Regression, _) => "squared_error",
+                        (_, 2) => "log_loss",
+                        _ => "softmax",
+                    }
+                    .into(),
+                );
+                p.insert("n_jobs".into(), self.jobs.to_string());
             }
             ModelKind::Knn => {
                 p.insert("n_neighbors".into(), self.k.to_string());
@@ -190,6 +265,18 @@ pub enum Fitted {
         trees: Vec<Tree>,
         n_trees: usize,
     },
+    /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
+    /// tree `t` adding to class `t % per_iteration`.
+    Boosted {
+        #[serde(skip)]
+        trees: Vec<Tree>,
+        n_trees: usize,
+        base_score: Vec<f64>,
+        per_iteration: usize,
+        learning_rate: f64,
+        objective: Objective,
+        best_iteration: Option<usize>,
+    },
     Knn {
         k: usize,
         x: Vec<f64>,
@@ -220,8 +307,78 @@ pub struct TrainSet<'a> {
     pub task: Task,
 }
 
-/// Fit `kind`. `progress` is called once per tree for forests. Returns the state and, where the estimator
-/// has them, feature importances.
+/// The fitted state, feature importances and (gradient boosting) learning curves.
+pub type FitWithCurves = (Fitted, Option<Vec<f64>>, Option<boost::Curves>);
+
+/// Fit `kind` as [`fit`] does, with gradient boosting's learning curves.
+pub fn fit_with_curves(
+    kind: ModelKind,
+    hyper: &Hyper,
+    data: &TrainSet,
+    progress: &(dyn Fn() + Sync),
+) -> Result<FitWithCurves, FitError> {
+    if kind != ModelKind::GradientBoosting {
+        let (fitted, importance) = fit(kind, hyper, data, progress)?;
+        return Ok((fitted, importance, None));
+    }
+    let objective = match (data.task, data.n_classes) {
+        (Task::Regression, _) => Objective::SquaredError,
+        (_, 2) => Objective::Binary,
+        _ => Objective::Multiclass,
+    };
+    let g = &hyper.gb;
+    let params = boost::BoostParams {
+        n_estimators: hyper.n_estimators,
+        learning_rate: g.learning_rate,
+        num_leaves: g.num_leaves,
+        max_depth: hyper.max_depth,
+        min_samples_leaf: hyper.min_samples_leaf,
+        min_sum_hessian: 1e-3,
+        l2: g.l2_regularization,
+        max_bins: g.max_bins,
+        subsample: g.subsample,
+        colsample: g.colsample,
+        early_stopping: g.early_stopping,
+        validation_fraction: g.validation_fraction,
+        seed: hyper.seed,
+        jobs: hyper.jobs,
+    };
+    let b = boost::fit(
+        data.x,
+        data.n_features,
+        data.y,
+        objective,
+        data.n_classes,
+        &params,
+        progress,
+    )
+    .map_err(|why| FitError {
+        model: kind.name().into(),
+        why,
+    })?;
+    let total: f64 = b.importance.iter().sum();
+    let importance = b
+        .importance
+        .iter()
+        .map(|v| if total > 0.0 { v / total } else { 0.0 })
+        .collect();
+    Ok((
+        Fitted::Boosted {
+            n_trees: b.trees.len(),
+            trees: b.trees,
+            base_score: b.base_score,
+            per_iteration: b.per_iteration,
+            learning_rate: g.learning_rate,
+            objective,
+            best_iteration: b.curves.best_iteration,
+        },
+        Some(importance),
+        Some(b.curves),
+    ))
+}
+
+/// Fit `kind`. `progress` is called once per tree for forests (per iteration for boosting). Returns the
+/// state and, where the estimator has them, feature importances.
 pub fn fit(
     kind: ModelKind,
     hyper: &Hyper,
@@ -344,6 +501,10 @@ pub fn fit(
                 Some(importance),
             ))
         }
+        ModelKind::GradientBoosting => {
+            let (fitted, importance, _) = fit_with_curves(kind, hyper, data, progress)?;
+            Ok((fitted, importance))
+        }
         ModelKind::Knn => {
             if hyper.k == 0 || hyper.k > n {
                 return Err(err(format!(
@@ -430,6 +591,23 @@ impl Fitted {
                     }
                 }
                 Fitted::Trees { trees, .. } => tree::predict_row(trees, row, n_classes, p),
+                Fitted::Boosted {
+                    trees,
+                    base_score,
+                    per_iteration,
+                    ..
+                } => {
+                    let mut z = [0.0; 1];
+                    if *per_iteration == 1 {
+                        boost::raw_scores(trees, base_score, 1, row, &mut z);
+                        p[1] = 1.0 / (1.0 + (-z[0]).exp());
+                        p[0] = 1.0 - p[1];
+                    } else {
+                        let mut z = vec![0.0; *per_iteration];
+                        boost::raw_scores(trees, base_score, *per_iteration, row, &mut z);
+                        softmax(&z, p);
+                    }
+                }
                 Fitted::Knn { k, x: tx, y } => {
                     for &i in &nearest(tx, nf, row, *k) {
                         p[y[i] as usize] += 1.0 / *k as f64;
@@ -470,6 +648,13 @@ impl Fitted {
                     Fitted::Trees { trees, .. } => {
                         let mut v = [0.0];
                         tree::predict_row(trees, row, 1, &mut v);
+                        v[0]
+                    }
+                    Fitted::Boosted {
+                        trees, base_score, ..
+                    } => {
+                        let mut v = [0.0];
+                        boost::raw_scores(trees, base_score, 1, row, &mut v);
                         v[0]
                     }
                     Fitted::Knn { k, x: tx, y } => {
@@ -729,6 +914,7 @@ mod tests {
             max_iter: 1000,
             seed: 42,
             jobs: 2,
+            gb: GbHyper::default(),
         }
     }
 

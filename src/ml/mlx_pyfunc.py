@@ -19,6 +19,8 @@ import pandas as pd
 
 FORMAT_VERSION = 1
 _LEAF = 0xFFFF
+# Set in an internal node's feature when missing values go left (gradient boosting).
+_NAN_LEFT = 0x8000
 _NODE = np.dtype([("feature", "<u2"), ("threshold", "<f4"), ("next", "<u4")])
 
 
@@ -112,7 +114,7 @@ def _read_trees(path, n_features, n_outputs, n_trees):
         ok = np.where(
             leaf,
             nxt + n_outputs <= n_values,
-            (feature < n_features) & (nxt < n_nodes) & (nxt > idx + 1) & (idx + 1 < n_nodes),
+            ((feature & ~_NAN_LEFT) < n_features) & (nxt < n_nodes) & (nxt > idx + 1) & (idx + 1 < n_nodes),
         )
         if not ok.all():
             fail(f"node {int(np.argmin(ok))} of a tree is invalid")
@@ -133,6 +135,8 @@ class _Forest:
         for feature, threshold, nxt, values in trees:
             idx = np.arange(len(feature))
             leaf = feature == _LEAF
+            nan_left = ~leaf & ((feature & _NAN_LEFT) != 0)
+            feature = feature & ~_NAN_LEFT
             # children[2i] = left (the next node), children[2i+1] = right; a leaf compares against +inf
             # and goes "left" to itself.
             children = np.stack([np.where(leaf, idx, idx + 1), np.where(leaf, idx, nxt)], axis=1)
@@ -144,38 +148,58 @@ class _Forest:
                     leaf,
                     np.where(leaf, nxt, -1).astype(np.intp),
                     values,
+                    nan_left,
                 )
             )
 
-    def predict(self, x, block=16384):
-        """Mean of the trees' leaf values: (n_rows, n_outputs). Rows go left when f32(x) <= threshold, as
-        in mlx; the leaf values are summed tree by tree in mlx's order, so the sums are the same to the bit."""
+    def _leaves(self, x, block):
+        """For blocks of rows: (block slice, tree index, leaf value offset per row) for every tree in order.
+        Rows go left when f32(x) <= threshold, as in mlx; a missing value (NaN) goes where the node says
+        (right unless gradient boosting learned left)."""
         x32 = np.ascontiguousarray(x, dtype=np.float32)
         n, nf = x32.shape
-        # Class-major (outputs × rows): numpy is slow over a last axis of two or three.
-        out = np.zeros((self.n_outputs, n))
+        any_nan = bool(np.isnan(x32).any())
         for start in range(0, n, block):
             flat = x32[start : start + block].ravel()
             nb = len(flat) // max(1, nf)
-            acc = np.zeros((self.n_outputs, nb))
             row_base = np.arange(nb, dtype=np.intp) * nf
-            for feature, threshold, children, is_leaf, leaf_at, values in self.trees:
+            for t, (feature, threshold, children, is_leaf, leaf_at, values, nan_left) in enumerate(self.trees):
                 node = np.zeros(nb, dtype=np.intp)
                 base = row_base
                 slot = np.arange(nb)
                 leaf_of = np.empty(nb, dtype=np.intp)
                 while node.size:
                     for _ in range(4):
-                        node = children[2 * node + (flat[base + feature[node]] > threshold[node])]
+                        v = flat[base + feature[node]]
+                        right = v > threshold[node]
+                        if any_nan:
+                            right |= np.isnan(v) & ~nan_left[node]
+                        node = children[2 * node + right]
                     done = is_leaf[node]
                     if done.any():
                         leaf_of[slot[done]] = leaf_at[node[done]]
                         keep = ~done
                         node, base, slot = node[keep], base[keep], slot[keep]
-                for o in range(self.n_outputs):
-                    acc[o] += values[leaf_of + o]
-            out[:, start : start + nb] = acc
+                yield slice(start, start + nb), t, leaf_of
+
+    def predict(self, x, block=16384):
+        """Mean of the trees' leaf values: (n_rows, n_outputs), summed tree by tree in mlx's order, so the
+        sums are the same to the bit."""
+        # Class-major (outputs × rows): numpy is slow over a last axis of two or three.
+        out = np.zeros((self.n_outputs, x.shape[0]))
+        for rows, t, leaf_of in self._leaves(x, block):
+            values = self.trees[t][5]
+            for o in range(self.n_outputs):
+                out[o, rows] += values[leaf_of + o]
         return (out / max(1, len(self.trees))).T
+
+    def raw_scores(self, x, per_iteration, base, block=16384):
+        """Gradient boosting's raw scores, (n_rows, per_iteration): tree t adds its leaf value to class
+        t % per_iteration, in mlx's order, then the base score is added."""
+        out = np.zeros((per_iteration, x.shape[0]))
+        for rows, t, leaf_of in self._leaves(x, block):
+            out[t % per_iteration, rows] += self.trees[t][5][leaf_of]
+        return (out + np.asarray(base, dtype=np.float64)[:, None]).T
 
 
 class MlxModel:
@@ -210,6 +234,11 @@ class MlxModel:
                 os.path.join(path, "trees.bin"), self.n_features, n_out, fitted["n_trees"]
             )
             self.forest = _Forest(trees, n_out)
+        elif self.kind == "boosted":
+            self.per_iteration = int(fitted["per_iteration"])
+            self.base_score = [float(b) for b in fitted["base_score"]]
+            trees = _read_trees(os.path.join(path, "trees.bin"), self.n_features, 1, fitted["n_trees"])
+            self.forest = _Forest(trees, 1)
         elif self.kind == "knn":
             self.k = int(fitted["k"])
             self.train_x = np.array(fitted["x"], dtype=np.float64).reshape(-1, self.n_features)
@@ -303,7 +332,7 @@ class MlxModel:
                     why = "unknown category {}"
                 x = values[np.where(idx < 0, 0, idx)] if len(values) else np.zeros(n)
                 first_bad = self._first(unknown)
-                first_missing = self._first(missing) if step.get("fill") is None else None
+                first_missing = self._first(missing) if step.get("fill") is None and self.na != "keep" else None
                 if first_bad is not None and (first_missing is None or first_bad < first_missing):
                     raise MlxInputError(
                         f"column '{name}', row {first_bad + row_offset}: "
@@ -313,6 +342,8 @@ class MlxModel:
                     self._missing(name, missing, row_offset)
                 if step.get("fill") is not None:
                     x = np.where(missing, step["fill"], x)
+                elif self.na == "keep":
+                    x = np.where(missing, np.nan, x)
                 out[at] = self._scaled(x, step)
                 at += 1
         return out.T
@@ -330,7 +361,7 @@ class MlxModel:
         for f, step in enumerate(self.steps):
             row = xt[f]
             missing = np.isnan(row)
-            has_missing = missing.any()
+            has_missing = missing.any() and self.na != "keep"  # keep: gradient boosting routes NaN
             if has_missing and step.get("fill") is None:
                 self._missing(step["column"], missing, row_offset)
             scale = step.get("scale")
@@ -390,7 +421,7 @@ class MlxModel:
                 )
             x = lut[codes]
         missing = np.isnan(x)
-        if missing.any():
+        if missing.any() and self.na != "keep":
             if step.get("fill") is None:
                 self._missing(name, missing, row_offset)
             x[missing] = step["fill"]
@@ -437,6 +468,12 @@ class MlxModel:
             return _softmax((self.coef @ x.T) + self.intercept[:, None])
         if self.kind == "trees":
             return self.forest.predict(x)
+        if self.kind == "boosted":
+            z = self.forest.raw_scores(x, self.per_iteration, self.base_score)
+            if self.per_iteration == 1:
+                p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+                return np.column_stack([1.0 - p1, p1])
+            return _softmax(z.T)
         if self.kind == "knn":
             counts = np.zeros((n, k))
             y = self.train_y.astype(np.intp)
@@ -458,6 +495,8 @@ class MlxModel:
             return x @ self.coef[0] + self.intercept[0]
         if self.kind == "trees":
             return self.forest.predict(x)[:, 0]
+        if self.kind == "boosted":
+            return self.forest.raw_scores(x, 1, self.base_score)[:, 0]
         if self.kind == "knn":
             out = np.empty(x.shape[0])
             for block, nb, rows, cols in self._neighbours(x):

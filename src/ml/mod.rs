@@ -1,5 +1,6 @@
 //! Machine learning: data loading, preprocessing, splits, estimators, metrics and the model artifact.
 
+pub mod boost;
 pub mod choice;
 pub mod data;
 pub mod estimator;

@@ -170,7 +170,7 @@ impl SavedModel {
                 .expect("a model serializes")
                 .as_bytes(),
         )?;
-        if let Fitted::Trees { trees, .. } = &self.fitted {
+        if let Fitted::Trees { trees, .. } | Fitted::Boosted { trees, .. } = &self.fitted {
             write(TREES_BIN, &tree::encode(trees))?;
         }
         let columns: Vec<String> = self
@@ -213,7 +213,7 @@ impl SavedModel {
                 Task::Regression => "regression",
             }),
         );
-        if matches!(self.fitted, Fitted::Trees { .. }) {
+        if matches!(self.fitted, Fitted::Trees { .. } | Fitted::Boosted { .. }) {
             flavor.insert(s("trees_path"), s(TREES_BIN));
         }
         let mut flavors = serde_yaml_ng::Mapping::new();
@@ -310,6 +310,35 @@ impl SavedModel {
                     std::fs::read(&trees_path).map_err(|e| load_err(&trees_path, e.to_string()))?;
                 *trees = tree::decode(&bytes, nf, outputs).map_err(|e| load_err(&trees_path, e))?;
                 if trees.len() != *n_trees {
+                    return Err(load_err(
+                        &trees_path,
+                        format!("{} trees, expected {n_trees}", trees.len()),
+                    ));
+                }
+            }
+            Fitted::Boosted {
+                trees,
+                n_trees,
+                base_score,
+                per_iteration,
+                ..
+            } => {
+                let want = match model.task {
+                    Task::Classification if outputs > 2 => outputs,
+                    _ => 1,
+                };
+                if *per_iteration != want || base_score.len() != want {
+                    return Err(load_err(
+                        &json_path,
+                        "boosting state does not match the classes".into(),
+                    ));
+                }
+                let trees_path = dir.join(TREES_BIN);
+                let bytes =
+                    std::fs::read(&trees_path).map_err(|e| load_err(&trees_path, e.to_string()))?;
+                // One value per leaf: each tree scores one class.
+                *trees = tree::decode(&bytes, nf, 1).map_err(|e| load_err(&trees_path, e))?;
+                if trees.len() != *n_trees || *n_trees % want != 0 {
                     return Err(load_err(
                         &trees_path,
                         format!("{} trees, expected {n_trees}", trees.len()),

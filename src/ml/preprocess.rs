@@ -14,6 +14,8 @@ pub enum NaPolicy {
     Mean,
     Median,
     Zero,
+    /// Keep missing values as missing (NaN); for gradient boosting, which learns where they go
+    Keep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +153,7 @@ fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, PreprocessErro
 
 fn stats(values: &mut [f64], na: NaPolicy) -> Option<f64> {
     match na {
-        NaPolicy::Drop => None,
+        NaPolicy::Drop | NaPolicy::Keep => None,
         NaPolicy::Zero => Some(0.0),
         NaPolicy::Mean => Some(if values.is_empty() {
             0.0
@@ -302,12 +304,15 @@ impl Preprocessor {
                 | Step::Ordinal { column, .. } => column,
             };
             let col = column(table, name)?;
+            let keep = self.na == NaPolicy::Keep;
             let missing = |r: usize, fill: Option<f64>| {
-                fill.ok_or_else(|| PreprocessError::Cell {
-                    column: name.clone(),
-                    row: r + row_offset,
-                    why: "missing value (the model was trained with --na drop)".into(),
-                })
+                // NaN stays NaN through scaling.
+                fill.or(keep.then_some(f64::NAN))
+                    .ok_or_else(|| PreprocessError::Cell {
+                        column: name.clone(),
+                        row: r + row_offset,
+                        why: "missing value (the model was trained with --na drop)".into(),
+                    })
             };
             let scaled = |x: f64, s: &Option<(f64, f64)>| s.map_or(x, |(m, sd)| (x - m) / sd);
             match step {

@@ -113,6 +113,33 @@ pub fn stratified_split(labels: &[usize], test_size: f64, seed: u64) -> Split {
     split
 }
 
+/// The fold (0..k) of each of `n` rows for K-fold cross-validation. Rows are taken in the order of numpy's
+/// `RandomState(seed).permutation(n)` and dealt to folds 0, 1, ..., k-1 in turn; with `labels`, class by
+/// class (classes in order, the deal continuing from one class to the next), so each fold holds every
+/// class's share give or take one row.
+pub fn kfold(n: usize, labels: Option<&[usize]>, k: usize, seed: u64) -> Vec<usize> {
+    let perm = Mt19937::new(seed as u32).permutation(n);
+    let mut fold = vec![0; n];
+    match labels {
+        None => {
+            for (i, &r) in perm.iter().enumerate() {
+                fold[r] = i % k.max(1);
+            }
+        }
+        Some(labels) => {
+            let n_classes = labels.iter().max().map_or(0, |m| m + 1);
+            let mut dealt = 0;
+            for class in 0..n_classes {
+                for &r in perm.iter().filter(|&&r| labels[r] == class) {
+                    fold[r] = dealt % k.max(1);
+                    dealt += 1;
+                }
+            }
+        }
+    }
+    fold
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +160,16 @@ mod tests {
             Mt19937::new(42).permutation(10),
             [8, 1, 5, 0, 7, 2, 9, 4, 3, 6]
         );
+    }
+
+    #[test]
+    fn folds_deal_the_permuted_rows_class_by_class() {
+        // permutation(10) with seed 42: 8, 1, 5, 0, 7, 2, 9, 4, 3, 6.
+        assert_eq!(kfold(10, None, 3, 42), [0, 1, 2, 2, 1, 2, 0, 1, 0, 0]);
+        let labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0];
+        let folds = kfold(10, Some(&labels), 2, 42);
+        // Class 0 in permuted order: 8, 5, 7, 9, 4, 6 -> folds 0, 1, 0, 1, 0, 1; then class 1: 1, 0, 2, 3.
+        assert_eq!(folds, [1, 0, 0, 1, 0, 1, 1, 0, 0, 1]);
     }
 
     #[test]

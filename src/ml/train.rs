@@ -40,6 +40,8 @@ pub struct TrainOptions {
     pub run_id: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub register: Option<String>,
+    /// K-fold cross-validation on the training part before the final fit.
+    pub cv: Option<usize>,
     /// The command line, recorded as a tag.
     pub command: String,
 }
@@ -263,6 +265,12 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
     if !model.supports(task) {
         bail!("--model {} does not do {:?}", model.name(), task);
     }
+    if opts.na == NaPolicy::Keep && model != ModelKind::GradientBoosting {
+        bail!(
+            "--na keep is for --model gradient-boosting; {} needs every value (use --na drop, mean, median or zero)",
+            model.name()
+        );
+    }
     let label_type = target_col.mlflow_type().to_string();
     let (classes, y) = match task {
         Task::Classification => {
@@ -467,6 +475,9 @@ fn train_in_run(
         if opts.stratify { "True" } else { "False" }.into(),
     );
     params.insert("na".into(), format!("{:?}", opts.na).to_lowercase());
+    if let Some(k) = opts.cv {
+        params.insert("cv".into(), k.to_string());
+    }
     params.insert(
         "encoding".into(),
         format!("{:?}", opts.encoding).to_lowercase(),
@@ -502,8 +513,12 @@ fn train_in_run(
         },
     )?;
 
+    if let Some(k) = opts.cv {
+        let cv = cross_validate(opts, p, &pre_opts, k)?;
+        log_cv(store, run_id, &cv)?;
+    }
     let started = std::time::Instant::now();
-    let (fitted, importance) = estimator::fit(
+    let (fitted, importance, curves) = estimator::fit_with_curves(
         p.model,
         &opts.hyper,
         &TrainSet {
@@ -516,6 +531,9 @@ fn train_in_run(
         progress,
     )?;
     let fit_seconds = started.elapsed().as_secs_f64();
+    if let Some(curves) = &curves {
+        log_curves(store, run_id, p.task, curves)?;
+    }
     let model = SavedModel {
         format_version: 1,
         kind: p.model,
@@ -546,35 +564,21 @@ fn train_in_run(
     let test_csv = test_csv.into_inner().map_err(|e| e.into_error())?;
     let mut report = serde_json::Map::new();
     let mut per_class_text = None;
-    let mut values = match p.task {
-        Task::Classification => {
-            let proba = predictions
-                .proba
-                .as_ref()
-                .expect("classifiers give probabilities");
-            let k = p.classes.len();
-            let y: Vec<usize> = y_test.iter().map(|v| *v as usize).collect();
-            let pred: Vec<usize> = proba.chunks_exact(k).map(super::model::argmax).collect();
-            let cm = metrics::confusion_matrix(&y, &pred, k);
-            report.insert("labels".into(), serde_json::json!(p.classes));
-            report.insert("confusion_matrix".into(), serde_json::json!(cm));
-            let per_class = metrics::classification_report(&y, &pred, k);
-            report.insert(
-                "classification_report".into(),
-                per_class.to_json(&p.classes),
-            );
-            per_class_text = Some(per_class.to_text(&p.classes));
-            metrics::classification(&y, &pred, proba, k)
-        }
-        Task::Regression => {
-            let pred: Vec<f64> = predictions
-                .values
-                .iter()
-                .map(|v| v.as_f64().unwrap_or(f64::NAN))
-                .collect();
-            metrics::regression(&y_test, &pred)
-        }
-    };
+    let mut values = test_metrics(p.task, p.classes.len(), &predictions, &y_test);
+    if let Some(proba) = &predictions.proba {
+        let k = p.classes.len();
+        let y: Vec<usize> = y_test.iter().map(|v| *v as usize).collect();
+        let pred: Vec<usize> = proba.chunks_exact(k).map(super::model::argmax).collect();
+        let cm = metrics::confusion_matrix(&y, &pred, k);
+        report.insert("labels".into(), serde_json::json!(p.classes));
+        report.insert("confusion_matrix".into(), serde_json::json!(cm));
+        let per_class = metrics::classification_report(&y, &pred, k);
+        report.insert(
+            "classification_report".into(),
+            per_class.to_json(&p.classes),
+        );
+        per_class_text = Some(per_class.to_text(&p.classes));
+    }
     if !p.held_out {
         // MLflow autologging's names for metrics on the training rows.
         values = values
@@ -687,6 +691,203 @@ fn train_in_run(
         n_test,
         features: model.preprocessor.feature_names.clone(),
     })
+}
+
+/// The test metrics of `predictions` (accuracy, f1, ... or rmse, mae, r2).
+fn test_metrics(
+    task: Task,
+    n_classes: usize,
+    predictions: &super::model::Predictions,
+    y_test: &[f64],
+) -> BTreeMap<String, f64> {
+    match task {
+        Task::Classification => {
+            let proba = predictions
+                .proba
+                .as_ref()
+                .expect("classifiers give probabilities");
+            let y: Vec<usize> = y_test.iter().map(|v| *v as usize).collect();
+            let pred: Vec<usize> = proba
+                .chunks_exact(n_classes)
+                .map(super::model::argmax)
+                .collect();
+            metrics::classification(&y, &pred, proba, n_classes)
+        }
+        Task::Regression => {
+            let pred: Vec<f64> = predictions
+                .values
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect();
+            metrics::regression(y_test, &pred)
+        }
+    }
+}
+
+/// K-fold cross-validation on the training part (folds from `split::kfold`, stratified for
+/// classification): per fold, preprocessing and the estimator are fitted on the other folds and scored on
+/// it. Returns each metric's per-fold values.
+fn cross_validate(
+    opts: &TrainOptions,
+    p: &Prepared,
+    pre_opts: &PreprocessOptions,
+    k: usize,
+) -> anyhow::Result<BTreeMap<String, Vec<f64>>> {
+    let rows = &p.split.train;
+    if k < 2 || k > rows.len() {
+        anyhow::bail!(
+            "--cv {k}: need at least 2 folds and at most the {} training rows",
+            rows.len()
+        );
+    }
+    let labels: Vec<usize> = rows.iter().map(|&r| p.y[r] as usize).collect();
+    let folds = split::kfold(
+        rows.len(),
+        (p.task == Task::Classification).then_some(&labels[..]),
+        k,
+        opts.seed,
+    );
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for fold in 0..k {
+        let part = |inside: bool| -> Vec<usize> {
+            rows.iter()
+                .zip(&folds)
+                .filter(|(_, f)| (**f == fold) == inside)
+                .map(|(r, _)| *r)
+                .collect()
+        };
+        let (fit_rows, score_rows) = (part(false), part(true));
+        let fit_table = p.table.select_rows(&fit_rows);
+        let pre = Preprocessor::fit(&fit_table, pre_opts)
+            .map_err(|e| at_file_row(e, &fit_rows, &p.source_rows))?;
+        let x_fit = pre
+            .transform(&fit_table, 2)
+            .map_err(|e| at_file_row(e, &fit_rows, &p.source_rows))?;
+        let x_score = pre
+            .transform(&p.table.select_rows(&score_rows), 2)
+            .map_err(|e| at_file_row(e, &score_rows, &p.source_rows))?;
+        let y_fit: Vec<f64> = fit_rows.iter().map(|&r| p.y[r]).collect();
+        let y_score: Vec<f64> = score_rows.iter().map(|&r| p.y[r]).collect();
+        let (fitted, _) = estimator::fit(
+            p.model,
+            &opts.hyper,
+            &TrainSet {
+                x: &x_fit,
+                n_features: pre.n_features(),
+                y: &y_fit,
+                n_classes: p.classes.len(),
+                task: p.task,
+            },
+            &|| {},
+        )?;
+        let model = SavedModel {
+            format_version: 1,
+            kind: p.model,
+            task: p.task,
+            target: opts.target.clone(),
+            classes: p.classes.clone(),
+            label_type: p.label_type.clone(),
+            params: BTreeMap::new(),
+            preprocessor: pre,
+            fitted,
+            feature_importance: None,
+        };
+        let values = test_metrics(
+            p.task,
+            p.classes.len(),
+            &model.predict_matrix(&x_score),
+            &y_score,
+        );
+        for (name, v) in values {
+            out.entry(name).or_default().push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Cross-validation as metrics: `cv_<metric>` per fold (step = fold), `cv_<metric>_mean` and
+/// `cv_<metric>_std` (population standard deviation, numpy's default), in one batch.
+fn log_cv(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    cv: &BTreeMap<String, Vec<f64>>,
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    let point = |value: f64, step: i64| MetricPoint {
+        timestamp: now,
+        value,
+        step,
+    };
+    let mut points = Vec::new();
+    for (name, values) in cv {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        for (fold, v) in values.iter().enumerate() {
+            points.push((format!("cv_{name}"), point(*v, fold as i64)));
+        }
+        points.push((format!("cv_{name}_mean"), point(mean, 0)));
+        points.push((format!("cv_{name}_std"), point(std, 0)));
+    }
+    log_points(store, run_id, points)
+}
+
+/// Log metric points in one batch (one append per metric file, chunked requests on a server).
+fn log_points(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    metrics: Vec<(String, MetricPoint)>,
+) -> anyhow::Result<()> {
+    store.log_batch(
+        run_id,
+        &Batch {
+            metrics,
+            ..Batch::default()
+        },
+    )?;
+    Ok(())
+}
+
+/// Gradient boosting's learning curves as metric histories (step = iteration), in one batch.
+fn log_curves(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    task: Task,
+    curves: &super::boost::Curves,
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    let main = match task {
+        Task::Classification => "validation_accuracy",
+        Task::Regression => "validation_rmse",
+    };
+    let mut points = Vec::new();
+    for (name, values) in [
+        ("train_loss", &curves.train_loss),
+        ("validation_loss", &curves.validation_loss),
+        (main, &curves.validation_metric),
+    ] {
+        points.extend(values.iter().enumerate().map(|(i, v)| {
+            (
+                name.to_string(),
+                MetricPoint {
+                    timestamp: now,
+                    value: *v,
+                    step: i as i64 + 1,
+                },
+            )
+        }));
+    }
+    if let Some(best) = curves.best_iteration {
+        points.push((
+            "best_iteration".into(),
+            MetricPoint {
+                timestamp: now,
+                value: best as f64,
+                step: 0,
+            },
+        ));
+    }
+    log_points(store, run_id, points)
 }
 
 fn text_report(

@@ -8,7 +8,10 @@
 
 use super::split::Mt19937;
 
-const LEAF: u16 = u16::MAX;
+pub const LEAF: u16 = u16::MAX;
+/// Set in an internal node's `feature` when missing values (NaN) go left (gradient boosting learns the side;
+/// forests never see a missing value, and NaN fails `<=`, so it goes right).
+pub const NAN_LEFT: u16 = 0x8000;
 const MAX_BINS: usize = 256;
 
 /// One node in preorder: an internal node's left child is the next node; `next` is its right child.
@@ -36,7 +39,8 @@ impl Tree {
                 let at = n.next as usize;
                 return &self.values[at..at + n_outputs];
             }
-            i = if (row[n.feature as usize] as f32) <= n.threshold {
+            let v = row[(n.feature & !NAN_LEFT) as usize] as f32;
+            i = if v <= n.threshold || (v.is_nan() && n.feature & NAN_LEFT != 0) {
                 i + 1
             } else {
                 n.next as usize
@@ -495,7 +499,7 @@ pub fn decode(bytes: &[u8], n_features: usize, n_outputs: usize) -> Result<Vec<T
             let ok = if n.feature == LEAF {
                 (n.next as usize) + n_outputs <= values.len()
             } else {
-                (n.feature as usize) < n_features
+                ((n.feature & !NAN_LEFT) as usize) < n_features
                     && (n.next as usize) < nodes.len()
                     && n.next as usize > i + 1
                     && i + 1 < nodes.len()

@@ -6,7 +6,7 @@
 //! the `mlx.command` tag is only ever a note for people.
 
 use crate::ml::choice::Choice;
-use crate::ml::estimator::{Hyper, ModelKind, Task};
+use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::train::{TrainOptions, TrainResult};
 use crate::store::TrackingStore;
@@ -157,6 +157,38 @@ fn positive(params: &BTreeMap<String, String>, key: &str, default: f64) -> Resul
     }
 }
 
+/// Gradient boosting's hyperparameters as recorded (defaults for a run of another estimator).
+fn gb_hyper(params: &BTreeMap<String, String>) -> Result<GbHyper, ParamError> {
+    let d = GbHyper::default();
+    let l2 = match params.get("l2_regularization") {
+        None => d.l2_regularization,
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => x,
+            _ => {
+                return Err(invalid(
+                    "l2_regularization",
+                    v,
+                    "not a number of at least 0",
+                ));
+            }
+        },
+    };
+    let early_stopping = match params.get("early_stopping").map(String::as_str) {
+        None | Some("None") => None,
+        Some(_) => Some(count(params, "early_stopping", 0, MAX_TREES)?),
+    };
+    Ok(GbHyper {
+        learning_rate: positive(params, "learning_rate", d.learning_rate)?,
+        num_leaves: count(params, "num_leaves", d.num_leaves, MAX_SAMPLES)?,
+        l2_regularization: l2,
+        max_bins: count(params, "max_bins", d.max_bins, 255)?,
+        subsample: positive(params, "subsample", d.subsample)?,
+        colsample: positive(params, "colsample", d.colsample)?,
+        early_stopping,
+        validation_fraction: positive(params, "validation_fraction", d.validation_fraction)?,
+    })
+}
+
 fn flag(params: &BTreeMap<String, String>, key: &str) -> Result<bool, ParamError> {
     match params.get(key).map(String::as_str) {
         None | Some("False") => Ok(false),
@@ -274,6 +306,7 @@ pub fn options_from_params(
         seed,
         // The server's cores, not the recording machine's.
         jobs: count(params, "n_jobs", cores, usize::MAX)?.clamp(1, cores),
+        gb: gb_hyper(params)?,
     };
     let categorical: Vec<String> = cx
         .categorical
@@ -304,6 +337,7 @@ pub fn options_from_params(
         run_id: None,
         tags: BTreeMap::from([("mlx.retrained_from".to_string(), cx.retrained_from.clone())]),
         register: None,
+        cv: None,
         command: String::new(),
     };
     opts.command = equivalent_command(&opts);
@@ -357,6 +391,19 @@ fn equivalent_command(o: &TrainOptions) -> String {
     push("--alpha", h.alpha.to_string());
     push("--k", h.k.to_string());
     push("--max-iter", h.max_iter.to_string());
+    if o.model == Some(ModelKind::GradientBoosting) {
+        let g = &h.gb;
+        push("--learning-rate", g.learning_rate.to_string());
+        push("--num-leaves", g.num_leaves.to_string());
+        push("--l2-regularization", g.l2_regularization.to_string());
+        push("--max-bins", g.max_bins.to_string());
+        push("--subsample", g.subsample.to_string());
+        push("--colsample", g.colsample.to_string());
+        if let Some(n) = g.early_stopping {
+            push("--early-stopping", n.to_string());
+            push("--validation-fraction", g.validation_fraction.to_string());
+        }
+    }
     if o.scale {
         args.push("--scale".into());
     }

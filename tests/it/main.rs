@@ -1,6 +1,7 @@
 //! mlx's integration tests: one binary driving the real `mlx` executable in temp dirs, plus interop tests
 //! that drive the real `mlflow` Python package (3.17.2, from the venv `scripts/test.sh` prepares).
 
+mod boost;
 mod clients;
 mod common;
 mod compare;

@@ -315,6 +315,38 @@ fn every_estimator_predicts_the_same_through_mlflow_pyfunc_serve_and_spark() {
         ),
         ("h-dt", &houses, &ho, vec!["--model", "decision-tree"]),
         ("h-knn", &houses, &ho, vec!["--model", "knn"]),
+        // Gradient boosting keeps missing values (Titanic's Age, the houses' age) and routes them.
+        (
+            "t-gb",
+            &t,
+            &titanic_cls,
+            vec!["--model", "gradient-boosting", "--n-estimators", "30"],
+        ),
+        (
+            "tf-gb",
+            &t,
+            &titanic_reg,
+            vec!["--model", "gradient-boosting", "--n-estimators", "20"],
+        ),
+        (
+            "s-gb",
+            &species,
+            &sp,
+            vec!["--model", "gradient-boosting", "--n-estimators", "20"],
+        ),
+        (
+            "h-gb",
+            &houses,
+            &["--target", "price"],
+            vec!["--model", "gradient-boosting", "--n-estimators", "20"],
+        ),
+        // Every feature numeric (the loader's one-copy path), missing ages kept.
+        (
+            "hn-gb",
+            &houses,
+            &["--target", "price", "--features", "area,rooms,age"],
+            vec!["--model", "gradient-boosting", "--n-estimators", "20"],
+        ),
     ];
     let mut models = Vec::new();
     let mut expected = std::collections::BTreeMap::new();
