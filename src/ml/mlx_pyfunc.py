@@ -562,6 +562,16 @@ class MlxModel:
         params = params or {}
         x = self.transform(model_input)
         if self.task == "classification":
+            if (
+                not params.get("predict_proba")
+                and self.kind == "linear"
+                and self.coef.shape[0] == 1
+                and len(self.classes) == 2
+            ):
+                # Binary logistic: argmax of [1 - p, p] is class 1 exactly when p > 1 - p (ties and NaN
+                # give class 0, as argmax's first maximum does) — without building the two columns.
+                p1 = 1.0 / (1.0 + np.exp(-(x @ self.coef[0] + self.intercept[0])))
+                return self.labels[(p1 > 1.0 - p1).astype(np.intp)]
             proba = self.predict_proba_matrix(x)
             if params.get("predict_proba"):
                 return pd.DataFrame(proba, columns=[f"proba_{c}" for c in self.classes])
