@@ -5,10 +5,11 @@
 //! refused by name.
 
 use super::skops::{self, Node, SkopsError};
+use super::trees::{sigmoid, softmax};
 use super::{ForeignInput, ForeignModel};
 use crate::ml::data::{Column, Table};
 use crate::ml::estimator::Task;
-use crate::ml::model::{ModelError, Predictions};
+use crate::ml::model::{ModelError, Predictions, argmax};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
@@ -1163,34 +1164,6 @@ fn numeric(frame: Frame, step: &str) -> Result<Vec<Vec<f64>>, String> {
         .collect()
 }
 
-fn expit(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// scikit-learn's softmax: subtract the row's maximum, exponentiate, divide by the sum.
-fn softmax(z: &mut [f64]) {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for v in z.iter_mut() {
-        *v = (*v - m).exp();
-        s += *v;
-    }
-    for v in z.iter_mut() {
-        *v /= s;
-    }
-}
-
-/// numpy's argmax: the first maximum.
-fn argmax(p: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in p.iter().enumerate() {
-        if *v > p[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 impl SklearnModel {
     fn frame(&self, table: &Table, row_offset: usize) -> Result<Frame, ModelError> {
         self.columns
@@ -1300,7 +1273,7 @@ impl SklearnModel {
                             let d = &z[r * rows..(r + 1) * rows];
                             let p = &mut proba[r * k..(r + 1) * k];
                             if rows == 1 {
-                                p[1] = expit(d[0]);
+                                p[1] = sigmoid(d[0]);
                                 p[0] = 1.0 - p[1];
                                 values.push(self.classes[usize::from(d[0] > 0.0)].clone());
                                 continue;
@@ -1309,7 +1282,7 @@ impl SklearnModel {
                             match kind {
                                 Logistic::Multinomial => softmax(p),
                                 Logistic::OneVsRest => {
-                                    p.iter_mut().for_each(|v| *v = expit(*v));
+                                    p.iter_mut().for_each(|v| *v = sigmoid(*v));
                                     let s: f64 = p.iter().sum();
                                     if s == 0.0 {
                                         p.iter_mut().for_each(|v| *v = 1.0 / k as f64);

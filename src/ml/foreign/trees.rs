@@ -334,16 +334,8 @@ pub fn softmax(v: &mut [f64]) {
     }
 }
 
-/// The index of the largest value; the first on ties, as numpy's `argmax`.
-pub fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
+/// The index of the largest value; the first on ties, as numpy's `argmax` (mlx's own rule).
+pub use crate::ml::model::argmax;
 
 #[cfg(test)]
 mod tests {
