@@ -7,6 +7,7 @@ mod bench;
 mod compare;
 mod config;
 mod experiments;
+mod hyper;
 mod log;
 mod log_run;
 mod maintenance;

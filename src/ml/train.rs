@@ -1,6 +1,6 @@
-//! `mlx train`'s domain: read the CSV, prepare features, split, fit, evaluate, and record everything in a
-//! run — params (defaults included), metrics, tags, the model (MLflow 3 layout), the dataset input,
-//! reports and plots — ending the run FAILED with the error if anything goes wrong midway.
+//! `mlx train`'s domain: read the CSV, prepare features, split, fit, cross-validate and evaluate, and say
+//! what a run records of it (params with defaults, metric points, reports, the dataset input). Recording
+//! the run itself is `ops::train`'s.
 
 use super::data::{self, Column, ReadOptions, Table};
 use super::estimator::{self, Hyper, ModelKind, Task, TrainSet};
@@ -8,8 +8,7 @@ use super::metrics;
 use super::model::SavedModel;
 use super::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
 use super::split;
-use crate::store::entities::{Dataset, MetricPoint, RunStatus};
-use crate::store::{Batch, NewRun, TrackingStore, get_or_create_experiment, now_ms};
+use crate::store::entities::{Dataset, MetricPoint};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -44,19 +43,6 @@ pub struct TrainOptions {
     pub cv: Option<usize>,
     /// The command line, recorded as a tag.
     pub command: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TrainResult {
-    pub run_id: String,
-    pub experiment_id: String,
-    pub model_id: String,
-    pub model_uri: String,
-    pub metrics: BTreeMap<String, f64>,
-    pub registered_version: Option<u64>,
-    pub n_train: usize,
-    pub n_test: usize,
-    pub features: Vec<String>,
 }
 
 /// Distinct-value count above which a string column is left out unless named (ids, names, tickets).
@@ -98,41 +84,29 @@ fn is_row_id(column: &Column) -> bool {
 }
 
 /// Data prepared for fitting: everything before a run exists, so bad input fails before anything is logged.
-struct Prepared {
-    table: Table,
+pub struct Prepared {
+    pub table: Table,
     /// The estimator: --model, else the task's default.
-    model: ModelKind,
+    pub model: ModelKind,
     /// False with --test-size 0: the "test" rows are the training rows.
-    held_out: bool,
-    features: Vec<String>,
-    task: Task,
-    classes: Vec<String>,
-    label_type: String,
+    pub held_out: bool,
+    pub features: Vec<String>,
+    pub task: Task,
+    pub classes: Vec<String>,
+    pub label_type: String,
     /// Class index or value per row of `table`.
-    y: Vec<f64>,
-    split: split::Split,
+    pub y: Vec<f64>,
+    pub split: split::Split,
     /// CSV row number (header = 1) of each row of `table`.
-    source_rows: Vec<usize>,
-    notes: Vec<String>,
+    pub source_rows: Vec<usize>,
+    /// What a person should know about the preparation (columns left out, rows dropped).
+    pub notes: Vec<String>,
 }
 
 /// Read and prepare the data of `opts` from `file` (a local copy when `opts.data` is a URL).
-fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepared> {
+pub fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepared> {
     use anyhow::{Context, bail};
-    let read = ReadOptions {
-        categorical: opts.categorical.clone(),
-        expected: BTreeMap::new(),
-    };
-    let table = match Table::read_csv_delimited(file, &read, opts.delimiter) {
-        Ok(t) => t,
-        // A downloaded copy: name the URL, not the temp file.
-        Err(e) if file != opts.data => bail!(
-            "{}",
-            e.to_string()
-                .replace(&*file.to_string_lossy(), &opts.data.to_string_lossy())
-        ),
-        Err(e) => return Err(e.into()),
-    };
+    let table = read_table(opts, file)?;
     let file = opts.data.display().to_string();
     let target_col = table.column(&opts.target).with_context(|| {
         format!(
@@ -142,6 +116,82 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
         )
     })?;
     let mut notes = Vec::new();
+    let features = select_features(opts, &table, &file, &mut notes)?;
+    let mut used = features.clone();
+    used.push(opts.target.clone());
+    table.check_numeric(&opts.data, &used)?;
+    for col in opts.maps.keys() {
+        if !features.contains(col) {
+            bail!("--map names column '{col}', which is not a feature");
+        }
+    }
+    // Rows: the target must be present; with --na drop, every feature too.
+    let mut keep: Vec<usize> = (0..table.n_rows)
+        .filter(|&r| !target_col.is_missing(r))
+        .collect();
+    if opts.na == NaPolicy::Drop {
+        let missing = preprocess::rows_with_missing(&table, &features);
+        keep.retain(|r| missing.binary_search(r).is_err());
+    }
+    let dropped = table.n_rows - keep.len();
+    if dropped > 0 {
+        notes.push(format!("dropped {dropped} rows with missing values"));
+    }
+    if keep.len() < 4 {
+        bail!(
+            "{file}: only {} usable rows; need at least 4 to train and test",
+            keep.len()
+        );
+    }
+    let table = table.select_rows(&keep);
+    let target_col = table.column(&opts.target).expect("checked above");
+    let task = opts.task.unwrap_or_else(|| infer_task(target_col));
+    let model = estimator_for(opts, target_col, task)?;
+    let label_type = target_col.mlflow_type().to_string();
+    let (classes, y) = labels(opts, task, target_col, table.n_rows)?;
+    let (held_out, split) = split_rows(opts, task, &y, table.n_rows, &mut notes)?;
+    Ok(Prepared {
+        table,
+        model,
+        held_out,
+        features,
+        task,
+        classes,
+        label_type,
+        y,
+        split,
+        source_rows: keep.iter().map(|r| r + 2).collect(),
+        notes,
+    })
+}
+
+/// The CSV of `opts`, read from `file`.
+fn read_table(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Table> {
+    let read = ReadOptions {
+        categorical: opts.categorical.clone(),
+        expected: BTreeMap::new(),
+    };
+    match Table::read_csv_delimited(file, &read, opts.delimiter) {
+        Ok(t) => Ok(t),
+        // A downloaded copy: name the URL, not the temp file.
+        Err(e) if file != opts.data => anyhow::bail!(
+            "{}",
+            e.to_string()
+                .replace(&*file.to_string_lossy(), &opts.data.to_string_lossy())
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The feature columns: those named by --features (checked), else every column but the target, --drop,
+/// ids and high-cardinality text (each left out with a note).
+fn select_features(
+    opts: &TrainOptions,
+    table: &Table,
+    file: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    use anyhow::bail;
     let features: Vec<String> = match &opts.features {
         Some(f) => {
             for name in f {
@@ -201,35 +251,12 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
     if features.is_empty() {
         bail!("no feature columns left to train on");
     }
-    let mut used = features.clone();
-    used.push(opts.target.clone());
-    table.check_numeric(&opts.data, &used)?;
-    for col in opts.maps.keys() {
-        if !features.contains(col) {
-            bail!("--map names column '{col}', which is not a feature");
-        }
-    }
-    // Rows: the target must be present; with --na drop, every feature too.
-    let mut keep: Vec<usize> = (0..table.n_rows)
-        .filter(|&r| !target_col.is_missing(r))
-        .collect();
-    if opts.na == NaPolicy::Drop {
-        let missing = preprocess::rows_with_missing(&table, &features);
-        keep.retain(|r| missing.binary_search(r).is_err());
-    }
-    let dropped = table.n_rows - keep.len();
-    if dropped > 0 {
-        notes.push(format!("dropped {dropped} rows with missing values"));
-    }
-    if keep.len() < 4 {
-        bail!(
-            "{file}: only {} usable rows; need at least 4 to train and test",
-            keep.len()
-        );
-    }
-    let table = table.select_rows(&keep);
-    let target_col = table.column(&opts.target).expect("checked above");
-    let inferred = match target_col {
+    Ok(features)
+}
+
+/// Classification for text or a few distinct integers, else regression.
+fn infer_task(target_col: &Column) -> Task {
+    match target_col {
         Column::Text(_) => Task::Classification,
         Column::Numeric(v) => {
             let mut distinct: Vec<i64> = Vec::new();
@@ -245,8 +272,16 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
                 Task::Regression
             }
         }
-    };
-    let task = opts.task.unwrap_or(inferred);
+    }
+}
+
+/// The estimator for `task` (--model, else the task's default), checked against the target and --na.
+fn estimator_for(
+    opts: &TrainOptions,
+    target_col: &Column,
+    task: Task,
+) -> anyhow::Result<ModelKind> {
+    use anyhow::bail;
     if task == Task::Classification
         && matches!(target_col, Column::Numeric(v) if v.iter().flatten().any(|x| x.fract() != 0.0))
     {
@@ -271,10 +306,19 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
             model.name()
         );
     }
-    let label_type = target_col.mlflow_type().to_string();
-    let (classes, y) = match task {
+    Ok(model)
+}
+
+/// The classes (sorted, numbers as numbers) and each row's class index, or the regression target.
+fn labels(
+    opts: &TrainOptions,
+    task: Task,
+    target_col: &Column,
+    n_rows: usize,
+) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
+    match task {
         Task::Classification => {
-            let labels: Vec<String> = (0..table.n_rows)
+            let labels: Vec<String> = (0..n_rows)
                 .map(|r| target_col.text(r).expect("kept rows have a target"))
                 .collect();
             let mut classes = labels.clone();
@@ -285,7 +329,7 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
             });
             classes.dedup();
             if classes.len() < 2 {
-                bail!(
+                anyhow::bail!(
                     "target '{}' has only one class ({}); a classifier needs at least two",
                     opts.target,
                     classes.first().map(String::as_str).unwrap_or("")
@@ -295,22 +339,33 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
                 .iter()
                 .map(|l| classes.iter().position(|c| c == l).expect("a known class") as f64)
                 .collect();
-            (classes, y)
+            Ok((classes, y))
         }
         Task::Regression => {
             let Column::Numeric(v) = target_col else {
                 unreachable!("checked above")
             };
-            (
+            Ok((
                 Vec::new(),
                 v.iter()
                     .map(|x| x.expect("kept rows have a target"))
                     .collect(),
-            )
+            ))
         }
-    };
+    }
+}
+
+/// The train/test split of --test-size (seeded, stratified on request); with 0, the test rows are the
+/// training rows. Returns whether rows were held out, and the split.
+fn split_rows(
+    opts: &TrainOptions,
+    task: Task,
+    y: &[f64],
+    n_rows: usize,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<(bool, split::Split)> {
     if !(0.0..1.0).contains(&opts.test_size) {
-        bail!(
+        anyhow::bail!(
             "--test-size must be at least 0 and below 1, not {}",
             opts.test_size
         );
@@ -319,10 +374,9 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
     let split = if !held_out {
         // Fit the final model on every row; it is evaluated on those same rows (training_* metrics).
         notes.push(format!(
-            "--test-size 0: fitting on all {} rows; metrics are training_* on those rows, not a held-out estimate",
-            table.n_rows
+            "--test-size 0: fitting on all {n_rows} rows; metrics are training_* on those rows, not a held-out estimate"
         ));
-        let all: Vec<usize> = (0..table.n_rows).collect();
+        let all: Vec<usize> = (0..n_rows).collect();
         split::Split {
             train: all.clone(),
             test: all,
@@ -331,27 +385,15 @@ fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepar
         let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
         split::stratified_split(&labels, opts.test_size, opts.seed)
     } else {
-        split::train_test_split(table.n_rows, opts.test_size, opts.seed)
+        split::train_test_split(n_rows, opts.test_size, opts.seed)
     };
     if split.train.is_empty() || split.test.is_empty() {
-        bail!(
+        anyhow::bail!(
             "--test-size {} leaves an empty train or test part",
             opts.test_size
         );
     }
-    Ok(Prepared {
-        table,
-        model,
-        held_out,
-        features,
-        task,
-        classes,
-        label_type,
-        y,
-        split,
-        source_rows: keep.iter().map(|r| r + 2).collect(),
-        notes,
-    })
+    Ok((held_out, split))
 }
 
 /// Where the data is, as recorded: a URL as given, a path made absolute.
@@ -366,86 +408,34 @@ pub fn data_location(data: &std::path::Path) -> String {
         .to_string()
 }
 
-/// Train and record a run. `progress` is called once per tree of a forest; `notes` receives human notes.
-pub fn train(
-    store: &dyn TrackingStore,
-    opts: &TrainOptions,
-    progress: &(dyn Fn() + Sync),
-    notes: &mut dyn FnMut(&str),
-) -> anyhow::Result<TrainResult> {
-    use anyhow::Context;
-    // A URL is streamed to a temp file, kept until the run is recorded.
-    let fetched = super::fetch::fetch_if_url(&opts.data)?;
-    let p = prepare(
-        opts,
-        fetched.as_ref().map_or(opts.data.as_path(), |f| f.path()),
-    )?;
-    for n in &p.notes {
-        notes(n);
-    }
-    let (run_id, experiment_id, own_run) = match &opts.run_id {
-        Some(id) => {
-            let run = store
-                .get_run(id)
-                .with_context(|| format!("cannot attach to run {id}"))?;
-            (id.clone(), run.info.experiment_id, false)
-        }
-        None => {
-            let exp = get_or_create_experiment(store, &opts.experiment)?;
-            let mut tags = crate::context::system_tags("mlx train");
-            tags.extend(opts.tags.clone());
-            let info = store.create_run(NewRun {
-                run_id: None,
-                experiment_id: exp.experiment_id.clone(),
-                run_name: opts.run_name.clone(),
-                user_id: crate::context::user(),
-                start_time: now_ms(),
-                tags,
-            })?;
-            (info.run_id, exp.experiment_id, true)
-        }
-    };
-    match train_in_run(store, opts, &p, &run_id, progress) {
-        Ok(mut result) => {
-            result.experiment_id = experiment_id;
-            if own_run {
-                store.update_run(&run_id, RunStatus::Finished, Some(now_ms()))?;
-            }
-            Ok(result)
-        }
-        Err(e) => {
-            let message = format!("{e:#}");
-            let _ = store.log_batch(
-                &run_id,
-                &Batch {
-                    tags: vec![("mlx.error".into(), message.chars().take(5000).collect())],
-                    ..Batch::default()
-                },
-            );
-            let _ = store.update_run(&run_id, RunStatus::Failed, Some(now_ms()));
-            Err(e.context(format!("run {run_id} ended FAILED")))
-        }
-    }
+/// The prepared data as matrices: preprocessing fitted on the training part, both parts transformed.
+pub struct Matrices {
+    pub pre: Preprocessor,
+    /// The training part's rows (the model's input example comes from them).
+    pub train_table: Table,
+    pub x_train: Vec<f64>,
+    pub x_test: Vec<f64>,
+    pub y_train: Vec<f64>,
+    pub y_test: Vec<f64>,
 }
 
-fn train_in_run(
-    store: &dyn TrackingStore,
-    opts: &TrainOptions,
-    p: &Prepared,
-    run_id: &str,
-    progress: &(dyn Fn() + Sync),
-) -> anyhow::Result<TrainResult> {
-    let train_table = p.table.select_rows(&p.split.train);
-    let test_table = p.table.select_rows(&p.split.test);
-    let pre_opts = PreprocessOptions {
+/// How the features of `p` are preprocessed under `opts`.
+fn preprocess_options(opts: &TrainOptions, p: &Prepared) -> PreprocessOptions {
+    PreprocessOptions {
         features: p.features.clone(),
         maps: opts.maps.clone(),
         encoding: opts.encoding,
         na: opts.na,
         scale: opts.scale,
-    };
+    }
+}
+
+/// Fit the preprocessing on the training part and transform both parts (errors name the file's row).
+pub fn matrices(opts: &TrainOptions, p: &Prepared) -> anyhow::Result<Matrices> {
+    let train_table = p.table.select_rows(&p.split.train);
+    let test_table = p.table.select_rows(&p.split.test);
     let (train_rows, test_rows) = (&p.split.train, &p.split.test);
-    let pre = Preprocessor::fit(&train_table, &pre_opts)
+    let pre = Preprocessor::fit(&train_table, &preprocess_options(opts, p))
         .map_err(|e| at_file_row(e, train_rows, &p.source_rows))?;
     let x_train = pre
         .transform(&train_table, 2)
@@ -453,13 +443,25 @@ fn train_in_run(
     let x_test = pre
         .transform(&test_table, 2)
         .map_err(|e| at_file_row(e, test_rows, &p.source_rows))?;
-    let y_train: Vec<f64> = p.split.train.iter().map(|&r| p.y[r]).collect();
-    let y_test: Vec<f64> = p.split.test.iter().map(|&r| p.y[r]).collect();
+    Ok(Matrices {
+        pre,
+        train_table,
+        x_train,
+        x_test,
+        y_train: p.split.train.iter().map(|&r| p.y[r]).collect(),
+        y_test: p.split.test.iter().map(|&r| p.y[r]).collect(),
+    })
+}
 
-    // Params: the estimator's hyperparameters with defaults, and how the data was prepared.
+/// The run's params: the estimator's hyperparameters with defaults, and how the data was prepared.
+pub fn recorded_params(
+    opts: &TrainOptions,
+    p: &Prepared,
+    n_features: usize,
+) -> BTreeMap<String, String> {
     let mut params = opts
         .hyper
-        .recorded(p.model, pre.n_features(), p.task, p.classes.len());
+        .recorded(p.model, n_features, p.task, p.classes.len());
     params.insert("model".into(), p.model.name().into());
     params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
     // Absolute, so that a retrain works from any folder (a URL stays as given).
@@ -493,47 +495,41 @@ fn train_in_run(
             .collect();
         params.insert(format!("map.{col}"), text.join(","));
     }
-    let tags = vec![
-        ("estimator".to_string(), p.model.name().to_string()),
-        (
-            "mlx.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (
-            "mlx.command".to_string(),
-            opts.command.chars().take(5000).collect(),
-        ),
-    ];
-    store.log_batch(
-        run_id,
-        &Batch {
-            params: params.clone().into_iter().collect(),
-            tags,
-            ..Batch::default()
-        },
-    )?;
+    params
+}
 
-    if let Some(k) = opts.cv {
-        let cv = cross_validate(opts, p, &pre_opts, k)?;
-        log_cv(store, run_id, &cv)?;
-    }
+/// The final model, fitted on the training part, with gradient boosting's learning curves.
+pub struct Fit {
+    pub model: SavedModel,
+    pub curves: Option<super::boost::Curves>,
+    /// Wall time of the estimator's fit (logged as `training_time`).
+    pub seconds: f64,
+}
+
+/// Fit the estimator of `p` on `x_train` (features from `pre`); `params` are saved with the model.
+pub fn fit(
+    opts: &TrainOptions,
+    p: &Prepared,
+    pre: Preprocessor,
+    x_train: &[f64],
+    y_train: &[f64],
+    params: BTreeMap<String, String>,
+    progress: &(dyn Fn() + Sync),
+) -> anyhow::Result<Fit> {
     let started = std::time::Instant::now();
     let (fitted, importance, curves) = estimator::fit_with_curves(
         p.model,
         &opts.hyper,
         &TrainSet {
-            x: &x_train,
+            x: x_train,
             n_features: pre.n_features(),
-            y: &y_train,
+            y: y_train,
             n_classes: p.classes.len(),
             task: p.task,
         },
         progress,
     )?;
-    let fit_seconds = started.elapsed().as_secs_f64();
-    if let Some(curves) = &curves {
-        log_curves(store, run_id, p.task, curves)?;
-    }
+    let seconds = started.elapsed().as_secs_f64();
     let model = SavedModel {
         format_version: 1,
         kind: p.model,
@@ -546,8 +542,38 @@ fn train_in_run(
         fitted,
         feature_importance: importance,
     };
-    let predictions = model.predict_matrix(&x_test);
-    // The test rows' predictions, kept so anyone can check a reloaded model against them.
+    Ok(Fit {
+        model,
+        curves,
+        seconds,
+    })
+}
+
+/// A fitted model scored on the test part: what the run logs as metrics and reports.
+pub struct Evaluation {
+    /// The test metrics (`training_*` when nothing was held out) and `training_time`.
+    pub metrics: BTreeMap<String, f64>,
+    /// `reports/evaluation.json`.
+    pub report: serde_json::Map<String, serde_json::Value>,
+    /// `reports/evaluation.txt`.
+    pub text: String,
+    /// `reports/test_predictions.csv`: the test rows' predictions, kept so anyone can check a reloaded
+    /// model against them.
+    pub test_predictions: Vec<u8>,
+    /// Rows held out (0 with --test-size 0).
+    pub n_test: usize,
+}
+
+/// Score `model` on the test part of `p` (`fit_seconds` is recorded as `training_time`).
+pub fn evaluate(
+    p: &Prepared,
+    model: &SavedModel,
+    x_test: &[f64],
+    y_test: &[f64],
+    n_train: usize,
+    fit_seconds: f64,
+) -> anyhow::Result<Evaluation> {
+    let predictions = model.predict_matrix(x_test);
     let mut test_csv = csv::Writer::from_writer(Vec::new());
     test_csv.write_record(["row", "actual", "prediction"])?;
     for (i, &r) in p.split.test.iter().enumerate() {
@@ -561,10 +587,10 @@ fn train_in_run(
         };
         test_csv.write_record([p.source_rows[r].to_string(), actual, predicted])?;
     }
-    let test_csv = test_csv.into_inner().map_err(|e| e.into_error())?;
+    let test_predictions = test_csv.into_inner().map_err(|e| e.into_error())?;
     let mut report = serde_json::Map::new();
     let mut per_class_text = None;
-    let mut values = test_metrics(p.task, p.classes.len(), &predictions, &y_test);
+    let mut values = test_metrics(p.task, p.classes.len(), &predictions, y_test);
     if let Some(proba) = &predictions.proba {
         let k = p.classes.len();
         let y: Vec<usize> = y_test.iter().map(|v| *v as usize).collect();
@@ -588,77 +614,37 @@ fn train_in_run(
     }
     values.insert("training_time".into(), fit_seconds);
     report.insert("metrics".into(), serde_json::json!(values));
-    report.insert("n_train".into(), serde_json::json!(y_train.len()));
+    report.insert("n_train".into(), serde_json::json!(n_train));
     let n_test = if p.held_out { y_test.len() } else { 0 };
     report.insert("n_test".into(), serde_json::json!(n_test));
-    let now = now_ms();
-    let metric_points: Vec<(String, MetricPoint)> = values
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                MetricPoint {
-                    timestamp: now,
-                    value: *v,
-                    step: 0,
-                },
-            )
-        })
-        .collect();
-    store.log_batch(
-        run_id,
-        &Batch {
-            metrics: metric_points.clone(),
-            ..Batch::default()
-        },
-    )?;
+    let text = text_report(
+        model,
+        &values,
+        &report,
+        per_class_text.as_deref(),
+        p.held_out,
+    );
+    Ok(Evaluation {
+        metrics: values,
+        report,
+        text,
+        test_predictions,
+        n_test,
+    })
+}
 
-    // The model, in MLflow 3's layout.
-    let logged = store.create_logged_model(run_id, "model")?;
-    let model_id = logged.model_id.clone();
-    let staging = tempfile::tempdir()?;
-    let model_dir = staging.path().join("model");
-    model.save(
-        &model_dir,
-        run_id,
-        &model_id,
-        &logged.artifact_location,
-        &train_table,
-    )?;
-    store.log_model(&logged, &model_dir, &metric_points)?;
-
-    // Reports and plots as run artifacts.
-    let reports = staging.path().join("reports");
-    std::fs::create_dir_all(&reports)?;
-    std::fs::write(
-        reports.join("evaluation.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    std::fs::write(
-        reports.join("evaluation.txt"),
-        text_report(
-            &model,
-            &values,
-            &report,
-            per_class_text.as_deref(),
-            p.held_out,
-        ),
-    )?;
-    std::fs::write(reports.join("test_predictions.csv"), test_csv)?;
-    super::plots::write_plots(&model, &x_test, &y_test, &reports)?;
-    store.log_artifact(run_id, &reports, None)?;
-
-    // The dataset.
-    let schema = serde_json::json!({"mlflow_colspec": data::colspec(&p.table, &p.table.names)});
+/// The training data as MLflow's dataset input: name, digest, source, schema and profile.
+pub fn dataset(opts: &TrainOptions, table: &Table) -> Dataset {
+    let schema = serde_json::json!({"mlflow_colspec": data::colspec(table, &table.names)});
     let location = data_location(&opts.data);
     let is_url = super::fetch::is_url(&location);
-    let dataset = Dataset {
+    Dataset {
         name: opts
             .data
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "dataset".into()),
-        digest: data::digest(&p.table),
+        digest: data::digest(table),
         source_type: if is_url { "http" } else { "local" }.into(),
         source: if is_url {
             serde_json::json!({"url": location})
@@ -667,30 +653,8 @@ fn train_in_run(
         }
         .to_string(),
         schema: schema.to_string(),
-        profile: serde_json::json!({"num_rows": p.table.n_rows, "num_elements": p.table.n_rows * p.table.names.len()}).to_string(),
-    };
-    store.log_input(run_id, &dataset, "training")?;
-
-    let model_uri = format!("runs:/{run_id}/model");
-    let registered_version = match &opts.register {
-        Some(name) => Some(
-            store
-                .register_model(name, &format!("models:/{model_id}"), Some(run_id), None)?
-                .version,
-        ),
-        None => None,
-    };
-    Ok(TrainResult {
-        run_id: run_id.to_string(),
-        experiment_id: String::new(),
-        model_id,
-        model_uri,
-        metrics: values,
-        registered_version,
-        n_train: y_train.len(),
-        n_test,
-        features: model.preprocessor.feature_names.clone(),
-    })
+        profile: serde_json::json!({"num_rows": table.n_rows, "num_elements": table.n_rows * table.names.len()}).to_string(),
+    }
 }
 
 /// The test metrics of `predictions` (accuracy, f1, ... or rmse, mae, r2).
@@ -727,12 +691,12 @@ fn test_metrics(
 /// K-fold cross-validation on the training part (folds from `split::kfold`, stratified for
 /// classification): per fold, preprocessing and the estimator are fitted on the other folds and scored on
 /// it. Returns each metric's per-fold values.
-fn cross_validate(
+pub fn cross_validate(
     opts: &TrainOptions,
     p: &Prepared,
-    pre_opts: &PreprocessOptions,
     k: usize,
 ) -> anyhow::Result<BTreeMap<String, Vec<f64>>> {
+    let pre_opts = &preprocess_options(opts, p);
     let rows = &p.split.train;
     if k < 2 || k > rows.len() {
         anyhow::bail!(
@@ -805,14 +769,9 @@ fn cross_validate(
     Ok(out)
 }
 
-/// Cross-validation as metrics: `cv_<metric>` per fold (step = fold), `cv_<metric>_mean` and
-/// `cv_<metric>_std` (population standard deviation, numpy's default), in one batch.
-fn log_cv(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    cv: &BTreeMap<String, Vec<f64>>,
-) -> anyhow::Result<()> {
-    let now = now_ms();
+/// Cross-validation as metric points: `cv_<metric>` per fold (step = fold), `cv_<metric>_mean` and
+/// `cv_<metric>_std` (population standard deviation, numpy's default), stamped `now`.
+pub fn cv_points(cv: &BTreeMap<String, Vec<f64>>, now: i64) -> Vec<(String, MetricPoint)> {
     let point = |value: f64, step: i64| MetricPoint {
         timestamp: now,
         value,
@@ -829,33 +788,15 @@ fn log_cv(
         points.push((format!("cv_{name}_mean"), point(mean, 0)));
         points.push((format!("cv_{name}_std"), point(std, 0)));
     }
-    log_points(store, run_id, points)
+    points
 }
 
-/// Log metric points in one batch (one append per metric file, chunked requests on a server).
-fn log_points(
-    store: &dyn TrackingStore,
-    run_id: &str,
-    metrics: Vec<(String, MetricPoint)>,
-) -> anyhow::Result<()> {
-    store.log_batch(
-        run_id,
-        &Batch {
-            metrics,
-            ..Batch::default()
-        },
-    )?;
-    Ok(())
-}
-
-/// Gradient boosting's learning curves as metric histories (step = iteration), in one batch.
-fn log_curves(
-    store: &dyn TrackingStore,
-    run_id: &str,
+/// Gradient boosting's learning curves as metric histories (step = iteration), stamped `now`.
+pub fn curve_points(
     task: Task,
     curves: &super::boost::Curves,
-) -> anyhow::Result<()> {
-    let now = now_ms();
+    now: i64,
+) -> Vec<(String, MetricPoint)> {
     let main = match task {
         Task::Classification => "validation_accuracy",
         Task::Regression => "validation_rmse",
@@ -887,7 +828,7 @@ fn log_curves(
             },
         ));
     }
-    log_points(store, run_id, points)
+    points
 }
 
 fn text_report(

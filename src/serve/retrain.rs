@@ -8,7 +8,7 @@
 use crate::ml::choice::Choice;
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
-use crate::ml::train::{TrainOptions, TrainResult};
+use crate::ops::train::{TrainOptions, TrainReport};
 use crate::store::TrackingStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -435,7 +435,7 @@ pub fn train_with_timeout<G: Send + 'static>(
     opts: TrainOptions,
     timeout: Duration,
     busy: G,
-) -> Result<(TrainResult, G), RetrainError> {
+) -> Result<(TrainReport, G), RetrainError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let uri = tracking_uri.to_string();
     std::thread::Builder::new()
@@ -443,9 +443,7 @@ pub fn train_with_timeout<G: Send + 'static>(
         .spawn(move || {
             let result = crate::settings::open_store(&uri)
                 .map_err(anyhow::Error::from)
-                .and_then(|store| {
-                    crate::ml::train::train(store.as_ref(), &opts, &|| {}, &mut |_| {})
-                });
+                .and_then(|store| crate::ops::train::train(store.as_ref(), &opts, &|| {}, &|_| {}));
             // The receiver is gone after a timeout; then `busy` is released here, when training ends.
             let _ = tx.send((result, busy));
         })
