@@ -1,9 +1,10 @@
-//! `mlx sync --from SRC --to DST`: copy experiments, runs and registered models between stores.
+//! `mlx sync --from SRC --to DST`: copy experiments, runs and registered models between stores
+//! (`ops::sync`).
 
+use crate::ops::sync::SyncRequest;
 use crate::output::{self, Listing};
-use crate::settings::{Settings, open_store};
-use crate::sync::{SyncOptions, sync};
-use anyhow::{Context, Result};
+use crate::settings::Settings;
+use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -29,7 +30,7 @@ pub struct SyncArgs {
 /// Notes on stderr and, on a terminal, a bar of the runs gone through.
 struct Bar(indicatif::ProgressBar);
 
-impl crate::sync::Progress for Bar {
+impl crate::ops::sync::Progress for Bar {
     fn note(&self, line: &str) {
         self.0.suspend(|| eprintln!("mlx sync: {line}"));
     }
@@ -42,17 +43,11 @@ impl crate::sync::Progress for Bar {
 }
 
 pub fn exec(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
-    let from_uri = args
-        .from
-        .unwrap_or_else(|| settings.tracking_uri.value.clone());
-    let from = open_store(&from_uri)?;
-    let to = open_store(&args.to)?;
-    anyhow::ensure!(
-        from.location() != to.location(),
-        "--from and --to are the same store ({})",
-        to.location()
-    );
-    let opts = SyncOptions {
+    let req = SyncRequest {
+        from: args
+            .from
+            .unwrap_or_else(|| settings.tracking_uri.value.clone()),
+        to: args.to,
         experiments: args.experiment,
         models: !args.no_models,
         jobs: args.jobs.into(),
@@ -64,17 +59,15 @@ pub fn exec(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
             .expect("progress template"),
     );
     let progress = Bar(bar);
-    let report = sync(from.as_ref(), to.as_ref(), &opts, &progress)
-        .with_context(|| format!("sync from {} to {}", from.location(), to.location()))?;
+    let report = crate::ops::sync::sync(&req, &progress)?;
     progress.0.finish_and_clear();
     let value = serde_json::to_value(&report)?;
-    let format = settings.output_format();
     let mut listing = Listing::new(&["what", "count"]);
     if let Some(obj) = value.as_object() {
         for (k, v) in obj {
             listing.rows.push(vec![k.replace('_', " "), v.to_string()]);
         }
     }
-    output::print(format, &listing, &report)?;
+    output::print(settings.output_format(), &listing, &report)?;
     Ok(ExitCode::SUCCESS)
 }

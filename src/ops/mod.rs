@@ -7,6 +7,7 @@ pub mod compare;
 pub mod log;
 pub mod registry;
 pub mod sweep;
+pub mod sync;
 pub mod train;
 
 use crate::store::entities::{Run, ViewType};
