@@ -1,14 +1,14 @@
 //! `mlx log ...`: logging to runs from shell scripts and CI, one value or one batch per call.
 
 use super::active_run_id;
+use crate::ops::log::{Write, log};
 use crate::settings::Settings;
-use crate::store::entities::{MetricPoint, RunStatus};
-use crate::store::{Batch, TrackingStore, metric_file, now_ms};
-use anyhow::{Context, Result, bail};
+use crate::store::entities::RunStatus;
+use crate::store::now_ms;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -119,108 +119,11 @@ fn parse_status(s: &str) -> Result<RunStatus, String> {
 pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
     let store = settings.open_store()?;
     let store = store.as_ref();
-    match cmd {
+    let (run, write) = match cmd {
         LogCommand::Start(args) => {
             let run_id = super::log_run::start_run(store, args, "mlx")?;
-            super::print_value(settings, &run_id, serde_json::json!({ "run_id": run_id }))?;
-        }
-        LogCommand::Param { run, key, value } => {
-            let batch = Batch {
-                params: vec![(key.clone(), value)],
-                ..Batch::default()
-            };
-            let what = format!("log param '{key}'");
-            log(
-                settings,
-                store,
-                active_run_id(run.run)?,
-                batch,
-                &what,
-                json!({"params": [key]}),
-            )?;
-        }
-        LogCommand::Metric {
-            run,
-            key,
-            value,
-            step,
-            timestamp,
-        } => {
-            let run_id = active_run_id(run.run)?;
-            let Some(value) = metric_file::parse_value(value.trim()) else {
-                bail!("metric '{key}': value '{value}' is not a number");
-            };
-            let point = MetricPoint {
-                timestamp: timestamp.unwrap_or_else(now_ms),
-                value,
-                step,
-            };
-            let batch = Batch {
-                metrics: vec![(key.clone(), point)],
-                ..Batch::default()
-            };
-            let what = format!("log metric '{key}'");
-            log(
-                settings,
-                store,
-                run_id,
-                batch,
-                &what,
-                json!({"metrics": [key]}),
-            )?;
-        }
-        LogCommand::Tag { run, key, value } => {
-            let batch = Batch {
-                tags: vec![(key.clone(), value)],
-                ..Batch::default()
-            };
-            let what = format!("set tag '{key}'");
-            log(
-                settings,
-                store,
-                active_run_id(run.run)?,
-                batch,
-                &what,
-                json!({"tags": [key]}),
-            )?;
-        }
-        LogCommand::Params { run, json } => {
-            let run_id = active_run_id(run.run)?;
-            let doc = read_json(&json)?;
-            let params = crate::ops::log::params_from_json(&json, &doc)?;
-            let keys: Vec<String> = params.iter().map(|(k, _)| k.clone()).collect();
-            let batch = Batch {
-                params,
-                ..Batch::default()
-            };
-            let what = format!("log params from {}", json.display());
-            log(
-                settings,
-                store,
-                run_id,
-                batch,
-                &what,
-                json!({"params": keys}),
-            )?;
-        }
-        LogCommand::Metrics { run, json, step } => {
-            let run_id = active_run_id(run.run)?;
-            let doc = read_json(&json)?;
-            let metrics = crate::ops::log::metrics_from_json(&json, &doc, step, now_ms())?;
-            let points = metrics.len();
-            let batch = Batch {
-                metrics,
-                ..Batch::default()
-            };
-            let what = format!("log metrics from {}", json.display());
-            log(
-                settings,
-                store,
-                run_id,
-                batch,
-                &what,
-                json!({"metric_points": points}),
-            )?;
+            super::print_value(settings, &run_id, json!({ "run_id": run_id }))?;
+            return Ok(ExitCode::SUCCESS);
         }
         LogCommand::Artifact { run, path, dest } => {
             let run_id = active_run_id(run.run)?;
@@ -231,6 +134,7 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
                 settings,
                 json!({"run_id": run_id, "logged": {"artifact": path.display().to_string(), "dest": dest}}),
             )?;
+            return Ok(ExitCode::SUCCESS);
         }
         LogCommand::End { run, status } => {
             let run_id = active_run_id(run.run)?;
@@ -241,38 +145,33 @@ pub fn exec(settings: &Settings, cmd: LogCommand) -> Result<ExitCode> {
                 settings,
                 json!({"run_id": run_id, "status": status.as_str()}),
             )?;
+            return Ok(ExitCode::SUCCESS);
         }
         LogCommand::Exec { start, command } => {
             return super::log_run::exec_command(settings, store, start, &command);
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Log one batch to a run, then say what was logged (one JSON document under `-o json`).
-fn log(
-    settings: &Settings,
-    store: &dyn TrackingStore,
-    run_id: String,
-    batch: Batch,
-    what: &str,
-    logged: serde_json::Value,
-) -> Result<()> {
-    store
-        .log_batch(&run_id, &batch)
-        .with_context(|| format!("cannot {what}"))?;
-    super::print_done(settings, json!({"run_id": run_id, "logged": logged}))
-}
-
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("cannot read JSON from stdin")?;
-        s
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        LogCommand::Param { run, key, value } => (run, Write::Param { key, value }),
+        LogCommand::Metric {
+            run,
+            key,
+            value,
+            step,
+            timestamp,
+        } => (
+            run,
+            Write::Metric {
+                key,
+                value,
+                step,
+                timestamp,
+            },
+        ),
+        LogCommand::Tag { run, key, value } => (run, Write::Tag { key, value }),
+        LogCommand::Params { run, json } => (run, Write::Params { path: json }),
+        LogCommand::Metrics { run, json, step } => (run, Write::Metrics { path: json, step }),
     };
-    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+    let run_id = active_run_id(run.run)?;
+    let logged = log(store, &run_id, write)?;
+    super::print_done(settings, json!({"run_id": run_id, "logged": logged}))?;
+    Ok(ExitCode::SUCCESS)
 }

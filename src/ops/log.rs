@@ -1,10 +1,12 @@
-//! What `mlx log params/metrics --json FILE` reads: a JSON document turned into a batch of params (as
-//! MLflow stringifies them) or metric points, every entry checked before anything is written.
+//! `mlx log param/metric/tag/params/metrics` as one operation ([`log`]): a value, or a JSON document turned
+//! into a batch of params (as MLflow stringifies them) or metric points, every entry checked before
+//! anything is written, logged to a run in one batch.
 
 use crate::store::entities::MetricPoint;
-use crate::store::metric_file;
+use crate::store::{Batch, TrackingStore, metric_file, now_ms};
 use anyhow::{Context, Result, bail};
-use std::path::Path;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
 /// A param value as MLflow stringifies it: strings as they are, numbers and booleans as their JSON text.
 fn param_text(v: &serde_json::Value) -> String {
@@ -105,6 +107,122 @@ pub fn metrics_from_json(
             path.display()
         ),
     }
+}
+
+/// One `mlx log` write to a run.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Param {
+        key: String,
+        value: String,
+    },
+    /// `value` as typed (MLflow's number text, `nan` and `inf` included); `timestamp` None: now.
+    Metric {
+        key: String,
+        value: String,
+        step: i64,
+        timestamp: Option<i64>,
+    },
+    Tag {
+        key: String,
+        value: String,
+    },
+    /// A JSON object of params read from `path` (`-`: stdin).
+    Params {
+        path: PathBuf,
+    },
+    /// A JSON object or list of metrics read from `path` (`-`: stdin); `step` for entries without one.
+    Metrics {
+        path: PathBuf,
+        step: i64,
+    },
+}
+
+/// Check `write` whole, log it to `run_id` as one batch, and say what was logged (`{"params": [keys]}`,
+/// `{"metrics": [key]}`, `{"tags": [key]}` or `{"metric_points": n}`).
+pub fn log(store: &dyn TrackingStore, run_id: &str, write: Write) -> Result<serde_json::Value> {
+    let (batch, what, logged) = match write {
+        Write::Param { key, value } => (
+            Batch {
+                params: vec![(key.clone(), value)],
+                ..Batch::default()
+            },
+            format!("log param '{key}'"),
+            json!({"params": [key]}),
+        ),
+        Write::Metric {
+            key,
+            value,
+            step,
+            timestamp,
+        } => {
+            let Some(value) = metric_file::parse_value(value.trim()) else {
+                bail!("metric '{key}': value '{value}' is not a number");
+            };
+            let point = MetricPoint {
+                timestamp: timestamp.unwrap_or_else(now_ms),
+                value,
+                step,
+            };
+            (
+                Batch {
+                    metrics: vec![(key.clone(), point)],
+                    ..Batch::default()
+                },
+                format!("log metric '{key}'"),
+                json!({"metrics": [key]}),
+            )
+        }
+        Write::Tag { key, value } => (
+            Batch {
+                tags: vec![(key.clone(), value)],
+                ..Batch::default()
+            },
+            format!("set tag '{key}'"),
+            json!({"tags": [key]}),
+        ),
+        Write::Params { path } => {
+            let params = params_from_json(&path, &read_json(&path)?)?;
+            let keys: Vec<String> = params.iter().map(|(k, _)| k.clone()).collect();
+            (
+                Batch {
+                    params,
+                    ..Batch::default()
+                },
+                format!("log params from {}", path.display()),
+                json!({"params": keys}),
+            )
+        }
+        Write::Metrics { path, step } => {
+            let metrics = metrics_from_json(&path, &read_json(&path)?, step, now_ms())?;
+            let points = metrics.len();
+            (
+                Batch {
+                    metrics,
+                    ..Batch::default()
+                },
+                format!("log metrics from {}", path.display()),
+                json!({"metric_points": points}),
+            )
+        }
+    };
+    store
+        .log_batch(run_id, &batch)
+        .with_context(|| format!("cannot {what}"))?;
+    Ok(logged)
+}
+
+/// The JSON document in `path`, or on stdin for `-`.
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("cannot read JSON from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
 }
 
 #[cfg(test)]
