@@ -13,6 +13,7 @@ mod log_run;
 mod maintenance;
 mod models;
 mod models_import;
+mod models_show;
 mod plot;
 mod predict;
 mod registry;

@@ -2,9 +2,8 @@
 
 use crate::output::{self, Listing};
 use crate::settings::Settings;
-use crate::store::ModelUri;
 use crate::timefmt;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::process::ExitCode;
 
@@ -97,74 +96,7 @@ pub fn exec(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
             }
             output::print(format, &listing, &models)?;
         }
-        ModelsCommand::Show { name } => {
-            let m = store.get_registered_model(&name)?;
-            let versions = store.list_model_versions(&name, false)?;
-            let mut listing = Listing::new(&["field", "value"]);
-            listing.rows.push(vec!["name".into(), m.name.clone()]);
-            listing.rows.push(vec![
-                "description".into(),
-                m.description.clone().unwrap_or_default(),
-            ]);
-            for (a, v) in &m.aliases {
-                listing
-                    .rows
-                    .push(vec![format!("alias {a}"), format!("v{v}")]);
-            }
-            for (k, v) in m
-                .tags
-                .iter()
-                .filter(|(k, _)| !k.starts_with("mlx.alias_history."))
-            {
-                listing.rows.push(vec![format!("tag {k}"), v.clone()]);
-            }
-            for v in &versions {
-                listing.rows.push(vec![
-                    format!("version {}", v.version),
-                    format!(
-                        "{} run {} {}",
-                        timefmt::datetime(v.creation_timestamp),
-                        v.run_id.clone().unwrap_or("-".into()),
-                        v.source
-                    ),
-                ]);
-            }
-            // What the newest version is and whether mlx can serve it (loading it is the only sure check).
-            let latest = versions.iter().map(|v| v.version).max();
-            let loaded = latest.map(|v| {
-                crate::store::ModelUri::parse(&format!("models:/{name}/{v}"))
-                    .and_then(|uri| store.resolve_model(&uri))
-                    .map_err(anyhow::Error::from)
-                    .and_then(|dir| Ok(crate::ml::loaded::LoadedModel::load(&dir)?))
-            });
-            let served = match &loaded {
-                Some(Ok(model)) => {
-                    let inputs: Vec<String> = model
-                        .inputs()
-                        .iter()
-                        .map(|c| format!("{} {}", c.name, c.kind))
-                        .collect();
-                    listing.rows.push(vec![
-                        format!("serves v{}", latest.unwrap_or_default()),
-                        format!("{} ({})", model.estimator_name(), inputs.join(", ")),
-                    ]);
-                    serde_json::json!({"version": latest, "model": model.describe(), "inputs": model.inputs()})
-                }
-                Some(Err(e)) => {
-                    listing.rows.push(vec![
-                        format!("serves v{}", latest.unwrap_or_default()),
-                        format!("no: {e:#}"),
-                    ]);
-                    serde_json::json!({"version": latest, "error": format!("{e:#}")})
-                }
-                None => serde_json::Value::Null,
-            };
-            output::print(
-                format,
-                &listing,
-                &serde_json::json!({"model": m, "versions": versions, "latest": served}),
-            )?;
-        }
+        ModelsCommand::Show { name } => super::models_show::show(store, format, &name)?,
         ModelsCommand::Delete { name } => {
             store.delete_registered_model(&name)?;
             eprintln!("Deleted registered model '{name}'");
@@ -241,27 +173,11 @@ pub fn exec(settings: &Settings, cmd: ModelsCommand) -> Result<ExitCode> {
 }
 
 fn add_pyfunc(settings: &Settings, uri: &str) -> Result<ExitCode> {
-    let remote_store = settings.tracking_uri.value.starts_with("http://")
-        || settings.tracking_uri.value.starts_with("https://");
-    let parsed = ModelUri::parse(uri).with_context(|| format!("cannot find model {uri}"))?;
-    let remote_uri = !matches!(parsed, ModelUri::Folder(_));
-    if remote_store && remote_uri {
-        bail!(
-            "add-pyfunc edits a model folder in place; {uri} lives on the tracking server {} (download it, \
-             add the flavor to the folder and log it again)",
-            settings.tracking_uri.value
-        );
-    }
-    let store = settings.open_store()?;
-    let dir = store
-        .resolve_model(&parsed)
-        .with_context(|| format!("cannot find model {uri}"))?;
-    let had = crate::ml::pyfunc::add_to_folder(&dir)
-        .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
+    let r = crate::ops::models::add_pyfunc(settings, uri)?;
     eprintln!(
         "{} the python_function flavor of {uri} ({})",
-        if had { "Refreshed" } else { "Added" },
-        dir.display()
+        if r.refreshed { "Refreshed" } else { "Added" },
+        r.dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

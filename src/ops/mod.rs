@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod log;
+pub mod models;
 pub mod registry;
 pub mod sweep;
 pub mod sync;
