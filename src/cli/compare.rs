@@ -1,9 +1,9 @@
 //! `mlx runs compare` (also `mlx compare`): runs side by side with deltas against a baseline, and CI gates
-//! (`--fail-if-worse`, `--require`); `mlx runs diff A B`.
+//! (`--fail-if-worse`, `--require`), as `ops::compare` decides them.
 
 use crate::ops::compare::{CompareReport, CompareRequest, fmt_value};
 use crate::ops::{OpsError, Outcome};
-use crate::output::{self, Listing, OutputFormat};
+use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::entities::{Run, float_json};
 use crate::timefmt;
@@ -175,51 +175,4 @@ fn render(report: &CompareReport, all_params: bool) -> (Listing, serde_json::Val
         "passed": report.outcome() == Outcome::Passed,
     });
     (listing, json)
-}
-
-#[derive(Args)]
-pub struct DiffArgs {
-    a: String,
-    b: String,
-}
-
-/// `mlx runs diff A B`: what differs between two runs.
-pub fn diff(settings: &Settings, args: DiffArgs) -> Result<ExitCode> {
-    let store = settings.open_store()?;
-    let report = crate::ops::compare::diff(store.as_ref(), &args.a, &args.b)?;
-    let mut listing = Listing::new(&["what", "key", "A", "B"]);
-    let mut json = serde_json::Map::new();
-    for (what, changes) in &report.sections {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        for (k, va, vb) in changes {
-            listing
-                .rows
-                .push(vec![what.to_string(), k.clone(), show(va), show(vb)]);
-        }
-        let list = changes
-            .iter()
-            .map(|(k, a, b)| serde_json::json!({"key": k, "a": a, "b": b}))
-            .collect();
-        json.insert(what.to_string(), serde_json::Value::Array(list));
-    }
-    let format = settings.output_format();
-    if format == OutputFormat::Table {
-        // Long values (commands, notes) would make the table unreadable; JSON has them whole.
-        for row in &mut listing.rows {
-            for cell in row.iter_mut().skip(2) {
-                if cell.chars().count() > 60 {
-                    *cell = cell.chars().take(57).collect::<String>() + "...";
-                }
-            }
-        }
-    }
-    if listing.rows.is_empty() && format == OutputFormat::Table {
-        println!(
-            "runs {} and {} do not differ",
-            report.a.info.run_id, report.b.info.run_id
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    output::print(format, &listing, &json)?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,7 @@ mod predict;
 mod registry;
 mod run;
 mod runs;
+mod runs_diff;
 mod runs_list;
 mod runs_show;
 mod serve;

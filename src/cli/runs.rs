@@ -49,7 +49,7 @@ pub enum RunsCommand {
     /// Compare runs side by side (deltas against a baseline) and gate CI on a metric
     Compare(super::compare::CompareArgs),
     /// What differs between two runs: params, metrics, tags, dataset digests, artifacts
-    Diff(super::compare::DiffArgs),
+    Diff(super::runs_diff::DiffArgs),
     /// Plot metric histories (PNG and SVG), or a metric against a param across runs
     Plot(super::plot::PlotArgs),
     /// Mark a run deleted (restorable until garbage-collected)
@@ -133,7 +133,7 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             print_list(format, &runs, ids.len() > 1, &columns)?;
         }
         RunsCommand::Compare(args) => return super::compare::exec(settings, args),
-        RunsCommand::Diff(args) => return super::compare::diff(settings, args),
+        RunsCommand::Diff(args) => return super::runs_diff::diff(settings, args),
         RunsCommand::Plot(args) => return super::plot::exec(settings, args),
         RunsCommand::Show { run_id } => {
             let run = store.get_run(&run_id)?;
