@@ -423,83 +423,10 @@ pub fn fit(
             Ok((Fitted::Linear { coef, intercept }, None))
         }
         ModelKind::LinearRegression | ModelKind::Ridge | ModelKind::Lasso => {
-            // Least squares on centred data from the Gram matrix (what scikit-learn solves): ordinary
-            // and ridge by a Cholesky solve, lasso by coordinate descent.
-            let (gram, xty, x_mean, y_mean) = centred_gram(data.x, data.y, nf);
-            let coef = match kind {
-                ModelKind::Lasso => {
-                    lasso_cd(&gram, &xty, n as f64 * hyper.alpha, hyper.max_iter, nf)
-                }
-                _ => {
-                    let ridge = if kind == ModelKind::Ridge {
-                        hyper.alpha
-                    } else {
-                        0.0
-                    };
-                    let mut a = gram.clone();
-                    for i in 0..nf {
-                        // A whisker of ridge keeps ordinary least squares solvable with collinear columns.
-                        a[i * nf + i] += ridge + 1e-9 * (1.0 + gram[i * nf + i]);
-                    }
-                    cholesky_solve(&mut a, &xty, nf)
-                        .ok_or_else(|| err("the normal equations are singular".into()))?
-                }
-            };
-            let intercept = y_mean - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
-            if coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
-                return Err(err(
-                    "the solver did not converge to finite coefficients".into()
-                ));
-            }
-            Ok((
-                Fitted::Linear {
-                    coef: vec![coef],
-                    intercept: vec![intercept],
-                },
-                None,
-            ))
+            fit_least_squares(kind, hyper, data)
         }
         ModelKind::RandomForest | ModelKind::DecisionTree => {
-            let binned = Binned::new(data.x, nf);
-            let classes: Vec<u32>;
-            let target = match data.task {
-                Task::Classification => {
-                    classes = data.y.iter().map(|&v| v as u32).collect();
-                    Target::Classes {
-                        y: &classes,
-                        n_classes: data.n_classes,
-                    }
-                }
-                Task::Regression => Target::Values(data.y),
-            };
-            let params = hyper.tree_params(kind, nf, data.task);
-            let (trees, importance) = if kind == ModelKind::RandomForest {
-                tree::fit_forest(
-                    &binned,
-                    target,
-                    params,
-                    hyper.n_estimators.max(1),
-                    hyper.seed,
-                    hyper.jobs,
-                    progress,
-                )
-            } else {
-                let (t, imp) =
-                    tree::fit_tree(&binned, target, params, &vec![1; n], hyper.seed as u32);
-                (vec![t], imp)
-            };
-            let total: f64 = importance.iter().sum();
-            let importance = importance
-                .iter()
-                .map(|v| if total > 0.0 { v / total } else { 0.0 })
-                .collect();
-            Ok((
-                Fitted::Trees {
-                    n_trees: trees.len(),
-                    trees,
-                },
-                Some(importance),
-            ))
+            Ok(fit_trees(kind, hyper, data, progress))
         }
         ModelKind::GradientBoosting => {
             let (fitted, importance, _) = fit_with_curves(kind, hyper, data, progress)?;
@@ -521,52 +448,155 @@ pub fn fit(
                 None,
             ))
         }
-        ModelKind::GaussianNb => {
-            let k = data.n_classes;
-            let mut means = vec![vec![0.0; nf]; k];
-            let mut vars = vec![vec![0.0; nf]; k];
-            let mut counts = vec![0.0f64; k];
-            for (r, row) in data.x.chunks_exact(nf).enumerate() {
-                let c = data.y[r] as usize;
-                counts[c] += 1.0;
-                for (m, v) in means[c].iter_mut().zip(row) {
-                    *m += v;
-                }
+        ModelKind::GaussianNb => Ok(fit_gaussian_nb(data)),
+    }
+}
+
+/// Ordinary least squares, ridge or lasso on centred data from the Gram matrix (what scikit-learn solves):
+/// ordinary and ridge by a Cholesky solve, lasso by coordinate descent.
+fn fit_least_squares(
+    kind: ModelKind,
+    hyper: &Hyper,
+    data: &TrainSet,
+) -> Result<(Fitted, Option<Vec<f64>>), FitError> {
+    let nf = data.n_features;
+    let (gram, xty, x_mean, y_mean) = centred_gram(data.x, data.y, nf);
+    let err = |why: String| FitError {
+        model: kind.name().into(),
+        why,
+    };
+    let coef = match kind {
+        ModelKind::Lasso => {
+            let alpha = data.y.len() as f64 * hyper.alpha;
+            lasso_cd(&gram, &xty, alpha, hyper.max_iter, nf)
+        }
+        _ => {
+            let ridge = if kind == ModelKind::Ridge {
+                hyper.alpha
+            } else {
+                0.0
+            };
+            let mut a = gram.clone();
+            for i in 0..nf {
+                // A whisker of ridge keeps ordinary least squares solvable with collinear columns.
+                a[i * nf + i] += ridge + 1e-9 * (1.0 + gram[i * nf + i]);
             }
-            for (m, count) in means.iter_mut().zip(&counts) {
-                m.iter_mut().for_each(|v| *v /= count.max(1.0));
+            cholesky_solve(&mut a, &xty, nf)
+                .ok_or_else(|| err("the normal equations are singular".into()))?
+        }
+    };
+    let intercept = y_mean - coef.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
+    if coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
+        return Err(err(
+            "the solver did not converge to finite coefficients".into()
+        ));
+    }
+    Ok((
+        Fitted::Linear {
+            coef: vec![coef],
+            intercept: vec![intercept],
+        },
+        None,
+    ))
+}
+
+/// A random forest or one decision tree on binned features, with normalised feature importance.
+fn fit_trees(
+    kind: ModelKind,
+    hyper: &Hyper,
+    data: &TrainSet,
+    progress: &(dyn Fn() + Sync),
+) -> (Fitted, Option<Vec<f64>>) {
+    let n = data.y.len();
+    let nf = data.n_features;
+    let binned = Binned::new(data.x, nf);
+    let classes: Vec<u32>;
+    let target = match data.task {
+        Task::Classification => {
+            classes = data.y.iter().map(|&v| v as u32).collect();
+            Target::Classes {
+                y: &classes,
+                n_classes: data.n_classes,
             }
-            for (r, row) in data.x.chunks_exact(nf).enumerate() {
-                let c = data.y[r] as usize;
-                for ((v, m), x) in vars[c].iter_mut().zip(&means[c]).zip(row) {
-                    *v += (x - m).powi(2);
-                }
-            }
-            // scikit-learn's var_smoothing: 1e-9 times the largest feature variance.
-            let max_var = (0..nf)
-                .map(|f| {
-                    let m = (0..n).map(|r| data.x[r * nf + f]).sum::<f64>() / n as f64;
-                    (0..n)
-                        .map(|r| (data.x[r * nf + f] - m).powi(2))
-                        .sum::<f64>()
-                        / n as f64
-                })
-                .fold(0.0, f64::max);
-            for (v, count) in vars.iter_mut().zip(&counts) {
-                v.iter_mut()
-                    .for_each(|x| *x = *x / count.max(1.0) + 1e-9 * max_var.max(1e-300));
-            }
-            let priors = counts.iter().map(|c| c / n as f64).collect();
-            Ok((
-                Fitted::GaussianNb {
-                    means,
-                    vars,
-                    priors,
-                },
-                None,
-            ))
+        }
+        Task::Regression => Target::Values(data.y),
+    };
+    let params = hyper.tree_params(kind, nf, data.task);
+    let (trees, importance) = if kind == ModelKind::RandomForest {
+        tree::fit_forest(
+            &binned,
+            target,
+            params,
+            hyper.n_estimators.max(1),
+            hyper.seed,
+            hyper.jobs,
+            progress,
+        )
+    } else {
+        let (t, imp) = tree::fit_tree(&binned, target, params, &vec![1; n], hyper.seed as u32);
+        (vec![t], imp)
+    };
+    let total: f64 = importance.iter().sum();
+    let importance = importance
+        .iter()
+        .map(|v| if total > 0.0 { v / total } else { 0.0 })
+        .collect();
+    (
+        Fitted::Trees {
+            n_trees: trees.len(),
+            trees,
+        },
+        Some(importance),
+    )
+}
+
+/// Gaussian naive Bayes: per-class means, variances (smoothed as scikit-learn does) and priors.
+fn fit_gaussian_nb(data: &TrainSet) -> (Fitted, Option<Vec<f64>>) {
+    let n = data.y.len();
+    let nf = data.n_features;
+    let k = data.n_classes;
+    let mut means = vec![vec![0.0; nf]; k];
+    let mut vars = vec![vec![0.0; nf]; k];
+    let mut counts = vec![0.0f64; k];
+    for (r, row) in data.x.chunks_exact(nf).enumerate() {
+        let c = data.y[r] as usize;
+        counts[c] += 1.0;
+        for (m, v) in means[c].iter_mut().zip(row) {
+            *m += v;
         }
     }
+    for (m, count) in means.iter_mut().zip(&counts) {
+        m.iter_mut().for_each(|v| *v /= count.max(1.0));
+    }
+    for (r, row) in data.x.chunks_exact(nf).enumerate() {
+        let c = data.y[r] as usize;
+        for ((v, m), x) in vars[c].iter_mut().zip(&means[c]).zip(row) {
+            *v += (x - m).powi(2);
+        }
+    }
+    // scikit-learn's var_smoothing: 1e-9 times the largest feature variance.
+    let max_var = (0..nf)
+        .map(|f| {
+            let m = (0..n).map(|r| data.x[r * nf + f]).sum::<f64>() / n as f64;
+            (0..n)
+                .map(|r| (data.x[r * nf + f] - m).powi(2))
+                .sum::<f64>()
+                / n as f64
+        })
+        .fold(0.0, f64::max);
+    for (v, count) in vars.iter_mut().zip(&counts) {
+        v.iter_mut()
+            .for_each(|x| *x = *x / count.max(1.0) + 1e-9 * max_var.max(1e-300));
+    }
+    let priors = counts.iter().map(|c| c / n as f64).collect();
+    (
+        Fitted::GaussianNb {
+            means,
+            vars,
+            priors,
+        },
+        None,
+    )
 }
 
 impl Fitted {

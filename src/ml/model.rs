@@ -298,12 +298,26 @@ impl SavedModel {
                 ),
             ));
         }
-        let nf = model.preprocessor.n_features();
-        let outputs = match model.task {
-            Task::Classification => model.n_classes(),
+        model.check_fitted(dir, &json_path)?;
+        Ok(model)
+    }
+}
+
+impl SavedModel {
+    /// Read the trees of `trees.bin` into the fitted state and check that state against the task and
+    /// features (`json_path`: the model file, named in errors about it).
+    fn check_fitted(&mut self, dir: &Path, json_path: &Path) -> Result<(), ModelError> {
+        let load_err = |path: &Path, why: String| ModelError::Load {
+            path: path.display().to_string(),
+            why,
+        };
+        let json_path = json_path.to_path_buf();
+        let nf = self.preprocessor.n_features();
+        let outputs = match self.task {
+            Task::Classification => self.n_classes(),
             Task::Regression => 1,
         };
-        match &mut model.fitted {
+        match &mut self.fitted {
             Fitted::Trees { trees, n_trees } => {
                 let trees_path = dir.join(TREES_BIN);
                 let bytes =
@@ -323,7 +337,7 @@ impl SavedModel {
                 per_iteration,
                 ..
             } => {
-                let want = match model.task {
+                let want = match self.task {
                     Task::Classification if outputs > 2 => outputs,
                     _ => 1,
                 };
@@ -346,7 +360,7 @@ impl SavedModel {
                 }
             }
             Fitted::Linear { coef, intercept } => {
-                let rows = if model.task == Task::Classification && outputs > 2 {
+                let rows = if self.task == Task::Classification && outputs > 2 {
                     outputs
                 } else {
                     1
@@ -365,7 +379,7 @@ impl SavedModel {
                 if *k == 0 || x.len() != y.len() * nf || y.is_empty() {
                     return Err(load_err(&json_path, "kNN data is inconsistent".into()));
                 }
-                if model.task == Task::Classification && y.iter().any(|v| *v as usize >= outputs) {
+                if self.task == Task::Classification && y.iter().any(|v| *v as usize >= outputs) {
                     return Err(load_err(&json_path, "kNN labels out of range".into()));
                 }
             }
@@ -386,7 +400,7 @@ impl SavedModel {
                 }
             }
         }
-        Ok(model)
+        Ok(())
     }
 }
 

@@ -31,29 +31,7 @@ pub fn predict_csv(
     out: &mut dyn Write,
     progress: &dyn Fn(u64),
 ) -> anyhow::Result<usize> {
-    use anyhow::bail;
-    let mut read = model.read_options();
-    if let Some(id) = &opts.id_column {
-        read.expected
-            .entry(id.clone())
-            .or_insert_with(|| "string".into());
-    }
-    let mut chunks = CsvChunks::open_delimited(data, read, opts.chunk_rows, opts.delimiter)?;
-    let needed: Vec<&str> = model.inputs().iter().map(|c| c.name.as_str()).collect();
-    for name in &needed {
-        if !chunks.names().iter().any(|n| n == name) {
-            bail!(
-                "{}: column '{name}' is missing (the model needs {})",
-                data.display(),
-                needed.join(", ")
-            );
-        }
-    }
-    if let Some(id) = &opts.id_column
-        && !chunks.names().iter().any(|n| n == id)
-    {
-        bail!("{}: id column '{id}' is not in the file", data.display());
-    }
+    let mut chunks = open_checked(model, data, opts)?;
     let classes = model.class_names();
     let proba_names: Vec<String> = if opts.with_proba && !classes.is_empty() {
         classes.iter().map(|c| format!("proba_{c}")).collect()
@@ -148,4 +126,36 @@ pub fn predict_csv(
     }
     out.flush()?;
     Ok(rows)
+}
+
+/// Open `data` in chunks, after checking that it has every column the model needs (and the id column).
+fn open_checked(
+    model: &LoadedModel,
+    data: &Path,
+    opts: &PredictOptions,
+) -> anyhow::Result<CsvChunks> {
+    use anyhow::bail;
+    let mut read = model.read_options();
+    if let Some(id) = &opts.id_column {
+        read.expected
+            .entry(id.clone())
+            .or_insert_with(|| "string".into());
+    }
+    let chunks = CsvChunks::open_delimited(data, read, opts.chunk_rows, opts.delimiter)?;
+    let needed: Vec<&str> = model.inputs().iter().map(|c| c.name.as_str()).collect();
+    for name in &needed {
+        if !chunks.names().iter().any(|n| n == name) {
+            bail!(
+                "{}: column '{name}' is missing (the model needs {})",
+                data.display(),
+                needed.join(", ")
+            );
+        }
+    }
+    if let Some(id) = &opts.id_column
+        && !chunks.names().iter().any(|n| n == id)
+    {
+        bail!("{}: id column '{id}' is not in the file", data.display());
+    }
+    Ok(chunks)
 }

@@ -131,6 +131,43 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         ));
     }
 
+    let raw_trees = read_trees(&mut lines, per_iteration)?;
+    for (_, line) in lines {
+        if let Some(v) = line.strip_prefix("pandas_categorical:") {
+            let v = v.trim();
+            if !(v == "null" || v == "[]") {
+                return Err(
+                    "the model was trained on pandas 'category' columns (pandas_categorical); mlx reads \
+                     LightGBM models over numeric columns only — pass integer codes as numbers instead"
+                        .into(),
+                );
+            }
+        }
+    }
+    let n_iterations = raw_trees.len() / per_iteration;
+    let rules = Rules {
+        strict_less: false,
+        f32_features: false,
+        f32_sum: false,
+    };
+    let ensemble =
+        Ensemble::new(raw_trees, n_features, per_iteration, rules).map_err(|e| e.to_string())?;
+    Ok(Booster {
+        ensemble,
+        feature_names,
+        objective,
+        link,
+        n_outputs,
+        average_output: header.contains_key("average_output"),
+        n_iterations,
+    })
+}
+
+/// The `Tree=N` blocks up to `end of trees`, each with the class it scores (`N % per_iteration`).
+fn read_trees<'a>(
+    lines: &mut std::iter::Peekable<impl Iterator<Item = (usize, &'a str)>>,
+    per_iteration: usize,
+) -> Result<Vec<(Vec<RawNode>, usize)>, String> {
     let mut raw_trees = Vec::new();
     let mut ended = false;
     while let Some((no, line)) = lines.next() {
@@ -175,35 +212,7 @@ pub fn parse(text: &str) -> Result<Booster, String> {
     if raw_trees.is_empty() {
         return Err("the model has no trees".into());
     }
-    for (_, line) in lines {
-        if let Some(v) = line.strip_prefix("pandas_categorical:") {
-            let v = v.trim();
-            if !(v == "null" || v == "[]") {
-                return Err(
-                    "the model was trained on pandas 'category' columns (pandas_categorical); mlx reads \
-                     LightGBM models over numeric columns only — pass integer codes as numbers instead"
-                        .into(),
-                );
-            }
-        }
-    }
-    let n_iterations = raw_trees.len() / per_iteration;
-    let rules = Rules {
-        strict_less: false,
-        f32_features: false,
-        f32_sum: false,
-    };
-    let ensemble =
-        Ensemble::new(raw_trees, n_features, per_iteration, rules).map_err(|e| e.to_string())?;
-    Ok(Booster {
-        ensemble,
-        feature_names,
-        objective,
-        link,
-        n_outputs,
-        average_output: header.contains_key("average_output"),
-        n_iterations,
-    })
+    Ok(raw_trees)
 }
 
 fn brief(s: &str) -> String {

@@ -424,114 +424,10 @@ fn transform(node: &Node) -> Result<Transform, SkopsError> {
                 };
                 Transform::MinMax { scale, min, clip }
             }
-            "SimpleImputer" => {
-                if matches!(
-                    node.get("add_indicator"),
-                    Some(Node::Json(Value::Bool(true)))
-                ) {
-                    return Err(bad(
-                        "SimpleImputer with add_indicator=True is not supported",
-                    ));
-                }
-                let missing = match node.get("missing_values") {
-                    Some(Node::Json(v)) => Cat::from_json(v)
-                        .ok_or_else(|| bad("SimpleImputer.missing_values is not a value"))?,
-                    _ => Cat::Missing,
-                };
-                let keep_all = node.text("strategy").is_ok_and(|s| s == "constant")
-                    || matches!(
-                        node.get("keep_empty_features"),
-                        Some(Node::Json(Value::Bool(true)))
-                    );
-                let fill = cats(node.attr("statistics_")?, "SimpleImputer.statistics_")?
-                    .into_iter()
-                    .map(|c| (keep_all || c != Cat::Missing).then_some(c))
-                    .collect();
-                Transform::Imputer { missing, fill }
-            }
-            "OneHotEncoder" => {
-                no_infrequent(node)?;
-                let categories = cat_lists(node)?;
-                let drop = match node.get("drop_idx_") {
-                    None | Some(Node::Json(Value::Null)) => vec![None; categories.len()],
-                    Some(d) => d
-                        .as_values()
-                        .ok_or_else(|| bad("OneHotEncoder.drop_idx_ is not a list"))?
-                        .iter()
-                        .map(|v| v.as_f64().map(|x| x as usize))
-                        .collect(),
-                };
-                if drop.len() != categories.len()
-                    || drop
-                        .iter()
-                        .zip(&categories)
-                        .any(|(d, c)| d.is_some_and(|d| d >= c.len()))
-                {
-                    return Err(bad("OneHotEncoder.drop_idx_ does not match its categories"));
-                }
-                let ignore_unknown = node.text("handle_unknown").is_ok_and(|h| h != "error");
-                Transform::OneHot {
-                    categories,
-                    drop,
-                    ignore_unknown,
-                }
-            }
-            "OrdinalEncoder" => {
-                no_infrequent(node)?;
-                let categories = cat_lists(node)?;
-                let unknown = if node
-                    .text("handle_unknown")
-                    .is_ok_and(|h| h == "use_encoded_value")
-                {
-                    Some(node.number("unknown_value")?)
-                } else {
-                    None
-                };
-                let encoded_missing = node.number("encoded_missing_value").unwrap_or(f64::NAN);
-                let missing_index = categories
-                    .iter()
-                    .map(|c| c.iter().position(|x| *x == Cat::Missing))
-                    .collect();
-                Transform::Ordinal {
-                    categories,
-                    unknown,
-                    missing_index,
-                    encoded_missing,
-                }
-            }
-            "ColumnTransformer" => {
-                if !matches!(
-                    node.get("transformer_weights"),
-                    None | Some(Node::Json(Value::Null))
-                ) {
-                    return Err(bad(
-                        "ColumnTransformer with transformer_weights is not supported",
-                    ));
-                }
-                let list = node
-                    .attr("transformers_")?
-                    .items()
-                    .ok_or_else(|| bad("ColumnTransformer.transformers_ is not a list"))?;
-                let mut parts = Vec::new();
-                for t in list {
-                    let Some([name, trans, cols]) = t.items() else {
-                        return Err(bad(
-                            "ColumnTransformer: a transformer is not (name, transformer, columns)",
-                        ));
-                    };
-                    let name = match name {
-                        Node::Json(Value::String(n)) => n.clone(),
-                        _ => return Err(bad("ColumnTransformer: a transformer name is not text")),
-                    };
-                    let idx = column_indices(node, &name, cols)?;
-                    let part = match trans {
-                        Node::Json(Value::String(s)) if s == "drop" => Part::Drop,
-                        other => Part::Apply(transform(other)?),
-                    };
-                    parts.push((part, idx));
-                }
-                Transform::Columns(parts)
-            }
+            "SimpleImputer" => simple_imputer(node)?,
+            "OneHotEncoder" => one_hot_encoder(node)?,
+            "OrdinalEncoder" => ordinal_encoder(node)?,
+            "ColumnTransformer" => column_transformer(node)?,
             "FunctionTransformer" => {
                 if !matches!(node.get("func"), None | Some(Node::Json(Value::Null))) {
                     return Err(bad("FunctionTransformer with a function is not supported"));
@@ -545,6 +441,123 @@ fn transform(node: &Node) -> Result<Transform, SkopsError> {
             other => return Err(bad(format!("unsupported transformer {other}"))),
         },
     })
+}
+
+/// `SimpleImputer`: the fill value per column (None: the column is dropped, as scikit-learn does).
+fn simple_imputer(node: &Node) -> Result<Transform, SkopsError> {
+    if matches!(
+        node.get("add_indicator"),
+        Some(Node::Json(Value::Bool(true)))
+    ) {
+        return Err(bad(
+            "SimpleImputer with add_indicator=True is not supported",
+        ));
+    }
+    let missing = match node.get("missing_values") {
+        Some(Node::Json(v)) => {
+            Cat::from_json(v).ok_or_else(|| bad("SimpleImputer.missing_values is not a value"))?
+        }
+        _ => Cat::Missing,
+    };
+    let keep_all = node.text("strategy").is_ok_and(|s| s == "constant")
+        || matches!(
+            node.get("keep_empty_features"),
+            Some(Node::Json(Value::Bool(true)))
+        );
+    let fill = cats(node.attr("statistics_")?, "SimpleImputer.statistics_")?
+        .into_iter()
+        .map(|c| (keep_all || c != Cat::Missing).then_some(c))
+        .collect();
+    Ok(Transform::Imputer { missing, fill })
+}
+
+/// `OneHotEncoder`: categories per column, the dropped one, and what an unknown value does.
+fn one_hot_encoder(node: &Node) -> Result<Transform, SkopsError> {
+    no_infrequent(node)?;
+    let categories = cat_lists(node)?;
+    let drop = match node.get("drop_idx_") {
+        None | Some(Node::Json(Value::Null)) => vec![None; categories.len()],
+        Some(d) => d
+            .as_values()
+            .ok_or_else(|| bad("OneHotEncoder.drop_idx_ is not a list"))?
+            .iter()
+            .map(|v| v.as_f64().map(|x| x as usize))
+            .collect(),
+    };
+    if drop.len() != categories.len()
+        || drop
+            .iter()
+            .zip(&categories)
+            .any(|(d, c)| d.is_some_and(|d| d >= c.len()))
+    {
+        return Err(bad("OneHotEncoder.drop_idx_ does not match its categories"));
+    }
+    let ignore_unknown = node.text("handle_unknown").is_ok_and(|h| h != "error");
+    Ok(Transform::OneHot {
+        categories,
+        drop,
+        ignore_unknown,
+    })
+}
+
+/// `OrdinalEncoder`: categories per column, and the codes of unknown and missing values.
+fn ordinal_encoder(node: &Node) -> Result<Transform, SkopsError> {
+    no_infrequent(node)?;
+    let categories = cat_lists(node)?;
+    let unknown = if node
+        .text("handle_unknown")
+        .is_ok_and(|h| h == "use_encoded_value")
+    {
+        Some(node.number("unknown_value")?)
+    } else {
+        None
+    };
+    let encoded_missing = node.number("encoded_missing_value").unwrap_or(f64::NAN);
+    let missing_index = categories
+        .iter()
+        .map(|c| c.iter().position(|x| *x == Cat::Missing))
+        .collect();
+    Ok(Transform::Ordinal {
+        categories,
+        unknown,
+        missing_index,
+        encoded_missing,
+    })
+}
+
+/// `ColumnTransformer`: each part's transform (or drop) and the columns it takes.
+fn column_transformer(node: &Node) -> Result<Transform, SkopsError> {
+    if !matches!(
+        node.get("transformer_weights"),
+        None | Some(Node::Json(Value::Null))
+    ) {
+        return Err(bad(
+            "ColumnTransformer with transformer_weights is not supported",
+        ));
+    }
+    let list = node
+        .attr("transformers_")?
+        .items()
+        .ok_or_else(|| bad("ColumnTransformer.transformers_ is not a list"))?;
+    let mut parts = Vec::new();
+    for t in list {
+        let Some([name, trans, cols]) = t.items() else {
+            return Err(bad(
+                "ColumnTransformer: a transformer is not (name, transformer, columns)",
+            ));
+        };
+        let name = match name {
+            Node::Json(Value::String(n)) => n.clone(),
+            _ => return Err(bad("ColumnTransformer: a transformer name is not text")),
+        };
+        let idx = column_indices(node, &name, cols)?;
+        let part = match trans {
+            Node::Json(Value::String(s)) if s == "drop" => Part::Drop,
+            other => Part::Apply(transform(other)?),
+        };
+        parts.push((part, idx));
+    }
+    Ok(Transform::Columns(parts))
 }
 
 fn check_len(what: &str, v: &[f64], n: usize) -> Result<(), SkopsError> {
@@ -568,64 +581,7 @@ fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsE
     let class = node.class_name();
     match class {
         "LogisticRegression" | "LinearRegression" | "Ridge" | "Lasso" | "ElasticNet" => {
-            let (coef, shape) = node.array("coef_")?;
-            let intercept = node
-                .attr("intercept_")?
-                .as_f64s()
-                .ok_or_else(|| bad(format!("{class}.intercept_ is not numeric")))?;
-            let (rows, nf) = match shape.as_slice() {
-                [nf] => (1, *nf),
-                [rows, nf] => (*rows, *nf),
-                _ => return Err(bad(format!("{class}.coef_ has shape {shape:?}"))),
-            };
-            check_len(&format!("{class}.intercept_"), &intercept, rows)?;
-            if class == "LogisticRegression" {
-                let classes = labels(node)?;
-                let k = classes.len();
-                if k < 2 || !(rows == 1 && k == 2 || rows == k) {
-                    return Err(bad(format!(
-                        "LogisticRegression has {rows} coefficient rows for {k} classes"
-                    )));
-                }
-                let ovr = match node.get("multi_class") {
-                    Some(Node::Json(Value::String(m))) if m == "ovr" => true,
-                    Some(Node::Json(Value::String(m))) if m == "auto" => {
-                        node.text("solver").is_ok_and(|s| s == "liblinear")
-                    }
-                    _ => false,
-                };
-                let logistic = if ovr && k > 2 {
-                    Logistic::OneVsRest
-                } else {
-                    Logistic::Multinomial
-                };
-                Ok((
-                    Estimator::Linear {
-                        coef,
-                        intercept,
-                        logistic: Some(logistic),
-                    },
-                    Task::Classification,
-                    classes,
-                    nf,
-                ))
-            } else {
-                if rows != 1 {
-                    return Err(bad(format!(
-                        "{class} with {rows} targets is not supported (one target only)"
-                    )));
-                }
-                Ok((
-                    Estimator::Linear {
-                        coef,
-                        intercept,
-                        logistic: None,
-                    },
-                    Task::Regression,
-                    Vec::new(),
-                    nf,
-                ))
-            }
+            linear_estimator(node, class)
         }
         "DecisionTreeClassifier"
         | "ExtraTreeClassifier"
@@ -634,108 +590,8 @@ fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsE
         | "DecisionTreeRegressor"
         | "ExtraTreeRegressor"
         | "RandomForestRegressor"
-        | "ExtraTreesRegressor" => {
-            let classification = class.ends_with("Classifier");
-            let nf = node.number("n_features_in_")? as usize;
-            if node
-                .get("n_outputs_")
-                .and_then(Node::as_f64s)
-                .is_some_and(|v| v != [1.0])
-            {
-                return Err(bad(format!(
-                    "{class} with several outputs is not supported"
-                )));
-            }
-            let classes = if classification {
-                labels(node)?
-            } else {
-                Vec::new()
-            };
-            let width = if classification { classes.len() } else { 1 };
-            let members: Vec<&Node> = match node.get("estimators_") {
-                Some(list) => list
-                    .items()
-                    .ok_or_else(|| bad(format!("{class}.estimators_ is not a list")))?
-                    .iter()
-                    .collect(),
-                None => vec![node],
-            };
-            if members.is_empty() {
-                return Err(bad(format!("{class} has no trees")));
-            }
-            let trees = members
-                .iter()
-                .map(|m| {
-                    if !m.class_name().contains("Tree") {
-                        return Err(bad(format!("{class} holds a {}", m.class_name())));
-                    }
-                    Tree::from_node(m, nf, width)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let task = if classification {
-                Task::Classification
-            } else {
-                Task::Regression
-            };
-            Ok((Estimator::Trees(trees), task, classes, nf))
-        }
-        "KNeighborsClassifier" | "KNeighborsRegressor" => {
-            let metric = node.text("effective_metric_").unwrap_or("");
-            let p2 = node
-                .get("p")
-                .and_then(Node::as_f64s)
-                .is_some_and(|p| p == [2.0]);
-            if !(metric == "euclidean" || metric == "minkowski" && p2) {
-                return Err(bad(format!(
-                    "{class} with metric {metric:?} is not supported (euclidean only)"
-                )));
-            }
-            let distance_weights = match node.text("weights") {
-                Ok("uniform") => false,
-                Ok("distance") => true,
-                _ => {
-                    return Err(bad(format!(
-                        "{class}: only weights 'uniform' or 'distance' are supported"
-                    )));
-                }
-            };
-            let (x, shape) = node.array("_fit_X")?;
-            let [n, nf] = shape[..] else {
-                return Err(bad(format!("{class}._fit_X has shape {shape:?}")));
-            };
-            let (y, yshape) = node.array("_y")?;
-            if yshape != [n] {
-                return Err(bad(format!(
-                    "{class}._y has shape {yshape:?} for {n} rows (one output only)"
-                )));
-            }
-            let k = node.number("n_neighbors")?;
-            if !(k >= 1.0 && k <= n as f64 && k.fract() == 0.0) {
-                return Err(bad(format!("{class}.n_neighbors is {k} for {n} rows")));
-            }
-            let (classes, task) = if class == "KNeighborsClassifier" {
-                let classes = labels(node)?;
-                if y.iter()
-                    .any(|&c| !(c >= 0.0 && (c as usize) < classes.len()))
-                {
-                    return Err(bad(format!("{class}._y has a class index out of range")));
-                }
-                (classes, Task::Classification)
-            } else {
-                (Vec::new(), Task::Regression)
-            };
-            Ok((
-                Estimator::Knn {
-                    x,
-                    y,
-                    k: k as usize,
-                    distance_weights,
-                },
-                task,
-                classes,
-                nf,
-            ))
-        }
+        | "ExtraTreesRegressor" => tree_estimator(node, class),
+        "KNeighborsClassifier" | "KNeighborsRegressor" => knn_estimator(node, class),
         "GaussianNB" => {
             let classes = labels(node)?;
             let k = classes.len();
@@ -764,6 +620,183 @@ fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsE
             SUPPORTED.join(", ")
         ))),
     }
+}
+
+/// A linear model: coefficients and intercepts, and for `LogisticRegression` its classes and multi-class scheme.
+fn linear_estimator(
+    node: &Node,
+    class: &str,
+) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
+    let (coef, shape) = node.array("coef_")?;
+    let intercept = node
+        .attr("intercept_")?
+        .as_f64s()
+        .ok_or_else(|| bad(format!("{class}.intercept_ is not numeric")))?;
+    let (rows, nf) = match shape.as_slice() {
+        [nf] => (1, *nf),
+        [rows, nf] => (*rows, *nf),
+        _ => return Err(bad(format!("{class}.coef_ has shape {shape:?}"))),
+    };
+    check_len(&format!("{class}.intercept_"), &intercept, rows)?;
+    if class == "LogisticRegression" {
+        let classes = labels(node)?;
+        let k = classes.len();
+        if k < 2 || !(rows == 1 && k == 2 || rows == k) {
+            return Err(bad(format!(
+                "LogisticRegression has {rows} coefficient rows for {k} classes"
+            )));
+        }
+        let ovr = match node.get("multi_class") {
+            Some(Node::Json(Value::String(m))) if m == "ovr" => true,
+            Some(Node::Json(Value::String(m))) if m == "auto" => {
+                node.text("solver").is_ok_and(|s| s == "liblinear")
+            }
+            _ => false,
+        };
+        let logistic = if ovr && k > 2 {
+            Logistic::OneVsRest
+        } else {
+            Logistic::Multinomial
+        };
+        Ok((
+            Estimator::Linear {
+                coef,
+                intercept,
+                logistic: Some(logistic),
+            },
+            Task::Classification,
+            classes,
+            nf,
+        ))
+    } else {
+        if rows != 1 {
+            return Err(bad(format!(
+                "{class} with {rows} targets is not supported (one target only)"
+            )));
+        }
+        Ok((
+            Estimator::Linear {
+                coef,
+                intercept,
+                logistic: None,
+            },
+            Task::Regression,
+            Vec::new(),
+            nf,
+        ))
+    }
+}
+
+/// A decision tree, or a forest of them (`estimators_`).
+fn tree_estimator(
+    node: &Node,
+    class: &str,
+) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
+    let classification = class.ends_with("Classifier");
+    let nf = node.number("n_features_in_")? as usize;
+    if node
+        .get("n_outputs_")
+        .and_then(Node::as_f64s)
+        .is_some_and(|v| v != [1.0])
+    {
+        return Err(bad(format!(
+            "{class} with several outputs is not supported"
+        )));
+    }
+    let classes = if classification {
+        labels(node)?
+    } else {
+        Vec::new()
+    };
+    let width = if classification { classes.len() } else { 1 };
+    let members: Vec<&Node> = match node.get("estimators_") {
+        Some(list) => list
+            .items()
+            .ok_or_else(|| bad(format!("{class}.estimators_ is not a list")))?
+            .iter()
+            .collect(),
+        None => vec![node],
+    };
+    if members.is_empty() {
+        return Err(bad(format!("{class} has no trees")));
+    }
+    let trees = members
+        .iter()
+        .map(|m| {
+            if !m.class_name().contains("Tree") {
+                return Err(bad(format!("{class} holds a {}", m.class_name())));
+            }
+            Tree::from_node(m, nf, width)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let task = if classification {
+        Task::Classification
+    } else {
+        Task::Regression
+    };
+    Ok((Estimator::Trees(trees), task, classes, nf))
+}
+
+/// k-nearest neighbours: the training rows and targets, k and the weighting (Euclidean distance only).
+fn knn_estimator(
+    node: &Node,
+    class: &str,
+) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
+    let metric = node.text("effective_metric_").unwrap_or("");
+    let p2 = node
+        .get("p")
+        .and_then(Node::as_f64s)
+        .is_some_and(|p| p == [2.0]);
+    if !(metric == "euclidean" || metric == "minkowski" && p2) {
+        return Err(bad(format!(
+            "{class} with metric {metric:?} is not supported (euclidean only)"
+        )));
+    }
+    let distance_weights = match node.text("weights") {
+        Ok("uniform") => false,
+        Ok("distance") => true,
+        _ => {
+            return Err(bad(format!(
+                "{class}: only weights 'uniform' or 'distance' are supported"
+            )));
+        }
+    };
+    let (x, shape) = node.array("_fit_X")?;
+    let [n, nf] = shape[..] else {
+        return Err(bad(format!("{class}._fit_X has shape {shape:?}")));
+    };
+    let (y, yshape) = node.array("_y")?;
+    if yshape != [n] {
+        return Err(bad(format!(
+            "{class}._y has shape {yshape:?} for {n} rows (one output only)"
+        )));
+    }
+    let k = node.number("n_neighbors")?;
+    if !(k >= 1.0 && k <= n as f64 && k.fract() == 0.0) {
+        return Err(bad(format!("{class}.n_neighbors is {k} for {n} rows")));
+    }
+    let (classes, task) = if class == "KNeighborsClassifier" {
+        let classes = labels(node)?;
+        if y.iter()
+            .any(|&c| !(c >= 0.0 && (c as usize) < classes.len()))
+        {
+            return Err(bad(format!("{class}._y has a class index out of range")));
+        }
+        (classes, Task::Classification)
+    } else {
+        (Vec::new(), Task::Regression)
+    };
+    Ok((
+        Estimator::Knn {
+            x,
+            y,
+            k: k as usize,
+            distance_weights,
+        },
+        task,
+        classes,
+        nf,
+    ))
 }
 
 /// Estimators mlx predicts with (for messages and the README).
@@ -957,124 +990,25 @@ impl Transform {
                     })
                     .collect()
             }
-            Transform::Imputer { missing, fill } => {
-                width("SimpleImputer", &frame, fill.len())?;
-                let n = n_rows(&frame);
-                frame
-                    .into_iter()
-                    .zip(fill)
-                    .filter_map(|(col, f)| f.as_ref().map(|f| (col, f)))
-                    .map(|(col, f)| {
-                        let is_missing = |c: &Cat| {
-                            c == missing || (*missing == Cat::Missing && *c == Cat::Missing)
-                        };
-                        match (col, f) {
-                            (Col::Num(mut v), Cat::Num(fv)) => {
-                                for x in v.iter_mut() {
-                                    let c = if x.is_nan() {
-                                        Cat::Missing
-                                    } else {
-                                        Cat::Num(*x)
-                                    };
-                                    if is_missing(&c) {
-                                        *x = *fv;
-                                    }
-                                }
-                                Ok(Col::Num(v))
-                            }
-                            (col, f) => {
-                                let out = (0..n)
-                                    .map(|r| {
-                                        let c = cell(&col, r);
-                                        let c = if is_missing(&c) { f.clone() } else { c };
-                                        match c {
-                                            Cat::Text(s) => Some(s),
-                                            Cat::Num(x) => Some(crate::ml::data::format_number(x)),
-                                            Cat::Missing => None,
-                                        }
-                                    })
-                                    .collect();
-                                Ok(Col::Text(out))
-                            }
-                        }
-                    })
-                    .collect::<Result<_, String>>()?
-            }
+            Transform::Imputer { missing, fill } => impute(frame, missing, fill)?,
             Transform::OneHot {
                 categories,
                 drop,
                 ignore_unknown,
-            } => {
-                width("OneHotEncoder", &frame, categories.len())?;
-                let n = n_rows(&frame);
-                let mut out = Vec::new();
-                for (j, col) in frame.iter().enumerate() {
-                    let cats = &categories[j];
-                    let hits = (0..n)
-                        .map(|r| {
-                            let c = cell(col, r);
-                            match cats.iter().position(|x| *x == c) {
-                                Some(i) => Ok(Some(i)),
-                                None if *ignore_unknown => Ok(None),
-                                None => Err(format!(
-                                    "OneHotEncoder: unknown category {} in column {} (the model was fitted on {})",
-                                    c.label(),
-                                    column_name(names, j),
-                                    cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
-                                )),
-                            }
-                        })
-                        .collect::<Result<Vec<_>, String>>()?;
-                    let mut block = vec![vec![0.0; n]; cats.len()];
-                    for (r, hit) in hits.iter().enumerate() {
-                        if let Some(i) = hit {
-                            block[*i][r] = 1.0;
-                        }
-                    }
-                    out.extend(
-                        block
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(i, _)| drop[j] != Some(*i))
-                            .map(|(_, v)| Col::Num(v)),
-                    );
-                }
-                out
-            }
+            } => one_hot(&frame, names, categories, drop, *ignore_unknown)?,
             Transform::Ordinal {
                 categories,
                 unknown,
                 missing_index,
                 encoded_missing,
-            } => {
-                width("OrdinalEncoder", &frame, categories.len())?;
-                let n = n_rows(&frame);
-                frame
-                    .iter()
-                    .enumerate()
-                    .map(|(j, col)| {
-                        let cats = &categories[j];
-                        (0..n)
-                            .map(|r| {
-                                let c = cell(col, r);
-                                match cats.iter().position(|x| *x == c) {
-                                    Some(i) if missing_index[j] == Some(i) => Ok(*encoded_missing),
-                                    Some(i) => Ok(i as f64),
-                                    None => unknown.ok_or_else(|| {
-                                        format!(
-                                            "OrdinalEncoder: unknown category {} in column {} (the model was fitted on {})",
-                                            c.label(),
-                                            column_name(names, j),
-                                            cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
-                                        )
-                                    }),
-                                }
-                            })
-                            .collect::<Result<Vec<f64>, String>>()
-                            .map(Col::Num)
-                    })
-                    .collect::<Result<_, String>>()?
-            }
+            } => ordinal(
+                &frame,
+                names,
+                categories,
+                *unknown,
+                missing_index,
+                *encoded_missing,
+            )?,
             Transform::Columns(parts) => {
                 let mut out = Vec::new();
                 for (part, idx) in parts {
@@ -1133,6 +1067,133 @@ impl Transform {
             }
         })
     }
+}
+
+/// `SimpleImputer`: each kept column with its missing values filled.
+fn impute(frame: Frame, missing: &Cat, fill: &[Option<Cat>]) -> Result<Frame, String> {
+    width("SimpleImputer", &frame, fill.len())?;
+    let n = n_rows(&frame);
+    frame
+        .into_iter()
+        .zip(fill)
+        .filter_map(|(col, f)| f.as_ref().map(|f| (col, f)))
+        .map(|(col, f)| {
+            let is_missing =
+                |c: &Cat| c == missing || (*missing == Cat::Missing && *c == Cat::Missing);
+            match (col, f) {
+                (Col::Num(mut v), Cat::Num(fv)) => {
+                    for x in v.iter_mut() {
+                        let c = if x.is_nan() {
+                            Cat::Missing
+                        } else {
+                            Cat::Num(*x)
+                        };
+                        if is_missing(&c) {
+                            *x = *fv;
+                        }
+                    }
+                    Ok(Col::Num(v))
+                }
+                (col, f) => {
+                    let out = (0..n)
+                        .map(|r| {
+                            let c = cell(&col, r);
+                            let c = if is_missing(&c) { f.clone() } else { c };
+                            match c {
+                                Cat::Text(s) => Some(s),
+                                Cat::Num(x) => Some(crate::ml::data::format_number(x)),
+                                Cat::Missing => None,
+                            }
+                        })
+                        .collect();
+                    Ok(Col::Text(out))
+                }
+            }
+        })
+        .collect::<Result<_, String>>()
+}
+
+/// `OneHotEncoder`: a 0/1 column per category of each column (less the dropped one).
+fn one_hot(
+    frame: &Frame,
+    names: &[String],
+    categories: &[Vec<Cat>],
+    drop: &[Option<usize>],
+    ignore_unknown: bool,
+) -> Result<Frame, String> {
+    width("OneHotEncoder", frame, categories.len())?;
+    let n = n_rows(frame);
+    let mut out = Vec::new();
+    for (j, col) in frame.iter().enumerate() {
+        let cats = &categories[j];
+        let hits = (0..n)
+            .map(|r| {
+                let c = cell(col, r);
+                match cats.iter().position(|x| *x == c) {
+                    Some(i) => Ok(Some(i)),
+                    None if ignore_unknown => Ok(None),
+                    None => Err(format!(
+                        "OneHotEncoder: unknown category {} in column {} (the model was fitted on {})",
+                        c.label(),
+                        column_name(names, j),
+                        cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut block = vec![vec![0.0; n]; cats.len()];
+        for (r, hit) in hits.iter().enumerate() {
+            if let Some(i) = hit {
+                block[*i][r] = 1.0;
+            }
+        }
+        out.extend(
+            block
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| drop[j] != Some(*i))
+                .map(|(_, v)| Col::Num(v)),
+        );
+    }
+    Ok(out)
+}
+
+/// `OrdinalEncoder`: each column's categories as their codes.
+fn ordinal(
+    frame: &Frame,
+    names: &[String],
+    categories: &[Vec<Cat>],
+    unknown: Option<f64>,
+    missing_index: &[Option<usize>],
+    encoded_missing: f64,
+) -> Result<Frame, String> {
+    width("OrdinalEncoder", frame, categories.len())?;
+    let n = n_rows(frame);
+    frame
+        .iter()
+        .enumerate()
+        .map(|(j, col)| {
+            let cats = &categories[j];
+            (0..n)
+                .map(|r| {
+                    let c = cell(col, r);
+                    match cats.iter().position(|x| *x == c) {
+                        Some(i) if missing_index[j] == Some(i) => Ok(encoded_missing),
+                        Some(i) => Ok(i as f64),
+                        None => unknown.ok_or_else(|| {
+                            format!(
+                                "OrdinalEncoder: unknown category {} in column {} (the model was fitted on {})",
+                                c.label(),
+                                column_name(names, j),
+                                cats.iter().map(Cat::label).collect::<Vec<_>>().join(", ")
+                            )
+                        }),
+                    }
+                })
+                .collect::<Result<Vec<f64>, String>>()
+                .map(Col::Num)
+        })
+        .collect::<Result<_, String>>()
 }
 
 fn width(step: &str, frame: &Frame, fitted: usize) -> Result<(), String> {
@@ -1248,58 +1309,7 @@ impl SklearnModel {
                 coef,
                 intercept,
                 logistic,
-            } => {
-                self.check_finite(x, row_offset)?;
-                let rows = intercept.len();
-                let mut z = vec![0.0; n * rows];
-                for r in 0..n {
-                    let row = &x[r * nf..(r + 1) * nf];
-                    for c in 0..rows {
-                        let w = &coef[c * nf..(c + 1) * nf];
-                        z[r * rows + c] =
-                            row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + intercept[c];
-                    }
-                }
-                match logistic {
-                    None => Ok(Predictions {
-                        values: z.into_iter().map(Value::from).collect(),
-                        proba: None,
-                    }),
-                    Some(kind) => {
-                        let k = self.classes.len();
-                        let mut proba = vec![0.0; n * k];
-                        let mut values = Vec::with_capacity(n);
-                        for r in 0..n {
-                            let d = &z[r * rows..(r + 1) * rows];
-                            let p = &mut proba[r * k..(r + 1) * k];
-                            if rows == 1 {
-                                p[1] = sigmoid(d[0]);
-                                p[0] = 1.0 - p[1];
-                                values.push(self.classes[usize::from(d[0] > 0.0)].clone());
-                                continue;
-                            }
-                            p.copy_from_slice(d);
-                            match kind {
-                                Logistic::Multinomial => softmax(p),
-                                Logistic::OneVsRest => {
-                                    p.iter_mut().for_each(|v| *v = sigmoid(*v));
-                                    let s: f64 = p.iter().sum();
-                                    if s == 0.0 {
-                                        p.iter_mut().for_each(|v| *v = 1.0 / k as f64);
-                                    } else {
-                                        p.iter_mut().for_each(|v| *v /= s);
-                                    }
-                                }
-                            }
-                            values.push(self.classes[argmax(d)].clone());
-                        }
-                        Ok(Predictions {
-                            values,
-                            proba: Some(proba),
-                        })
-                    }
-                }
-            }
+            } => self.predict_linear(x, row_offset, coef, intercept, *logistic),
             Estimator::Trees(trees) => {
                 let rows = x.chunks_exact(nf.max(1)).take(n);
                 if self.task == Task::Regression {
@@ -1342,63 +1352,7 @@ impl SklearnModel {
                 y,
                 k,
                 distance_weights,
-            } => {
-                self.check_finite(x, row_offset)?;
-                let classes = self.classes.len();
-                let mut values = Vec::with_capacity(n);
-                let mut proba = vec![0.0; n * classes];
-                for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
-                    let mut found: Vec<(f64, usize)> =
-                        crate::ml::estimator::nearest(tx, nf, row, *k)
-                            .into_iter()
-                            .map(|i| {
-                                let t = &tx[i * nf..(i + 1) * nf];
-                                let d2: f64 =
-                                    t.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum();
-                                (d2.sqrt(), i)
-                            })
-                            .collect();
-                    // scikit-learn hands neighbours on nearest first.
-                    found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                    let weights: Vec<f64> = if !*distance_weights {
-                        vec![1.0; found.len()]
-                    } else if found.iter().any(|(d, _)| *d == 0.0) {
-                        found
-                            .iter()
-                            .map(|(d, _)| f64::from(u8::from(*d == 0.0)))
-                            .collect()
-                    } else {
-                        found.iter().map(|(d, _)| 1.0 / d).collect()
-                    };
-                    if self.task == Task::Regression {
-                        let v = if *distance_weights {
-                            found
-                                .iter()
-                                .zip(&weights)
-                                .map(|((_, i), w)| y[*i] * w)
-                                .sum::<f64>()
-                                / weights.iter().sum::<f64>()
-                        } else {
-                            found.iter().map(|(_, i)| y[*i]).sum::<f64>() / found.len() as f64
-                        };
-                        values.push(Value::from(v));
-                        continue;
-                    }
-                    let p = &mut proba[r * classes..(r + 1) * classes];
-                    for ((_, i), w) in found.iter().zip(&weights) {
-                        p[y[*i] as usize] += w;
-                    }
-                    let total: f64 = p.iter().sum();
-                    p.iter_mut().for_each(|v| *v /= total);
-                }
-                if self.task == Task::Regression {
-                    return Ok(Predictions {
-                        values,
-                        proba: None,
-                    });
-                }
-                Ok(self.classified(proba))
-            }
+            } => self.predict_knn(x, row_offset, tx, y, *k, *distance_weights),
             Estimator::GaussianNb { theta, var, prior } => {
                 self.check_finite(x, row_offset)?;
                 let k = self.classes.len();
@@ -1432,6 +1386,137 @@ impl SklearnModel {
                 })
             }
         }
+    }
+
+    /// A linear model's values, through the logistic link (binary, multinomial or one-vs-rest) for
+    /// classification.
+    fn predict_linear(
+        &self,
+        x: &[f64],
+        row_offset: usize,
+        coef: &[f64],
+        intercept: &[f64],
+        logistic: Option<Logistic>,
+    ) -> Result<Predictions, ModelError> {
+        let nf = self.n_features;
+        let n = x.len().checked_div(nf).unwrap_or(0);
+        self.check_finite(x, row_offset)?;
+        let rows = intercept.len();
+        let mut z = vec![0.0; n * rows];
+        for r in 0..n {
+            let row = &x[r * nf..(r + 1) * nf];
+            for c in 0..rows {
+                let w = &coef[c * nf..(c + 1) * nf];
+                z[r * rows + c] = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + intercept[c];
+            }
+        }
+        match logistic {
+            None => Ok(Predictions {
+                values: z.into_iter().map(Value::from).collect(),
+                proba: None,
+            }),
+            Some(kind) => {
+                let k = self.classes.len();
+                let mut proba = vec![0.0; n * k];
+                let mut values = Vec::with_capacity(n);
+                for r in 0..n {
+                    let d = &z[r * rows..(r + 1) * rows];
+                    let p = &mut proba[r * k..(r + 1) * k];
+                    if rows == 1 {
+                        p[1] = sigmoid(d[0]);
+                        p[0] = 1.0 - p[1];
+                        values.push(self.classes[usize::from(d[0] > 0.0)].clone());
+                        continue;
+                    }
+                    p.copy_from_slice(d);
+                    match kind {
+                        Logistic::Multinomial => softmax(p),
+                        Logistic::OneVsRest => {
+                            p.iter_mut().for_each(|v| *v = sigmoid(*v));
+                            let s: f64 = p.iter().sum();
+                            if s == 0.0 {
+                                p.iter_mut().for_each(|v| *v = 1.0 / k as f64);
+                            } else {
+                                p.iter_mut().for_each(|v| *v /= s);
+                            }
+                        }
+                    }
+                    values.push(self.classes[argmax(d)].clone());
+                }
+                Ok(Predictions {
+                    values,
+                    proba: Some(proba),
+                })
+            }
+        }
+    }
+
+    /// k-nearest neighbours (Euclidean): the (distance-weighted) mean of their targets, or their
+    /// (weighted) class shares.
+    fn predict_knn(
+        &self,
+        x: &[f64],
+        row_offset: usize,
+        tx: &[f64],
+        y: &[f64],
+        k: usize,
+        distance_weights: bool,
+    ) -> Result<Predictions, ModelError> {
+        let nf = self.n_features;
+        let n = x.len().checked_div(nf).unwrap_or(0);
+        self.check_finite(x, row_offset)?;
+        let classes = self.classes.len();
+        let mut values = Vec::with_capacity(n);
+        let mut proba = vec![0.0; n * classes];
+        for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
+            let mut found: Vec<(f64, usize)> = crate::ml::estimator::nearest(tx, nf, row, k)
+                .into_iter()
+                .map(|i| {
+                    let t = &tx[i * nf..(i + 1) * nf];
+                    let d2: f64 = t.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum();
+                    (d2.sqrt(), i)
+                })
+                .collect();
+            // scikit-learn hands neighbours on nearest first.
+            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let weights: Vec<f64> = if !distance_weights {
+                vec![1.0; found.len()]
+            } else if found.iter().any(|(d, _)| *d == 0.0) {
+                found
+                    .iter()
+                    .map(|(d, _)| f64::from(u8::from(*d == 0.0)))
+                    .collect()
+            } else {
+                found.iter().map(|(d, _)| 1.0 / d).collect()
+            };
+            if self.task == Task::Regression {
+                let v = if distance_weights {
+                    found
+                        .iter()
+                        .zip(&weights)
+                        .map(|((_, i), w)| y[*i] * w)
+                        .sum::<f64>()
+                        / weights.iter().sum::<f64>()
+                } else {
+                    found.iter().map(|(_, i)| y[*i]).sum::<f64>() / found.len() as f64
+                };
+                values.push(Value::from(v));
+                continue;
+            }
+            let p = &mut proba[r * classes..(r + 1) * classes];
+            for ((_, i), w) in found.iter().zip(&weights) {
+                p[y[*i] as usize] += w;
+            }
+            let total: f64 = p.iter().sum();
+            p.iter_mut().for_each(|v| *v /= total);
+        }
+        if self.task == Task::Regression {
+            return Ok(Predictions {
+                values,
+                proba: None,
+            });
+        }
+        Ok(self.classified(proba))
     }
 
     /// Labels (the first most probable class) beside the probabilities.

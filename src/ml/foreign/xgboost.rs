@@ -164,23 +164,7 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         .as_str()
         .ok_or("objective.name is not a string")?
         .to_string();
-    let link = match objective.as_str() {
-        "reg:squarederror"
-        | "reg:squaredlogerror"
-        | "reg:pseudohubererror"
-        | "reg:absoluteerror"
-        | "reg:quantileerror"
-        | "reg:linear"
-        | "binary:logitraw"
-        | "rank:pairwise"
-        | "rank:ndcg"
-        | "rank:map" => Link::Identity,
-        "binary:logistic" | "reg:logistic" => Link::Sigmoid,
-        "count:poisson" | "reg:gamma" | "reg:tweedie" => Link::Exp,
-        "multi:softprob" | "multi:softmax" => Link::Softmax,
-        "binary:hinge" => Link::Hinge,
-        other => return Err(format!("objective '{other}' is not supported by mlx")),
-    };
+    let link = objective_link(&objective)?;
     let n_groups = if link == Link::Softmax {
         n_classes.max(1)
     } else {
@@ -234,31 +218,7 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         trees.push((tree_nodes(tree, t)?, group));
     }
 
-    // base_score: one value, or one per class ("[a,b,c]") since XGBoost 3; in probability space for
-    // the logistic objectives, the log space for the exp ones.
-    let base = at(params, &["base_score"])?;
-    let base_values: Vec<f32> = match base {
-        Value::String(s) if s.trim_start().starts_with('[') => {
-            let inner = s.trim().trim_start_matches('[').trim_end_matches(']');
-            inner
-                .split(',')
-                .map(|w| {
-                    w.trim()
-                        .parse::<f32>()
-                        .map_err(|_| format!("base_score: '{s}' is not a list of numbers"))
-                })
-                .collect::<Result<_, _>>()?
-        }
-        v => vec![number(v, "base_score")? as f32],
-    };
-    let base_margin: Vec<f64> = match base_values.len() {
-        1 => vec![f64::from(prob_to_margin(link, base_values[0])?); n_groups],
-        n if n == n_groups => base_values
-            .iter()
-            .map(|&b| prob_to_margin(link, b).map(f64::from))
-            .collect::<Result<_, _>>()?,
-        n => return Err(format!("base_score has {n} values for {n_groups} outputs")),
-    };
+    let base_margin = base_margin(params, link, n_groups)?;
 
     let feature_names: Vec<String> = learner
         .get("feature_names")
@@ -301,6 +261,59 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         base_margin,
         sklearn_classifier,
     })
+}
+
+/// How an objective turns the margin into a prediction.
+fn objective_link(objective: &str) -> Result<Link, String> {
+    Ok(match objective {
+        "reg:squarederror"
+        | "reg:squaredlogerror"
+        | "reg:pseudohubererror"
+        | "reg:absoluteerror"
+        | "reg:quantileerror"
+        | "reg:linear"
+        | "binary:logitraw"
+        | "rank:pairwise"
+        | "rank:ndcg"
+        | "rank:map" => Link::Identity,
+        "binary:logistic" | "reg:logistic" => Link::Sigmoid,
+        "count:poisson" | "reg:gamma" | "reg:tweedie" => Link::Exp,
+        "multi:softprob" | "multi:softmax" => Link::Softmax,
+        "binary:hinge" => Link::Hinge,
+        other => return Err(format!("objective '{other}' is not supported by mlx")),
+    })
+}
+
+/// The margin each output starts from (`learner_model_param.base_score`), per output group.
+fn base_margin(params: &Value, link: Link, n_groups: usize) -> Result<Vec<f64>, String> {
+    // base_score: one value, or one per class ("[a,b,c]") since XGBoost 3; in probability space for
+    // the logistic objectives, the log space for the exp ones.
+    let base = at(params, &["base_score"])?;
+    let base_values: Vec<f32> = match base {
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            let inner = s.trim().trim_start_matches('[').trim_end_matches(']');
+            inner
+                .split(',')
+                .map(|w| {
+                    w.trim()
+                        .parse::<f32>()
+                        .map_err(|_| format!("base_score: '{s}' is not a list of numbers"))
+                })
+                .collect::<Result<_, _>>()?
+        }
+        v => vec![number(v, "base_score")? as f32],
+    };
+    match base_values.len() {
+        1 => Ok(vec![
+            f64::from(prob_to_margin(link, base_values[0])?);
+            n_groups
+        ]),
+        n if n == n_groups => base_values
+            .iter()
+            .map(|&b| prob_to_margin(link, b).map(f64::from))
+            .collect(),
+        n => Err(format!("base_score has {n} values for {n_groups} outputs")),
+    }
 }
 
 /// XGBoost's `ProbToMargin` for the objective, in `f32`.
