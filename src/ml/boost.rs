@@ -578,6 +578,13 @@ impl Grower<'_> {
             leaves[at] = left;
             leaves.push(right);
         }
+        let ranges = self.finish(&mut nodes, leaves);
+        (nodes, ranges)
+    }
+
+    /// Give each leaf its value (shrunk by the learning rate) and return the histograms to the pool.
+    /// Returns each leaf's node and row range.
+    fn finish(&mut self, nodes: &mut [BNode], leaves: Vec<Leaf>) -> Vec<(usize, usize, usize)> {
         let lr = self.p.learning_rate;
         let mut ranges = Vec::with_capacity(leaves.len());
         for leaf in leaves {
@@ -586,7 +593,7 @@ impl Grower<'_> {
             ranges.push((leaf.node, leaf.start, leaf.end));
             self.pool.push(leaf.hist);
         }
-        (nodes, ranges)
+        ranges
     }
 }
 
@@ -919,6 +926,15 @@ fn sample(
     }
 }
 
+/// Copies of `rows` of row-major `x` (`nf` features) and of their targets `y`.
+fn take_rows(x: &[f64], nf: usize, y: &[f64], rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let mut xs = Vec::with_capacity(rows.len() * nf);
+    for &r in rows {
+        xs.extend_from_slice(&x[r * nf..(r + 1) * nf]);
+    }
+    (xs, rows.iter().map(|&r| y[r]).collect())
+}
+
 /// Fit a booster on row-major `x` (`nf` features; NaN for missing values) and targets `y` (class indices
 /// or values). With early stopping, `validation_fraction` of the rows is held out (stratified for
 /// classification, seeded) to choose the number of iterations. `progress` is called once per iteration.
@@ -938,19 +954,13 @@ pub fn fit(
         1
     };
     let (train_rows, valid_rows) = validation_split(y, obj, p)?;
-    let take = |rows: &[usize]| -> (Vec<f64>, Vec<f64>) {
-        let mut xs = Vec::with_capacity(rows.len() * nf);
-        for &r in rows {
-            xs.extend_from_slice(&x[r * nf..(r + 1) * nf]);
-        }
-        (xs, rows.iter().map(|&r| y[r]).collect())
-    };
-    let (xt, yt) = take(if valid_rows.is_empty() {
+    let fitted: &[usize] = if valid_rows.is_empty() {
         &[]
     } else {
         &train_rows
-    });
-    let (xv, yv) = take(&valid_rows);
+    };
+    let (xt, yt) = take_rows(x, nf, y, fitted);
+    let (xv, yv) = take_rows(x, nf, y, &valid_rows);
     let (x, y) = if valid_rows.is_empty() {
         (x, y)
     } else {
