@@ -62,7 +62,7 @@ pub struct TrainArgs {
     /// [default: classification for text or few-integer targets, else regression]
     #[arg(long, value_parser = super::choice::<Task>())]
     pub task: Option<Task>,
-    /// Estimator hyperparameters
+    // --n-estimators ... --jobs: the estimator's hyperparameters (cli/hyper.rs).
     #[command(flatten)]
     pub hyper: HyperArgs,
     /// Cross-validate with K folds of the training part first (stratified for classification, seeded):
