@@ -7,6 +7,7 @@ pub mod compare;
 pub mod log;
 pub mod models;
 pub mod registry;
+pub mod retrain;
 pub mod sweep;
 pub mod sync;
 pub mod train;

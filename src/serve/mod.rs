@@ -6,10 +6,10 @@
 mod fast_json;
 mod metrics;
 pub mod protocol;
-pub mod retrain;
 
 use crate::ml::loaded::{Answer, LoadedModel};
-use crate::store::{ModelUri, TrackingStore, VersionRef, Which};
+use crate::ops::retrain;
+use crate::store::{ModelUri, TrackingStore};
 use crate::web::{access, net};
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -638,110 +638,29 @@ fn retrain(
     busy: tokio::sync::OwnedMutexGuard<()>,
     data: Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
-    use anyhow::Context;
     let current = state.champion.load_full();
     let store = state.store()?;
-    let project = crate::project::Project::load(&state.opts.project_dir).ok();
-    let timeout = state.opts.retrain_timeout;
-    // Held until this retrain is over (or, after a timeout, until its training thread ends).
-    let _busy;
-    let run_id = if project
-        .as_ref()
-        .is_some_and(|p| p.entry_points.contains_key("main"))
-    {
-        if data.is_some() {
-            // The entry point is the operator's own command: it decides where its data comes from.
-            return Err(retrain::ParamError::Invalid {
-                key: "data".into(),
-                value: data.unwrap_or_default(),
-                why: "the project's main entry point retrains here; it reads its own data".into(),
-            }
-            .into());
-        }
-        _busy = busy;
-        eprintln!("mlx serve: retraining with the project's main entry point ...");
-        retrain::run_entry_point(
-            store.as_ref(),
-            &state.opts.project_dir,
-            &state.opts.tracking_uri,
-            timeout,
-        )?
-    } else {
-        let from = current
-            .run_id
-            .clone()
-            .context("the served model has no run whose params to retrain from")?;
-        let run = store.get_run(&from)?;
-        let (experiment, categorical) =
-            retrain::served_context(store.as_ref(), &run.info.experiment_id, current.model.as_mlx().context(
-                "the served model was not trained by mlx, so it has no training params to retrain from; \
-                 retrain it where it was trained and register the new version",
-            )?)?;
-        let roots = retrain::DataRoots::new(&state.opts.project_dir, &state.opts.data_dirs)
-            .with_urls(&state.opts.data_urls);
-        let opts = retrain::options_from_params(
-            &run.data.params,
-            &retrain::Context {
-                project_dir: &state.opts.project_dir,
-                data_roots: &roots,
-                experiment,
-                categorical,
-                retrained_from: from.clone(),
-                data: data.as_deref(),
-            },
-        )?;
-        eprintln!("mlx serve: retraining from the params of run {from} ...");
-        let (result, guard) =
-            retrain::train_with_timeout(&state.opts.tracking_uri, opts, timeout, busy)?;
-        _busy = guard;
-        result.run_id
+    let served = retrain::Served {
+        uri: &current.uri,
+        name: current.name.as_deref(),
+        run_id: current.run_id.as_deref(),
+        model: current.model.as_mlx(),
     };
-    let run = store.get_run(&run_id)?;
-    let model_id = run
-        .outputs
-        .first()
-        .cloned()
-        .context("the training run logged no model")?;
-    let name = current
-        .name
-        .clone()
-        .or_else(|| project.and_then(|p| p.name))
-        .context("no registered model name: serve a models:/ URI or name the project")?;
-    // The training command may have registered the model itself (`--register`); do not add a second version.
-    let already = store
-        .list_model_versions(&name, false)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
-    let version = match already {
-        Some(v) => v,
-        None => store.register_model(
-            &name,
-            &format!("models:/{model_id}"),
-            Some(&run_id),
-            Some("retrained by mlx serve"),
-        )?,
+    let setup = retrain::Setup {
+        project_dir: &state.opts.project_dir,
+        data_dirs: &state.opts.data_dirs,
+        data_urls: &state.opts.data_urls,
+        tracking_uri: &state.opts.tracking_uri,
+        timeout: state.opts.retrain_timeout,
     };
-    let uri = match ModelUri::parse(&current.uri) {
-        Ok(ModelUri::Version(VersionRef {
-            which: Which::Alias(alias),
-            ..
-        })) => {
-            store.set_alias(&name, &alias, version.version, "set")?;
-            current.uri.clone()
-        }
-        _ => format!("models:/{name}/{}", version.version),
-    };
-    swap_to(state, &uri)?;
-    let metrics: std::collections::BTreeMap<String, f64> = run
-        .data
-        .metrics
-        .iter()
-        .map(|(k, p)| (k.clone(), p.value))
-        .collect();
-    Ok(
-        serde_json::json!({"run_id": run_id, "version": version.version, "model_uri": uri, "metrics": metrics}),
-    )
+    let notes = |n: &str| eprintln!("mlx serve: {n}");
+    // The lock is held until the new model is swapped in (or, after a timeout, until training ends).
+    let (report, _busy) = retrain::retrain(store.as_ref(), &served, &setup, data, busy, &notes)?;
+    swap_to(state, &report.model_uri)?;
+    Ok(serde_json::json!({
+        "run_id": report.run_id, "version": report.version, "model_uri": report.model_uri,
+        "metrics": report.metrics,
+    }))
 }
 
 /// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere.

@@ -1,4 +1,5 @@
-//! `/update_model`'s retraining, which never executes text from the store (issue 13, point 1). Either the
+//! `mlx serve`'s `/update_model` as an operation ([`retrain`]): retrain what is served, register the new model
+//! and move the alias it is served by. The retraining never executes text from the store (issue 13, point 1). Either the
 //! served project's own `MLproject.toml` `main` entry point runs (the operator wrote that file; it is started
 //! as an argv, no shell), or the served run's recorded `mlx train` params are parsed into typed, validated
 //! [`TrainOptions`] and trained in-process. Anyone who can write the store can set tags and params, so every
@@ -467,6 +468,7 @@ pub fn run_entry_point(
     project_dir: &Path,
     tracking_uri: &str,
     timeout: Duration,
+    notes: &dyn Fn(&str),
 ) -> Result<String, RetrainError> {
     use crate::ops::sweep::{ProjectReport, ProjectRequest, run_project};
     let req = ProjectRequest {
@@ -484,8 +486,7 @@ pub fn run_entry_point(
         timeout: Some(timeout),
         ..Default::default()
     };
-    let notes = |n: &str| eprintln!("mlx serve: {n}");
-    match run_project(store, &req, opts, &notes) {
+    match run_project(store, &req, opts, notes) {
         Ok(ProjectReport::Single(run)) if run.ended.code == 0 => Ok(run.run_id),
         Ok(ProjectReport::Single(run)) => Err(RetrainError::Other(anyhow::anyhow!(
             "the project's main entry point failed with exit code {} (its output is in run {}'s stderr.txt)",
@@ -523,6 +524,158 @@ pub fn served_context(
         })
         .collect();
     Ok((experiment, categorical))
+}
+
+/// What is served, as a retrain needs it.
+pub struct Served<'a> {
+    /// The URI it was loaded from (`models:/NAME@ALIAS` keeps following the alias).
+    pub uri: &'a str,
+    /// The registered model's name, if served from the registry.
+    pub name: Option<&'a str>,
+    /// The run that trained it.
+    pub run_id: Option<&'a str>,
+    /// The model, if mlx trained it (only then are its params a training to repeat).
+    pub model: Option<&'a crate::ml::model::SavedModel>,
+}
+
+/// Where a retrain runs and may read from (`mlx serve`'s flags).
+pub struct Setup<'a> {
+    /// Where `MLproject.toml` is.
+    pub project_dir: &'a Path,
+    /// Folders besides the project folder that the data may be read from.
+    pub data_dirs: &'a [PathBuf],
+    /// URL prefixes the data may be downloaded from.
+    pub data_urls: &'a [String],
+    pub tracking_uri: &'a str,
+    /// How long the training may take.
+    pub timeout: Duration,
+}
+
+/// What a retrain made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RetrainReport {
+    pub run_id: String,
+    /// The registered version of the new model.
+    pub version: u64,
+    /// What to serve now: the alias served by (moved to the new version), else the new version.
+    pub model_uri: String,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Retrain with the project's `main` entry point, or from the served run's recorded params (on `data`, a
+/// path or URL, if given), register the new model (unless the training registered it) and point the alias
+/// served by at it. `busy` (the retrain lock) is returned once training is over, or kept by a training
+/// abandoned at the timeout until it ends. `notes` hears what is happening.
+pub fn retrain<G: Send + 'static>(
+    store: &dyn TrackingStore,
+    served: &Served,
+    setup: &Setup,
+    data: Option<String>,
+    busy: G,
+    notes: &dyn Fn(&str),
+) -> anyhow::Result<(RetrainReport, G)> {
+    use crate::store::{ModelUri, VersionRef, Which};
+    use anyhow::Context as _;
+    let project = crate::project::Project::load(setup.project_dir).ok();
+    let (run_id, busy) = if project
+        .as_ref()
+        .is_some_and(|p| p.entry_points.contains_key("main"))
+    {
+        if data.is_some() {
+            // The entry point is the operator's own command: it decides where its data comes from.
+            return Err(ParamError::Invalid {
+                key: "data".into(),
+                value: data.unwrap_or_default(),
+                why: "the project's main entry point retrains here; it reads its own data".into(),
+            }
+            .into());
+        }
+        notes("retraining with the project's main entry point ...");
+        let run_id = run_entry_point(
+            store,
+            setup.project_dir,
+            setup.tracking_uri,
+            setup.timeout,
+            notes,
+        )?;
+        (run_id, busy)
+    } else {
+        let from = served
+            .run_id
+            .context("the served model has no run whose params to retrain from")?;
+        let run = store.get_run(from)?;
+        let model = served.model.context(
+            "the served model was not trained by mlx, so it has no training params to retrain from; \
+             retrain it where it was trained and register the new version",
+        )?;
+        let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
+        let roots = DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls);
+        let opts = options_from_params(
+            &run.data.params,
+            &Context {
+                project_dir: setup.project_dir,
+                data_roots: &roots,
+                experiment,
+                categorical,
+                retrained_from: from.to_string(),
+                data: data.as_deref(),
+            },
+        )?;
+        notes(&format!("retraining from the params of run {from} ..."));
+        let (result, busy) = train_with_timeout(setup.tracking_uri, opts, setup.timeout, busy)?;
+        (result.run_id, busy)
+    };
+    let run = store.get_run(&run_id)?;
+    let model_id = run
+        .outputs
+        .first()
+        .cloned()
+        .context("the training run logged no model")?;
+    let name = served
+        .name
+        .map(str::to_string)
+        .or_else(|| project.and_then(|p| p.name))
+        .context("no registered model name: serve a models:/ URI or name the project")?;
+    // The training command may have registered the model itself (`--register`); do not add a second version.
+    let already = store
+        .list_model_versions(&name, false)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
+    let version = match already {
+        Some(v) => v,
+        None => store.register_model(
+            &name,
+            &format!("models:/{model_id}"),
+            Some(&run_id),
+            Some("retrained by mlx serve"),
+        )?,
+    };
+    let model_uri = match ModelUri::parse(served.uri) {
+        Ok(ModelUri::Version(VersionRef {
+            which: Which::Alias(alias),
+            ..
+        })) => {
+            store.set_alias(&name, &alias, version.version, "set")?;
+            served.uri.to_string()
+        }
+        _ => format!("models:/{name}/{}", version.version),
+    };
+    let metrics = run
+        .data
+        .metrics
+        .iter()
+        .map(|(k, p)| (k.clone(), p.value))
+        .collect();
+    Ok((
+        RetrainReport {
+            run_id,
+            version: version.version,
+            model_uri,
+            metrics,
+        },
+        busy,
+    ))
 }
 
 #[cfg(test)]
