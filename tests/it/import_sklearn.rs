@@ -152,21 +152,38 @@ fn every_supported_sklearn_model_logged_by_mlflow_predicts_and_serves_as_sklearn
         check_predict(&s, name, &uri, expected);
         check_serve(&s, name, &uri, expected);
     }
+    // `mlx predict` of a logged model on `csv` (written to a file) must exit 2 with an error saying `why`.
+    let predict_fails = |name: &str, csv: &str, why: &str| {
+        let run = models[name]["run_id"].as_str().unwrap();
+        let data = s.dir.path().join(format!("{name}-bad.csv"));
+        std::fs::write(&data, csv).unwrap();
+        let out = s
+            .mlx()
+            .args(["predict", "-m", &format!("runs:/{run}/model"), "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "{name}: {err} should say {why:?}");
+    };
     // A category the encoder never saw (handle_unknown="error") is an error naming value and column.
-    let run = models["pipeline_ordinal_tree"]["run_id"].as_str().unwrap();
-    let data = s.dir.path().join("unseen.csv");
-    std::fs::write(&data, "age,fare,city,level\n30,10.5,lyon,1\n").unwrap();
-    let out = s
-        .mlx()
-        .args(["predict", "-m", &format!("runs:/{run}/model"), "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("OrdinalEncoder: unknown category lyon in column city (the model was fitted on oslo, paris, rome)"),
-        "{err}"
+    predict_fails(
+        "pipeline_ordinal_tree",
+        "age,fare,city,level\n30,10.5,lyon,1\n",
+        "OrdinalEncoder: unknown category lyon in column city (the model was fitted on oslo, paris, rome)",
+    );
+    // GradientBoosting* refuses missing values as scikit-learn's predict does (naming row and feature,
+    // the row counted as the file's line); HistGradientBoosting* routes them (its held-out rows above
+    // have gaps).
+    let header: Vec<String> = (0..10).map(|i| format!("x{i}")).collect();
+    predict_fails(
+        "gb_regressor",
+        &format!(
+            "{}\n0,0,0,0,0,0,0,0,0,0\n0,0,,0,0,0,0,0,0,0\n",
+            header.join(",")
+        ),
+        "gb_regressor-bad.csv: row 3: GradientBoostingRegressor got a missing value in feature 2",
     );
 }
 
