@@ -4,7 +4,7 @@ store and write what the library itself predicts on held-out rows, for mlx to ma
 usage: boosters.py STORE OUT_DIR [NAME ...]
 For each model NAME (all when none is given) it logs a run with the model under artifact path "model",
 writes OUT_DIR/NAME.csv (held-out rows, some values missing, every float written so it reads back to the
-bit) and prints JSON: {NAME: {"run_id", "predict": [...], "proba": [[...]] or null}}.
+bit) and prints JSON: {NAME: {"run_id", "predict": [...], "proba": [[...]] or null, "classes": [...] or null}}.
 A Booster with a classification objective predicts probabilities; mlx gives them as its probabilities
 and their argmax as the label, so "predict" is that argmax here and "proba" the library's output
 (stacked as 1 - p, p for binary, in the library's precision).
@@ -92,6 +92,7 @@ MODELS = {
         "lightgbm",
         {},
     ),
+    "lgb_classifier_binary": (cancer, sk(lambda: lgb.LGBMClassifier(n_estimators=30, verbose=-1)), "lightgbm", {}),
     "lgb_regressor": (diabetes, sk(lambda: lgb.LGBMRegressor(n_estimators=30, verbose=-1)), "lightgbm", {}),
     "xgb_booster_binary": (cancer, xgb_booster({"objective": "binary:logistic"}), "xgboost", {}),
     "xgb_booster_regression_json": (
@@ -101,6 +102,7 @@ MODELS = {
         {"model_format": "json"},
     ),
     "xgb_classifier_multiclass": (wine, sk(lambda: xgb.XGBClassifier(n_estimators=20, max_depth=3)), "xgboost", {}),
+    "xgb_classifier_binary": (cancer, sk(lambda: xgb.XGBClassifier(n_estimators=20, max_depth=3)), "xgboost", {}),
     "xgb_regressor": (diabetes, sk(lambda: xgb.XGBRegressor(n_estimators=25, max_depth=4)), "xgboost", {}),
     # Imported with `mlx models import`: a cloudpickle-format scikit-learn model.
     "sk_cloudpickle": (
@@ -161,7 +163,10 @@ def main():
             log(flavor, model, X_train, kwargs)
         X_test.to_csv(f"{out_dir}/{name}.csv", index=False, float_format="%.17g")
         labels, proba = expected(model, X_test)
-        result[name] = {"run_id": run.info.run_id, "predict": labels, "proba": proba}
+        # Class labels in probability order: the wrapper's classes_, a Booster's indices 0..n-1.
+        classes = getattr(model, "classes_", None)
+        classes = classes.tolist() if classes is not None else list(range(len(proba[0]))) if proba else None
+        result[name] = {"run_id": run.info.run_id, "predict": labels, "proba": proba, "classes": classes}
     print(json.dumps(result))
 
 

@@ -26,6 +26,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -103,6 +107,26 @@ def titanic():
     return X, rows.Survived
 
 
+def with_gaps(data, share=0.1, seed=5):
+    """`data` with a share of its cells missing (NaN), in training and held-out rows alike."""
+
+    def make():
+        X, y = data()
+        rng = np.random.default_rng(seed)
+        return X.mask(rng.random(X.shape) < share), y
+
+    return make
+
+
+def categorical():
+    """Text and integer-coded categories beside numbers with gaps, for HistGradientBoosting's own
+    categorical support (its internal OrdinalEncoder and category bitsets)."""
+    X, y = mixed()
+    X = X.assign(level=X.level.map({"low": 0.0, "mid": 1.0, "high": 2.0}))
+    X.loc[X.index[:15], "city"] = np.nan
+    return X, y
+
+
 def num_pipe(est, scaler):
     return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", scaler), ("est", est)])
 
@@ -134,6 +158,30 @@ MODELS = {
     "knn_classifier_distance": (cancer, lambda: KNeighborsClassifier(n_neighbors=4, weights="distance")),
     "knn_regressor": (diabetes, lambda: KNeighborsRegressor(n_neighbors=5)),
     "gaussian_nb": (iris, GaussianNB),
+    "gb_classifier_binary": (cancer, lambda: GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0)),
+    "gb_classifier_multiclass": (iris, lambda: GradientBoostingClassifier(n_estimators=25, max_depth=2, random_state=0)),
+    "gb_classifier_exponential": (cancer, lambda: GradientBoostingClassifier(loss="exponential", n_estimators=20, random_state=0)),
+    "gb_classifier_zero_init": (iris, lambda: GradientBoostingClassifier(init="zero", n_estimators=10, random_state=0)),
+    "gb_regressor": (diabetes, lambda: GradientBoostingRegressor(n_estimators=50, subsample=0.8, random_state=0)),
+    "gb_regressor_huber": (diabetes, lambda: GradientBoostingRegressor(loss="huber", n_estimators=20, random_state=0)),
+    "gb_regressor_quantile": (diabetes, lambda: GradientBoostingRegressor(loss="quantile", alpha=0.8, n_estimators=20, random_state=0)),
+    "gb_regressor_absolute_error": (diabetes, lambda: GradientBoostingRegressor(loss="absolute_error", n_estimators=20, random_state=0)),
+    "hgb_classifier_binary": (with_gaps(cancer), lambda: HistGradientBoostingClassifier(max_iter=40, random_state=0)),
+    "hgb_classifier_multiclass": (with_gaps(iris), lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0)),
+    "hgb_regressor": (with_gaps(diabetes), lambda: HistGradientBoostingRegressor(max_iter=40, random_state=0)),
+    "hgb_regressor_poisson": (with_gaps(diabetes), lambda: HistGradientBoostingRegressor(loss="poisson", max_iter=30, random_state=0)),
+    "hgb_categorical": (
+        categorical,
+        lambda: HistGradientBoostingClassifier(max_iter=30, categorical_features=["city", "level"], random_state=0),
+    ),
+    "pipeline_onehot_gradient_boosting": (
+        mixed,
+        lambda: mixed_pipe(GradientBoostingClassifier(n_estimators=20, random_state=0), OneHotEncoder(handle_unknown="ignore")),
+    ),
+    "pipeline_ordinal_hist_gradient_boosting": (
+        lambda: mixed(regression=True),
+        lambda: mixed_pipe(HistGradientBoostingRegressor(max_iter=30, random_state=0), OrdinalEncoder()),
+    ),
     "pipeline_standard_logistic": (cancer, lambda: num_pipe(LogisticRegression(), StandardScaler())),
     "pipeline_minmax_ridge": (diabetes, lambda: num_pipe(Ridge(), MinMaxScaler())),
     "pipeline_onehot_forest": (
@@ -163,6 +211,11 @@ def build(name):
         X = X.assign(level=X.level.map({"low": 0.0, "mid": 1.0, "high": 2.0}), age=X.age.fillna(40.0))
         model.steps[0][1].set_params(remainder="passthrough", transformers=model.steps[0][1].transformers[:2])
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=1)
+    if name == "hgb_categorical":
+        # Categories never seen in training go the missing-value way in scikit-learn.
+        X_test = X_test.copy()
+        X_test.loc[X_test.index[:4], "city"] = "lyon"
+        X_test.loc[X_test.index[4:6], "level"] = 7.0
     return model, X_train, X_test, y_train
 
 

@@ -14,10 +14,12 @@ const NATIVE: &[&str] = &[
     "lgb_booster_multiclass",
     "lgb_booster_regression",
     "lgb_classifier_labels",
+    "lgb_classifier_binary",
     "lgb_regressor",
     "xgb_booster_binary",
     "xgb_booster_regression_json",
     "xgb_classifier_multiclass",
+    "xgb_classifier_binary",
     "xgb_regressor",
 ];
 
@@ -119,8 +121,8 @@ fn lightgbm_and_xgboost_models_logged_by_mlflow_predict_and_serve_as_the_library
         );
 
         let server = Server::start(&s, &["--model", &uri]);
-        let (status, _, body) =
-            server.post_json("/invocations", &split_request(Path::new(csv)), &[]);
+        let request = split_request(Path::new(csv));
+        let (status, _, body) = server.post_json("/invocations", &request, &[]);
         assert_eq!(status, 200, "{name}: {body}");
         let got: Value = serde_json::from_str(&body).unwrap();
         check_predictions(
@@ -128,6 +130,12 @@ fn lightgbm_and_xgboost_models_logged_by_mlflow_predict_and_serve_as_the_library
             &got,
             &serde_json::json!({"predict": want["predict"], "proba": null}),
         );
+        // Probabilities through the scoring protocol's params, per class label.
+        if let Value::Array(proba) = &want["proba"] {
+            let classes = want["classes"].as_array().expect("classes");
+            let request: Value = serde_json::from_str(&request).unwrap();
+            crate::import_sklearn::check_served_proba(&server, name, &request, classes, proba);
+        }
         server.stop();
     }
 

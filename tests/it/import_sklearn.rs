@@ -98,6 +98,47 @@ fn check_serve(s: &TestStore, name: &str, uri: &str, expected: &Value) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert_close(&format!("{name} served row {i}"), g, w);
     }
+    if let Value::Array(proba) = &expected["proba"] {
+        check_served_proba(
+            &server,
+            name,
+            &body,
+            expected["classes"].as_array().unwrap(),
+            proba,
+        );
+    }
+}
+
+/// The scoring protocol's params: `{"predict_proba": true}` answers one record per row, `proba_<class>`
+/// keys, equal to the library's predict_proba within 1e-9.
+pub(crate) fn check_served_proba(
+    server: &Server,
+    name: &str,
+    body: &Value,
+    classes: &[Value],
+    proba: &[Value],
+) {
+    let mut with_params = body.clone();
+    with_params["params"] = json!({"predict_proba": true});
+    let (status, _, text) = server.post_json("/invocations", &with_params.to_string(), &[]);
+    assert_eq!(status, 200, "{name}: {text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    let rows = got["predictions"].as_array().unwrap();
+    assert_eq!(rows.len(), proba.len(), "{name}: row count");
+    for (i, (row, p)) in rows.iter().zip(proba).enumerate() {
+        for (c, want) in classes.iter().zip(p.as_array().unwrap()) {
+            let key = format!(
+                "proba_{}",
+                c.as_str().map_or_else(|| c.to_string(), String::from)
+            );
+            let (g, w) = (row[&key].as_f64(), want.as_f64().unwrap());
+            assert!(
+                g.is_some_and(|g| (g - w).abs() <= 1e-9),
+                "{name} served row {i}: {key} {:?} != {w} ({row})",
+                row[&key]
+            );
+        }
+    }
 }
 
 #[test]
@@ -111,21 +152,38 @@ fn every_supported_sklearn_model_logged_by_mlflow_predicts_and_serves_as_sklearn
         check_predict(&s, name, &uri, expected);
         check_serve(&s, name, &uri, expected);
     }
+    // `mlx predict` of a logged model on `csv` (written to a file) must exit 2 with an error saying `why`.
+    let predict_fails = |name: &str, csv: &str, why: &str| {
+        let run = models[name]["run_id"].as_str().unwrap();
+        let data = s.dir.path().join(format!("{name}-bad.csv"));
+        std::fs::write(&data, csv).unwrap();
+        let out = s
+            .mlx()
+            .args(["predict", "-m", &format!("runs:/{run}/model"), "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "{name}: {err} should say {why:?}");
+    };
     // A category the encoder never saw (handle_unknown="error") is an error naming value and column.
-    let run = models["pipeline_ordinal_tree"]["run_id"].as_str().unwrap();
-    let data = s.dir.path().join("unseen.csv");
-    std::fs::write(&data, "age,fare,city,level\n30,10.5,lyon,1\n").unwrap();
-    let out = s
-        .mlx()
-        .args(["predict", "-m", &format!("runs:/{run}/model"), "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("OrdinalEncoder: unknown category lyon in column city (the model was fitted on oslo, paris, rome)"),
-        "{err}"
+    predict_fails(
+        "pipeline_ordinal_tree",
+        "age,fare,city,level\n30,10.5,lyon,1\n",
+        "OrdinalEncoder: unknown category lyon in column city (the model was fitted on oslo, paris, rome)",
+    );
+    // GradientBoosting* refuses missing values as scikit-learn's predict does (naming row and feature,
+    // the row counted as the file's line); HistGradientBoosting* routes them (its held-out rows above
+    // have gaps).
+    let header: Vec<String> = (0..10).map(|i| format!("x{i}")).collect();
+    predict_fails(
+        "gb_regressor",
+        &format!(
+            "{}\n0,0,0,0,0,0,0,0,0,0\n0,0,,0,0,0,0,0,0,0\n",
+            header.join(",")
+        ),
+        "gb_regressor-bad.csv: row 3: GradientBoostingRegressor got a missing value in feature 2",
     );
 }
 
@@ -180,20 +238,13 @@ fn the_original_apps_model_logged_by_mlflow_is_served_by_alias_with_no_conversio
         Some("titanic-sk/1")
     );
     // The scoring protocol's params: `predict_proba` answers one record of probabilities per row.
-    let mut with_params = body.clone();
-    with_params["params"] = json!({"predict_proba": true});
-    let (status, _, text) = server.post_json("/invocations", &with_params.to_string(), &[]);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).unwrap();
-    let rows = got["predictions"].as_array().unwrap();
-    let want = expected["proba"].as_array().unwrap();
-    assert_eq!(rows.len(), want.len());
-    for (row, p) in rows.iter().zip(want) {
-        for (c, key) in ["proba_0", "proba_1"].iter().enumerate() {
-            let (g, w) = (row[key].as_f64().unwrap(), p[c].as_f64().unwrap());
-            assert!((g - w).abs() <= 1e-9, "{key}: {g} != {w}");
-        }
-    }
+    check_served_proba(
+        &server,
+        "titanic",
+        &body,
+        expected["classes"].as_array().unwrap(),
+        expected["proba"].as_array().unwrap(),
+    );
     let (status, _, info) = server.request("GET", "/model", &[], b"");
     let info: Value = serde_json::from_slice(&info).unwrap();
     assert_eq!(status, 200);
@@ -262,7 +313,10 @@ fn the_original_apps_model_logged_by_mlflow_is_served_by_alias_with_no_conversio
             .to_string();
         match version.as_str() {
             "titanic-sk/1" => assert_eq!(got["predictions"], expected["predict"]),
-            "titanic-sk/2" => assert_eq!(got["predictions"].as_array().unwrap().len(), rows.len()),
+            "titanic-sk/2" => assert_eq!(
+                got["predictions"].as_array().unwrap().len(),
+                expected["predict"].as_array().unwrap().len()
+            ),
             other => panic!("served {other}"),
         }
         seen.insert(version);
@@ -345,6 +399,55 @@ fn tree_records(nodes: &[(i64, i64, i64)]) -> Vec<u8> {
 
 const TREE_DESCR: &str = "[('left_child', '<i8'), ('right_child', '<i8'), ('feature', '<i8'), ('threshold', '<f8'), ('impurity', '<f8'), ('n_node_samples', '<i8'), ('weighted_n_node_samples', '<f8'), ('missing_go_to_left', '|u1'), ('', '|V7')]";
 
+const HGB_DESCR: &str = "[('value', '<f8'), ('count', '<u4'), ('feature_idx', '<i8'), ('num_threshold', '<f8'), ('missing_go_to_left', '|u1'), ('left', '<u4'), ('right', '<u4'), ('gain', '<f8'), ('depth', '<u4'), ('is_leaf', '|u1'), ('bin_threshold', '|u1'), ('is_categorical', '|u1'), ('bitset_idx', '<u4')]";
+
+/// HistGradientBoosting's `TreePredictor.nodes` for these (left, right, feature, is_leaf, value), split at
+/// 0.5 with missing values to the left.
+fn hgb_nodes(nodes: &[(u32, u32, i64, u8, f64)]) -> Vec<u8> {
+    let mut rec = Vec::new();
+    for &(left, right, feature, is_leaf, value) in nodes {
+        rec.extend(value.to_le_bytes());
+        rec.extend(10u32.to_le_bytes());
+        rec.extend(feature.to_le_bytes());
+        rec.extend(0.5f64.to_le_bytes());
+        rec.push(1);
+        rec.extend(left.to_le_bytes());
+        rec.extend(right.to_le_bytes());
+        rec.extend(1.0f64.to_le_bytes());
+        rec.extend(0u32.to_le_bytes());
+        rec.extend([is_leaf, 0, 0]);
+        rec.extend(0u32.to_le_bytes());
+    }
+    npy(HGB_DESCR, &[nodes.len()], &rec)
+}
+
+/// A sound HistGradientBoosting stump on feature 0: 1.0 at or below 0.5 (and missing), 2.0 above.
+const HGB_STUMP: [(u32, u32, i64, u8, f64); 3] =
+    [(1, 2, 0, 0, 0.0), (0, 0, 0, 1, 1.0), (0, 0, 0, 1, 2.0)];
+
+/// A HistGradientBoostingRegressor over a, b with `loss`, baseline 0.25 and one tree whose nodes are in
+/// `nodes_file` (an entry of the zip).
+fn hgb_schema(loss: &str, nodes_file: &str) -> Value {
+    let list = |items: Vec<Value>| json!({"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": items});
+    let predictor = object(
+        "TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.predictor",
+        json!({"nodes": array_node(nodes_file)}),
+    );
+    object(
+        "HistGradientBoostingRegressor",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting",
+        json!({
+            "loss": json_node(&format!("\"{loss}\"")),
+            "n_features_in_": json_node("2"),
+            "n_trees_per_iteration_": json_node("1"),
+            "_baseline_prediction": array_node("7.npy"),
+            "_bin_mapper": object("_BinMapper", "sklearn.ensemble._hist_gradient_boosting.binning", json!({"is_categorical_": json_node("null")})),
+            "_predictors": list(vec![list(vec![predictor])]),
+        }),
+    )
+}
+
 /// Arrays the fuzz corpus's schemas refer to: 1.npy (1×2 floats), 2.npy (one float), 3.npy (labels 0, 1),
 /// 4.npy (a sound 3-node tree), 5.npy (its values).
 pub(crate) fn fixture_arrays() -> Vec<(&'static str, Vec<u8>)> {
@@ -360,6 +463,12 @@ pub(crate) fn fixture_arrays() -> Vec<(&'static str, Vec<u8>)> {
             tree_records(&[(1, 2, 0), (-1, -1, -2), (-1, -1, -2)]),
         ),
         ("5.npy", npy("'<f8'", &[3, 1, 2], &f64s(&[0.5; 6]))),
+        ("6.npy", hgb_nodes(&HGB_STUMP)),
+        ("7.npy", npy("'<f8'", &[1, 1], &f64s(&[0.25]))),
+        (
+            "8.npy",
+            hgb_nodes(&[(1, 9, 0, 0, 0.0), (0, 0, 0, 1, 1.0), (0, 0, 0, 1, 2.0)]),
+        ),
     ]
 }
 
@@ -455,6 +564,149 @@ fn a_crafted_tree_works_when_sound_and_is_refused_when_its_children_are_out_of_r
             SKOPS_FLAVOR,
             &[("model.skops", tree_skops(&nodes))],
         );
+        refused(&s, &dir, why);
+    }
+}
+
+#[test]
+fn crafted_gradient_boosting_files_work_when_sound_and_are_refused_clearly_when_not() {
+    let s = TestStore::new();
+    let root = s.dir.path();
+    let hgb = |loss: &str, nodes: Vec<u8>| {
+        let mut files = vec![(
+            "schema.json",
+            hgb_schema(loss, "6.npy").to_string().into_bytes(),
+        )];
+        files.extend(fixture_arrays().into_iter().filter(|(n, _)| *n != "6.npy"));
+        files.push(("6.npy", nodes));
+        zip_of(&files)
+    };
+    // Sound: baseline 0.25 plus 1.0 (a <= 0.5, or missing) or 2.0.
+    let good = model_dir(
+        root,
+        "hgb",
+        SKOPS_FLAVOR,
+        &[("model.skops", hgb("squared_error", hgb_nodes(&HGB_STUMP)))],
+    );
+    let data = root.join("gaps.csv");
+    std::fs::write(
+        &data,
+        "a,b
+0.5,1
+0.6,1
+,1
+",
+    )
+    .unwrap();
+    assert_eq!(
+        s.ok(&["predict", "-m", &good, "--data", data.to_str().unwrap()]),
+        "prediction
+1.25
+2.25
+1.25
+"
+    );
+    let poisson = model_dir(
+        root,
+        "hgb-poisson",
+        SKOPS_FLAVOR,
+        &[("model.skops", hgb("poisson", hgb_nodes(&HGB_STUMP)))],
+    );
+    let out = s.ok(&[
+        "predict",
+        "-m",
+        &poisson,
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        (got["predictions"][1].as_f64().unwrap() - 2.25f64.exp()).abs() < 1e-12,
+        "{got}"
+    );
+
+    let packed = |fields: &str| npy(&format!("[{fields}]"), &[1], &f64s(&[1.0]));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "hgb-child",
+            hgb(
+                "squared_error",
+                hgb_nodes(&[(1, 9, 0, 0, 0.0), (0, 0, 0, 1, 1.0), (0, 0, 0, 1, 2.0)]),
+            ),
+            "HistGradientBoostingRegressor._predictors: tree 0, node 0: child index 9 out of range (the tree has 3 nodes)",
+        ),
+        (
+            "hgb-feature",
+            hgb(
+                "squared_error",
+                hgb_nodes(&[(1, 2, 4, 0, 0.0), (0, 0, 0, 1, 1.0), (0, 0, 0, 1, 2.0)]),
+            ),
+            "feature index 4 out of range (the model has 2 features)",
+        ),
+        (
+            "hgb-cycle",
+            hgb(
+                "squared_error",
+                hgb_nodes(&[(1, 2, 0, 0, 0.0), (0, 2, 1, 0, 1.0), (0, 0, 0, 1, 2.0)]),
+            ),
+            "reached twice",
+        ),
+        (
+            "hgb-plain-nodes",
+            hgb("squared_error", npy("'<f8'", &[3], &f64s(&[0.0; 3]))),
+            "TreePredictor.nodes: field \"value\" asked of a plain array",
+        ),
+        (
+            "hgb-int-values",
+            hgb("squared_error", packed("('value', '<i8')")),
+            "TreePredictor.nodes field \"value\" has kind 'i', not a float",
+        ),
+        (
+            "hgb-missing-field",
+            hgb("squared_error", packed("('value', '<f8')")),
+            "no field \"num_threshold\" in the records",
+        ),
+        (
+            "hgb-loss",
+            hgb("tweedie", hgb_nodes(&HGB_STUMP)),
+            "HistGradientBoostingRegressor with loss \"tweedie\" is not supported",
+        ),
+        (
+            "gb-loss",
+            zip_of(&[(
+                "schema.json",
+                object(
+                    "GradientBoostingClassifier",
+                    "sklearn.ensemble._gb",
+                    json!({"loss": json_node("\"deviance\""), "n_features_in_": json_node("2"),
+                           "n_trees_per_iteration_": json_node("1"), "classes_": array_node("3.npy")}),
+                )
+                .to_string()
+                .into_bytes(),
+            ), ("3.npy", npy("'<i8'", &[2], &[0i64, 1].map(i64::to_le_bytes).concat()))]),
+            "GradientBoostingClassifier with loss \"deviance\" is not supported",
+        ),
+        (
+            "gb-init",
+            zip_of(&[(
+                "schema.json",
+                object(
+                    "GradientBoostingRegressor",
+                    "sklearn.ensemble._gb",
+                    json!({"loss": json_node("\"squared_error\""), "n_features_in_": json_node("2"),
+                           "n_trees_per_iteration_": json_node("1"), "learning_rate": json_node("0.1"),
+                           "init_": object("Ridge", "sklearn.linear_model._ridge", json!({}))}),
+                )
+                .to_string()
+                .into_bytes(),
+            )]),
+            "GradientBoostingRegressor.init_ is a Ridge: mlx supports the default init (DummyRegressor) or 'zero'",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let dir = model_dir(root, name, SKOPS_FLAVOR, &[("model.skops", bytes)]);
         refused(&s, &dir, why);
     }
 }

@@ -149,6 +149,7 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         strict_less: false,
         f32_features: false,
         f32_sum: false,
+        unknown_category_missing: false,
     };
     let ensemble =
         Ensemble::new(raw_trees, n_features, per_iteration, rules).map_err(|e| e.to_string())?;

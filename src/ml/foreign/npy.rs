@@ -196,6 +196,11 @@ impl Npy {
         }
     }
 
+    /// The element kind of one field of a structured array (`f`, `i`, `u`, ...).
+    pub fn field_kind(&self, name: &str) -> Result<char, NpyError> {
+        self.field(name).map(|(s, _)| s.kind)
+    }
+
     /// One field of a structured array, as f64.
     pub fn field_f64(&self, name: &str) -> Result<Vec<f64>, NpyError> {
         let (s, off) = self.field(name)?;

@@ -4,6 +4,8 @@
 //! it shows in the last bits, the same float32 comparison in trees). Classes outside this file's list are
 //! refused by name.
 
+mod boosting;
+
 use super::skops::{self, Node, SkopsError};
 use super::trees::{sigmoid, softmax};
 use super::{ForeignInput, ForeignModel};
@@ -217,6 +219,8 @@ enum Estimator {
         var: Vec<f64>,
         prior: Vec<f64>,
     },
+    /// `GradientBoosting*` and `HistGradientBoosting*`.
+    Boosted(boosting::Boosted),
 }
 
 /// One of scikit-learn's fitted trees (`tree_`), checked so that every walk ends at a leaf.
@@ -429,8 +433,14 @@ fn transform(node: &Node) -> Result<Transform, SkopsError> {
             "OrdinalEncoder" => ordinal_encoder(node)?,
             "ColumnTransformer" => column_transformer(node)?,
             "FunctionTransformer" => {
-                if !matches!(node.get("func"), None | Some(Node::Json(Value::Null))) {
-                    return Err(bad("FunctionTransformer with a function is not supported"));
+                match node.get("func") {
+                    None | Some(Node::Json(Value::Null)) => {}
+                    // HistGradientBoosting's own check of its numeric columns: converts to float64,
+                    // missing values allowed; the estimator's input is numbers anyway.
+                    Some(f) if is_numeric_check(f) => {}
+                    Some(_) => {
+                        return Err(bad("FunctionTransformer with a function is not supported"));
+                    }
                 }
                 Transform::Identity
             }
@@ -560,6 +570,16 @@ fn column_transformer(node: &Node) -> Result<Transform, SkopsError> {
     Ok(Transform::Columns(parts))
 }
 
+/// `functools.partial(check_array, ..., ensure_all_finite=False)`.
+fn is_numeric_check(f: &Node) -> bool {
+    f.class_name() == "partial"
+        && matches!(f.get("func"), Some(Node::Function(name)) if name == "sklearn.utils.validation.check_array")
+        && matches!(
+            f.get("kwds").and_then(|k| k.get("ensure_all_finite")),
+            Some(Node::Json(Value::Bool(false)))
+        )
+}
+
 fn check_len(what: &str, v: &[f64], n: usize) -> Result<(), SkopsError> {
     if v.len() != n {
         return Err(bad(format!("{what} has {} values, expected {n}", v.len())));
@@ -614,6 +634,14 @@ fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsE
                 classes,
                 nf,
             ))
+        }
+        "GradientBoostingClassifier" | "GradientBoostingRegressor" => {
+            let (b, task, classes, nf) = boosting::gradient_boosting(node)?;
+            Ok((Estimator::Boosted(b), task, classes, nf))
+        }
+        "HistGradientBoostingClassifier" | "HistGradientBoostingRegressor" => {
+            let (b, task, classes, nf) = boosting::hist_gradient_boosting(node)?;
+            Ok((Estimator::Boosted(b), task, classes, nf))
         }
         other => Err(bad(format!(
             "unsupported estimator {other}: mlx predicts with {}",
@@ -815,6 +843,10 @@ pub const SUPPORTED: &[&str] = &[
     "KNeighborsClassifier",
     "KNeighborsRegressor",
     "GaussianNB",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
 ];
 
 /// Load the `sklearn` flavor of the model in `dir`.
@@ -866,10 +898,18 @@ pub fn from_skops(
 fn from_tree(tree: &Node, inputs: Option<Vec<ForeignInput>>) -> Result<SklearnModel, SkopsError> {
     let (step_nodes, est_node) = pipeline_parts(tree)?;
     let (estimator, task, classes, n_features) = estimator(est_node)?;
-    let steps = step_nodes
+    let mut steps = step_nodes
         .iter()
         .map(|n| transform(n))
         .collect::<Result<Vec<_>, _>>()?;
+    // A HistGradientBoosting* fitted with categorical features encodes them itself (an OrdinalEncoder
+    // in a ColumnTransformer, categorical columns first): run it as the last step.
+    if matches!(est_node, Node::Object { class, .. } if class.contains("HistGradientBoosting")) {
+        match est_node.get("_preprocessor") {
+            None | Some(Node::Json(Value::Null)) => {}
+            Some(pre) => steps.push(transform(pre)?),
+        }
+    }
     let first = step_nodes.first().copied().unwrap_or(est_node);
     let feature_names = first
         .get("feature_names_in_")
@@ -1353,6 +1393,12 @@ impl SklearnModel {
                 k,
                 distance_weights,
             } => self.predict_knn(x, row_offset, tx, y, *k, *distance_weights),
+            Estimator::Boosted(b) => {
+                if !b.allow_missing() {
+                    self.check_finite(x, row_offset)?;
+                }
+                Ok(b.predict(x, nf, &self.classes))
+            }
             Estimator::GaussianNb { theta, var, prior } => {
                 self.check_finite(x, row_offset)?;
                 let k = self.classes.len();

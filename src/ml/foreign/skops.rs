@@ -59,6 +59,40 @@ pub const ALLOWED: &[&str] = &[
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.naive_bayes.GaussianNB",
+    // Gradient boosting: the estimators, their default init estimators, the histogram model's trees
+    // and binning, and the loss objects of the losses mlx predicts with (their link names the output).
+    "sklearn.ensemble._gb.GradientBoostingClassifier",
+    "sklearn.ensemble._gb.GradientBoostingRegressor",
+    "sklearn.dummy.DummyClassifier",
+    "sklearn.dummy.DummyRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.AbsoluteError",
+    "sklearn._loss.loss.PinballLoss",
+    "sklearn._loss.loss.HuberLoss",
+    "sklearn._loss.loss.HalfPoissonLoss",
+    "sklearn._loss.loss.HalfGammaLoss",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.ExponentialLoss",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss._loss.CyAbsoluteError",
+    "sklearn._loss._loss.CyPinballLoss",
+    "sklearn._loss._loss.CyHuberLoss",
+    "sklearn._loss._loss.CyHalfPoissonLoss",
+    "sklearn._loss._loss.CyHalfGammaLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyExponentialLoss",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.HalfLogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.Interval",
     // LightGBM's scikit-learn wrappers (MLflow's lightgbm flavor): the booster is kept as model text.
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.sklearn.LGBMRegressor",
@@ -68,6 +102,18 @@ pub const ALLOWED: &[&str] = &[
 
 /// Type objects (`TypeNode`, `DTypeNode`) name a type and are never instantiated; these modules only.
 const TYPE_MODULES: &[&str] = &["builtins", "numpy"];
+
+/// Random generators a fitted estimator keeps (gradient boosting's trees and sampler): their state is
+/// skipped, never read, as no prediction uses it.
+const RANDOM_STATES: &[&str] = &[
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._generator.Generator",
+];
+
+/// Functions a file may name (`FunctionNode`, inside a `functools.partial`), never called: the input
+/// check of the `FunctionTransformer` a `HistGradientBoosting*` with categorical features puts in front
+/// of its numeric columns.
+const FUNCTIONS: &[&str] = &["sklearn.utils.validation.check_array"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkopsError(pub String);
@@ -103,6 +149,10 @@ pub enum Node {
     ObjArray(Vec<Node>),
     /// A type (`TypeNode`, `DTypeNode`): its full name.
     Type(String),
+    /// A function named by the file (`FunctionNode`), one of [`FUNCTIONS`]: its full name.
+    Function(String),
+    /// A random generator's state, skipped: its class.
+    Opaque(String),
     Slice(Option<i64>, Option<i64>, Option<i64>),
 }
 
@@ -284,11 +334,12 @@ impl Archive {
                 Ok(Node::Type(full))
             }
             "DTypeNode" => Ok(Node::Type(full)),
-            "SliceNode" => {
-                let part = |k: &str| content.and_then(|c| c.get(k)).and_then(Value::as_i64);
-                Ok(Node::Slice(part("start"), part("stop"), part("step")))
+            "FunctionNode" | "PartialNode" | "RandomStateNode" | "RandomGeneratorNode" => {
+                self.reference(loader, full, content, depth)
             }
-            "ObjectNode" | "TreeNode" => {
+            "SliceNode" => Ok(slice(content)),
+            // `LossNode`: scikit-learn's Cython loss objects, stored as an object with no state.
+            "ObjectNode" | "TreeNode" | "LossNode" => {
                 if !ALLOWED.contains(&full.as_str()) {
                     return err(format!(
                         "unsupported class {full}: mlx rebuilds only the scikit-learn classes it knows"
@@ -316,6 +367,62 @@ impl Archive {
             )),
         }
     }
+
+    /// A function, a `functools.partial` of one, or a random generator: names, never called.
+    fn reference(
+        &self,
+        loader: &str,
+        full: String,
+        content: Option<&Value>,
+        depth: usize,
+    ) -> Result<Node, SkopsError> {
+        let child = |v: Option<&Value>| -> Result<Node, SkopsError> {
+            self.node(
+                v.ok_or_else(|| SkopsError(format!("schema.json: {full} has no content")))?,
+                depth + 1,
+            )
+        };
+        match loader {
+            "FunctionNode" => {
+                if !FUNCTIONS.contains(&full.as_str()) {
+                    return err(format!(
+                        "unsupported skops node \"FunctionNode\" (class {full}): mlx reads plain data only"
+                    ));
+                }
+                Ok(Node::Function(full))
+            }
+            // functools.partial(func, *args, **kwds): read as an object whose state holds them.
+            "PartialNode" => {
+                if full != "functools.partial" {
+                    return err(format!("unsupported class {full} (as a partial)"));
+                }
+                let part = |k: &str| -> Result<(String, Node), SkopsError> {
+                    Ok((k.to_string(), child(content.and_then(|c| c.get(k)))?))
+                };
+                Ok(Node::Object {
+                    class: full.clone(),
+                    state: Box::new(Node::Dict(vec![
+                        part("func")?,
+                        part("args")?,
+                        part("kwds")?,
+                    ])),
+                    args: Vec::new(),
+                })
+            }
+            _ => {
+                if !RANDOM_STATES.contains(&full.as_str()) {
+                    return err(format!("unsupported class {full} (as a random generator)"));
+                }
+                Ok(Node::Opaque(full))
+            }
+        }
+    }
+}
+
+/// A `slice(start, stop, step)` (`SliceNode`).
+fn slice(content: Option<&Value>) -> Node {
+    let part = |k: &str| content.and_then(|c| c.get(k)).and_then(Value::as_i64);
+    Node::Slice(part("start"), part("stop"), part("step"))
 }
 
 /// Read a skops file's object tree.
@@ -333,7 +440,7 @@ impl Node {
             Node::Dict(_) => "dict",
             Node::List(_) => "list",
             Node::Array(_) | Node::ObjArray(_) => "ndarray",
-            Node::Type(t) => t,
+            Node::Type(t) | Node::Function(t) | Node::Opaque(t) => t,
             Node::Slice(..) => "slice",
         }
     }
@@ -521,6 +628,38 @@ pub(crate) mod tests {
         assert_eq!(tree.number("C").unwrap(), 1.0);
         assert!(tree.number("tol").unwrap().is_nan());
         assert_eq!(tree.array("coef_").unwrap(), (vec![1.5, -2.0], vec![1, 2]));
+    }
+
+    #[test]
+    fn reads_slices_partials_of_known_functions_and_skips_random_states() {
+        let list = serde_json::json!({"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": []});
+        let schema = object(
+            "ColumnTransformer",
+            "sklearn.compose._column_transformer",
+            serde_json::json!({
+                "s": {"__class__": "slice", "__module__": "builtins", "__loader__": "SliceNode", "content": {"start": 0, "stop": 2, "step": null}},
+                "f": {"__class__": "partial", "__module__": "functools", "__loader__": "PartialNode", "content": {
+                    "func": {"__class__": "check_array", "__module__": "sklearn.utils.validation", "__loader__": "FunctionNode"},
+                    "args": list, "kwds": list}},
+                "r": {"__class__": "RandomState", "__module__": "numpy.random.mtrand", "__loader__": "RandomStateNode", "content": {"anything": 1}},
+            }),
+        );
+        let tree = read(&zip_of(&[("schema.json", schema.to_string().into_bytes())])).unwrap();
+        assert!(matches!(
+            tree.get("s"),
+            Some(Node::Slice(Some(0), Some(2), None))
+        ));
+        assert!(
+            matches!(tree.get("f").and_then(|f| f.get("func")), Some(Node::Function(n)) if n == "sklearn.utils.validation.check_array")
+        );
+        assert_eq!(
+            tree.get("r").unwrap().class_name(),
+            "numpy.random.mtrand.RandomState"
+        );
+        let evil = serde_json::json!({"__class__": "partial", "__module__": "functools", "__loader__": "PartialNode", "content": {
+            "func": {"__class__": "system", "__module__": "os", "__loader__": "FunctionNode"}, "args": list, "kwds": list}});
+        let e = read(&zip_of(&[("schema.json", evil.to_string().into_bytes())])).unwrap_err();
+        assert!(e.0.contains("FunctionNode\" (class os.system)"), "{}", e.0);
     }
 
     #[test]

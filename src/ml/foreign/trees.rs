@@ -50,6 +50,9 @@ pub struct Rules {
     pub f32_features: bool,
     /// Leaf values are summed in `f32` (XGBoost).
     pub f32_sum: bool,
+    /// A category below zero or past the bitset goes the missing-value way (scikit-learn's
+    /// HistGradientBoosting, which treats unknown categories as missing), not right (LightGBM, XGBoost).
+    pub unknown_category_missing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -241,19 +244,25 @@ impl Ensemble {
     }
 
     fn categorical_left(&self, n: &Node, x: f64) -> bool {
+        let default_left = n.flags & F_DEFAULT_LEFT != 0;
         if x.is_nan() {
-            return n.flags & F_DEFAULT_LEFT != 0;
+            return default_left;
+        }
+        let outside = self.rules.unknown_category_missing && default_left;
+        // scikit-learn checks the sign before truncating (-0.5 is outside, not category 0).
+        if self.rules.unknown_category_missing && x < 0.0 {
+            return outside;
         }
         // Categories are non-negative `int`s; the libraries truncate toward zero, and anything
-        // outside `int` goes right.
+        // outside `int` goes right (or the missing way).
         let t = x.trunc();
         if !(0.0..2_147_483_648.0).contains(&t) {
-            return false;
+            return outside;
         }
         let c = t as u32;
         let word = (c / 32) as usize;
         if word >= n.cat_len as usize {
-            return false;
+            return outside;
         }
         let bits = self.bits[n.cat_start as usize + word];
         (bits >> (c % 32)) & 1 == 1
@@ -345,6 +354,7 @@ mod tests {
         strict_less: false,
         f32_features: false,
         f32_sum: false,
+        unknown_category_missing: false,
     };
 
     fn split(feature: usize, threshold: f64, left: usize, right: usize) -> RawNode {
@@ -393,9 +403,8 @@ mod tests {
         // 1.00000001 rounds to 1.0f32, which is not < 1.0.
         let tree = vec![split(0, 1.0, 1, 2), leaf(-1.0), leaf(2.0)];
         let rules = Rules {
-            strict_less: false,
             f32_features: true,
-            f32_sum: false,
+            ..LE
         };
         let e = Ensemble::new(vec![(tree, 0)], 1, 1, rules).unwrap();
         assert_eq!(score(&e, &[1.000_000_01]), vec![-1.0]);
@@ -457,6 +466,43 @@ mod tests {
             (f64::NAN, 2.0),
             (1e300, 2.0),
         ] {
+            assert_eq!(score(&e, &[x]), vec![want], "x = {x}");
+        }
+    }
+
+    #[test]
+    fn unknown_categories_can_go_the_missing_way() {
+        let tree = |default_left| {
+            vec![
+                RawNode::Split {
+                    feature: 0,
+                    threshold: 0.0,
+                    left: 1,
+                    right: 2,
+                    default_left,
+                    missing: Missing::Nan,
+                    categories: Some(vec![0b10]),
+                },
+                leaf(1.0),
+                leaf(2.0),
+            ]
+        };
+        let rules = Rules {
+            unknown_category_missing: true,
+            ..LE
+        };
+        let e = Ensemble::new(vec![(tree(true), 0)], 1, 1, rules).unwrap();
+        for (x, want) in [
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (-0.5, 1.0),
+            (40.0, 1.0),
+            (f64::NAN, 1.0),
+        ] {
+            assert_eq!(score(&e, &[x]), vec![want], "x = {x}");
+        }
+        let e = Ensemble::new(vec![(tree(false), 0)], 1, 1, rules).unwrap();
+        for (x, want) in [(1.0, 1.0), (-0.5, 2.0), (40.0, 2.0), (f64::NAN, 2.0)] {
             assert_eq!(score(&e, &[x]), vec![want], "x = {x}");
         }
     }

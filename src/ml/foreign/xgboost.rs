@@ -250,6 +250,7 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         strict_less: true,
         f32_features: true,
         f32_sum: true,
+        unknown_category_missing: false,
     };
     let ensemble = Ensemble::new(trees, n_features, n_groups, rules).map_err(|e| e.to_string())?;
     Ok(Booster {
