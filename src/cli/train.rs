@@ -1,6 +1,7 @@
 //! `mlx train`: fit a model on a CSV and record everything as a run.
 
 use super::{active_run_id_opt, experiment_from_env, parse_pairs};
+use crate::ml::boost::Objective;
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::train::{TrainOptions, TrainResult, data_location, train};
@@ -111,6 +112,12 @@ pub struct TrainArgs {
     /// Gradient boosting: share of the training part held out for early stopping
     #[arg(long, default_value_t = 0.1)]
     pub validation_fraction: f64,
+    /// Gradient boosting regression: the loss [default: squared_error]
+    #[arg(long, value_parser = super::choice::<Objective>())]
+    pub loss: Option<Objective>,
+    /// Gradient boosting with --loss huber: residuals beyond it count as absolute error
+    #[arg(long, default_value_t = 0.9)]
+    pub huber_delta: f64,
     /// Cross-validate with K folds of the training part first (stratified for classification, seeded):
     /// logs cv_<metric>_mean, cv_<metric>_std and the per-fold values as steps of cv_<metric>
     #[arg(long, value_name = "K")]
@@ -191,6 +198,8 @@ impl TrainArgs {
                     colsample: self.colsample,
                     early_stopping: self.early_stopping,
                     validation_fraction: self.validation_fraction,
+                    loss: self.loss,
+                    huber_delta: self.huber_delta,
                 },
             },
             experiment: experiment_from_env(self.experiment.clone())
