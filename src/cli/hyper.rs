@@ -1,6 +1,7 @@
 //! The estimator hyperparameter flags of `mlx train` (scikit-learn's names and defaults), flattened into
 //! `TrainArgs`, and how they become `ml::estimator::Hyper`.
 
+use crate::ml::boost::Objective;
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, default_min_samples_leaf};
 use clap::Args;
 
@@ -56,6 +57,12 @@ pub struct HyperArgs {
     /// Gradient boosting: share of the training part held out for early stopping
     #[arg(long, default_value_t = 0.1)]
     pub validation_fraction: f64,
+    /// Gradient boosting regression: the loss [default: squared_error]
+    #[arg(long, value_parser = super::choice::<Objective>())]
+    pub loss: Option<Objective>,
+    /// Gradient boosting with --loss huber: residuals beyond it count as absolute error
+    #[arg(long, default_value_t = 0.9)]
+    pub huber_delta: f64,
     /// Threads for forests and gradient boosting [default: all cores]
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -91,6 +98,8 @@ impl HyperArgs {
                 colsample: self.colsample,
                 early_stopping: self.early_stopping,
                 validation_fraction: self.validation_fraction,
+                loss: self.loss,
+                huber_delta: self.huber_delta,
             },
         }
     }

@@ -22,6 +22,18 @@ pub enum Objective {
     /// Softmax cross-entropy, one raw score and one tree per class per iteration.
     Multiclass,
     SquaredError,
+    /// Absolute error (regression): trees split on the gradients' signs, then each leaf's value is the
+    /// median of its rows' residuals (LightGBM's and scikit-learn's refit), the start the targets' median.
+    AbsoluteError,
+    /// Huber loss with LightGBM's definition: squared error for residuals within `huber_delta`, absolute
+    /// beyond (gradient clipped to the delta, hessian 1); the start is the targets' mean.
+    Huber,
+}
+
+impl Objective {
+    pub fn is_regression(self) -> bool {
+        !matches!(self, Objective::Binary | Objective::Multiclass)
+    }
 }
 
 /// Hyperparameters (LightGBM's defaults).
@@ -40,6 +52,8 @@ pub struct BoostParams {
     /// Stop after this many iterations without a better validation loss.
     pub early_stopping: Option<usize>,
     pub validation_fraction: f64,
+    /// Where Huber loss turns from squared to absolute (LightGBM's `alpha` for `huber`).
+    pub huber_delta: f64,
     pub seed: u64,
     pub jobs: usize,
 }
@@ -80,7 +94,8 @@ pub struct Bins {
 /// Cut points of one feature's values (LightGBM's greedy binning, simplified).
 fn find_cuts(values: &mut Vec<f32>, max_bins: usize) -> Vec<f32> {
     values.retain(|v| !v.is_nan());
-    values.sort_by(f32::total_cmp);
+    // Equal keys are equal bits under total_cmp, so an unstable sort gives the same order.
+    values.sort_unstable_by(f32::total_cmp);
     let mut distinct: Vec<(f32, usize)> = Vec::new();
     for &v in values.iter() {
         match distinct.last_mut() {
@@ -111,9 +126,11 @@ fn find_cuts(values: &mut Vec<f32>, max_bins: usize) -> Vec<f32> {
     };
     let mut cuts = Vec::new();
     let mut in_bin = 0usize;
+    let mut seen = 0usize;
     for i in 0..distinct.len() - 1 {
         in_bin += distinct[i].1;
-        let remaining: usize = n - values.partition_point(|v| *v <= distinct[i].0);
+        seen += distinct[i].1;
+        let remaining = n - seen;
         let close = big[i] || big[i + 1] || in_bin as f64 >= target;
         if close && in_bin >= MIN_DATA_IN_BIN && remaining >= MIN_DATA_IN_BIN {
             let (a, b) = (distinct[i].0, distinct[i + 1].0);
@@ -190,6 +207,42 @@ fn parallel_map<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> T + Sync) -
     })
 }
 
+/// `f` of each item on up to `jobs` threads (each taking a contiguous share), results in order.
+fn parallel_each<T: Send, R: Send>(
+    items: Vec<T>,
+    jobs: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let share = items.len().div_ceil(jobs);
+    let mut groups: Vec<Vec<T>> = Vec::with_capacity(jobs);
+    let mut items = items.into_iter();
+    loop {
+        let group: Vec<T> = items.by_ref().take(share).collect();
+        if group.is_empty() {
+            break;
+        }
+        groups.push(group);
+    }
+    let f = &f;
+    // The calling thread takes the first share itself.
+    let first = groups.remove(0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|g| s.spawn(move || g.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = first.into_iter().map(f).collect();
+        for h in handles {
+            out.extend(h.join().expect("a worker does not panic"));
+        }
+        out
+    })
+}
+
 /// Sums of one histogram bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Sums {
@@ -215,6 +268,9 @@ impl Sums {
 
 /// A feature's histogram to build and, with histogram subtraction, its sibling's to derive.
 type FeatureTask<'h> = (usize, &'h mut [Sums], Option<&'h mut [Sums]>);
+
+/// Rows below which a node's work stays on one thread (a thread's start costs more than it saves).
+const PARALLEL_ROWS: usize = 2048;
 
 /// Bins per feature in a histogram (255 value bins and the missing bin at most).
 const STRIDE: usize = 256;
@@ -332,15 +388,15 @@ impl Grower<'_> {
         best
     }
 
-    /// Build histograms of `rows` (with their gradients in order) for `features` into `hist`, and when
+    /// Build histograms of `rows` (with their gradient and hessian pairs in order, `ogh`) for `features`
+    /// into `hist`, and when
     /// `parent` is given turn it into the sibling's (parent minus this). Returns the best split per
     /// feature of this node and of the sibling.
     #[allow(clippy::too_many_arguments)]
     fn build(
         &self,
         rows: &[u32],
-        og: &[f32],
-        oh: &[f32],
+        ogh: &[[f64; 2]],
         features: &[bool],
         hist: &mut [Sums],
         parent: Option<&mut [Sums]>,
@@ -353,10 +409,10 @@ impl Grower<'_> {
             let col = &self.bins.cols[f][..];
             // A fixed-size view: a u8 bin indexes it with no bounds check.
             let fixed: &mut [Sums; STRIDE] = (&mut h[..STRIDE]).try_into().expect("STRIDE bins");
-            for ((&r, &g), &hh) in rows.iter().zip(og).zip(oh) {
+            for (&r, &[g, hh]) in rows.iter().zip(ogh) {
                 let s = &mut fixed[col[r as usize] as usize];
-                s.g += g as f64;
-                s.h += hh as f64;
+                s.g += g;
+                s.h += hh;
                 s.n += 1;
             }
             let mine = if splittable.0 {
@@ -378,7 +434,7 @@ impl Grower<'_> {
             };
             (mine, theirs)
         };
-        let mut tasks: Vec<FeatureTask> = match parent {
+        let tasks: Vec<FeatureTask> = match parent {
             Some(parent) => hist
                 .chunks_mut(STRIDE)
                 .zip(parent.chunks_mut(STRIDE))
@@ -394,39 +450,8 @@ impl Grower<'_> {
                 .collect(),
         };
         let jobs = self.p.jobs.clamp(1, tasks.len().max(1));
-        let results: Vec<(Option<Split>, Option<Split>)> = if jobs == 1 || rows.len() < 2048 {
-            tasks
-                .iter_mut()
-                .map(|(f, h, s)| work(*f, h, s.as_deref_mut()))
-                .collect()
-        } else {
-            let work = &work;
-            let mut groups: Vec<Vec<FeatureTask>> = (0..jobs).map(|_| Vec::new()).collect();
-            for (i, t) in tasks.into_iter().enumerate() {
-                groups[i % jobs].push(t);
-            }
-            let per_group: Vec<Vec<(Option<Split>, Option<Split>)>> = std::thread::scope(|s| {
-                let handles: Vec<_> = groups
-                    .into_iter()
-                    .map(|g| {
-                        s.spawn(move || {
-                            g.into_iter()
-                                .map(|(f, h, sib)| work(f, h, sib))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a worker does not panic"))
-                    .collect()
-            });
-            let n = per_group.iter().map(Vec::len).sum();
-            let mut iters: Vec<_> = per_group.into_iter().map(Vec::into_iter).collect();
-            (0..n)
-                .map(|i| iters[i % jobs].next().expect("in order"))
-                .collect()
-        };
+        let jobs = if rows.len() < PARALLEL_ROWS { 1 } else { jobs };
+        let results = parallel_each(tasks, jobs, |(f, h, s)| work(f, h, s));
         // Reduce in feature order: the first of equal gains wins, whatever the threads did.
         let mut best = (None::<Split>, None::<Split>);
         for (a, b) in results {
@@ -476,20 +501,21 @@ impl Grower<'_> {
         scratch: &mut Vec<u32>,
         importance: &mut [f64],
     ) -> (Vec<BNode>, Vec<(usize, usize, usize)>) {
-        let mut og: Vec<f32> = rows.iter().map(|&r| g[r as usize]).collect();
-        let mut oh: Vec<f32> = rows.iter().map(|&r| h[r as usize]).collect();
+        // Each row's gradient and hessian, widened once, in the node's row order: a histogram's inner
+        // loop reads them in sequence.
+        let pair = |r: &u32| [g[*r as usize] as f64, h[*r as usize] as f64];
+        let mut ogh: Vec<[f64; 2]> = rows.iter().map(pair).collect();
         let mut sums = Sums::default();
-        for (a, b) in og.iter().zip(&oh) {
-            sums.g += *a as f64;
-            sums.h += *b as f64;
+        for [a, b] in &ogh {
+            sums.g += a;
+            sums.h += b;
         }
         sums.n = rows.len() as u32;
         let mut nodes = vec![BNode::Leaf { value: 0.0 }];
         let mut root_hist = self.hist();
         let (best, _) = self.build(
             rows,
-            &og,
-            &oh,
+            &ogh,
             features,
             &mut root_hist,
             None,
@@ -518,6 +544,7 @@ impl Grower<'_> {
                 self.n_value_bins[split.feature],
                 &split,
                 scratch,
+                self.p.jobs,
             );
             let left_sums = split.left;
             let right_sums = leaf.sums.minus(&left_sums);
@@ -538,14 +565,11 @@ impl Grower<'_> {
             let mut small_hist = self.hist();
             let (best_small, best_big) = if can_small || can_big {
                 let s_rows = &rows[s_range.0..s_range.1];
-                og.clear();
-                oh.clear();
-                og.extend(s_rows.iter().map(|&r| g[r as usize]));
-                oh.extend(s_rows.iter().map(|&r| h[r as usize]));
+                ogh.clear();
+                ogh.extend(s_rows.iter().map(pair));
                 self.build(
                     s_rows,
-                    &og,
-                    &oh,
+                    &ogh,
                     features,
                     &mut small_hist,
                     Some(&mut parent_hist),
@@ -606,32 +630,69 @@ fn best_leaf(leaves: &[Leaf]) -> Option<usize> {
 }
 
 /// Stable partition of a leaf's rows by `split` (`col`: the split feature's bins, `nvb` its value bins):
-/// left ones first, each side in its old order. Returns the number going left.
+/// left ones first, each side in its old order. Returns the number going left. A large leaf's rows are
+/// shared among `jobs` threads, each partitioning a contiguous part; a stable partition has one result,
+/// so the threads change nothing in it.
 fn partition(
     part: &mut [u32],
     col: &[u8],
     nvb: usize,
     split: &Split,
     scratch: &mut Vec<u32>,
+    jobs: usize,
 ) -> usize {
-    scratch.clear();
+    let (bin, nan_left) = (split.bin, split.nan_left);
+    // Branch-free: which side a row goes is a coin toss the predictor would lose.
+    let goes_left = |r: u32| {
+        let b = col[r as usize] as usize;
+        (b <= bin && b != nvb) | (b == nvb && nan_left)
+    };
+    let len = part.len();
+    if scratch.len() < len {
+        scratch.resize(len, 0);
+    }
+    // A partition costs a few nanoseconds a row: only large ones pay for a thread.
+    let jobs = if len < 8 * PARALLEL_ROWS {
+        1
+    } else {
+        jobs.max(1)
+    };
+    let share = len.div_ceil(jobs).max(1);
+    let parts: Vec<_> = part
+        .chunks_mut(share)
+        .zip(scratch.chunks_mut(share))
+        .collect();
+    let lefts = parallel_each(parts, jobs, |(p, r)| partition_part(p, r, goes_left));
+    // Each part's left rows are at its start and its right ones at the start of its share of `scratch`:
+    // gather the left ones to the front, then the right ones after them.
     let mut n_left = 0;
+    for (i, &l) in lefts.iter().enumerate() {
+        part.copy_within(i * share..i * share + l, n_left);
+        n_left += l;
+    }
+    let mut at = n_left;
+    for (i, &l) in lefts.iter().enumerate() {
+        let start = i * share;
+        let n_right = (start + share).min(len) - start - l;
+        part[at..at + n_right].copy_from_slice(&scratch[start..start + n_right]);
+        at += n_right;
+    }
+    n_left
+}
+
+/// Move the rows of `part` that go left to its start, in order, and the others to the start of `right`
+/// (as long as `part`); returns how many go left.
+fn partition_part(part: &mut [u32], right: &mut [u32], goes_left: impl Fn(u32) -> bool) -> usize {
+    let (mut n_left, mut n_right) = (0, 0);
     for i in 0..part.len() {
         let r = part[i];
-        let b = col[r as usize] as usize;
-        let left = if b == nvb {
-            split.nan_left
-        } else {
-            b <= split.bin
-        };
-        if left {
-            part[n_left] = r;
-            n_left += 1;
-        } else {
-            scratch.push(r);
-        }
+        let left = goes_left(r);
+        // Both writes happen; only the count that moves on keeps its row.
+        part[n_left] = r;
+        right[n_right] = r;
+        n_left += usize::from(left);
+        n_right += usize::from(!left);
     }
-    part[n_left..].copy_from_slice(scratch);
     n_left
 }
 
@@ -702,17 +763,58 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Gradients and hessians of `scores` (row-major, `k` per row) for trees of class `class` into `g`, `h`;
-/// returns the mean loss of `scores`.
-fn gradients(
+/// Rows per block of gradients: the loss is summed per block, then the blocks in order, so that it comes
+/// out the same whatever the thread count.
+const GRADIENT_BLOCK: usize = 8192;
+
+/// What one tree's gradients are of: the loss (and Huber's delta), the scores per row (`k`) and the
+/// tree's class.
+#[derive(Clone, Copy)]
+struct GradientsOf {
     obj: Objective,
-    y: &[f64],
-    scores: &[f64],
+    delta: f64,
     k: usize,
     class: usize,
+}
+
+/// Gradients and hessians of `scores` (row-major, `k` per row) for trees of class `class` into `g`, `h`,
+/// on up to `jobs` threads; returns the mean loss of `scores`.
+fn gradients(
+    of: GradientsOf,
+    y: &[f64],
+    scores: &[f64],
+    g: &mut [f32],
+    h: &mut [f32],
+    jobs: usize,
+) -> f64 {
+    let blocks: Vec<_> = y
+        .chunks(GRADIENT_BLOCK)
+        .zip(scores.chunks(GRADIENT_BLOCK * of.k))
+        .zip(
+            g.chunks_mut(GRADIENT_BLOCK)
+                .zip(h.chunks_mut(GRADIENT_BLOCK)),
+        )
+        .collect();
+    let losses = parallel_each(blocks, jobs, |((y, scores), (g, h))| {
+        gradients_block(of, y, scores, g, h)
+    });
+    losses.iter().sum::<f64>() / y.len().max(1) as f64
+}
+
+/// `gradients` of one block of rows; returns the sum of their losses.
+fn gradients_block(
+    of: GradientsOf,
+    y: &[f64],
+    scores: &[f64],
     g: &mut [f32],
     h: &mut [f32],
 ) -> f64 {
+    let GradientsOf {
+        obj,
+        delta,
+        k,
+        class,
+    } = of;
     let mut loss = 0.0;
     match obj {
         Objective::Binary => {
@@ -732,6 +834,28 @@ fn gradients(
                 loss += (s - yi) * (s - yi);
             }
         }
+        Objective::AbsoluteError => {
+            for (((gi, hi), &s), &yi) in g.iter_mut().zip(h.iter_mut()).zip(scores).zip(y) {
+                let d = s - yi;
+                *gi = if d > 0.0 {
+                    1.0
+                } else if d < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
+                *hi = 1.0;
+                loss += d.abs();
+            }
+        }
+        Objective::Huber => {
+            for (((gi, hi), &s), &yi) in g.iter_mut().zip(h.iter_mut()).zip(scores).zip(y) {
+                let d = s - yi;
+                *gi = d.clamp(-delta, delta) as f32;
+                *hi = 1.0;
+                loss += huber(d, delta);
+            }
+        }
         Objective::Multiclass => {
             // LightGBM's hessian factor k/(k-1).
             let factor = k as f64 / (k as f64 - 1.0);
@@ -745,7 +869,29 @@ fn gradients(
             }
         }
     }
-    loss / y.len().max(1) as f64
+    loss
+}
+
+fn huber(d: f64, delta: f64) -> f64 {
+    if d.abs() <= delta {
+        0.5 * d * d
+    } else {
+        delta * (d.abs() - 0.5 * delta)
+    }
+}
+
+/// The median (the mean of the middle two for an even count); 0 for none.
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        v[m - 1] + (v[m] - v[m - 1]) / 2.0
+    }
 }
 
 fn log_loss_binary(s: f64, y: f64) -> f64 {
@@ -763,7 +909,7 @@ pub fn softmax(z: &[f64], out: &mut [f64]) {
 }
 
 /// Mean loss and main metric (accuracy or RMSE) of `scores` for `y`.
-fn evaluate(obj: Objective, y: &[f64], scores: &[f64], k: usize) -> (f64, f64) {
+fn evaluate(obj: Objective, delta: f64, y: &[f64], scores: &[f64], k: usize) -> (f64, f64) {
     let n = y.len().max(1) as f64;
     match obj {
         Objective::Binary => {
@@ -799,6 +945,23 @@ fn evaluate(obj: Objective, y: &[f64], scores: &[f64], k: usize) -> (f64, f64) {
                 / n;
             (mse, mse.sqrt())
         }
+        Objective::AbsoluteError | Objective::Huber => {
+            let loss = y
+                .iter()
+                .zip(scores)
+                .map(|(a, b)| match obj {
+                    Objective::Huber => huber(b - a, delta),
+                    _ => (a - b).abs(),
+                })
+                .sum::<f64>();
+            let mse = y
+                .iter()
+                .zip(scores)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                / n;
+            (loss / n, mse.sqrt())
+        }
     }
 }
 
@@ -817,7 +980,8 @@ fn base_scores(obj: Objective, y: &[f64], k: usize) -> Vec<f64> {
             }
             counts.iter().map(|c| (c / n).max(1e-15).ln()).collect()
         }
-        Objective::SquaredError => vec![y.iter().sum::<f64>() / n],
+        Objective::SquaredError | Objective::Huber => vec![y.iter().sum::<f64>() / n],
+        Objective::AbsoluteError => vec![median(y.to_vec())],
     }
 }
 
@@ -845,6 +1009,12 @@ fn check(nf: usize, p: &BoostParams) -> Result<(), String> {
             p.max_bins
         ));
     }
+    if !(p.huber_delta > 0.0 && p.huber_delta.is_finite()) {
+        return Err(format!(
+            "--huber-delta must be above 0, not {}",
+            p.huber_delta
+        ));
+    }
     if p.num_leaves < 2 {
         return Err(format!(
             "--num-leaves must be at least 2, not {}",
@@ -869,7 +1039,7 @@ fn validation_split(
                     p.validation_fraction
                 ));
             }
-            let s = if obj == Objective::SquaredError {
+            let s = if obj.is_regression() {
                 split::train_test_split(y.len(), p.validation_fraction, p.seed)
             } else {
                 let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
@@ -935,6 +1105,45 @@ fn take_rows(x: &[f64], nf: usize, y: &[f64], rows: &[usize]) -> (Vec<f64>, Vec<
     (xs, rows.iter().map(|&r| y[r]).collect())
 }
 
+/// Absolute error: the Newton step on signs is only a direction, so each leaf (`ranges`: node, rows
+/// `start..end`) moves its rows by the median of their residuals, shrunk by the learning rate.
+fn refit_leaves_to_median(
+    nodes: &mut [BNode],
+    ranges: &[(usize, usize, usize)],
+    rows: &[u32],
+    y: &[f64],
+    scores: &[f64],
+    learning_rate: f64,
+) {
+    for &(node, start, end) in ranges {
+        let residuals = rows[start..end]
+            .iter()
+            .map(|&r| y[r as usize] - scores[r as usize])
+            .collect();
+        let value = (median(residuals) * learning_rate) as f32;
+        nodes[node] = BNode::Leaf { value };
+    }
+}
+
+/// Copies of the rows boosting fits on (None: all of them) and of the rows held out for early stopping.
+#[allow(clippy::type_complexity)]
+fn hold_out(
+    x: &[f64],
+    nf: usize,
+    y: &[f64],
+    obj: Objective,
+    p: &BoostParams,
+) -> Result<(Option<(Vec<f64>, Vec<f64>)>, (Vec<f64>, Vec<f64>)), String> {
+    let (train_rows, valid_rows) = validation_split(y, obj, p)?;
+    if valid_rows.is_empty() {
+        return Ok((None, (Vec::new(), Vec::new())));
+    }
+    Ok((
+        Some(take_rows(x, nf, y, &train_rows)),
+        take_rows(x, nf, y, &valid_rows),
+    ))
+}
+
 /// Fit a booster on row-major `x` (`nf` features; NaN for missing values) and targets `y` (class indices
 /// or values). With early stopping, `validation_fraction` of the rows is held out (stratified for
 /// classification, seeded) to choose the number of iterations. `progress` is called once per iteration.
@@ -953,25 +1162,16 @@ pub fn fit(
     } else {
         1
     };
-    let (train_rows, valid_rows) = validation_split(y, obj, p)?;
-    let fitted: &[usize] = if valid_rows.is_empty() {
-        &[]
-    } else {
-        &train_rows
-    };
-    let (xt, yt) = take_rows(x, nf, y, fitted);
-    let (xv, yv) = take_rows(x, nf, y, &valid_rows);
-    let (x, y) = if valid_rows.is_empty() {
-        (x, y)
-    } else {
-        (&xt[..], &yt[..])
-    };
+    let (fitted, (xv, yv)) = hold_out(x, nf, y, obj, p)?;
+    let (x, y) = fitted
+        .as_ref()
+        .map_or((x, y), |(xt, yt)| (&xt[..], &yt[..]));
     let n = y.len();
     if n == 0 {
         return Err("no rows to fit".into());
     }
     let bins = Bins::fit(x, nf, p.max_bins, p.jobs);
-    let valid_cols = if valid_rows.is_empty() {
+    let valid_cols = if yv.is_empty() {
         Vec::new()
     } else {
         bins.apply(&xv, nf)
@@ -1003,14 +1203,20 @@ pub fn fit(
     let mut best = (f64::INFINITY, 0usize);
     for it in 0..p.n_estimators.max(1) {
         for c in 0..k {
-            let loss = gradients(obj, y, &scores, k, c, &mut g[c], &mut h[c]);
+            let of = GradientsOf {
+                obj,
+                delta: p.huber_delta,
+                k,
+                class: c,
+            };
+            let loss = gradients(of, y, &scores, &mut g[c], &mut h[c], p.jobs);
             if c == 0 && it > 0 {
                 out.curves.train_loss.push(loss);
             }
         }
         let features = sample(&mut rng, p, n, nf, &mut rows, &mut in_bag);
         for c in 0..k {
-            let (nodes, ranges) = grower.grow(
+            let (mut nodes, ranges) = grower.grow(
                 &mut rows,
                 &g[c],
                 &h[c],
@@ -1018,6 +1224,9 @@ pub fn fit(
                 &mut scratch,
                 &mut out.importance,
             );
+            if obj == Objective::AbsoluteError {
+                refit_leaves_to_median(&mut nodes, &ranges, &rows, y, &scores, p.learning_rate);
+            }
             for &(node, start, end) in &ranges {
                 let BNode::Leaf { value } = nodes[node] else {
                     unreachable!("ranges are leaves")
@@ -1038,7 +1247,7 @@ pub fn fit(
         }
         progress();
         if let Some(patience) = p.early_stopping {
-            let (loss, metric) = evaluate(obj, &yv, &vscores, k);
+            let (loss, metric) = evaluate(obj, p.huber_delta, &yv, &vscores, k);
             out.curves.validation_loss.push(loss);
             out.curves.validation_metric.push(metric);
             if loss < best.0 {
@@ -1048,7 +1257,9 @@ pub fn fit(
             }
         }
     }
-    out.curves.train_loss.push(evaluate(obj, y, &scores, k).0);
+    out.curves
+        .train_loss
+        .push(evaluate(obj, p.huber_delta, y, &scores, k).0);
     if p.early_stopping.is_some() && best.1 > 0 {
         out.trees.truncate(best.1 * k);
         out.curves.best_iteration = Some(best.1);
@@ -1065,8 +1276,11 @@ pub fn raw_scores(
     out: &mut [f64],
 ) {
     out.iter_mut().for_each(|o| *o = 0.0);
-    for (t, tree) in trees.iter().enumerate() {
-        out[t % per_iteration] += tree.leaf_values(row, 1)[0] as f64;
+    // One iteration's trees at a time (no division a tree to find its class).
+    for iteration in trees.chunks(per_iteration.max(1)) {
+        for (o, tree) in out.iter_mut().zip(iteration) {
+            *o += tree.leaf_values(row, 1)[0] as f64;
+        }
     }
     for (o, b) in out.iter_mut().zip(base) {
         *o += b;
@@ -1091,6 +1305,7 @@ mod tests {
             colsample: 1.0,
             early_stopping: None,
             validation_fraction: 0.1,
+            huber_delta: 0.9,
             seed: 1,
             jobs: 1,
         }
@@ -1175,6 +1390,56 @@ mod tests {
         assert!(b.curves.train_loss[1] < b.curves.train_loss[0]);
     }
 
+    /// A regression fit on one feature.
+    fn fit_one(x: &[f64], y: &[f64], obj: Objective, p: &BoostParams) -> Result<Boosted, String> {
+        fit(x, 1, y, obj, 0, p, &|| {})
+    }
+
+    /// x = 1, 2, 3, 4 three times each; y spread within each x (an outlier at 20).
+    fn robust_case() -> (Vec<f64>, Vec<f64>) {
+        let x: Vec<f64> = (0..12).map(|i| (i / 3 + 1) as f64).collect();
+        let y = vec![0.0, 1.0, 2.0, 1.0, 2.0, 9.0, 4.0, 5.0, 6.0, 6.0, 7.0, 20.0];
+        (x, y)
+    }
+
+    #[test]
+    fn absolute_error_splits_on_signs_and_refits_leaves_to_medians() {
+        let (x, y) = robust_case();
+        let b = fit_one(&x, &y, Objective::AbsoluteError, &params(1, 2, 0.5, 1)).unwrap();
+        // Base: the median of y, (4 + 5) / 2 = 4.5. Gradients sign(4.5 - y) sum per x to 3, 1, -1, -3
+        // (hessians 1, three rows each): the split at 2.5 gains 4²/6 + 4²/6 = 5.33 (1.5 and 3.5: 4).
+        // Left residuals -4.5, -3.5, -2.5, -3.5, -2.5, 4.5: median -3, times 0.5 = -1.5 (the Newton step
+        // would give -(4/6)·0.5). Right -0.5, 0.5, 1.5, 1.5, 2.5, 15.5: median 1.5, times 0.5 = 0.75.
+        assert_eq!(b.base_score, vec![4.5]);
+        let t = &b.trees[0];
+        assert_eq!((t.nodes[0].feature, t.nodes[0].threshold), (NAN_LEFT, 2.5));
+        assert_eq!(t.values, vec![-1.5, 0.75]);
+        assert_eq!(predict(&b, &[1.0]), vec![3.0]);
+        assert_eq!(predict(&b, &[4.0]), vec![5.25]);
+        // Mean absolute error after the iteration: (15 + 19.5) / 12.
+        assert_eq!(b.curves.train_loss, vec![34.5 / 12.0]);
+    }
+
+    #[test]
+    fn huber_clips_gradients_at_the_delta() {
+        let (x, y) = robust_case();
+        let mut p = params(1, 2, 0.5, 1);
+        p.huber_delta = 1.0;
+        let b = fit_one(&x, &y, Objective::Huber, &p).unwrap();
+        // Base: the mean, 63/12 = 5.25. Gradients 5.25 - y clipped to [-1, 1] sum per x to 3, 1, 0.5,
+        // -2.75; with the parent's 1.75²/12: the split at 1.5 gains 2.92, at 2.5 3.26, at 3.5
+        // 4.5²/9 + 2.75²/3 - 1.75²/12 = 4.52. Leaves -(4.5/9)·0.5 = -0.25 and (2.75/3)·0.5.
+        assert_eq!(b.base_score, vec![5.25]);
+        let t = &b.trees[0];
+        assert_eq!((t.nodes[0].feature, t.nodes[0].threshold), (NAN_LEFT, 3.5));
+        assert_eq!(t.values, vec![-0.25, (2.75f64 / 3.0 * 0.5) as f32]);
+        // The outlier's own gradient, -14.75, counts as -1: unclipped, the right leaf would be
+        // (17.25/3)·0.5 = 2.875.
+        assert!((predict(&b, &[4.0])[0] - (5.25 + 2.75 / 6.0)).abs() < 1e-6);
+        p.huber_delta = 0.0;
+        assert!(fit_one(&x, &y, Objective::Huber, &p).is_err());
+    }
+
     #[test]
     fn missing_values_go_to_the_side_learned_at_training() {
         // Missing values behave like the small ones: the split sends them left.
@@ -1241,8 +1506,9 @@ mod tests {
 
     #[test]
     fn the_same_model_whatever_the_thread_count() {
-        let (x, y) = noisy(6000, 2);
-        let mut p = params(15, 31, 0.1, 20);
+        // Enough rows that partitions and gradient blocks are shared among threads too.
+        let (x, y) = noisy(40_000, 2);
+        let mut p = params(6, 31, 0.1, 20);
         p.subsample = 0.8;
         p.colsample = 0.5;
         let one = fit(&x, 2, &y, Objective::Binary, 2, &p, &|| {}).unwrap();

@@ -2,6 +2,7 @@
 //! argument parser: each lists its values and their names, so the CLI builds its flags from them and
 //! `serve`'s retrain checks recorded params against the same lists.
 
+use super::boost::Objective;
 use super::estimator::{ModelKind, Task};
 use super::preprocess::{Encoding, NaPolicy};
 
@@ -39,6 +40,31 @@ impl Choice for ModelKind {
     ];
     fn name(self) -> &'static str {
         ModelKind::name(self)
+    }
+}
+
+/// `--loss`: what gradient boosting minimises for regression (classification boosts log loss).
+impl Choice for Objective {
+    const ALL: &'static [Self] = &[
+        Objective::SquaredError,
+        Objective::AbsoluteError,
+        Objective::Huber,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Objective::SquaredError => "squared_error",
+            Objective::AbsoluteError => "absolute_error",
+            Objective::Huber => "huber",
+            Objective::Binary => "log_loss",
+            Objective::Multiclass => "softmax",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Objective::AbsoluteError => "Leaves refit to the median residual",
+            Objective::Huber => "Squared within --huber-delta, absolute beyond (LightGBM's huber)",
+            _ => "",
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! compact fitted state, so a saved model loads without smartcore's object graph.
 
 use super::boost::{self, Objective};
+use super::choice::Choice;
 use super::tree::{self, Binned, Target, Tree, TreeParams};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,16 @@ pub struct GbHyper {
     pub colsample: f64,
     pub early_stopping: Option<usize>,
     pub validation_fraction: f64,
+    /// Regression's loss (None: squared error).
+    #[serde(default)]
+    pub loss: Option<Objective>,
+    #[serde(default = "default_huber_delta")]
+    pub huber_delta: f64,
+}
+
+/// LightGBM's `alpha` for `huber`.
+fn default_huber_delta() -> f64 {
+    0.9
 }
 
 impl Default for GbHyper {
@@ -111,6 +122,8 @@ impl Default for GbHyper {
             colsample: 1.0,
             early_stopping: None,
             validation_fraction: 0.1,
+            loss: None,
+            huber_delta: default_huber_delta(),
         }
     }
 }
@@ -196,12 +209,15 @@ impl Hyper {
                 p.insert(
                     "loss".into(),
                     match (task, n_classes) {
-                        (Task::Regression, _) => "squared_error",
+                        (Task::Regression, _) => g.loss.unwrap_or(Objective::SquaredError).name(),
                         (_, 2) => "log_loss",
                         _ => "softmax",
                     }
                     .into(),
                 );
+                if task == Task::Regression && g.loss == Some(Objective::Huber) {
+                    p.insert("huber_delta".into(), fmt(g.huber_delta));
+                }
                 p.insert("n_jobs".into(), self.jobs.to_string());
             }
             ModelKind::Knn => {
@@ -317,16 +333,28 @@ pub fn fit_with_curves(
     data: &TrainSet,
     progress: &(dyn Fn() + Sync),
 ) -> Result<FitWithCurves, FitError> {
+    let g = &hyper.gb;
+    let refuse = |why: String| FitError {
+        model: kind.name().into(),
+        why,
+    };
+    if let Some(loss) = g.loss
+        && (kind != ModelKind::GradientBoosting || data.task != Task::Regression)
+    {
+        return Err(refuse(format!(
+            "--loss {} is for gradient-boosting regression",
+            loss.name()
+        )));
+    }
     if kind != ModelKind::GradientBoosting {
         let (fitted, importance) = fit(kind, hyper, data, progress)?;
         return Ok((fitted, importance, None));
     }
     let objective = match (data.task, data.n_classes) {
-        (Task::Regression, _) => Objective::SquaredError,
+        (Task::Regression, _) => g.loss.unwrap_or(Objective::SquaredError),
         (_, 2) => Objective::Binary,
         _ => Objective::Multiclass,
     };
-    let g = &hyper.gb;
     let params = boost::BoostParams {
         n_estimators: hyper.n_estimators,
         learning_rate: g.learning_rate,
@@ -340,6 +368,7 @@ pub fn fit_with_curves(
         colsample: g.colsample,
         early_stopping: g.early_stopping,
         validation_fraction: g.validation_fraction,
+        huber_delta: g.huber_delta,
         seed: hyper.seed,
         jobs: hyper.jobs,
     };
@@ -352,10 +381,7 @@ pub fn fit_with_curves(
         &params,
         progress,
     )
-    .map_err(|why| FitError {
-        model: kind.name().into(),
-        why,
-    })?;
+    .map_err(refuse)?;
     let total: f64 = b.importance.iter().sum();
     let importance = b
         .importance

@@ -6,6 +6,7 @@
 //! param is checked (names, numbers, bounds, the data file inside an allowed folder) before anything runs;
 //! the `mlx.command` tag is only ever a note for people.
 
+use crate::ml::boost::Objective;
 use crate::ml::choice::Choice;
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
@@ -187,6 +188,12 @@ fn gb_hyper(params: &BTreeMap<String, String>) -> Result<GbHyper, ParamError> {
         colsample: positive(params, "colsample", d.colsample)?,
         early_stopping,
         validation_fraction: positive(params, "validation_fraction", d.validation_fraction)?,
+        // Classification records its own loss (log_loss, softmax), which is no regression loss.
+        loss: match params.get("loss").map(String::as_str) {
+            None | Some("log_loss" | "softmax") => None,
+            Some(_) => Some(choice(params, "loss", Objective::SquaredError)?),
+        },
+        huber_delta: positive(params, "huber_delta", d.huber_delta)?,
     })
 }
 

@@ -8,15 +8,20 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A deterministic binary problem with some missing values, big enough for the threads to share the work.
-fn synthetic(dir: &Path, rows: usize) -> PathBuf {
-    let mut state = 99u64;
-    let mut next = || {
+/// A small deterministic generator of numbers in [0, 1).
+fn uniform(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// A deterministic binary problem with some missing values, big enough for the threads to share the work.
+fn synthetic(dir: &Path, rows: usize) -> PathBuf {
+    let mut next = uniform(99);
     let mut out = String::from("a,b,c,label\n");
     for i in 0..rows {
         let (a, b, c) = (next(), next(), next());
@@ -270,4 +275,116 @@ fn cross_validation_logs_fold_values_means_and_stds_of_a_hand_checked_split() {
         "1",
     ]);
     assert!(err.contains("--cv 1: need at least 2 folds"), "{err}");
+}
+
+/// A recorded param's value, read from the run's folder.
+fn param(s: &TestStore, run_id: &str, key: &str) -> Option<String> {
+    let suffix = format!("{run_id}/params/{key}");
+    let file = s.files().into_iter().find(|f| f.ends_with(&suffix))?;
+    Some(fs::read_to_string(s.root().join(file)).unwrap())
+}
+
+#[test]
+fn absolute_error_and_huber_losses_resist_outliers_and_are_recorded() {
+    let s = TestStore::new();
+    // y = 3a + b plus a little noise, and one row in ten (in the test part too) 50 higher.
+    let mut next = uniform(7);
+    let mut csv = String::from("a,b,y\n");
+    for i in 0..2000 {
+        let (a, b) = (next(), next());
+        let y = 3.0 * a + b + 0.1 * (next() - 0.5) + if i % 10 == 3 { 50.0 } else { 0.0 };
+        csv.push_str(&format!("{a:.5},{b:.5},{y:.5}\n"));
+    }
+    let data = s.dir.path().join("outliers.csv");
+    fs::write(&data, csv).unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "y",
+            "--task",
+            "regression",
+            "--model",
+            "gradient-boosting",
+            "--n-estimators",
+            "60",
+            "--seed",
+            "42",
+        ];
+        args.extend(extra);
+        s.json(&args)
+    };
+    let mae = |v: &Value| v["metrics"]["mae"].as_f64().unwrap();
+    let squared = train(&[]);
+    let absolute = train(&["--loss", "absolute_error"]);
+    let huber = train(&["--loss", "huber", "--huber-delta", "1.5"]);
+    // Squared error's leaves chase the outliers' mean (about +5 a row); the median ignores them.
+    assert!(
+        mae(&absolute) < 0.7 * mae(&squared),
+        "absolute {} vs squared {}",
+        mae(&absolute),
+        mae(&squared)
+    );
+    assert!(
+        mae(&huber) < mae(&squared),
+        "huber {} vs squared {}",
+        mae(&huber),
+        mae(&squared)
+    );
+    let id = |v: &Value| v["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        param(&s, &id(&squared), "loss").as_deref(),
+        Some("squared_error")
+    );
+    assert_eq!(
+        param(&s, &id(&absolute), "loss").as_deref(),
+        Some("absolute_error")
+    );
+    assert_eq!(param(&s, &id(&absolute), "huber_delta"), None);
+    assert_eq!(param(&s, &id(&huber), "loss").as_deref(), Some("huber"));
+    assert_eq!(
+        param(&s, &id(&huber), "huber_delta").as_deref(),
+        Some("1.5")
+    );
+    // The model predicts through `mlx predict` like any regression model.
+    let rows = s.dir.path().join("rows.csv");
+    fs::write(&rows, "a,b\n0.5,0.5\n").unwrap();
+    let uri = format!("runs:/{}/model", id(&absolute));
+    let out = s.json(&["predict", "--model", &uri, "--data", rows.to_str().unwrap()]);
+    let p = out["predictions"][0].as_f64().unwrap();
+    assert!((p - 2.0).abs() < 0.5, "3·0.5 + 0.5 = 2, predicted {p}");
+    // Bad values: a clear error, exit 2.
+    let fails = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", data.to_str().unwrap(), "--target", "y"];
+        args.extend(["--task", "regression"]);
+        args.extend(extra);
+        s.fails(&args)
+    };
+    let err = fails(&[
+        "--model",
+        "gradient-boosting",
+        "--loss",
+        "huber",
+        "--huber-delta",
+        "0",
+    ]);
+    assert!(
+        err.contains("--huber-delta must be above 0, not 0"),
+        "{err}"
+    );
+    let err = fails(&["--model", "ridge", "--loss", "absolute_error"]);
+    assert!(
+        err.contains("--loss absolute_error is for gradient-boosting regression"),
+        "{err}"
+    );
+    let out = s
+        .mlx()
+        .args(["train", "--data", data.to_str().unwrap(), "--target", "y"])
+        .args(["--model", "gradient-boosting", "--loss", "quantile"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quantile"));
 }

@@ -16,6 +16,13 @@ max_depth = {{ type = "int", default = 3 }}
 n_estimators = {{ type = "int", default = 10 }}
 test_size = {{ type = "float", default = 0.2 }}
 
+[entry_points.cv]
+command = "mlx train --data {{data}} --target Survived --features Pclass,Sex,Age,Fare --map Sex=male:0,female:1 --model {{model}} --max-depth {{max_depth}} --cv 3 --seed 7"
+[entry_points.cv.parameters]
+data = {{ type = "path", default = "{}" }}
+model = {{ type = "string", default = "decision-tree" }}
+max_depth = {{ type = "int", default = 3 }}
+
 [entry_points.fails]
 command = "exit 4"
 
@@ -29,6 +36,7 @@ command = "echo {{x}}"
 [entry_points.needs.parameters]
 x = {{ type = "int" }}
 "#,
+        titanic().display(),
         titanic().display()
     );
     let dir = s.dir.path().join("proj");
@@ -136,6 +144,59 @@ fn a_sweep_makes_child_runs_and_picks_the_best() {
     );
     assert_eq!(parent_run["metrics"]["best_accuracy"]["latest"], best_acc);
     assert!(String::from_utf8_lossy(&out.stderr).contains("best by accuracy"));
+}
+
+#[test]
+fn a_sweep_picks_the_best_child_by_cross_validated_accuracy() {
+    let s = TestStore::new();
+    let dir = project(&s);
+    let out = s.ok(&[
+        "run",
+        "cv",
+        "--project",
+        &dir,
+        "-P",
+        "max_depth=1,6",
+        "-P",
+        "model=decision-tree|knn",
+        "--by",
+        "cv_accuracy_mean",
+        "-o",
+        "json",
+    ]);
+    let start = out.rfind("{\n  \"best\"").expect("sweep summary");
+    let summary: serde_json::Value = serde_json::from_str(&out[start..]).unwrap();
+    let parent = summary["parent_run_id"].as_str().unwrap();
+    let runs = s.json(&["runs", "list", "--experiment", "proj"]);
+    let children: Vec<(String, f64, f64)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["run_id"] != parent)
+        .map(|r| {
+            let m = &r["metrics"];
+            (
+                r["run_id"].as_str().unwrap().to_string(),
+                m["cv_accuracy_mean"]
+                    .as_f64()
+                    .expect("each child cross-validated"),
+                m["accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(children.len(), 4);
+    // The best is the child with the highest mean accuracy over the folds (higher is better for it),
+    // which the sweep chose among different values.
+    let best = children.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert!(children.iter().any(|c| c.1 != best.1), "{children:?}");
+    assert_eq!(summary["best"]["run_id"], best.0.as_str());
+    assert_eq!(summary["best"]["value"], best.1);
+    let parent_run = s.json(&["runs", "show", parent]);
+    assert_eq!(parent_run["tags"]["mlx.best_run_id"], best.0.as_str());
+    assert_eq!(
+        parent_run["metrics"]["best_cv_accuracy_mean"]["latest"],
+        best.1
+    );
 }
 
 #[test]
