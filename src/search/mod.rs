@@ -4,6 +4,9 @@
 
 mod parse;
 pub mod pushdown;
+mod stream;
+
+pub use stream::RunPages;
 
 pub use parse::{
     Comparison, Expr, Key, KeyKind, Op, OrderBy, ParseError, Value, parse_filter, parse_order_by,

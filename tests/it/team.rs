@@ -406,20 +406,8 @@ impl FlakyProxy {
                     }
                     continue;
                 }
-                // Forward with Connection: close so one request is one connection.
-                let fixed = head.replacen("Connection: keep-alive", "Connection: close", 1);
                 let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                let mut up = TcpStream::connect(&upstream).unwrap();
-                let head_end = fixed.find("\r\n\r\n").unwrap();
-                let mut head_only = fixed[..head_end].to_string();
-                if !head_only.to_ascii_lowercase().contains("connection:") {
-                    head_only.push_str("\r\nConnection: close");
-                }
-                head_only.push_str("\r\n\r\n");
-                up.write_all(head_only.as_bytes()).unwrap();
-                up.write_all(&request[body_start..]).unwrap();
-                let mut answer = Vec::new();
-                let _ = up.read_to_end(&mut answer);
+                let answer = forward(&upstream, &head, &request[body_start..]);
                 let _ = conn.write_all(&answer);
             }
         });
@@ -429,6 +417,24 @@ impl FlakyProxy {
             requests,
         }
     }
+}
+
+/// Send a request (its head as text, its body) to `upstream` with Connection: close, so one request is
+/// one connection, and return the whole answer.
+fn forward(upstream: &str, head: &str, body: &[u8]) -> Vec<u8> {
+    let fixed = head.replacen("Connection: keep-alive", "Connection: close", 1);
+    let head_end = fixed.find("\r\n\r\n").unwrap_or(fixed.len());
+    let mut head_only = fixed[..head_end].to_string();
+    if !head_only.to_ascii_lowercase().contains("connection:") {
+        head_only.push_str("\r\nConnection: close");
+    }
+    head_only.push_str("\r\n\r\n");
+    let mut up = TcpStream::connect(upstream).unwrap();
+    up.write_all(head_only.as_bytes()).unwrap();
+    up.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    answer
 }
 
 /// One whole HTTP/1.1 request (head and Content-Length body).
@@ -960,4 +966,209 @@ fn sync_of_hundreds_of_runs_resumes_after_an_interruption() {
         "{report}"
     );
     assert_eq!(on_server(&back), n);
+}
+
+/// A proxy in front of the real server that shrinks every `runs/search` page to `rows` runs and holds
+/// each request for a later page (one with a `page_token`) until the test opens the gate.
+struct PageGate {
+    port: u16,
+    open: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    held: Arc<AtomicUsize>,
+}
+
+impl PageGate {
+    fn start(upstream: &str, rows: usize) -> PageGate {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let held = Arc::new(AtomicUsize::new(0));
+        let (gate, count) = (open.clone(), held.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (upstream, gate, count) = (upstream.clone(), gate.clone(), count.clone());
+                std::thread::spawn(move || {
+                    let Some(request) = read_request(&mut conn) else {
+                        return;
+                    };
+                    let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head = String::from_utf8_lossy(&request[..body_start]).to_string();
+                    let mut body = request[body_start..].to_vec();
+                    if head.contains("/runs/search ") {
+                        let mut doc: Value = serde_json::from_slice(&body).unwrap();
+                        doc["max_results"] = rows.into();
+                        body = serde_json::to_vec(&doc).unwrap();
+                        if doc.get("page_token").is_some() {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            let (lock, cv) = &*gate;
+                            let mut open = lock.lock().unwrap();
+                            while !*open {
+                                open = cv.wait(open).unwrap();
+                            }
+                        }
+                    }
+                    let head: String = head
+                        .split("\r\n")
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+                        .filter(|l| !l.is_empty())
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
+                    let _ = conn.write_all(&forward(&upstream, &head, &body));
+                });
+            }
+        });
+        PageGate { port, open, held }
+    }
+
+    fn open(&self) {
+        let (lock, cv) = &*self.open;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+/// `runs list` without `--max` prints the first page of a server's answer before it asks for the next:
+/// a proxy serves pages of 4 runs and holds the request for page 2 until the test has read every run of
+/// page 1 on mlx's stdout (a listing that buffered would print nothing and fail at the deadline). The
+/// whole output, once the gate opens, is the same listing a direct request gives, in every format.
+#[test]
+fn runs_list_prints_each_page_of_a_server_before_fetching_the_next() {
+    use std::io::BufRead;
+    let s = TestStore::on_server();
+    let exp = unique("stream");
+    crate::common::interop_json(
+        "search_population.py",
+        &[s.uri.as_ref(), exp.as_ref(), "10".as_ref()],
+    );
+    let queries: &[(&str, &str)] = &[
+        ("", ""),
+        ("params.lr != '0.3' OR tags.team = 'a'", ""),
+        ("", "metrics.loss DESC"),
+    ];
+    for (filter, order_by) in queries {
+        let mut query = vec!["runs", "list", "-e", exp.as_str()];
+        if !order_by.is_empty() {
+            query.extend(["--order-by", order_by]);
+        }
+        // The server's pages: its order without the filter (the OR stays on the client), 4 at a time.
+        let server_pages: Vec<Vec<String>> = ids(&s.json(&query))
+            .chunks(4)
+            .map(<[String]>::to_vec)
+            .collect();
+        if !filter.is_empty() {
+            query.extend(["--filter", filter]);
+        }
+        let order = ids(&s.json(&query));
+        let pages: Vec<Vec<&String>> = server_pages
+            .iter()
+            .map(|p| p.iter().filter(|id| order.contains(id)).collect::<Vec<_>>())
+            .filter(|p| !p.is_empty())
+            .collect();
+        assert!(
+            pages.len() >= 2,
+            "{filter} {order_by}: more than one page: {pages:?}"
+        );
+        for format in ["json", "csv", "table", "markdown"] {
+            let mut args = query.clone();
+            args.extend(["-o", format]);
+            let want = s.ok(&args);
+            let gate = PageGate::start(&s.uri, 4);
+            let mut child = s
+                .mlx_std()
+                .args(["--tracking-uri", &format!("http://127.0.0.1:{}", gate.port)])
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            let stdout = child.stdout.take().unwrap();
+            let reader = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut got = String::new();
+            while !pages[0].iter().all(|id| got.contains(id.as_str())) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(line) => got.push_str(&format!("{line}\n")),
+                    Err(_) => panic!(
+                        "{format} {filter} {order_by}: page 1 not printed while page 2 waits (stdout so far: {got})"
+                    ),
+                }
+            }
+            let later = pages[1..].iter().flatten();
+            assert!(
+                !later.clone().any(|id| got.contains(id.as_str())),
+                "{format}: nothing of page 2 yet: {got}"
+            );
+            gate.open();
+            for line in rx.iter() {
+                got.push_str(&format!("{line}\n"));
+            }
+            reader.join().unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{format} {filter} {order_by}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                gate.held.load(Ordering::SeqCst) >= 2,
+                "pages 2 and 3 were asked for"
+            );
+            match format {
+                "json" => assert_eq!(got, want, "{filter} {order_by}"),
+                // A table per page, each with its header, and the rows in order.
+                "table" => {
+                    assert_eq!(got.matches("run id").count(), pages.len(), "{got}");
+                    let at = |id: &String| got.find(id.as_str()).unwrap();
+                    let positions: Vec<usize> = order.iter().map(at).collect();
+                    assert!(positions.is_sorted(), "{got}");
+                }
+                // The columns come from the first page (here the same metrics, perhaps in another
+                // order): the same cells under the same headers.
+                _ => assert_eq!(
+                    cells(format, &got),
+                    cells(format, &want),
+                    "{filter} {order_by}"
+                ),
+            }
+        }
+    }
+}
+
+/// The rows of a CSV or markdown listing as header -> value maps, in order.
+fn cells(format: &str, text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let split = |line: &str| -> Vec<String> {
+        match format {
+            "csv" => csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes())
+                .records()
+                .next()
+                .map(|r| r.unwrap().iter().map(String::from).collect())
+                .unwrap_or_default(),
+            _ => line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect(),
+        }
+    };
+    let mut lines = text.lines().filter(|l| !l.starts_with("| --- |"));
+    let headers = split(lines.next().unwrap());
+    lines
+        .map(|l| headers.iter().cloned().zip(split(l)).collect())
+        .collect()
 }
