@@ -19,7 +19,10 @@ pub struct RunPages<'a> {
     experiment_ids: &'a [String],
     view: ViewType,
     order: Vec<String>,
-    page_size: usize,
+    /// Runs asked for per request from now on.
+    pub(super) page_size: usize,
+    /// Requests made so far.
+    pub(super) fetched: u32,
     /// The first page, fetched when the stream was opened (to learn that the store pages at all).
     first: Option<(Vec<Run>, Option<String>)>,
     token: Option<String>,
@@ -66,6 +69,7 @@ impl Query {
             view,
             order,
             page_size,
+            fetched: 1,
             first: Some(first),
             token: None,
             done: false,
@@ -83,10 +87,11 @@ impl RunPages<'_> {
         if let Some(first) = self.first.take() {
             return Ok(first);
         }
+        self.fetched += 1;
         let request = ServerPage {
             filter: self.settle.server.filter.as_deref(),
             order_by: &self.order,
-            max_results: self.page_size,
+            max_results: self.page_size.max(1),
             page_token: self.token.as_deref(),
         };
         // `pages` saw this store answer, so it has a search of its own.

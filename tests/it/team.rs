@@ -968,16 +968,18 @@ fn sync_of_hundreds_of_runs_resumes_after_an_interruption() {
     assert_eq!(on_server(&back), n);
 }
 
-/// A proxy in front of the real server that shrinks every `runs/search` page to `rows` runs and holds
-/// each request for a later page (one with a `page_token`) until the test opens the gate.
+/// A proxy in front of the real server that records the `max_results` of every `runs/search`; with
+/// `rows`, it shrinks each page to that many runs and holds each request for a later page (one with a
+/// `page_token`) until the test opens the gate.
 struct PageGate {
     port: u16,
     open: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
     held: Arc<AtomicUsize>,
+    sizes: Arc<std::sync::Mutex<Vec<u64>>>,
 }
 
 impl PageGate {
-    fn start(upstream: &str, rows: usize) -> PageGate {
+    fn start(upstream: &str, rows: Option<usize>) -> PageGate {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -986,11 +988,13 @@ impl PageGate {
         let port = listener.local_addr().unwrap().port();
         let open = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         let held = Arc::new(AtomicUsize::new(0));
-        let (gate, count) = (open.clone(), held.clone());
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (gate, count, seen) = (open.clone(), held.clone(), sizes.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
                 let (upstream, gate, count) = (upstream.clone(), gate.clone(), count.clone());
+                let seen = seen.clone();
                 std::thread::spawn(move || {
                     let Some(request) = read_request(&mut conn) else {
                         return;
@@ -1000,6 +1004,13 @@ impl PageGate {
                     let mut body = request[body_start..].to_vec();
                     if head.contains("/runs/search ") {
                         let mut doc: Value = serde_json::from_slice(&body).unwrap();
+                        seen.lock()
+                            .unwrap()
+                            .push(doc["max_results"].as_u64().unwrap_or(0));
+                        let Some(rows) = rows else {
+                            let _ = conn.write_all(&forward(&upstream, &head, &body));
+                            return;
+                        };
                         doc["max_results"] = rows.into();
                         body = serde_json::to_vec(&doc).unwrap();
                         if doc.get("page_token").is_some() {
@@ -1022,7 +1033,12 @@ impl PageGate {
                 });
             }
         });
-        PageGate { port, open, held }
+        PageGate {
+            port,
+            open,
+            held,
+            sizes,
+        }
     }
 
     fn open(&self) {
@@ -1077,7 +1093,7 @@ fn runs_list_prints_each_page_of_a_server_before_fetching_the_next() {
             let mut args = query.clone();
             args.extend(["-o", format]);
             let want = s.ok(&args);
-            let gate = PageGate::start(&s.uri, 4);
+            let gate = PageGate::start(&s.uri, Some(4));
             let mut child = s
                 .mlx_std()
                 .args(["--tracking-uri", &format!("http://127.0.0.1:{}", gate.port)])
@@ -1171,4 +1187,108 @@ fn cells(format: &str, text: &str) -> Vec<std::collections::BTreeMap<String, Str
     lines
         .map(|l| headers.iter().cloned().zip(split(l)).collect())
         .collect()
+}
+
+/// On a server, `experiments show` counts an experiment's runs and a bare `mlx serve` finds the newest
+/// finished run with a model without listing every run: no `runs/search` asks for more than 100 runs
+/// (listing them all asks for pages of 1,000). 130 finished runs without a model are newer than the
+/// trained one, so serve's search reads three pages of 50.
+#[test]
+fn experiments_show_and_a_bare_serve_read_pages_not_the_experiment() {
+    let s = TestStore::on_server();
+    let exp = unique("counted");
+    let trained = train(&s, &["--experiment", &exp]);
+    let trained = trained["run_id"].as_str().unwrap().to_string();
+    // Two registered models, so the store's-only-model rule cannot pick one (the server is shared).
+    for _ in 0..2 {
+        s.ok(&[
+            "register",
+            &format!("runs:/{trained}/model"),
+            "--name",
+            &unique("counted"),
+        ]);
+    }
+    let script = "import sys, time\n\
+        from mlflow.tracking import MlflowClient\n\
+        c = MlflowClient(sys.argv[1]); e = c.get_experiment_by_name(sys.argv[2]).experiment_id\n\
+        now = int(time.time() * 1000) + 60_000\n\
+        for i in range(130):\n\
+        \x20   r = c.create_run(e, start_time=now + i, run_name=f'n{i}')\n\
+        \x20   c.set_terminated(r.info.run_id, end_time=now + i + 1)\n";
+    let out = std::process::Command::new(crate::common::python())
+        .args(["-c", script, &s.uri, &exp])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newest = s.json(&["runs", "list", "-e", &exp, "--max", "2"]);
+    for r in ids(&newest) {
+        s.ok(&["runs", "delete", &r]);
+    }
+
+    let gate = PageGate::start(&s.uri, None);
+    let proxied = format!("http://127.0.0.1:{}", gate.port);
+    let shown: Value = {
+        let out = s
+            .mlx_std()
+            .args([
+                "--tracking-uri",
+                &proxied,
+                "experiments",
+                "show",
+                &exp,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        shown["runs"],
+        serde_json::json!({"active": 129, "deleted": 2})
+    );
+    let sizes = std::mem::take(&mut *gate.sizes.lock().unwrap());
+    assert!(
+        sizes.len() > 2 && sizes.iter().all(|n| *n <= 100),
+        "{sizes:?}"
+    );
+
+    let mut child = s
+        .mlx_std()
+        .args([
+            "--tracking-uri",
+            &proxied,
+            "serve",
+            "--port",
+            "0",
+            "--experiment",
+            &exp,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_eq!(
+        first.trim(),
+        format!("mlx serve: no --model given; chose runs:/{trained}/model")
+    );
+    let sizes = gate.sizes.lock().unwrap().clone();
+    assert_eq!(sizes, [50, 50, 50], "three pages of finished runs");
 }

@@ -2,6 +2,7 @@
 //! entities and its artifact proxy (`/api/2.0/mlflow-artifacts/artifacts/...`) for files. Models are
 //! downloaded once into a local cache keyed by their (immutable) artifact location.
 
+mod count;
 pub mod http;
 
 use super::entities::*;
@@ -688,6 +689,10 @@ impl TrackingStore for RestStore {
         project(&mut runs, projection);
         sort_newest_first(&mut runs);
         Ok(runs)
+    }
+
+    fn count_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<usize> {
+        self.count_runs_on_server(experiment_ids, view)
     }
 
     /// The metric keys of the newest runs only (one request): the server has no listing of keys, and
