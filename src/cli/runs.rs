@@ -13,7 +13,9 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::process::ExitCode;
 
-/// Runs per page when `runs list` streams a server's answer.
+/// Runs per page when `runs list` streams a server's answer: a small first page (the first rows show
+/// sooner), then larger ones (fewer round trips).
+const FIRST_PAGE: usize = 100;
 const LIST_PAGE: usize = 1000;
 
 #[derive(Subcommand)]
@@ -100,8 +102,9 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             let mut out = stdout.lock();
             // Without --max, a tracking server's answer is printed page by page as it comes.
             if max.is_none()
-                && let Some(pages) = query.pages(store, &ids, view, LIST_PAGE)?
+                && let Some(mut pages) = query.pages(store, &ids, view, FIRST_PAGE)?
             {
+                pages.set_page_size(LIST_PAGE);
                 if let Some(note) = print_pages(style, pages, &mut out)? {
                     eprintln!("{note}");
                 }

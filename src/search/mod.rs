@@ -126,7 +126,7 @@ impl Query {
                 if max.is_some_and(|m| out.len() >= m) {
                     break;
                 }
-                pages.page_size = size(pages.fetched, out.len()).min(PAGE);
+                pages.set_page_size(size(pages.fetched, out.len()).min(PAGE));
             }
             if let Some(m) = max {
                 out.truncate(m);

@@ -20,7 +20,7 @@ pub struct RunPages<'a> {
     view: ViewType,
     order: Vec<String>,
     /// Runs asked for per request from now on.
-    pub(super) page_size: usize,
+    page_size: usize,
     /// Requests made so far.
     pub(super) fetched: u32,
     /// The first page, fetched when the stream was opened (to learn that the store pages at all).
@@ -83,6 +83,11 @@ impl Query {
 }
 
 impl RunPages<'_> {
+    /// Ask for `n` runs per request from the next one on (a small first page shows rows sooner).
+    pub fn set_page_size(&mut self, n: usize) {
+        self.page_size = n;
+    }
+
     fn fetch(&mut self) -> Result<(Vec<Run>, Option<String>)> {
         if let Some(first) = self.first.take() {
             return Ok(first);
