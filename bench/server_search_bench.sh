@@ -85,12 +85,35 @@ echo "query on $N runs, mlx runs list:            $(median "${m[@]}")"
 echo "query on $N runs, MLflow client search_runs: $(median "${p[@]}")"
 echo "query with an OR on $N runs, mlx runs list: $(median "${o[@]}")"
 
+# The whole experiment without --max (streamed page by page): time to the first byte, whole process, peak
+# memory; and `experiments show` (it counts the runs, it does not list them).
+cat >"$WORK/first.py" <<'PY'
+import resource, subprocess, sys, time
+t0 = time.time()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
+first = p.stdout.read(1)
+t1 = time.time()
+n = len(first) + sum(len(b) for b in iter(lambda: p.stdout.read(1 << 16), b""))
+p.wait()
+t2 = time.time()
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"first byte {t1 - t0:.2f} s, whole {t2 - t0:.2f} s, {n / 1e6:.1f} MB, peak RSS {rss:.0f} MB")
+PY
+echo "runs list -o json of all $N runs:       $("$PY" "$WORK/first.py" "$MLX" --tracking-uri "$URI" runs list -e "$EXP" -o json)"
+echo "runs list -o csv of all $N runs:        $("$PY" "$WORK/first.py" "$MLX" --tracking-uri "$URI" runs list -e "$EXP" -o csv)"
+x=()
+for _ in $(seq 1 "$REPS"); do x+=("$(secs "$MLX" --tracking-uri "$URI" experiments show "$EXP" -o json)"); done
+echo "experiments show on $N runs:            $(median "${x[@]}")"
+# Requests the server answered since line $1 of its log.
+requests() { tail -n +$(($1 + 1)) "$DIR/mlflow.log" | grep -c '"[A-Z]* /'; }
+
 if [ "$S" -gt 0 ]; then
   SEXP=sync$S
   populate "$SEXP" "$S"
   FOLDER=$WORK/mlruns
+  before=$(wc -l <"$DIR/mlflow.log")
   t=$(secs "$MLX" sync --from "$URI" --to "$FOLDER" -e "$SEXP" --no-models)
-  echo "sync of $S runs, server -> folder:            $t s"
+  echo "sync of $S runs, server -> folder:            $t s, $(requests "$before") requests"
   "$MLX" --tracking-uri "$FOLDER" experiments rename "$SEXP" "$SEXP-back-$$" >/dev/null
   t=$(secs "$MLX" sync --from "$FOLDER" --to "$URI" -e "$SEXP-back-$$" --no-models)
   echo "sync of $S runs, folder -> server:            $t s"

@@ -195,22 +195,82 @@ pub fn print<J: Serialize>(format: OutputFormat, listing: &Listing, json: &J) ->
 
 /// A markdown table; `|` in cells is escaped.
 pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
-    let cell = |s: &String| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = format!(
-        "| {} |\n",
-        headers.iter().map(cell).collect::<Vec<_>>().join(" | ")
-    );
+    let mut out = markdown_rows(std::slice::from_ref(&headers.to_vec()));
     out.push_str(&format!("|{}\n", " --- |".repeat(headers.len())));
-    for r in rows {
-        out.push_str(&format!(
-            "| {} |\n",
-            r.iter().map(cell).collect::<Vec<_>>().join(" | ")
-        ));
-    }
+    out.push_str(&markdown_rows(rows));
     out
+}
+
+/// Rows of a markdown table without its header (a streamed table's later rows).
+pub fn markdown_rows(rows: &[Vec<String>]) -> String {
+    let cell = |s: &String| s.replace('|', "\\|").replace('\n', " ");
+    rows.iter()
+        .map(|r| {
+            format!(
+                "| {} |\n",
+                r.iter().map(cell).collect::<Vec<_>>().join(" | ")
+            )
+        })
+        .collect()
 }
 
 pub fn print_json<J: Serialize>(out: &mut impl Write, json: &J) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, json).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// A JSON array written one element at a time, byte for byte what [`print_json`] writes for the whole
+/// array (so a streamed listing reads as a buffered one), valid JSON once [`JsonArray::finish`]ed.
+#[derive(Default)]
+pub struct JsonArray {
+    count: usize,
+}
+
+impl JsonArray {
+    pub fn push<J: Serialize>(&mut self, out: &mut impl Write, item: &J) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(item).map_err(io::Error::other)?;
+        out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        // Pretty JSON escapes newlines inside strings, so every line break is the layout's own.
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "  {line}")?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    pub fn finish(self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streamed_json_array_is_the_buffered_one() {
+        let items = [
+            serde_json::json!({"a": 1, "b": {"c": [1, 2], "d": "x\ny"}}),
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!("s"),
+        ];
+        for n in 0..=items.len() {
+            let mut want = Vec::new();
+            print_json(&mut want, &items[..n].to_vec()).unwrap();
+            let mut got = Vec::new();
+            let mut array = JsonArray::default();
+            for item in &items[..n] {
+                array.push(&mut got, item).unwrap();
+            }
+            array.finish(&mut got).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+    }
 }

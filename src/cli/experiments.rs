@@ -4,7 +4,7 @@ use super::parse_pairs;
 use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::entities::{Experiment, ViewType};
-use crate::store::{Fields, Projection, TrackingStore, resolve_experiment};
+use crate::store::{TrackingStore, resolve_experiment};
 use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -137,26 +137,15 @@ pub fn exec(settings: &Settings, cmd: ExperimentsCommand) -> Result<ExitCode> {
 }
 
 fn show(settings: &Settings, store: &dyn TrackingStore, e: &Experiment) -> Result<()> {
-    let counts_only = Projection {
-        metrics: Fields::Nothing,
-        params: Fields::Nothing,
-        tags: Fields::Nothing,
-        io: false,
-    };
-    let runs = store.list_runs(
-        std::slice::from_ref(&e.experiment_id),
-        ViewType::All,
-        &counts_only,
-    )?;
-    let active = runs
-        .iter()
-        .filter(|r| r.info.lifecycle_stage == crate::store::entities::Lifecycle::Active)
-        .count();
+    let ids = std::slice::from_ref(&e.experiment_id);
+    // Counted, not listed: a tracking server's experiment may hold 100,000 runs.
+    let active = store.count_runs(ids, ViewType::ActiveOnly)?;
+    let deleted = store.count_runs(ids, ViewType::DeletedOnly)?;
     match settings.output_format() {
         output::OutputFormat::Json => {
             let doc = serde_json::json!({
                 "experiment": e,
-                "runs": {"active": active, "deleted": runs.len() - active},
+                "runs": {"active": active, "deleted": deleted},
             });
             output::print_json(&mut std::io::stdout().lock(), &doc)?;
         }
@@ -178,7 +167,7 @@ fn show(settings: &Settings, store: &dyn TrackingStore, e: &Experiment) -> Resul
                     .unwrap_or_default(),
             );
             add("active runs", active.to_string());
-            add("deleted runs", (runs.len() - active).to_string());
+            add("deleted runs", deleted.to_string());
             for (k, v) in &e.tags {
                 add(&format!("tag {k}"), v.clone());
             }

@@ -1,7 +1,7 @@
 //! `mlx runs list|show|delete|restore`.
 
 use super::report_parse_error;
-use super::runs_list::{default_columns, parse_columns, print_list, query_metrics};
+use super::runs_list::{ListStyle, parse_columns, print_pages, query_metrics};
 use super::runs_show::show;
 use crate::ops::experiment_ids;
 use crate::output::OutputFormat;
@@ -12,6 +12,11 @@ use crate::store::{Fields, Projection};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::process::ExitCode;
+
+/// Runs per page when `runs list` streams a server's answer: a small first page (the first rows show
+/// sooner), then larger ones (fewer round trips).
+const FIRST_PAGE: usize = 100;
+const LIST_PAGE: usize = 1000;
 
 #[derive(Subcommand)]
 pub enum RunsCommand {
@@ -82,21 +87,38 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
             };
             let ids = experiment_ids(store, &experiment)?;
             let format = settings.output_format();
-            let mut queried = Vec::new();
-            let runs = if filter.is_some() || !order_by.is_empty() {
-                let query = match Query::parse(filter.as_deref(), &order_by) {
-                    Ok(q) => q,
-                    Err(e) => return Ok(report_parse_error(&e)),
-                };
-                queried = query_metrics(&query);
+            let query = match Query::parse(filter.as_deref(), &order_by) {
+                Ok(q) => q,
+                Err(e) => return Ok(report_parse_error(&e)),
+            };
+            let queried = query_metrics(&query);
+            let style = ListStyle {
+                format,
+                show_experiment: ids.len() > 1,
+                columns,
+                queried: &queried,
+            };
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            // Without --max, a tracking server's answer is printed page by page as it comes.
+            if max.is_none()
+                && let Some(mut pages) = query.pages(store, &ids, view, FIRST_PAGE)?
+            {
+                pages.set_page_size(LIST_PAGE);
+                if let Some(note) = print_pages(style, pages, &mut out)? {
+                    eprintln!("{note}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let runs = if query.filter.is_some() || !query.order_by.is_empty() {
                 query.run(store, &ids, view, max)?
             } else if let Some(runs) = match max {
                 // A tracking server sends just that page.
-                Some(_) => Query::default().run_on_server(store, &ids, view, max)?,
+                Some(_) => query.run_on_server(store, &ids, view, max)?,
                 None => None,
             } {
                 runs
-            } else if !columns.is_empty() {
+            } else if !style.columns.is_empty() {
                 let mut runs = store.list_runs(&ids, view, &Projection::default())?;
                 if let Some(max) = max {
                     runs.truncate(max);
@@ -125,12 +147,7 @@ pub fn exec(settings: &Settings, cmd: RunsCommand) -> Result<ExitCode> {
                 }
                 runs
             };
-            let columns = if columns.is_empty() {
-                default_columns(format, &runs, &queried)
-            } else {
-                columns
-            };
-            print_list(format, &runs, ids.len() > 1, &columns)?;
+            print_pages(style, [Ok(runs)], &mut out)?;
         }
         RunsCommand::Compare(args) => return super::compare::exec(settings, args),
         RunsCommand::Diff(args) => return super::runs_diff::diff(settings, args),

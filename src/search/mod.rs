@@ -4,6 +4,9 @@
 
 mod parse;
 pub mod pushdown;
+mod stream;
+
+pub use stream::RunPages;
 
 pub use parse::{
     Comparison, Expr, Key, KeyKind, Op, OrderBy, ParseError, Value, parse_filter, parse_order_by,
@@ -85,7 +88,7 @@ impl Query {
     /// The matching runs in order, at most `max`, loaded whole, when the store is a tracking server with a
     /// search of its own (None otherwise): the AND part of the filter and, when the server orders as mlx
     /// does, the order go to the server, and pages are fetched until `max` runs pass the whole filter
-    /// (see [`pushdown`]).
+    /// (see [`pushdown`] and [`RunPages`]).
     pub fn run_on_server(
         &self,
         store: &dyn TrackingStore,
@@ -109,34 +112,30 @@ impl Query {
         if max == Some(0) {
             return Ok(Some(Vec::new()));
         }
-        if let Some(order) = server.order_by.as_deref() {
+        // Some runs fail the rest of the filter: ask for more, and more on each page, so a selective
+        // filter needs few round trips. Exact: the next rows are the answer.
+        let size = |fetched: u32, have: usize| match max {
+            Some(m) if server.exact => m - have,
+            Some(m) => ((m - have) * 4).max(20 << fetched.min(6)),
+            None => PAGE,
+        };
+        if let Some(mut pages) = self.pages(store, experiment_ids, view, size(0, 0).min(PAGE))? {
             let mut out = Vec::new();
-            let mut token: Option<String> = None;
-            let mut pages = 0u32;
-            loop {
-                let size = match max {
-                    // Exact: the next rows are the answer. Else some fail the rest of the filter: ask
-                    // for more, and more on each page, so a selective filter needs few round trips.
-                    Some(m) if server.exact => m - out.len(),
-                    Some(m) => ((m - out.len()) * 4).max(20 << pages.min(6)),
-                    None => PAGE,
-                };
-                pages += 1;
-                let Some((runs, next)) = page(order, size.min(PAGE), token.as_deref())? else {
-                    return Ok(None);
-                };
-                out.extend(runs.into_iter().filter(keep));
-                if max.is_some_and(|m| out.len() >= m) || next.is_none() {
+            while let Some(page) = pages.next() {
+                out.extend(page?);
+                if max.is_some_and(|m| out.len() >= m) {
                     break;
                 }
-                token = next;
+                pages.set_page_size(size(pages.fetched, out.len()).min(PAGE));
             }
             if let Some(m) = max {
                 out.truncate(m);
             }
-            if server.order_is_exact(&out) {
-                return Ok(Some(out));
-            }
+            return Ok(Some(out));
+        }
+        if server.order_by.is_some() {
+            // The server answers the order but has no search: not a tracking server.
+            return Ok(None);
         }
         // The server filters; mlx sorts what passes.
         let mut runs = Vec::new();

@@ -855,19 +855,32 @@ pub fn default_model(
     } else {
         ids
     };
-    let projection = crate::store::Projection {
-        metrics: crate::store::Fields::Nothing,
-        params: crate::store::Fields::Nothing,
-        tags: crate::store::Fields::Nothing,
-        io: true,
+    use crate::store::entities::{Run, RunStatus, ViewType};
+    let with_model = |r: &Run| r.info.status == RunStatus::Finished && !r.outputs.is_empty();
+    let finished = crate::search::Query::parse(Some("attributes.status = 'FINISHED'"), &[])
+        .expect("a valid filter");
+    // A tracking server: its finished runs newest first, a page at a time, until one has a model
+    // (not every run of a 100,000-run experiment).
+    let found = if let Some(pages) = finished.pages(store, &ids, ViewType::ActiveOnly, 50)? {
+        let mut found = None;
+        for page in pages {
+            if let Some(run) = page?.into_iter().find(with_model) {
+                found = Some(run);
+                break;
+            }
+        }
+        found
+    } else {
+        let projection = crate::store::Projection {
+            metrics: crate::store::Fields::Nothing,
+            params: crate::store::Fields::Nothing,
+            tags: crate::store::Fields::Nothing,
+            io: true,
+        };
+        let runs = store.list_runs(&ids, ViewType::ActiveOnly, &projection)?;
+        runs.into_iter().find(with_model)
     };
-    let runs = store.list_runs(
-        &ids,
-        crate::store::entities::ViewType::ActiveOnly,
-        &projection,
-    )?;
-    runs.iter()
-        .find(|r| r.info.status == crate::store::entities::RunStatus::Finished && !r.outputs.is_empty())
+    found
         .map(|r| format!("runs:/{}/model", r.info.run_id))
         .context("nothing to serve: no --model, no registered project model with a Champion alias, and no finished run with a model")
 }

@@ -209,6 +209,16 @@ pub trait TrackingStore: Send + Sync {
         view: ViewType,
         projection: &Projection,
     ) -> Result<Vec<Run>>;
+    /// How many runs the experiments have in the view.
+    fn count_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<usize> {
+        let nothing = Projection {
+            metrics: Fields::Nothing,
+            params: Fields::Nothing,
+            tags: Fields::Nothing,
+            io: false,
+        };
+        Ok(self.list_runs(experiment_ids, view, &nothing)?.len())
+    }
     /// Every metric key any run of the experiments has (names only: the UI's column picker).
     fn metric_keys(
         &self,

@@ -406,20 +406,8 @@ impl FlakyProxy {
                     }
                     continue;
                 }
-                // Forward with Connection: close so one request is one connection.
-                let fixed = head.replacen("Connection: keep-alive", "Connection: close", 1);
                 let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                let mut up = TcpStream::connect(&upstream).unwrap();
-                let head_end = fixed.find("\r\n\r\n").unwrap();
-                let mut head_only = fixed[..head_end].to_string();
-                if !head_only.to_ascii_lowercase().contains("connection:") {
-                    head_only.push_str("\r\nConnection: close");
-                }
-                head_only.push_str("\r\n\r\n");
-                up.write_all(head_only.as_bytes()).unwrap();
-                up.write_all(&request[body_start..]).unwrap();
-                let mut answer = Vec::new();
-                let _ = up.read_to_end(&mut answer);
+                let answer = forward(&upstream, &head, &request[body_start..]);
                 let _ = conn.write_all(&answer);
             }
         });
@@ -429,6 +417,24 @@ impl FlakyProxy {
             requests,
         }
     }
+}
+
+/// Send a request (its head as text, its body) to `upstream` with Connection: close, so one request is
+/// one connection, and return the whole answer.
+fn forward(upstream: &str, head: &str, body: &[u8]) -> Vec<u8> {
+    let fixed = head.replacen("Connection: keep-alive", "Connection: close", 1);
+    let head_end = fixed.find("\r\n\r\n").unwrap_or(fixed.len());
+    let mut head_only = fixed[..head_end].to_string();
+    if !head_only.to_ascii_lowercase().contains("connection:") {
+        head_only.push_str("\r\nConnection: close");
+    }
+    head_only.push_str("\r\n\r\n");
+    let mut up = TcpStream::connect(upstream).unwrap();
+    up.write_all(head_only.as_bytes()).unwrap();
+    up.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    answer
 }
 
 /// One whole HTTP/1.1 request (head and Content-Length body).
@@ -950,9 +956,15 @@ fn sync_of_hundreds_of_runs_resumes_after_an_interruption() {
         "{third}"
     );
 
-    // And back to a new folder, which keeps the server's ids.
+    // And back to a new folder, which keeps the server's ids: per run one artifact listing and, per
+    // metric key, one bulk history request per 100 runs (not a `get-history` per run and key).
     let back = TestStore::new();
-    let out = sync(&server, &back.uri);
+    let gate = PageGate::start(&server.uri, None);
+    let proxied = TestStore {
+        dir: tempfile::tempdir().unwrap(),
+        uri: format!("http://127.0.0.1:{}", gate.port),
+    };
+    let out = sync(&proxied, &back.uri);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["runs_copied"].as_u64().unwrap() as usize,
@@ -960,4 +972,368 @@ fn sync_of_hundreds_of_runs_resumes_after_an_interruption() {
         "{report}"
     );
     assert_eq!(on_server(&back), n);
+    let paths = gate.paths.lock().unwrap().clone();
+    let count = |end: &str| paths.iter().filter(|p| p.ends_with(end)).count();
+    assert_eq!(count("/artifacts/list"), n);
+    let (bulk, single) = (count("/get-history-bulk"), count("/get-history"));
+    assert!(
+        bulk >= 4 && bulk + single <= 12,
+        "{bulk} bulk and {single} single history requests"
+    );
+    assert!(
+        paths.len() <= n + 20,
+        "{} requests for {n} runs",
+        paths.len()
+    );
+    // Every point came along: loss in every run, accuracy in 4 of 5 (NaN and ±infinity among them).
+    assert_eq!(
+        report["metric_points"].as_u64().unwrap() as usize,
+        n + n * 4 / 5,
+        "{report}"
+    );
+    let listing = |s: &TestStore| {
+        let mut runs = s.json(&["runs", "list", "-e", &exp, "--all"]);
+        for r in runs.as_array_mut().unwrap() {
+            let r = r.as_object_mut().unwrap();
+            for k in ["experiment_id", "artifact_uri", "tags"] {
+                r.remove(k);
+            }
+        }
+        runs
+    };
+    assert_eq!(listing(&back), listing(&server));
+}
+
+/// A proxy in front of the real server that records the `max_results` of every `runs/search`; with
+/// `rows`, it shrinks each page to that many runs and holds each request for a later page (one with a
+/// `page_token`) until the test opens the gate.
+struct PageGate {
+    port: u16,
+    open: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    held: Arc<AtomicUsize>,
+    sizes: Arc<std::sync::Mutex<Vec<u64>>>,
+    /// The path of every request (without its query).
+    paths: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl PageGate {
+    fn start(upstream: &str, rows: Option<usize>) -> PageGate {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let held = Arc::new(AtomicUsize::new(0));
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let paths = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (gate, count, seen, asked) = (open.clone(), held.clone(), sizes.clone(), paths.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (upstream, gate, count) = (upstream.clone(), gate.clone(), count.clone());
+                let (seen, asked) = (seen.clone(), asked.clone());
+                std::thread::spawn(move || {
+                    let Some(request) = read_request(&mut conn) else {
+                        return;
+                    };
+                    let body_start = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head = String::from_utf8_lossy(&request[..body_start]).to_string();
+                    let target = head.split(' ').nth(1).unwrap_or("");
+                    asked
+                        .lock()
+                        .unwrap()
+                        .push(target.split('?').next().unwrap_or("").to_string());
+                    let mut body = request[body_start..].to_vec();
+                    if head.contains("/runs/search ") {
+                        let mut doc: Value = serde_json::from_slice(&body).unwrap();
+                        seen.lock()
+                            .unwrap()
+                            .push(doc["max_results"].as_u64().unwrap_or(0));
+                        let Some(rows) = rows else {
+                            let _ = conn.write_all(&forward(&upstream, &head, &body));
+                            return;
+                        };
+                        doc["max_results"] = rows.into();
+                        body = serde_json::to_vec(&doc).unwrap();
+                        if doc.get("page_token").is_some() {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            let (lock, cv) = &*gate;
+                            let mut open = lock.lock().unwrap();
+                            while !*open {
+                                open = cv.wait(open).unwrap();
+                            }
+                        }
+                    }
+                    let head: String = head
+                        .split("\r\n")
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+                        .filter(|l| !l.is_empty())
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
+                    let _ = conn.write_all(&forward(&upstream, &head, &body));
+                });
+            }
+        });
+        PageGate {
+            port,
+            open,
+            held,
+            sizes,
+            paths,
+        }
+    }
+
+    fn open(&self) {
+        let (lock, cv) = &*self.open;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+/// `runs list` without `--max` prints the first page of a server's answer before it asks for the next:
+/// a proxy serves pages of 4 runs and holds the request for page 2 until the test has read every run of
+/// page 1 on mlx's stdout (a listing that buffered would print nothing and fail at the deadline). The
+/// whole output, once the gate opens, is the same listing a direct request gives, in every format.
+#[test]
+fn runs_list_prints_each_page_of_a_server_before_fetching_the_next() {
+    use std::io::BufRead;
+    let s = TestStore::on_server();
+    let exp = unique("stream");
+    crate::common::interop_json(
+        "search_population.py",
+        &[s.uri.as_ref(), exp.as_ref(), "10".as_ref()],
+    );
+    let queries: &[(&str, &str)] = &[
+        ("", ""),
+        ("params.lr != '0.3' OR tags.team = 'a'", ""),
+        ("", "metrics.loss DESC"),
+    ];
+    for (filter, order_by) in queries {
+        let mut query = vec!["runs", "list", "-e", exp.as_str()];
+        if !order_by.is_empty() {
+            query.extend(["--order-by", order_by]);
+        }
+        // The server's pages: its order without the filter (the OR stays on the client), 4 at a time.
+        let server_pages: Vec<Vec<String>> = ids(&s.json(&query))
+            .chunks(4)
+            .map(<[String]>::to_vec)
+            .collect();
+        if !filter.is_empty() {
+            query.extend(["--filter", filter]);
+        }
+        let order = ids(&s.json(&query));
+        let pages: Vec<Vec<&String>> = server_pages
+            .iter()
+            .map(|p| p.iter().filter(|id| order.contains(id)).collect::<Vec<_>>())
+            .filter(|p| !p.is_empty())
+            .collect();
+        assert!(
+            pages.len() >= 2,
+            "{filter} {order_by}: more than one page: {pages:?}"
+        );
+        for format in ["json", "csv", "table", "markdown"] {
+            let mut args = query.clone();
+            args.extend(["-o", format]);
+            let want = s.ok(&args);
+            let gate = PageGate::start(&s.uri, Some(4));
+            let mut child = s
+                .mlx_std()
+                .args(["--tracking-uri", &format!("http://127.0.0.1:{}", gate.port)])
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            let stdout = child.stdout.take().unwrap();
+            let reader = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut got = String::new();
+            while !pages[0].iter().all(|id| got.contains(id.as_str())) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(line) => got.push_str(&format!("{line}\n")),
+                    Err(_) => panic!(
+                        "{format} {filter} {order_by}: page 1 not printed while page 2 waits (stdout so far: {got})"
+                    ),
+                }
+            }
+            let later = pages[1..].iter().flatten();
+            assert!(
+                !later.clone().any(|id| got.contains(id.as_str())),
+                "{format}: nothing of page 2 yet: {got}"
+            );
+            gate.open();
+            for line in rx.iter() {
+                got.push_str(&format!("{line}\n"));
+            }
+            reader.join().unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{format} {filter} {order_by}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                gate.held.load(Ordering::SeqCst) >= 2,
+                "pages 2 and 3 were asked for"
+            );
+            match format {
+                "json" => assert_eq!(got, want, "{filter} {order_by}"),
+                // A table per page, each with its header, and the rows in order.
+                "table" => {
+                    assert_eq!(got.matches("run id").count(), pages.len(), "{got}");
+                    let at = |id: &String| got.find(id.as_str()).unwrap();
+                    let positions: Vec<usize> = order.iter().map(at).collect();
+                    assert!(positions.is_sorted(), "{got}");
+                }
+                // The columns come from the first page (here the same metrics, perhaps in another
+                // order): the same cells under the same headers.
+                _ => assert_eq!(
+                    cells(format, &got),
+                    cells(format, &want),
+                    "{filter} {order_by}"
+                ),
+            }
+        }
+    }
+}
+
+/// The rows of a CSV or markdown listing as header -> value maps, in order.
+fn cells(format: &str, text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let split = |line: &str| -> Vec<String> {
+        match format {
+            "csv" => csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes())
+                .records()
+                .next()
+                .map(|r| r.unwrap().iter().map(String::from).collect())
+                .unwrap_or_default(),
+            _ => line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect(),
+        }
+    };
+    let mut lines = text.lines().filter(|l| !l.starts_with("| --- |"));
+    let headers = split(lines.next().unwrap());
+    lines
+        .map(|l| headers.iter().cloned().zip(split(l)).collect())
+        .collect()
+}
+
+/// On a server, `experiments show` counts an experiment's runs and a bare `mlx serve` finds the newest
+/// finished run with a model without listing every run: no `runs/search` asks for more than 100 runs
+/// (listing them all asks for pages of 1,000). 130 finished runs without a model are newer than the
+/// trained one, so serve's search reads three pages of 50.
+#[test]
+fn experiments_show_and_a_bare_serve_read_pages_not_the_experiment() {
+    let s = TestStore::on_server();
+    let exp = unique("counted");
+    let trained = train(&s, &["--experiment", &exp]);
+    let trained = trained["run_id"].as_str().unwrap().to_string();
+    // Two registered models, so the store's-only-model rule cannot pick one (the server is shared).
+    for _ in 0..2 {
+        s.ok(&[
+            "register",
+            &format!("runs:/{trained}/model"),
+            "--name",
+            &unique("counted"),
+        ]);
+    }
+    let script = "import sys, time\n\
+        from mlflow.tracking import MlflowClient\n\
+        c = MlflowClient(sys.argv[1]); e = c.get_experiment_by_name(sys.argv[2]).experiment_id\n\
+        now = int(time.time() * 1000) + 60_000\n\
+        for i in range(130):\n\
+        \x20   r = c.create_run(e, start_time=now + i, run_name=f'n{i}')\n\
+        \x20   c.set_terminated(r.info.run_id, end_time=now + i + 1)\n";
+    let out = std::process::Command::new(crate::common::python())
+        .args(["-c", script, &s.uri, &exp])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newest = s.json(&["runs", "list", "-e", &exp, "--max", "2"]);
+    for r in ids(&newest) {
+        s.ok(&["runs", "delete", &r]);
+    }
+
+    let gate = PageGate::start(&s.uri, None);
+    let proxied = format!("http://127.0.0.1:{}", gate.port);
+    let shown: Value = {
+        let out = s
+            .mlx_std()
+            .args([
+                "--tracking-uri",
+                &proxied,
+                "experiments",
+                "show",
+                &exp,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        shown["runs"],
+        serde_json::json!({"active": 129, "deleted": 2})
+    );
+    let sizes = std::mem::take(&mut *gate.sizes.lock().unwrap());
+    assert!(
+        sizes.len() > 2 && sizes.iter().all(|n| *n <= 100),
+        "{sizes:?}"
+    );
+
+    let mut child = s
+        .mlx_std()
+        .args([
+            "--tracking-uri",
+            &proxied,
+            "serve",
+            "--port",
+            "0",
+            "--experiment",
+            &exp,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_eq!(
+        first.trim(),
+        format!("mlx serve: no --model given; chose runs:/{trained}/model")
+    );
+    let sizes = gate.sizes.lock().unwrap().clone();
+    assert_eq!(sizes, [50, 50, 50], "three pages of finished runs");
 }

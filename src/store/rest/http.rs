@@ -150,7 +150,18 @@ impl Client {
 
     /// `GET /api/2.0/mlflow/<endpoint>?query`.
     pub fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
-        let mut url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
+        self.get_under("api", endpoint, query)
+    }
+
+    /// `GET /ajax-api/2.0/mlflow/<endpoint>?query`: what MLflow's server offers its own UI only (bulk
+    /// metric histories). Its answers are Python's JSON, with bare `NaN` and `Infinity`: they are read
+    /// as the strings the REST API sends for them.
+    pub fn get_ajax(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
+        self.get_under("ajax-api", endpoint, query)
+    }
+
+    fn get_under(&self, api: &str, endpoint: &str, query: &[(&str, &str)]) -> Result<Value> {
+        let mut url = format!("{}/{api}/2.0/mlflow/{endpoint}", self.base);
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&format!("{}={}", encode(k), encode(v)));
@@ -197,6 +208,7 @@ impl Client {
         if text.trim().is_empty() {
             return Ok(Value::Object(Default::default()));
         }
+        let text = quote_non_finite(&text);
         let bad = |message: String| StoreError::Remote {
             method: method.to_string(),
             endpoint: endpoint.into(),
@@ -395,6 +407,36 @@ const INT_FIELDS: &[&str] = &[
     "version",
 ];
 
+/// Python's `NaN`, `Infinity` and `-Infinity` outside strings turned into strings, so the text parses as
+/// JSON (MLflow's REST API already sends them as strings; its UI's endpoints do not). Other text is
+/// returned as it is.
+fn quote_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("NaN") && !text.contains("Infinity") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(word) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w))
+        {
+            out.push_str(&format!("\"{word}\""));
+            rest = &rest[word.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Refuse an answer whose known fields have the wrong JSON type, naming the field — rather than reading
 /// a number where a run id belongs as "" and failing later with `run '' does not exist`.
 fn check_field_types(v: &Value, at: &mut String) -> std::result::Result<(), String> {
@@ -537,6 +579,21 @@ fn remote_error(method: &http::Method, endpoint: &str, status: u16, text: &str) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn python_non_finite_numbers_become_strings_outside_strings_only() {
+        let text =
+            r#"{"a": NaN, "b": [Infinity, -Infinity, 1.5], "c": "NaN \" Infinity", "d": "x\\"}"#;
+        let v: Value = serde_json::from_str(&quote_non_finite(text)).unwrap();
+        assert_eq!(v["a"], "NaN");
+        assert_eq!(v["b"], serde_json::json!(["Infinity", "-Infinity", 1.5]));
+        assert_eq!(v["c"], "NaN \" Infinity");
+        assert_eq!(v["d"], "x\\");
+        assert!(matches!(
+            quote_non_finite("[1]"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -2,7 +2,9 @@
 //! entities and its artifact proxy (`/api/2.0/mlflow-artifacts/artifacts/...`) for files. Models are
 //! downloaded once into a local cache keyed by their (immutable) artifact location.
 
+mod count;
 pub mod http;
+mod readahead;
 
 use super::entities::*;
 use super::{
@@ -24,6 +26,7 @@ const METRIC_KEY_RUNS: usize = 200;
 
 pub struct RestStore {
     client: http::Client,
+    read_ahead: std::sync::Mutex<readahead::ReadAhead>,
 }
 
 impl RestStore {
@@ -32,7 +35,12 @@ impl RestStore {
     pub fn new(uri: &str) -> Result<Self> {
         Ok(RestStore {
             client: http::Client::from_env(uri, super::no_notes())?,
+            read_ahead: Default::default(),
         })
+    }
+
+    fn read_ahead(&self) -> std::sync::MutexGuard<'_, readahead::ReadAhead> {
+        self.read_ahead.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Hand notes (a retry against a server that does not answer) to `notes`.
@@ -685,9 +693,14 @@ impl TrackingStore for RestStore {
         projection: &Projection,
     ) -> Result<Vec<Run>> {
         let mut runs = self.search_all(experiment_ids, view, None)?;
-        project(&mut runs, projection);
         sort_newest_first(&mut runs);
+        self.read_ahead().listed(&runs);
+        project(&mut runs, projection);
         Ok(runs)
+    }
+
+    fn count_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<usize> {
+        self.count_runs_on_server(experiment_ids, view)
     }
 
     /// The metric keys of the newest runs only (one request): the server has no listing of keys, and
@@ -756,6 +769,7 @@ impl TrackingStore for RestStore {
 
     fn log_batch(&self, run_id: &str, batch: &Batch) -> Result<()> {
         validate::batch(batch)?;
+        self.read_ahead().written(run_id);
         validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
         let metric = |(k, p): &(String, MetricPoint)| json!({"key": k, "value": float_json(p.value), "timestamp": p.timestamp, "step": p.step});
         let kv = |(k, v): &(String, String)| json!({"key": k, "value": v});
@@ -813,6 +827,9 @@ impl TrackingStore for RestStore {
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         validate::key("metric", key)?;
         validate::id("run", run_id).map_err(|_| StoreError::RunNotFound(run_id.into()))?;
+        if let Some(points) = self.history_read_ahead(run_id, key)? {
+            return Ok(points);
+        }
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
