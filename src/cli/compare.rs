@@ -1,8 +1,9 @@
 //! `mlx runs compare` (also `mlx compare`): runs side by side with deltas against a baseline, and CI gates
 //! (`--fail-if-worse`, `--require`), as `ops::compare` decides them.
 
-use crate::ops::compare::{CompareReport, CompareRequest, fmt_value};
+use crate::ops::compare::{CompareReport, CompareRequest};
 use crate::ops::{OpsError, Outcome};
+use crate::output::fmt_value;
 use crate::output::{self, Listing};
 use crate::settings::Settings;
 use crate::store::entities::{Run, float_json};

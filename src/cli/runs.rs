@@ -1,10 +1,11 @@
 //! `mlx runs list|show|delete|restore`.
 
 use super::report_parse_error;
-use super::runs_list::{ListStyle, parse_columns, print_pages, query_metrics};
+use super::runs_list::{parse_columns, query_metrics};
 use super::runs_show::show;
 use crate::ops::experiment_ids;
 use crate::output::OutputFormat;
+use crate::output::runs::{ListStyle, print_pages};
 use crate::search::Query;
 use crate::settings::Settings;
 use crate::store::entities::ViewType;

@@ -1,6 +1,6 @@
 //! `mlx runs show`: one run with its metric summaries (and sparklines), params, tags, inputs and artifacts.
 
-use crate::ops::compare::fmt_value;
+use crate::output::fmt_value;
 use crate::output::{self, Listing, OutputFormat};
 use crate::store::TrackingStore;
 use crate::store::entities::{Run, serialize_float};
@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::runs_list::summary;
+use crate::output::runs::summary;
 
 #[derive(Serialize)]
 pub(super) struct MetricSummary {

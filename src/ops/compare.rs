@@ -65,14 +65,7 @@ impl CompareReport {
     }
 }
 
-/// A metric value as tables and verdicts show it.
-pub fn fmt_value(v: f64) -> String {
-    if v.is_finite() && v.fract() != 0.0 {
-        format!("{v:.4}")
-    } else {
-        format!("{v}")
-    }
-}
+use crate::output::fmt_value;
 
 pub fn compare(store: &dyn TrackingStore, req: &CompareRequest) -> Result<CompareReport> {
     let minimize = req.asc

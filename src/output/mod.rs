@@ -1,5 +1,7 @@
 //! Printing listings as a table (for people), JSON (stable, for scripts) or CSV.
 
+pub mod runs;
+
 use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets};
 use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
@@ -243,6 +245,15 @@ impl JsonArray {
 
     pub fn finish(self, out: &mut impl Write) -> io::Result<()> {
         out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })
+    }
+}
+
+/// A metric value as tables and verdicts show it.
+pub fn fmt_value(v: f64) -> String {
+    if v.is_finite() && v.fract() != 0.0 {
+        format!("{v:.4}")
+    } else {
+        format!("{v}")
     }
 }
 
