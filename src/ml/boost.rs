@@ -11,6 +11,7 @@
 
 use super::split::{self, Mt19937};
 use super::tree::{LEAF, NAN_LEFT, Node, Tree};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What is minimised.
@@ -186,61 +187,22 @@ fn bin_of(cuts: &[f32], v: f32) -> u8 {
     }
 }
 
-/// `f(i)` for `i in 0..n` on up to `jobs` threads, in order.
-fn parallel_map<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let jobs = jobs.clamp(1, n.max(1));
-    if jobs == 1 {
-        return (0..n).map(f).collect();
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|j| s.spawn(move || (j..n).step_by(jobs).map(f).collect::<Vec<T>>()))
-            .collect();
-        let mut parts: Vec<std::vec::IntoIter<T>> = handles
-            .into_iter()
-            .map(|h| h.join().expect("a worker does not panic").into_iter())
-            .collect();
-        (0..n)
-            .map(|i| parts[i % jobs].next().expect("every index computed"))
-            .collect()
-    })
+/// `f(i)` for `i in 0..n`, in order, on the fit's thread pool when `jobs` allows.
+fn parallel_map<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    parallel_each((0..n).collect(), jobs, f)
 }
 
-/// `f` of each item on up to `jobs` threads (each taking a contiguous share), results in order.
+/// `f` of each item, results in order: on the fit's thread pool (rayon's, sized by `--jobs`) unless
+/// `jobs` is 1. Each item is computed alone, so the threads change no result.
 fn parallel_each<T: Send, R: Send>(
     items: Vec<T>,
     jobs: usize,
-    f: impl Fn(T) -> R + Sync,
+    f: impl Fn(T) -> R + Sync + Send,
 ) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    if jobs == 1 {
+    if jobs <= 1 || items.len() <= 1 {
         return items.into_iter().map(f).collect();
     }
-    let share = items.len().div_ceil(jobs);
-    let mut groups: Vec<Vec<T>> = Vec::with_capacity(jobs);
-    let mut items = items.into_iter();
-    loop {
-        let group: Vec<T> = items.by_ref().take(share).collect();
-        if group.is_empty() {
-            break;
-        }
-        groups.push(group);
-    }
-    let f = &f;
-    // The calling thread takes the first share itself.
-    let first = groups.remove(0);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|g| s.spawn(move || g.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        let mut out: Vec<R> = first.into_iter().map(f).collect();
-        for h in handles {
-            out.extend(h.join().expect("a worker does not panic"));
-        }
-        out
-    })
+    items.into_par_iter().map(f).collect()
 }
 
 /// Sums of one histogram bin.
@@ -1157,6 +1119,28 @@ pub fn fit(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Boosted, String> {
     check(nf, p)?;
+    if p.jobs <= 1 {
+        return fit_on_threads(x, nf, y, obj, n_classes, p, progress);
+    }
+    // One pool for the whole fit: a node's features are shared among waiting threads in microseconds,
+    // where starting threads a node cost more than small nodes' work.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.jobs)
+        .build()
+        .map_err(|e| format!("cannot start {} threads: {e}", p.jobs))?;
+    pool.install(|| fit_on_threads(x, nf, y, obj, n_classes, p, progress))
+}
+
+/// [`fit`], on the thread pool installed (if any).
+fn fit_on_threads(
+    x: &[f64],
+    nf: usize,
+    y: &[f64],
+    obj: Objective,
+    n_classes: usize,
+    p: &BoostParams,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Boosted, String> {
     let k = if obj == Objective::Multiclass {
         n_classes
     } else {
