@@ -5,10 +5,12 @@
 
 use super::boost::{self, Objective};
 use super::choice::Choice;
+use super::flat::FlatTrees;
 use super::tree::{self, Binned, Target, Tree, TreeParams};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -292,6 +294,9 @@ pub enum Fitted {
         learning_rate: f64,
         objective: Objective,
         best_iteration: Option<usize>,
+        /// The trees laid out for prediction, built on first use.
+        #[serde(skip)]
+        flat: OnceLock<FlatTrees>,
     },
     Knn {
         k: usize,
@@ -397,6 +402,7 @@ pub fn fit_with_curves(
             learning_rate: g.learning_rate,
             objective,
             best_iteration: b.curves.best_iteration,
+            flat: OnceLock::new(),
         },
         Some(importance),
         Some(b.curves),
@@ -630,6 +636,7 @@ impl Fitted {
     pub fn predict_proba(&self, x: &[f64], nf: usize, n_classes: usize) -> Vec<f64> {
         let n = x.len() / nf.max(1);
         let mut out = vec![0.0; n * n_classes];
+        let mut scratch = Scratch::default();
         for r in 0..n {
             let row = &x[r * nf..(r + 1) * nf];
             let p = &mut out[r * n_classes..(r + 1) * n_classes];
@@ -650,18 +657,15 @@ impl Fitted {
                 Fitted::Boosted {
                     trees,
                     base_score,
-                    per_iteration,
+                    flat,
                     ..
                 } => {
-                    let mut z = [0.0; 1];
-                    if *per_iteration == 1 {
-                        boost::raw_scores(trees, base_score, 1, row, &mut z);
+                    let z = boosted_raw(flat, trees, base_score, row, &mut scratch);
+                    if z.len() == 1 {
                         p[1] = 1.0 / (1.0 + (-z[0]).exp());
                         p[0] = 1.0 - p[1];
                     } else {
-                        let mut z = vec![0.0; *per_iteration];
-                        boost::raw_scores(trees, base_score, *per_iteration, row, &mut z);
-                        softmax(&z, p);
+                        softmax(z, p);
                     }
                 }
                 Fitted::Knn { k, x: tx, y } => {
@@ -696,6 +700,7 @@ impl Fitted {
     /// Predicted values for regression.
     pub fn predict_values(&self, x: &[f64], nf: usize) -> Vec<f64> {
         let n = x.len() / nf.max(1);
+        let mut scratch = Scratch::default();
         (0..n)
             .map(|r| {
                 let row = &x[r * nf..(r + 1) * nf];
@@ -707,12 +712,11 @@ impl Fitted {
                         v[0]
                     }
                     Fitted::Boosted {
-                        trees, base_score, ..
-                    } => {
-                        let mut v = [0.0];
-                        boost::raw_scores(trees, base_score, 1, row, &mut v);
-                        v[0]
-                    }
+                        trees,
+                        base_score,
+                        flat,
+                        ..
+                    } => boosted_raw(flat, trees, base_score, row, &mut scratch)[0],
                     Fitted::Knn { k, x: tx, y } => {
                         nearest(tx, nf, row, *k).iter().map(|&i| y[i]).sum::<f64>() / *k as f64
                     }
@@ -721,6 +725,38 @@ impl Fitted {
             })
             .collect()
     }
+}
+
+/// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<f32>,
+    z: Vec<f64>,
+}
+
+/// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
+/// base, as `boost::raw_scores` adds them, walked in the flat layout (built on first use).
+fn boosted_raw<'s>(
+    flat: &OnceLock<FlatTrees>,
+    trees: &[Tree],
+    base: &[f64],
+    row: &[f64],
+    s: &'s mut Scratch,
+) -> &'s [f64] {
+    let flat = flat.get_or_init(|| FlatTrees::new(trees));
+    s.row.clear();
+    s.row.extend(row.iter().map(|&v| v as f32));
+    if s.row.is_empty() {
+        // No features: every tree is one leaf, which reads (and ignores) feature 0.
+        s.row.push(0.0);
+    }
+    s.z.clear();
+    s.z.resize(base.len(), 0.0);
+    flat.add_leaf_values(&s.row, &mut s.z);
+    for (o, b) in s.z.iter_mut().zip(base) {
+        *o += b;
+    }
+    &s.z
 }
 
 /// Binary logistic regression by Newton's method: minimise sum(log loss) + alpha/2 |w|² (intercept not

@@ -5,6 +5,7 @@ pub mod choice;
 pub mod data;
 pub mod estimator;
 pub mod fetch;
+pub mod flat;
 pub mod foreign;
 pub mod import;
 pub mod loaded;
