@@ -1386,40 +1386,79 @@ mod tests {
         (x, y)
     }
 
-    #[test]
-    fn absolute_error_splits_on_signs_and_refits_leaves_to_medians() {
-        let (x, y) = robust_case();
-        let b = fit_one(&x, &y, Objective::AbsoluteError, &params(1, 2, 0.5, 1)).unwrap();
-        // Base: the median of y, (4 + 5) / 2 = 4.5. Gradients sign(4.5 - y) sum per x to 3, 1, -1, -3
-        // (hessians 1, three rows each): the split at 2.5 gains 4²/6 + 4²/6 = 5.33 (1.5 and 3.5: 4).
-        // Left residuals -4.5, -3.5, -2.5, -3.5, -2.5, 4.5: median -3, times 0.5 = -1.5 (the Newton step
-        // would give -(4/6)·0.5). Right -0.5, 0.5, 1.5, 1.5, 2.5, 15.5: median 1.5, times 0.5 = 0.75.
-        assert_eq!(b.base_score, vec![4.5]);
-        let t = &b.trees[0];
-        assert_eq!((t.nodes[0].feature, t.nodes[0].threshold), (NAN_LEFT, 2.5));
-        assert_eq!(t.values, vec![-1.5, 0.75]);
-        assert_eq!(predict(&b, &[1.0]), vec![3.0]);
-        assert_eq!(predict(&b, &[4.0]), vec![5.25]);
-        // Mean absolute error after the iteration: (15 + 19.5) / 12.
-        assert_eq!(b.curves.train_loss, vec![34.5 / 12.0]);
+    /// A tree's root: its feature (with the missing-values flag) and threshold.
+    fn root(t: &Tree) -> (u16, f32) {
+        (t.nodes[0].feature, t.nodes[0].threshold)
     }
 
     #[test]
-    fn huber_clips_gradients_at_the_delta() {
+    fn absolute_error_two_iterations_split_on_signs_and_refit_leaves_to_medians() {
         let (x, y) = robust_case();
-        let mut p = params(1, 2, 0.5, 1);
+        let p = params(2, 2, 0.5, 1);
+        let b = fit_one(&x, &y, Objective::AbsoluteError, &p).unwrap();
+        // Base: the median of y, (4 + 5) / 2 = 4.5. Iteration 1: gradients sign(4.5 - y) sum per x to
+        // 3, 1, -1, -3 (hessian 1, three rows each); the split at 2.5 gains 4²/6 + 4²/6 = 16/3 (1.5 and
+        // 3.5: 4). Left residuals y - 4.5: -4.5 -3.5 -2.5 -3.5 -2.5 4.5, median -3, times 0.5 = -1.5 (the
+        // Newton step would be -(4/6)·0.5); right -0.5 0.5 1.5 1.5 2.5 15.5, median 1.5 -> 0.75.
+        assert_eq!(b.base_score, vec![4.5]);
+        assert_eq!(b.trees.len(), 2);
+        let t1 = &b.trees[0];
+        assert_eq!(root(t1), (NAN_LEFT, 2.5));
+        assert_eq!(t1.values, vec![-1.5, 0.75]);
+        // Iteration 2 (scores 3 for x <= 2, 5.25 beyond): signs sum per x to 3, 1, 1, -3 (total 2); the
+        // split at 3.5 gains 5²/9 + 3²/3 - 2²/12 = 49/9 (2.5: 3, 1.5: 2.78). Left residuals
+        // -3 -2 -1 -2 -1 6 -1.25 -0.25 0.75, median -1 -> -0.5; right 0.75 1.75 14.75, median 1.75
+        // -> 0.875.
+        let t2 = &b.trees[1];
+        assert_eq!(root(t2), (NAN_LEFT, 3.5));
+        assert_eq!(t2.values, vec![-0.5, 0.875]);
+        for (v, want) in [(1.0, 2.5), (2.0, 2.5), (3.0, 4.75), (4.0, 6.125)] {
+            assert_eq!(predict(&b, &[v]), vec![want], "x={v}");
+        }
+        assert!((b.importance[0] - 97.0 / 9.0).abs() < 1e-12);
+        // Mean absolute error after each iteration: (6 + 9 + 2.25 + 17.25) / 12, then
+        // (4.5 + 8.5 + 2.25 + 14.875) / 12.
+        assert_eq!(b.curves.train_loss, vec![34.5 / 12.0, 30.125 / 12.0]);
+    }
+
+    #[test]
+    fn huber_two_iterations_clip_gradients_at_the_delta() {
+        let (x, y) = robust_case();
+        let mut p = params(2, 2, 0.5, 1);
         p.huber_delta = 1.0;
         let b = fit_one(&x, &y, Objective::Huber, &p).unwrap();
-        // Base: the mean, 63/12 = 5.25. Gradients 5.25 - y clipped to [-1, 1] sum per x to 3, 1, 0.5,
-        // -2.75; with the parent's 1.75²/12: the split at 1.5 gains 2.92, at 2.5 3.26, at 3.5
-        // 4.5²/9 + 2.75²/3 - 1.75²/12 = 4.52. Leaves -(4.5/9)·0.5 = -0.25 and (2.75/3)·0.5.
+        // Base: the mean, 63/12 = 5.25. Iteration 1: gradients 5.25 - y clipped to [-1, 1] sum per x to
+        // 3, 1, 0.5 (1, 0.25, -0.75), -2.75 (-0.75, -1, -1: the outlier's -14.75 counts as -1); total
+        // 1.75. The split at 3.5 gains 4.5²/9 + 2.75²/3 - 1.75²/12 = 4.52 (1.5: 2.92, 2.5: 3.26);
+        // leaves -(4.5/9)·0.5 = -0.25 and (2.75/3)·0.5 = 11/24 (unclipped it would be (17.25/3)·0.5).
         assert_eq!(b.base_score, vec![5.25]);
-        let t = &b.trees[0];
-        assert_eq!((t.nodes[0].feature, t.nodes[0].threshold), (NAN_LEFT, 3.5));
-        assert_eq!(t.values, vec![-0.25, (2.75f64 / 3.0 * 0.5) as f32]);
-        // The outlier's own gradient, -14.75, counts as -1: unclipped, the right leaf would be
-        // (17.25/3)·0.5 = 2.875.
-        assert!((predict(&b, &[4.0])[0] - (5.25 + 2.75 / 6.0)).abs() < 1e-6);
+        let t1 = &b.trees[0];
+        assert_eq!(root(t1), (NAN_LEFT, 3.5));
+        assert_eq!(t1.values, vec![-0.25, (11.0f64 / 24.0) as f32]);
+        // Iteration 2 (scores 5 for x <= 3, 5.25 + 11/24 = 137/24 at x = 4): gradients per x sum to 3
+        // (5, 4, 3 clipped), 1 (4, 3, -4), 0 (1, 0, -1) and -7/24 - 1 - 1 = -55/24. The split at 2.5
+        // gains 4²/6 + (55/24)²/6 = 3.542, just ahead of 3.5's 4²/9 + (55/24)²/3 = 3.528 (the parent's
+        // score is the same for both); leaves -(4/6)·0.5 = -1/3 and (55/24/6)·0.5 = 55/288.
+        let t2 = &b.trees[1];
+        assert_eq!(root(t2), (NAN_LEFT, 2.5));
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(near(t2.values[0] as f64, -1.0 / 3.0), "{:?}", t2.values);
+        assert!(near(t2.values[1] as f64, 55.0 / 288.0), "{:?}", t2.values);
+        let x4 = 5.25 + 11.0 / 24.0 + 55.0 / 288.0;
+        for (v, want) in [
+            (1.0, 5.0 - 1.0 / 3.0),
+            (2.0, 5.0 - 1.0 / 3.0),
+            (3.0, 5.0 + 55.0 / 288.0),
+            (4.0, x4),
+        ] {
+            assert!(near(predict(&b, &[v])[0], want), "x={v}");
+        }
+        // Huber loss after iteration 1, per x: 4.5 + 3.5 + 2.5, 3.5 + 2.5 + 3.5, 0.5 + 0 + 0.5, and at
+        // x = 4 residuals -7/24 (squared: 49/1152), -31/24 and -343/24 (|d| - 0.5 each).
+        let first = (10.5 + 9.5 + 1.0 + 49.0 / 1152.0 + 350.0 / 24.0) / 12.0;
+        assert_eq!(b.curves.train_loss.len(), 2);
+        assert!(near(b.curves.train_loss[0], first), "{:?}", b.curves);
+        assert!(b.curves.train_loss[1] < first);
         p.huber_delta = 0.0;
         assert!(fit_one(&x, &y, Objective::Huber, &p).is_err());
     }

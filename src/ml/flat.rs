@@ -98,18 +98,19 @@ impl FlatTrees {
     /// tree order.
     pub fn add_leaf_values(&self, row: &[f32], out: &mut [f64]) {
         let k = out.len();
+        let nodes = &self.nodes[..];
         let mut class = 0;
         for (b, roots) in self.roots.chunks(BLOCK).enumerate() {
-            // A short last block fills its lanes with its first tree, walked for nothing: a full array
-            // keeps every cursor in a register.
-            let mut at = [roots[0]; BLOCK];
+            let mut at = [0u32; BLOCK];
             at[..roots.len()].copy_from_slice(roots);
             for _ in 0..self.depths[b] {
-                at = at.map(|a| step(&self.nodes[a as usize], row));
+                for a in at.iter_mut().take(roots.len()) {
+                    *a = step(&nodes[*a as usize], row);
+                }
             }
-            for a in &at[..roots.len()] {
+            for a in at.iter().take(roots.len()) {
                 out[class] += self.values[*a as usize] as f64;
-                // The class of the next tree, without a division.
+                // The next tree's class, without a division.
                 class += 1;
                 if class == k {
                     class = 0;

@@ -284,10 +284,8 @@ fn param(s: &TestStore, run_id: &str, key: &str) -> Option<String> {
     Some(fs::read_to_string(s.root().join(file)).unwrap())
 }
 
-#[test]
-fn absolute_error_and_huber_losses_resist_outliers_and_are_recorded() {
-    let s = TestStore::new();
-    // y = 3a + b plus a little noise, and one row in ten (in the test part too) 50 higher.
+/// 2,000 rows of y = 3a + b plus a little noise, and one row in ten (in the test part too) 50 higher.
+fn outliers_csv(dir: &Path) -> PathBuf {
     let mut next = uniform(7);
     let mut csv = String::from("a,b,y\n");
     for i in 0..2000 {
@@ -295,8 +293,15 @@ fn absolute_error_and_huber_losses_resist_outliers_and_are_recorded() {
         let y = 3.0 * a + b + 0.1 * (next() - 0.5) + if i % 10 == 3 { 50.0 } else { 0.0 };
         csv.push_str(&format!("{a:.5},{b:.5},{y:.5}\n"));
     }
-    let data = s.dir.path().join("outliers.csv");
+    let data = dir.join("outliers.csv");
     fs::write(&data, csv).unwrap();
+    data
+}
+
+#[test]
+fn absolute_error_and_huber_losses_resist_outliers_and_are_recorded() {
+    let s = TestStore::new();
+    let data = outliers_csv(s.dir.path());
     let train = |extra: &[&str]| {
         let mut args = vec![
             "train",
@@ -387,4 +392,69 @@ fn absolute_error_and_huber_losses_resist_outliers_and_are_recorded() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("quantile"));
+}
+
+#[test]
+fn absolute_errors_learning_curve_is_the_mae_predict_gives_and_classification_takes_no_loss() {
+    let s = TestStore::new();
+    let data = outliers_csv(s.dir.path());
+    let data = data.to_str().unwrap();
+    let trained = s.json(&[
+        "train",
+        "--data",
+        data,
+        "--target",
+        "y",
+        "--task",
+        "regression",
+        "--model",
+        "gradient-boosting",
+        "--loss",
+        "absolute_error",
+        "--n-estimators",
+        "30",
+        "--test-size",
+        "0",
+    ]);
+    let run_id = trained["run_id"].as_str().unwrap();
+    // Fitted on every row: the last point of train_loss is the mean absolute error of the final scores,
+    // which is the training_mae of mlx's own predictions, and mlx predict gives the same predictions.
+    let mae = trained["metrics"]["training_mae"].as_f64().unwrap();
+    let curve = metric_steps(&s, run_id, "train_loss");
+    assert_eq!(curve.len(), 30);
+    assert!((curve[29].1 - mae).abs() < 1e-9 * mae, "{curve:?} vs {mae}");
+    assert!(curve[29].1 < curve[0].1, "{curve:?}");
+    let uri = format!("runs:/{run_id}/model");
+    let out = s.json(&["predict", "--model", &uri, "--data", data]);
+    let predicted = out["predictions"].as_array().unwrap();
+    let text = fs::read_to_string(data).unwrap();
+    let targets = text.lines().skip(1).map(|l| l.rsplit(',').next().unwrap());
+    let errors: Vec<f64> = predicted
+        .iter()
+        .zip(targets)
+        .map(|(p, t)| (p.as_f64().unwrap() - t.parse::<f64>().unwrap()).abs())
+        .collect();
+    assert_eq!(errors.len(), 2000);
+    let predict_mae = errors.iter().sum::<f64>() / 2000.0;
+    assert!(
+        (predict_mae - mae).abs() < 1e-9 * mae,
+        "{predict_mae} vs {mae}"
+    );
+    // Classification boosts log loss: a regression loss is refused, naming it.
+    let labels = synthetic(s.dir.path(), 200);
+    let err = s.fails(&[
+        "train",
+        "--data",
+        labels.to_str().unwrap(),
+        "--target",
+        "label",
+        "--model",
+        "gradient-boosting",
+        "--loss",
+        "huber",
+    ]);
+    assert!(
+        err.contains("--loss huber is for gradient-boosting regression"),
+        "{err}"
+    );
 }
