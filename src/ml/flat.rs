@@ -101,10 +101,12 @@ impl FlatTrees {
         let nodes = &self.nodes[..];
         let mut class = 0;
         for (b, roots) in self.roots.chunks(BLOCK).enumerate() {
-            let mut at = [0u32; BLOCK];
+            // A short last block is padded with the first tree's root: stepped, never added. A whole
+            // block of fixed width lets the compiler unroll the lockstep.
+            let mut at = [roots[0]; BLOCK];
             at[..roots.len()].copy_from_slice(roots);
             for _ in 0..self.depths[b] {
-                for a in at.iter_mut().take(roots.len()) {
+                for a in &mut at {
                     *a = step(&nodes[*a as usize], row);
                 }
             }
