@@ -310,6 +310,16 @@ pub enum Fitted {
     },
 }
 
+/// `--loss` is gradient-boosting regression's: checked before a run is created, and again by the fit.
+pub fn check_loss(kind: ModelKind, task: Task, hyper: &Hyper) -> Result<(), String> {
+    match hyper.gb.loss {
+        Some(loss) if kind != ModelKind::GradientBoosting || task != Task::Regression => Err(
+            format!("--loss {} is for gradient-boosting regression", loss.name()),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("fitting {model} failed: {why}")]
 pub struct FitError {
@@ -343,14 +353,7 @@ pub fn fit_with_curves(
         model: kind.name().into(),
         why,
     };
-    if let Some(loss) = g.loss
-        && (kind != ModelKind::GradientBoosting || data.task != Task::Regression)
-    {
-        return Err(refuse(format!(
-            "--loss {} is for gradient-boosting regression",
-            loss.name()
-        )));
-    }
+    check_loss(kind, data.task, hyper).map_err(refuse)?;
     if kind != ModelKind::GradientBoosting {
         let (fitted, importance) = fit(kind, hyper, data, progress)?;
         return Ok((fitted, importance, None));

@@ -440,8 +440,20 @@ fn absolute_errors_learning_curve_is_the_mae_predict_gives_and_classification_ta
         (predict_mae - mae).abs() < 1e-9 * mae,
         "{predict_mae} vs {mae}"
     );
-    // Classification boosts log loss: a regression loss is refused, naming it.
+    // Classification boosts log loss: a regression loss is refused, naming it, before any run is created.
     let labels = synthetic(s.dir.path(), 200);
+    let runs = || {
+        let out = s
+            .mlx()
+            .args(["runs", "list", "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .unwrap()
+            .len()
+    };
+    let before = runs();
     let err = s.fails(&[
         "train",
         "--data",
@@ -457,4 +469,5 @@ fn absolute_errors_learning_curve_is_the_mae_predict_gives_and_classification_ta
         err.contains("--loss huber is for gradient-boosting regression"),
         "{err}"
     );
+    assert_eq!(runs(), before, "a refused --loss left a run behind");
 }
