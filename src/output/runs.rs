@@ -269,36 +269,15 @@ pub fn print_pages(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::entities::{Lifecycle, MetricPoint, RunData, RunInfo, RunStatus};
     use std::cell::RefCell;
     use std::rc::Rc;
 
     fn run(id: &str, metrics: &[&str]) -> Run {
-        let mut data = RunData::default();
-        for k in metrics {
-            let point = MetricPoint {
-                timestamp: 0,
-                value: 0.5,
-                step: 0,
-            };
-            data.metrics.insert(k.to_string(), point);
-        }
-        Run {
-            info: RunInfo {
-                run_id: id.into(),
-                run_name: format!("name-{id}"),
-                experiment_id: "0".into(),
-                user_id: String::new(),
-                status: RunStatus::Finished,
-                start_time: 1_700_000_000_000,
-                end_time: None,
-                artifact_uri: String::new(),
-                lifecycle_stage: Lifecycle::Active,
-            },
-            data,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-        }
+        let metrics: Vec<(&str, f64)> = metrics.iter().map(|&k| (k, 0.5)).collect();
+        let mut run = Run::for_test(id, &metrics);
+        run.info.run_name = format!("name-{id}");
+        run.info.start_time = 1_700_000_000_000;
+        run
     }
 
     /// A writer whose bytes the test can read while the renderer still holds it.

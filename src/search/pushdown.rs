@@ -374,24 +374,9 @@ mod tests {
 
     #[test]
     fn infinity_under_an_order_metric_makes_the_order_inexact() {
-        use crate::store::entities::{Lifecycle, MetricPoint, RunData, RunInfo, RunStatus};
+        use crate::store::entities::MetricPoint;
         let q = split_of("", &["metrics.a DESC"]);
-        let mut run = Run {
-            info: RunInfo {
-                run_id: "r".into(),
-                run_name: String::new(),
-                experiment_id: "0".into(),
-                user_id: String::new(),
-                status: RunStatus::Finished,
-                start_time: 0,
-                end_time: None,
-                artifact_uri: String::new(),
-                lifecycle_stage: Lifecycle::Active,
-            },
-            data: RunData::default(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-        };
+        let mut run = Run::for_test("r", &[]);
         let point = |value| MetricPoint {
             timestamp: 0,
             value,

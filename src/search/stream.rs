@@ -166,36 +166,12 @@ impl Iterator for RunPages<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::entities::{Lifecycle, MetricPoint, RunData, RunInfo, RunStatus};
 
     fn run(id: &str, start: i64, acc: Option<f64>) -> Run {
-        let mut data = RunData::default();
-        if let Some(v) = acc {
-            data.metrics.insert(
-                "acc".into(),
-                MetricPoint {
-                    timestamp: 0,
-                    value: v,
-                    step: 0,
-                },
-            );
-        }
-        Run {
-            info: RunInfo {
-                run_id: id.into(),
-                run_name: id.into(),
-                experiment_id: "0".into(),
-                user_id: String::new(),
-                status: RunStatus::Finished,
-                start_time: start,
-                end_time: None,
-                artifact_uri: String::new(),
-                lifecycle_stage: Lifecycle::Active,
-            },
-            data,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-        }
+        let mut run = Run::for_test(id, &acc.map(|v| ("acc", v)).into_iter().collect::<Vec<_>>());
+        run.info.run_name = id.into();
+        run.info.start_time = start;
+        run
     }
 
     /// The pages a stream yields for server pages in the server's order (±infinity read as ±f64::MAX).

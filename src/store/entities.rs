@@ -213,6 +213,38 @@ pub struct Run {
     pub outputs: Vec<String>,
 }
 
+#[cfg(test)]
+impl Run {
+    /// For unit tests: a finished, active run of experiment 0 holding `metrics` (key, value) at step 0.
+    pub fn for_test(id: &str, metrics: &[(&str, f64)]) -> Run {
+        let mut data = RunData::default();
+        for &(k, value) in metrics {
+            let point = MetricPoint {
+                timestamp: 0,
+                value,
+                step: 0,
+            };
+            data.metrics.insert(k.to_string(), point);
+        }
+        Run {
+            info: RunInfo {
+                run_id: id.into(),
+                run_name: String::new(),
+                experiment_id: "0".into(),
+                user_id: String::new(),
+                status: RunStatus::Finished,
+                start_time: 0,
+                end_time: None,
+                artifact_uri: String::new(),
+                lifecycle_stage: Lifecycle::Active,
+            },
+            data,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+}
+
 /// One entry of an artifact listing, as `mlflow artifacts list` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ArtifactEntry {

@@ -127,34 +127,10 @@ impl RestStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::entities::{Lifecycle, RunData, RunInfo, RunStatus};
 
     fn run(id: &str, keys: &[&str]) -> Run {
-        let mut data = RunData::default();
-        for k in keys {
-            let point = MetricPoint {
-                timestamp: 0,
-                value: 1.0,
-                step: 0,
-            };
-            data.metrics.insert(k.to_string(), point);
-        }
-        Run {
-            info: RunInfo {
-                run_id: id.into(),
-                run_name: String::new(),
-                experiment_id: "0".into(),
-                user_id: String::new(),
-                status: RunStatus::Finished,
-                start_time: 0,
-                end_time: None,
-                artifact_uri: String::new(),
-                lifecycle_stage: Lifecycle::Active,
-            },
-            data,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-        }
+        let metrics: Vec<(&str, f64)> = keys.iter().map(|&k| (k, 1.0)).collect();
+        Run::for_test(id, &metrics)
     }
 
     #[test]
