@@ -41,16 +41,20 @@ pub fn uris(text: &str) -> String {
     out
 }
 
-/// One URI after its `scheme://`: authority, then path, query and fragment.
+/// One URI after its `scheme://`: authority, then path, query and fragment. The userinfo ends at the URI's
+/// last `@`, wherever it is: a password may hold an unencoded `#`, `/` or `?` (`alice:p#ss@host`), which a
+/// URL parser takes for the end of the authority and so would print the password. An `@` in a path or query
+/// hides the text before it too: more than needed, never less.
 fn redact_one(after_scheme: &str) -> String {
-    let auth_end = after_scheme
-        .find(['/', '?', '#'])
-        .unwrap_or(after_scheme.len());
-    let (authority, rest) = after_scheme.split_at(auth_end);
-    let mut out = match authority.rfind('@') {
-        Some(at) => format!("{HIDDEN}{}", &authority[at..]),
-        None => authority.to_string(),
+    let (mut out, after_userinfo) = match after_scheme.rfind('@') {
+        Some(at) => (HIDDEN.to_string(), &after_scheme[at..]),
+        None => (String::new(), after_scheme),
     };
+    let auth_end = after_userinfo
+        .find(['/', '?', '#'])
+        .unwrap_or(after_userinfo.len());
+    let (authority, rest) = after_userinfo.split_at(auth_end);
+    out.push_str(authority);
     let Some(q) = rest.find('?') else {
         out.push_str(rest);
         return out;
@@ -110,8 +114,21 @@ mod tests {
             uris("cannot reach 'http://a:b@x' or http://c:d@y"),
             "cannot reach 'http://***@x' or http://***@y"
         );
-        // An @ in the path is not userinfo.
-        assert_eq!(uris("http://h/p@q"), "http://h/p@q");
+        // A password with an unencoded #, / or ? (a URL parser ends the authority there): hidden whole,
+        // up to the last @.
+        assert_eq!(uris("http://alice:p#ss@h/t.csv"), "http://***@h/t.csv");
+        assert_eq!(uris("http://alice:p/ss@h/t.csv"), "http://***@h/t.csv");
+        assert_eq!(uris("http://alice:p?ss@h/t.csv"), "http://***@h/t.csv");
+        assert_eq!(
+            uris("http://alice:p@s#s/?@h:1/t.csv?x=1"),
+            "http://***@h:1/t.csv?x=1"
+        );
+        assert_eq!(
+            uris("https://alice:p#ss@h/t.csv?token=q and more"),
+            "https://***@h/t.csv?token=*** and more"
+        );
+        // An @ in a path hides what is before it too: more than needed, never a password.
+        assert_eq!(uris("http://h/p@q"), "http://***@q");
         assert_eq!(uris("./mlruns"), "./mlruns");
         assert_eq!(uris("mlruns/0/abc"), "mlruns/0/abc");
     }

@@ -97,6 +97,7 @@ impl TrainArgs {
         }
         Ok(TrainOptions {
             data: self.data.clone(),
+            data_prefixes: None,
             target: self.target.clone(),
             features: self.features.as_deref().map(super::trimmed),
             drop: super::trimmed(&self.drop),
@@ -160,7 +161,10 @@ fn run_training(
         bar.suspend(|| eprintln!("note: {note}"))
     });
     bar.finish_and_clear();
-    result.with_context(|| format!("training on {} failed", opts.data.display()))
+    result.with_context(|| {
+        let data = crate::redact::uris(&opts.data.display().to_string());
+        format!("training on {data} failed")
+    })
 }
 
 pub fn exec(settings: &Settings, args: TrainArgs) -> Result<ExitCode> {

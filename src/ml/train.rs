@@ -16,6 +16,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub data: PathBuf,
+    /// When `data` is a URL: prefixes it and every redirect must stay under (`mlx serve --data-url`);
+    /// `None` allows any http(s) URL (`mlx train --data`, the operator's own choice).
+    pub data_prefixes: Option<crate::ml::fetch::UrlPrefixes>,
     pub target: String,
     pub features: Option<Vec<String>>,
     pub drop: Vec<String>,
@@ -107,7 +110,8 @@ pub struct Prepared {
 pub fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Prepared> {
     use anyhow::{Context, bail};
     let table = read_table(opts, file)?;
-    let file = opts.data.display().to_string();
+    // What errors call the data: a URL without its credentials.
+    let file = crate::redact::uris(&opts.data.display().to_string());
     let target_col = table.column(&opts.target).with_context(|| {
         format!(
             "{file}: target column '{}' not found (columns: {})",
@@ -119,7 +123,7 @@ pub fn prepare(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Pr
     let features = select_features(opts, &table, &file, &mut notes)?;
     let mut used = features.clone();
     used.push(opts.target.clone());
-    table.check_numeric(&opts.data, &used)?;
+    table.check_numeric(std::path::Path::new(&file), &used)?;
     for col in opts.maps.keys() {
         if !features.contains(col) {
             bail!("--map names column '{col}', which is not a feature");
@@ -176,8 +180,10 @@ fn read_table(opts: &TrainOptions, file: &std::path::Path) -> anyhow::Result<Tab
         // A downloaded copy: name the URL, not the temp file.
         Err(e) if file != opts.data => anyhow::bail!(
             "{}",
-            e.to_string()
-                .replace(&*file.to_string_lossy(), &opts.data.to_string_lossy())
+            e.to_string().replace(
+                &*file.to_string_lossy(),
+                &crate::redact::uris(&opts.data.to_string_lossy())
+            )
         ),
         Err(e) => Err(e.into()),
     }
@@ -396,11 +402,12 @@ fn split_rows(
     Ok((held_out, split))
 }
 
-/// Where the data is, as recorded: a URL as given, a path made absolute.
+/// Where the data is, as recorded: a URL without its credentials (userinfo and secret-looking query
+/// values, see `redact::uris`; the dataset's digest still tells the data apart), a path made absolute.
 pub fn data_location(data: &std::path::Path) -> String {
     let text = data.to_string_lossy();
     if super::fetch::is_url(&text) {
-        return text.into_owned();
+        return crate::redact::uris(&text);
     }
     std::path::absolute(data)
         .unwrap_or_else(|_| data.to_path_buf())
@@ -638,9 +645,15 @@ pub fn dataset(opts: &TrainOptions, table: &Table) -> Dataset {
     let schema = serde_json::json!({"mlflow_colspec": data::colspec(table, &table.names)});
     let location = data_location(&opts.data);
     let is_url = super::fetch::is_url(&location);
+    // A URL's name is its last path segment (of the redacted URL: never a query value).
+    let named = if is_url {
+        let path = location.split(['?', '#']).next().unwrap_or_default();
+        std::path::PathBuf::from(path.rsplit('/').next().unwrap_or_default())
+    } else {
+        opts.data.clone()
+    };
     Dataset {
-        name: opts
-            .data
+        name: named
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "dataset".into()),

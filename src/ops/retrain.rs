@@ -9,6 +9,7 @@
 use crate::ml::boost::Objective;
 use crate::ml::choice::Choice;
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
+use crate::ml::fetch::UrlPrefixes;
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport};
 use crate::store::TrackingStore;
@@ -56,7 +57,7 @@ const MAX_SAMPLES: usize = 100_000_000;
 
 /// Where the data of a retrain may be read from (the project folder and any `--data-dir`, URLs under a
 /// `--data-url` prefix).
-pub struct DataRoots(Vec<PathBuf>, Vec<String>);
+pub struct DataRoots(Vec<PathBuf>, UrlPrefixes);
 
 impl DataRoots {
     /// The roots as they are on disk (symlinks resolved); ones that do not exist are left out.
@@ -66,25 +67,15 @@ impl DataRoots {
                 .chain(extra.iter().map(PathBuf::as_path))
                 .filter_map(|p| std::fs::canonicalize(p).ok())
                 .collect(),
-            Vec::new(),
+            UrlPrefixes::default(),
         )
     }
 
-    /// Also allow URLs under these prefixes. A prefix with no path gets one (`https://host` →
-    /// `https://host/`), so that it cannot match `https://host.evil.example/`.
-    pub fn with_urls(mut self, prefixes: &[String]) -> DataRoots {
-        self.1 = prefixes
-            .iter()
-            .map(|p| {
-                let after_scheme = p.split_once("://").map_or("", |(_, rest)| rest);
-                if after_scheme.contains('/') {
-                    p.clone()
-                } else {
-                    format!("{p}/")
-                }
-            })
-            .collect();
-        self
+    /// Also allow URLs under these prefixes (normalised, see `ml::fetch::UrlPrefixes`; `mlx serve` refuses
+    /// a prefix that is not an http(s) URL when it starts).
+    pub fn with_urls(mut self, prefixes: &[String]) -> Result<DataRoots, ParamError> {
+        self.1 = UrlPrefixes::new(prefixes).map_err(|why| invalid("data", "", why))?;
+        Ok(self)
     }
 
     /// The recorded data path as a regular file inside one of the roots (relative paths are relative to the
@@ -94,20 +85,13 @@ impl DataRoots {
             return Err(invalid("data", value, "not a file path"));
         }
         if crate::ml::fetch::is_url(value) {
-            // Downloading is a request to another host on the server's behalf: only where the operator allows.
-            if self
+            // Downloading is a request to another host on the server's behalf: only where the operator allows,
+            // checked on the normalised URL (the one then requested, and recorded).
+            return self
                 .1
-                .iter()
-                .any(|prefix| value.starts_with(prefix.as_str()))
-                && !value.contains("/../")
-            {
-                return Ok(PathBuf::from(value));
-            }
-            return Err(invalid(
-                "data",
-                value,
-                "a URL outside every --data-url prefix of mlx serve",
-            ));
+                .allow(value)
+                .map(PathBuf::from)
+                .map_err(|why| invalid("data", value, why));
         }
         let path = project_dir.join(value);
         let real = std::fs::canonicalize(&path)
@@ -260,7 +244,18 @@ pub fn options_from_params(
                 ParamError::Invalid { value, why, .. } => ParamError::Request { value, why },
                 other => other,
             })?,
-        None => cx.data_roots.check(cx.project_dir, get(params, "data")?)?,
+        None => {
+            let recorded = get(params, "data")?;
+            if crate::ml::fetch::is_url(recorded) && recorded.contains("***") {
+                return Err(invalid(
+                    "data",
+                    recorded,
+                    "its credentials were left out when it was recorded; send the URL in the request: \
+                     {\"data\": \"URL\"}",
+                ));
+            }
+            cx.data_roots.check(cx.project_dir, recorded)?
+        }
     };
     let target = column("target", get(params, "target")?)?;
     let features = get(params, "features")?
@@ -324,6 +319,8 @@ pub fn options_from_params(
         .collect();
     let mut opts = TrainOptions {
         data,
+        // A URL's redirects stay under the same prefixes.
+        data_prefixes: Some(cx.data_roots.1.clone()),
         target,
         features: Some(features),
         drop: Vec::new(),
@@ -360,7 +357,7 @@ fn equivalent_command(o: &TrainOptions) -> String {
         args.push(k.into());
         args.push(v);
     };
-    push("--data", o.data.display().to_string());
+    push("--data", crate::redact::uris(&o.data.display().to_string()));
     push("--target", o.target.clone());
     if let Some(f) = &o.features {
         push("--features", f.join(","));
@@ -431,8 +428,33 @@ pub enum RetrainError {
     Timeout(Duration),
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// The training itself failed: its reason may quote the data (a header, a value), so `mlx serve` logs
+    /// it and does not send it back (a download refused or failed is said, see `training_answer`).
+    #[error("training failed: {0:#}")]
+    Training(anyhow::Error),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
+}
+
+impl RetrainError {
+    /// What a client may be told of this error: everything, except a failed training's reason, which may
+    /// quote the data (only a download's refusal or failure, which names the URL and HTTP status, is said).
+    pub fn answer(&self) -> String {
+        match self {
+            RetrainError::Training(e) => match e.downcast_ref::<crate::ml::fetch::FetchError>() {
+                Some(fetch) => format!("training failed: {fetch}"),
+                None => "training failed; the reason is in mlx serve's log (not sent: it may quote the data)"
+                    .into(),
+            },
+            other => format!("{other:#}"),
+        }
+    }
+
+    /// A download the `--data-url` prefixes refuse (a redirect out of them): the request's fault.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, RetrainError::Training(e)
+            if matches!(e.downcast_ref(), Some(crate::ml::fetch::FetchError::Refused { .. })))
+    }
 }
 
 /// Train `opts` in-process on a thread of its own, waiting at most `timeout`. A training cannot be stopped
@@ -458,7 +480,7 @@ pub fn train_with_timeout<G: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("cannot start the retrain: {e}"))?;
     match rx.recv_timeout(timeout) {
         Ok((Ok(result), busy)) => Ok((result, busy)),
-        Ok((Err(e), _)) => Err(RetrainError::Other(e.context("training failed"))),
+        Ok((Err(e), _)) => Err(RetrainError::Training(e)),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(RetrainError::Timeout(timeout)),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(RetrainError::Other(
             anyhow::anyhow!("the training thread ended without a result"),
@@ -616,7 +638,8 @@ pub fn retrain<G: Send + 'static>(
              retrain it where it was trained and register the new version",
         )?;
         let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
-        let roots = DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls);
+        let roots =
+            DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls)?;
         let opts = options_from_params(
             &run.data.params,
             &Context {
@@ -726,13 +749,19 @@ mod tests {
     #[test]
     fn data_urls_only_under_a_data_url_prefix() {
         let d = tempfile::tempdir().unwrap();
-        let roots = DataRoots::new(d.path(), &[]).with_urls(&["https://data.example".into()]);
+        let roots = DataRoots::new(d.path(), &[])
+            .with_urls(&["https://data.example".into(), "https://h/d/".into()])
+            .unwrap();
         let ok = roots.check(d.path(), "https://data.example/t.csv").unwrap();
         assert_eq!(ok, PathBuf::from("https://data.example/t.csv"));
+        // Recorded (and requested) normalised.
+        let ok = roots.check(d.path(), "https://h/d/a/../%74.csv").unwrap();
+        assert_eq!(ok, PathBuf::from("https://h/d/t.csv"));
         for bad in [
             "https://data.example.evil.test/t.csv",
             "http://169.254.169.254/latest",
-            "https://data.example/a/../../x",
+            "https://h/d/a/../../x",
+            "https://h/d/%2e%2e/x",
         ] {
             let e = roots.check(d.path(), bad).unwrap_err().to_string();
             assert!(e.contains("--data-url"), "{e}");
@@ -767,6 +796,7 @@ mod tests {
             ("data", "/etc/passwd", "outside the project folder"),
             ("data", "../../../../../../etc/hostname", "outside"),
             ("data", "x\ny", "not a file path"),
+            ("data", "https://***@h/t.csv", "credentials were left out"),
             ("C", "NaN", "positive"),
             ("map.a", "x:inf", "finite"),
         ] {

