@@ -491,4 +491,34 @@ mod tests {
         assert!(like("", "%", false));
         assert!(like("100%", "100%", false));
     }
+
+    #[test]
+    fn equal_start_times_and_sort_keys_are_ordered_by_run_id() {
+        let run = |id: &str, start: i64, acc: f64| {
+            let mut r = Run::for_test(id, &[("acc", acc)]);
+            r.info.start_time = start;
+            r
+        };
+        let ids = |runs: &[Run]| {
+            runs.iter()
+                .map(|r| r.info.run_id.clone())
+                .collect::<Vec<_>>()
+        };
+        // Given in descending id order, so that a stable sort without the tie-break keeps them so.
+        let given = || {
+            vec![
+                run("d", 5, 0.5),
+                run("c", 7, 0.5),
+                run("b", 5, 0.5),
+                run("a", 5, 0.9),
+            ]
+        };
+        let mut runs = given();
+        sort(&mut runs, &[]);
+        assert_eq!(ids(&runs), ["c", "a", "b", "d"]);
+        let by_acc = Query::parse(None, &["metrics.acc".to_string()]).unwrap();
+        let mut runs = given();
+        sort(&mut runs, &by_acc.order_by);
+        assert_eq!(ids(&runs), ["c", "b", "d", "a"]);
+    }
 }

@@ -214,6 +214,24 @@ mod tests {
                 vec!["none".to_string()],
             ]
         );
+        // A group of ±infinity runs that reaches the last page is released with it.
+        let pages = vec![
+            vec![run("a", 5, Some(0.9))],
+            vec![
+                run("b", 5, Some(0.5)),
+                run("ninf", 1, Some(f64::NEG_INFINITY)),
+                run("min", 9, Some(f64::MIN)),
+            ],
+        ];
+        assert_eq!(
+            settled(&q, pages),
+            vec![
+                vec!["a".to_string()],
+                vec!["b".to_string(), "min".into(), "ninf".into()]
+            ]
+        );
+        let pages = vec![vec![run("inf", 1, Some(f64::INFINITY))]];
+        assert_eq!(settled(&q, pages), vec![vec!["inf".to_string()]]);
         // Nothing is held when no value is extreme: every page is final as it comes.
         let pages = vec![vec![run("a", 5, Some(0.9))], vec![run("b", 5, Some(0.5))]];
         assert_eq!(

@@ -136,6 +136,10 @@ mod tests {
         let l = latest(text).unwrap().unwrap();
         assert_eq!((l.step, l.timestamp, l.value), (2, 4, 0.8));
         assert_eq!(parse_file("1 2 3\nbad\n").unwrap_err().0, 2);
+        // Equal step and timestamp: the larger value, whichever line comes first.
+        for text in ["5 0.3 1\n5 0.7 1\n", "5 0.7 1\n5 0.3 1\n"] {
+            assert_eq!(latest(text).unwrap().unwrap().value, 0.7, "{text}");
+        }
     }
 
     #[test]
