@@ -220,3 +220,74 @@ fn credentials_in_a_data_url_are_never_recorded_or_printed() {
     );
     assert!(!err.contains("Pw0") && !err.contains("rdX"), "{err}");
 }
+
+fn ids(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// MLflow writes a folder store with ties everywhere: runs with one start time and one value of `m`, in two
+/// experiments whose runs interleave by id (so that reading one experiment after the other is not already
+/// the order), and a metric `v` with two points at the same step and timestamp. mlx orders and picks the
+/// latest as MLflow does.
+#[test]
+fn ties_in_order_and_latest_metric_are_broken_as_mlflow_does() {
+    let s = TestStore::new();
+    let script = "import sys, json\n\
+        from mlflow.tracking import MlflowClient\n\
+        from mlflow.entities import Metric\n\
+        c = MlflowClient(sys.argv[1]); e = c.create_experiment('ties'); f = c.create_experiment('ties2')\n\
+        new = lambda x: c.create_run(x, start_time=1700000000000).info.run_id\n\
+        a = [new(e) for i in range(4)]; b = [new(f) for i in range(4)]\n\
+        while not (min(a) < max(b) and min(b) < max(a)):\n\
+        \x20   b.append(new(f))\n\
+        ids = a + b\n\
+        for r in ids:\n\
+        \x20   c.log_metric(r, 'm', 1.0, timestamp=5, step=0)\n\
+        c.log_batch(ids[0], metrics=[Metric('v', 0.7, 5, 1), Metric('v', 0.3, 5, 1)])\n\
+        c.log_batch(ids[1], metrics=[Metric('v', 0.3, 5, 1), Metric('v', 0.7, 5, 1)])\n\
+        order = lambda o: [r.info.run_id for r in c.search_runs([e, f], order_by=o)]\n\
+        print(json.dumps({'ids': ids, 'default': order([]), 'by_m': order(['metrics.m DESC']),\n\
+        \x20   'v': [c.get_run(r).data.metrics['v'] for r in ids[:2]]}))\n";
+    let out = std::process::Command::new(crate::common::python())
+        .args(["-c", script, &format!("file://{}", s.root().display())])
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mlflow: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut sorted: Vec<String> = serde_json::from_value(mlflow["ids"].clone()).unwrap();
+    sorted.sort();
+    // MLflow's own order is by run id on these ties.
+    assert_eq!(mlflow["default"], serde_json::json!(sorted));
+    assert_eq!(mlflow["by_m"], serde_json::json!(sorted));
+    for both in [["ties", "ties2"], ["ties2", "ties"]] {
+        let listed = s.json(&["runs", "list", "-e", both[0], "-e", both[1], "-o", "json"]);
+        assert_eq!(ids(&listed), sorted);
+    }
+    let listed = s.json(&[
+        "runs",
+        "list",
+        "-e",
+        "ties",
+        "-e",
+        "ties2",
+        "--order-by",
+        "metrics.m DESC",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(ids(&listed), sorted);
+    assert_eq!(mlflow["v"], serde_json::json!([0.7, 0.7]));
+    for id in mlflow["ids"].as_array().unwrap()[..2].iter() {
+        let run = s.json(&["runs", "show", id.as_str().unwrap()]);
+        assert_eq!(run["metrics"]["v"]["latest"], 0.7, "{run}");
+    }
+}
