@@ -291,3 +291,86 @@ fn ties_in_order_and_latest_metric_are_broken_as_mlflow_does() {
         assert_eq!(run["metrics"]["v"]["latest"], 0.7, "{run}");
     }
 }
+
+/// The lines of a run's metric file in a folder store, as MLflow wrote them.
+fn metric_lines(s: &TestStore, run: &str, key: &str) -> Vec<String> {
+    let rel = s
+        .files()
+        .into_iter()
+        .find(|f| f.contains(run) && f.ends_with(&format!("/metrics/{key}")))
+        .unwrap_or_else(|| panic!("no metric file {key} of run {run}"));
+    let text = std::fs::read_to_string(s.root().join(rel)).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+/// Folder to folder, no server: the whole metric history is copied, point by point (repeated steps, equal
+/// timestamps, NaN), and a second sync after the run went on copies just the new points.
+#[test]
+fn sync_between_folders_copies_the_whole_metric_history_and_then_only_new_points() {
+    let from = TestStore::new();
+    let to = TestStore::new();
+    let run = from.start(&["--experiment", "hist", "--name", "going"]);
+    let log = |value: &str, step: &str, ts: &str| {
+        from.ok(&[
+            "log",
+            "metric",
+            "--run",
+            &run,
+            "loss",
+            value,
+            "--step",
+            step,
+            "--timestamp",
+            ts,
+        ]);
+    };
+    for (value, step, ts) in [
+        ("0.9", "0", "1000"),
+        ("0.7", "1", "1000"),
+        ("0.8", "1", "1000"),
+        ("nan", "2", "1001"),
+        ("0.5", "3", "999"),
+    ] {
+        log(value, step, ts);
+    }
+    let sync = || -> serde_json::Value {
+        let out = from
+            .mlx()
+            .args(["sync", "--to", &to.uri, "-e", "hist", "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = sync();
+    assert_eq!(
+        (&first["runs_copied"], &first["metric_points"]),
+        (&serde_json::json!(1), &serde_json::json!(5)),
+        "{first}"
+    );
+    // The copy keeps the source's run id in a fresh store.
+    let want = metric_lines(&from, &run, "loss");
+    assert_eq!(want.len(), 5, "{want:?}");
+    assert_eq!(metric_lines(&to, &run, "loss"), want);
+    let shown = to.json(&["runs", "show", &run]);
+    assert_eq!(shown["metrics"]["loss"]["points"], 5, "{shown}");
+    assert_eq!(shown["metrics"]["loss"]["latest"], 0.5, "{shown}");
+
+    // The run goes on: the next sync brings the two new points, no point twice.
+    log("0.4", "4", "1002");
+    log("0.3", "4", "1002");
+    let second = sync();
+    assert_eq!(
+        (&second["runs_updated"], &second["metric_points"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "{second}"
+    );
+    let want = metric_lines(&from, &run, "loss");
+    assert_eq!(want.len(), 7);
+    assert_eq!(metric_lines(&to, &run, "loss"), want);
+    assert_eq!(sync()["metric_points"], 0);
+}
