@@ -374,3 +374,63 @@ fn sync_between_folders_copies_the_whole_metric_history_and_then_only_new_points
     assert_eq!(metric_lines(&to, &run, "loss"), want);
     assert_eq!(sync()["metric_points"], 0);
 }
+
+/// The served version of `server` (the `x-mlx-model-version` header of one prediction).
+fn served_version(server: &Server) -> String {
+    let row = r#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]}"#;
+    let (status, headers, body) = server.post_json("/invocations", row, &[]);
+    assert_eq!(status, 200, "{body}");
+    crate::serve::header(&headers, "x-mlx-model-version")
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Wait (a generous deadline, then fail) until `server` serves `want`.
+fn follows(server: &Server, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = served_version(server);
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still serving {got}, never {want}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Alias and `latest` following, on a folder store: two replicas by alias and one by `latest` follow a
+/// version registered and aliases moved by other processes, each to the version the store says.
+#[test]
+fn replicas_on_a_folder_store_follow_latest_and_aliases_moved_elsewhere() {
+    let s = TestStore::new();
+    let runs = crate::serve::registered(&s);
+    let latest = Server::start(&s, &["--model", "models:/titanic/latest"]);
+    let replicas = [
+        Server::start(&s, &["--model", "models:/titanic@Champion"]),
+        Server::start(&s, &["--model", "models:/titanic@Champion"]),
+    ];
+    assert_eq!(served_version(&latest), "titanic/2");
+    for r in &replicas {
+        assert_eq!(served_version(r), "titanic/1");
+    }
+    // A third version, registered by another process: `latest` moves to it, the alias does not.
+    s.ok(&[
+        "register",
+        &format!("runs:/{}/model", runs[0]),
+        "--name",
+        "titanic",
+    ]);
+    follows(&latest, "titanic/3");
+    s.ok(&["alias", "set", "Champion", "2"]);
+    for r in &replicas {
+        follows(r, "titanic/2");
+    }
+    assert_eq!(served_version(&latest), "titanic/3");
+    s.ok(&["alias", "set", "Champion", "3"]);
+    for r in &replicas {
+        follows(r, "titanic/3");
+    }
+}
