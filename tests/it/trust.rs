@@ -434,3 +434,142 @@ fn replicas_on_a_folder_store_follow_latest_and_aliases_moved_elsewhere() {
         follows(r, "titanic/3");
     }
 }
+
+/// A real `mlflow server` over a folder store (MLflow's own file backend), on a free loopback port; its
+/// process group is ended on drop. Only Python and the folder: no database.
+struct FolderServer {
+    child: std::process::Child,
+    uri: String,
+}
+
+impl FolderServer {
+    fn start(root: &std::path::Path) -> FolderServer {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = root.with_extension("log");
+        let child = std::process::Command::new(crate::common::python())
+            .args(["-m", "mlflow", "server", "--backend-store-uri"])
+            .arg(root)
+            .arg("--artifacts-destination")
+            .arg(root.with_extension("artifacts"))
+            .args(["--host", "127.0.0.1", "--workers", "1", "--port"])
+            .arg(port.to_string())
+            .env("MLFLOW_ALLOW_FILE_STORE", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut server = FolderServer {
+            child,
+            uri: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        loop {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut c| {
+                use std::io::Read;
+                let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+                let mut answer = String::new();
+                c.write_all(req.as_bytes()).is_ok()
+                    && c.read_to_string(&mut answer).is_ok()
+                    && answer.starts_with("HTTP/1.1 200")
+            });
+            if up {
+                return server;
+            }
+            let ended = server.child.try_wait().unwrap();
+            assert!(
+                ended.is_none() && std::time::Instant::now() < deadline,
+                "mlflow server did not come up ({ended:?}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for FolderServer {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Server paging without the team's server: MLflow's own server over a folder store MLflow wrote (130 runs,
+/// so `runs list` reads a page of 100 and then the rest; pairs of runs share a start time; ±infinity and
+/// ±f64::MAX at both ends of the loss order, the low ones on the last page). Every listing through the
+/// server, streamed page by page, equals the same listing of the folder itself.
+#[test]
+fn listings_paged_through_an_mlflow_server_over_a_folder_equal_the_folders_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let script = "import sys, math\n\
+        from mlflow.store.tracking.file_store import FileStore\n\
+        from mlflow.entities import Metric, Param\n\
+        s = FileStore(sys.argv[1]); e = s.create_experiment('paged')\n\
+        big = sys.float_info.max\n\
+        ends = {0: math.inf, 1: big, 128: -big, 129: -math.inf}\n\
+        for i in range(130):\n\
+        \x20   r = s.create_run(e, 'u', 1700000000000 + i // 2, [], f'r{i}').info.run_id\n\
+        \x20   s.log_metric(r, Metric('loss', ends.get(i, (i * 37 % 101) / 7.0), 5, 0))\n\
+        \x20   s.log_param(r, Param('g', 'abc'[i % 3]))\n";
+    let out = std::process::Command::new(crate::common::python())
+        .args(["-c", script])
+        .arg(&root)
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = FolderServer::start(&root);
+    let folder = TestStore {
+        dir,
+        uri: root.display().to_string(),
+    };
+    let through = TestStore {
+        dir: tempfile::tempdir().unwrap(),
+        uri: server.uri.clone(),
+    };
+    let queries: &[&[&str]] = &[
+        &[],
+        &["--order-by", "metrics.loss DESC"],
+        &["--order-by", "metrics.loss"],
+        &["--order-by", "params.g", "--order-by", "metrics.loss DESC"],
+        // The OR stays on the client: pages of 20, 40, ... until 40 runs pass.
+        &[
+            "--filter",
+            "params.g = 'a' OR params.g = 'c'",
+            "--order-by",
+            "metrics.loss DESC",
+            "--max",
+            "40",
+        ],
+        &[
+            "--filter",
+            "params.g = 'a' OR params.g = 'c'",
+            "--order-by",
+            "metrics.loss DESC",
+        ],
+    ];
+    for extra in queries {
+        let mut args = vec!["runs", "list", "-e", "paged", "-o", "json"];
+        args.extend_from_slice(extra);
+        let want = ids(&folder.json(&args));
+        let got = ids(&through.json(&args));
+        assert!(want.len() >= 40, "{extra:?}: {}", want.len());
+        // The count first: a short answer says so in one line.
+        assert_eq!(got.len(), want.len(), "{extra:?}");
+        assert_eq!(got, want, "{extra:?}");
+    }
+}
