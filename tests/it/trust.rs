@@ -171,6 +171,7 @@ fn credentials_in_a_data_url_are_never_recorded_or_printed() {
     let csv = std::fs::read(titanic()).unwrap();
     let (port, log) = http_server(move |path| match path.split('?').next() {
         Some("/data/t.csv") => (200, String::new(), csv.clone()),
+        Some("/moved") => (301, "Location: /data/t.csv\r\n".into(), Vec::new()),
         _ => (404, String::new(), Vec::new()),
     });
     let url = format!("http://alice:Pw0rdX@127.0.0.1:{port}/data/t.csv?token=T0kenX&x=1");
@@ -191,8 +192,8 @@ fn credentials_in_a_data_url_are_never_recorded_or_printed() {
     let local = titanic();
     let mut args = vec!["train", "--data", local.to_str().unwrap()];
     args.extend(APP);
-    let local = s.json(&args);
-    let local = s.json(&["runs", "show", local["run_id"].as_str().unwrap()]);
+    let local_trained = s.json(&args);
+    let local = s.json(&["runs", "show", local_trained["run_id"].as_str().unwrap()]);
     assert_eq!(run["inputs"][0]["digest"], local["inputs"][0]["digest"]);
     let shown = s.ok(&["runs", "show", run_id]);
     assert!(shown.contains(&redacted), "{shown}");
@@ -219,6 +220,15 @@ fn credentials_in_a_data_url_are_never_recorded_or_printed() {
         "{err}"
     );
     assert!(!err.contains("Pw0") && !err.contains("rdX"), "{err}");
+    // `mlx train --data` (the operator's own URL, no --data-url) follows redirects.
+    let moved = format!("http://127.0.0.1:{port}/moved");
+    let mut args = vec!["train", "--data", moved.as_str()];
+    args.extend(APP);
+    let trained = s.json(&args);
+    assert_eq!(
+        trained["metrics"]["roc_auc"],
+        local_trained["metrics"]["roc_auc"]
+    );
 }
 
 fn ids(list: &serde_json::Value) -> Vec<String> {
