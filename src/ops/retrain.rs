@@ -32,9 +32,10 @@ pub enum ParamError {
     },
 }
 
-/// A hostile value in an error: at most ~100 bytes of it (the shared rule), control characters shown as `?`.
+/// A hostile value in an error: at most ~100 bytes of it (the shared rule), control characters shown as `?`,
+/// credentials in a URL hidden (the error is logged as well as answered).
 fn clip(value: &str) -> String {
-    crate::redact::brief(value)
+    crate::redact::brief(&crate::redact::uris(value))
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
@@ -766,6 +767,11 @@ mod tests {
             let e = roots.check(d.path(), bad).unwrap_err().to_string();
             assert!(e.contains("--data-url"), "{e}");
         }
+        let e = roots
+            .check(d.path(), "http://u:Secr3t@10.0.0.1/x.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'http://***@10.0.0.1/x.csv'"), "{e}");
         let none = DataRoots::new(d.path(), &[]);
         assert!(none.check(d.path(), "https://data.example/t.csv").is_err());
     }
