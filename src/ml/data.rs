@@ -13,6 +13,47 @@ pub fn is_missing(s: &str) -> bool {
     NA_STRINGS.contains(&s.trim())
 }
 
+/// pandas' default `true_values` and `false_values`: a column of only these reads as `bool`.
+const TRUE_STRINGS: [&str; 3] = ["True", "TRUE", "true"];
+const FALSE_STRINGS: [&str; 3] = ["False", "FALSE", "false"];
+
+/// A boolean as pandas' `read_csv` reads it, spelled as pandas prints it (`True`/`False`); None for
+/// anything else.
+pub fn bool_literal(s: &str) -> Option<&'static str> {
+    let s = s.trim();
+    if TRUE_STRINGS.contains(&s) {
+        Some("True")
+    } else if FALSE_STRINGS.contains(&s) {
+        Some("False")
+    } else {
+        None
+    }
+}
+
+/// The MLflow column type of the dtype `pandas.read_csv` gives a column of these (trimmed) cells, `None`
+/// missing: `long` (int64) only when every cell is an integer literal within int64 (an optional sign and
+/// digits: `007` is 7, `59.0` and `1e3` are not integers) and none is missing; `double` (float64) for other
+/// numbers, gaps in an integer column, and a column with no value at all; `boolean` for a complete column of
+/// `True`/`False` (with gaps pandas keeps them as objects: `string`); `string` otherwise. A model's
+/// signature takes this type, so MLflow's schema check accepts the same file read by pandas.
+pub fn pandas_type(cells: &[Option<String>]) -> &'static str {
+    let complete = cells.iter().all(Option::is_some);
+    let all = |f: &dyn Fn(&str) -> bool| cells.iter().flatten().all(|v| f(v));
+    if cells.iter().flatten().next().is_none() {
+        "double"
+    } else if all(&|v| bool_literal(v).is_some()) {
+        if complete { "boolean" } else { "string" }
+    } else if all(&|v| parse_finite(v).is_some()) {
+        if complete && all(&|v| v.trim().parse::<i64>().is_ok()) {
+            "long"
+        } else {
+            "double"
+        }
+    } else {
+        "string"
+    }
+}
+
 /// A present (not missing) cell as a number: finite numbers only, so `inf` is refused rather than fed to
 /// a model. Shared by the CSV reader and the JSON request path, which treat `"NaN"`/`"inf"` alike.
 pub fn parse_finite(s: &str) -> Option<f64> {
@@ -68,7 +109,8 @@ impl Column {
             Column::Text(v) => v[row].clone(),
         }
     }
-    /// MLflow's column type for the signature.
+    /// MLflow's column type judged from the values alone (integral numbers: `long`). For a column read
+    /// from a file, [`Table::mlflow_type`] is the type pandas gives the same file, the one for signatures.
     pub fn mlflow_type(&self) -> &'static str {
         match self {
             Column::Numeric(v) => {
@@ -109,6 +151,9 @@ pub struct Table {
     /// `(row, value)` — most likely bad data; [`Table::check_numeric`] turns it into an error for the
     /// columns a model uses.
     pub suspect: Vec<Option<(usize, String)>>,
+    /// Per column: its MLflow type as `pandas.read_csv` types the same cells (see [`pandas_type`]); for a
+    /// table not read from text, the type of its values ([`Column::mlflow_type`]).
+    pub kinds: Vec<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +199,17 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
 }
 
 impl Table {
+    /// A table of typed columns (not read from text): each column's type is that of its values.
+    pub fn new(names: Vec<String>, columns: Vec<Column>, n_rows: usize) -> Table {
+        Table {
+            suspect: vec![None; names.len()],
+            kinds: columns.iter().map(Column::mlflow_type).collect(),
+            names,
+            columns,
+            n_rows,
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.names
             .iter()
@@ -168,7 +224,16 @@ impl Table {
             columns: self.columns.iter().map(|c| c.select(rows)).collect(),
             n_rows: rows.len(),
             suspect: vec![None; self.names.len()],
+            kinds: self.kinds.clone(),
         }
+    }
+
+    /// The MLflow type of column `name` for a signature (see [`Table::kinds`]).
+    pub fn mlflow_type(&self, name: &str) -> Option<&'static str> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| self.kinds[i])
     }
 
     /// Refuse used columns that look numeric with some bad values (see `suspect`).
@@ -421,8 +486,16 @@ impl CsvChunks {
         }
         let mut columns = Vec::with_capacity(self.names.len());
         let mut suspect = Vec::with_capacity(self.names.len());
+        let mut kinds = Vec::with_capacity(self.names.len());
         for (name, values) in self.names.iter().zip(raw) {
-            let (column, bad) = type_column(&self.path, name, values, &self.opts, first_row)?;
+            // Read with a signature (predicting), the column has the signature's type.
+            let kind = match self.opts.expected.get(name) {
+                Some(expected) => known_type(expected),
+                None => pandas_type(&values),
+            };
+            kinds.push(kind);
+            let values = normalise_like_pandas(values, kind, name, &self.opts);
+            let (column, bad) = type_column(&self.path, name, values, kind, &self.opts, first_row)?;
             columns.push(column);
             suspect.push(bad);
         }
@@ -433,6 +506,7 @@ impl CsvChunks {
                 columns,
                 n_rows: n,
                 suspect,
+                kinds,
             },
         )))
     }
@@ -446,6 +520,38 @@ fn csv_error_text(e: &csv::Error) -> String {
     }
 }
 
+/// An MLflow column type as a static name (`string` for one mlx does not know).
+fn known_type(kind: &str) -> &'static str {
+    ["long", "integer", "double", "float", "boolean"]
+        .into_iter()
+        .find(|k| *k == kind)
+        .unwrap_or("string")
+}
+
+/// Cells of a column that is read as text although pandas reads it typed, spelled as pandas prints what it
+/// read, so a category learnt here is the key the pyfunc loader makes of pandas' value: a boolean column's
+/// `true` is `True`; a `--categorical` numeric column's `007` is `7` (and its signature says `long`).
+/// Columns a signature reads as `string` keep their text (models trained before this kept it too).
+fn normalise_like_pandas(
+    values: Vec<Option<String>>,
+    kind: &str,
+    name: &str,
+    opts: &ReadOptions,
+) -> Vec<Option<String>> {
+    let categorical = opts.categorical.iter().any(|c| c == name);
+    let rewrite = |f: &dyn Fn(&str) -> Option<String>| {
+        values
+            .iter()
+            .map(|v| v.as_deref().map(|s| f(s).unwrap_or_else(|| s.to_string())))
+            .collect()
+    };
+    match kind {
+        "boolean" => rewrite(&|s| bool_literal(s).map(str::to_string)),
+        "long" | "double" if categorical => rewrite(&|s| parse_finite(s).map(format_number)),
+        _ => values,
+    }
+}
+
 /// Decide a column's type: numeric when every value parses as a number. With an expected numeric type
 /// (a model's signature), a non-number is an error naming the row; a column that is over 90% numbers is
 /// read as text but remembered as suspect.
@@ -453,11 +559,13 @@ fn type_column(
     path: &Path,
     name: &str,
     values: Vec<Option<String>>,
+    kind: &str,
     opts: &ReadOptions,
     first_row: usize,
 ) -> Result<(Column, Option<(usize, String)>), DataError> {
     let expected = opts.expected.get(name).map(String::as_str);
-    if opts.categorical.iter().any(|c| c == name) || expected == Some("string") {
+    if opts.categorical.iter().any(|c| c == name) || expected == Some("string") || kind == "boolean"
+    {
         return Ok((Column::Text(values), None));
     }
     let parsed: Vec<Option<Result<f64, ()>>> = values
@@ -533,9 +641,9 @@ pub fn colspec(table: &Table, names: &[String]) -> serde_json::Value {
         names
             .iter()
             .filter_map(|n| {
-                table.column(n).map(
-                    |c| serde_json::json!({"type": c.mlflow_type(), "name": n, "required": true}),
-                )
+                table
+                    .mlflow_type(n)
+                    .map(|kind| serde_json::json!({"type": kind, "name": n, "required": true}))
             })
             .collect(),
     )
@@ -567,6 +675,41 @@ mod tests {
         );
         assert_eq!(t.columns[0].mlflow_type(), "long");
         assert_eq!(t.columns[2].mlflow_type(), "double");
+    }
+
+    #[test]
+    fn column_types_are_the_ones_pandas_reads() {
+        let (_d, p) = write(
+            "a,b,c,d,e,f,g,h\n59.0,1e3,1,True,007,true,True,-3\n127.0,2,,False,010,FALSE,,+4\n",
+        );
+        let t = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(
+            t.kinds,
+            [
+                "double", "double", "double", "boolean", "long", "boolean", "string", "long"
+            ]
+        );
+        assert_eq!(t.mlflow_type("e"), Some("long"));
+        // Booleans are categories spelled as pandas prints them; a categorical number as it reads.
+        assert_eq!(
+            t.column("f"),
+            Some(&Column::Text(vec![
+                Some("True".into()),
+                Some("False".into())
+            ]))
+        );
+        let opts = ReadOptions {
+            categorical: vec!["e".into()],
+            ..Default::default()
+        };
+        let t = Table::read_csv(&p, &opts).unwrap();
+        assert_eq!(
+            t.column("e"),
+            Some(&Column::Text(vec![Some("7".into()), Some("10".into())]))
+        );
+        assert_eq!(t.mlflow_type("e"), Some("long"));
+        assert_eq!(pandas_type(&[None, None]), "double");
+        assert_eq!(pandas_type(&[Some("9223372036854775808".into())]), "double");
     }
 
     #[test]

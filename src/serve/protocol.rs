@@ -302,6 +302,7 @@ fn type_name(kind: &str) -> &'static str {
     match kind {
         "long" | "integer" => "int64",
         "string" => "str",
+        "boolean" => "bool",
         _ => "float64",
     }
 }
@@ -357,12 +358,18 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
                 "Invalid input. All columns must have the same length.",
             ));
         }
-        let column = if input.kind == "string" {
+        let column = if input.kind == "string" || input.kind == "boolean" {
+            let boolean = input.kind == "boolean";
             Column::Text(
                 values
                     .into_iter()
                     .map(|v| match v {
                         Value::Null => None,
+                        // A boolean column's categories are spelled as pandas prints them.
+                        Value::Bool(b) if boolean => Some(if b { "True" } else { "False" }.into()),
+                        Value::String(s) if boolean => {
+                            Some(crate::ml::data::bool_literal(&s).map_or(s, str::to_string))
+                        }
                         Value::String(s) => Some(s),
                         other => Some(crate::ml::data::format_number(
                             other.as_f64().unwrap_or(f64::NAN),
@@ -409,12 +416,7 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         names.push(input.name.clone());
         out.push(column);
     }
-    Ok(Table {
-        suspect: vec![None; names.len()],
-        names,
-        columns: out,
-        n_rows,
-    })
+    Ok(Table::new(names, out, n_rows))
 }
 
 /// Parse a CSV body (header row required) with the signature's types.
@@ -444,16 +446,15 @@ pub fn parse_csv(body: &[u8], inputs: &[InputColumn]) -> Result<Table, ProtocolE
     .map_err(|e| csv_error(e.to_string()))?;
     let table = match chunks.next_chunk().map_err(|e| csv_error(e.to_string()))? {
         Some((_, t)) => t,
-        None => Table {
-            names: chunks.names().to_vec(),
-            columns: chunks
+        None => Table::new(
+            chunks.names().to_vec(),
+            chunks
                 .names()
                 .iter()
                 .map(|_| Column::Numeric(Vec::new()))
                 .collect(),
-            n_rows: 0,
-            suspect: vec![None; chunks.names().len()],
-        },
+            0,
+        ),
     };
     // Reuse the JSON path's checks (missing inputs, types) through columns.
     let columns: Columns = table
