@@ -1093,3 +1093,53 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
 
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// A registered model whose `meta.yaml` names another model than its folder is skipped with a warning
+/// (the runs list and run pages still answer) and `mlx doctor` reports it.
+#[test]
+fn a_registered_model_named_unlike_its_folder_is_skipped_and_reported() {
+    let s = TestStore::new();
+    let run = train(&s, &["--register", "churn"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    train(&s, &["--register", "kept"]);
+    let meta = s.root().join("models/churn/meta.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("name: churn", "name: other")).unwrap();
+    let server = start_ui(&s, &[]);
+    let (status, runs) = get(&server, "/api/experiments/0/runs");
+    assert_eq!(status, 200, "{runs}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
+    let (status, shown) = get(&server, &format!("/api/runs/{run}"));
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["model_versions"], serde_json::json!([]));
+    let (_, models) = get(&server, "/api/models");
+    let names: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kept"]);
+    let out = s.mlx().args(["models", "list"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "warning: skipping {}: registered model name 'other' differs from its folder 'churn'",
+            meta.display()
+        )
+    );
+    let out = s.mlx().args(["doctor", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let findings: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        findings,
+        serde_json::json!([{
+            "path": meta,
+            "problem": "registered model name 'other' differs from its folder 'churn' (listings skip the model)",
+            "fix": null,
+            "fixed": false
+        }])
+    );
+}
