@@ -61,20 +61,38 @@ pub fn parse_finite(s: &str) -> Option<f64> {
 }
 
 /// Why `x` does not fit MLflow column type `kind`, if it does not: integer types (`long`, `integer`)
-/// refuse fractions and values out of their range instead of silently rounding or wrapping.
+/// refuse fractions and values out of their range instead of silently rounding or wrapping. The bound of
+/// `long` is 2^63 exclusive: `i64::MAX` rounds up to 2^63 as a float, so a float compare with it would let
+/// 2^63..2^63+1024 (which all read as 2^63) through. A cell whose text is an exact int64 is checked with
+/// [`check_integer_text`].
 pub fn check_integer(kind: &str, x: f64) -> Result<(), String> {
-    let (lo, hi) = match kind {
-        "long" => (-9_223_372_036_854_775_808.0, 9_223_372_036_854_775_807.0),
-        "integer" => (f64::from(i32::MIN), f64::from(i32::MAX)),
+    check_integer_shown(kind, x, &format_number(x))
+}
+
+/// [`check_integer`] for a cell read from `text`: an int64 literal is a `long` however close to its
+/// bounds, and a refused value is quoted as written (not as its nearest float).
+pub fn check_integer_text(kind: &str, text: &str, x: f64) -> Result<(), String> {
+    if kind == "long" && text.trim().parse::<i64>().is_ok() {
+        return Ok(());
+    }
+    check_integer_shown(kind, x, text.trim())
+}
+
+fn check_integer_shown(kind: &str, x: f64, shown: &str) -> Result<(), String> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let (inside, lo, hi) = match kind {
+        "long" => ((-TWO_63..TWO_63).contains(&x), i64::MIN, i64::MAX),
+        "integer" => (
+            (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&x),
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+        ),
         _ => return Ok(()),
     };
     if x.fract() != 0.0 {
-        Err(format!("{} is not a whole number", format_number(x)))
-    } else if x < lo || x > hi {
-        Err(format!(
-            "{} is out of range for {kind} ({lo:.0}..{hi:.0})",
-            format_number(x)
-        ))
+        Err(format!("{shown} is not a whole number"))
+    } else if !inside {
+        Err(format!("{shown} is out of range for {kind} ({lo}..{hi})"))
     } else {
         Ok(())
     }
@@ -574,8 +592,8 @@ fn type_column(
         .collect();
     if let Some(kind) = expected {
         for (i, p) in parsed.iter().enumerate() {
-            if let Some(Ok(x)) = p {
-                check_integer(kind, *x).map_err(|why| DataError::Cell {
+            if let (Some(Ok(x)), Some(text)) = (p, &values[i]) {
+                check_integer_text(kind, text, *x).map_err(|why| DataError::Cell {
                     path: path.to_path_buf(),
                     column: name.into(),
                     row: i + first_row,
@@ -710,6 +728,46 @@ mod tests {
         assert_eq!(t.mlflow_type("e"), Some("long"));
         assert_eq!(pandas_type(&[None, None]), "double");
         assert_eq!(pandas_type(&[Some("9223372036854775808".into())]), "double");
+    }
+
+    #[test]
+    fn longs_past_i64_max_are_out_of_range_though_they_round_to_it() {
+        let range = "out of range for long (-9223372036854775808..9223372036854775807)";
+        for text in ["9223372036854775808", "9223372036854776832", "1e19"] {
+            let x = parse_finite(text).unwrap();
+            assert_eq!(
+                check_integer_text("long", text, x),
+                Err(format!("{text} is {range}"))
+            );
+            assert!(check_integer("long", x).is_err(), "{text}");
+        }
+        assert_eq!(
+            check_integer("long", 9_223_372_036_854_775_807.0),
+            Err(format!("9223372036854776000 is {range}")),
+            "as a float, i64::MAX is 2^63"
+        );
+        for text in ["9223372036854775807", "-9223372036854775808", "7"] {
+            let x = parse_finite(text).unwrap();
+            assert_eq!(check_integer_text("long", text, x), Ok(()), "{text}");
+        }
+        assert_eq!(check_integer("long", -9_223_372_036_854_775_808.0), Ok(()));
+        assert_eq!(
+            check_integer("integer", 2_147_483_648.0),
+            Err("2147483648 is out of range for integer (-2147483648..2147483647)".into())
+        );
+        assert_eq!(check_integer("integer", 2_147_483_647.0), Ok(()));
+        let (_d, p) = write("age\n9223372036854775807\n9223372036854775809\n");
+        let opts = ReadOptions {
+            expected: [("age".to_string(), "long".to_string())].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            Table::read_csv(&p, &opts).unwrap_err().to_string(),
+            format!(
+                "{}: column 'age', row 3: 9223372036854775809 is {range} (the model expects long)",
+                p.display()
+            )
+        );
     }
 
     #[test]

@@ -405,7 +405,13 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
                         return Err(incompatible(format!("Got {}", brief(&other.to_string()))));
                     }
                 };
-                if let Some(x) = x {
+                // An exact int64 is a long even where the float rounds past i64::MAX.
+                let exact = match v {
+                    Value::Number(n) => n.is_i64(),
+                    Value::String(s) => s.trim().parse::<i64>().is_ok(),
+                    _ => false,
+                };
+                if let Some(x) = x.filter(|_| !(exact && input.kind == "long")) {
                     crate::ml::data::check_integer(&input.kind, x)
                         .map_err(|why| incompatible(format!("Error: '{why}'")))?;
                 }
@@ -567,6 +573,44 @@ mod tests {
         assert_eq!(
             e.body().split(", \"message\"").next().unwrap(),
             "{\"error_code\": \"BAD_REQUEST\""
+        );
+    }
+
+    #[test]
+    fn longs_are_bounded_exactly_and_booleans_are_pandas_spelled() {
+        let table = |body: &str| to_table(parse_json(body.as_bytes()).unwrap(), &inputs());
+        for pclass in [
+            "9223372036854775808",
+            "9223372036854776832",
+            "\"9223372036854775808\"",
+        ] {
+            let e = table(&format!(
+                r#"{{"inputs":{{"Pclass":[{pclass}],"Sex":["m"],"Age":[1]}}}}"#
+            ))
+            .unwrap_err();
+            assert!(
+                e.message.contains("is out of range for long"),
+                "{pclass}: {}",
+                e.message
+            );
+        }
+        for pclass in ["9223372036854775807", "\"-9223372036854775808\""] {
+            let body = format!(r#"{{"inputs":{{"Pclass":[{pclass}],"Sex":["m"],"Age":[1]}}}}"#);
+            assert!(table(&body).is_ok(), "{pclass}");
+        }
+        let flag = [InputColumn {
+            name: "Flag".into(),
+            kind: "boolean".into(),
+        }];
+        let cols = parse_json(br#"{"inputs":{"Flag":[true,false,"true",null]}}"#).unwrap();
+        assert_eq!(
+            to_table(cols, &flag).unwrap().columns[0],
+            Column::Text(vec![
+                Some("True".into()),
+                Some("False".into()),
+                Some("True".into()),
+                None
+            ])
         );
     }
 
