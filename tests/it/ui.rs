@@ -1143,3 +1143,43 @@ fn a_registered_model_named_unlike_its_folder_is_skipped_and_reported() {
         }])
     );
 }
+
+/// The long flags of `mlx ui --help` or `mlx serve --help`, each with its short flag if it has one.
+fn flags(s: &TestStore, command: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    let help = s.ok(&[command, "--help"]);
+    help.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (short, rest) = match line.strip_prefix('-') {
+                Some(r) if !r.starts_with('-') => {
+                    (Some(r[..1].to_string()), r[1..].trim_start_matches(", "))
+                }
+                _ => (None, line),
+            };
+            let long = rest.strip_prefix("--")?.split([' ', '=']).next()?;
+            Some((long.to_string(), short))
+        })
+        .collect()
+}
+
+/// `mlx ui -p 5078` works as `mlx serve -p` does: every flag the two share has the same short flag.
+#[test]
+fn ui_and_serve_share_their_short_flags() {
+    let s = TestStore::new();
+    let (ui, serve) = (flags(&s, "ui"), flags(&s, "serve"));
+    let shared: Vec<(&String, &Option<String>, &Option<String>)> = ui
+        .iter()
+        .filter_map(|(long, short)| serve.get(long).map(|other| (long, short, other)))
+        .collect();
+    assert!(shared.len() >= 8, "{shared:?}");
+    for (long, a, b) in &shared {
+        assert_eq!(a, b, "--{long}: ui {a:?}, serve {b:?}");
+    }
+    assert_eq!(ui["port"].as_deref(), Some("p"));
+    assert_eq!(ui["host"].as_deref(), Some("H"));
+    let mut cmd = s.mlx_std();
+    cmd.args(["ui", "-p", "0", "-H", "127.0.0.1"]);
+    let server = crate::serve::Server::spawn(cmd, "mlx ui: listening on http://127.0.0.1:");
+    let (status, _) = get(&server, "/api/experiments");
+    assert_eq!(status, 200);
+}
