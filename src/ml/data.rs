@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Strings read as a missing value (pandas' defaults, less the exotic ones).
-const NA_STRINGS: [&str; 9] = [
-    "", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none",
+/// Strings read as a missing value: exactly pandas' default `na_values`, so a column has the type
+/// `pandas.read_csv` gives it (`none` is text to pandas, `n/a` and `<NA>` are gaps).
+const NA_STRINGS: [&str; 19] = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ];
 
 pub fn is_missing(s: &str) -> bool {
@@ -727,6 +729,13 @@ mod tests {
         );
         assert_eq!(t.mlflow_type("e"), Some("long"));
         assert_eq!(pandas_type(&[None, None]), "double");
+        let (_d, p) = write("a,b\n1,x\nn/a,none\n<NA>,y\n");
+        let t = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(t.kinds, ["double", "string"]);
+        assert_eq!(
+            t.column("a"),
+            Some(&Column::Numeric(vec![Some(1.0), None, None]))
+        );
         assert_eq!(pandas_type(&[Some("9223372036854775808".into())]), "double");
     }
 

@@ -603,9 +603,9 @@ fn the_loaders_knn_search_keeps_the_heaps_rows_on_hard_data() {
 }
 
 /// Cells that pandas types differently from how they look: integral floats (`59.0`), exponents (`1e3`),
-/// an integer column with gaps, booleans with and without gaps, leading zeros (`007`).
+/// an integer column with gaps, booleans with and without gaps, leading zeros (`007`), gaps spelled `n/a`.
 fn pandas_edge_csv(dir: &Path) -> PathBuf {
-    let mut out = String::from("age,amount,visits,flag,member,code,count,colour,label\n");
+    let mut out = String::from("age,amount,visits,flag,member,code,count,colour,weight,label\n");
     for i in 0..48 {
         let age = 20 + (i * 7) % 50;
         let amount = if i % 3 == 0 {
@@ -627,8 +627,14 @@ fn pandas_edge_csv(dir: &Path) -> PathBuf {
         let code = format!("{:03}", [7, 10, 42][i % 3]);
         let colour = ["red", "green", "blue"][(i * 11) % 3];
         let label = if age + (i % 4) * 9 > 45 { "yes" } else { "no" };
+        // pandas' other missing-value spellings.
+        let weight = match i % 10 {
+            2 => "n/a".to_string(),
+            6 => "<NA>".to_string(),
+            k => format!("{}", 50 + k * 3),
+        };
         out.push_str(&format!(
-            "{age}.0,{amount},{visits},{flag},{member},{code},{},{colour},{label}\n",
+            "{age}.0,{amount},{visits},{flag},{member},{code},{},{colour},{weight},{label}\n",
             i % 13
         ));
     }
@@ -647,7 +653,7 @@ fn signatures_are_what_pandas_reads_and_mlflow_predicts_on_pandas_read_csv() {
     let edge = pandas_edge_csv(dir);
     let wine = dir.join("wine.csv");
     let diabetes = dir.join("diabetes.csv");
-    let every = "age,amount,visits,flag,member,code,count,colour";
+    let every = "age,amount,visits,flag,member,code,count,colour,weight";
     let plan: Vec<(&str, &Path, Vec<&str>)> = vec![
         (
             "e-lr",
@@ -761,7 +767,8 @@ fn signatures_are_what_pandas_reads_and_mlflow_predicts_on_pandas_read_csv() {
     assert_eq!(
         report[0]["pandas"],
         json!({"age": "double", "amount": "double", "visits": "double", "flag": "boolean",
-               "member": "string", "code": "long", "count": "long", "colour": "string"})
+               "member": "string", "code": "long", "count": "long", "colour": "string",
+               "weight": "double"})
     );
     assert_eq!(report[2]["signature"]["code"], "long");
     assert_eq!(
