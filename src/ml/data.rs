@@ -74,10 +74,13 @@ pub fn check_integer(kind: &str, x: f64) -> Result<(), String> {
 /// [`check_integer`] for a cell read from `text`: an int64 literal is a `long` however close to its
 /// bounds, and a refused value is quoted as written (not as its nearest float).
 pub fn check_integer_text(kind: &str, text: &str, x: f64) -> Result<(), String> {
-    if kind == "long" && text.trim().parse::<i64>().is_ok() {
-        return Ok(());
-    }
-    check_integer_shown(kind, x, text.trim())
+    // The text is parsed only for a refused value (the last 512 below i64::MAX round up to 2^63).
+    check_integer_shown(kind, x, text.trim()).or_else(|why| {
+        match kind == "long" && text.trim().parse::<i64>().is_ok() {
+            true => Ok(()),
+            false => Err(why),
+        }
+    })
 }
 
 fn check_integer_shown(kind: &str, x: f64, shown: &str) -> Result<(), String> {
@@ -508,9 +511,11 @@ impl CsvChunks {
         let mut suspect = Vec::with_capacity(self.names.len());
         let mut kinds = Vec::with_capacity(self.names.len());
         for (name, values) in self.names.iter().zip(raw) {
-            // Read with a signature (predicting), the column has the signature's type.
+            // Read with a signature (predicting), a column has the signature's type, and one the model
+            // does not use is not typed (it is read as before, unused).
             let kind = match self.opts.expected.get(name) {
                 Some(expected) => known_type(expected),
+                None if !self.opts.expected.is_empty() => "string",
                 None => pandas_type(&values),
             };
             kinds.push(kind);
