@@ -75,12 +75,12 @@ pub fn check_integer(kind: &str, x: f64) -> Result<(), String> {
 /// bounds, and a refused value is quoted as written (not as its nearest float).
 pub fn check_integer_text(kind: &str, text: &str, x: f64) -> Result<(), String> {
     // The text is parsed only for a refused value (the last 512 below i64::MAX round up to 2^63).
-    check_integer_shown(kind, x, text.trim()).or_else(|why| {
-        match kind == "long" && text.trim().parse::<i64>().is_ok() {
-            true => Ok(()),
-            false => Err(why),
-        }
-    })
+    let checked = check_integer_shown(kind, x, text.trim());
+    if checked.is_err() && kind == "long" && text.trim().parse::<i64>().is_ok() {
+        Ok(())
+    } else {
+        checked
+    }
 }
 
 fn check_integer_shown(kind: &str, x: f64, shown: &str) -> Result<(), String> {
