@@ -15,6 +15,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$repeat" in ''|*[!0-9]*|0) echo "test.sh: --repeat takes a positive whole number, not '$repeat'" >&2; exit 2 ;; esac
+# What the suite needs from the machine (.ci/run installs these with apt-get): PostgreSQL for the team
+# server, Chromium for the `mlx ui` tests, openssl for the TLS test, Java for PySpark's spark_udf test.
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x "${MLX_TEST_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: the suite needs ${missing[*]}; install them (apt-get install ${missing[*]}, as .ci/run does)" >&2
+  exit 2
+fi
 VENV="${MLX_VENV:-$HOME/.cache/mlx-ci/venv}"
 if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2, pyspark, lightgbm, xgboost, skops; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null; then
   echo "test.sh: installing tests/requirements.txt into $VENV" >&2

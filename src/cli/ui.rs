@@ -9,10 +9,10 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct UiArgs {
     /// Address to bind (loopback unless told otherwise)
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, short = 'H', default_value = "127.0.0.1")]
     host: String,
     /// Port (0 picks a free one)
-    #[arg(long, default_value_t = 5050)]
+    #[arg(long, short = 'p', default_value_t = 5050)]
     port: u16,
     #[command(flatten)]
     server: super::serve::ServerArgs,

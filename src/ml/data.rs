@@ -4,13 +4,56 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Strings read as a missing value (pandas' defaults, less the exotic ones).
-const NA_STRINGS: [&str; 9] = [
-    "", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none",
+/// Strings read as a missing value: exactly pandas' default `na_values`, so a column has the type
+/// `pandas.read_csv` gives it (`none` is text to pandas, `n/a` and `<NA>` are gaps).
+const NA_STRINGS: [&str; 19] = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ];
 
 pub fn is_missing(s: &str) -> bool {
     NA_STRINGS.contains(&s.trim())
+}
+
+/// pandas' default `true_values` and `false_values`: a column of only these reads as `bool`.
+const TRUE_STRINGS: [&str; 3] = ["True", "TRUE", "true"];
+const FALSE_STRINGS: [&str; 3] = ["False", "FALSE", "false"];
+
+/// A boolean as pandas' `read_csv` reads it, spelled as pandas prints it (`True`/`False`); None for
+/// anything else.
+pub fn bool_literal(s: &str) -> Option<&'static str> {
+    let s = s.trim();
+    if TRUE_STRINGS.contains(&s) {
+        Some("True")
+    } else if FALSE_STRINGS.contains(&s) {
+        Some("False")
+    } else {
+        None
+    }
+}
+
+/// The MLflow column type of the dtype `pandas.read_csv` gives a column of these (trimmed) cells, `None`
+/// missing: `long` (int64) only when every cell is an integer literal within int64 (an optional sign and
+/// digits: `007` is 7, `59.0` and `1e3` are not integers) and none is missing; `double` (float64) for other
+/// numbers, gaps in an integer column, and a column with no value at all; `boolean` for a complete column of
+/// `True`/`False` (with gaps pandas keeps them as objects: `string`); `string` otherwise. A model's
+/// signature takes this type, so MLflow's schema check accepts the same file read by pandas.
+pub fn pandas_type(cells: &[Option<String>]) -> &'static str {
+    let complete = cells.iter().all(Option::is_some);
+    let all = |f: &dyn Fn(&str) -> bool| cells.iter().flatten().all(|v| f(v));
+    if cells.iter().flatten().next().is_none() {
+        "double"
+    } else if all(&|v| bool_literal(v).is_some()) {
+        if complete { "boolean" } else { "string" }
+    } else if all(&|v| parse_finite(v).is_some()) {
+        if complete && all(&|v| v.trim().parse::<i64>().is_ok()) {
+            "long"
+        } else {
+            "double"
+        }
+    } else {
+        "string"
+    }
 }
 
 /// A present (not missing) cell as a number: finite numbers only, so `inf` is refused rather than fed to
@@ -20,20 +63,41 @@ pub fn parse_finite(s: &str) -> Option<f64> {
 }
 
 /// Why `x` does not fit MLflow column type `kind`, if it does not: integer types (`long`, `integer`)
-/// refuse fractions and values out of their range instead of silently rounding or wrapping.
+/// refuse fractions and values out of their range instead of silently rounding or wrapping. The bound of
+/// `long` is 2^63 exclusive: `i64::MAX` rounds up to 2^63 as a float, so a float compare with it would let
+/// 2^63..2^63+1024 (which all read as 2^63) through. A cell whose text is an exact int64 is checked with
+/// [`check_integer_text`].
 pub fn check_integer(kind: &str, x: f64) -> Result<(), String> {
-    let (lo, hi) = match kind {
-        "long" => (-9_223_372_036_854_775_808.0, 9_223_372_036_854_775_807.0),
-        "integer" => (f64::from(i32::MIN), f64::from(i32::MAX)),
+    check_integer_shown(kind, x, &format_number(x))
+}
+
+/// [`check_integer`] for a cell read from `text`: an int64 literal is a `long` however close to its
+/// bounds, and a refused value is quoted as written (not as its nearest float).
+pub fn check_integer_text(kind: &str, text: &str, x: f64) -> Result<(), String> {
+    // The text is parsed only for a refused value (the last 512 below i64::MAX round up to 2^63).
+    let checked = check_integer_shown(kind, x, text.trim());
+    if checked.is_err() && kind == "long" && text.trim().parse::<i64>().is_ok() {
+        Ok(())
+    } else {
+        checked
+    }
+}
+
+fn check_integer_shown(kind: &str, x: f64, shown: &str) -> Result<(), String> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let (inside, lo, hi) = match kind {
+        "long" => ((-TWO_63..TWO_63).contains(&x), i64::MIN, i64::MAX),
+        "integer" => (
+            (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&x),
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+        ),
         _ => return Ok(()),
     };
     if x.fract() != 0.0 {
-        Err(format!("{} is not a whole number", format_number(x)))
-    } else if x < lo || x > hi {
-        Err(format!(
-            "{} is out of range for {kind} ({lo:.0}..{hi:.0})",
-            format_number(x)
-        ))
+        Err(format!("{shown} is not a whole number"))
+    } else if !inside {
+        Err(format!("{shown} is out of range for {kind} ({lo}..{hi})"))
     } else {
         Ok(())
     }
@@ -68,7 +132,8 @@ impl Column {
             Column::Text(v) => v[row].clone(),
         }
     }
-    /// MLflow's column type for the signature.
+    /// MLflow's column type judged from the values alone (integral numbers: `long`). For a column read
+    /// from a file, [`Table::mlflow_type`] is the type pandas gives the same file, the one for signatures.
     pub fn mlflow_type(&self) -> &'static str {
         match self {
             Column::Numeric(v) => {
@@ -109,6 +174,9 @@ pub struct Table {
     /// `(row, value)` — most likely bad data; [`Table::check_numeric`] turns it into an error for the
     /// columns a model uses.
     pub suspect: Vec<Option<(usize, String)>>,
+    /// Per column: its MLflow type as `pandas.read_csv` types the same cells (see [`pandas_type`]); for a
+    /// table not read from text, the type of its values ([`Column::mlflow_type`]).
+    pub kinds: Vec<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +222,17 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
 }
 
 impl Table {
+    /// A table of typed columns (not read from text): each column's type is that of its values.
+    pub fn new(names: Vec<String>, columns: Vec<Column>, n_rows: usize) -> Table {
+        Table {
+            suspect: vec![None; names.len()],
+            kinds: columns.iter().map(Column::mlflow_type).collect(),
+            names,
+            columns,
+            n_rows,
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.names
             .iter()
@@ -168,7 +247,16 @@ impl Table {
             columns: self.columns.iter().map(|c| c.select(rows)).collect(),
             n_rows: rows.len(),
             suspect: vec![None; self.names.len()],
+            kinds: self.kinds.clone(),
         }
+    }
+
+    /// The MLflow type of column `name` for a signature (see [`Table::kinds`]).
+    pub fn mlflow_type(&self, name: &str) -> Option<&'static str> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| self.kinds[i])
     }
 
     /// Refuse used columns that look numeric with some bad values (see `suspect`).
@@ -421,8 +509,18 @@ impl CsvChunks {
         }
         let mut columns = Vec::with_capacity(self.names.len());
         let mut suspect = Vec::with_capacity(self.names.len());
+        let mut kinds = Vec::with_capacity(self.names.len());
         for (name, values) in self.names.iter().zip(raw) {
-            let (column, bad) = type_column(&self.path, name, values, &self.opts, first_row)?;
+            // Read with a signature (predicting), a column has the signature's type, and one the model
+            // does not use is not typed (it is read as before, unused).
+            let kind = match self.opts.expected.get(name) {
+                Some(expected) => known_type(expected),
+                None if !self.opts.expected.is_empty() => "string",
+                None => pandas_type(&values),
+            };
+            kinds.push(kind);
+            let values = normalise_like_pandas(values, kind, name, &self.opts);
+            let (column, bad) = type_column(&self.path, name, values, kind, &self.opts, first_row)?;
             columns.push(column);
             suspect.push(bad);
         }
@@ -433,6 +531,7 @@ impl CsvChunks {
                 columns,
                 n_rows: n,
                 suspect,
+                kinds,
             },
         )))
     }
@@ -446,6 +545,38 @@ fn csv_error_text(e: &csv::Error) -> String {
     }
 }
 
+/// An MLflow column type as a static name (`string` for one mlx does not know).
+fn known_type(kind: &str) -> &'static str {
+    ["long", "integer", "double", "float", "boolean"]
+        .into_iter()
+        .find(|k| *k == kind)
+        .unwrap_or("string")
+}
+
+/// Cells of a column that is read as text although pandas reads it typed, spelled as pandas prints what it
+/// read, so a category learnt here is the key the pyfunc loader makes of pandas' value: a boolean column's
+/// `true` is `True`; a `--categorical` numeric column's `007` is `7` (and its signature says `long`).
+/// Columns a signature reads as `string` keep their text (models trained before this kept it too).
+fn normalise_like_pandas(
+    values: Vec<Option<String>>,
+    kind: &str,
+    name: &str,
+    opts: &ReadOptions,
+) -> Vec<Option<String>> {
+    let categorical = opts.categorical.iter().any(|c| c == name);
+    let rewrite = |f: &dyn Fn(&str) -> Option<String>| {
+        values
+            .iter()
+            .map(|v| v.as_deref().map(|s| f(s).unwrap_or_else(|| s.to_string())))
+            .collect()
+    };
+    match kind {
+        "boolean" => rewrite(&|s| bool_literal(s).map(str::to_string)),
+        "long" | "double" if categorical => rewrite(&|s| parse_finite(s).map(format_number)),
+        _ => values,
+    }
+}
+
 /// Decide a column's type: numeric when every value parses as a number. With an expected numeric type
 /// (a model's signature), a non-number is an error naming the row; a column that is over 90% numbers is
 /// read as text but remembered as suspect.
@@ -453,11 +584,13 @@ fn type_column(
     path: &Path,
     name: &str,
     values: Vec<Option<String>>,
+    kind: &str,
     opts: &ReadOptions,
     first_row: usize,
 ) -> Result<(Column, Option<(usize, String)>), DataError> {
     let expected = opts.expected.get(name).map(String::as_str);
-    if opts.categorical.iter().any(|c| c == name) || expected == Some("string") {
+    if opts.categorical.iter().any(|c| c == name) || expected == Some("string") || kind == "boolean"
+    {
         return Ok((Column::Text(values), None));
     }
     let parsed: Vec<Option<Result<f64, ()>>> = values
@@ -466,8 +599,8 @@ fn type_column(
         .collect();
     if let Some(kind) = expected {
         for (i, p) in parsed.iter().enumerate() {
-            if let Some(Ok(x)) = p {
-                check_integer(kind, *x).map_err(|why| DataError::Cell {
+            if let (Some(Ok(x)), Some(text)) = (p, &values[i]) {
+                check_integer_text(kind, text, *x).map_err(|why| DataError::Cell {
                     path: path.to_path_buf(),
                     column: name.into(),
                     row: i + first_row,
@@ -533,9 +666,9 @@ pub fn colspec(table: &Table, names: &[String]) -> serde_json::Value {
         names
             .iter()
             .filter_map(|n| {
-                table.column(n).map(
-                    |c| serde_json::json!({"type": c.mlflow_type(), "name": n, "required": true}),
-                )
+                table
+                    .mlflow_type(n)
+                    .map(|kind| serde_json::json!({"type": kind, "name": n, "required": true}))
             })
             .collect(),
     )
@@ -567,6 +700,88 @@ mod tests {
         );
         assert_eq!(t.columns[0].mlflow_type(), "long");
         assert_eq!(t.columns[2].mlflow_type(), "double");
+    }
+
+    #[test]
+    fn column_types_are_the_ones_pandas_reads() {
+        let (_d, p) = write(
+            "a,b,c,d,e,f,g,h\n59.0,1e3,1,True,007,true,True,-3\n127.0,2,,False,010,FALSE,,+4\n",
+        );
+        let t = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(
+            t.kinds,
+            [
+                "double", "double", "double", "boolean", "long", "boolean", "string", "long"
+            ]
+        );
+        assert_eq!(t.mlflow_type("e"), Some("long"));
+        // Booleans are categories spelled as pandas prints them; a categorical number as it reads.
+        assert_eq!(
+            t.column("f"),
+            Some(&Column::Text(vec![
+                Some("True".into()),
+                Some("False".into())
+            ]))
+        );
+        let opts = ReadOptions {
+            categorical: vec!["e".into()],
+            ..Default::default()
+        };
+        let t = Table::read_csv(&p, &opts).unwrap();
+        assert_eq!(
+            t.column("e"),
+            Some(&Column::Text(vec![Some("7".into()), Some("10".into())]))
+        );
+        assert_eq!(t.mlflow_type("e"), Some("long"));
+        assert_eq!(pandas_type(&[None, None]), "double");
+        let (_d, p) = write("a,b\n1,x\nn/a,none\n<NA>,y\n");
+        let t = Table::read_csv(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(t.kinds, ["double", "string"]);
+        assert_eq!(
+            t.column("a"),
+            Some(&Column::Numeric(vec![Some(1.0), None, None]))
+        );
+        assert_eq!(pandas_type(&[Some("9223372036854775808".into())]), "double");
+    }
+
+    #[test]
+    fn longs_past_i64_max_are_out_of_range_though_they_round_to_it() {
+        let range = "out of range for long (-9223372036854775808..9223372036854775807)";
+        for text in ["9223372036854775808", "9223372036854776832", "1e19"] {
+            let x = parse_finite(text).unwrap();
+            assert_eq!(
+                check_integer_text("long", text, x),
+                Err(format!("{text} is {range}"))
+            );
+            assert!(check_integer("long", x).is_err(), "{text}");
+        }
+        assert_eq!(
+            check_integer("long", 9_223_372_036_854_775_807.0),
+            Err(format!("9223372036854776000 is {range}")),
+            "as a float, i64::MAX is 2^63"
+        );
+        for text in ["9223372036854775807", "-9223372036854775808", "7"] {
+            let x = parse_finite(text).unwrap();
+            assert_eq!(check_integer_text("long", text, x), Ok(()), "{text}");
+        }
+        assert_eq!(check_integer("long", -9_223_372_036_854_775_808.0), Ok(()));
+        assert_eq!(
+            check_integer("integer", 2_147_483_648.0),
+            Err("2147483648 is out of range for integer (-2147483648..2147483647)".into())
+        );
+        assert_eq!(check_integer("integer", 2_147_483_647.0), Ok(()));
+        let (_d, p) = write("age\n9223372036854775807\n9223372036854775809\n");
+        let opts = ReadOptions {
+            expected: [("age".to_string(), "long".to_string())].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            Table::read_csv(&p, &opts).unwrap_err().to_string(),
+            format!(
+                "{}: column 'age', row 3: 9223372036854775809 is {range} (the model expects long)",
+                p.display()
+            )
+        );
     }
 
     #[test]

@@ -71,11 +71,12 @@ def _format_number(x):
 
 
 def _key(value):
-    """A cell as a lookup key: text as is, numbers formatted as mlx formats them."""
+    """A cell as a lookup key: text as is, booleans as pandas prints them (mlx learns a column of
+    ``True``/``False`` so), numbers formatted as mlx formats them."""
     if isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):
-        return _format_number(int(value))
+        return "True" if value else "False"
     return _format_number(value)
 
 

@@ -203,7 +203,7 @@ impl Preprocessor {
         let mut feature_names = Vec::new();
         for name in &opts.features {
             let col = column(table, name)?;
-            let kind = col.mlflow_type();
+            let kind = table.mlflow_type(name).unwrap_or(col.mlflow_type());
             inputs.push(InputColumn {
                 name: name.clone(),
                 kind: kind.into(),

@@ -49,6 +49,9 @@ pub fn train(
         model: p.model.name().into(),
         why,
     })?;
+    // The features too (a value missing from a --map, a category only the test rows have): bad data
+    // fails before any run starts.
+    let m = ml_train::matrices(opts, &p)?;
     let (run_id, experiment_id, own_run) = match &opts.run_id {
         Some(id) => {
             let run = store
@@ -71,7 +74,7 @@ pub fn train(
             (info.run_id, exp.experiment_id, true)
         }
     };
-    match train_in_run(store, opts, &p, &run_id, progress) {
+    match train_in_run(store, opts, &p, m, &run_id, progress) {
         Ok(mut report) => {
             report.experiment_id = experiment_id;
             if own_run {
@@ -99,10 +102,10 @@ fn train_in_run(
     store: &dyn TrackingStore,
     opts: &TrainOptions,
     p: &Prepared,
+    m: ml_train::Matrices,
     run_id: &str,
     progress: &(dyn Fn() + Sync),
 ) -> anyhow::Result<TrainReport> {
-    let m = ml_train::matrices(opts, p)?;
     let params = ml_train::recorded_params(opts, p, m.pre.n_features());
     let tags = vec![
         ("estimator".to_string(), p.model.name().to_string()),

@@ -302,6 +302,7 @@ fn type_name(kind: &str) -> &'static str {
     match kind {
         "long" | "integer" => "int64",
         "string" => "str",
+        "boolean" => "bool",
         _ => "float64",
     }
 }
@@ -357,12 +358,18 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
                 "Invalid input. All columns must have the same length.",
             ));
         }
-        let column = if input.kind == "string" {
+        let column = if input.kind == "string" || input.kind == "boolean" {
+            let boolean = input.kind == "boolean";
             Column::Text(
                 values
                     .into_iter()
                     .map(|v| match v {
                         Value::Null => None,
+                        // A boolean column's categories are spelled as pandas prints them.
+                        Value::Bool(b) if boolean => Some(if b { "True" } else { "False" }.into()),
+                        Value::String(s) if boolean => {
+                            Some(crate::ml::data::bool_literal(&s).map_or(s, str::to_string))
+                        }
                         Value::String(s) => Some(s),
                         other => Some(crate::ml::data::format_number(
                             other.as_f64().unwrap_or(f64::NAN),
@@ -398,7 +405,13 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
                         return Err(incompatible(format!("Got {}", brief(&other.to_string()))));
                     }
                 };
-                if let Some(x) = x {
+                // An exact int64 is a long even where the float rounds past i64::MAX.
+                let exact = match v {
+                    Value::Number(n) => n.is_i64(),
+                    Value::String(s) => s.trim().parse::<i64>().is_ok(),
+                    _ => false,
+                };
+                if let Some(x) = x.filter(|_| !(exact && input.kind == "long")) {
                     crate::ml::data::check_integer(&input.kind, x)
                         .map_err(|why| incompatible(format!("Error: '{why}'")))?;
                 }
@@ -409,12 +422,7 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         names.push(input.name.clone());
         out.push(column);
     }
-    Ok(Table {
-        suspect: vec![None; names.len()],
-        names,
-        columns: out,
-        n_rows,
-    })
+    Ok(Table::new(names, out, n_rows))
 }
 
 /// Parse a CSV body (header row required) with the signature's types.
@@ -444,16 +452,15 @@ pub fn parse_csv(body: &[u8], inputs: &[InputColumn]) -> Result<Table, ProtocolE
     .map_err(|e| csv_error(e.to_string()))?;
     let table = match chunks.next_chunk().map_err(|e| csv_error(e.to_string()))? {
         Some((_, t)) => t,
-        None => Table {
-            names: chunks.names().to_vec(),
-            columns: chunks
+        None => Table::new(
+            chunks.names().to_vec(),
+            chunks
                 .names()
                 .iter()
                 .map(|_| Column::Numeric(Vec::new()))
                 .collect(),
-            n_rows: 0,
-            suspect: vec![None; chunks.names().len()],
-        },
+            0,
+        ),
     };
     // Reuse the JSON path's checks (missing inputs, types) through columns.
     let columns: Columns = table
@@ -566,6 +573,44 @@ mod tests {
         assert_eq!(
             e.body().split(", \"message\"").next().unwrap(),
             "{\"error_code\": \"BAD_REQUEST\""
+        );
+    }
+
+    #[test]
+    fn longs_are_bounded_exactly_and_booleans_are_pandas_spelled() {
+        let table = |body: &str| to_table(parse_json(body.as_bytes()).unwrap(), &inputs());
+        for pclass in [
+            "9223372036854775808",
+            "9223372036854776832",
+            "\"9223372036854775808\"",
+        ] {
+            let e = table(&format!(
+                r#"{{"inputs":{{"Pclass":[{pclass}],"Sex":["m"],"Age":[1]}}}}"#
+            ))
+            .unwrap_err();
+            assert!(
+                e.message.contains("is out of range for long"),
+                "{pclass}: {}",
+                e.message
+            );
+        }
+        for pclass in ["9223372036854775807", "\"-9223372036854775808\""] {
+            let body = format!(r#"{{"inputs":{{"Pclass":[{pclass}],"Sex":["m"],"Age":[1]}}}}"#);
+            assert!(table(&body).is_ok(), "{pclass}");
+        }
+        let flag = [InputColumn {
+            name: "Flag".into(),
+            kind: "boolean".into(),
+        }];
+        let cols = parse_json(br#"{"inputs":{"Flag":[true,false,"true",null]}}"#).unwrap();
+        assert_eq!(
+            to_table(cols, &flag).unwrap().columns[0],
+            Column::Text(vec![
+                Some("True".into()),
+                Some("False".into()),
+                Some("True".into()),
+                None
+            ])
         );
     }
 

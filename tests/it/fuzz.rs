@@ -65,15 +65,14 @@ fn skops_bytes(bytes: &[u8]) -> bool {
     let Ok(model) = mlx::ml::foreign::sklearn::from_skops(bytes, Some(inputs)) else {
         return false;
     };
-    let table = mlx::ml::data::Table {
-        names: vec!["a".into(), "b".into()],
-        columns: vec![
+    let table = mlx::ml::data::Table::new(
+        vec!["a".into(), "b".into()],
+        vec![
             mlx::ml::data::Column::Numeric(vec![Some(0.1), None]),
             mlx::ml::data::Column::Numeric(vec![Some(0.7), Some(f64::MAX)]),
         ],
-        n_rows: 2,
-        suspect: vec![None, None],
-    };
+        2,
+    );
     let _ = model.predict(&table, 0);
     true
 }

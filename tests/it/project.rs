@@ -3,6 +3,7 @@
 use crate::common::TestStore;
 use crate::train::titanic;
 use std::fs;
+use std::path::Path;
 
 fn project(s: &TestStore) -> String {
     let text = format!(
@@ -322,4 +323,49 @@ fn the_readme_main_job_runs_end_to_end() {
         .collect();
     assert_eq!(preds.len(), 3, "a header and the two passengers: {stdout}");
     assert!(dir.path().join("mlruns").is_dir());
+}
+
+/// The repo's MLproject.toml names its parameters as `mlx train` records them: a run made by `mlx run` holds
+/// one param per hyperparameter (not `c` and `C`, `seed` and `random_state`).
+#[test]
+fn the_repo_project_records_one_param_per_hyperparameter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = TestStore::new();
+    let dir = s.dir.path();
+    fs::create_dir(dir.join("examples")).unwrap();
+    fs::copy(
+        root.join("examples/titanic.csv"),
+        dir.join("examples/titanic.csv"),
+    )
+    .unwrap();
+    fs::copy(root.join("MLproject.toml"), dir.join("MLproject.toml")).unwrap();
+    for (entry, args) in [
+        ("main", vec!["-P", "C=0.5"]),
+        ("forest", vec!["-P", "n_estimators=5"]),
+    ] {
+        let mut cmd = s.mlx();
+        cmd.current_dir(dir).args(["run", entry]).args(&args);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{entry}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let runs = s.json(&["runs", "list", "--experiment", "titanic"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let params = run["params"].as_object().unwrap();
+        let mut lower: Vec<String> = params.keys().map(|k| k.to_lowercase()).collect();
+        lower.dedup();
+        assert_eq!(lower.len(), params.len(), "{params:?}");
+        assert!(params.get("seed").is_none(), "{params:?}");
+        assert_eq!(params["random_state"], "42");
+    }
+    let main = runs
+        .iter()
+        .find(|r| r["params"]["model"] == "logistic-regression")
+        .unwrap();
+    assert_eq!(main["params"]["C"], "0.5");
 }

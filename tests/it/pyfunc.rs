@@ -601,3 +601,179 @@ fn the_loaders_knn_search_keeps_the_heaps_rows_on_hard_data() {
     );
     assert_eq!(stdout.trim(), "ok 48");
 }
+
+/// Cells that pandas types differently from how they look: integral floats (`59.0`), exponents (`1e3`),
+/// an integer column with gaps, booleans with and without gaps, leading zeros (`007`), gaps spelled `n/a`.
+fn pandas_edge_csv(dir: &Path) -> PathBuf {
+    let mut out = String::from("age,amount,visits,flag,member,code,count,colour,weight,label\n");
+    for i in 0..48 {
+        let age = 20 + (i * 7) % 50;
+        let amount = if i % 3 == 0 {
+            "1e3".to_string()
+        } else {
+            format!("{}", 100 + i * 10)
+        };
+        let visits = if i % 7 == 3 {
+            String::new()
+        } else {
+            format!("{}", i % 5)
+        };
+        let flag = if (i * 5) % 3 == 0 { "True" } else { "False" };
+        let member = match i % 9 {
+            4 => "",
+            k if k % 2 == 0 => "True",
+            _ => "False",
+        };
+        let code = format!("{:03}", [7, 10, 42][i % 3]);
+        let colour = ["red", "green", "blue"][(i * 11) % 3];
+        let label = if age + (i % 4) * 9 > 45 { "yes" } else { "no" };
+        // pandas' other missing-value spellings.
+        let weight = match i % 10 {
+            2 => "n/a".to_string(),
+            6 => "<NA>".to_string(),
+            k => format!("{}", 50 + k * 3),
+        };
+        out.push_str(&format!(
+            "{age}.0,{amount},{visits},{flag},{member},{code},{},{colour},{weight},{label}\n",
+            i % 13
+        ));
+    }
+    let path = dir.join("edge.csv");
+    fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn signatures_are_what_pandas_reads_and_mlflow_predicts_on_pandas_read_csv() {
+    let s = TestStore::new();
+    let dir = s.dir.path();
+    let written =
+        crate::common::interop_json("pandas_signature.py", &["write".as_ref(), dir.as_os_str()]);
+    assert_eq!(written, json!(["diabetes.csv", "wine.csv"]));
+    let edge = pandas_edge_csv(dir);
+    let wine = dir.join("wine.csv");
+    let diabetes = dir.join("diabetes.csv");
+    let every = "age,amount,visits,flag,member,code,count,colour,weight";
+    let plan: Vec<(&str, &Path, Vec<&str>)> = vec![
+        (
+            "e-lr",
+            &edge,
+            vec!["--target", "label", "--features", every, "--na", "mean"],
+        ),
+        (
+            "e-gb",
+            &edge,
+            vec![
+                "--target",
+                "label",
+                "--na",
+                "median",
+                "--model",
+                "gradient-boosting",
+            ],
+        ),
+        (
+            "e-cat",
+            &edge,
+            vec![
+                "--target",
+                "label",
+                "--na",
+                "mean",
+                "--model",
+                "random-forest",
+                "--categorical",
+                "code",
+                "--encoding",
+                "ordinal",
+            ],
+        ),
+        ("w-lr", &wine, vec!["--target", "quality"]),
+        (
+            "w-dt",
+            &wine,
+            vec!["--target", "quality", "--model", "decision-tree"],
+        ),
+        (
+            "d-lin",
+            &diabetes,
+            vec![
+                "--target",
+                "progression",
+                "--na",
+                "mean",
+                "--model",
+                "linear-regression",
+            ],
+        ),
+        (
+            "d-rf",
+            &diabetes,
+            vec![
+                "--target",
+                "progression",
+                "--na",
+                "mean",
+                "--model",
+                "random-forest",
+            ],
+        ),
+    ];
+    let mut spec = Vec::new();
+    let mut expected = Vec::new();
+    for (name, data, args) in &plan {
+        let t = train_registered(&s, name, data, args);
+        let uri = format!("models:/{name}@Champion");
+        expected.push(mlx_predict(&s, &uri, &t.data)["predictions"].clone());
+        spec.push(json!({"name": name, "uri": uri, "data": t.data}));
+    }
+    let path = dir.join("spec-pandas.json");
+    fs::write(&path, Value::from(spec).to_string()).unwrap();
+    let out = std::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pandas_signature.py"))
+        .arg("check")
+        .arg(&path)
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (entry, exp) in report.as_array().unwrap().iter().zip(&expected) {
+        let name = &entry["name"];
+        assert_eq!(entry["signature"], entry["pandas"], "{name}");
+        assert!(entry.get("error").is_none(), "{name}: {}", entry["error"]);
+        let got = entry["predictions"].as_array().unwrap();
+        let exp = exp.as_array().unwrap();
+        assert_eq!(got.len(), exp.len(), "{name}");
+        for (i, (g, e)) in got.iter().zip(exp).enumerate() {
+            match e.get("prediction") {
+                Some(label) => assert_eq!(g, label, "{name} row {i}"),
+                None => {
+                    let (g, e) = (g.as_f64().unwrap(), e.as_f64().unwrap());
+                    assert!(
+                        (g - e).abs() <= 1e-9 * e.abs().max(1.0),
+                        "{name} row {i}: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+    // The types themselves, as pandas gives them (the edge file's columns, in order).
+    assert_eq!(
+        report[0]["pandas"],
+        json!({"age": "double", "amount": "double", "visits": "double", "flag": "boolean",
+               "member": "string", "code": "long", "count": "long", "colour": "string",
+               "weight": "double"})
+    );
+    assert_eq!(report[2]["signature"]["code"], "long");
+    assert_eq!(
+        report[3]["pandas"],
+        json!({"alcohol": "double", "acidity": "double", "sulphates": "double", "organic": "boolean",
+               "region": "string"})
+    );
+}

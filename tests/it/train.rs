@@ -550,3 +550,42 @@ fn models_in_mlflow_2_layout_and_plain_folders_load() {
         "{err}"
     );
 }
+
+/// Bad data fails before any run starts: a value a `--map` does not list (in the training or the test
+/// rows), a code that is not a number, a mapped column that is not a feature. No run is left behind.
+#[test]
+fn a_bad_map_value_fails_before_any_run_starts() {
+    let s = TestStore::new();
+    let data = titanic();
+    let data = data.to_str().unwrap();
+    let base = ["train", "--data", data, "--target", "Survived"];
+    let features = ["--features", "Pclass,Sex,Age"];
+    for (map, message) in [
+        (
+            "Sex=male:0",
+            "column 'Sex', row 330: value \"female\" is not in --map Sex= (known: male)",
+        ),
+        (
+            "Sex=male:0,female:x",
+            "--map 'Sex=male:0,female:x': 'x' is not a number",
+        ),
+        (
+            "Sexx=male:0",
+            "--map names column 'Sexx', which is not a feature",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(features);
+        args.extend(["--map", map]);
+        let err = s.fails(&args);
+        assert!(err.contains(message), "{map}: {err}");
+        assert!(!err.contains("FAILED"), "{map}: {err}");
+    }
+    let out = s
+        .mlx()
+        .args(["runs", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}

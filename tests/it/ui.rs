@@ -1093,3 +1093,93 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
 
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// A registered model whose `meta.yaml` names another model than its folder is skipped with a warning
+/// (the runs list and run pages still answer) and `mlx doctor` reports it.
+#[test]
+fn a_registered_model_named_unlike_its_folder_is_skipped_and_reported() {
+    let s = TestStore::new();
+    let run = train(&s, &["--register", "churn"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    train(&s, &["--register", "kept"]);
+    let meta = s.root().join("models/churn/meta.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("name: churn", "name: other")).unwrap();
+    let server = start_ui(&s, &[]);
+    let (status, runs) = get(&server, "/api/experiments/0/runs");
+    assert_eq!(status, 200, "{runs}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
+    let (status, shown) = get(&server, &format!("/api/runs/{run}"));
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["model_versions"], serde_json::json!([]));
+    let (_, models) = get(&server, "/api/models");
+    let names: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kept"]);
+    let out = s.mlx().args(["models", "list"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "warning: skipping {}: registered model name 'other' differs from its folder 'churn'",
+            meta.display()
+        )
+    );
+    let out = s.mlx().args(["doctor", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let findings: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        findings,
+        serde_json::json!([{
+            "path": meta,
+            "problem": "registered model name 'other' differs from its folder 'churn' (listings skip the model)",
+            "fix": null,
+            "fixed": false
+        }])
+    );
+}
+
+/// The long flags of `mlx ui --help` or `mlx serve --help`, each with its short flag if it has one.
+fn flags(s: &TestStore, command: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    let help = s.ok(&[command, "--help"]);
+    help.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (short, rest) = match line.strip_prefix('-') {
+                Some(r) if !r.starts_with('-') => {
+                    (Some(r[..1].to_string()), r[1..].trim_start_matches(", "))
+                }
+                _ => (None, line),
+            };
+            let long = rest.strip_prefix("--")?.split([' ', '=']).next()?;
+            Some((long.to_string(), short))
+        })
+        .collect()
+}
+
+/// `mlx ui -p 5078` works as `mlx serve -p` does: every flag the two share has the same short flag.
+#[test]
+fn ui_and_serve_share_their_short_flags() {
+    let s = TestStore::new();
+    let (ui, serve) = (flags(&s, "ui"), flags(&s, "serve"));
+    let shared: Vec<(&String, &Option<String>, &Option<String>)> = ui
+        .iter()
+        .filter_map(|(long, short)| serve.get(long).map(|other| (long, short, other)))
+        .collect();
+    assert!(shared.len() >= 8, "{shared:?}");
+    for (long, a, b) in &shared {
+        assert_eq!(a, b, "--{long}: ui {a:?}, serve {b:?}");
+    }
+    assert_eq!(ui["port"].as_deref(), Some("p"));
+    assert_eq!(ui["host"].as_deref(), Some("H"));
+    let mut cmd = s.mlx_std();
+    cmd.args(["ui", "-p", "0", "-H", "127.0.0.1"]);
+    let server = crate::serve::Server::spawn(cmd, "mlx ui: listening on http://127.0.0.1:");
+    let (status, _) = get(&server, "/api/experiments");
+    assert_eq!(status, 200);
+}

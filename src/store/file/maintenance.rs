@@ -131,6 +131,17 @@ impl FileStore {
             if !dir.join(META).is_file() {
                 continue;
             }
+            if let Err(e) = self.read_registered_model(&name) {
+                let why = match e {
+                    StoreError::Corrupt { why, .. } => why,
+                    other => other.to_string(),
+                };
+                note(
+                    dir.join(META),
+                    format!("{why} (listings skip the model)"),
+                    None,
+                );
+            }
             let versions = self.version_numbers(&dir)?;
             for v in &versions {
                 if let Err(e) = self.read_version(&name, *v) {

@@ -338,6 +338,19 @@ impl FileStore {
             path: &path,
             meta: &m,
         };
+        // A model is found by its folder; a different name inside would send every lookup of the name
+        // it reports (the UI's runs list, for one) to a folder that does not exist.
+        let recorded = f.string("name")?;
+        if recorded != name {
+            return Err(StoreError::Corrupt {
+                path,
+                why: format!(
+                    "registered model name '{}' differs from its folder '{}'",
+                    crate::redact::brief(&recorded),
+                    crate::redact::brief(name)
+                ),
+            });
+        }
         let mut live = Vec::new();
         for v in self.version_numbers(&dir)? {
             if let Ok(mv) = self.read_version(name, v)
@@ -347,7 +360,7 @@ impl FileStore {
             }
         }
         Ok(RegisteredModel {
-            name: f.string("name")?,
+            name: recorded,
             description: f.opt_string("description")?,
             creation_timestamp: f.opt_int("creation_timestamp")?,
             last_updated_timestamp: f.opt_int("last_updated_timestamp")?,
