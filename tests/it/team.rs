@@ -24,6 +24,10 @@ macro_rules! both_backends {
             fn mlflow_server() {
                 super::$scenario(&crate::common::TestStore::on_server());
             }
+            #[test]
+            fn sqlite_store() {
+                super::$scenario(&crate::common::TestStore::on_sqlite());
+            }
         }
     };
 }
