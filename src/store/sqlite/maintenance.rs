@@ -9,6 +9,9 @@ use rusqlite::params;
 /// The rows of a run in every table that refers to it, children first.
 const RUN_TABLES: [&str; 4] = ["metrics", "latest_metrics", "params", "tags"];
 
+/// What gc removes: experiments (id, artifact location) and runs (id, artifact URI).
+type Doomed = (Vec<(i64, String)>, Vec<(String, String)>);
+
 impl SqliteStore {
     /// Check the database; with `fix`, remove aliases that point at a missing or deleted version.
     pub fn doctor(&self, fix: bool) -> Result<Vec<Finding>> {
@@ -67,7 +70,7 @@ impl SqliteStore {
     /// deleted experiments with all their runs; artifact folders too. `dry_run`: only say what.
     pub fn gc(&self, older_than_ms: Option<i64>, dry_run: bool) -> Result<Vec<Removed>> {
         let cutoff = older_than_ms.map_or(i64::MAX, |age| crate::store::now_ms() - age);
-        let (experiments, runs): (Vec<(i64, String)>, Vec<(String, String)>) = self.read(|c| {
+        let (experiments, runs): Doomed = self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT experiment_id, artifact_location FROM experiments \
                  WHERE lifecycle_stage = 'deleted' AND COALESCE(last_update_time, 0) <= ?1 ORDER BY experiment_id",
