@@ -41,8 +41,24 @@ for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' OR
         idx[iname] = [r[2], r[3], [x[2] for x in c.execute(f'PRAGMA index_info("{r[1]}")')]]
         out["indexes"] += 1
     out["tables"][name] = {"columns": cols, "foreign_keys": fks, "indexes": idx}
+def parts(body):
+    # A table's columns and constraints, split at top-level commas and sorted: MLflow's own migrations
+    # emit the constraints of one table in a different order from one database to the next.
+    out, depth, cur = [], 0, ""
+    for ch in body:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            out.append(cur.strip()); cur = ""
+        else:
+            cur += ch
+    out.append(cur.strip())
+    return sorted(out)
 for (sql,) in c.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"):
-    out["ddl"].append(re.sub(r"\s+", " ", sql.replace("IF NOT EXISTS ", "")).strip())
+    sql = re.sub(r"\s+", " ", sql.replace("IF NOT EXISTS ", "")).strip()
+    if sql.startswith("CREATE TABLE"):
+        head, body = sql.split("(", 1)
+        sql = head.strip() + " (" + ", ".join(parts(body.rsplit(")", 1)[0])) + ")"
+    out["ddl"].append(sql)
 out["ddl"].sort()
 out["alembic"] = [r[0] for r in c.execute("SELECT version_num FROM alembic_version")]
 out["workspaces"] = [r[0] for r in c.execute("SELECT name FROM workspaces")]

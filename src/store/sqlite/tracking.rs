@@ -850,7 +850,10 @@ mod tests {
         let (_dir, store) = store();
         let run = new_run(&store);
         let batch = |value: &str| Batch {
-            params: vec![(format!("new{value}"), value.into()), ("lr".into(), value.into())],
+            params: vec![
+                (format!("new{value}"), value.into()),
+                ("lr".into(), value.into()),
+            ],
             metrics: vec![("m".into(), point(0, 1, 1.0))],
             tags: vec![("t".into(), value.into())],
         };
