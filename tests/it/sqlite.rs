@@ -545,3 +545,60 @@ print(json.dumps({
         metrics + params.len() + runs.len() + versions.len()
     );
 }
+
+/// `mlx gc` removes a deleted run's rows and folder; `mlx doctor` finds an alias pointing at no version
+/// and `--fix` removes it.
+#[test]
+fn gc_and_doctor_work_on_the_database() {
+    let s = TestStore::on_sqlite();
+    let keep = s.start(&["--experiment", "g", "--name", "keep"]);
+    let gone = s.start(&["--experiment", "g", "--name", "gone"]);
+    let file = s.dir.path().join("a.txt");
+    std::fs::write(&file, "x").unwrap();
+    for run in [&keep, &gone] {
+        s.ok(&["log", "artifact", "--run", run, file.to_str().unwrap()]);
+        s.ok(&["log", "metric", "--run", run, "m", "1"]);
+    }
+    let folder = |run: &str| s.dir.path().join("mlruns/1").join(run);
+    assert!(folder(&gone).join("artifacts/a.txt").is_file());
+    s.ok(&["runs", "delete", &gone]);
+    let removed = s.json(&["gc"]);
+    assert_eq!(removed.as_array().unwrap().len(), 1, "{removed}");
+    assert_eq!(removed[0]["id"], gone.as_str());
+    assert!(!folder(&gone).exists());
+    assert!(folder(&keep).join("artifacts/a.txt").is_file());
+    let all = s.json(&["runs", "list", "--all"]);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let db = s.dir.path().join("mlflow.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let rows: i64 = c
+        .query_row(
+            "SELECT count(*) FROM metrics WHERE run_uuid = ?1",
+            [&gone],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0);
+
+    s.ok(&["doctor"]);
+    c.execute(
+        "INSERT INTO registered_models (name, workspace) VALUES ('m', 'default')",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO registered_model_aliases (alias, version, name, workspace) VALUES ('Champion', 9, 'm', 'default')",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let out = s.mlx().args(["doctor", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let findings: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        findings[0]["problem"],
+        "alias 'Champion' of registered model 'm' points at version 9, which does not exist or is deleted"
+    );
+    s.ok(&["doctor", "--fix"]);
+    s.ok(&["doctor"]);
+}
