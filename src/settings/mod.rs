@@ -234,6 +234,9 @@ pub fn sqlite_path(uri: &str) -> Result<PathBuf, SettingsError> {
         .get("sqlite:".len()..)
         .filter(|_| uri[.."sqlite:".len()].eq_ignore_ascii_case("sqlite:"))
         .ok_or_else(|| bad("not a sqlite: URI"))?;
+    if rest == "//" {
+        return Err(bad("an in-memory database cannot be shared; name a file"));
+    }
     let Some(path) = rest.strip_prefix("///") else {
         return Err(bad(
             "expected three slashes after sqlite: and then the file's path",
