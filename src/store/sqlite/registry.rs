@@ -16,7 +16,19 @@ const DELETED_STAGE: &str = "Deleted_Internal";
 
 /// The local folder an artifact location names (a plain path or a `file:` URI).
 fn local_dir(location: &str) -> Result<PathBuf> {
-    file_uri_to_path(location).ok_or_else(|| StoreError::InvalidValue {
+    // A scheme other than `file:` (`mlflow-artifacts:/1/...`, `s3://...`) is not a folder of this machine.
+    let scheme = location
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| !s.contains('/'));
+    let local = match scheme {
+        None => true,
+        Some(s) => s.eq_ignore_ascii_case("file"),
+    };
+    local
+        .then(|| file_uri_to_path(location))
+        .flatten()
+        .ok_or_else(|| StoreError::InvalidValue {
         what: format!("artifact location '{location}'"),
         why: "mlx reads and writes only local artifacts of a SQLite store itself; for artifacts a tracking \
               server keeps (mlflow-artifacts:, s3:, ...), point mlx at that server (--tracking-uri http://host:port)"
