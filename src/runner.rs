@@ -244,11 +244,43 @@ fn tee(
 
 /// Child processes may run elsewhere: hand them an absolute store location.
 pub fn absolute_tracking_uri(uri: &str) -> String {
+    // `sqlite:///rel.db` (SQLAlchemy's relative form) becomes `sqlite:////abs/rel.db`.
+    if let Some(rel) = uri.strip_prefix("sqlite:///")
+        && !rel.starts_with('/')
+        && !rel.is_empty()
+    {
+        let path = std::path::Path::new(rel);
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return format!("sqlite:///{}", abs.display());
+    }
     match crate::store::uri::file_uri_to_path(uri) {
         Some(p) => std::path::absolute(&p)
             .unwrap_or(p)
             .to_string_lossy()
             .into_owned(),
         None => uri.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_tracking_uri;
+
+    #[test]
+    fn children_get_an_absolute_store_location() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute_tracking_uri("sqlite:///mlflow.db"),
+            format!("sqlite:///{}", cwd.join("mlflow.db").display())
+        );
+        assert_eq!(
+            absolute_tracking_uri("sqlite:////abs/m.db"),
+            "sqlite:////abs/m.db"
+        );
+        assert_eq!(
+            absolute_tracking_uri("mlruns"),
+            cwd.join("mlruns").display().to_string()
+        );
+        assert_eq!(absolute_tracking_uri("http://h:5000"), "http://h:5000");
     }
 }

@@ -8,6 +8,7 @@ pub mod meta;
 pub mod metric_file;
 pub mod model_uri;
 pub mod rest;
+pub mod sqlite;
 pub mod uri;
 pub mod validate;
 
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 pub use file::FileStore;
 pub use model_uri::{ModelUri, VersionRef, Which};
 pub use rest::RestStore;
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
