@@ -26,6 +26,7 @@ mod security_data;
 mod serve;
 mod sklearn_twins;
 mod sqlite;
+mod sqlite_interop;
 mod team;
 mod train;
 mod trust;
