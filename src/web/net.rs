@@ -18,6 +18,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Longest wait for a request's head, a first one or the next on a kept-alive connection.
     pub header_timeout: Duration,
+    /// Longest a request body may take to arrive, plus a second per `body::MIN_RATE` bytes received.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
         Limits {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -46,13 +49,18 @@ fn connection_cap(wanted: usize) -> usize {
     wanted.min(room).max(1)
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish.
+/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish. Every request
+/// body gets the read deadline of `limits.body_timeout` (408 after it).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        limits.body_timeout,
+        super::body::with_deadline,
+    ));
     let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
