@@ -778,7 +778,7 @@ async fn follow_aliases(state: Arc<AppState>) {
                             current.uri,
                             v.version,
                             current.version_label(),
-                            crate::redact::brief(&format!("{e:#}"))
+                            format!("{e:#}").replace('\n', " ")
                         );
                         reported.insert(current.uri.clone(), v.version);
                     }

@@ -175,6 +175,35 @@ fn sigterm_ends_the_server_while_a_huge_request_is_parsing() {
     );
 }
 
+/// `--timeout` holds for parsing too: an 8 MB body of 4,000 records (few enough rows to be predicted in
+/// place) cannot be parsed in a millisecond on any machine, so it is a 504, and the server goes on.
+#[test]
+fn a_big_body_is_parsed_within_the_request_timeout() {
+    let s = TestStore::new();
+    let name = champion(&s);
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            &format!("models:/{name}/1"),
+            "--timeout",
+            "0.001",
+        ],
+    );
+    let pad = " ".repeat(2_000);
+    let record = format!(r#"{{"Pclass":3,{pad}"Sex":"male",{pad}"Age":22.0,{pad}"Fare":7.25}}"#);
+    let body = format!("[{}]", vec![record; 4_000].join(","));
+    assert!(body.len() > 8_000_000);
+    let (status, _, answer) = server.post_json("/predict", &body, &[]);
+    let brief = &answer[..answer.len().min(200)];
+    assert_eq!(
+        (status, brief),
+        (504, "Request processing time exceeded limit")
+    );
+    let row = r#"[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]"#;
+    assert_eq!(server.post_json("/predict", row, &[]).0, 200);
+}
+
 /// Send a request head and the first bytes of its body, then nothing more.
 fn start_slow(port: u16, path: &str, head: &str, first: &[u8]) -> TcpStream {
     let mut c = connect(port);
