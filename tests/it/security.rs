@@ -417,7 +417,7 @@ fn with_fd_limit(cmd: &std::process::Command, n: u32) -> std::process::Command {
 
 /// Point 4: 300 idle sockets against a server limited to 256 file descriptors and 100 connections do not
 /// stop /ping; a connection that never finishes its request head, or sits idle after a response, is closed
-/// after --header-timeout; a body that never finishes arriving is a 408 after --timeout.
+/// after --header-timeout; a body that never finishes arriving is a 408 after --body-timeout.
 #[test]
 fn idle_and_slow_connections_cannot_starve_the_server() {
     use std::io::{Read, Write};
@@ -497,7 +497,7 @@ fn idle_and_slow_connections_cannot_starve_the_server() {
     assert_eq!(&first, b"HTTP/1.1 200");
     assert!(closed(&kept), "an idle kept-alive connection is held");
 
-    // A body trickled in (it would hold its share of the in-flight budget): 408 after --timeout.
+    // A body trickled in (it would hold its share of the in-flight budget): 408 after --body-timeout.
     let mut trickle = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     trickle
         .write_all(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{")
