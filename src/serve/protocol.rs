@@ -494,6 +494,9 @@ pub fn parse_csv(body: &[u8], inputs: &[InputColumn]) -> Result<Table, ProtocolE
         usize::MAX,
     )
     .map_err(|e| csv_error(e.to_string()))?;
+    if chunks.names().len() > MAX_COLUMNS {
+        return Err(too_many_columns());
+    }
     let table = match chunks.next_chunk().map_err(|e| csv_error(e.to_string()))? {
         Some((_, t)) => t,
         None => Table {
@@ -658,6 +661,10 @@ mod tests {
                 .message
                 .contains(&cap)
         );
+        let header: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let csv = format!("{}\n", header.join(","));
+        let e = parse_csv(csv.as_bytes(), &inputs()).unwrap_err();
+        assert!(e.message.contains(&cap), "{}", e.message);
         // 3,000 records with a key each: up to 3,000 columns of 3,000 rows, 9 M cells from 40 KB.
         let sparse: Vec<String> = (0..3_000).map(|i| format!("{{\"k{i}\":1}}")).collect();
         let sparse = format!("[{}]", sparse.join(","));
