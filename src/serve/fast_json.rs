@@ -16,26 +16,64 @@ pub type Columns = Vec<(String, Vec<Value>)>;
 #[derive(Debug)]
 struct Unsupported;
 
-pub fn parse(body: &[u8]) -> Option<Columns> {
+/// More columns than [`MAX_COLUMNS`]: refused at once, without parsing the rest of the body again.
+#[derive(Debug)]
+struct TooWide;
+
+const TOO_WIDE: &str = "more columns than a request may have";
+
+impl fmt::Display for TooWide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(TOO_WIDE)
+    }
+}
+
+/// What the fast path made of a body.
+pub enum Fast {
+    Columns(Columns),
+    /// More than [`MAX_COLUMNS`] columns.
+    TooWide,
+    /// Not a fast-path shape (or a table emptier than the limits allow): the general parser decides.
+    General,
+}
+
+fn finish<T>(
+    parsed: Result<T, serde_json::Error>,
+    de: serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+) -> Result<T, Fast> {
+    let mut de = de;
+    match parsed {
+        // serde_json puts " at line L column C" after a custom error's text.
+        Err(e) if e.to_string().starts_with(TOO_WIDE) => Err(Fast::TooWide),
+        Err(_) => Err(Fast::General),
+        Ok(v) => de.end().map(|()| v).map_err(|_| Fast::General),
+    }
+}
+
+pub fn parse(body: &[u8]) -> Fast {
     let mut de = serde_json::Deserializer::from_slice(body);
     let top = TopSeed {
         max_cells: max_cells(body.len()),
     };
-    let columns = top.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    columns
+    let parsed = top.deserialize(&mut de);
+    match finish(parsed, de) {
+        Ok(Some(columns)) => Fast::Columns(columns),
+        Ok(None) => Fast::General,
+        Err(other) => other,
+    }
 }
 
-/// The original app's `/predict` list of flat records (`[{...}, ...]`), straight into columns; `None` for
-/// anything else (and for a table wider or emptier than the limits: the general parser says so).
-pub fn parse_records(body: &[u8]) -> Option<Columns> {
+/// The original app's `/predict` list of flat records (`[{...}, ...]`), straight into columns.
+pub fn parse_records(body: &[u8]) -> Fast {
     let mut de = serde_json::Deserializer::from_slice(body);
     let records = RecordsSeed {
         max_cells: max_cells(body.len()),
     };
-    let columns = records.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(columns)
+    let parsed = records.deserialize(&mut de);
+    match finish(parsed, de) {
+        Ok(columns) => Fast::Columns(columns),
+        Err(other) => other,
+    }
 }
 
 struct TopSeed {
@@ -283,9 +321,8 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             let column = match key {
                 ColumnKey::Known(c) => c,
                 ColumnKey::New(name) => {
-                    // Too wide: the general parser answers with the limit.
                     if self.columns.len() >= MAX_COLUMNS {
-                        return Err(de::Error::custom(Unsupported));
+                        return Err(de::Error::custom(TooWide));
                     }
                     self.index.insert(name.clone(), self.columns.len());
                     self.columns.push((name, Vec::new()));
@@ -336,8 +373,11 @@ impl<'de> Visitor<'de> for SplitSeed {
         let (Some(names), Some(columns)) = (names, data) else {
             return Err(de::Error::custom(Unsupported));
         };
+        if names.len() > MAX_COLUMNS {
+            return Err(de::Error::custom(TooWide));
+        }
         // Every row as wide as the header, or the general parser decides.
-        if columns.len() != names.len() || names.len() > MAX_COLUMNS {
+        if columns.len() != names.len() {
             return Err(de::Error::custom(Unsupported));
         }
         Ok(names.into_iter().zip(columns).collect())
@@ -400,7 +440,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         while let Some(v) = seq.next_element_seed(CellSeed)? {
             if self.row == 0 {
                 if self.columns.len() >= MAX_COLUMNS {
-                    return Err(de::Error::custom(Unsupported));
+                    return Err(de::Error::custom(TooWide));
                 }
                 self.columns.push(Vec::new());
             }
@@ -427,7 +467,9 @@ mod tests {
             r#"{"dataframe_split":{"data":[[1,"x"],[2,true]],"columns":["a","b"],"index":[0,1]}}"#,
             r#"{"params":{"k":1},"dataframe_records":[{"a":1}]}"#,
         ] {
-            let fast = parse(body.as_bytes()).expect(body);
+            let Fast::Columns(fast) = parse(body.as_bytes()) else {
+                panic!("{body}")
+            };
             let general = super::super::protocol::parse_json_general(body.as_bytes()).unwrap();
             let sorted = |mut c: Columns| {
                 c.sort_by(|a, b| a.0.cmp(&b.0));
@@ -450,7 +492,7 @@ mod tests {
             r#"{"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3]]}}"#,
             r#"{"dataframe_records":[{"a":1}]} trailing"#,
         ] {
-            assert!(parse(body.as_bytes()).is_none(), "{body}");
+            assert!(matches!(parse(body.as_bytes()), Fast::General), "{body}");
         }
     }
 }

@@ -231,9 +231,11 @@ fn columnar(obj: &serde_json::Map<String, Value>) -> Result<Columns, ProtocolErr
 
 /// Parse a JSON request body into named columns (and the `params`, ignored as MLflow does without a schema).
 pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
+    use super::fast_json::Fast;
     match super::fast_json::parse(body) {
-        Some(columns) => Ok(columns),
-        None => parse_json_general(body),
+        Fast::Columns(columns) => Ok(columns),
+        Fast::TooWide => Err(too_many_columns()),
+        Fast::General => parse_json_general(body),
     }
 }
 
@@ -253,8 +255,11 @@ pub fn wants_proba(body: &[u8]) -> bool {
 /// The original app's `/predict` body, parsed once: a list of records, one record (an object of scalars),
 /// or an object of columns. The error is the message for `{"error": ...}`.
 pub fn parse_predict(body: &[u8]) -> Result<Columns, String> {
-    if let Some(columns) = super::fast_json::parse_records(body) {
-        return Ok(columns);
+    use super::fast_json::Fast;
+    match super::fast_json::parse_records(body) {
+        Fast::Columns(columns) => return Ok(columns),
+        Fast::TooWide => return Err(too_many_columns().message),
+        Fast::General => {}
     }
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     match doc {
