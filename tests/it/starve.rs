@@ -298,6 +298,42 @@ fn trickled_chunked_bodies_do_not_take_the_in_flight_budget() {
     drop(held);
 }
 
+/// Slow clients holding every connection do not silence the health checks: a few connections past
+/// --max-connections may ask /ping and /health (anything else is 503), each closed after its answer.
+#[test]
+fn health_checks_answer_while_slow_clients_hold_every_connection() {
+    let s = TestStore::new();
+    let name = champion(&s);
+    let server = Server::start(
+        &s,
+        &[
+            "--model",
+            &format!("models:/{name}/1"),
+            "--max-connections",
+            "4",
+            "--body-timeout",
+            "120",
+        ],
+    );
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| start_slow(server.port, "/invocations", SHORT, b"{"))
+        .collect();
+    for _ in 0..3 {
+        for path in ["/ping", "/health"] {
+            let (status, headers, _) = server.request("GET", path, &[], b"");
+            assert_eq!(status, 200, "{path}");
+            assert_eq!(header(&headers, "connection"), Some("close"), "{path}");
+        }
+    }
+    let row = r#"{"dataframe_records":[{"Pclass":3,"Sex":"male","Age":22.0,"Fare":7.25}]}"#;
+    let (status, _, body) = server.post_json("/invocations", row, &[]);
+    assert_eq!(
+        (status, body.as_str()),
+        (503, "{\"error\":\"too many connections; try again later\"}")
+    );
+    drop(held);
+}
+
 /// A running `mlx serve` whose stderr lines are kept.
 struct Logged {
     server: Server,
