@@ -81,6 +81,9 @@ pub struct ServerArgs {
     /// Seconds a connection may take to send a request's head, and may stay idle between requests
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
+    /// Seconds a request body may take to arrive, plus one per 256 KiB received (408 after it)
+    #[arg(long, default_value = "10", value_parser = parse_timeout)]
+    body_timeout: Duration,
 }
 
 /// The resolved [`ServerArgs`].
@@ -105,6 +108,7 @@ impl ServerArgs {
             limits: Limits {
                 max_connections: self.max_connections.max(1),
                 header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+                body_timeout: self.body_timeout,
             },
         })
     }

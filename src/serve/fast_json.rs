@@ -4,8 +4,10 @@
 //! prediction). Anything else — other shapes, nested values, bad JSON — answers `None`, and the general
 //! parser handles it with MLflow's exact errors.
 
+use super::protocol::{MAX_COLUMNS, max_cells};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt;
 
 pub type Columns = Vec<(String, Vec<Value>)>;
@@ -14,23 +16,69 @@ pub type Columns = Vec<(String, Vec<Value>)>;
 #[derive(Debug)]
 struct Unsupported;
 
-pub fn parse(body: &[u8]) -> Option<Columns> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let columns = TopSeed.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    columns
+/// More columns than [`MAX_COLUMNS`]: refused at once, without parsing the rest of the body again.
+#[derive(Debug)]
+struct TooWide;
+
+const TOO_WIDE: &str = "more columns than a request may have";
+
+impl fmt::Display for TooWide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(TOO_WIDE)
+    }
 }
 
-/// The original app's `/predict` list of flat records (`[{...}, ...]`), straight into columns; `None` for
-/// anything else.
-pub fn parse_records(body: &[u8]) -> Option<Columns> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let columns = RecordsSeed.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(columns)
+/// What the fast path made of a body.
+pub enum Fast {
+    Columns(Columns),
+    /// More than [`MAX_COLUMNS`] columns.
+    TooWide,
+    /// Not a fast-path shape (or a table emptier than the limits allow): the general parser decides.
+    General,
 }
 
-struct TopSeed;
+fn finish<T>(
+    parsed: Result<T, serde_json::Error>,
+    de: serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+) -> Result<T, Fast> {
+    let mut de = de;
+    match parsed {
+        // serde_json puts " at line L column C" after a custom error's text.
+        Err(e) if e.to_string().starts_with(TOO_WIDE) => Err(Fast::TooWide),
+        Err(_) => Err(Fast::General),
+        Ok(v) => de.end().map(|()| v).map_err(|_| Fast::General),
+    }
+}
+
+pub fn parse(body: &[u8]) -> Fast {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let top = TopSeed {
+        max_cells: max_cells(body.len()),
+    };
+    let parsed = top.deserialize(&mut de);
+    match finish(parsed, de) {
+        Ok(Some(columns)) => Fast::Columns(columns),
+        Ok(None) => Fast::General,
+        Err(other) => other,
+    }
+}
+
+/// The original app's `/predict` list of flat records (`[{...}, ...]`), straight into columns.
+pub fn parse_records(body: &[u8]) -> Fast {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let records = RecordsSeed {
+        max_cells: max_cells(body.len()),
+    };
+    let parsed = records.deserialize(&mut de);
+    match finish(parsed, de) {
+        Ok(columns) => Fast::Columns(columns),
+        Err(other) => other,
+    }
+}
+
+struct TopSeed {
+    max_cells: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for TopSeed {
     type Value = Option<Columns>;
@@ -51,7 +99,9 @@ impl<'de> Visitor<'de> for TopSeed {
             match key.as_str() {
                 "dataframe_records" => {
                     formats += 1;
-                    found = Some(map.next_value_seed(RecordsSeed)?);
+                    found = Some(map.next_value_seed(RecordsSeed {
+                        max_cells: self.max_cells,
+                    })?);
                 }
                 "dataframe_split" => {
                     formats += 1;
@@ -136,20 +186,33 @@ impl Visitor<'_> for CellSeed {
 }
 
 /// Put `value` at `row` of a column, padding skipped rows with nulls (a later duplicate key wins, as in
-/// a JSON object).
-fn place(column: &mut Vec<Value>, row: usize, value: Value) {
+/// a JSON object). The padding is counted in `padded`; past `max_cells` the request is refused (by the
+/// general parser, with the limit's message), so sparse records cannot cost memory quadratic in the body.
+fn place<E: de::Error>(
+    column: &mut Vec<Value>,
+    row: usize,
+    value: Value,
+    padded: &mut usize,
+    max_cells: usize,
+) -> Result<(), E> {
     if column.len() == row {
         column.push(value);
     } else if column.len() > row {
         column[row] = value;
     } else {
+        *padded += row - column.len();
+        if *padded > max_cells {
+            return Err(de::Error::custom(Unsupported));
+        }
         column.resize(row, Value::Null);
         column.push(value);
     }
+    Ok(())
 }
 
 /// A record's key as a column: found among the known ones without allocating (records repeat their keys,
-/// usually in the same order, so the `guess` is nearly always right), or a new name.
+/// usually in the same order, so the `guess` is nearly always right; else one hash lookup, so a body with
+/// many keys parses in time linear in its size), or a new name.
 enum ColumnKey {
     Known(usize),
     New(String),
@@ -157,6 +220,7 @@ enum ColumnKey {
 
 struct ColumnKeySeed<'a> {
     names: &'a Columns,
+    index: &'a HashMap<String, usize>,
     guess: usize,
 }
 
@@ -176,14 +240,16 @@ impl Visitor<'_> for ColumnKeySeed<'_> {
         if self.names.get(self.guess).is_some_and(|(n, _)| n == v) {
             return Ok(ColumnKey::Known(self.guess));
         }
-        Ok(match self.names.iter().position(|(n, _)| n == v) {
-            Some(i) => ColumnKey::Known(i),
+        Ok(match self.index.get(v) {
+            Some(&i) => ColumnKey::Known(i),
             None => ColumnKey::New(v.to_string()),
         })
     }
 }
 
-struct RecordsSeed;
+struct RecordsSeed {
+    max_cells: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed {
     type Value = Columns;
@@ -199,15 +265,23 @@ impl<'de> Visitor<'de> for RecordsSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Columns, A::Error> {
         let mut columns: Columns = Vec::new();
+        let mut index = HashMap::new();
+        let mut padded = 0;
         let mut row = 0;
         while seq
             .next_element_seed(RecordSeed {
                 columns: &mut columns,
+                index: &mut index,
                 row,
+                padded: &mut padded,
+                max_cells: self.max_cells,
             })?
             .is_some()
         {
             row += 1;
+        }
+        if columns.len().saturating_mul(row) > self.max_cells {
+            return Err(de::Error::custom(Unsupported));
         }
         for (_, values) in &mut columns {
             values.resize(row, Value::Null);
@@ -218,7 +292,10 @@ impl<'de> Visitor<'de> for RecordsSeed {
 
 struct RecordSeed<'a> {
     columns: &'a mut Columns,
+    index: &'a mut HashMap<String, usize>,
     row: usize,
+    padded: &'a mut usize,
+    max_cells: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -237,17 +314,29 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         let mut guess = 0;
         while let Some(key) = map.next_key_seed(ColumnKeySeed {
             names: self.columns,
+            index: self.index,
             guess,
         })? {
             let value = map.next_value_seed(CellSeed)?;
             let column = match key {
                 ColumnKey::Known(c) => c,
                 ColumnKey::New(name) => {
+                    if self.columns.len() >= MAX_COLUMNS {
+                        return Err(de::Error::custom(TooWide));
+                    }
+                    self.index.insert(name.clone(), self.columns.len());
                     self.columns.push((name, Vec::new()));
                     self.columns.len() - 1
                 }
             };
-            place(&mut self.columns[column].1, self.row, value);
+            let (padded, max_cells) = (&mut *self.padded, self.max_cells);
+            place(
+                &mut self.columns[column].1,
+                self.row,
+                value,
+                padded,
+                max_cells,
+            )?;
             guess = column + 1;
         }
         Ok(())
@@ -284,6 +373,9 @@ impl<'de> Visitor<'de> for SplitSeed {
         let (Some(names), Some(columns)) = (names, data) else {
             return Err(de::Error::custom(Unsupported));
         };
+        if names.len() > MAX_COLUMNS {
+            return Err(de::Error::custom(TooWide));
+        }
         // Every row as wide as the header, or the general parser decides.
         if columns.len() != names.len() {
             return Err(de::Error::custom(Unsupported));
@@ -347,6 +439,9 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         let mut i = 0;
         while let Some(v) = seq.next_element_seed(CellSeed)? {
             if self.row == 0 {
+                if self.columns.len() >= MAX_COLUMNS {
+                    return Err(de::Error::custom(TooWide));
+                }
                 self.columns.push(Vec::new());
             }
             match self.columns.get_mut(i) {
@@ -372,7 +467,9 @@ mod tests {
             r#"{"dataframe_split":{"data":[[1,"x"],[2,true]],"columns":["a","b"],"index":[0,1]}}"#,
             r#"{"params":{"k":1},"dataframe_records":[{"a":1}]}"#,
         ] {
-            let fast = parse(body.as_bytes()).expect(body);
+            let Fast::Columns(fast) = parse(body.as_bytes()) else {
+                panic!("{body}")
+            };
             let general = super::super::protocol::parse_json_general(body.as_bytes()).unwrap();
             let sorted = |mut c: Columns| {
                 c.sort_by(|a, b| a.0.cmp(&b.0));
@@ -395,7 +492,7 @@ mod tests {
             r#"{"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3]]}}"#,
             r#"{"dataframe_records":[{"a":1}]} trailing"#,
         ] {
-            assert!(parse(body.as_bytes()).is_none(), "{body}");
+            assert!(matches!(parse(body.as_bytes()), Fast::General), "{body}");
         }
     }
 }

@@ -217,59 +217,95 @@ async fn read_body(
     if announced.is_some_and(|n| n > limit) {
         return Err(refuse(body, too_large()).await);
     }
-    // Parsing and predicting hold a few times the body; the budget counts bodies (a chunked one as the
-    // largest allowed), so many big requests at once get a 503 instead of the machine's memory.
-    let kib = announced.unwrap_or(limit).div_ceil(1024) as u32;
-    let share = if kib == 0 {
-        None
-    } else {
-        match state.inflight.clone().try_acquire_many_owned(kib) {
-            Ok(p) => Some(p),
-            Err(_) => {
-                let mut r = text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too much request data in flight; retry later".into(),
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return Err(refuse(body, r).await);
-            }
-        }
+    // Parsing and predicting hold a few times the body; the budget counts bodies, so many big requests at
+    // once get a 503 instead of the machine's memory. An announced body takes its whole share at once; a
+    // chunked one takes its share as its bytes arrive, so a few trickled ones cannot take the whole budget
+    // (and every body is cut off at its read deadline, see `web::body`).
+    let busy = || {
+        let mut r = text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too much request data in flight; retry later".into(),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
     };
-    // A body trickled in holds its budget share: it gets the longer of the request timeout and the header
-    // timeout to arrive (408 after it). Not the request timeout alone: a sub-second --timeout bounds the
-    // prediction, and must not refuse a big body that is still on its way over a fast link.
-    let read = async move {
-        let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
-        let mut body = body;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
-            if let Ok(data) = frame.into_data() {
-                if bytes.len() + data.len() > limit {
-                    return Err(refuse(body, too_large()).await);
+    let mut share: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut grow = |kib: usize| -> bool {
+        let held = share.as_ref().map_or(0, |p| p.num_permits());
+        if kib <= held {
+            return true;
+        }
+        match state
+            .inflight
+            .clone()
+            .try_acquire_many_owned((kib - held) as u32)
+        {
+            Ok(more) => {
+                match share.as_mut() {
+                    Some(p) => p.merge(more),
+                    None => share = Some(more),
                 }
-                bytes.extend_from_slice(&data);
+                true
             }
+            Err(_) => false,
         }
-        Ok(bytes)
     };
-    let arrival = state.opts.timeout.max(state.opts.limits.header_timeout);
-    match tokio::time::timeout(arrival, read).await {
-        Ok(bytes) => Ok(BodyInBudget {
-            bytes: bytes?,
-            share,
-        }),
-        Err(_) => Err(text_response(
-            StatusCode::REQUEST_TIMEOUT,
-            "the request body did not arrive within --timeout (or --header-timeout, if longer)"
-                .into(),
-        )),
+    if let Some(n) = announced
+        && !grow(n.div_ceil(1024))
+    {
+        return Err(refuse(body, busy()).await);
+    }
+    let mut bytes = Vec::with_capacity(announced.unwrap_or(0));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| text_response(StatusCode::BAD_REQUEST, e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                return Err(refuse(body, too_large()).await);
+            }
+            if !grow((bytes.len() + data.len()).div_ceil(1024)) {
+                return Err(refuse(body, busy()).await);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(BodyInBudget { bytes, share })
+}
+
+fn over_time() -> Response {
+    text_response(
+        StatusCode::GATEWAY_TIMEOUT,
+        "Request processing time exceeded limit".into(),
+    )
+}
+
+/// Bodies up to this size are parsed in place (well under a millisecond); larger ones on the blocking pool.
+const PARSE_IN_PLACE: usize = 64 * 1024;
+
+/// Parse a body off the async threads (so a big one never stalls `/ping`, other requests or the shutdown
+/// signal), within the request's deadline: 504 after it.
+async fn parse_within<T: Send + 'static>(
+    bytes: Vec<u8>,
+    deadline: tokio::time::Instant,
+    parse: impl FnOnce(&[u8]) -> T + Send + 'static,
+) -> Result<T, Response> {
+    if bytes.len() <= PARSE_IN_PLACE {
+        return Ok(parse(&bytes));
+    }
+    let task = tokio::task::spawn_blocking(move || parse(&bytes));
+    match tokio::time::timeout_at(deadline, task).await {
+        Err(_) => Err(over_time()),
+        Ok(Err(_)) => Err(protocol_error(&ProtocolError::bad_request(
+            "Encountered an unexpected error while parsing the request.",
+        ))),
+        Ok(Ok(parsed)) => Ok(parsed),
     }
 }
 
-/// Predict a table off the async threads, within the request timeout.
+/// Predict a table off the async threads, within the request's deadline.
 async fn run_prediction(
-    state: &Arc<AppState>,
+    deadline: tokio::time::Instant,
     served: Arc<Served>,
     table: crate::ml::data::Table,
     answer: Answer,
@@ -285,11 +321,8 @@ async fn run_prediction(
         });
     }
     let task = tokio::task::spawn_blocking(move || served.model.predict_answer(&table, answer));
-    match tokio::time::timeout(state.opts.timeout, task).await {
-        Err(_) => Err(text_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            "Request processing time exceeded limit".into(),
-        )),
+    match tokio::time::timeout_at(deadline, task).await {
+        Err(_) => Err(over_time()),
         Ok(Err(_)) => Err(protocol_error(&ProtocolError::bad_request(
             "Encountered an unexpected error while evaluating the model.",
         ))),
@@ -301,21 +334,31 @@ async fn run_prediction(
     }
 }
 
-/// Predict and answer `{"<key>": [...]}` with the variant headers, counting the rows.
-async fn respond(
-    state: &Arc<AppState>,
+/// What one request predicts: the model, the parsed table and the request's deadline.
+struct Job {
     variant: &'static str,
     served: Arc<Served>,
     table: crate::ml::data::Table,
-    body: BodyInBudget,
+    deadline: tokio::time::Instant,
+}
+
+/// Predict and answer `{"<key>": [...]}` with the variant headers, counting the rows. The body's budget
+/// share (the parsed table replaced the body) stays until the answer is built.
+async fn respond(
+    state: &Arc<AppState>,
+    job: Job,
+    share: Option<tokio::sync::OwnedSemaphorePermit>,
     key: &str,
     answer: Answer,
 ) -> Response {
-    // The parsed table replaces the body; the budget share stays until the answer is built.
-    let share = body.share;
-    drop(body.bytes);
+    let Job {
+        variant,
+        served,
+        table,
+        deadline,
+    } = job;
     let rows = table.n_rows;
-    match run_prediction(state, served.clone(), table, answer).await {
+    match run_prediction(deadline, served.clone(), table, answer).await {
         Ok(values) => {
             state.metrics.predicted(variant, rows);
             let mut body = serde_json::Map::new();
@@ -370,17 +413,26 @@ async fn invocations(
             ),
         );
     }
-    let body = match read_body(&state, &headers, body).await {
+    let BodyInBudget { bytes, share } = match read_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    let deadline = tokio::time::Instant::now() + state.opts.timeout;
     let (variant, served) = state.pick();
-    let inputs = served.model.inputs();
-    let table = match mime.as_str() {
-        "application/json" => {
-            protocol::parse_json(&body.bytes).and_then(|c| protocol::to_table(c, inputs))
-        }
-        _ => protocol::parse_csv(&body.bytes, inputs),
+    let model = served.clone();
+    let parsed = parse_within(bytes, deadline, move |bytes| {
+        let inputs = model.model.inputs();
+        let table = match mime.as_str() {
+            "application/json" => {
+                protocol::parse_json(bytes).and_then(|c| protocol::to_table(c, inputs))
+            }
+            _ => protocol::parse_csv(bytes, inputs),
+        };
+        (table, protocol::wants_proba(bytes))
+    });
+    let (table, proba) = match parsed.await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     let table = match table {
         Ok(t) => t,
@@ -388,14 +440,20 @@ async fn invocations(
     };
     // `params: {"predict_proba": true}` (the params schema of mlx's models) asks for probabilities; a model
     // logged with `pyfunc_predict_fn="predict_proba"` gives them by default, as MLflow's server does.
-    let answer = if protocol::wants_proba(&body.bytes) {
+    let answer = if proba {
         Answer::ProbaRecords
     } else if served.model.proba_by_default() {
         Answer::ProbaLists
     } else {
         Answer::Labels
     };
-    respond(&state, variant, served, table, body, "predictions", answer).await
+    let job = Job {
+        variant,
+        served,
+        table,
+        deadline,
+    };
+    respond(&state, job, share, "predictions", answer).await
 }
 
 /// The original app's `/predict`: a list of records, a dict of columns, or one record, parsed once.
@@ -404,13 +462,22 @@ async fn predict_app(
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match read_body(&state, &parts.headers, body).await {
+    let BodyInBudget { bytes, share } = match read_body(&state, &parts.headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    let deadline = tokio::time::Instant::now() + state.opts.timeout;
     let (variant, served) = state.pick();
-    let table = protocol::parse_predict(&body.bytes)
-        .and_then(|c| protocol::to_table(c, served.model.inputs()).map_err(|e| e.message));
+    let model = served.clone();
+    let table = match parse_within(bytes, deadline, move |bytes| {
+        protocol::parse_predict(bytes)
+            .and_then(|c| protocol::to_table(c, model.model.inputs()).map_err(|e| e.message))
+    })
+    .await
+    {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let table = match table {
         Ok(t) => t,
         Err(message) => {
@@ -420,16 +487,13 @@ async fn predict_app(
             );
         }
     };
-    respond(
-        &state,
+    let job = Job {
         variant,
         served,
         table,
-        body,
-        "prediction",
-        Answer::Labels,
-    )
-    .await
+        deadline,
+    };
+    respond(&state, job, share, "prediction", Answer::Labels).await
 }
 
 fn describe(served: &Served) -> serde_json::Value {
@@ -666,13 +730,18 @@ fn retrain(
     }))
 }
 
-/// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere.
+/// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere. A
+/// version that cannot be loaded leaves the served model in place and is reported once (not at every poll).
 async fn follow_aliases(state: Arc<AppState>) {
+    // The bad version last reported, per served URI.
+    let mut reported: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     loop {
         tokio::time::sleep(state.opts.poll_interval).await;
         let st = state.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let Ok(store) = st.store() else { return };
+        let task = tokio::task::spawn_blocking(move || {
+            let Ok(store) = st.store() else {
+                return reported;
+            };
             let variants = std::iter::once(&st.champion).chain(st.challenger.iter());
             for slot in variants {
                 let current = slot.load_full();
@@ -686,10 +755,17 @@ async fn follow_aliases(state: Arc<AppState>) {
                 let Ok(v) = store.resolve_model_version(&moving) else {
                     continue;
                 };
-                if Some(v.version) == current.version {
+                if Some(v.version) == current.version
+                    || reported.get(&current.uri) == Some(&v.version)
+                {
                     continue;
                 }
-                match load(store.as_ref(), &current.uri) {
+                // A reader that panics on a hostile file is a load that failed, reported once like any other.
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    load(store.as_ref(), &current.uri)
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("its model reader failed (a panic)")));
+                match loaded {
                     Ok(served) => {
                         eprintln!(
                             "mlx serve: {} moved from v{} to v{}; swapped",
@@ -699,14 +775,21 @@ async fn follow_aliases(state: Arc<AppState>) {
                         );
                         slot.store(Arc::new(served));
                     }
-                    Err(e) => eprintln!(
-                        "mlx serve: {} moved to v{} but it cannot be loaded: {e:#}",
-                        current.uri, v.version
-                    ),
+                    Err(e) => {
+                        eprintln!(
+                            "mlx serve: {} moved to v{} but it cannot be loaded; still serving {}: {}",
+                            current.uri,
+                            v.version,
+                            current.version_label(),
+                            format!("{e:#}").replace('\n', " ")
+                        );
+                        reported.insert(current.uri.clone(), v.version);
+                    }
                 }
             }
-        })
-        .await;
+            reported
+        });
+        reported = task.await.unwrap_or_default();
     }
 }
 
@@ -758,7 +841,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .worker_threads(opts.workers.max(1))
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.host, opts.port))?;
@@ -812,8 +895,11 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         tokio::spawn(follow_aliases(state.clone()));
         crate::web::net::serve(listener, app, opts.limits, crate::web::shutdown_signal("mlx serve")).await?;
         Ok::<(), anyhow::Error>(())
-    })?;
-    Ok(())
+    });
+    // A parse or prediction still running on the blocking pool after the graceful shutdown's grace does not
+    // hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// What to serve without `--model`: the project's registered model at Champion, else the latest finished run

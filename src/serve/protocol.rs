@@ -109,21 +109,57 @@ fn format_error(found: &[&str]) -> ProtocolError {
 /// Rows as column name → values, from any of MLflow's JSON shapes.
 type Columns = Vec<(String, Vec<Value>)>;
 
-fn records_to_columns(records: Vec<Value>) -> Result<Columns, ProtocolError> {
+/// The most columns one request may name (issue 30: a body of a million keys once froze the server).
+pub const MAX_COLUMNS: usize = 10_000;
+
+/// The most cells, padding of sparse records and short rows included, a table parsed from a body of
+/// `body_len` bytes may have: what a dense body of that size can hold (every cell takes at least two bytes,
+/// a value and a separator), plus a million. Columns times rows past it would cost memory quadratic in the
+/// body.
+pub fn max_cells(body_len: usize) -> usize {
+    body_len / 2 + (1 << 20)
+}
+
+fn too_many_columns() -> ProtocolError {
+    ProtocolError::bad_request(format!(
+        "Invalid input. The request has more than {MAX_COLUMNS} columns, the most a request may have."
+    ))
+}
+
+/// `columns` × `rows` within [`max_cells`] and `columns` within [`MAX_COLUMNS`].
+fn check_shape(columns: usize, rows: usize, body_len: usize) -> Result<(), ProtocolError> {
+    if columns > MAX_COLUMNS {
+        return Err(too_many_columns());
+    }
+    let cells = columns.saturating_mul(rows);
+    if cells > max_cells(body_len) {
+        return Err(ProtocolError::bad_request(format!(
+            "Invalid input. {columns} columns of {rows} rows make {cells} cells, more than the {} a body of \
+             {body_len} bytes may fill (sparse records or short rows are padded with nulls).",
+            max_cells(body_len)
+        )));
+    }
+    Ok(())
+}
+
+fn records_to_columns(records: Vec<Value>, body_len: usize) -> Result<Columns, ProtocolError> {
     if records.iter().any(|r| !r.is_object()) {
         // Lists of lists have no column names: MLflow reports the missing inputs.
-        return Ok(positional(&records));
+        return positional(&records, body_len);
     }
     let n = records.len();
     let mut columns: Columns = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, r) in records.into_iter().enumerate() {
         let Value::Object(obj) = r else {
             unreachable!("checked above")
         };
         for (k, v) in obj {
-            let col = match columns.iter().position(|(name, _)| *name == k) {
-                Some(c) => c,
+            let col = match index.get(&k) {
+                Some(&c) => c,
                 None => {
+                    check_shape(columns.len() + 1, n, body_len)?;
+                    index.insert(k.clone(), columns.len());
                     columns.push((k, vec![Value::Null; n]));
                     columns.len() - 1
                 }
@@ -147,16 +183,17 @@ fn nth_of_rows(rows: &[Value], i: usize) -> Vec<Value> {
 }
 
 /// Unnamed rows: columns named 0, 1, 2...
-fn positional(rows: &[Value]) -> Columns {
+fn positional(rows: &[Value], body_len: usize) -> Result<Columns, ProtocolError> {
     let width = rows
         .iter()
         .filter_map(|r| r.as_array())
         .map(|a| a.len())
         .max()
         .unwrap_or(0);
-    (0..width)
+    check_shape(width, rows.len(), body_len)?;
+    Ok((0..width)
         .map(|i| (i.to_string(), nth_of_rows(rows, i)))
-        .collect()
+        .collect())
 }
 
 /// pandas' `df.to_dict()` column: `{"0": 3, "1": 1}` (index → value), in index order (integer indexes
@@ -175,8 +212,12 @@ fn index_column(column: &serde_json::Map<String, Value>) -> Option<Vec<Value>> {
     Some(cells.into_iter().map(|(_, v)| v.clone()).collect())
 }
 
-fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
-    obj.iter()
+fn columnar(obj: &serde_json::Map<String, Value>) -> Result<Columns, ProtocolError> {
+    if obj.len() > MAX_COLUMNS {
+        return Err(too_many_columns());
+    }
+    Ok(obj
+        .iter()
         .map(|(k, v)| {
             let values = match v {
                 Value::Array(a) => a.clone(),
@@ -185,14 +226,16 @@ fn columnar(obj: &serde_json::Map<String, Value>) -> Columns {
             };
             (k.clone(), values)
         })
-        .collect()
+        .collect())
 }
 
 /// Parse a JSON request body into named columns (and the `params`, ignored as MLflow does without a schema).
 pub fn parse_json(body: &[u8]) -> Result<Columns, ProtocolError> {
+    use super::fast_json::Fast;
     match super::fast_json::parse(body) {
-        Some(columns) => Ok(columns),
-        None => parse_json_general(body),
+        Fast::Columns(columns) => Ok(columns),
+        Fast::TooWide => Err(too_many_columns()),
+        Fast::General => parse_json_general(body),
     }
 }
 
@@ -212,16 +255,19 @@ pub fn wants_proba(body: &[u8]) -> bool {
 /// The original app's `/predict` body, parsed once: a list of records, one record (an object of scalars),
 /// or an object of columns. The error is the message for `{"error": ...}`.
 pub fn parse_predict(body: &[u8]) -> Result<Columns, String> {
-    if let Some(columns) = super::fast_json::parse_records(body) {
-        return Ok(columns);
+    use super::fast_json::Fast;
+    match super::fast_json::parse_records(body) {
+        Fast::Columns(columns) => return Ok(columns),
+        Fast::TooWide => return Err(too_many_columns().message),
+        Fast::General => {}
     }
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     match doc {
-        Value::Array(records) => records_to_columns(records).map_err(|e| e.message),
+        Value::Array(records) => records_to_columns(records, body.len()).map_err(|e| e.message),
         Value::Object(ref o) if o.values().all(|v| !v.is_array() && !v.is_object()) => {
-            records_to_columns(vec![doc]).map_err(|e| e.message)
+            records_to_columns(vec![doc], body.len()).map_err(|e| e.message)
         }
-        Value::Object(cols) => Ok(columnar(&cols)),
+        Value::Object(cols) => columnar(&cols).map_err(|e| e.message),
         _ => Err("expected a list of records or an object of columns".into()),
     }
 }
@@ -272,13 +318,14 @@ pub fn parse_json_general(body: &[u8]) -> Result<Columns, ProtocolError> {
                                 .unwrap_or_else(|| c.to_string())
                         })
                         .collect();
+                    check_shape(names.len(), rows.len(), body.len())?;
                     Ok(names
                         .iter()
                         .enumerate()
                         .map(|(i, n)| (n.clone(), nth_of_rows(&rows, i)))
                         .collect())
                 }
-                None => Ok(positional(&rows)),
+                None => positional(&rows, body.len()),
             }
         }
         ("dataframe_split", _) => Err(ProtocolError::bad_request(
@@ -289,9 +336,9 @@ pub fn parse_json_general(body: &[u8]) -> Result<Columns, ProtocolError> {
             let Value::Array(records) = value else {
                 unreachable!("matched above")
             };
-            records_to_columns(records)
+            records_to_columns(records, body.len())
         }
-        (_, Value::Object(cols)) => Ok(columnar(cols)),
+        (_, Value::Object(cols)) => columnar(cols),
         _ => Err(ProtocolError::bad_request(format!(
             "Invalid input. The '{key}' field must be a list of records or a dictionary of columns."
         ))),
@@ -309,9 +356,16 @@ fn type_name(kind: &str) -> &'static str {
 
 /// Build the table the model reads from named columns, converting by the signature's types.
 pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, ProtocolError> {
+    // Each name's first column, found by one hash lookup (never inputs × columns compares).
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, (name, _)) in columns.iter().enumerate() {
+        index.entry(name.as_str()).or_insert(i);
+    }
+    let inputs_by_name: std::collections::HashSet<&str> =
+        inputs.iter().map(|c| c.name.as_str()).collect();
     let missing: Vec<String> = inputs
         .iter()
-        .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
+        .filter(|c| !index.contains_key(c.name.as_str()))
         .map(|c| format!("'{}'", c.name))
         .collect();
     let n_rows = columns.first().map_or(0, |(_, v)| v.len());
@@ -321,11 +375,16 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
             .map(|c| format!("'{}': {} (required)", c.name, c.kind))
             .collect();
         let all: Vec<String> = inputs.iter().map(|c| format!("'{}'", c.name)).collect();
-        let extra: Vec<String> = columns
+        // The first few extra names (a request may have thousands).
+        const SHOWN: usize = 20;
+        let extras = columns
             .iter()
-            .filter(|(n, _)| !inputs.iter().any(|c| c.name == *n))
-            .map(|(n, _)| brief(n))
-            .collect();
+            .filter(|(n, _)| !inputs_by_name.contains(n.as_str()));
+        let mut extra: Vec<String> = extras.clone().take(SHOWN).map(|(n, _)| brief(n)).collect();
+        let more = extras.count().saturating_sub(SHOWN);
+        if more > 0 {
+            extra.push(format!("and {more} more"));
+        }
         let mut message = format!(
             "Failed to enforce schema of data with schema '[{}]'. Error: Model is missing inputs [{}].",
             schema.join(", "),
@@ -343,14 +402,12 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         }
         return Err(ProtocolError::schema(message));
     }
+    let positions: Vec<usize> = inputs.iter().map(|c| index[c.name.as_str()]).collect();
+    drop(index);
     let mut names = Vec::new();
     let mut out = Vec::new();
     let mut columns = columns;
-    for input in inputs {
-        let position = columns
-            .iter()
-            .position(|(n, _)| *n == input.name)
-            .expect("checked above");
+    for (input, position) in inputs.iter().zip(positions) {
         // Taken, not cloned: each input is read once (a repeated input name would find an empty column).
         let values = std::mem::take(&mut columns[position].1);
         if values.len() != n_rows {
@@ -450,6 +507,9 @@ pub fn parse_csv(body: &[u8], inputs: &[InputColumn]) -> Result<Table, ProtocolE
         usize::MAX,
     )
     .map_err(|e| csv_error(e.to_string()))?;
+    if chunks.names().len() > MAX_COLUMNS {
+        return Err(too_many_columns());
+    }
     let table = match chunks.next_chunk().map_err(|e| csv_error(e.to_string()))? {
         Some((_, t)) => t,
         None => Table::new(
@@ -574,6 +634,72 @@ mod tests {
             e.body().split(", \"message\"").next().unwrap(),
             "{\"error_code\": \"BAD_REQUEST\""
         );
+    }
+
+    /// Issue 30, point 2: a request naming more columns than the cap is a 400 naming the cap, on every
+    /// path (the fast records path, the general one, /predict's), and sparse records or short rows that would
+    /// pad into far more cells than the body holds are refused too.
+    #[test]
+    fn too_many_columns_or_padded_cells_are_a_400_naming_the_limit() {
+        let wide_record = |n: usize| {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":1")).collect();
+            format!("{{{}}}", keys.join(","))
+        };
+        let cap = format!("more than {MAX_COLUMNS} columns");
+        let at_cap = format!("{{\"dataframe_records\":[{}]}}", wide_record(MAX_COLUMNS));
+        assert_eq!(parse_json(at_cap.as_bytes()).unwrap().len(), MAX_COLUMNS);
+        let over = wide_record(MAX_COLUMNS + 1);
+        for body in [
+            format!("{{\"dataframe_records\":[{over}]}}"),
+            format!("{{\"instances\":[{over}]}}"),
+            format!("{{\"dataframe_records\":[{{\"a\":1}},{over}]}}"),
+        ] {
+            let e = parse_json(body.as_bytes()).unwrap_err();
+            assert_eq!((e.status, e.error_code), (400, "BAD_REQUEST"));
+            assert!(e.message.contains(&cap), "{}", e.message);
+        }
+        for body in [format!("[{over}]"), over.clone()] {
+            let e = parse_predict(body.as_bytes()).unwrap_err();
+            assert!(e.contains(&cap), "{e}");
+        }
+        let names: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("\"c{i}\"")).collect();
+        let split = format!(
+            "{{\"dataframe_split\":{{\"columns\":[{}],\"data\":[[1]]}}}}",
+            names.join(",")
+        );
+        assert!(
+            parse_json(split.as_bytes())
+                .unwrap_err()
+                .message
+                .contains(&cap)
+        );
+        let header: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let csv = format!("{}\n", header.join(","));
+        let e = parse_csv(csv.as_bytes(), &inputs()).unwrap_err();
+        assert!(e.message.contains(&cap), "{}", e.message);
+        // 3,000 records with a key each: up to 3,000 columns of 3,000 rows, 9 M cells from 40 KB.
+        let sparse: Vec<String> = (0..3_000).map(|i| format!("{{\"k{i}\":1}}")).collect();
+        let sparse = format!("[{}]", sparse.join(","));
+        let e = parse_predict(sparse.as_bytes()).unwrap_err();
+        assert!(
+            e.contains("columns of 3000 rows make") && e.contains("padded with nulls"),
+            "{e}"
+        );
+        let wrapped = format!("{{\"dataframe_records\":{sparse}}}");
+        let e = parse_json(wrapped.as_bytes()).unwrap_err();
+        assert!(e.message.contains("padded with nulls"), "{}", e.message);
+        // One long row and many empty ones: the same for unnamed rows.
+        let long: Vec<String> = (0..3_000).map(|i| i.to_string()).collect();
+        let rows = format!(
+            "{{\"inputs\":[[{}]{}]}}",
+            long.join(","),
+            ",[]".repeat(3_000)
+        );
+        let e = parse_json(rows.as_bytes()).unwrap_err();
+        assert!(e.message.contains("padded with nulls"), "{}", e.message);
+        // Sparse but small is still fine (pandas fills NaN).
+        let cols = parse_json(br#"{"dataframe_records":[{"a":1},{"b":2}]}"#).unwrap();
+        assert_eq!(cols.len(), 2);
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let addr = format!("{}:{}", opts.host, opts.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -178,7 +178,10 @@ pub fn serve(opts: UiOptions) -> anyhow::Result<()> {
         )
         .await?;
         Ok(())
-    })
+    });
+    // Store work still running on the blocking pool after the graceful shutdown does not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn experiments(State(st): State<Shared>) -> ApiResult {

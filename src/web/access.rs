@@ -96,7 +96,9 @@ impl AllowedHosts {
             .collect();
         names.push(bind.trim_matches(['[', ']']).to_ascii_lowercase());
         names.push(ip.to_string());
-        names.extend(extra.iter().map(|h| host_name(h).to_ascii_lowercase()));
+        names.extend(extra.iter().map(|h| {
+            host_name(h).unwrap_or_else(|| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        }));
         AllowedHosts {
             any: extra.iter().any(|h| h == "*"),
             any_ip: ip.is_unspecified(),
@@ -104,24 +106,50 @@ impl AllowedHosts {
         }
     }
 
-    /// Whether a `Host` value (`name[:port]`) names this server.
+    /// Whether a `Host` value names this server: exactly an allowed name or address, with an optional
+    /// port, and nothing else (no trailing dot, no bytes after `]`, nothing outside ASCII).
     pub fn allows(&self, host: &str) -> bool {
-        let name = host_name(host).to_ascii_lowercase();
-        self.any || self.names.contains(&name) || (self.any_ip && name.parse::<IpAddr>().is_ok())
+        if self.any {
+            return true;
+        }
+        let Some(name) = host_name(host) else {
+            return false;
+        };
+        self.names.contains(&name) || (self.any_ip && name.parse::<IpAddr>().is_ok())
     }
 }
 
-/// The name part of `name[:port]` or `[v6]:port`.
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name
+/// The name of a `Host` value, lowercased, when the value is exactly `name[:port]` (a DNS name or an IPv4
+/// address: letters, digits, `-` and `.`) or `[v6][:port]`; `None` for anything else.
+fn host_name(host: &str) -> Option<String> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let (v6, after) = rest.split_once(']')?;
+            v6.parse::<std::net::Ipv6Addr>().ok()?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':')?),
+            };
+            (v6, port)
         }
-        _ => host,
+        None => {
+            let (name, port) = match host.split_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (host, None),
+            };
+            let name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+            if name.is_empty() || !name.bytes().all(name_byte) {
+                return None;
+            }
+            (name, port)
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
+    Some(name.to_ascii_lowercase())
 }
 
 /// `host[:port]` with the scheme's default port dropped, for comparing an Origin with a Host.
@@ -219,20 +247,28 @@ pub async fn check_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    if let Some(host) = &host
-        && !access.hosts.allows(host)
-    {
-        return forbidden(format!(
-            "Host '{}' is not this server's name; start the server with --allowed-hosts NAME to allow it",
-            crate::redact::brief(host)
-        ));
-    }
+    let mut given = request.headers().get_all(header::HOST).iter();
+    let (first, second) = (given.next(), given.next());
+    let host = match (first, second) {
+        // A Host that is not visible ASCII, or two of them, names nothing this server answers to.
+        (Some(v), None) => Some(
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        ),
+        (Some(v), Some(_)) => Some(Err(String::from_utf8_lossy(v.as_bytes()).into_owned())),
+        (None, _) => request.uri().authority().map(|a| Ok(a.to_string())),
+    };
+    let host = match host {
+        Some(Ok(h)) if access.hosts.allows(&h) => Some(h),
+        None => None,
+        Some(Ok(h) | Err(h)) => {
+            return forbidden(format!(
+                "Host '{}' is not this server's name; start the server with --allowed-hosts NAME to allow it",
+                crate::redact::brief(&h)
+            ));
+        }
+    };
     if request.method() != Method::GET
         && request.method() != Method::HEAD
         && let Some(origin) = request.headers().get(header::ORIGIN)
@@ -284,11 +320,41 @@ mod tests {
             "10.0.0.1:5000",
             "models.lan.evil",
             "",
+            // Issue 30, points 5 and 7: only exactly an allowed name, with an optional port.
+            "127.0.0.1.evil.example",
+            "127.0.0.1.evil.example:5000",
+            "127.0.0.1evil",
+            "localhost.evil",
+            "localhost.",
+            "localhost.:5000",
+            "[::1]evil.com",
+            "[::1]:80evil",
+            "[::1]:",
+            "[127.0.0.1]",
+            "::1",
+            "localhost:",
+            "localhost:80:80",
+            "localhost:123456",
+            "localhost:-1",
+            "localhost@evil.example",
+            "localhost evil",
+            "rebind.evil.example\u{ff}",
+            "localhost\u{ff}",
+            "l\u{f6}calhost",
         ] {
             assert!(!h.allows(bad), "{bad}");
         }
         let any = AllowedHosts::new("0.0.0.0", "0.0.0.0".parse().unwrap(), &[]);
         assert!(any.allows("192.168.1.7:5000") && !any.allows("rebind.evil.example"));
+        for bad in [
+            "127.0.0.1.evil.example",
+            "[::1]evil.com",
+            "10.0.0.1.",
+            "[::1",
+        ] {
+            assert!(!any.allows(bad), "{bad}");
+        }
+        assert!(any.allows("[fe80::1]:5000") && any.allows("10.1.2.3"));
         assert!(AllowedHosts::new("::1", "::1".parse().unwrap(), &["*".into()]).allows("x"));
     }
 

@@ -1,7 +1,8 @@
 //! What `mlx serve` and `mlx ui` share as HTTP servers: who may talk to them (`access`), the accept loop
-//! with its limits (`net`) and the graceful shutdown. Below both servers, so neither imports the other.
+//! with its limits (`net`), the read deadline of request bodies (`body`) and the graceful shutdown. Below both servers, so neither imports the other.
 
 pub mod access;
+pub mod body;
 pub mod net;
 
 /// Resolves on SIGINT or SIGTERM (for a graceful shutdown that finishes in-flight requests).

@@ -1,5 +1,7 @@
 //! The accept loop of `mlx serve` and `mlx ui` (issue 13, point 4): at most `max_connections` connections
-//! at once (more are answered 503 and closed at once, so idle sockets cannot use up the file descriptors),
+//! at once (more are answered 503 and closed at once, so idle sockets cannot use up the file descriptors;
+//! a few more may ask `/ping` or `/health` only, so health checks are answered while slow clients hold the
+//! rest),
 //! a deadline on reading each request head — which is also the idle keep-alive timeout, since waiting for
 //! the next request on a kept-alive connection is waiting for its head — and a graceful shutdown.
 
@@ -18,6 +20,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Longest wait for a request's head, a first one or the next on a kept-alive connection.
     pub header_timeout: Duration,
+    /// Longest a request body may take to arrive, plus a second per `body::MIN_RATE` bytes received.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -25,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -33,6 +38,35 @@ const SHED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nc
 
 /// Descriptors kept free of connections for the store, the model and the runtime.
 const FD_RESERVE: u64 = 64;
+
+/// Connections beyond `max_connections` that may only ask `/ping` or `/health` (and are closed after one
+/// answer): a server whose connections are all held by slow clients still answers its health checks.
+const HEALTH_RESERVE: usize = 8;
+
+/// On a reserve connection: `/ping` and `/health` answered, anything else 503; the connection then closes.
+async fn health_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let mut response = if matches!(request.uri().path(), "/ping" | "/health") {
+        next.run(request).await
+    } else {
+        let mut r = axum::response::Response::new(axum::body::Body::from(
+            "{\"error\":\"too many connections; try again later\"}",
+        ));
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
 
 /// `wanted`, lowered to what the open-file limit leaves room for: a cap above it would let idle sockets use
 /// up the descriptors before the cap sheds anything.
@@ -46,14 +80,21 @@ fn connection_cap(wanted: usize) -> usize {
     wanted.min(room).max(1)
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish.
+/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish. Every request
+/// body gets the read deadline of `limits.body_timeout` (408 after it).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        limits.body_timeout,
+        super::body::with_deadline,
+    ));
+    let health = app.clone().layer(axum::middleware::from_fn(health_only));
     let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
+    let reserve = Arc::new(Semaphore::new(HEALTH_RESERVE));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -73,14 +114,22 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(SHED)).await;
-            });
-            continue;
+        let (slot, app) = match slots.clone().try_acquire_owned() {
+            Ok(slot) => (slot, app.clone()),
+            Err(_) => match reserve.clone().try_acquire_owned() {
+                Ok(slot) => (slot, health.clone()),
+                Err(_) => {
+                    tokio::spawn(async move {
+                        let mut stream = stream;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), stream.write_all(SHED))
+                                .await;
+                    });
+                    continue;
+                }
+            },
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(app);
         let conn = http.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

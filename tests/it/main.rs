@@ -27,6 +27,7 @@ mod serve;
 mod sklearn_twins;
 mod sqlite;
 mod sqlite_interop;
+mod starve;
 mod team;
 mod train;
 mod trust;

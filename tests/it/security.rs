@@ -274,6 +274,45 @@ fn serve_refuses_forms_foreign_hosts_and_origins() {
     );
 }
 
+/// Issue 30, points 5 and 7: a `Host` is exactly an allowed name or address with an optional port. Names that
+/// only start like one, a trailing dot, bytes after `]`, and bytes outside ASCII (which the header check once
+/// skipped) are refused, on both servers.
+#[test]
+fn hosts_that_only_start_like_an_allowed_name_are_refused() {
+    let s = TestStore::new();
+    let (name, _) = champion(&s);
+    let server = serve_v1(&s, &name, &[]);
+    let ui = crate::ui::start_ui(&s, &[]);
+    let port = server.port.to_string();
+    for bad in [
+        "127.0.0.1.evil.example".to_string(),
+        format!("127.0.0.1.evil.example:{port}"),
+        "localhost.evil".into(),
+        "localhost.".into(),
+        format!("localhost.:{port}"),
+        "[::1]evil.com".into(),
+        "rebind.evil.example\u{ff}".into(),
+        "localhost\u{ff}".into(),
+    ] {
+        let (status, body) = send(&server, "GET", "/ping", &[("Host", &bad)], b"");
+        assert_eq!(status, 403, "serve, Host {bad:?}: {body}");
+        assert!(body.contains("is not this server's name"), "{body}");
+        let (status, _) = send(&ui, "GET", "/api/experiments", &[("Host", &bad)], b"");
+        assert_eq!(status, 403, "ui, Host {bad:?}");
+    }
+    for good in [
+        "127.0.0.1".to_string(),
+        format!("localhost:{port}"),
+        "[::1]:1".into(),
+    ] {
+        assert_eq!(
+            send(&server, "GET", "/ping", &[("Host", &good)], b"").0,
+            200,
+            "{good}"
+        );
+    }
+}
+
 /// Point 2 on `mlx ui`: the same rules for its API and its admin posts.
 #[test]
 fn ui_refuses_forms_foreign_hosts_and_origins() {
@@ -378,7 +417,7 @@ fn with_fd_limit(cmd: &std::process::Command, n: u32) -> std::process::Command {
 
 /// Point 4: 300 idle sockets against a server limited to 256 file descriptors and 100 connections do not
 /// stop /ping; a connection that never finishes its request head, or sits idle after a response, is closed
-/// after --header-timeout; a body that never finishes arriving is a 408 after --timeout.
+/// after --header-timeout; a body that never finishes arriving is a 408 after --body-timeout.
 #[test]
 fn idle_and_slow_connections_cannot_starve_the_server() {
     use std::io::{Read, Write};
@@ -458,7 +497,7 @@ fn idle_and_slow_connections_cannot_starve_the_server() {
     assert_eq!(&first, b"HTTP/1.1 200");
     assert!(closed(&kept), "an idle kept-alive connection is held");
 
-    // A body trickled in (it would hold its share of the in-flight budget): 408 after --timeout.
+    // A body trickled in (it would hold its share of the in-flight budget): 408 after --body-timeout.
     let mut trickle = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     trickle
         .write_all(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{")

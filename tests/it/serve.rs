@@ -23,6 +23,11 @@ impl Server {
         Server::spawn(cmd, "mlx serve: listening on http://")
     }
 
+    /// A server already started and listening on `port`.
+    pub fn from_child(child: Child, port: u16) -> Server {
+        Server { child, port }
+    }
+
     /// Start a server command and wait for the line announcing its address.
     pub fn spawn(mut cmd: Command, announce: &str) -> Server {
         let mut child = cmd
@@ -242,7 +247,16 @@ fn serving_by_alias_follows_moves_with_zero_failed_requests() {
             std::thread::sleep(Duration::from_millis(10));
         }
     };
+    // Set on every way out of the scope, a failed wait's panic included: the load thread stops, so a
+    // failure fails the test instead of hanging it (issue 30, point 7).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let failures = std::thread::scope(|scope| {
+        let _stop = StopOnDrop(&stop);
         let load = scope.spawn(|| {
             let mut failures = 0;
             while !stop.load(Ordering::Relaxed) {
