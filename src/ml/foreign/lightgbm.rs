@@ -350,13 +350,15 @@ fn tree(fields: &HashMap<&str, &str>) -> Result<Vec<RawNode>, String> {
                 }
             };
             let categories = if dt & 1 == 1 {
+                // The threshold is an index into cat_boundaries: checked as a float before any cast
+                // (1e30 or NaN must not saturate into an index).
                 let t = thresholds[i];
-                let idx = t as usize;
-                if t < 0.0 || t.fract() != 0.0 || idx + 1 >= bounds.len() {
+                if !(t >= 0.0 && t.fract() == 0.0 && t + 1.0 < bounds.len() as f64) {
                     return Err(format!(
                         "node {i}: categorical threshold {t} is not a valid cat_boundaries index"
                     ));
                 }
+                let idx = t as usize;
                 Some(cat_words[bounds[idx]..bounds[idx + 1]].to_vec())
             } else {
                 None
@@ -446,6 +448,33 @@ mod tests {
         assert_eq!(predict(&b, &[2.0, 0.0]), [1.0]);
         assert_eq!(predict(&b, &[3.0, 0.0]), [2.0]);
         assert_eq!(predict(&b, &[f64::NAN, 0.0]), [2.0]);
+    }
+
+    #[test]
+    fn categorical_thresholds_outside_cat_boundaries_are_errors() {
+        let t = "num_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\ndecision_type=1\nleft_child=-1\n\
+                 right_child=-2\nleaf_value=1 2\ncat_boundaries=0 1\ncat_threshold=6";
+        for bad in [
+            "1e30",
+            "1",
+            "-1",
+            "0.5",
+            "nan",
+            "inf",
+            "18446744073709551615",
+        ] {
+            let e = parse(&model(
+                "regression",
+                1,
+                &[&t.replace("threshold=0\n", &format!("threshold={bad}\n"))],
+            ))
+            .unwrap_err();
+            assert!(
+                e.contains("node 0: categorical threshold")
+                    && e.contains("is not a valid cat_boundaries index"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -491,8 +491,12 @@ fn one_hot_encoder(node: &Node) -> Result<Transform, SkopsError> {
             .as_values()
             .ok_or_else(|| bad("OneHotEncoder.drop_idx_ is not a list"))?
             .iter()
-            .map(|v| v.as_f64().map(|x| x as usize))
-            .collect(),
+            .map(|v| match v.as_f64() {
+                None => Ok(None),
+                Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 1e9 => Ok(Some(x as usize)),
+                Some(x) => Err(bad(format!("OneHotEncoder.drop_idx_ has a bad index {x}"))),
+            })
+            .collect::<Result<_, _>>()?,
     };
     if drop.len() != categories.len()
         || drop
@@ -721,7 +725,11 @@ fn tree_estimator(
     class: &str,
 ) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
     let classification = class.ends_with("Classifier");
-    let nf = node.number("n_features_in_")? as usize;
+    let nf = node.number("n_features_in_")?;
+    if !(nf >= 0.0 && nf.fract() == 0.0 && nf < 1e9) {
+        return Err(bad(format!("{class}.n_features_in_ is {nf}")));
+    }
+    let nf = nf as usize;
     if node
         .get("n_outputs_")
         .and_then(Node::as_f64s)
