@@ -85,6 +85,52 @@ fn skops_zip(schema: &[u8]) -> Vec<u8> {
     crate::import_sklearn::zip_of(&files)
 }
 
+/// A LightGBM model text, parsed and, if it parses, predicted on a few rows. Never a panic.
+fn lightgbm_text(text: &str) -> bool {
+    let Ok(b) = mlx::ml::foreign::lightgbm::parse(text) else {
+        return false;
+    };
+    let mut out = vec![0.0; b.n_outputs];
+    for row in [[0.0, 1.0], [f64::NAN, -1.0], [1e30, f64::MAX], [-0.5, 3.0]] {
+        b.predict_row(&row, &mut out);
+    }
+    true
+}
+
+/// An XGBoost JSON or UBJSON model, parsed and, if it parses, predicted on a few rows.
+fn xgboost_bytes(bytes: &[u8]) -> bool {
+    let Ok(b) = mlx::ml::foreign::xgboost::parse(bytes) else {
+        return false;
+    };
+    let mut out = vec![0.0; b.n_outputs()];
+    for row in [[0.0, 1.0], [f64::NAN, -1.0], [1e30, f64::MAX]] {
+        b.predict_row(&row, &mut out);
+    }
+    true
+}
+
+/// A one-tree LightGBM model whose split is `decision_type` at `threshold`, with `num_cat`
+/// categorical splits declared.
+fn lightgbm_split(threshold: &str, decision_type: &str, num_cat: &str) -> String {
+    format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n\
+         objective=regression\nfeature_names=a b\n\nTree=0\nnum_leaves=2\nnum_cat={num_cat}\n\
+         split_feature=0\nsplit_gain=1\nthreshold={threshold}\ndecision_type={decision_type}\n\
+         left_child=-1\nright_child=-2\nleaf_value=1 2\ncat_boundaries=0 1\ncat_threshold=6\n\
+         is_linear=0\nshrinkage=1\n\n\nend of trees\n\nparameters:\nend of parameters\n"
+    )
+}
+
+/// A one-tree XGBoost JSON model on two features (a stump on feature 1).
+fn xgboost_json(split_index: &str, condition: &str) -> String {
+    format!(
+        r#"{{"learner": {{"feature_names": [], "learner_model_param": {{"base_score": "5E-1", "num_class": "0", "num_feature": "2"}},
+            "objective": {{"name": "binary:logistic"}}, "gradient_booster": {{"name": "gbtree", "model": {{"tree_info": [0],
+            "trees": [{{"left_children": [1, -1, -1], "right_children": [2, -1, -1], "split_indices": [{split_index}, 0, 0],
+            "split_conditions": [{condition}, -0.25, 0.75], "default_left": [0, 0, 0], "split_type": [0, 0, 0]}}]}}}}}}}}"#
+    )
+}
+
 fn uri(store: &FileStore, text: &str) {
     use mlx::store::{ModelUri, VersionRef};
     if let Ok(uri) = ModelUri::parse(text) {
@@ -123,6 +169,37 @@ fn the_corpus_of_nasty_cases() {
     for schema in &schemas[1..] {
         skops_bytes(&skops_zip(schema.as_bytes()));
     }
+    // The hostile model files of issue #30: refused, never a panic or an unbounded allocation (their
+    // memory ceilings are checked through the binary in `hostile`).
+    assert!(lightgbm_text(&lightgbm_split("0", "1", "1")));
+    assert!(!lightgbm_text(&crate::hostile::lgb_categorical_1e30()));
+    for t in [
+        "1e30",
+        "-1",
+        "1",
+        "0.5",
+        "nan",
+        "inf",
+        "-inf",
+        "1e308",
+        "18446744073709551616",
+    ] {
+        assert!(!lightgbm_text(&lightgbm_split(t, "1", "1")), "{t}");
+        lightgbm_text(&lightgbm_split(t, "9", "1"));
+    }
+    assert!(xgboost_bytes(xgboost_json("1", "0.5").as_bytes()));
+    assert!(!xgboost_bytes(&crate::hostile::xgb_nested_nulls()));
+    for (i, c) in [
+        ("1e30", "0.5"),
+        ("-1", "0.5"),
+        ("2", "0.5"),
+        ("1", "1e400"),
+        ("1.5", "0.5"),
+    ] {
+        xgboost_bytes(xgboost_json(i, c).as_bytes());
+    }
+    assert!(!skops_bytes(&crate::hostile::lgb_classifier_skops()));
+    assert!(!skops_bytes(&crate::hostile::skops_many_refs()));
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path().join("mlruns"));
     for u in corpus("model_uris.txt") {
@@ -224,6 +301,22 @@ proptest! {
             bytes[i] = b;
         }
         skops_bytes(&bytes);
+    }
+
+    #[test]
+    fn lightgbm_splits_never_panic(threshold in any::<f64>(), decision_type in any::<i8>(), num_cat in 0u8..3) {
+        lightgbm_text(&lightgbm_split(&threshold.to_string(), &decision_type.to_string(), &num_cat.to_string()));
+    }
+
+    #[test]
+    fn xgboost_ubjson_with_flipped_bytes_never_panics(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let mut bytes = crate::hostile::xgb_nested_nulls();
+        bytes.truncate(4096);
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        xgboost_bytes(&bytes);
     }
 
     #[test]
