@@ -42,6 +42,15 @@ pub fn exec(settings: &Settings, uri: &str, python: Option<&str>) -> Result<Exit
         _ => None,
     }
     .filter(|r| !r.is_empty());
+    // Unpickling runs code from the store: say whose, before it runs.
+    let logged_by = match &run_id {
+        Some(id) => match store.get_run(id)?.data.tags.get("mlflow.user") {
+            Some(user) if !user.is_empty() => user.clone(),
+            _ => "an unknown user (its run has no mlflow.user tag)".into(),
+        },
+        None => "an unknown user (a folder outside a store)".into(),
+    };
+    eprintln!("{}", unpickle_warning(uri, &logged_by, &python));
     let staging = tempfile::tempdir()?;
     let out = staging.path().join("model");
     let class = import::convert(&dir, &conv, &python, &out)
@@ -91,6 +100,25 @@ pub fn exec(settings: &Settings, uri: &str, python: Option<&str>) -> Result<Exit
         print_value(settings, &new_uri, doc)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line printed before a pickle is loaded: the model, who logged it, and that its code will run.
+fn unpickle_warning(uri: &str, logged_by: &str, python: &str) -> String {
+    format!(
+        "warning: importing {} unpickles it with {}: code in the model, logged by {}, will run on this machine (import only models you trust)",
+        one_line(uri),
+        one_line(python),
+        one_line(logged_by)
+    )
+}
+
+/// Text from the store or the command line for a line of its own: shortened, control characters
+/// (a newline in a tag) shown as `?`.
+fn one_line(text: &str) -> String {
+    crate::redact::brief(text)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Copies the regular files of a flat model folder (what `import::convert` writes).

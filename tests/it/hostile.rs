@@ -311,3 +311,95 @@ fn types_from_outside_builtins_and_numpy_are_refused_with_exit_2() {
         );
     }
 }
+
+/// A planted pickle (issue #30, point 5): `mlx models import` would unpickle it with the user's Python,
+/// running its code. Where import is offered the error says so, and before it runs one line names the
+/// model and who logged it.
+#[test]
+fn importing_a_pickle_says_whose_code_will_run_before_it_runs() {
+    let s = TestStore::new();
+    let out = s
+        .mlx()
+        .env("LOGNAME", "mallory")
+        .args(["log", "start"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let run_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let run = s.json(&["runs", "show", &run_id]);
+    let artifacts = run["info"]["artifact_uri"].as_str().unwrap();
+    let artifacts = Path::new(artifacts.trim_start_matches("file://"));
+    let flavor =
+        "  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n";
+    let folder = model_dir(
+        artifacts,
+        "model",
+        flavor,
+        &[("model.pkl", b"planted".to_vec())],
+    );
+    let data = s.dir.path().join("rows.csv");
+    std::fs::write(&data, "a,b\n0.1,0.7\n").unwrap();
+
+    // Where import is offered, the error says what it does.
+    let uri = format!("runs:/{run_id}/model");
+    let err = s.fails(&["predict", "-m", &uri, "--data", data.to_str().unwrap()]);
+    assert!(
+        err.ends_with(
+            "a scikit-learn model in cloudpickle format: mlx reads only the skops format (MLflow 3's default), \
+             never pickles; convert it once with `mlx models import`, which unpickles it with your Python: \
+             code in the model runs, so only for a model you trust"
+        ),
+        "{err}"
+    );
+    let help = s.ok(&["models", "import", "--help"]);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains(
+            "Unpickling runs code from the model with that Python: import only models you trust (a line \
+             naming the model and who logged it is printed before it runs)"
+        ),
+        "{help}"
+    );
+
+    // Before Python is run, one line: the model, who logged it, that its code will run.
+    let python = "/nonexistent/python3";
+    let import = |uri: &str| {
+        let out = s
+            .mlx()
+            .args(["models", "import", uri, "--python", python])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let stderr = import(&uri);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "warning: importing {uri} unpickles it with {python}: code in the model, logged by mallory, \
+             will run on this machine (import only models you trust)"
+        )
+    );
+    assert!(
+        lines[1].contains("cannot run Python '/nonexistent/python3'"),
+        "{stderr}"
+    );
+    assert_eq!(lines.len(), 2, "{stderr}");
+    // A folder outside a store: nobody is known to have logged it.
+    let copy = model_dir(
+        s.dir.path(),
+        "loose",
+        flavor,
+        &[("model.pkl", b"planted".to_vec())],
+    );
+    let stderr = import(&copy);
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        format!(
+            "warning: importing {copy} unpickles it with {python}: code in the model, logged by an unknown user \
+             (a folder outside a store), will run on this machine (import only models you trust)"
+        )
+    );
+    assert!(Path::new(&folder).join("model.pkl").exists());
+}

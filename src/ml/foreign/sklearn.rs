@@ -871,8 +871,9 @@ pub fn load(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<SklearnModel, M
             &mlmodel_path,
             format!(
                 "a scikit-learn model in {} format: mlx reads only the skops format (MLflow 3's default), \
-                 never pickles; convert it once with `mlx models import`",
-                if format.is_empty() { "pickle" } else { format }
+                 never pickles; {}",
+                if format.is_empty() { "pickle" } else { format },
+                super::IMPORT_UNPICKLES
             ),
         ));
     }
