@@ -1746,6 +1746,59 @@ mod tests {
     }
 
     #[test]
+    fn counts_and_indices_are_whole_numbers_in_range_before_they_are_cast() {
+        let input = || {
+            Some(vec![ForeignInput {
+                name: "x".into(),
+                kind: "double".into(),
+            }])
+        };
+        for bad in [
+            Value::from(1e30),
+            Value::from(-1.0),
+            Value::from(0.5),
+            Value::from("NaN"),
+            Value::from("Infinity"),
+        ] {
+            let mut tree = stump(0.5, (1, 2));
+            if let Node::Object { state, .. } = &mut tree
+                && let Node::Dict(items) = state.as_mut()
+            {
+                items[0].1 = json(bad.clone());
+            }
+            let e = from_tree(&tree, input()).unwrap_err().0;
+            assert!(
+                e.contains("DecisionTreeRegressor.n_features_in_ is "),
+                "{bad}: {e}"
+            );
+        }
+        // A drop index of -1 or 0.5 is refused, not read as 0.
+        let encoder = |drop: f64| {
+            object(
+                "OneHotEncoder",
+                vec![
+                    (
+                        "categories_",
+                        Node::List(vec![json(serde_json::json!(["a", "b"]))]),
+                    ),
+                    ("drop_idx_", json(serde_json::json!([drop]))),
+                ],
+            )
+        };
+        assert!(matches!(
+            one_hot_encoder(&encoder(1.0)),
+            Ok(Transform::OneHot { drop, .. }) if drop == vec![Some(1)]
+        ));
+        for drop in [-1.0, 0.5, 1e30] {
+            let e = one_hot_encoder(&encoder(drop)).err().unwrap().0;
+            assert!(
+                e.contains("OneHotEncoder.drop_idx_ has a bad index"),
+                "{drop}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn the_imputer_drops_columns_that_were_all_missing_and_fills_the_rest() {
         let imputer = Transform::Imputer {
             missing: Cat::Missing,
