@@ -403,3 +403,36 @@ fn importing_a_pickle_says_whose_code_will_run_before_it_runs() {
     );
     assert!(Path::new(&folder).join("model.pkl").exists());
 }
+
+/// `mlx models show` loads the newest version to say whether it serves: the LightGBM split that
+/// panicked (exit 101) is now a "no" with the reason, and the listing is shown.
+#[test]
+fn models_show_names_the_bad_categorical_split_instead_of_panicking() {
+    let s = TestStore::new();
+    let run_id = s.ok(&["log", "start"]).trim().to_string();
+    let run = s.json(&["runs", "show", &run_id]);
+    let artifacts = run["info"]["artifact_uri"].as_str().unwrap();
+    let artifacts = Path::new(artifacts.trim_start_matches("file://"));
+    model_dir(
+        artifacts,
+        "model",
+        LGB_SKOPS_FLAVOR,
+        &[("model.skops", lgb_classifier_skops())],
+    );
+    s.ok(&[
+        "register",
+        &format!("runs:/{run_id}/model"),
+        "--name",
+        "lgb",
+    ]);
+    let shown = s.json(&["models", "show", "lgb"]);
+    let error = shown["latest"]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        error.ends_with(
+            "model.skops: Tree=0: node 0: categorical threshold 1000000000000000000000000000000 is not a valid cat_boundaries index"
+        ),
+        "{error}"
+    );
+}
