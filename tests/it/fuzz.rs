@@ -309,6 +309,17 @@ proptest! {
     }
 
     #[test]
+    fn lightgbm_header_counts_never_panic(
+        key in prop::sample::select(vec!["max_feature_idx", "num_class", "num_tree_per_iteration", "num_leaves", "num_cat"]),
+        value in prop::sample::select(vec!["0", "-1", "18446744073709551615", "18446744073709551616", "4294967296", "16777217", "1e3", ""]),
+    ) {
+        let text = lightgbm_split("0", "1", "1");
+        let start = text.find(&format!("{key}=")).unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        lightgbm_text(&format!("{}{key}={value}{}", &text[..start], &text[end..]));
+    }
+
+    #[test]
     fn xgboost_ubjson_with_flipped_bytes_never_panics(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
         let mut bytes = crate::hostile::xgb_nested_nulls();
         bytes.truncate(4096);

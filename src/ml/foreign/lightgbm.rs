@@ -102,7 +102,9 @@ pub fn parse(text: &str) -> Result<Booster, String> {
     };
     let n_classes = int("num_class")?;
     let per_iteration = int("num_tree_per_iteration")?;
-    let n_features = int("max_feature_idx")? + 1;
+    let n_features = int("max_feature_idx")?
+        .checked_add(1)
+        .ok_or("header 'max_feature_idx' is out of range")?;
     if per_iteration == 0 || per_iteration > 10_000 || n_classes > 10_000 {
         return Err(format!(
             "num_tree_per_iteration={per_iteration}, num_class={n_classes}: out of range"
@@ -448,6 +450,18 @@ mod tests {
         assert_eq!(predict(&b, &[2.0, 0.0]), [1.0]);
         assert_eq!(predict(&b, &[3.0, 0.0]), [2.0]);
         assert_eq!(predict(&b, &[f64::NAN, 0.0]), [2.0]);
+    }
+
+    #[test]
+    fn the_largest_max_feature_idx_is_an_error_not_an_overflow() {
+        let text = model("regression", 1, &[T]).replace(
+            "max_feature_idx=1",
+            &format!("max_feature_idx={}", usize::MAX),
+        );
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "header 'max_feature_idx' is out of range"
+        );
     }
 
     #[test]
