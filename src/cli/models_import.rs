@@ -132,3 +132,19 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unpickle_warning_is_one_line_whatever_the_store_holds() {
+        assert_eq!(
+            unpickle_warning("models:/m/1", "eve\nerror: fake", "python3"),
+            "warning: importing models:/m/1 unpickles it with python3: code in the model, logged by \
+             eve?error: fake, will run on this machine (import only models you trust)"
+        );
+        let long = "x".repeat(10_000);
+        assert!(unpickle_warning("models:/m/1", &long, "python3").len() < 400);
+    }
+}
