@@ -49,7 +49,9 @@ pub enum ModelsCommand {
     /// Convert a pickled (pickle/cloudpickle) scikit-learn, LightGBM or XGBoost model once into a format
     /// mlx reads natively (skops, XGBoost UBJSON), with a Python that has the model's libraries; mlx never
     /// unpickles. The copy is a new logged model of the same run (and a new version when URI names a
-    /// registered version); a model folder outside a store is copied to FOLDER-imported
+    /// registered version); a model folder outside a store is copied to FOLDER-imported.
+    /// Unpickling runs code from the model with that Python: import only models you trust (a line
+    /// naming the model and who logged it is printed before it runs)
     Import {
         /// runs:/ID/model, models:/NAME/3, models:/NAME@ALIAS, models:/m-ID or a model folder
         uri: String,

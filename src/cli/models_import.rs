@@ -42,6 +42,15 @@ pub fn exec(settings: &Settings, uri: &str, python: Option<&str>) -> Result<Exit
         _ => None,
     }
     .filter(|r| !r.is_empty());
+    // Unpickling runs code from the store: say whose, before it runs.
+    let logged_by = match &run_id {
+        Some(id) => match store.get_run(id)?.data.tags.get("mlflow.user") {
+            Some(user) if !user.is_empty() => user.clone(),
+            _ => "an unknown user (its run has no mlflow.user tag)".into(),
+        },
+        None => "an unknown user (a folder outside a store)".into(),
+    };
+    eprintln!("{}", unpickle_warning(uri, &logged_by, &python));
     let staging = tempfile::tempdir()?;
     let out = staging.path().join("model");
     let class = import::convert(&dir, &conv, &python, &out)
@@ -93,6 +102,25 @@ pub fn exec(settings: &Settings, uri: &str, python: Option<&str>) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// The line printed before a pickle is loaded: the model, who logged it, and that its code will run.
+fn unpickle_warning(uri: &str, logged_by: &str, python: &str) -> String {
+    format!(
+        "warning: importing {} unpickles it with {}: code in the model, logged by {}, will run on this machine (import only models you trust)",
+        one_line(uri),
+        one_line(python),
+        one_line(logged_by)
+    )
+}
+
+/// Text from the store or the command line for a line of its own: shortened, control characters
+/// (a newline in a tag) shown as `?`.
+fn one_line(text: &str) -> String {
+    crate::redact::brief(text)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// Copies the regular files of a flat model folder (what `import::convert` writes).
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir(to)?;
@@ -103,4 +131,20 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unpickle_warning_is_one_line_whatever_the_store_holds() {
+        assert_eq!(
+            unpickle_warning("models:/m/1", "eve\nerror: fake", "python3"),
+            "warning: importing models:/m/1 unpickles it with python3: code in the model, logged by \
+             eve?error: fake, will run on this machine (import only models you trust)"
+        );
+        let long = "x".repeat(10_000);
+        assert!(unpickle_warning("models:/m/1", &long, "python3").len() < 400);
+    }
 }

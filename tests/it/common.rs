@@ -86,7 +86,9 @@ impl TestStore {
         // Notes may precede it, but the error itself is one line.
         let errors: Vec<&str> = err
             .lines()
-            .filter(|l| !l.starts_with("note: ") && !l.starts_with("mlx: "))
+            .filter(|l| {
+                !l.starts_with("note: ") && !l.starts_with("mlx: ") && !l.starts_with("warning: ")
+            })
             .collect();
         assert_eq!(errors.len(), 1, "one-line error: {err}");
         assert!(errors[0].starts_with("error: "), "{err}");

@@ -84,6 +84,109 @@ fn skops_zip(schema: &[u8]) -> Vec<u8> {
     crate::import_sklearn::zip_of(&files)
 }
 
+/// A LightGBM model text, parsed and, if it parses, predicted on a few rows. Never a panic.
+fn lightgbm_text(text: &str) -> bool {
+    let Ok(b) = mlx::ml::foreign::lightgbm::parse(text) else {
+        return false;
+    };
+    let mut out = vec![0.0; b.n_outputs];
+    // Rows as wide as the model (mlx builds them from its feature names).
+    for x in [0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX, -0.5, 3.0] {
+        b.predict_row(&vec![x; b.ensemble.n_features()], &mut out);
+    }
+    true
+}
+
+/// An XGBoost JSON or UBJSON model, parsed and, if it parses, predicted on a few rows.
+fn xgboost_bytes(bytes: &[u8]) -> bool {
+    let Ok(b) = mlx::ml::foreign::xgboost::parse(bytes) else {
+        return false;
+    };
+    let mut out = vec![0.0; b.n_outputs()];
+    for x in [0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX] {
+        b.predict_row(&vec![x; b.n_features], &mut out);
+    }
+    true
+}
+
+/// A one-tree LightGBM model whose split is `decision_type` at `threshold`, with `num_cat`
+/// categorical splits declared.
+fn lightgbm_split(threshold: &str, decision_type: &str, num_cat: &str) -> String {
+    format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n\
+         objective=regression\nfeature_names=a b\n\nTree=0\nnum_leaves=2\nnum_cat={num_cat}\n\
+         split_feature=0\nsplit_gain=1\nthreshold={threshold}\ndecision_type={decision_type}\n\
+         left_child=-1\nright_child=-2\nleaf_value=1 2\ncat_boundaries=0 1\ncat_threshold=6\n\
+         is_linear=0\nshrinkage=1\n\n\nend of trees\n\nparameters:\nend of parameters\n"
+    )
+}
+
+/// A one-tree XGBoost JSON model on two features (a stump on feature 1).
+fn xgboost_json(split_index: &str, condition: &str) -> String {
+    format!(
+        r#"{{"learner": {{"feature_names": [], "learner_model_param": {{"base_score": "5E-1", "num_class": "0", "num_feature": "2"}},
+            "objective": {{"name": "binary:logistic"}}, "gradient_booster": {{"name": "gbtree", "model": {{"tree_info": [0],
+            "trees": [{{"left_children": [1, -1, -1], "right_children": [2, -1, -1], "split_indices": [{split_index}, 0, 0],
+            "split_conditions": [{condition}, -0.25, 0.75], "default_left": [0, 0, 0], "split_type": [0, 0, 0]}}]}}}}}}}}"#
+    )
+}
+
+/// JSON as UBJSON the way XGBoost writes it (counted objects, typed float arrays).
+fn to_ubjson(v: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    let key = |k: &str, out: &mut Vec<u8>| {
+        out.push(b'U');
+        out.push(k.len() as u8);
+        out.extend(k.as_bytes());
+    };
+    match v {
+        Value::Null => out.push(b'Z'),
+        Value::Bool(b) => out.push(if *b { b'T' } else { b'F' }),
+        Value::Number(n) if n.is_i64() => {
+            out.push(b'L');
+            out.extend(n.as_i64().unwrap().to_be_bytes());
+        }
+        Value::Number(n) => {
+            out.push(b'd');
+            out.extend((n.as_f64().unwrap() as f32).to_be_bytes());
+        }
+        Value::String(s) => {
+            out.push(b'S');
+            key(s, out);
+        }
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_f64) => {
+            out.extend(b"[$d#L");
+            out.extend((a.len() as i64).to_be_bytes());
+            for x in a {
+                out.extend((x.as_f64().unwrap() as f32).to_be_bytes());
+            }
+        }
+        Value::Array(a) => {
+            out.push(b'[');
+            a.iter().for_each(|x| to_ubjson(x, out));
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            out.extend(b"{#l");
+            out.extend((m.len() as i32).to_be_bytes());
+            for (k, x) in m {
+                key(k, out);
+                to_ubjson(x, out);
+            }
+        }
+    }
+}
+
+/// The sound one-tree model of [`xgboost_json`], as UBJSON.
+fn xgboost_ubjson() -> Vec<u8> {
+    let mut out = Vec::new();
+    to_ubjson(
+        &serde_json::from_str(&xgboost_json("1", "0.5")).unwrap(),
+        &mut out,
+    );
+    out
+}
+
 fn uri(store: &FileStore, text: &str) {
     use mlx::store::{ModelUri, VersionRef};
     if let Ok(uri) = ModelUri::parse(text) {
@@ -122,6 +225,38 @@ fn the_corpus_of_nasty_cases() {
     for schema in &schemas[1..] {
         skops_bytes(&skops_zip(schema.as_bytes()));
     }
+    // The hostile model files of issue #30: refused, never a panic or an unbounded allocation (their
+    // memory ceilings are checked through the binary in `hostile`).
+    assert!(lightgbm_text(&lightgbm_split("0", "1", "1")));
+    assert!(!lightgbm_text(&crate::hostile::lgb_categorical_1e30()));
+    for t in [
+        "1e30",
+        "-1",
+        "1",
+        "0.5",
+        "nan",
+        "inf",
+        "-inf",
+        "1e308",
+        "18446744073709551616",
+    ] {
+        assert!(!lightgbm_text(&lightgbm_split(t, "1", "1")), "{t}");
+        lightgbm_text(&lightgbm_split(t, "9", "1"));
+    }
+    assert!(xgboost_bytes(xgboost_json("1", "0.5").as_bytes()));
+    assert!(xgboost_bytes(&xgboost_ubjson()));
+    assert!(!xgboost_bytes(&crate::hostile::xgb_nested_nulls()));
+    for (i, c) in [
+        ("1e30", "0.5"),
+        ("-1", "0.5"),
+        ("2", "0.5"),
+        ("1", "1e400"),
+        ("1.5", "0.5"),
+    ] {
+        xgboost_bytes(xgboost_json(i, c).as_bytes());
+    }
+    assert!(!skops_bytes(&crate::hostile::lgb_classifier_skops()));
+    assert!(!skops_bytes(&crate::hostile::skops_many_refs()));
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path().join("mlruns"));
     for u in corpus("model_uris.txt") {
@@ -223,6 +358,32 @@ proptest! {
             bytes[i] = b;
         }
         skops_bytes(&bytes);
+    }
+
+    #[test]
+    fn lightgbm_splits_never_panic(threshold in any::<f64>(), decision_type in any::<i8>(), num_cat in 0u8..3) {
+        lightgbm_text(&lightgbm_split(&threshold.to_string(), &decision_type.to_string(), &num_cat.to_string()));
+    }
+
+    #[test]
+    fn lightgbm_header_counts_never_panic(
+        key in prop::sample::select(vec!["max_feature_idx", "num_class", "num_tree_per_iteration", "num_leaves", "num_cat"]),
+        value in prop::sample::select(vec!["0", "-1", "18446744073709551615", "18446744073709551616", "4294967296", "16777217", "1e3", ""]),
+    ) {
+        let text = lightgbm_split("0", "1", "1");
+        let start = text.find(&format!("{key}=")).unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        lightgbm_text(&format!("{}{key}={value}{}", &text[..start], &text[end..]));
+    }
+
+    #[test]
+    fn xgboost_ubjson_with_flipped_bytes_never_panics(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let mut bytes = xgboost_ubjson();
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        xgboost_bytes(&bytes);
     }
 
     #[test]

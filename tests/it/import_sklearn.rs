@@ -325,7 +325,12 @@ fn the_original_apps_model_logged_by_mlflow_is_served_by_alias_with_no_conversio
 }
 
 /// A model folder with an MLmodel for `flavors` (YAML) and the given files.
-fn model_dir(root: &Path, name: &str, flavors: &str, files: &[(&str, Vec<u8>)]) -> String {
+pub(crate) fn model_dir(
+    root: &Path,
+    name: &str,
+    flavors: &str,
+    files: &[(&str, Vec<u8>)],
+) -> String {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let inputs = r#"[{"type": "double", "name": "a", "required": true}, {"type": "double", "name": "b", "required": true}]"#;
@@ -340,7 +345,7 @@ fn model_dir(root: &Path, name: &str, flavors: &str, files: &[(&str, Vec<u8>)]) 
     dir.to_string_lossy().into_owned()
 }
 
-const SKOPS_FLAVOR: &str =
+pub(crate) const SKOPS_FLAVOR: &str =
     "  sklearn:\n    pickled_model: model.skops\n    serialization_format: skops\n";
 
 pub(crate) fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
@@ -359,15 +364,15 @@ pub(crate) fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
     mlx::ml::foreign::npy::write(descr, false, shape, data)
 }
 
-fn json_node(v: &str) -> Value {
+pub(crate) fn json_node(v: &str) -> Value {
     json!({"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": v, "is_json": true})
 }
 
-fn array_node(file: &str) -> Value {
+pub(crate) fn array_node(file: &str) -> Value {
     json!({"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": file})
 }
 
-fn object(class: &str, module: &str, attrs: Value) -> Value {
+pub(crate) fn object(class: &str, module: &str, attrs: Value) -> Value {
     json!({
         "__class__": class, "__module__": module, "__loader__": "ObjectNode",
         "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": attrs,

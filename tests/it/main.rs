@@ -12,6 +12,7 @@ mod experiments;
 mod fixture;
 mod fuzz;
 mod hardening;
+mod hostile;
 mod import_boosters;
 mod import_sklearn;
 mod interop;

@@ -105,8 +105,9 @@ pub fn load_lightgbm(
         return Err(load_err(
             &path,
             format!(
-                "a pickled {class} ({} format): mlx never unpickles; convert it once with `mlx models import`",
-                if format.is_empty() { "pickle" } else { format }
+                "a pickled {class} ({} format): mlx never unpickles; {}",
+                if format.is_empty() { "pickle" } else { format },
+                super::IMPORT_UNPICKLES
             ),
         ));
     } else {

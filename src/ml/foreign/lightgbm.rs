@@ -102,7 +102,9 @@ pub fn parse(text: &str) -> Result<Booster, String> {
     };
     let n_classes = int("num_class")?;
     let per_iteration = int("num_tree_per_iteration")?;
-    let n_features = int("max_feature_idx")? + 1;
+    let n_features = int("max_feature_idx")?
+        .checked_add(1)
+        .ok_or("header 'max_feature_idx' is out of range")?;
     if per_iteration == 0 || per_iteration > 10_000 || n_classes > 10_000 {
         return Err(format!(
             "num_tree_per_iteration={per_iteration}, num_class={n_classes}: out of range"
@@ -350,13 +352,15 @@ fn tree(fields: &HashMap<&str, &str>) -> Result<Vec<RawNode>, String> {
                 }
             };
             let categories = if dt & 1 == 1 {
+                // The threshold is an index into cat_boundaries: checked as a float before any cast
+                // (1e30 or NaN must not saturate into an index).
                 let t = thresholds[i];
-                let idx = t as usize;
-                if t < 0.0 || t.fract() != 0.0 || idx + 1 >= bounds.len() {
+                if !(t >= 0.0 && t.fract() == 0.0 && t + 1.0 < bounds.len() as f64) {
                     return Err(format!(
                         "node {i}: categorical threshold {t} is not a valid cat_boundaries index"
                     ));
                 }
+                let idx = t as usize;
                 Some(cat_words[bounds[idx]..bounds[idx + 1]].to_vec())
             } else {
                 None
@@ -446,6 +450,45 @@ mod tests {
         assert_eq!(predict(&b, &[2.0, 0.0]), [1.0]);
         assert_eq!(predict(&b, &[3.0, 0.0]), [2.0]);
         assert_eq!(predict(&b, &[f64::NAN, 0.0]), [2.0]);
+    }
+
+    #[test]
+    fn the_largest_max_feature_idx_is_an_error_not_an_overflow() {
+        let text = model("regression", 1, &[T]).replace(
+            "max_feature_idx=1",
+            &format!("max_feature_idx={}", usize::MAX),
+        );
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            "header 'max_feature_idx' is out of range"
+        );
+    }
+
+    #[test]
+    fn categorical_thresholds_outside_cat_boundaries_are_errors() {
+        let t = "num_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\ndecision_type=1\nleft_child=-1\n\
+                 right_child=-2\nleaf_value=1 2\ncat_boundaries=0 1\ncat_threshold=6";
+        for bad in [
+            "1e30",
+            "1",
+            "-1",
+            "0.5",
+            "nan",
+            "inf",
+            "18446744073709551615",
+        ] {
+            let e = parse(&model(
+                "regression",
+                1,
+                &[&t.replace("threshold=0\n", &format!("threshold={bad}\n"))],
+            ))
+            .unwrap_err();
+            assert!(
+                e.contains("node 0: categorical threshold")
+                    && e.contains("is not a valid cat_boundaries index"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

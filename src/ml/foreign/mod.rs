@@ -11,6 +11,10 @@ pub mod skops;
 pub mod trees;
 pub mod xgboost;
 
+/// How an error offers `mlx models import` for a pickle, saying what it does.
+pub const IMPORT_UNPICKLES: &str = "convert it once with `mlx models import`, which unpickles it with your Python: \
+     code in the model runs, so only for a model you trust";
+
 use super::data::{Column, Table};
 use super::estimator::Task;
 use super::model::{ModelError, Predictions};

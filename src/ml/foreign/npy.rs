@@ -372,8 +372,43 @@ fn parse_dtype(descr: &Lit) -> Result<Dtype, NpyError> {
     }
 }
 
-/// Parse a whole `.npy` file.
-pub fn parse(bytes: &[u8]) -> Result<Npy, NpyError> {
+/// What a `.npy` file's header declares, checked against the data that follows it.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub shape: Vec<usize>,
+    pub dtype: Dtype,
+    fortran: bool,
+    /// Where the data starts.
+    start: usize,
+}
+
+impl Header {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An upper bound on the bytes one read of the array may take: its copy, plus what it may be
+    /// turned into (a number per element, or per field of a record; a `String` and a JSON value per
+    /// element of a text array).
+    pub fn expansion(&self) -> u64 {
+        let n = self.len() as u64;
+        let itemsize = self.dtype.itemsize() as u64;
+        let per_item = match &self.dtype {
+            Dtype::Scalar(s) if s.kind == 'U' => itemsize + 64,
+            Dtype::Scalar(_) => 8,
+            Dtype::Record(fields) => 8 * fields.len() as u64,
+        };
+        n.saturating_mul(itemsize.saturating_add(per_item))
+    }
+}
+
+/// Read and check a `.npy` file's header (the data's size included), without copying the data.
+pub fn header(bytes: &[u8]) -> Result<Header, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return err("not a .npy file (bad magic)");
     }
@@ -441,8 +476,25 @@ pub fn parse(bytes: &[u8]) -> Result<Npy, NpyError> {
             body.len()
         ));
     }
+    Ok(Header {
+        shape,
+        dtype,
+        fortran,
+        start: start + header_len,
+    })
+}
+
+/// Parse a whole `.npy` file.
+pub fn parse(bytes: &[u8]) -> Result<Npy, NpyError> {
+    let Header {
+        shape,
+        dtype,
+        fortran,
+        start,
+    } = header(bytes)?;
+    let body = &bytes[start..];
     let data = if fortran && shape.len() > 1 {
-        to_c_order(body, &shape, itemsize)
+        to_c_order(body, &shape, dtype.itemsize())
     } else {
         body.to_vec()
     };

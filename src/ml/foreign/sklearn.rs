@@ -491,8 +491,12 @@ fn one_hot_encoder(node: &Node) -> Result<Transform, SkopsError> {
             .as_values()
             .ok_or_else(|| bad("OneHotEncoder.drop_idx_ is not a list"))?
             .iter()
-            .map(|v| v.as_f64().map(|x| x as usize))
-            .collect(),
+            .map(|v| match v.as_f64() {
+                None => Ok(None),
+                Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 1e9 => Ok(Some(x as usize)),
+                Some(x) => Err(bad(format!("OneHotEncoder.drop_idx_ has a bad index {x}"))),
+            })
+            .collect::<Result<_, _>>()?,
     };
     if drop.len() != categories.len()
         || drop
@@ -721,7 +725,11 @@ fn tree_estimator(
     class: &str,
 ) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
     let classification = class.ends_with("Classifier");
-    let nf = node.number("n_features_in_")? as usize;
+    let nf = node.number("n_features_in_")?;
+    if !(nf >= 0.0 && nf.fract() == 0.0 && nf < 1e9) {
+        return Err(bad(format!("{class}.n_features_in_ is {nf}")));
+    }
+    let nf = nf as usize;
     if node
         .get("n_outputs_")
         .and_then(Node::as_f64s)
@@ -863,8 +871,9 @@ pub fn load(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<SklearnModel, M
             &mlmodel_path,
             format!(
                 "a scikit-learn model in {} format: mlx reads only the skops format (MLflow 3's default), \
-                 never pickles; convert it once with `mlx models import`",
-                if format.is_empty() { "pickle" } else { format }
+                 never pickles; {}",
+                if format.is_empty() { "pickle" } else { format },
+                super::IMPORT_UNPICKLES
             ),
         ));
     }
@@ -1734,6 +1743,59 @@ mod tests {
         };
         let e = strict.apply(frame, &["city".into()]).unwrap_err();
         assert!(e.contains("unknown category zzz in column city"), "{e}");
+    }
+
+    #[test]
+    fn counts_and_indices_are_whole_numbers_in_range_before_they_are_cast() {
+        let input = || {
+            Some(vec![ForeignInput {
+                name: "x".into(),
+                kind: "double".into(),
+            }])
+        };
+        for bad in [
+            Value::from(1e30),
+            Value::from(-1.0),
+            Value::from(0.5),
+            Value::from("NaN"),
+            Value::from("Infinity"),
+        ] {
+            let mut tree = stump(0.5, (1, 2));
+            if let Node::Object { state, .. } = &mut tree
+                && let Node::Dict(items) = state.as_mut()
+            {
+                items[0].1 = json(bad.clone());
+            }
+            let e = from_tree(&tree, input()).unwrap_err().0;
+            assert!(
+                e.contains("DecisionTreeRegressor.n_features_in_ is "),
+                "{bad}: {e}"
+            );
+        }
+        // A drop index of -1 or 0.5 is refused, not read as 0.
+        let encoder = |drop: f64| {
+            object(
+                "OneHotEncoder",
+                vec![
+                    (
+                        "categories_",
+                        Node::List(vec![json(serde_json::json!(["a", "b"]))]),
+                    ),
+                    ("drop_idx_", json(serde_json::json!([drop]))),
+                ],
+            )
+        };
+        assert!(matches!(
+            one_hot_encoder(&encoder(1.0)),
+            Ok(Transform::OneHot { drop, .. }) if drop == vec![Some(1)]
+        ));
+        for drop in [-1.0, 0.5, 1e30] {
+            let e = one_hot_encoder(&encoder(drop)).err().unwrap().0;
+            assert!(
+                e.contains("OneHotEncoder.drop_idx_ has a bad index"),
+                "{drop}: {e}"
+            );
+        }
     }
 
     #[test]

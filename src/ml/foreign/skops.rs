@@ -5,6 +5,7 @@
 
 use super::npy::{self, Npy};
 use serde_json::Value;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -14,14 +15,28 @@ pub struct Limits {
     pub max_entries: usize,
     pub max_entry_bytes: u64,
     pub max_total_bytes: u64,
+    /// The memory budget: `budget_base + budget_per_byte` × the archive's size. Everything the
+    /// reader makes is charged to it before it is made (see [`Archive`]), so a small file cannot
+    /// expand into gigabytes, whatever it declares or however often it refers to one array.
+    pub budget_base: u64,
+    pub budget_per_byte: u64,
 }
 
 /// Generous for real models (a 500-tree forest of deep trees is a few hundred MB), small next to memory.
+/// The budget allows 64 MiB plus 128 bytes per byte of the file: real skops files (stored or deflated,
+/// each array once) charged 3 to 32 per byte in our measurements (forests, boosting, kNN, pipelines,
+/// LightGBM), while deflate alone can expand ~1000-fold and one array may be named any number of times.
 pub const LIMITS: Limits = Limits {
     max_entries: 100_000,
     max_entry_bytes: 1 << 30,
     max_total_bytes: 2 << 30,
+    budget_base: 64 << 20,
+    budget_per_byte: 128,
 };
+
+/// Bytes charged per byte of `schema.json` and of a `JsonNode`'s text: a parsed JSON value takes up
+/// to ~16 times its text (a 32-byte value for `0,`).
+const JSON_CHARGE: u64 = 16;
 
 /// Nesting deeper than this is refused (scikit-learn's deepest trees of objects are ~15 levels).
 const MAX_DEPTH: usize = 64;
@@ -100,8 +115,28 @@ pub const ALLOWED: &[&str] = &[
     "sklearn.preprocessing._label.LabelEncoder",
 ];
 
-/// Type objects (`TypeNode`, `DTypeNode`) name a type and are never instantiated; these modules only.
+/// Type objects (`TypeNode`, `DTypeNode`) name a type and are never instantiated; these modules only
+/// (a `DTypeNode` is always `numpy.dtype`), and from `builtins` only the types in [`BUILTIN_TYPES`]
+/// (so not `builtins.eval` or `builtins.exec`, which are functions).
 const TYPE_MODULES: &[&str] = &["builtins", "numpy"];
+
+/// The `builtins` a `TypeNode` may name.
+const BUILTIN_TYPES: &[&str] = &[
+    "bool",
+    "int",
+    "float",
+    "complex",
+    "str",
+    "bytes",
+    "object",
+    "list",
+    "tuple",
+    "dict",
+    "set",
+    "frozenset",
+    "type",
+    "NoneType",
+];
 
 /// Random generators a fitted estimator keeps (gradient boosting's trees and sampler): their state is
 /// skipped, never read, as no prediction uses it.
@@ -156,9 +191,32 @@ pub enum Node {
     Slice(Option<i64>, Option<i64>, Option<i64>),
 }
 
-/// The zip's entries by name, read under [`Limits`].
+/// The zip's entries by name, read under [`Limits`]. `budget` is what may still be made from them:
+/// unpacking an entry, parsing the schema or a JSON value, and each reference to an array (its copy
+/// and the numbers or strings it may be turned into, see [`npy::Header::expansion`]) are charged to it first.
 pub struct Archive {
     entries: HashMap<String, Vec<u8>>,
+    budget: Cell<u64>,
+    limits: Limits,
+    /// The archive's size in bytes, which the budget was computed from.
+    size: usize,
+}
+
+/// The error for a file that would take more memory than its budget.
+fn over(limits: &Limits, size: usize, what: String) -> SkopsError {
+    SkopsError(format!(
+        "{what}: reading this {size}-byte file would take more than its memory budget of {} bytes ({} MiB + {} per byte of the file); refused as a crafted file",
+        budget(limits, size),
+        limits.budget_base >> 20,
+        limits.budget_per_byte,
+    ))
+}
+
+/// The memory budget of a file of `size` bytes.
+fn budget(limits: &Limits, size: usize) -> u64 {
+    limits
+        .budget_base
+        .saturating_add(limits.budget_per_byte.saturating_mul(size as u64))
 }
 
 /// An entry name skops writes: `schema.json` or `<digits>.npy`. Anything with a path in it is refused,
@@ -183,6 +241,7 @@ impl Archive {
                 limits.max_entries
             ));
         }
+        let budget = Cell::new(budget(&limits, bytes.len()));
         let mut entries = HashMap::new();
         let mut total = 0u64;
         for i in 0..zip.len() {
@@ -207,11 +266,20 @@ impl Archive {
             let cap = limits
                 .max_entry_bytes
                 .min(limits.max_total_bytes.saturating_sub(total));
-            let mut data = Vec::with_capacity(entry.size().min(cap) as usize);
+            let over_budget = cap > budget.get();
+            let cap = cap.min(budget.get());
+            if over_budget && entry.size() > cap {
+                return Err(over(&limits, bytes.len(), format!("entry {name}")));
+            }
+            // One byte spare, so that reading the byte past the cap does not grow the vector.
+            let mut data = Vec::with_capacity(entry.size().min(cap).saturating_add(1) as usize);
             entry
                 .take(cap.saturating_add(1))
                 .read_to_end(&mut data)
                 .map_err(|e| SkopsError(format!("entry {name}: {e}")))?;
+            if data.len() as u64 > cap && over_budget {
+                return Err(over(&limits, bytes.len(), format!("entry {name}")));
+            }
             if data.len() as u64 > cap {
                 return err(format!(
                     "entry {name} unpacks to more than {cap} bytes (the archive may hold at most {} in all)",
@@ -219,11 +287,28 @@ impl Archive {
                 ));
             }
             total += data.len() as u64;
+            budget.set(budget.get() - data.len() as u64);
             if entries.insert(name.clone(), data).is_some() {
                 return err(format!("entry {name} appears twice"));
             }
         }
-        Ok(Archive { entries })
+        Ok(Archive {
+            entries,
+            budget,
+            limits,
+            size: bytes.len(),
+        })
+    }
+
+    /// Charges `bytes` to the budget before they are made, or the error naming what went over it.
+    fn charge(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<(), SkopsError> {
+        match self.budget.get().checked_sub(bytes) {
+            Some(left) => {
+                self.budget.set(left);
+                Ok(())
+            }
+            None => Err(over(&self.limits, self.size, what())),
+        }
     }
 
     fn entry(&self, name: &str) -> Result<&[u8], SkopsError> {
@@ -235,8 +320,12 @@ impl Archive {
 
     /// The object tree of `schema.json`, checked against the allow-list.
     pub fn tree(&self) -> Result<Node, SkopsError> {
-        let schema: Value = serde_json::from_slice(self.entry("schema.json")?)
-            .map_err(|e| SkopsError(format!("schema.json: {e}")))?;
+        let text = self.entry("schema.json")?;
+        self.charge((text.len() as u64).saturating_mul(JSON_CHARGE), || {
+            "schema.json".into()
+        })?;
+        let schema: Value =
+            serde_json::from_slice(text).map_err(|e| SkopsError(format!("schema.json: {e}")))?;
         let protocol = schema.get("protocol").and_then(Value::as_i64);
         if protocol.is_some_and(|p| !(1..=2).contains(&p)) {
             return err(format!(
@@ -275,6 +364,9 @@ impl Archive {
         match loader {
             "JsonNode" => {
                 let s = content.and_then(Value::as_str).unwrap_or("null");
+                self.charge((s.len() as u64).saturating_mul(JSON_CHARGE), || {
+                    format!("schema.json: a JSON value in {full}")
+                })?;
                 // Python's json.dumps writes NaN and Infinity, which strict JSON parsers refuse.
                 let parsed = match s {
                     "NaN" => Value::String("NaN".into()),
@@ -316,24 +408,12 @@ impl Archive {
                     return err(format!("unsupported class {full} (as an array)"));
                 }
                 match text("type") {
-                    "numpy" => {
-                        let file = text("file");
-                        let bytes = self.entry(file)?;
-                        let a =
-                            npy::parse(bytes).map_err(|e| SkopsError(format!("{file}: {e}")))?;
-                        Ok(Node::Array(a))
-                    }
+                    "numpy" => self.npy_array(text("file")),
                     "json" => Ok(Node::ObjArray(children(content)?)),
                     t => err(format!("schema.json: array of unknown type {t:?}")),
                 }
             }
-            "TypeNode" => {
-                if !TYPE_MODULES.contains(&module) {
-                    return err(format!("unsupported type {full}"));
-                }
-                Ok(Node::Type(full))
-            }
-            "DTypeNode" => Ok(Node::Type(full)),
+            "TypeNode" | "DTypeNode" => Self::type_name(loader, module, class),
             "FunctionNode" | "PartialNode" | "RandomStateNode" | "RandomGeneratorNode" => {
                 self.reference(loader, full, content, depth)
             }
@@ -366,6 +446,29 @@ impl Archive {
                 "unsupported skops node {other:?} (class {full}): mlx reads plain data only"
             )),
         }
+    }
+
+    /// The array in entry `file`, charged to the budget per reference (a file may name one array many
+    /// times) before it is copied.
+    fn npy_array(&self, file: &str) -> Result<Node, SkopsError> {
+        let bytes = self.entry(file)?;
+        let header = npy::header(bytes).map_err(|e| SkopsError(format!("{file}: {e}")))?;
+        self.charge(header.expansion(), || format!("schema.json: array {file}"))?;
+        let a = npy::parse(bytes).map_err(|e| SkopsError(format!("{file}: {e}")))?;
+        Ok(Node::Array(a))
+    }
+
+    /// A type (`TypeNode`, `DTypeNode`): a name, never instantiated, from [`TYPE_MODULES`] only.
+    fn type_name(loader: &str, module: &str, class: &str) -> Result<Node, SkopsError> {
+        let allowed = TYPE_MODULES.contains(&module)
+            && (module != "builtins" || BUILTIN_TYPES.contains(&class))
+            && (loader == "TypeNode" || module == "numpy");
+        if !allowed {
+            return err(format!(
+                "unsupported type {module}.{class} (as a {loader}): mlx reads builtin and numpy types only"
+            ));
+        }
+        Ok(Node::Type(format!("{module}.{class}")))
     }
 
     /// A function, a `functools.partial` of one, or a random generator: names, never called.
@@ -687,6 +790,128 @@ pub(crate) mod tests {
         assert!(read(b"not a zip").unwrap_err().0.contains("not a zip"));
     }
 
+    /// A dict of `refs` references to one array `1.npy` of `n` elements of `descr` (all zero).
+    fn many_refs(descr: &str, itemsize: usize, n: usize, refs: usize) -> Vec<u8> {
+        let arr = serde_json::json!({"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": "1.npy"});
+        let attrs: serde_json::Map<String, Value> =
+            (0..refs).map(|i| (format!("a{i}"), arr.clone())).collect();
+        let schema = object("Ridge", "sklearn.linear_model._ridge", Value::Object(attrs));
+        let npy = npy::write(descr, false, &[n], &vec![0u8; n * itemsize]);
+        zip_of(&[
+            ("schema.json", schema.to_string().into_bytes()),
+            ("1.npy", npy),
+        ])
+    }
+
+    const SMALL_BUDGET: Limits = Limits {
+        budget_base: 1 << 20,
+        budget_per_byte: 16,
+        ..LIMITS
+    };
+
+    #[test]
+    fn each_reference_to_an_array_is_charged_to_the_budget() {
+        // 8192 doubles: 64 KiB of data, charged 128 KiB per reference (its copy and its numbers).
+        let z = many_refs("'<f8'", 8, 8192, 2);
+        assert!(Archive::read(&z, SMALL_BUDGET).unwrap().tree().is_ok());
+        let z = many_refs("'<f8'", 8, 8192, 100);
+        let e = Archive::read(&z, SMALL_BUDGET)
+            .unwrap()
+            .tree()
+            .unwrap_err()
+            .0;
+        let want = format!(
+            "schema.json: array 1.npy: reading this {}-byte file would take more than its memory budget of {} bytes (1 MiB + 16 per byte of the file); refused as a crafted file",
+            z.len(),
+            (1 << 20) + 16 * z.len()
+        );
+        assert_eq!(e, want);
+        // The real budget reads it.
+        assert!(read(&z).is_ok());
+    }
+
+    #[test]
+    fn an_array_of_bytes_is_charged_for_the_numbers_it_becomes() {
+        // 512 KiB of bytes would become 4 MiB of doubles.
+        let z = many_refs("'|u1'", 1, 512 << 10, 1);
+        let e = Archive::read(&z, SMALL_BUDGET)
+            .unwrap()
+            .tree()
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("schema.json: array 1.npy: reading this"),
+            "{e}"
+        );
+        // Half of it fits.
+        let z = many_refs("'|u1'", 1, 64 << 10, 1);
+        assert!(Archive::read(&z, SMALL_BUDGET).unwrap().tree().is_ok());
+    }
+
+    #[test]
+    fn an_entry_that_unpacks_past_the_budget_is_refused_before_it_is_read() {
+        let z = zip_of(&[("1.npy", vec![0u8; 4 << 20])]);
+        let e = Archive::read(&z, SMALL_BUDGET).err().unwrap().0;
+        assert!(
+            e.starts_with(&format!("entry 1.npy: reading this {}-byte file", z.len())),
+            "{e}"
+        );
+        // A long JSON value in the schema is charged as well.
+        let schema = object(
+            "Ridge",
+            "sklearn.linear_model._ridge",
+            serde_json::json!({"alpha": json_node(&format!("[{}0]", "0,".repeat(20_000)))}),
+        );
+        let z = zip_of(&[("schema.json", schema.to_string().into_bytes())]);
+        let e = Archive::read(&z, SMALL_BUDGET)
+            .unwrap()
+            .tree()
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("schema.json: a JSON value in builtins.str: reading this"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn types_outside_builtin_and_numpy_types_are_refused() {
+        let with_type = |loader: &str, module: &str, class: &str| {
+            let t = serde_json::json!({"__class__": class, "__module__": module, "__loader__": loader, "content": {}});
+            let schema = object(
+                "Ridge",
+                "sklearn.linear_model._ridge",
+                serde_json::json!({"dtype": t}),
+            );
+            read(&zip_of(&[("schema.json", schema.to_string().into_bytes())]))
+        };
+        for (loader, module, class) in [
+            ("TypeNode", "os", "system"),
+            ("TypeNode", "builtins", "eval"),
+            ("TypeNode", "subprocess", "Popen"),
+            ("DTypeNode", "os", "system"),
+            ("DTypeNode", "builtins", "eval"),
+        ] {
+            let e = with_type(loader, module, class).unwrap_err().0;
+            assert_eq!(
+                e,
+                format!(
+                    "unsupported type {module}.{class} (as a {loader}): mlx reads builtin and numpy types only"
+                )
+            );
+        }
+        for (loader, module, class) in [
+            ("TypeNode", "builtins", "str"),
+            ("TypeNode", "numpy", "float64"),
+            ("DTypeNode", "numpy", "dtype"),
+        ] {
+            let tree = with_type(loader, module, class).unwrap();
+            assert!(
+                matches!(tree.get("dtype"), Some(Node::Type(t)) if *t == format!("{module}.{class}"))
+            );
+        }
+    }
+
     #[test]
     fn stops_zip_bombs() {
         // 64 MiB of zeros compresses to ~64 KiB; with a 1 MiB cap it is refused after reading 1 MiB.
@@ -696,6 +921,7 @@ pub(crate) mod tests {
             max_entries: 10,
             max_entry_bytes: 1 << 20,
             max_total_bytes: 4 << 20,
+            ..LIMITS
         };
         let e = Archive::read(&z, small).err().unwrap().0;
         assert!(e.contains("unpacks to"), "{e}");

@@ -416,14 +416,24 @@ fn tree_nodes(tree: &Value, t: usize) -> Result<Vec<RawNode>, String> {
 
 /// A bounds-checked reader of the UBJSON subset XGBoost writes (Draft 12, big-endian), including
 /// optimized containers (`$` type, `#` count). Counts are checked against the bytes left, nesting is
-/// bounded, so a crafted file cannot make it allocate or recurse without limit.
+/// bounded, and the values read in all are at most one per byte of the file (a typed container of
+/// `Z`/`T`/`F` costs no byte per item, so without that cap a few bytes could declare millions of
+/// nulls), so a crafted file cannot make it allocate or recurse beyond a small multiple of its size.
 pub mod ubjson {
     use serde_json::{Map, Number, Value};
 
     const MAX_DEPTH: usize = 64;
 
+    /// Values allowed on top of one per byte: a real file never needs them, they only keep tiny
+    /// hand-written inputs readable.
+    const SPARE_VALUES: usize = 64;
+
     pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader {
+            bytes,
+            pos: 0,
+            values_left: bytes.len() + SPARE_VALUES,
+        };
         let v = r.value(None, 0)?;
         Ok(v)
     }
@@ -431,6 +441,8 @@ pub mod ubjson {
     struct Reader<'a> {
         bytes: &'a [u8],
         pos: usize,
+        /// How many more values may be read (see [`parse`]).
+        values_left: usize,
     }
 
     impl Reader<'_> {
@@ -503,6 +515,19 @@ pub mod ubjson {
             String::from_utf8(s.to_vec()).map_err(|_| self.err("a string is not UTF-8"))
         }
 
+        /// Takes `n` values from the file's allowance, before anything is allocated for them (every
+        /// item of a container is paid for by the container).
+        fn spend(&mut self, n: usize) -> Result<(), String> {
+            if n > self.values_left {
+                return Err(self.err(format!(
+                    "{n} more values than a {}-byte file can hold (a crafted count?)",
+                    self.bytes.len()
+                )));
+            }
+            self.values_left -= n;
+            Ok(())
+        }
+
         fn value(&mut self, marker: Option<u8>, depth: usize) -> Result<Value, String> {
             if depth > MAX_DEPTH {
                 return Err(self.err("nested too deeply"));
@@ -534,6 +559,8 @@ pub mod ubjson {
                 }
                 b'[' => {
                     let (ty, n) = self.container_header()?;
+                    // The whole count is spent before its vector is allocated.
+                    self.spend(n.unwrap_or(0))?;
                     let mut items = Vec::with_capacity(n.unwrap_or(0));
                     match n {
                         Some(n) => {
@@ -546,6 +573,7 @@ pub mod ubjson {
                             if m == b']' {
                                 break;
                             }
+                            self.spend(1)?;
                             items.push(self.value(Some(m), depth + 1)?);
                         },
                     }
@@ -553,6 +581,7 @@ pub mod ubjson {
                 }
                 b'{' => {
                     let (ty, n) = self.container_header()?;
+                    self.spend(n.unwrap_or(0))?;
                     let mut map = Map::new();
                     match n {
                         Some(n) => {
@@ -567,6 +596,7 @@ pub mod ubjson {
                                 self.pos += 1;
                                 break;
                             }
+                            self.spend(1)?;
                             let k = self.string()?;
                             let v = self.value(None, depth + 1)?;
                             map.insert(k, v);
@@ -743,6 +773,38 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown type marker")
         );
+    }
+
+    /// A typed array of `outer` arrays, each declaring `inner` nulls (no byte per null), then padding
+    /// so each count fits the bytes left: ~16 GB of values from ~190 KB before the cap.
+    pub(crate) fn nested_nulls(outer: u32, inner: u32, pad: usize) -> Vec<u8> {
+        let mut b = b"[$[#l".to_vec();
+        b.extend(outer.to_be_bytes());
+        for _ in 0..outer {
+            b.extend(b"$Z#l");
+            b.extend(inner.to_be_bytes());
+        }
+        b.resize(b.len() + pad, b'N');
+        b
+    }
+
+    #[test]
+    fn counts_of_zero_byte_values_are_capped_by_the_file_size() {
+        let bytes = nested_nulls(10_000, 50_000, 100_000);
+        assert!(bytes.len() < 200_000);
+        let e = ubjson::parse(&bytes).unwrap_err();
+        assert!(
+            e.contains("50000 more values than a 180009-byte file can hold (a crafted count?)"),
+            "{e}"
+        );
+        // Within the allowance, nulls still read.
+        let small = nested_nulls(2, 3, 8);
+        assert_eq!(
+            ubjson::parse(&small).unwrap(),
+            json!([[null, null, null], [null, null, null]])
+        );
+        let e = ubjson::parse(b"{$Z#U\x05").unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
     }
 
     #[test]
