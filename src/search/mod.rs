@@ -4,6 +4,8 @@
 
 mod parse;
 pub mod pushdown;
+#[cfg(test)]
+mod sql_agreement;
 mod stream;
 
 pub use stream::RunPages;

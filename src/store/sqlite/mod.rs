@@ -1,0 +1,2 @@
+//! (placeholder until the sqlite store lands)
+pub mod search;
