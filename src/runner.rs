@@ -244,6 +244,15 @@ fn tee(
 
 /// Child processes may run elsewhere: hand them an absolute store location.
 pub fn absolute_tracking_uri(uri: &str) -> String {
+    // `sqlite:///rel.db` (SQLAlchemy's relative form) becomes `sqlite:////abs/rel.db`.
+    if let Some(rel) = uri.strip_prefix("sqlite:///")
+        && !rel.starts_with('/')
+        && !rel.is_empty()
+    {
+        let path = std::path::Path::new(rel);
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return format!("sqlite:///{}", abs.display());
+    }
     match crate::store::uri::file_uri_to_path(uri) {
         Some(p) => std::path::absolute(&p)
             .unwrap_or(p)

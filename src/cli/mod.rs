@@ -41,7 +41,7 @@ use std::process::ExitCode;
     args_override_self = true
 )]
 pub struct Cli {
-    /// Tracking store: a folder, a file: URI or an MLflow server http(s)://host:port [default: $MLX_TRACKING_URI, $MLFLOW_TRACKING_URI, config, ./mlruns]
+    /// Tracking store: a folder, a file: URI, an MLflow SQLite database sqlite:///mlflow.db or an MLflow server http(s)://host:port [default: $MLX_TRACKING_URI, $MLFLOW_TRACKING_URI, config, ./mlruns with experiments, ./mlflow.db, ./mlruns]
     #[arg(long, global = true, value_name = "URI")]
     tracking_uri: Option<String>,
 

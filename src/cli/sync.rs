@@ -13,7 +13,7 @@ pub struct SyncArgs {
     /// The store to copy from [default: the tracking URI in effect]
     #[arg(long, value_name = "URI")]
     from: Option<String>,
-    /// The store to copy to: a folder, a file: URI or an MLflow server http(s)://host:port
+    /// The store to copy to: a folder, a file: URI, sqlite:///mlflow.db or an MLflow server http(s)://host:port
     #[arg(long, value_name = "URI")]
     to: String,
     /// Only this experiment (repeatable) [default: every active experiment]

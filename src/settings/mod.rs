@@ -6,7 +6,7 @@
 pub mod env;
 
 use crate::output::OutputFormat;
-use crate::store::{FileStore, RestStore, TrackingStore, uri::file_uri_to_path};
+use crate::store::{FileStore, RestStore, SqliteStore, TrackingStore, uri::file_uri_to_path};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -16,6 +16,8 @@ pub enum Source {
     Env(&'static str),
     ConfigFile(PathBuf),
     Default,
+    /// No setting: the store found in the working folder, as MLflow picks its default (why, in words).
+    Detected(&'static str),
 }
 
 impl std::fmt::Display for Source {
@@ -25,6 +27,7 @@ impl std::fmt::Display for Source {
             Source::Env(v) => write!(f, "environment variable {v}"),
             Source::ConfigFile(p) => write!(f, "config file {}", p.display()),
             Source::Default => write!(f, "default"),
+            Source::Detected(why) => write!(f, "default: {why}"),
         }
     }
 }
@@ -52,7 +55,7 @@ pub struct Settings {
 }
 
 /// What every "cannot open this tracking URI" error ends with.
-const SUPPORTED: &str = "mlx supports a local folder, a file: URI (e.g. file:///path/to/mlruns) or an MLflow tracking server (http://host:port)";
+const SUPPORTED: &str = "mlx supports a local folder, a file: URI (e.g. file:///path/to/mlruns), an MLflow SQLite database (sqlite:///mlflow.db) or an MLflow tracking server (http://host:port)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -65,9 +68,13 @@ pub enum SettingsError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(
-        "tracking URI '{0}' is a database, which mlx cannot open; run `mlflow server --backend-store-uri {0}` and point mlx at the server (--tracking-uri http://127.0.0.1:5000); {SUPPORTED}"
+        "tracking URI '{0}' is a database mlx cannot open itself (mlx opens SQLite files); run `mlflow server --backend-store-uri {0}` and point mlx at the server (--tracking-uri http://127.0.0.1:5000); {SUPPORTED}"
     )]
     Database(String),
+    #[error(
+        "tracking URI '{0}': {1}; a SQLite database is named as SQLAlchemy names it: sqlite:///relative/path.db or sqlite:////absolute/path.db; {SUPPORTED}"
+    )]
+    BadSqlite(String, &'static str),
     #[error("tracking URI '{0}' is Databricks, which mlx does not support; {SUPPORTED}")]
     Databricks(String),
 }
@@ -126,10 +133,7 @@ impl Settings {
             .or_else(|| from_env("MLX_TRACKING_URI"))
             .or_else(|| from_env("MLFLOW_TRACKING_URI"))
             .or_else(|| from_config(config.tracking_uri))
-            .unwrap_or(Setting {
-                value: "./mlruns".into(),
-                source: Source::Default,
-            });
+            .unwrap_or_else(|| default_store(std::path::Path::new(".")));
         // `MLX_OUTPUT` is how `mlx run` tells a nested mlx (whose stdout is a pipe) to keep to a table.
         let output = match (
             flag_output,
@@ -194,7 +198,7 @@ fn refuse_foreign(uri: &str) -> Result<(), SettingsError> {
     if lower.contains(':')
         && matches!(
             dialect,
-            "sqlite" | "postgresql" | "postgres" | "mysql" | "mssql" | "oracle"
+            "postgresql" | "postgres" | "mysql" | "mssql" | "oracle"
         )
     {
         return Err(SettingsError::Database(crate::redact::uris(uri)));
@@ -209,6 +213,9 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
         return Ok(Box::new(RestStore::new(uri)?.with_notes(stderr_notes())));
     }
     refuse_foreign(uri)?;
+    if lower.starts_with("sqlite:") {
+        return Ok(Box::new(SqliteStore::new(sqlite_path(uri)?)));
+    }
     let is_windows_drive = uri.len() > 2 && uri.as_bytes()[1] == b':';
     if uri.contains(':') && !lower.starts_with("file:") && !is_windows_drive {
         return Err(SettingsError::UnsupportedScheme(crate::redact::uris(uri)));
@@ -216,6 +223,61 @@ pub fn open_store(uri: &str) -> Result<Box<dyn TrackingStore>, SettingsError> {
     let path = file_uri_to_path(uri)
         .ok_or_else(|| SettingsError::UnsupportedScheme(crate::redact::uris(uri)))?;
     Ok(Box::new(FileStore::new(path).with_notes(stderr_notes())))
+}
+
+/// The file a `sqlite:` URI names, read as SQLAlchemy reads it: `sqlite:///rel.db` is `rel.db` in the
+/// working folder, `sqlite:////abs/path.db` is `/abs/path.db`. An in-memory database (`sqlite://`,
+/// `:memory:`) or a driver (`sqlite+pysqlite:`) is refused: it could not be shared with MLflow.
+pub fn sqlite_path(uri: &str) -> Result<PathBuf, SettingsError> {
+    let bad = |why| SettingsError::BadSqlite(crate::redact::uris(uri), why);
+    let rest = uri
+        .get("sqlite:".len()..)
+        .filter(|_| uri[.."sqlite:".len()].eq_ignore_ascii_case("sqlite:"))
+        .ok_or_else(|| bad("not a sqlite: URI"))?;
+    let Some(path) = rest.strip_prefix("///") else {
+        return Err(bad(
+            "expected three slashes after sqlite: and then the file's path",
+        ));
+    };
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    if path.is_empty() || path == ":memory:" {
+        return Err(bad("an in-memory database cannot be shared; name a file"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// The store when nothing names one, decided as MLflow 3 decides its default: `./mlruns` holding
+/// experiments (a numeric folder with a `meta.yaml`) is the folder store; else an existing `./mlflow.db`
+/// is MLflow's SQLite store; else the folder store `./mlruns` (mlx's default for a new folder).
+pub fn default_store(dir: &std::path::Path) -> Setting<String> {
+    let mlruns = dir.join("mlruns");
+    let has_experiments = std::fs::read_dir(&mlruns).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let numeric = name
+                .to_str()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            numeric && e.path().is_dir() && e.path().join("meta.yaml").symlink_metadata().is_ok()
+        })
+    });
+    if has_experiments {
+        return Setting {
+            value: "./mlruns".into(),
+            source: Source::Detected("./mlruns holds experiments (MLflow's folder store)"),
+        };
+    }
+    if dir.join("mlflow.db").is_file() {
+        return Setting {
+            value: "sqlite:///mlflow.db".into(),
+            source: Source::Detected(
+                "./mlflow.db is present and ./mlruns holds no experiments (MLflow 3's default store)",
+            ),
+        };
+    }
+    Setting {
+        value: "./mlruns".into(),
+        source: Source::Default,
+    }
 }
 
 /// The store's notes on stderr, where a person running mlx (or reading the server's log) sees them.

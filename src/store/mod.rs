@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use file::FileStore;
 pub use model_uri::{ModelUri, VersionRef, Which};
 pub use rest::RestStore;
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -14,10 +14,8 @@ fn tracking_uris_mlx_cannot_open_are_errors_that_say_what_is_supported() {
         ("databricks", "Databricks"),
         ("databricks-uc", "Databricks"),
         ("databricks://profile", "Databricks"),
-        (
-            "sqlite:///mlflow.db",
-            "mlflow server --backend-store-uri sqlite:///mlflow.db",
-        ),
+        // In memory: nothing MLflow could share.
+        ("sqlite://", "in-memory"),
         (
             "postgresql://db/mlflow",
             "mlflow server --backend-store-uri postgresql://db/mlflow",

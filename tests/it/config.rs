@@ -117,7 +117,7 @@ fn unreachable_servers_unknown_uris_and_bad_config_are_clear_errors() {
         ),
         ("http://127.0.0.1:9", "gave up after 3 attempts"),
         ("https://mlflow.invalid", "cannot reach the tracking server"),
-        ("sqlite:///mlflow.db", "is a database"),
+        ("mssql://db/mlflow", "is a database"),
         ("ftp://host/mlruns", "unsupported scheme"),
     ] {
         let out = mlx_bare(d)

@@ -66,7 +66,7 @@ impl FileStore {
     }
 }
 
-pub(super) fn copy_file(from: &Path, to: &Path) -> Result<()> {
+pub(in crate::store) fn copy_file(from: &Path, to: &Path) -> Result<()> {
     create_parent(to)?;
     let dir = to.parent().unwrap_or(Path::new("."));
     let tmp = super::atomic::temp_file_in(dir).map_err(|e| StoreError::io(dir, e))?;
@@ -78,7 +78,7 @@ pub(super) fn copy_file(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+pub(in crate::store) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to).map_err(|e| StoreError::io(to, e))?;
     for entry in fs::read_dir(from).map_err(|e| StoreError::io(from, e))? {
         let entry = entry.map_err(|e| StoreError::io(from, e))?;

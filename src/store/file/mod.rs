@@ -29,11 +29,12 @@ mod maintenance;
 mod models;
 mod runs;
 
-use artifacts::*;
 use experiments::*;
 use runs::*;
 
+pub(in crate::store) use artifacts::{copy_dir, copy_file};
 pub use maintenance::{Finding, Removed};
+pub(in crate::store) use runs::random_run_name;
 
 const TRASH: &str = ".trash";
 const REGISTRY_DIR: &str = "models";

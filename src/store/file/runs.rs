@@ -378,7 +378,7 @@ pub(super) fn read_latest_metric(path: &Path) -> Result<MetricPoint> {
 }
 
 /// A friendly name like MLflow's (`bold-fox-123`) for runs started without one.
-pub(super) fn random_run_name() -> String {
+pub(in crate::store) fn random_run_name() -> String {
     const ADJ: [&str; 16] = [
         "bold", "calm", "brave", "clever", "eager", "gentle", "happy", "keen", "lively", "merry",
         "nimble", "proud", "quick", "sunny", "witty", "zesty",
