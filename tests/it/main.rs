@@ -26,6 +26,7 @@ mod security_data;
 mod serve;
 mod sklearn_twins;
 mod sqlite_search;
+mod sqlite_sync;
 mod team;
 mod train;
 mod ui;
