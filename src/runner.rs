@@ -261,3 +261,26 @@ pub fn absolute_tracking_uri(uri: &str) -> String {
         None => uri.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_tracking_uri;
+
+    #[test]
+    fn children_get_an_absolute_store_location() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute_tracking_uri("sqlite:///mlflow.db"),
+            format!("sqlite:///{}", cwd.join("mlflow.db").display())
+        );
+        assert_eq!(
+            absolute_tracking_uri("sqlite:////abs/m.db"),
+            "sqlite:////abs/m.db"
+        );
+        assert_eq!(
+            absolute_tracking_uri("mlruns"),
+            cwd.join("mlruns").display().to_string()
+        );
+        assert_eq!(absolute_tracking_uri("http://h:5000"), "http://h:5000");
+    }
+}

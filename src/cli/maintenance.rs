@@ -2,8 +2,9 @@
 
 use crate::output::{self, Listing};
 use crate::settings::Settings;
-use crate::store::FileStore;
+use crate::store::file::{Finding, Removed};
 use crate::store::uri::file_uri_to_path;
+use crate::store::{FileStore, SqliteStore};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::process::ExitCode;
@@ -25,13 +26,46 @@ pub struct GcArgs {
     dry_run: bool,
 }
 
-fn file_store(settings: &Settings) -> Result<FileStore> {
+/// The local store doctor and gc work on: the `mlruns` folder or an MLflow SQLite database.
+enum Local {
+    Folder(FileStore),
+    Sqlite(SqliteStore),
+}
+
+impl Local {
+    fn doctor(&self, fix: bool) -> crate::store::Result<Vec<Finding>> {
+        match self {
+            Local::Folder(s) => s.doctor(fix),
+            Local::Sqlite(s) => s.doctor(fix),
+        }
+    }
+    fn gc(&self, age: Option<i64>, dry_run: bool) -> crate::store::Result<Vec<Removed>> {
+        match self {
+            Local::Folder(s) => s.gc(age, dry_run),
+            Local::Sqlite(s) => s.gc(age, dry_run),
+        }
+    }
+    fn location(&self) -> String {
+        match self {
+            Local::Folder(s) => s.root().display().to_string(),
+            Local::Sqlite(s) => s.path().display().to_string(),
+        }
+    }
+}
+
+fn file_store(settings: &Settings) -> Result<Local> {
     let uri = &settings.tracking_uri.value;
+    if uri.to_ascii_lowercase().starts_with("sqlite:") {
+        let path = crate::settings::sqlite_path(uri)?;
+        return Ok(Local::Sqlite(SqliteStore::new(path)));
+    }
     if uri.contains("://") && !uri.starts_with("file:") {
         bail!("doctor and gc work on a local store; '{uri}' is not one");
     }
     let path = file_uri_to_path(uri).with_context(|| format!("'{uri}' is not a local store"))?;
-    Ok(FileStore::new(path).with_notes(crate::settings::stderr_notes()))
+    Ok(Local::Folder(
+        FileStore::new(path).with_notes(crate::settings::stderr_notes()),
+    ))
 }
 
 /// `1d2h30m` → milliseconds. A bare number is days.
@@ -84,7 +118,7 @@ pub fn doctor(settings: &Settings, args: DoctorArgs) -> Result<ExitCode> {
     }
     // Clean: a note on stderr, or an empty list for `-o json`.
     if findings.is_empty() && !settings.json_flag() {
-        eprintln!("{}: no problems found", store.root().display());
+        eprintln!("{}: no problems found", store.location());
         return Ok(ExitCode::SUCCESS);
     }
     output::print(settings.output_format(), &listing, &findings)?;

@@ -234,6 +234,9 @@ pub fn sqlite_path(uri: &str) -> Result<PathBuf, SettingsError> {
         .get("sqlite:".len()..)
         .filter(|_| uri[.."sqlite:".len()].eq_ignore_ascii_case("sqlite:"))
         .ok_or_else(|| bad("not a sqlite: URI"))?;
+    if rest == "//" {
+        return Err(bad("an in-memory database cannot be shared; name a file"));
+    }
     let Some(path) = rest.strip_prefix("///") else {
         return Err(bad(
             "expected three slashes after sqlite: and then the file's path",
@@ -350,5 +353,54 @@ impl Settings {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod sqlite_tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_uris_are_read_as_sqlalchemy_reads_them() {
+        assert_eq!(
+            sqlite_path("sqlite:///mlflow.db").unwrap(),
+            PathBuf::from("mlflow.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///sub/m.db").unwrap(),
+            PathBuf::from("sub/m.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:////abs/m.db").unwrap(),
+            PathBuf::from("/abs/m.db")
+        );
+        assert_eq!(
+            sqlite_path("SQLITE:///m.db?mode=rw").unwrap(),
+            PathBuf::from("m.db")
+        );
+        for bad in [
+            "sqlite://",
+            "sqlite:///:memory:",
+            "sqlite:///",
+            "sqlite:m.db",
+        ] {
+            assert!(sqlite_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_store_is_decided_as_mlflow_decides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(default_store(d).value, "./mlruns");
+        assert_eq!(default_store(d).source, Source::Default);
+        std::fs::write(d.join("mlflow.db"), "").unwrap();
+        // An mlruns folder without experiments (MLflow's artifacts beside its database) does not count.
+        std::fs::create_dir_all(d.join("mlruns/1/abc/artifacts")).unwrap();
+        std::fs::create_dir_all(d.join("mlruns/.trash")).unwrap();
+        assert_eq!(default_store(d).value, "sqlite:///mlflow.db");
+        std::fs::write(d.join("mlruns/1/meta.yaml"), "name: x\n").unwrap();
+        assert_eq!(default_store(d).value, "./mlruns");
+        assert!(matches!(default_store(d).source, Source::Detected(_)));
     }
 }

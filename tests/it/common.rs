@@ -27,6 +27,13 @@ impl TestStore {
         }
     }
 
+    /// A store in an MLflow SQLite database, `sqlite:////<tmp>/mlflow.db` (created by the first command).
+    pub fn on_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
+        TestStore { dir, uri }
+    }
+
     /// The store folder (`<tmp>/mlruns`).
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("mlruns")

@@ -25,6 +25,7 @@ mod security;
 mod security_data;
 mod serve;
 mod sklearn_twins;
+mod sqlite;
 mod sqlite_search;
 mod sqlite_sync;
 mod team;

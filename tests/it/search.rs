@@ -102,9 +102,7 @@ fn same_runs_in_the_same_order_as_mlflow() {
 /// The same, with mlx writing MLflow's SQLite store (`mlflow.db`) and both searching that file.
 #[test]
 fn same_runs_in_the_same_order_as_mlflow_on_an_mlflow_db_mlx_wrote() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
-    let s = TestStore { dir, uri };
+    let s = TestStore::on_sqlite();
     populate(&s);
     agree_with_mlflow(&s, &s.uri);
 }

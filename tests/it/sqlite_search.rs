@@ -51,13 +51,11 @@ fn mlx_answer(s: &TestStore, filter: &str, order_by: &[&str], max: usize) -> Vec
 /// MLflow's own queries over the database MLflow wrote: mlx answers each exactly as MLflow does.
 #[test]
 fn same_runs_in_the_same_order_as_mlflow_on_its_sqlite_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
+    let s = TestStore::on_sqlite();
     interop_json(
         "search_population.py",
-        &[uri.as_ref(), "population".as_ref(), "48".as_ref()],
+        &[s.uri.as_ref(), "population".as_ref(), "48".as_ref()],
     );
-    let s = TestStore { dir, uri };
     let queries: &[(&str, &[&str], usize)] = &[
         ("", &[], 1000),
         ("metrics.accuracy > 0.5", &[], 1000),

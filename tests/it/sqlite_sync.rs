@@ -9,12 +9,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn sqlite_store() -> TestStore {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
-    TestStore { dir, uri }
-}
-
 fn sync(from: &TestStore, to: &TestStore) -> Value {
     from.json(&["sync", "--from", &from.uri, "--to", &to.uri])
 }
@@ -134,7 +128,7 @@ fn folder_to_sqlite_to_folder_loses_nothing_and_twice_copies_nothing() {
     a.ok(&["log", "tag", "--run", &id, "team", "vision"]);
     a.ok(&["log", "end", "--run", &id, "--status", "FAILED"]);
 
-    let b = sqlite_store();
+    let b = TestStore::on_sqlite();
     let first = sync(&a, &b);
     assert_eq!(
         (
@@ -198,7 +192,7 @@ fn folder_to_sqlite_to_folder_loses_nothing_and_twice_copies_nothing() {
 /// A sync into an `mlflow.db` that MLflow wrote keeps MLflow's runs and adds mlx's, which MLflow reads.
 #[test]
 fn sync_merges_into_a_database_mlflow_wrote() {
-    let b = sqlite_store();
+    let b = TestStore::on_sqlite();
     let script = r#"
 import sys, warnings, logging, json
 warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)

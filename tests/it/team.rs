@@ -1,5 +1,6 @@
-//! The team backend: the same CLI scenarios against the file store and against a real MLflow tracking server
-//! (PostgreSQL backend store, proxied artifacts; started by `scripts/test.sh`), plus what only a server has:
+//! The team backend: the same CLI scenarios against the file store, MLflow 3's SQLite database and a real
+//! MLflow tracking server (PostgreSQL backend store, proxied artifacts; started by `scripts/test.sh`), plus
+//! what only a server has:
 //! retries through a flaky link, auth headers, and the MLflow Python client reading what mlx wrote there.
 
 use crate::common::{TestStore, python, unique};
@@ -23,6 +24,10 @@ macro_rules! both_backends {
             #[test]
             fn mlflow_server() {
                 super::$scenario(&crate::common::TestStore::on_server());
+            }
+            #[test]
+            fn sqlite_store() {
+                super::$scenario(&crate::common::TestStore::on_sqlite());
             }
         }
     };

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod maintenance;
 mod registry;
 pub mod schema;
 pub mod search;

@@ -49,7 +49,13 @@ pub fn open(path: &Path, artifact_root: &Path) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
     let tables = match count_tables(&conn) {
         Ok(n) => n,
-        Err(e) => return Err(not_mlflow(path, &e.to_string())),
+        Err(rusqlite::Error::SqliteFailure(f, why))
+            if f.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            let why = why.unwrap_or_else(|| f.to_string());
+            return Err(not_mlflow(path, &why));
+        }
+        Err(e) => return Err(db_err(e)),
     };
     if tables == 0 {
         create(&mut conn, path, artifact_root)?;

@@ -743,3 +743,156 @@ fn fill_io(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::new(dir.path().join("mlflow.db"));
+        (dir, store)
+    }
+
+    fn new_run(store: &SqliteStore) -> String {
+        store
+            .create_run(NewRun {
+                run_id: None,
+                experiment_id: "0".into(),
+                run_name: Some("r".into()),
+                user_id: "me".into(),
+                start_time: 1,
+                tags: BTreeMap::new(),
+            })
+            .unwrap()
+            .run_id
+    }
+
+    fn point(step: i64, timestamp: i64, value: f64) -> MetricPoint {
+        MetricPoint {
+            timestamp,
+            value,
+            step,
+        }
+    }
+
+    fn log(store: &SqliteStore, run: &str, points: &[MetricPoint]) -> Result<()> {
+        let batch = Batch {
+            metrics: points.iter().map(|p| ("m".to_string(), *p)).collect(),
+            ..Batch::default()
+        };
+        store.log_batch(run, &batch)
+    }
+
+    fn stored(store: &SqliteStore, sql: &str, run: &str) -> Vec<(f64, i64, i64, bool)> {
+        store
+            .read(|c| {
+                let mut stmt = c.prepare(sql)?;
+                let rows = stmt
+                    .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(rows)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn latest_metrics_keeps_the_greatest_step_timestamp_value_as_mlflow() {
+        let (_dir, store) = store();
+        let run = new_run(&store);
+        log(&store, &run, &[point(5, 100, 1.0)]).unwrap();
+        // An earlier step logged later does not replace it; a greater value at the same step and time does.
+        log(&store, &run, &[point(5, 100, 2.0), point(3, 200, 9.0)]).unwrap();
+        let latest =
+            "SELECT value, step, timestamp, is_nan FROM latest_metrics WHERE run_uuid = ?1";
+        assert_eq!(stored(&store, latest, &run), vec![(2.0, 5, 100, false)]);
+        // NaN is stored as 0 with is_nan, infinities as the largest finite floats; an exact duplicate is
+        // dropped by the primary key.
+        log(
+            &store,
+            &run,
+            &[point(6, 1, f64::NAN), point(7, 1, f64::INFINITY)],
+        )
+        .unwrap();
+        log(
+            &store,
+            &run,
+            &[
+                point(8, 1, f64::NEG_INFINITY),
+                point(8, 1, f64::NEG_INFINITY),
+            ],
+        )
+        .unwrap();
+        let all =
+            "SELECT value, step, timestamp, is_nan FROM metrics WHERE run_uuid = ?1 ORDER BY rowid";
+        assert_eq!(
+            stored(&store, all, &run),
+            vec![
+                (1.0, 5, 100, false),
+                (2.0, 5, 100, false),
+                (9.0, 3, 200, false),
+                (0.0, 6, 1, true),
+                (f64::MAX, 7, 1, false),
+                (f64::MIN, 8, 1, false),
+            ]
+        );
+        assert_eq!(stored(&store, latest, &run), vec![(f64::MIN, 8, 1, false)]);
+        let history = store.metric_history(&run, "m").unwrap();
+        assert!(history[3].value.is_nan());
+        assert_eq!(
+            store.get_run(&run).unwrap().data.metrics["m"].value,
+            f64::MIN
+        );
+    }
+
+    #[test]
+    fn a_batch_is_one_transaction_a_changed_param_leaves_the_run_untouched() {
+        let (_dir, store) = store();
+        let run = new_run(&store);
+        let batch = |value: &str| Batch {
+            params: vec![
+                (format!("new{value}"), value.into()),
+                ("lr".into(), value.into()),
+            ],
+            metrics: vec![("m".into(), point(0, 1, 1.0))],
+            tags: vec![("t".into(), value.into())],
+        };
+        store.log_batch(&run, &batch("0.1")).unwrap();
+        let err = store.log_batch(&run, &batch("0.2")).unwrap_err();
+        assert!(matches!(err, StoreError::ParamChanged { .. }), "{err}");
+        let r = store.get_run(&run).unwrap();
+        assert_eq!(r.data.tags["t"], "0.1");
+        assert_eq!(r.data.params.keys().collect::<Vec<_>>(), ["lr", "new0.1"]);
+        assert_eq!(store.metric_history(&run, "m").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn experiments_get_integer_ids_and_artifact_folders_beside_the_database() {
+        let (dir, store) = store();
+        let id = store
+            .create_experiment("e", None, &BTreeMap::new())
+            .unwrap();
+        assert_eq!(id, "1");
+        let e = store.get_experiment(&id).unwrap();
+        let root = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(
+            e.artifact_location,
+            root.join("mlruns/1").display().to_string()
+        );
+        assert!(matches!(
+            store.create_experiment("e", None, &BTreeMap::new()),
+            Err(StoreError::ExperimentExists(_))
+        ));
+        store.delete_experiment(&id).unwrap();
+        assert!(matches!(
+            store.create_experiment("e", None, &BTreeMap::new()),
+            Err(StoreError::ExperimentExists(_))
+        ));
+        assert_eq!(
+            store
+                .create_experiment("f", None, &BTreeMap::new())
+                .unwrap(),
+            "2"
+        );
+    }
+}
