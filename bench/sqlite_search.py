@@ -9,7 +9,8 @@ processes (each a fresh interpreter / binary, so start-up is included):
   - top 10: search_runs("metrics.acc > 0.5", order_by acc DESC, max 10) vs
     mlx runs list --filter "metrics.acc > 0.5" --order-by "metrics.acc DESC" --max 10
   - newest 1,000: search_runs(max 1000) vs mlx runs list --max 1000
-Both answers must be the same run ids in the same order. Prints one line per measurement (median of the
+Both answers must be the same run ids in the same order. REUSE=1 keeps a database an earlier run made;
+MAKE_ONLY=1 only makes the databases. Prints one line per measurement (median of the
 repeats, and the repeats) and the load average. Never run as a test; the machine's load adds noise.
 """
 import json, os, random, sqlite3, subprocess, sys, time, uuid
@@ -124,11 +125,18 @@ def mlx_ids(stdout):
 
 for n in SIZES:
     path = os.path.join(OUT, f"mlflow-{n}.db")
-    if os.path.exists(path):
-        os.remove(path)
-    t0 = time.perf_counter()
-    uri, exp = make(path, n)
-    print(f"n={n}: database made and checked in {time.perf_counter() - t0:.1f} s", flush=True)
+    if os.path.exists(path) and os.environ.get("REUSE") == "1":  # a database an earlier run made
+        uri = "sqlite:///" + path
+        exp = str(sqlite3.connect(path).execute("SELECT experiment_id FROM experiments WHERE name = 'bench'")
+                  .fetchone()[0])
+    else:
+        if os.path.exists(path):
+            os.remove(path)
+        t0 = time.perf_counter()
+        uri, exp = make(path, n)
+        print(f"n={n}: database made and checked in {time.perf_counter() - t0:.1f} s", flush=True)
+    if os.environ.get("MAKE_ONLY") == "1":
+        continue
     mlx = [MLX, "--tracking-uri", uri, "runs", "list", "-e", "bench", "-o", "json"]
     for what, args in [("top10", ["--filter", "metrics.acc > 0.5", "--order-by", "metrics.acc DESC",
                                   "--max", "10"]),
