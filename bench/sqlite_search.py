@@ -52,7 +52,7 @@ for rid in sample:
     out[rid] = {"metrics": r.data.metrics, "params": r.data.params, "name": r.info.run_name,
                 "status": r.info.status, "start": r.info.start_time, "end": r.info.end_time,
                 "history": [(m.value, m.step, m.timestamp) for m in c.get_metric_history(rid, "acc")]}
-out["count"] = len(c.search_runs([exp], "metrics.acc > 0.5", max_results=50000))
+out["count"] = len(c.search_runs([exp], "metrics.acc > 0.95", max_results=50000))
 print(json.dumps(out))
 """
 
@@ -102,7 +102,7 @@ def make(path, n):
         assert g["metrics"] == t["metrics"] and g["params"] == t["params"], (t, g)
         assert (g["name"], g["status"], g["start"], g["end"]) == (t["name"], "FINISHED", t["start"], t["end"]), g
         assert g["history"] == [[t["metrics"]["acc"], 0, t["start"]]], g
-    count = sum(1 for t in truth.values() if t["metrics"]["acc"] > 0.5)
+    count = sum(1 for t in truth.values() if t["metrics"]["acc"] > 0.95)
     assert got["count"] == count, (got["count"], count)
     return uri, exp
 
