@@ -602,3 +602,86 @@ fn gc_and_doctor_work_on_the_database() {
     s.ok(&["doctor", "--fix"]);
     s.ok(&["doctor"]);
 }
+
+/// What MLflow itself writes, with no environment variables, in a folder: plain `mlx` (no flags) reads it
+/// — latest metrics with NaN and infinity, histories, params, dataset inputs — and moves an alias MLflow
+/// then follows.
+#[test]
+fn mlx_reads_what_mlflow_writes_and_mlflow_follows_mlx_s_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = r#"
+import json, mlflow, pandas as pd
+mlflow.set_experiment("seed")
+with mlflow.start_run(run_name="seeded") as r:
+    mlflow.log_param("lr", "0.1")
+    mlflow.set_tag("team", "a")
+    for step, v in enumerate([0.9, 0.5, float("nan")]):
+        mlflow.log_metric("loss", v, step=step)
+    mlflow.log_metric("big", float("inf"))
+    df = pd.DataFrame({"x": [1, 2]})
+    mlflow.log_input(mlflow.data.from_pandas(df, source="/data/x.csv", name="xs"), context="training")
+    mlflow.log_text("hello", "notes/a.txt")
+c = mlflow.MlflowClient()
+c.create_registered_model("m")
+c.create_model_version("m", r.info.artifact_uri + "/notes", r.info.run_id)
+c.create_model_version("m", r.info.artifact_uri + "/notes", r.info.run_id)
+print(json.dumps({"run": r.info.run_id}))
+"#;
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(write)
+        .current_dir(d)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_ALLOW_FILE_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = serde_json::from_slice::<Value>(out.stdout.rsplit(|b| *b == b'\n').nth(1).unwrap())
+        .unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(d.join("mlflow.db").is_file());
+    let mlx = |args: &[&str]| -> Value {
+        let out = mlx_bare(d)
+            .args(["-o", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let list = mlx(&["runs", "list", "--experiment", "seed"]);
+    assert_eq!(list[0]["run_id"], run.as_str());
+    assert_eq!(list[0]["run_name"], "seeded");
+    let shown = mlx(&["runs", "show", &run]);
+    assert_eq!(shown["params"]["lr"], "0.1");
+    assert_eq!(shown["info"]["tags"]["team"], "a");
+    assert_eq!(shown["metrics"]["loss"]["latest"], "NaN");
+    assert_eq!(shown["metrics"]["loss"]["points"], 3);
+    assert_eq!(shown["metrics"]["big"]["latest"], f64::MAX);
+    assert_eq!(shown["inputs"][0]["name"], "xs");
+    assert_eq!(shown["inputs"][0]["context"], "training");
+    assert_eq!(shown["artifacts"][0]["path"], "notes/a.txt");
+    let moved = mlx(&["alias", "set", "--model", "m", "Champion", "2"]);
+    assert_eq!(moved["to"], 2);
+    let read = "import mlflow; print(mlflow.MlflowClient().get_model_version_by_alias('m', 'Champion').version)";
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(read)
+        .current_dir(d)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    assert_eq!(find_named(d, "meta.yaml"), Vec::<PathBuf>::new());
+}

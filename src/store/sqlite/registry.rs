@@ -16,9 +16,23 @@ const DELETED_STAGE: &str = "Deleted_Internal";
 
 /// The local folder an artifact location names (a plain path or a `file:` URI).
 fn local_dir(location: &str) -> Result<PathBuf> {
-    file_uri_to_path(location).ok_or_else(|| StoreError::InvalidValue {
+    // A scheme other than `file:` (`mlflow-artifacts:/1/...`, `s3://...`) is not a folder of this machine.
+    let scheme = location
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| !s.contains('/'));
+    let local = match scheme {
+        None => true,
+        Some(s) => s.eq_ignore_ascii_case("file"),
+    };
+    local
+        .then(|| file_uri_to_path(location))
+        .flatten()
+        .ok_or_else(|| StoreError::InvalidValue {
         what: format!("artifact location '{location}'"),
-        why: "mlx reads and writes only local artifacts in a sqlite store".into(),
+        why: "mlx reads and writes only local artifacts of a SQLite store itself; for artifacts a tracking \
+              server keeps (mlflow-artifacts:, s3:, ...), point mlx at that server (--tracking-uri http://host:port)"
+            .into(),
     })
 }
 
@@ -697,5 +711,41 @@ impl SqliteStore {
             )?;
             read_version(c, name, version as u64)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_a_server_keeps_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::new(dir.path().join("mlflow.db"));
+        let id = store
+            .create_experiment("served", Some("mlflow-artifacts:/1"), &BTreeMap::new())
+            .unwrap();
+        let run = store
+            .create_run(NewRun {
+                run_id: None,
+                experiment_id: id,
+                run_name: None,
+                user_id: "me".into(),
+                start_time: 1,
+                tags: BTreeMap::new(),
+            })
+            .unwrap();
+        assert_eq!(
+            run.artifact_uri,
+            format!("mlflow-artifacts:/1/{}/artifacts", run.run_id)
+        );
+        let file = dir.path().join("a.txt");
+        fs::write(&file, "x").unwrap();
+        let err = store
+            .log_artifact(&run.run_id, &file, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("point mlx at that server"), "{err}");
+        assert!(store.list_artifacts(&run.run_id, None).is_err());
     }
 }

@@ -47,6 +47,10 @@ pub fn open(path: &Path, artifact_root: &Path) -> Result<Connection> {
     let db_err = |e: rusqlite::Error| StoreError::corrupt(path, e.to_string());
     let mut conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    // What MLflow sets on every session (`mlflow/store/db/utils.py`): foreign keys enforced, and LIKE
+    // case-sensitive (MLflow's `LIKE` in a filter is, `ILIKE` is not).
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = true;")
+        .map_err(db_err)?;
     let tables = match count_tables(&conn) {
         Ok(n) => n,
         Err(rusqlite::Error::SqliteFailure(f, why))
@@ -167,6 +171,16 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 65);
+        // MLflow's session settings: a row pointing at nothing is refused, LIKE is case-sensitive.
+        let orphan = conn.execute(
+            "INSERT INTO tags (key, value, run_uuid) VALUES ('k', 'v', 'nope')",
+            [],
+        );
+        assert!(orphan.is_err(), "{orphan:?}");
+        let like: i64 = conn
+            .query_row("SELECT 'A' LIKE 'a'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(like, 0);
         conn.execute("UPDATE alembic_version SET version_num = 'abc'", [])
             .unwrap();
         drop(conn);

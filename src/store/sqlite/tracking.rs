@@ -218,7 +218,7 @@ impl SqliteStore {
         })
     }
 
-    /// Delete or restore an experiment with its runs (MLflow marks both; nothing is removed).
+    /// Delete or restore an experiment with all its runs, as MLflow does (rows are marked, not removed).
     pub(super) fn set_experiment_stage(&self, id: &str, to: Lifecycle) -> Result<()> {
         if id == "0" && to == Lifecycle::Deleted {
             return Err(StoreError::InvalidState(
@@ -241,19 +241,17 @@ impl SqliteStore {
                 "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
                 params![to.as_str(), t, key],
             )?;
+            // As MLflow's `delete_experiment`/`restore_experiment`: every run of the experiment is marked
+            // with it (`_mark_run_deleted` / `_mark_run_active`).
             if to == Lifecycle::Deleted {
                 c.execute(
-                    "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1 \
-                     WHERE experiment_id = ?2 AND lifecycle_stage = 'active'",
+                    "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1 WHERE experiment_id = ?2",
                     params![t, key],
                 )?;
             } else {
-                // The runs deleted with the experiment (not those deleted before it).
-                let deleted_at = e.last_update_time.unwrap_or(i64::MIN);
                 c.execute(
-                    "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL \
-                     WHERE experiment_id = ?1 AND lifecycle_stage = 'deleted' AND deleted_time >= ?2",
-                    params![key, deleted_at],
+                    "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE experiment_id = ?1",
+                    params![key],
                 )?;
             }
             Ok(())
@@ -864,6 +862,44 @@ mod tests {
         assert_eq!(r.data.tags["t"], "0.1");
         assert_eq!(r.data.params.keys().collect::<Vec<_>>(), ["lr", "new0.1"]);
         assert_eq!(store.metric_history(&run, "m").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn deleting_and_restoring_an_experiment_marks_all_its_runs_as_mlflow_does() {
+        let (_dir, store) = store();
+        let id = store
+            .create_experiment("e", None, &BTreeMap::new())
+            .unwrap();
+        let run = |name: &str| {
+            store
+                .create_run(NewRun {
+                    run_id: None,
+                    experiment_id: id.clone(),
+                    run_name: Some(name.into()),
+                    user_id: "me".into(),
+                    start_time: 1,
+                    tags: BTreeMap::new(),
+                })
+                .unwrap()
+                .run_id
+        };
+        let (a, b) = (run("a"), run("b"));
+        store.delete_run(&a).unwrap();
+        store.delete_experiment(&id).unwrap();
+        let stage = |r: &str| store.get_run(r).unwrap().info.lifecycle_stage;
+        assert_eq!(
+            (stage(&a), stage(&b)),
+            (Lifecycle::Deleted, Lifecycle::Deleted)
+        );
+        assert!(matches!(
+            store.restore_run(&b),
+            Err(StoreError::InvalidState(_))
+        ));
+        store.restore_experiment(&id).unwrap();
+        assert_eq!(
+            (stage(&a), stage(&b)),
+            (Lifecycle::Active, Lifecycle::Active)
+        );
     }
 
     #[test]
