@@ -438,7 +438,22 @@ fn copy_logged_model(
 ) -> Result<String> {
     let model = from.get_logged_model(model_id)?;
     let local = from.resolve_model(&ModelUri::Logged(model_id.to_string()))?;
-    let created = to.create_logged_model(copy_run_id, &model.name)?;
+    let mut created = to.create_logged_model(copy_run_id, &model.name)?;
+    // A folder or a database only names the model until `log_model` stores it, so the copy can keep the
+    // source's id (and a version's `models:/m-…` source stays the same); a server assigns its own.
+    let keeps_ids = to.allows_folder_sources();
+    if keeps_ids
+        && created.model_id != model_id
+        && matches!(
+            to.get_logged_model(model_id),
+            Err(StoreError::ModelNotFound(_))
+        )
+    {
+        created.artifact_location = created
+            .artifact_location
+            .replace(&created.model_id, model_id);
+        created.model_id = model_id.to_string();
+    }
     to.log_model(&created, &local, &[])?;
     Ok(created.model_id)
 }
