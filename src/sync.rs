@@ -252,11 +252,14 @@ fn sync_run(
     })
 }
 
-/// Tags as the copy should have them: the source marker added, the parent run id mapped.
-fn copied_tags(run: &Run, map: &Mapping) -> BTreeMap<String, String> {
+/// Tags as the copy `copy_id` should have them: the parent run id mapped, and the source marker added
+/// when the copy has an id of its own (a copy with the source's id is matched by it, and stays identical).
+fn copied_tags(run: &Run, copy_id: Option<&str>, map: &Mapping) -> BTreeMap<String, String> {
     let mut tags = run.data.tags.clone();
     tags.remove("mlflow.runName");
-    tags.insert(SOURCE_RUN_TAG.into(), run.info.run_id.clone());
+    if copy_id != Some(run.info.run_id.as_str()) {
+        tags.insert(SOURCE_RUN_TAG.into(), run.info.run_id.clone());
+    }
     if let Some(parent) = tags.get("mlflow.parentRunId").and_then(|p| map.runs.get(p)) {
         tags.insert("mlflow.parentRunId".into(), parent.clone());
     }
@@ -273,15 +276,25 @@ fn copy_run(
     models: &mut Vec<(String, String)>,
     report: &mut SyncReport,
 ) -> Result<String> {
-    let new = |run_id| NewRun {
+    let new = |run_id: Option<String>| NewRun {
+        tags: copied_tags(run, run_id.as_deref(), map),
         run_id,
         experiment_id: dest.experiment_id.clone(),
         run_name: Some(run.info.run_name.clone()).filter(|n| !n.is_empty()),
         user_id: run.info.user_id.clone(),
         start_time: run.info.start_time,
-        tags: copied_tags(run, map),
     };
     let info = match to.create_run(new(Some(run.info.run_id.clone()))) {
+        // A store that assigns its own ids (an MLflow server) gets the marker after all.
+        Ok(info) if info.run_id != run.info.run_id => {
+            let marker = [(SOURCE_RUN_TAG.to_string(), run.info.run_id.clone())];
+            let batch = Batch {
+                tags: marker.into(),
+                ..Batch::default()
+            };
+            to.log_batch(&info.run_id, &batch)?;
+            info
+        }
         Ok(info) => info,
         // The id is taken in the destination (e.g. copied into another experiment before): a new one.
         Err(StoreError::InvalidState(_)) => to.create_run(new(None))?,
@@ -337,7 +350,7 @@ fn update_run(
             batch.params.push((k.clone(), v.clone()));
         }
     }
-    for (k, v) in copied_tags(run, map) {
+    for (k, v) in copied_tags(run, Some(copy_id), map) {
         if copy.data.tags.get(&k) != Some(&v) {
             batch.tags.push((k, v));
         }
@@ -425,7 +438,22 @@ fn copy_logged_model(
 ) -> Result<String> {
     let model = from.get_logged_model(model_id)?;
     let local = from.resolve_model(&ModelUri::Logged(model_id.to_string()))?;
-    let created = to.create_logged_model(copy_run_id, &model.name)?;
+    let mut created = to.create_logged_model(copy_run_id, &model.name)?;
+    // A folder or a database only names the model until `log_model` stores it, so the copy can keep the
+    // source's id (and a version's `models:/m-…` source stays the same); a server assigns its own.
+    let keeps_ids = to.allows_folder_sources();
+    if keeps_ids
+        && created.model_id != model_id
+        && matches!(
+            to.get_logged_model(model_id),
+            Err(StoreError::ModelNotFound(_))
+        )
+    {
+        created.artifact_location = created
+            .artifact_location
+            .replace(&created.model_id, model_id);
+        created.model_id = model_id.to_string();
+    }
     to.log_model(&created, &local, &[])?;
     Ok(created.model_id)
 }
@@ -548,6 +576,40 @@ fn sync_registry(
                 to.set_alias(&model.name, alias, *target, "sync")?;
                 report.aliases_set += 1;
             }
+        }
+        keep_alias_histories(to, &model, &copied)?;
+    }
+    Ok(())
+}
+
+/// An alias history (a model tag, `crate::store::alias_history_tag`) as the source has it, when the
+/// copied versions kept their numbers: setting the alias in the copy recorded a move of its own, which
+/// the source's history replaces, so a copy's history is the source's.
+fn keep_alias_histories(
+    to: &dyn TrackingStore,
+    model: &RegisteredModel,
+    copied: &BTreeMap<u64, u64>,
+) -> Result<()> {
+    let prefix = crate::store::alias_history_tag("");
+    let dest = to.get_registered_model(&model.name)?;
+    for (key, text) in &model.tags {
+        if !key.starts_with(&prefix) || dest.tags.get(key) == Some(text) {
+            continue;
+        }
+        let Ok(serde_json::Value::Array(moves)) = serde_json::from_str(text) else {
+            continue;
+        };
+        let same_numbers = moves.iter().all(|m| {
+            ["from", "to"].iter().all(|end| match m.get(*end) {
+                Some(serde_json::Value::Number(n)) => {
+                    n.as_u64().is_some_and(|v| copied.get(&v) == Some(&v))
+                }
+                Some(serde_json::Value::Null) | None => true,
+                Some(_) => false,
+            })
+        });
+        if same_numbers {
+            to.set_registered_model_tag(&model.name, key, text)?;
         }
     }
     Ok(())

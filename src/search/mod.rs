@@ -4,6 +4,8 @@
 
 mod parse;
 pub mod pushdown;
+#[cfg(test)]
+mod sql_agreement;
 mod stream;
 
 pub use stream::RunPages;
@@ -13,7 +15,7 @@ pub use parse::{
 };
 
 use crate::store::entities::{Run, ViewType};
-use crate::store::{Fields, Projection, ServerPage, TrackingStore};
+use crate::store::{Fields, Projection, RunQuery, ServerPage, TrackingStore};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -98,6 +100,16 @@ impl Query {
     ) -> crate::store::Result<Option<Vec<Run>>> {
         /// Runs per page when all are wanted (MLflow's server allows up to 50,000).
         const PAGE: usize = 1000;
+        // A database answers the whole query in one statement.
+        let whole = RunQuery {
+            filter: self.filter.as_ref(),
+            order_by: &self.order_by,
+            offset: 0,
+            limit: max,
+        };
+        if let Some(runs) = store.query_runs(experiment_ids, view, &whole)? {
+            return Ok(Some(runs));
+        }
         let server = pushdown::split(self);
         let keep = |r: &Run| self.filter.as_ref().is_none_or(|f| matches(r, f));
         let page = |order_by: &[String], max_results: usize, page_token: Option<&str>| {

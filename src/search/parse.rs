@@ -3,63 +3,7 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    Metric,
-    Param,
-    Tag,
-    Attribute,
-    Dataset,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Key {
-    pub kind: KeyKind,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Like,
-    ILike,
-    In,
-    NotIn,
-    IsNull,
-    IsNotNull,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Num(f64),
-    Str(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
-    pub key: Key,
-    pub op: Op,
-    pub values: Vec<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    Cmp(Comparison),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderBy {
-    pub key: Key,
-    pub ascending: bool,
-}
+pub use crate::store::query::{Comparison, Expr, Key, KeyKind, Op, OrderBy, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {

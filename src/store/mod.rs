@@ -7,6 +7,7 @@ pub mod file;
 pub mod meta;
 pub mod metric_file;
 pub mod model_uri;
+pub mod query;
 pub mod rest;
 pub mod sqlite;
 pub mod uri;
@@ -141,6 +142,17 @@ pub struct ServerPage<'a> {
     pub page_token: Option<&'a str>,
 }
 
+/// A whole run query, for a store that answers it itself (see [`TrackingStore::query_runs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RunQuery<'a> {
+    pub filter: Option<&'a query::Expr>,
+    pub order_by: &'a [query::OrderBy],
+    /// Matching runs to skip before the first one returned.
+    pub offset: usize,
+    /// At most this many runs (None: all).
+    pub limit: Option<usize>,
+}
+
 /// Which keys of one kind (metrics, params or tags) a listing loads.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Fields {
@@ -252,6 +264,18 @@ pub trait TrackingStore: Send + Sync {
         page: &ServerPage<'_>,
     ) -> Result<Option<(Vec<Run>, Option<String>)>> {
         let _ = (experiment_ids, view, page);
+        Ok(None)
+    }
+    /// The runs matching a whole query (filter, order, offset and limit) in order, loaded whole, when the
+    /// store answers queries itself with MLflow's semantics (the SQLite store: one SQL statement, as
+    /// MLflow's own SQL store evaluates it). None: the store has no such search (see `search::Query`).
+    fn query_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        query: &RunQuery<'_>,
+    ) -> Result<Option<Vec<Run>>> {
+        let _ = (experiment_ids, view, query);
         Ok(None)
     }
     /// Several runs of the given experiments, loaded whole, in the order of `run_ids`.

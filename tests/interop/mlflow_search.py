@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run search queries through the real MLflow client (used by mlx's search interop test).
 
-Usage: mlflow_search.py STORE_DIR < queries.json
+Usage: mlflow_search.py STORE_DIR_OR_URI < queries.json (a folder, or a URI such as sqlite:////abs/mlflow.db)
 queries.json: [{"filter": "...", "order_by": ["..."], "max_results": N}, ...]
 Prints a JSON list: for each query, the run ids in MLflow's order, or {"error": message}.
 """
@@ -14,8 +14,8 @@ import mlflow
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-store = os.path.abspath(sys.argv[1])
-client = MlflowClient("file://" + store)
+target = sys.argv[1]
+client = MlflowClient(target if "://" in target else "file://" + os.path.abspath(target))
 exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
 out = []
 for q in json.load(sys.stdin):

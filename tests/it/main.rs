@@ -28,6 +28,8 @@ mod serve;
 mod sklearn_twins;
 mod sqlite;
 mod sqlite_interop;
+mod sqlite_search;
+mod sqlite_sync;
 mod starve;
 mod team;
 mod train;

@@ -96,6 +96,19 @@ fn mlx_search(
 fn same_runs_in_the_same_order_as_mlflow() {
     let s = TestStore::new();
     populate(&s);
+    agree_with_mlflow(&s, &s.root().to_string_lossy());
+}
+
+/// The same, with mlx writing MLflow's SQLite store (`mlflow.db`) and both searching that file.
+#[test]
+fn same_runs_in_the_same_order_as_mlflow_on_an_mlflow_db_mlx_wrote() {
+    let s = TestStore::on_sqlite();
+    populate(&s);
+    agree_with_mlflow(&s, &s.uri);
+}
+
+/// mlx and MLflow (reading `target`, a folder or a URI) answer each query alike.
+fn agree_with_mlflow(s: &TestStore, target: &str) {
     let queries: Vec<(&str, Vec<&str>, usize)> = vec![
         ("", vec![], 1000),
         ("metrics.accuracy > 0.5", vec![], 1000),
@@ -156,7 +169,8 @@ fn same_runs_in_the_same_order_as_mlflow() {
         .arg(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/mlflow_search.py"),
         )
-        .arg(s.root())
+        .arg(target)
+        .env_remove("MLFLOW_TRACKING_URI")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -174,7 +188,7 @@ fn same_runs_in_the_same_order_as_mlflow() {
     for ((filter, order, max), expected) in queries.iter().zip(mlflow) {
         let expected: Vec<String> = serde_json::from_value(expected.clone())
             .unwrap_or_else(|_| panic!("MLflow refused {filter:?}: {expected}"));
-        let got = mlx_search(&s, filter, order, *max).unwrap_or_else(|e| panic!("{filter:?}: {e}"));
+        let got = mlx_search(s, filter, order, *max).unwrap_or_else(|e| panic!("{filter:?}: {e}"));
         assert_eq!(got, expected, "filter {filter:?} order {order:?}");
     }
 }

@@ -25,6 +25,7 @@ use std::sync::Mutex;
 mod maintenance;
 mod registry;
 pub mod schema;
+pub mod search;
 mod tracking;
 
 pub struct SqliteStore {
@@ -213,6 +214,14 @@ impl TrackingStore for SqliteStore {
         projection: &Projection,
     ) -> Result<Vec<Run>> {
         self.list_runs_impl(experiment_ids, view, projection)
+    }
+    fn query_runs(
+        &self,
+        experiment_ids: &[String],
+        view: ViewType,
+        query: &super::RunQuery<'_>,
+    ) -> Result<Option<Vec<Run>>> {
+        self.query_runs_impl(experiment_ids, view, query).map(Some)
     }
     fn count_runs(&self, experiment_ids: &[String], view: ViewType) -> Result<usize> {
         self.count_runs_impl(experiment_ids, view)
