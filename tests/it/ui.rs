@@ -1247,6 +1247,11 @@ fn parallel_coordinates_and_the_chart_view_draw_every_run_of_a_mixed_experiment(
             "rf-1"
         ])
     );
+    // Bar labels (run names) cut to their bar's room, so they never run into each other.
+    assert_eq!(
+        b.eval("(() => { const c = charts.find(c => c.root.closest('[data-metric=\"accuracy\"]')); const labels = c.axes[0].values(c, [0, 1, 2, 3]); return labels.every(l => l.length * 7 <= c.width / 4) && labels[3] === 'lr-1'; })()"),
+        true
+    );
     assert_eq!(b.eval(fits), true);
     b.screenshot("800-run-charts");
     // The list's filter picks the runs.

@@ -135,10 +135,12 @@ function barChart(el, runs, values) {
   const data = [xs, ...runs.map((r, i) => xs.map(j => (j === i && isFinite(values[i]) ? values[i] : null)))];
   const lo = Math.min(0, ...values.filter(isFinite)), hi = Math.max(0, ...values.filter(isFinite));
   el.innerHTML = "";
+  // Each run's name cut to its bar's room (none when the bars are too narrow; the hover names them).
+  const room = Math.floor(chartWidth(el) / Math.max(1, n) / 7), cut = s => (room < 4 ? "" : s.length > room ? s.slice(0, room - 1) + "…" : s);
   const chart = new uPlot({
     width: chartWidth(el), height: 220,
     scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: [lo, hi === lo ? lo + 1 : hi + (hi - lo) * 0.05]}},
-    axes: [{values: (u, splits) => splits.map(v => Number.isInteger(v) && runs[v] ? runs[v].name : ""), splits: () => xs, grid: {show: false}, stroke: axisInk().stroke},
+    axes: [{values: (u, splits) => splits.map(v => Number.isInteger(v) && runs[v] ? cut(runs[v].name) : ""), splits: () => xs, grid: {show: false}, stroke: axisInk().stroke},
       {values: axisValues, size: axisSize, ...axisInk()}],
     series: [{label: "run", value: (u, v) => (runs[v] ? runs[v].name : "")}, ...runs.map(r => ({label: r.name, stroke: r.color, fill: r.color,
       paths: uPlot.paths.bars({size: [0.6, 80], align: 0}), points: {show: false}, value: (u, v) => v === null ? "–" : fmt(v)}))],
