@@ -1323,8 +1323,9 @@ fn dark_mode_version_aliases_and_artifact_sizes_in_chromium() {
         "#/models".to_string(),
         format!("#/experiments/{exp}"),
     ];
-    for page in &pages {
+    for (i, page) in pages.iter().enumerate() {
         b.open(page);
+        b.screenshot(&format!("800-dark-{i}"));
         assert_eq!(b.eval(dark_bg), true, "{page}: a dark background");
         let worst = b.eval(WORST_CONTRAST);
         assert!(worst[0].as_f64().unwrap() >= 4.5, "{page}: {worst}");
