@@ -1212,6 +1212,13 @@ fn parallel_coordinates_and_the_chart_view_draw_every_run_of_a_mixed_experiment(
     assert_eq!(b.eval("document.getElementById('pc-axes').open"), true);
     assert_eq!(b.eval(fits), true);
     b.screenshot("800-parallel");
+    // Text contrast of 4.5:1 or more in the light scheme too (the table's view and the chart view).
+    let worst = b.eval(WORST_CONTRAST);
+    assert!(worst[0].as_f64().unwrap() >= 4.5, "{worst}");
+    b.act("document.getElementById('view-toggle').click()");
+    let worst = b.eval(WORST_CONTRAST);
+    assert!(worst[0].as_f64().unwrap() >= 4.5, "{worst}");
+    b.act("history.back()");
     // Badges are never cut: the sweep's ★ best beside a long run name.
     assert_eq!(
         b.eval("document.querySelector('tr.best .best-mark').textContent"),
