@@ -526,17 +526,75 @@ pub fn most_common(lists: Vec<Vec<String>>, n: usize) -> Vec<String> {
     keys.into_iter().take(n).map(|(k, _)| k).collect()
 }
 
-/// The alias-history tag's text after `entry`: the oldest moves are dropped to keep it within MLflow's tag
-/// size limit (the newest always stays). Both stores write the history through this.
+/// The alias-history tag's text after `entry`, one line per move (oldest first), so MLflow's UI shows it
+/// readably: `2026-11-23 10:35:47.123 UTC set Champion v1 → v2 by alice`. The oldest moves are dropped to
+/// keep it within MLflow's tag size limit (the newest always stays). Both stores write the history through
+/// this and read it with [`parse_alias_history`].
 pub fn alias_history_text(mut history: Vec<AliasMove>, entry: AliasMove) -> String {
     history.push(entry);
     loop {
-        let text = serde_json::to_string(&history).expect("history serializes");
+        let text = history
+            .iter()
+            .map(alias_move_line)
+            .collect::<Vec<_>>()
+            .join("\n");
         if text.len() <= validate::MAX_TAG_VALUE_LEN || history.len() <= 1 {
             return text;
         }
         history.remove(0);
     }
+}
+
+fn alias_move_line(m: &AliasMove) -> String {
+    let v = |n: Option<u64>| n.map_or("(none)".to_string(), |n| format!("v{n}"));
+    // The user is the rest of the line: a line break in it would start a new move.
+    let user = m.user.replace(['\n', '\r'], " ");
+    format!(
+        "{}.{:03} UTC {} {} {} → {} by {user}",
+        crate::timefmt::datetime(m.timestamp),
+        m.timestamp.rem_euclid(1000),
+        m.kind,
+        m.alias,
+        v(m.from),
+        v(m.to)
+    )
+}
+
+/// An alias-history tag's moves: the lines [`alias_history_text`] writes, or the JSON list mlx wrote
+/// before. `Err` says which line is not a move.
+pub fn parse_alias_history(text: &str) -> std::result::Result<Vec<AliasMove>, String> {
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text).map_err(|e| e.to_string());
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            parse_alias_move(line)
+                .ok_or_else(|| format!("line {} is not an alias move: {line}", i + 1))
+        })
+        .collect()
+}
+
+fn parse_alias_move(line: &str) -> Option<AliasMove> {
+    let f: Vec<&str> = line.splitn(10, ' ').collect();
+    if f.len() < 9 || f[2] != "UTC" || f[6] != "→" || f[8] != "by" {
+        return None;
+    }
+    let v = |s: &str| -> Option<Option<u64>> {
+        match s {
+            "(none)" => Some(None),
+            _ => s.strip_prefix('v')?.parse().ok().map(Some),
+        }
+    };
+    Some(AliasMove {
+        timestamp: crate::timefmt::parse_datetime_ms(&format!("{} {}", f[0], f[1]))?,
+        kind: f[3].to_string(),
+        alias: f[4].to_string(),
+        from: v(f[5])?,
+        to: v(f[7])?,
+        user: f.get(9).unwrap_or(&"").to_string(),
+    })
 }
 
 /// A new logged-model id: `m-` and 32 hex digits, as MLflow 3.
@@ -605,5 +663,70 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, StoreError::RunNotFound(id) if id == "50"));
         assert!(parallel(&[] as &[u32], 8, |i| Ok(*i)).unwrap().is_empty());
+    }
+
+    fn mv(kind: &str, from: Option<u64>, to: Option<u64>, user: &str, timestamp: i64) -> AliasMove {
+        AliasMove {
+            alias: "Champion".into(),
+            from,
+            to,
+            user: user.into(),
+            timestamp,
+            kind: kind.into(),
+        }
+    }
+
+    #[test]
+    fn the_alias_history_tag_is_one_readable_line_per_move_and_reads_back() {
+        let first = mv("set", None, Some(1), "alice", 1_764_894_947_123);
+        let text = alias_history_text(Vec::new(), first.clone());
+        let text = alias_history_text(
+            parse_alias_history(&text).unwrap(),
+            mv("rollback", Some(2), Some(1), "bob smith", 1_764_894_960_005),
+        );
+        assert_eq!(
+            text,
+            "2025-12-05 00:35:47.123 UTC set Champion (none) → v1 by alice\n\
+             2025-12-05 00:36:00.005 UTC rollback Champion v2 → v1 by bob smith"
+        );
+        let back = parse_alias_history(&text).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], first);
+        assert_eq!(back[1].user, "bob smith");
+        assert_eq!(back[1].timestamp, 1_764_894_960_005);
+        let deleted = alias_history_text(back, mv("delete", Some(1), None, "", 0));
+        assert!(deleted.ends_with("1970-01-01 00:00:00.000 UTC delete Champion v1 → (none) by "));
+        assert_eq!(parse_alias_history(&deleted).unwrap()[2].user, "");
+        assert!(
+            parse_alias_history("set Champion v1")
+                .unwrap_err()
+                .contains("line 1")
+        );
+    }
+
+    #[test]
+    fn the_old_json_alias_history_is_still_read_and_continued_as_lines() {
+        let old = r#"[{"alias":"Champion","from":null,"to":1,"user":"alice","timestamp":1764894947123,"kind":"set"}]"#;
+        let moves = parse_alias_history(old).unwrap();
+        assert_eq!(
+            moves,
+            vec![mv("set", None, Some(1), "alice", 1_764_894_947_123)]
+        );
+        let text = alias_history_text(moves, mv("set", Some(1), Some(2), "bob", 1_764_894_950_000));
+        assert_eq!(text.lines().count(), 2);
+        assert_eq!(parse_alias_history(&text).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_long_alias_history_drops_its_oldest_lines_to_fit_a_tag() {
+        let mut history = Vec::new();
+        for i in 0..200 {
+            let text =
+                alias_history_text(history, mv("set", Some(i), Some(i + 1), "alice", i as i64));
+            assert!(text.len() <= validate::MAX_TAG_VALUE_LEN);
+            history = parse_alias_history(&text).unwrap();
+        }
+        assert!(history.len() < 200);
+        assert_eq!(history.last().unwrap().to, Some(200));
     }
 }

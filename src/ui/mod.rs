@@ -19,6 +19,9 @@ use std::sync::Arc;
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+const PARALLEL_JS: &str = include_str!("assets/parallel.js");
+const CHARTS_JS: &str = include_str!("assets/charts.js");
+const THEME_CSS: &str = include_str!("assets/theme.css");
 /// uPlot (MIT, <https://github.com/leeoniya/uPlot>), vendored minified with its licence: the charts.
 const UPLOT_JS: &str = include_str!("assets/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/vendor/uPlot.min.css");
@@ -104,10 +107,17 @@ pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
         access: access.clone(),
     });
     // The page and its assets, all embedded in the binary.
-    let assets: [(&str, &'static str, &'static str); 6] = [
+    let assets: [(&str, &'static str, &'static str); 9] = [
         ("/", "text/html; charset=utf-8", INDEX_HTML),
         ("/app.js", "text/javascript; charset=utf-8", APP_JS),
         ("/app.css", "text/css; charset=utf-8", APP_CSS),
+        (
+            "/parallel.js",
+            "text/javascript; charset=utf-8",
+            PARALLEL_JS,
+        ),
+        ("/charts.js", "text/javascript; charset=utf-8", CHARTS_JS),
+        ("/theme.css", "text/css; charset=utf-8", THEME_CSS),
         (
             "/vendor/uPlot.iife.min.js",
             "text/javascript; charset=utf-8",

@@ -79,6 +79,17 @@ fn register_alias_and_mlflow_reads_it() {
     assert_eq!(v["tags"]["task"], "classification");
     assert_eq!(v["version_tags"]["2"]["validated"], "yes");
     assert_eq!(v["version_tags"]["1"]["stage"], "dev");
+    // mlx's alias history, as MLflow shows the tag: one readable line per move, not JSON.
+    let history = v["tags"]["mlx.alias_history.Champion"].as_str().unwrap();
+    let user = s.json(&["runs", "show", &runs[0]])["info"]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(history.lines().count(), 1, "{history}");
+    assert!(
+        history.ends_with(&format!(" UTC set Champion (none) → v2 by {user}")),
+        "{history}"
+    );
     // The same model through mlx.
     let show = s.json(&["models", "show", "titanic"]);
     assert_eq!(show["model"]["aliases"]["Champion"], 2);

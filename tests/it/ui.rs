@@ -907,10 +907,11 @@ fn numbers_sweeps_compare_and_layout_at_800px_without_console_errors() {
         b.eval("document.querySelectorAll('tr.child.hidden').length"),
         0
     );
-    // Parallel coordinates: a line per run with the metric, each in its row's colour.
+    // Parallel coordinates: a line per run (the parent, with no param or metric, through the missing bands),
+    // each in its row's colour.
     assert_eq!(
         b.eval("document.querySelectorAll('#parallel polyline.pline').length"),
-        3
+        4
     );
     assert_eq!(
         b.eval("[...document.querySelectorAll('#parallel polyline.pline')].every(l => getComputedStyle(l).stroke === getComputedStyle(document.querySelector(`tr[data-run=\"${l.dataset.run}\"] .swatch`)).backgroundColor)"),
@@ -1182,4 +1183,262 @@ fn ui_and_serve_share_their_short_flags() {
     let server = crate::serve::Server::spawn(cmd, "mlx ui: listening on http://127.0.0.1:");
     let (status, _) = get(&server, "/api/experiments");
     assert_eq!(status, 200);
+}
+
+/// An experiment mixing estimators, as a real one does: logistic regressions with `C`, forests with
+/// `n_estimators` and `max_depth`, so no run has every param; the forests log a loss history. A sweep parent
+/// marks a forest with a long name as its best run. Returns (experiment id, runs in creation order:
+/// lr-1, lr-2, rf-1, the parent, the long-named forest).
+fn mixed(s: &TestStore) -> (String, Vec<String>) {
+    let mut ids = Vec::new();
+    let run = |name: &str, tags: &[&str], params: &[(&str, &str)], acc: &str, loss: bool| {
+        let mut args = vec!["--experiment", "mixed", "--name", name];
+        for t in tags {
+            args.extend(["--tag", t]);
+        }
+        let id = s.start(&args);
+        for (k, v) in params {
+            s.ok(&["log", "param", "--run", &id, k, v]);
+        }
+        s.ok(&["log", "metric", "--run", &id, "accuracy", acc]);
+        for step in 0..3 {
+            if loss {
+                let v = format!("{}", 0.9 - 0.2 * step as f64);
+                s.ok(&[
+                    "log",
+                    "metric",
+                    "--run",
+                    &id,
+                    "loss",
+                    &v,
+                    "--step",
+                    &step.to_string(),
+                ]);
+            }
+        }
+        s.ok(&["log", "end", "--run", &id]);
+        id
+    };
+    let lr = [("model", "logistic-regression")];
+    ids.push(run("lr-1", &[], &[lr[0], ("C", "1.0")], "0.75", false));
+    ids.push(run("lr-2", &[], &[lr[0], ("C", "0.1")], "0.70", false));
+    let rf = ("model", "random-forest");
+    let forest = [rf, ("n_estimators", "100"), ("max_depth", "5")];
+    ids.push(run("rf-1", &[], &forest, "0.80", true));
+    let parent = s.start(&["--experiment", "mixed", "--name", "grid"]);
+    ids.push(parent.clone());
+    let tag = format!("mlflow.parentRunId={parent}");
+    let long = "random-forest-with-fifty-trees-at-depth-three-on-every-column";
+    let forest = [rf, ("n_estimators", "50"), ("max_depth", "3")];
+    let best = run(long, &[&tag], &forest, "0.78", true);
+    s.ok(&["log", "tag", "--run", &parent, "mlx.best_run_id", &best]);
+    s.ok(&["log", "end", "--run", &parent]);
+    ids.push(best);
+    let exp = s.json(&["experiments", "show", "mixed"])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (exp, ids)
+}
+
+#[test]
+fn parallel_coordinates_and_the_chart_view_draw_every_run_of_a_mixed_experiment() {
+    let s = TestStore::new();
+    let (exp, ids) = mixed(&s);
+    let ui = start_ui(&s, &[]);
+    let mut b = Browser::start(&format!("http://127.0.0.1:{}/#/experiments/{exp}", ui.port));
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    b.act("location.reload()");
+    let fits =
+        "document.documentElement.scrollWidth <= window.innerWidth && window.innerWidth === 800";
+    assert_eq!(b.eval(fits), true);
+    // A line per run, the parent (no params, no metric) too; every point on the plot.
+    let lines = "[...document.querySelectorAll('#parallel polyline.pline')]";
+    let drawn = b.eval(&format!("{lines}.map(l => l.dataset.run).sort()"));
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(drawn, serde_json::json!(want));
+    assert_eq!(
+        b.eval(&format!("{lines}.every(l => l.points.length === document.querySelectorAll('#parallel .axis').length && [...l.points].every(p => isFinite(p.x) && isFinite(p.y)))")),
+        true
+    );
+    // Default axes: the params that vary, then the metric; a logistic regression misses the forests' two.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#parallel .axis-label')].map(t => t.querySelector('title').textContent)"),
+        serde_json::json!(["params.C", "params.max_depth", "params.model", "params.n_estimators", "accuracy"])
+    );
+    assert_eq!(
+        b.eval(&format!(
+            "document.querySelector('#parallel .pline[data-run=\"{}\"]').dataset.missing",
+            ids[0]
+        )),
+        "2"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#parallel .missing-label').length"),
+        5,
+        "a missing band on every axis: the parent has no value at all"
+    );
+    // Axes chosen in the URL; ticking one more adds it to the URL.
+    b.open(&format!("#/experiments/{exp}?pcaxes=p:C,m:accuracy"));
+    let labels = "[...document.querySelectorAll('#parallel .axis-label')].map(t => t.querySelector('title').textContent)";
+    assert_eq!(b.eval(labels), serde_json::json!(["params.C", "accuracy"]));
+    assert_eq!(b.eval(&format!("{lines}.length")), 5);
+    b.eval("document.querySelector('#pc-axes summary').click(); true");
+    b.act("document.querySelector('#pc-axes input[data-axis=\"m:loss\"]').click()");
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .contains("pcaxes=p%3AC%2Cm%3Aaccuracy%2Cm%3Aloss"),
+    );
+    assert_eq!(
+        b.eval(labels),
+        serde_json::json!(["params.C", "accuracy", "loss"])
+    );
+    assert_eq!(b.eval("document.getElementById('pc-axes').open"), true);
+    assert_eq!(b.eval(fits), true);
+    b.screenshot("800-parallel");
+    // Text contrast of 4.5:1 or more in the light scheme too (the table's view and the chart view).
+    let worst = b.eval(WORST_CONTRAST);
+    assert!(worst[0].as_f64().unwrap() >= 4.5, "{worst}");
+    b.act("document.getElementById('view-toggle').click()");
+    let worst = b.eval(WORST_CONTRAST);
+    assert!(worst[0].as_f64().unwrap() >= 4.5, "{worst}");
+    b.act("history.back()");
+    // Badges are never cut: the sweep's ★ best beside a long run name.
+    assert_eq!(
+        b.eval("document.querySelector('tr.best .best-mark').textContent"),
+        "★ best"
+    );
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#runs .badge')].every(e => { const td = e.closest('td').getBoundingClientRect(), r = e.getBoundingClientRect(); return e.scrollWidth <= e.clientWidth && r.right <= td.right + 0.5; })"),
+        true
+    );
+
+    // The chart view: a chart per metric, a series per run that has it; bars for single values.
+    b.act("document.getElementById('view-toggle').click()");
+    assert!(
+        b.eval("location.hash")
+            .as_str()
+            .unwrap()
+            .contains("view=charts")
+    );
+    let kinds = "[...document.querySelectorAll('#run-charts .run-chart')].map(c => [c.dataset.metric, c.dataset.kind, c.dataset.series])";
+    assert_eq!(
+        b.eval(kinds),
+        serde_json::json!([["accuracy", "bars", "4"], ["loss", "history", "2"]])
+    );
+    let series = |m: &str| {
+        format!(
+            "charts.find(c => c.root.closest('[data-metric=\"{m}\"]')).series.slice(1).map(s => s.label)"
+        )
+    };
+    assert_eq!(
+        b.eval(&series("loss")),
+        serde_json::json!([
+            "random-forest-with-fifty-trees-at-depth-three-on-every-column",
+            "rf-1"
+        ])
+    );
+    // Bar labels (run names) cut to their bar's room, so they never run into each other.
+    assert_eq!(
+        b.eval("(() => { const c = charts.find(c => c.root.closest('[data-metric=\"accuracy\"]')); const labels = c.axes[0].values(c, [0, 1, 2, 3]); return labels.every(l => l.length * 7 <= c.width / 4) && labels[3] === 'lr-1'; })()"),
+        true
+    );
+    assert_eq!(b.eval(fits), true);
+    b.screenshot("800-run-charts");
+    // The list's filter picks the runs.
+    b.open(&format!(
+        "#/experiments/{exp}?view=charts&filter=params.model%20%3D%20'logistic-regression'"
+    ));
+    assert_eq!(
+        b.eval(kinds),
+        serde_json::json!([["accuracy", "bars", "2"]])
+    );
+    assert_eq!(
+        b.eval(&series("accuracy")),
+        serde_json::json!(["lr-2", "lr-1"])
+    );
+    b.act("document.getElementById('view-toggle').click()");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#runs tr.run').length"),
+        2
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// The contrast of the page's worst text against what is behind it (WCAG's formula), with that text.
+const WORST_CONTRAST: &str = r#"(() => {
+  const rgb = s => s.match(/[\d.]+/g).map(Number);
+  const lin = c => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const ratio = el => { const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el)); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };
+  const texts = [...document.body.querySelectorAll("*")].filter(e => e.getClientRects().length && !(e instanceof SVGElement)
+    && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+  return texts.map(e => [ratio(e), e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40)]).sort((a, b) => a[0] - b[0])[0];
+})()"#;
+
+#[test]
+fn dark_mode_version_aliases_and_artifact_sizes_in_chromium() {
+    let s = TestStore::new();
+    let (exp, runs) = populated(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir
+        .path()
+        .join("feature_importance_of_every_column_of_the_titanic_passenger_list.txt");
+    std::fs::write(&file, "Age 0.31\nFare 0.27\n").unwrap();
+    s.ok(&["log", "artifact", "--run", &runs[2], file.to_str().unwrap()]);
+    let ui = start_ui(&s, &[]);
+    let mut b = Browser::start(&format!("http://127.0.0.1:{}/#/experiments/{exp}", ui.port));
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    b.call(
+        "Emulation.setEmulatedMedia",
+        serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+    );
+    b.act("location.reload()");
+    let fits =
+        "document.documentElement.scrollWidth <= window.innerWidth && window.innerWidth === 800";
+    // The version badge names its alias.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#runs a.version')].map(a => a.textContent).sort()"),
+        serde_json::json!(["titanic v1 @Champion", "titanic v2"])
+    );
+    let dark_bg = "(() => { const c = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number); return Math.max(...c) < 40; })()";
+    // The runs table is open already: every page is another view (a hash change).
+    let pages = [
+        format!("#/runs/{}", runs[2]),
+        format!("#/compare?runs={},{},{}", runs[0], runs[1], runs[2]),
+        "#/models/titanic".to_string(),
+        "#/models".to_string(),
+        format!("#/experiments/{exp}"),
+    ];
+    for (i, page) in pages.iter().enumerate() {
+        b.open(page);
+        b.screenshot(&format!("800-dark-{i}"));
+        assert_eq!(b.eval(dark_bg), true, "{page}: a dark background");
+        let worst = b.eval(WORST_CONTRAST);
+        assert!(worst[0].as_f64().unwrap() >= 4.5, "{page}: {worst}");
+        assert_eq!(b.eval(fits), true, "{page}");
+    }
+    // Charts too: axis text in the page's light text colour, not black.
+    b.open(&format!("#/runs/{}", runs[2]));
+    assert_eq!(
+        b.eval("charts[0].axes[1].stroke(charts[0], 1)"),
+        b.eval("getComputedStyle(document.documentElement).getPropertyValue('--fg').trim()")
+    );
+    b.screenshot("800-dark-run");
+    // The artifact's size shows in full beside its long name.
+    assert_eq!(
+        b.eval("(() => { const h = [...document.querySelectorAll('#artifacts h3')].find(h => h.textContent.includes('feature_importance')); const size = [...h.querySelectorAll('span')].find(s => s.textContent === '19 bytes'); return size.getBoundingClientRect().right <= h.getBoundingClientRect().right + 0.5; })()"),
+        true
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }

@@ -489,7 +489,7 @@ impl FileStore {
         let key = super::super::alias_history_tag(&entry.alias);
         let path = dir.join("tags").join(&key);
         let history: Vec<AliasMove> = match fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t).unwrap_or_default(),
+            Ok(t) => super::super::parse_alias_history(&t).unwrap_or_default(),
             Err(_) => Vec::new(),
         };
         let text = super::super::alias_history_text(history, entry);
@@ -567,7 +567,7 @@ impl FileStore {
             .join(super::super::alias_history_tag(alias));
         match fs::read_to_string(&path) {
             Ok(t) => {
-                serde_json::from_str(&t).map_err(|e| StoreError::corrupt(&path, e.to_string()))
+                super::super::parse_alias_history(&t).map_err(|e| StoreError::corrupt(&path, e))
             }
             Err(_) => Ok(Vec::new()),
         }

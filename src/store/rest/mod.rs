@@ -1266,7 +1266,7 @@ impl TrackingStore for RestStore {
         validate::alias(alias)?;
         let model = self.get_registered_model(name)?;
         match model.tags.get(&super::alias_history_tag(alias)) {
-            Some(text) => serde_json::from_str(text).map_err(|e| {
+            Some(text) => super::parse_alias_history(text).map_err(|e| {
                 StoreError::InvalidState(format!(
                     "registered model '{name}': tag {} is not an alias history: {e}",
                     super::alias_history_tag(alias)

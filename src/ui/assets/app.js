@@ -1,6 +1,7 @@
 // mlx ui: a small single-page app over mlx's JSON API. The page state lives in the URL hash, so every view
 // (a filtered runs table, a comparison) can be bookmarked and shared. Charts use the vendored uPlot
-// (/vendor/uPlot.iife.min.js, MIT); the parallel-coordinates plot is drawn here as SVG. No network but /api/.
+// (/vendor/uPlot.iife.min.js, MIT); the parallel-coordinates plot (parallel.js) is SVG; the runs list's chart
+// view is charts.js. No network but /api/.
 "use strict";
 
 const app = document.getElementById("app");
@@ -69,6 +70,11 @@ function swatch(i) { return `<i class="swatch" style="background:${color(i)}"></
 let charts = [];
 function destroyCharts() { charts.forEach(c => c.destroy()); charts = []; }
 function chartWidth(el) { return Math.max(240, Math.floor(el.getBoundingClientRect().width) - 4); }
+// Axis text and grid lines in the page's colours (light or dark, as the CSS variables say).
+function axisInk() {
+  const css = getComputedStyle(document.documentElement), v = k => css.getPropertyValue(k).trim();
+  return {stroke: v("--fg") || "#1d2433", grid: {stroke: v("--grid") || "#eceff3"}, ticks: {stroke: v("--grid") || "#eceff3"}};
+}
 function axisValues(u, splits) { return splits.map(v => fmt(v)); }
 // A y axis as wide as its longest label, so labels are never clipped.
 function axisSize(u, values) { return values ? Math.max(40, 14 + 7 * Math.max(...values.map(v => String(v ?? "").length))) : 40; }
@@ -112,7 +118,7 @@ function historyChart(el, series) {
     chart = new uPlot({
       width: chartWidth(el), height: 220,
       scales: {x: {time}, y: {distr: logBox.checked ? 3 : 1}},
-      axes: [{label, values: time ? undefined : axisValues, incrs: time ? undefined : STEP_INCRS, grid: {stroke: "#eceff3"}}, {values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
+      axes: [{label, values: time ? undefined : axisValues, incrs: time ? undefined : STEP_INCRS, ...axisInk()}, {values: axisValues, size: axisSize, ...axisInk()}],
       series: [{label, value: time ? undefined : (u, v) => fmt(v)}, ...series.map(s => ({label: s.name, stroke: s.color, width: 2, spanGaps: true,
         points: {show: !many, size: 6, fill: s.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
       cursor: {drag: {x: true, y: false}},
@@ -129,11 +135,13 @@ function barChart(el, runs, values) {
   const data = [xs, ...runs.map((r, i) => xs.map(j => (j === i && isFinite(values[i]) ? values[i] : null)))];
   const lo = Math.min(0, ...values.filter(isFinite)), hi = Math.max(0, ...values.filter(isFinite));
   el.innerHTML = "";
+  // Each run's name cut to its bar's room (none when the bars are too narrow; the hover names them).
+  const room = Math.floor(chartWidth(el) / Math.max(1, n) / 7), cut = s => (room < 4 ? "" : s.length > room ? s.slice(0, room - 1) + "…" : s);
   const chart = new uPlot({
     width: chartWidth(el), height: 220,
     scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: [lo, hi === lo ? lo + 1 : hi + (hi - lo) * 0.05]}},
-    axes: [{values: (u, splits) => splits.map(v => Number.isInteger(v) && runs[v] ? runs[v].name : ""), splits: () => xs, grid: {show: false}},
-      {values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
+    axes: [{values: (u, splits) => splits.map(v => Number.isInteger(v) && runs[v] ? cut(runs[v].name) : ""), splits: () => xs, grid: {show: false}, stroke: axisInk().stroke},
+      {values: axisValues, size: axisSize, ...axisInk()}],
     series: [{label: "run", value: (u, v) => (runs[v] ? runs[v].name : "")}, ...runs.map(r => ({label: r.name, stroke: r.color, fill: r.color,
       paths: uPlot.paths.bars({size: [0.6, 80], align: 0}), points: {show: false}, value: (u, v) => v === null ? "–" : fmt(v)}))],
     legend: {show: false},
@@ -158,8 +166,8 @@ function scatterChart(el, points, xLabel, yLabel) {
     width: chartWidth(el), height: 240,
     scales: {x: {time: false, range: [xs[0] - pad, xs[xs.length - 1] + pad]}},
     axes: [{label: "params." + xLabel, values: numeric ? axisValues : (u, s) => s.map(v => Number.isInteger(v) && cats[v] !== undefined ? cats[v] : ""),
-      splits: numeric ? undefined : () => cats.map((_, i) => i), grid: {stroke: "#eceff3"}},
-    {label: yLabel, values: axisValues, size: axisSize, grid: {stroke: "#eceff3"}}],
+      splits: numeric ? undefined : () => cats.map((_, i) => i), ...axisInk()},
+    {label: yLabel, values: axisValues, size: axisSize, ...axisInk()}],
     series: [{label: xLabel, value: (u, v) => numeric ? fmt(v) : (cats[v] ?? "")}, ...good.map(p => ({label: p.label, stroke: p.color, fill: p.color,
       paths: () => null, points: {show: true, size: 10, fill: p.color, stroke: p.color}, value: (u, v) => v === null ? "–" : fmt(v)}))],
   }, data, box);
@@ -167,44 +175,9 @@ function scatterChart(el, points, xLabel, yLabel) {
   charts.push(chart);
 }
 
-// Parallel coordinates: one vertical axis per param (numeric or categorical) and the chosen metric last,
-// one line per run in its colour. Drawn at the box's pixel size so nothing stretches.
-function parallelPlot(el, runs, paramKeys, metric) {
-  const axes = paramKeys.map(k => ({key: k, label: "params." + k, get: r => r.params[k]})).concat([{key: metric, label: metric, metric: true, get: r => r.metrics[metric]}]);
-  const W = chartWidth(el), H = 300, T = 30, B = 40, L = 50, R = 60;
-  if (axes.length < 2 || !runs.length) { el.innerHTML = '<p class="muted">pick a metric; needs params that vary across the runs</p>'; return; }
-  const scales = axes.map(a => {
-    const vals = runs.map(a.get).filter(v => v !== undefined && v !== null && v !== "");
-    const numeric = vals.length && vals.every(v => isFinite(num(v)) || isFinite(Number(v)));
-    if (numeric) {
-      const ns = vals.map(v => typeof v === "number" ? v : Number(v)), lo = Math.min(...ns), hi = Math.max(...ns);
-      return {ticks: [lo, hi].map(v => [v, fmt(v)]), y: v => (v === undefined || v === null || v === "" || !isFinite(Number(v))) ? null : H - B - (hi > lo ? (Number(v) - lo) / (hi - lo) : 0.5) * (H - T - B)};
-    }
-    const cats = [...new Set(vals.map(String))].sort();
-    const y = v => { const i = cats.indexOf(String(v)); return i < 0 ? null : H - B - (cats.length > 1 ? i / (cats.length - 1) : 0.5) * (H - T - B); };
-    return {ticks: cats.map(c => [c, c]), y, cats: true};
-  });
-  const x = i => L + i * (W - L - R) / (axes.length - 1);
-  let out = `<svg class="parallel" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`;
-  axes.forEach((a, i) => {
-    out += `<line class="axis" x1="${x(i)}" y1="${T}" x2="${x(i)}" y2="${H - B}"/>`;
-    out += `<text x="${x(i)}" y="${H - B + 16}" text-anchor="middle" class="axis-label"><title>${esc(a.label)}</title>${esc(a.label.length > 18 ? a.label.slice(0, 17) + "…" : a.label)}</text>`;
-    scales[i].ticks.forEach(([v, label]) => {
-      const y = scales[i].y(v);
-      if (y !== null) out += `<text x="${x(i) + 4}" y="${y - 3}" class="tick">${esc(String(label).slice(0, 14))}</text>`;
-    });
-  });
-  runs.forEach(r => {
-    const pts = axes.map((a, i) => [x(i), scales[i].y(a.get(r))]);
-    if (pts.some(p => p[1] === null)) return;
-    out += `<polyline class="pline" data-run="${esc(r.run_id)}" fill="none" stroke="${r.color}" stroke-width="2" points="${pts.map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ")}"><title>${esc(r.run_name || r.run_id)}: ${esc(metric)} = ${esc(fmt(r.metrics[metric]))}</title></polyline>`;
-  });
-  el.innerHTML = out + "</svg>";
-}
-
 // Links to the registered model versions a run produced.
 function versionLinks(versions) {
-  return (versions || []).map(v => ` <a class="badge version" href="#/models/${encodeURIComponent(v.name)}" title="registered model ${esc(v.name)} version ${esc(v.version)}${v.aliases.length ? " (" + esc(v.aliases.join(", ")) + ")" : ""}">${esc(v.name)} v${esc(v.version)}</a>`).join("");
+  return (versions || []).map(v => ` <a class="badge version" href="#/models/${encodeURIComponent(v.name)}" title="registered model ${esc(v.name)} version ${esc(v.version)}${v.aliases.length ? " (" + esc(v.aliases.join(", ")) + ")" : ""}">${esc(v.name)} v${esc(v.version)}${v.aliases.map(a => ` <span class="alias">@${esc(a)}</span>`).join("")}</a>`).join("");
 }
 
 function legend(items) {
@@ -257,6 +230,7 @@ async function viewRuns(id, q) {
     <button class="primary" type="submit">Filter</button>
     <button type="button" id="clear">Clear</button>
     <button type="button" id="compare" disabled>Compare selected</button>
+    <button type="button" id="view-toggle" data-view="${q.get("view") === "charts" ? "table" : "charts"}">${q.get("view") === "charts" ? "Table" : "Charts"}</button>
     <span class="muted" id="count">${data ? (data.total !== null ? `${data.total} runs` : `${data.offset + runs.length}+ runs`) : ""}</span>
   </form>`;
   if (error) {
@@ -268,7 +242,11 @@ async function viewRuns(id, q) {
   html += `<details class="columns" ${columnsOpen ? "open" : ""}><summary>Columns</summary><div><b>metrics</b> ` +
     metricKeys.map(k => box("m", k, k)).join("") + "</div><div><b>params</b> " +
     paramKeys.map(k => box("p", k, k)).join("") + "</div><div><b>tags</b> " + tagKeys.map(k => box("t", k, k)).join("") + `</div></details>`;
-  if (data) {
+  if (data && q.get("view") === "charts") {
+    html += `<div class="grid" id="run-charts">${runs.length ? "" : '<p class="muted">no runs</p>'}</div>`;
+    app.innerHTML = html;
+    await runCharts(document.getElementById("run-charts"), runs.map(r => Object.assign({name: r.run_name || r.run_id.slice(0, 8), color: colour.get(r.run_id)}, r)));
+  } else if (data) {
     const [okey, odir] = order.split(/\s+/);
     const head = (label, key) => `<th class="sortable ${okey === key ? "sorted" + (odir === "ASC" ? " asc" : "") : ""}" data-key="${esc(key)}" title="${esc(label)}">${esc(label)}</th>`;
     html += `<div class="tablewrap"><table id="runs"><thead><tr>${head("name", "attributes.run_name")}${head("status", "attributes.status")}${head("start", "attributes.start_time")}<th>duration</th>` +
@@ -294,17 +272,8 @@ async function viewRuns(id, q) {
     // A tracking server's total is unknown until the last page: "page 3 of 4+".
     const pages = data.total !== null ? Math.ceil(data.total / limit) : page + 2;
     if (pages > 1) html += `<div class="pager"><button id="prev" ${page === 0 ? "disabled" : ""}>‹ Previous</button><span>page ${page + 1} of ${pages}${data.total !== null ? "" : "+"}</span><button id="next" ${data.more ? "" : "disabled"}>Next ›</button></div>`;
-    const pmetrics = [...new Set(runs.flatMap(r => Object.keys(r.metrics)))].sort();
-    const pmetric = q.get("pc") && pmetrics.includes(q.get("pc")) ? q.get("pc") : (chosen.find(c => c.startsWith("m:") && pmetrics.includes(c.slice(2))) || "m:" + (pmetrics[0] || "")).replace(/^m:/, "");
-    if (runs.length > 1 && pmetrics.length) {
-      html += `<h2>Parallel coordinates</h2><div class="toolbar">params that vary across these runs, against <select id="pc-metric">${pmetrics.map(k => `<option ${k === pmetric ? "selected" : ""}>${esc(k)}</option>`).join("")}</select></div><div class="card" id="parallel"></div>`;
-    }
+    if (runs.length > 1) html += parallelSection(runs, q, chosen);
     app.innerHTML = html;
-    const pc = document.getElementById("parallel");
-    if (pc) {
-      const varying = defaultColumns(runs).filter(c => c.startsWith("p:")).map(c => c.slice(2));
-      parallelPlot(pc, runs.map(r => Object.assign({color: colour.get(r.run_id)}, r)), varying, pmetric);
-    }
   } else {
     app.innerHTML = html;
   }
@@ -331,8 +300,8 @@ async function viewRuns(id, q) {
     app.querySelectorAll(`tr.child[data-parent="${CSS.escape(p)}"]`).forEach(tr => tr.classList.toggle("hidden", hide));
     b.textContent = (hide ? "▸ " : "▾ ") + b.textContent.replace(/^\S+\s/, "");
   });
-  const pcm = document.getElementById("pc-metric");
-  if (pcm) pcm.onchange = () => nav({pc: pcm.value});
+  if (data && q.get("view") !== "charts") parallelWire(runs.map(r => Object.assign({color: colour.get(r.run_id)}, r)), q, chosen, nav);
+  document.getElementById("view-toggle").onclick = e => nav({view: e.target.dataset.view === "charts" ? "charts" : null});
   const cmp = document.getElementById("compare");
   app.querySelectorAll("input.pick").forEach(cb => cb.onchange = () => {
     cmp.disabled = app.querySelectorAll("input.pick:checked").length < 2;
@@ -370,7 +339,7 @@ async function viewRun(id) {
     const url = `/api/runs/${encodeURIComponent(id)}/artifact?path=${encodeURIComponent(a.path)}`;
     const div = document.createElement("div");
     div.className = "card";
-    div.innerHTML = `<h3 class="cut" title="${esc(a.path)}"><a href="${url}" target="_blank">${esc(a.path)}</a> <span class="muted">${a.file_size ?? ""} bytes</span></h3>`;
+    div.innerHTML = `<h3 class="artifact-head" title="${esc(a.path)}"><a href="${url}" target="_blank">${esc(a.path)}</a> <span class="muted size">${a.file_size ?? ""} bytes</span></h3>`;
     if (/\.(png|jpe?g|gif)$/i.test(a.path)) div.innerHTML += `<img class="artifact" alt="${esc(a.path)}" src="${url}">`;
     else if (/\.(txt|json|csv|ya?ml|md|log|toml)$/i.test(a.path) && (a.file_size ?? 0) < 200000) {
       const pre = document.createElement("pre"); pre.className = "artifact"; pre.textContent = "loading…"; div.appendChild(pre);
