@@ -629,6 +629,20 @@ impl TrackingStore for FileStore {
         self.set_model_tag_impl(name, Some(version), key, value)
     }
 
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        let (dir, what) = match owner {
+            TagOwner::Run(id) => (self.active_run(id)?.0.dir.join("tags"), format!("run {id}")),
+            TagOwner::Experiment(id) => (
+                self.experiment_dir(id)?.0.join("tags"),
+                format!("experiment {id}"),
+            ),
+            TagOwner::Model(name) => return self.delete_model_tag_impl(name, None, key),
+            TagOwner::Version(name, v) => return self.delete_model_tag_impl(name, Some(*v), key),
+        };
+        remove_value_file(&dir, key, &what)
+    }
+
     fn set_registered_model_description(&self, name: &str, description: &str) -> Result<()> {
         self.set_description_impl(name, None, description)
     }
@@ -709,6 +723,19 @@ fn write_value_file(dir: &Path, key: &str, value: &str) -> Result<()> {
     create_parent(&path)?;
     let tmp_dir = dir.parent().unwrap_or(dir);
     atomic::write_via(&path, value.as_bytes(), tmp_dir).map_err(|e| StoreError::io(&path, e))
+}
+
+/// Remove the file of a tag (`what` names its owner in the error when there is no such tag).
+fn remove_value_file(dir: &Path, key: &str, what: &str) -> Result<()> {
+    let path = dir.join(key);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::InvalidValue {
+            what: "tag".into(),
+            why: format!("no tag '{key}' on {what}"),
+        }),
+        Err(e) => Err(StoreError::io(&path, e)),
+    }
 }
 
 fn create_parent(path: &Path) -> Result<()> {

@@ -1170,6 +1170,53 @@ impl TrackingStore for RestStore {
         Ok(())
     }
 
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        // MLflow's server answers an unknown key with RESOURCE_DOES_NOT_EXIST, as a missing owner: look the
+        // owner up first, so that error names the tag.
+        let (method, endpoint, body) = match owner {
+            TagOwner::Run(id) => {
+                self.get_run_json(id)?;
+                (
+                    Method::POST,
+                    "runs/delete-tag",
+                    json!({"run_id": id, "key": key}),
+                )
+            }
+            TagOwner::Experiment(id) => {
+                self.get_experiment(id)?;
+                (
+                    Method::POST,
+                    "experiments/delete-experiment-tag",
+                    json!({"experiment_id": id, "key": key}),
+                )
+            }
+            TagOwner::Model(name) => {
+                self.registered_model_json(name)?;
+                (
+                    Method::DELETE,
+                    "registered-models/delete-tag",
+                    json!({"name": name, "key": key}),
+                )
+            }
+            TagOwner::Version(name, v) => {
+                self.get_model_version(name, *v)?;
+                (
+                    Method::DELETE,
+                    "model-versions/delete-tag",
+                    json!({"name": name, "version": v.to_string(), "key": key}),
+                )
+            }
+        };
+        self.client.send(method, endpoint, &body).map_err(|e| {
+            not_found(e, || StoreError::InvalidValue {
+                what: "tag".into(),
+                why: format!("no tag '{key}' there"),
+            })
+        })?;
+        Ok(())
+    }
+
     fn set_model_version_tag(
         &self,
         name: &str,
