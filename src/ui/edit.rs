@@ -169,12 +169,16 @@ mod tests {
             owner(&body(
                 r#"{"target":"version","id":"m","version":2,"action":"set_tag"}"#
             ))
-            .unwrap(),
-            TagOwner::Version("m".into(), 2)
+            .ok(),
+            Some(TagOwner::Version("m".into(), 2))
         );
-        let e = owner(&body(r#"{"target":"version","id":"m","action":"set_tag"}"#)).unwrap_err();
+        let e = owner(&body(r#"{"target":"version","id":"m","action":"set_tag"}"#))
+            .err()
+            .unwrap();
         assert_eq!(e.1, "target 'version' needs 'version'");
-        let e = owner(&body(r#"{"target":"user","id":"m","action":"set_tag"}"#)).unwrap_err();
+        let e = owner(&body(r#"{"target":"user","id":"m","action":"set_tag"}"#))
+            .err()
+            .unwrap();
         assert_eq!(
             e.1,
             "target: 'user' is not one of run, experiment, model, version"

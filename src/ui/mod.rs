@@ -25,6 +25,7 @@ const APP_CSS: &str = include_str!("assets/app.css");
 /// and the artifact tree.
 const EDIT_JS: &str = include_str!("assets/edit.js");
 const ARTIFACTS_JS: &str = include_str!("assets/artifacts.js");
+const EDIT_CSS: &str = include_str!("assets/edit.css");
 /// uPlot (MIT, <https://github.com/leeoniya/uPlot>), vendored minified with its licence: the charts.
 const UPLOT_JS: &str = include_str!("assets/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/vendor/uPlot.min.css");
@@ -110,7 +111,8 @@ pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
         access: access.clone(),
     });
     // The page and its assets, all embedded in the binary.
-    let assets: [(&str, &'static str, &'static str); 8] = [
+    let assets: [(&str, &'static str, &'static str); 9] = [
+        ("/edit.css", "text/css; charset=utf-8", EDIT_CSS),
         ("/edit.js", "text/javascript; charset=utf-8", EDIT_JS),
         (
             "/artifacts.js",

@@ -28,3 +28,4 @@ mod sklearn_twins;
 mod team;
 mod train;
 mod ui;
+mod ui_edit;
