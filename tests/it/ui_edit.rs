@@ -487,3 +487,101 @@ fn the_artifact_tree_lists_every_file_with_size_download_copy_and_previews() {
     );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Every edit action through `POST /admin/edit`, read back with `mlx ... show`: the same on the folder store
+/// and on a real MLflow server (through the `TrackingStore` trait).
+fn edits_reach_the_store(s: &TestStore) {
+    let exp = crate::common::unique("ui-edit");
+    let run = crate::train::train(
+        s,
+        &[
+            "--experiment",
+            &exp,
+            "--model",
+            "logistic-regression",
+            "--register",
+            &exp,
+        ],
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exp_id = s.json(&["experiments", "show", &exp])["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ui = start_ui(s, &["--allow-unauthenticated-admin"]);
+    let edit = |body: Value| {
+        let (status, _, answer) = ui.post_json("/admin/edit", &body.to_string(), &[]);
+        assert_eq!(status, 200, "{body}: {answer}");
+    };
+    let run_info = || s.json(&["runs", "show", &run])["info"].clone();
+    let exp_tags = || s.json(&["experiments", "show", &exp])["experiment"]["tags"].clone();
+    let model = || s.json(&["models", "show", &exp]);
+
+    edit(
+        json!({"target": "run", "id": run, "action": "set_tag", "key": "team", "value": "vision"}),
+    );
+    assert_eq!(run_info()["tags"]["team"], "vision");
+    edit(json!({"target": "run", "id": run, "action": "delete_tag", "key": "team"}));
+    assert!(run_info()["tags"].get("team").is_none());
+    edit(json!({"target": "run", "id": run, "action": "describe", "value": "**why**"}));
+    edit(json!({"target": "run", "id": run, "action": "rename", "value": "renamed"}));
+    let info = run_info();
+    assert_eq!(info["tags"]["mlflow.note.content"], "**why**");
+    assert_eq!(info["run_name"], "renamed");
+    edit(json!({"target": "run", "id": run, "action": "delete"}));
+    assert_eq!(run_info()["lifecycle_stage"], "deleted");
+    edit(json!({"target": "run", "id": run, "action": "restore"}));
+    assert_eq!(run_info()["lifecycle_stage"], "active");
+
+    edit(
+        json!({"target": "experiment", "id": exp_id, "action": "set_tag", "key": "owner", "value": "me"}),
+    );
+    edit(json!({"target": "experiment", "id": exp_id, "action": "describe", "value": "baselines"}));
+    assert_eq!(exp_tags()["owner"], "me");
+    assert_eq!(exp_tags()["mlflow.note.content"], "baselines");
+    edit(json!({"target": "experiment", "id": exp_id, "action": "delete_tag", "key": "owner"}));
+    assert!(exp_tags().get("owner").is_none());
+
+    edit(
+        json!({"target": "model", "id": exp, "action": "set_tag", "key": "stage", "value": "prod"}),
+    );
+    edit(json!({"target": "model", "id": exp, "action": "describe", "value": "the model"}));
+    edit(
+        json!({"target": "version", "id": exp, "version": 1, "action": "set_tag", "key": "ok", "value": "yes"}),
+    );
+    edit(
+        json!({"target": "version", "id": exp, "version": 1, "action": "describe", "value": "v one"}),
+    );
+    let m = model();
+    assert_eq!(m["model"]["tags"]["stage"], "prod");
+    assert_eq!(m["model"]["description"], "the model");
+    assert_eq!(m["versions"][0]["tags"]["ok"], "yes");
+    assert_eq!(m["versions"][0]["description"], "v one");
+    edit(json!({"target": "model", "id": exp, "action": "delete_tag", "key": "stage"}));
+    edit(
+        json!({"target": "version", "id": exp, "version": 1, "action": "delete_tag", "key": "ok"}),
+    );
+    let m = model();
+    assert!(m["model"]["tags"].get("stage").is_none(), "{m}");
+    assert!(m["versions"][0]["tags"].get("ok").is_none(), "{m}");
+    // An unknown tag is a 400 naming it, on both backends.
+    let (status, _, answer) = ui.post_json(
+        "/admin/edit",
+        &json!({"target": "version", "id": exp, "version": 1, "action": "delete_tag", "key": "nope"}).to_string(),
+        &[],
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("no tag 'nope'"), "{answer}");
+}
+
+#[test]
+fn edits_reach_the_file_store() {
+    edits_reach_the_store(&TestStore::new());
+}
+
+#[test]
+fn edits_reach_an_mlflow_server() {
+    edits_reach_the_store(&TestStore::on_server());
+}
