@@ -150,6 +150,7 @@ fn every_edit_in_the_page_round_trips_through_the_store() {
             .contains("<script>window.pwned = 1</script>")
     );
     assert_eq!(b.eval("typeof window.pwned"), "undefined");
+    b.screenshot("edit-run");
 
     // Rename, delete, restore.
     submit(
@@ -320,6 +321,10 @@ fn state_time_and_dataset_filters_match_runs_list_and_runs_group_by_a_param() {
     b.act("{ const st = document.getElementById('state'); st.value = 'deleted'; st.dispatchEvent(new Event('change')) }");
     assert_eq!(shown(&mut b), listed(&s, &["--deleted"]));
     assert_eq!(shown(&mut b), vec![runs[0].clone()]);
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('tr.run.deleted')].map(r => r.dataset.run)"),
+        json!([runs[0]])
+    );
     b.act("{ const st = document.getElementById('state'); st.value = 'all'; st.dispatchEvent(new Event('change')) }");
     assert_eq!(shown(&mut b), listed(&s, &["--all"]));
     assert_eq!(shown(&mut b).len(), 3);
@@ -366,6 +371,7 @@ fn state_time_and_dataset_filters_match_runs_list_and_runs_group_by_a_param() {
         ),
         "0.5"
     );
+    b.screenshot("runs-grouped");
     b.eval("document.querySelector('tr.group[data-group=\"by-hand\"] button.group-toggle').click(); true");
     assert_eq!(
         b.eval("[...document.querySelectorAll('tr.run')].filter(r => getComputedStyle(r).display === 'none').map(r => r.dataset.run)"),
@@ -417,6 +423,8 @@ fn the_artifact_tree_lists_every_file_with_size_download_copy_and_previews() {
     ))
     .unwrap();
     assert_eq!(listed, want);
+    b.eval("document.getElementById('artifacts').scrollIntoView(); true");
+    b.screenshot("artifact-tree");
     // Folders: out/ (8 files) and out/many/ (7) start collapsed; sizes read as people read them.
     assert_eq!(
         b.eval("[...document.querySelectorAll('#artifacts li.dir')].map(d => [d.dataset.path, d.querySelector('details').open])"),

@@ -74,9 +74,9 @@ function editPanel(what, cur, label) {
   const reserved = k => k.startsWith("mlflow.") || k.startsWith("mlx.alias_history.");
   const desc = cur.description || "";
   const div = document.createElement("div");
-  div.className = "card edit-panel";
+  div.className = desc ? "card edit-panel" : "edit-panel empty";
   div.dataset.target = what.target;
-  div.innerHTML = `<div class="md description">${desc ? markdown(desc) : '<p class="muted">no description</p>'}</div>
+  div.innerHTML = `<div class="md description">${desc ? markdown(desc) : ""}</div>
   <details class="edit" ${editOpen.has(key) ? "open" : ""}><summary>Edit ${esc(label)}</summary>
   <div class="toolbar"><input class="edit-token" type="password" placeholder="token (if the UI has one)" value="${esc(sessionStorage.getItem("mlx-token") || "")}"></div>
   ${what.target === "run" ? `<form class="toolbar rename"><input class="new-name" value="${esc(cur.name || "")}" placeholder="run name"><button type="submit">Rename</button>
@@ -104,7 +104,7 @@ function editPanel(what, cur, label) {
 function editRun(r, id) {
   const panel = editPanel({target: "run", id}, {tags: r.tags, description: r.tags["mlflow.note.content"], name: r.info.run_name, deleted: r.info.lifecycle_stage === "deleted"}, "run");
   panel.id = "edit-run";
-  app.querySelector("h1").after(panel);
+  app.querySelector(".side").before(panel);
 }
 
 // The model page: the model's panel, and one for the version picked in its list.
@@ -176,6 +176,11 @@ function runsFilters(id, q, data, keys, nav) {
   document.getElementById("to").onchange = () => nav({to: ms("to"), page: null});
   document.getElementById("dataset").onchange = e => nav({dataset: e.target.value.trim(), page: null});
   document.getElementById("group-by").onchange = e => nav({group: e.target.value});
+  // Deleted runs (state "deleted" or "all") are marked.
+  if (data) data.runs.filter(r => r.lifecycle_stage === "deleted").forEach(r => {
+    const tr = document.querySelector(`tr.run[data-run="${CSS.escape(r.run_id)}"]`);
+    if (tr) { tr.classList.add("deleted"); tr.querySelector("td.name a").insertAdjacentHTML("afterend", ' <span class="badge deleted">deleted</span>'); }
+  });
   if (data && group) groupRuns(data, group, keys);
   if (keys && keys.experiment) {
     const exp = keys.experiment;
