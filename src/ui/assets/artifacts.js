@@ -92,7 +92,9 @@ async function copyPath(button) {
     input.value = text;
     button.after(input);
     input.select();
-    try { document.execCommand("copy"); } catch (e2) { /* left selected for the user to copy */ }
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (e2) { /* left selected for the user to copy */ }
+    if (copied) input.remove();
   }
   button.dataset.copied = text;
   button.textContent = "copied";
