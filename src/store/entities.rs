@@ -326,3 +326,12 @@ pub struct AliasMove {
     /// "set", "rollback" or "delete".
     pub kind: String,
 }
+
+/// What a tag belongs to, for [`crate::store::TrackingStore::delete_tag`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagOwner {
+    Run(String),
+    Experiment(String),
+    Model(String),
+    Version(String, u64),
+}

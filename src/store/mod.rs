@@ -338,6 +338,10 @@ pub trait TrackingStore: Send + Sync {
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
     fn set_model_version_tag(&self, name: &str, version: u64, key: &str, value: &str)
     -> Result<()>;
+    /// Remove a tag from a run, an experiment, a registered model or a model version (MLflow's
+    /// `delete_tag`, `delete_experiment_tag`, `delete_registered_model_tag`, `delete_model_version_tag`);
+    /// an unknown key is an `InvalidValue` naming it.
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()>;
     fn set_registered_model_description(&self, name: &str, description: &str) -> Result<()>;
     fn set_model_version_description(
         &self,

@@ -2,6 +2,8 @@
 //! CDN) over a read-only JSON API under `/api/`, plus two token-guarded admin actions (set an alias, roll
 //! back) under `/admin/` with the same rule as `mlx serve`'s admin endpoints.
 
+mod edit;
+
 use crate::search::Query;
 use crate::store::TrackingStore;
 use crate::store::entities::{float_json as float, *};
@@ -22,6 +24,11 @@ const APP_CSS: &str = include_str!("assets/app.css");
 const PARALLEL_JS: &str = include_str!("assets/parallel.js");
 const CHARTS_JS: &str = include_str!("assets/charts.js");
 const THEME_CSS: &str = include_str!("assets/theme.css");
+/// Editing (tags, descriptions rendered from Markdown, run name and state), the runs list's extra filters,
+/// and the artifact tree.
+const EDIT_JS: &str = include_str!("assets/edit.js");
+const ARTIFACTS_JS: &str = include_str!("assets/artifacts.js");
+const EDIT_CSS: &str = include_str!("assets/edit.css");
 /// uPlot (MIT, <https://github.com/leeoniya/uPlot>), vendored minified with its licence: the charts.
 const UPLOT_JS: &str = include_str!("assets/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/vendor/uPlot.min.css");
@@ -107,7 +114,14 @@ pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
         access: access.clone(),
     });
     // The page and its assets, all embedded in the binary.
-    let assets: [(&str, &'static str, &'static str); 9] = [
+    let assets: [(&str, &'static str, &'static str); 12] = [
+        ("/edit.css", "text/css; charset=utf-8", EDIT_CSS),
+        ("/edit.js", "text/javascript; charset=utf-8", EDIT_JS),
+        (
+            "/artifacts.js",
+            "text/javascript; charset=utf-8",
+            ARTIFACTS_JS,
+        ),
         ("/", "text/html; charset=utf-8", INDEX_HTML),
         ("/app.js", "text/javascript; charset=utf-8", APP_JS),
         ("/app.css", "text/css; charset=utf-8", APP_CSS),
@@ -149,6 +163,7 @@ pub fn router(opts: UiOptions, ip: std::net::IpAddr) -> Router {
         .route("/api/models/{name}", get(model))
         .route("/admin/models/{name}/alias", post(set_alias))
         .route("/admin/models/{name}/rollback", post(rollback))
+        .route("/admin/edit", post(edit::edit))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such page".into()) })
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(access, check_request))
@@ -209,6 +224,23 @@ struct RunsQuery {
     #[serde(default)]
     offset: usize,
     limit: Option<usize>,
+    /// `active` (the default), `deleted` or `all`: the runs `mlx runs list`, `--deleted`, `--all` list.
+    view: Option<String>,
+}
+
+fn view_type(view: Option<&str>) -> Result<ViewType, ApiError> {
+    match view.unwrap_or("active") {
+        "" | "active" => Ok(ViewType::ActiveOnly),
+        "deleted" => Ok(ViewType::DeletedOnly),
+        "all" => Ok(ViewType::All),
+        other => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "view: '{}' is not one of active, deleted, all",
+                crate::redact::brief(other)
+            ),
+        )),
+    }
 }
 
 fn run_row(r: &Run) -> Value {
@@ -216,6 +248,7 @@ fn run_row(r: &Run) -> Value {
         "run_id": r.info.run_id,
         "run_name": r.info.run_name,
         "status": r.info.status,
+        "lifecycle_stage": r.info.lifecycle_stage,
         "start_time": r.info.start_time,
         "duration_ms": r.info.duration_ms(),
         "metrics": r.data.metrics.iter().map(|(k, p)| (k.clone(), float(p.value))).collect::<serde_json::Map<_, _>>(),
@@ -237,6 +270,7 @@ async fn runs(
         .collect();
     let query = Query::parse(filter.as_deref(), &order)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let view = view_type(q.view.as_deref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let offset = q.offset;
     with_store(&st, move |store| {
@@ -248,7 +282,7 @@ async fn runs(
         let (total, more, page) = match query.run_on_server(
             store,
             &ids,
-            ViewType::ActiveOnly,
+            view,
             Some(want.saturating_add(1)),
         )? {
             Some(mut runs) => {
@@ -263,13 +297,13 @@ async fn runs(
             }
             None => {
                 let (total, page) =
-                    query.run_page(store, &ids, ViewType::ActiveOnly, offset, limit)?;
+                    query.run_page(store, &ids, view, offset, limit)?;
                 (Some(total), want < total, page)
             }
         };
         let mut param_keys = BTreeSet::new();
         // Every metric key of the experiment, for the column picker (names only: cheap to list).
-        let mut metric_keys = store.metric_keys(&ids, ViewType::ActiveOnly)?;
+        let mut metric_keys = store.metric_keys(&ids, view)?;
         for r in &page {
             metric_keys.extend(r.data.metrics.keys().cloned());
             param_keys.extend(r.data.params.keys().cloned());
@@ -286,6 +320,8 @@ async fn runs(
             "runs": page.iter().map(run_row).collect::<Vec<_>>(),
             "metric_keys": metric_keys,
             "param_keys": param_keys,
+            // Which way is better for each metric (as `mlx compare`), for a group's best value.
+            "lower_is_better": metric_keys.iter().map(|k| (k.clone(), Value::Bool(crate::search::lower_is_better(k)))).collect::<serde_json::Map<_, _>>(),
         })))
     })
     .await

@@ -35,3 +35,4 @@ mod team;
 mod train;
 mod trust;
 mod ui;
+mod ui_edit;

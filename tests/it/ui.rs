@@ -14,7 +14,7 @@ pub fn start_ui(s: &TestStore, args: &[&str]) -> Server {
     Server::spawn(cmd, "mlx ui: listening on http://")
 }
 
-fn get(server: &Server, path: &str) -> (u16, Value) {
+pub fn get(server: &Server, path: &str) -> (u16, Value) {
     let (status, _, body) = server.request("GET", path, &[], b"");
     let v = serde_json::from_slice(&body)
         .unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&body)));
@@ -23,7 +23,7 @@ fn get(server: &Server, path: &str) -> (u16, Value) {
 
 /// An experiment with three trained runs (two estimators, one logged by hand with a metric history)
 /// and a registered model with two versions.
-fn populated(s: &TestStore) -> (String, Vec<String>) {
+pub fn populated(s: &TestStore) -> (String, Vec<String>) {
     let mut runs = Vec::new();
     for model in ["logistic-regression", "decision-tree"] {
         let r = train(
@@ -422,7 +422,7 @@ fn the_page_filters_runs_compares_and_draws_charts_in_chromium() {
 
 /// Chromium driven over the DevTools protocol (through `--remote-debugging-pipe`, on two FIFOs), so the test
 /// types into the page and clicks like a user.
-struct Browser {
+pub struct Browser {
     child: std::process::Child,
     to: std::fs::File,
     from: std::fs::File,
@@ -430,14 +430,14 @@ struct Browser {
     next_id: u64,
     session: String,
     /// Uncaught exceptions, console errors and failed loads (a favicon 404 too) seen so far.
-    errors: Vec<String>,
+    pub errors: Vec<String>,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
     _dir: tempfile::TempDir,
 }
 
 impl Browser {
     /// Chromium with one page open at `url`.
-    fn start(url: &str) -> Browser {
+    pub fn start(url: &str) -> Browser {
         let dir = tempfile::tempdir().unwrap();
         let (cin, cout) = (dir.path().join("cin"), dir.path().join("cout"));
         for f in [&cin, &cout] {
@@ -571,7 +571,7 @@ impl Browser {
     }
 
     /// Evaluate JavaScript in the page (promises awaited) and return its value.
-    fn eval(&mut self, js: &str) -> Value {
+    pub fn eval(&mut self, js: &str) -> Value {
         let r = self.call(
             "Runtime.evaluate",
             serde_json::json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
@@ -601,18 +601,18 @@ impl Browser {
     }
 
     /// Run an action that changes the view, then wait for the new view.
-    fn act(&mut self, js: &str) {
+    pub fn act(&mut self, js: &str) {
         self.eval(&format!("document.body.dataset.ready = ''; {js}; true"));
         self.wait_ready();
     }
 
     /// Open a view of the app by its hash and wait for it.
-    fn open(&mut self, hash: &str) {
+    pub fn open(&mut self, hash: &str) {
         self.act(&format!("location.hash = {}", Value::String(hash.into())));
     }
 
     /// The page as the window shows it, saved as target/ui-screenshots/{name}.png.
-    fn screenshot(&mut self, name: &str) {
+    pub fn screenshot(&mut self, name: &str) {
         use base64::Engine as _;
         let shot = self.call(
             "Page.captureScreenshot",

@@ -630,6 +630,20 @@ impl TrackingStore for FileStore {
         self.set_model_tag_impl(name, Some(version), key, value)
     }
 
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        let (dir, what) = match owner {
+            TagOwner::Run(id) => (self.active_run(id)?.0.dir.join("tags"), format!("run {id}")),
+            TagOwner::Experiment(id) => (
+                self.experiment_dir(id)?.0.join("tags"),
+                format!("experiment {id}"),
+            ),
+            TagOwner::Model(name) => return self.delete_model_tag_impl(name, None, key),
+            TagOwner::Version(name, v) => return self.delete_model_tag_impl(name, Some(*v), key),
+        };
+        remove_value_file(&dir, key, &what)
+    }
+
     fn set_registered_model_description(&self, name: &str, description: &str) -> Result<()> {
         self.set_description_impl(name, None, description)
     }
@@ -712,6 +726,19 @@ fn write_value_file(dir: &Path, key: &str, value: &str) -> Result<()> {
     atomic::write_via(&path, value.as_bytes(), tmp_dir).map_err(|e| StoreError::io(&path, e))
 }
 
+/// Remove the file of a tag (`what` names its owner in the error when there is no such tag).
+fn remove_value_file(dir: &Path, key: &str, what: &str) -> Result<()> {
+    let path = dir.join(key);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::InvalidValue {
+            what: "tag".into(),
+            why: format!("no tag '{key}' on {what}"),
+        }),
+        Err(e) => Err(StoreError::io(&path, e)),
+    }
+}
+
 fn create_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
@@ -773,6 +800,47 @@ fn not_regular(path: &Path) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_tag_removes_a_run_or_experiment_tag_and_names_an_unknown_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("mlruns"));
+        let exp = store
+            .create_experiment("e", None, &BTreeMap::new())
+            .unwrap();
+        let run = store
+            .create_run(NewRun {
+                run_id: None,
+                experiment_id: exp.clone(),
+                run_name: Some("r".into()),
+                user_id: "u".into(),
+                start_time: 1,
+                tags: BTreeMap::from([("team".to_string(), "vision".to_string())]),
+            })
+            .unwrap()
+            .run_id;
+        store.set_experiment_tag(&exp, "owner", "me").unwrap();
+        store
+            .delete_tag(&TagOwner::Run(run.clone()), "team")
+            .unwrap();
+        store
+            .delete_tag(&TagOwner::Experiment(exp.clone()), "owner")
+            .unwrap();
+        assert!(!store.get_run(&run).unwrap().data.tags.contains_key("team"));
+        assert!(store.get_experiment(&exp).unwrap().tags.is_empty());
+        let e = store
+            .delete_tag(&TagOwner::Run(run.clone()), "team")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("invalid tag: no tag 'team' on run {run}")
+        );
+        // A key cannot reach outside the tags folder.
+        let e = store
+            .delete_tag(&TagOwner::Run(run), "../meta.yaml")
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InvalidKey { .. }), "{e}");
+    }
 
     #[test]
     fn experiment_ids_look_like_mlflows() {

@@ -460,6 +460,27 @@ impl FileStore {
         self.touch_model(&dir, super::super::now_ms())
     }
 
+    pub(super) fn delete_model_tag_impl(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        key: &str,
+    ) -> Result<()> {
+        let (dir, _lock) = self.lock_model(name)?;
+        let (target, what) = match version {
+            Some(v) => {
+                self.live_version(name, v)?;
+                (
+                    dir.join(format!("version-{v}")).join("tags"),
+                    format!("model '{name}' version {v}"),
+                )
+            }
+            None => (dir.join("tags"), format!("registered model '{name}'")),
+        };
+        super::remove_value_file(&target, key, &what)?;
+        self.touch_model(&dir, super::super::now_ms())
+    }
+
     pub(super) fn set_description_impl(
         &self,
         name: &str,

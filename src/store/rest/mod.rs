@@ -1170,6 +1170,50 @@ impl TrackingStore for RestStore {
         Ok(())
     }
 
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        // MLflow's server takes an unknown key silently for models and versions: look the tag up first, so
+        // every backend refuses it alike, naming it.
+        let (tags, what, method, endpoint, body) = match owner {
+            TagOwner::Run(id) => (
+                self.get_run(id)?.data.tags,
+                format!("run {id}"),
+                Method::POST,
+                "runs/delete-tag",
+                json!({"run_id": id, "key": key}),
+            ),
+            TagOwner::Experiment(id) => (
+                self.get_experiment(id)?.tags,
+                format!("experiment {id}"),
+                Method::POST,
+                "experiments/delete-experiment-tag",
+                json!({"experiment_id": id, "key": key}),
+            ),
+            TagOwner::Model(name) => (
+                self.get_registered_model(name)?.tags,
+                format!("registered model '{name}'"),
+                Method::DELETE,
+                "registered-models/delete-tag",
+                json!({"name": name, "key": key}),
+            ),
+            TagOwner::Version(name, v) => (
+                self.get_model_version(name, *v)?.tags,
+                format!("model '{name}' version {v}"),
+                Method::DELETE,
+                "model-versions/delete-tag",
+                json!({"name": name, "version": v.to_string(), "key": key}),
+            ),
+        };
+        if !tags.contains_key(key) {
+            return Err(StoreError::InvalidValue {
+                what: "tag".into(),
+                why: format!("no tag '{key}' on {what}"),
+            });
+        }
+        self.client.send(method, endpoint, &body)?;
+        Ok(())
+    }
+
     fn set_model_version_tag(
         &self,
         name: &str,

@@ -209,7 +209,8 @@ const collapsed = new Set();
 async function viewRuns(id, q) {
   const filter = q.get("filter") || "", order = q.get("order") || "", page = Math.max(0, parseInt(q.get("page") || "0", 10) || 0);
   const limit = 100;
-  const params = new URLSearchParams({filter, order_by: order, offset: String(page * limit), limit: String(limit)});
+  // With the state, time range and dataset picked (edit.js): the same runs as `mlx runs list`.
+  const params = new URLSearchParams({filter: runsFilter(q), order_by: order, offset: String(page * limit), limit: String(limit), view: runsView(q)});
   let data, error = null, keys;
   try { data = await api(`/api/experiments/${encodeURIComponent(id)}/runs?` + params); keys = data; }
   catch (e) {
@@ -310,6 +311,7 @@ async function viewRuns(id, q) {
   const prev = document.getElementById("prev"), next = document.getElementById("next");
   if (prev) prev.onclick = () => nav({page: String(page - 1)});
   if (next) next.onclick = () => nav({page: String(page + 1)});
+  runsFilters(id, q, data, keys, nav);
 }
 
 function kvTable(id, obj, numeric) {
@@ -334,19 +336,8 @@ async function viewRun(id) {
   <h2>Model signature</h2>${r.signature ? wrap(`<table id="signature"><thead><tr><th>input</th><th>type</th></tr></thead><tbody>` + (r.signature.inputs || []).map(c => `<tr><td>${esc(c.name)}</td><td>${esc(c.type)}</td></tr>`).join("") + `</tbody></table>`) + `<p class="muted cut" title="${esc(JSON.stringify(r.signature.outputs))}">outputs: ${esc(JSON.stringify(r.signature.outputs))}</p>` : '<p class="muted">no model</p>'}
   <h2>Artifacts</h2><div id="artifacts">${r.artifacts.length ? "" : '<p class="muted">none</p>'}</div>`;
   app.innerHTML = html;
-  const box = document.getElementById("artifacts");
-  for (const a of r.artifacts) {
-    const url = `/api/runs/${encodeURIComponent(id)}/artifact?path=${encodeURIComponent(a.path)}`;
-    const div = document.createElement("div");
-    div.className = "card";
-    div.innerHTML = `<h3 class="artifact-head" title="${esc(a.path)}"><a href="${url}" target="_blank">${esc(a.path)}</a> <span class="muted size">${a.file_size ?? ""} bytes</span></h3>`;
-    if (/\.(png|jpe?g|gif)$/i.test(a.path)) div.innerHTML += `<img class="artifact" alt="${esc(a.path)}" src="${url}">`;
-    else if (/\.(txt|json|csv|ya?ml|md|log|toml)$/i.test(a.path) && (a.file_size ?? 0) < 200000) {
-      const pre = document.createElement("pre"); pre.className = "artifact"; pre.textContent = "loading…"; div.appendChild(pre);
-      fetch(url).then(t => t.text()).then(t => { pre.textContent = t; });
-    }
-    box.appendChild(div);
-  }
+  editRun(r, id);
+  artifactTree(document.getElementById("artifacts"), id, r.artifacts);
   // A history chart for each metric logged more than once; single values are in the metrics table.
   const grid = document.getElementById("histories");
   const hists = await Promise.all(metricKeys.map(k => api(`/api/runs/${encodeURIComponent(id)}/metrics/${encodeURIComponent(k)}`)));
@@ -442,7 +433,7 @@ async function viewModels() {
 async function viewModel(name) {
   const d = await api(`/api/models/${encodeURIComponent(name)}`);
   const m = d.model;
-  let html = `<h1>Model ${esc(m.name)}</h1><p class="muted">${esc(m.description)}</p>
+  let html = `<h1>Model ${esc(m.name)}</h1>
   <h2>Versions</h2>${wrap(`<table id="versions"><thead><tr><th>version</th><th>aliases</th><th>created</th><th>run</th><th>source</th><th>description</th></tr></thead><tbody>` +
     d.versions.map(v => `<tr><td>${esc(v.version)}</td><td>${v.aliases.map(a => `<span class="badge">${esc(a)}</span>`).join("")}</td><td>${when(v.creation_timestamp)}</td><td>${v.run_id ? `<a href="#/runs/${esc(v.run_id)}">${esc(v.run_id.slice(0, 8))}</a>` : ""}</td>${textCell(v.source, "cut muted")}${textCell(v.description)}</tr>`).join("") + `</tbody></table>`)}
   <h2>Aliases</h2>`;
@@ -473,6 +464,7 @@ async function viewModel(name) {
     admin(`/admin/models/${encodeURIComponent(name)}/alias`, {alias: document.getElementById("alias-name").value, version: Number(document.getElementById("alias-version").value)});
   };
   app.querySelectorAll("button.rollback").forEach(b => b.onclick = () => admin(`/admin/models/${encodeURIComponent(name)}/rollback`, {alias: b.dataset.alias}));
+  editModel(d, name);
 }
 
 async function route() {
