@@ -1435,9 +1435,9 @@ fn dark_mode_version_aliases_and_artifact_sizes_in_chromium() {
         b.eval("getComputedStyle(document.documentElement).getPropertyValue('--fg').trim()")
     );
     b.screenshot("800-dark-run");
-    // The artifact's size shows in full beside its long name.
+    // The artifact's size shows in full beside its long name, inside its row of the tree.
     assert_eq!(
-        b.eval("(() => { const h = [...document.querySelectorAll('#artifacts h3')].find(h => h.textContent.includes('feature_importance')); const size = [...h.querySelectorAll('span')].find(s => s.textContent === '19 bytes'); return size.getBoundingClientRect().right <= h.getBoundingClientRect().right + 0.5; })()"),
+        b.eval("(() => { const li = [...document.querySelectorAll('#artifacts li.file')].find(l => l.dataset.path.includes('feature_importance')); const size = li.querySelector('.size'); const r = size.getBoundingClientRect(); return size.textContent === '19 B' && r.width > 0 && size.scrollWidth <= size.clientWidth + 0.5 && r.right <= li.getBoundingClientRect().right + 0.5; })()"),
         true
     );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
