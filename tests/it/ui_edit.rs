@@ -593,3 +593,8 @@ fn edits_reach_the_file_store() {
 fn edits_reach_an_mlflow_server() {
     edits_reach_the_store(&TestStore::on_server());
 }
+
+#[test]
+fn edits_reach_an_mlflow_sqlite_database() {
+    edits_reach_the_store(&TestStore::on_sqlite());
+}

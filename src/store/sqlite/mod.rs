@@ -324,6 +324,14 @@ impl TrackingStore for SqliteStore {
     ) -> Result<()> {
         self.set_description_impl(name, Some(version), description)
     }
+    fn delete_tag(&self, owner: &TagOwner, key: &str) -> Result<()> {
+        match owner {
+            TagOwner::Model(name) => self.delete_model_tag_impl(name, None, key),
+            TagOwner::Version(name, v) => self.delete_model_tag_impl(name, Some(*v), key),
+            TagOwner::Run(id) => self.delete_run_tag_impl(id, key),
+            TagOwner::Experiment(id) => self.delete_experiment_tag_impl(id, key),
+        }
+    }
     fn set_alias(&self, name: &str, alias: &str, version: u64, kind: &str) -> Result<Option<u64>> {
         self.set_alias_impl(name, alias, version, kind)
     }

@@ -572,6 +572,41 @@ impl SqliteStore {
         })
     }
 
+    /// MLflow's `delete_registered_model_tag` / `delete_model_version_tag`, but an unknown key is an
+    /// `InvalidValue` naming it, as on the other stores (MLflow's SQL store ignores it).
+    pub(super) fn delete_model_tag_impl(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        key: &str,
+    ) -> Result<()> {
+        validate::key("tag", key)?;
+        self.write(|c| {
+            find_model(c, name)?;
+            let (removed, what) = match version {
+                Some(v) => {
+                    live_version(c, name, v)?;
+                    let n = c.execute(
+                        "DELETE FROM model_version_tags WHERE workspace = 'default' AND name = ?1 \
+                         AND version = ?2 AND key = ?3",
+                        params![name, v as i64, key],
+                    )?;
+                    (n, format!("model '{name}' version {v}"))
+                }
+                None => {
+                    let n = c.execute(
+                        "DELETE FROM registered_model_tags WHERE workspace = 'default' AND name = ?1 \
+                         AND key = ?2",
+                        params![name, key],
+                    )?;
+                    (n, format!("model '{name}'"))
+                }
+            };
+            super::tracking::no_tag_unless_removed(removed, key, &what)?;
+            touch_model(c, name, crate::store::now_ms())
+        })
+    }
+
     pub(super) fn set_model_tag_impl(
         &self,
         name: &str,

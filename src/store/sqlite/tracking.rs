@@ -271,6 +271,32 @@ impl SqliteStore {
         })
     }
 
+    /// MLflow's `delete_tag` (of an active run): the row gone, or an `InvalidValue` naming the key.
+    pub(super) fn delete_run_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        self.write(|c| {
+            active_run(c, run_id)?;
+            let n = c.execute(
+                "DELETE FROM tags WHERE run_uuid = ?1 AND key = ?2",
+                params![run_id, key],
+            )?;
+            no_tag_unless_removed(n, key, &format!("run {run_id}"))
+        })
+    }
+
+    /// MLflow's `delete_experiment_tag`, with an unknown key an `InvalidValue` naming it.
+    pub(super) fn delete_experiment_tag_impl(&self, id: &str, key: &str) -> Result<()> {
+        validate::key("tag", key)?;
+        self.write(|c| {
+            find_experiment(c, id)?;
+            let n = c.execute(
+                "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                params![experiment_key(id)?, key],
+            )?;
+            no_tag_unless_removed(n, key, &format!("experiment {id}"))
+        })
+    }
+
     pub(super) fn create_run_impl(&self, new: NewRun) -> Result<RunInfo> {
         for (k, v) in &new.tags {
             validate::key("tag", k)?;
@@ -738,6 +764,18 @@ fn fill_io(
     let mut rows = stmt.query(params_from_iter(chunk))?;
     while let Some(r) = rows.next()? {
         runs[index[&r.get::<_, String>(0)?]].outputs.push(r.get(1)?);
+    }
+    Ok(())
+}
+
+/// The error for a tag to delete that `what` does not have (`removed` rows were deleted).
+pub(super) fn no_tag_unless_removed(removed: usize, key: &str, what: &str) -> R<()> {
+    if removed == 0 {
+        return Err(StoreError::InvalidValue {
+            what: "tag".into(),
+            why: format!("no tag '{key}' on {what}"),
+        }
+        .into());
     }
     Ok(())
 }
