@@ -596,18 +596,12 @@ fn keep_alias_histories(
         if !key.starts_with(&prefix) || dest.tags.get(key) == Some(text) {
             continue;
         }
-        let Ok(serde_json::Value::Array(moves)) = serde_json::from_str(text) else {
+        // Either form the tag has had: lines, or the JSON list of older mlx.
+        let Ok(moves) = crate::store::parse_alias_history(text) else {
             continue;
         };
-        let same_numbers = moves.iter().all(|m| {
-            ["from", "to"].iter().all(|end| match m.get(*end) {
-                Some(serde_json::Value::Number(n)) => {
-                    n.as_u64().is_some_and(|v| copied.get(&v) == Some(&v))
-                }
-                Some(serde_json::Value::Null) | None => true,
-                Some(_) => false,
-            })
-        });
+        let kept = |v: Option<u64>| v.is_none_or(|v| copied.get(&v) == Some(&v));
+        let same_numbers = moves.iter().all(|m| kept(m.from) && kept(m.to));
         if same_numbers {
             to.set_registered_model_tag(&model.name, key, text)?;
         }
