@@ -604,7 +604,7 @@ pub fn retrain<G: Send + 'static>(
     busy: G,
     notes: &dyn Fn(&str),
 ) -> anyhow::Result<(RetrainReport, G)> {
-    use crate::store::{ModelUri, VersionRef, Which};
+    use crate::store::{ModelUri, NewVersion, VersionRef, Which};
     use anyhow::Context as _;
     let project = crate::project::Project::load(setup.project_dir).ok();
     let (run_id, busy) = if project
@@ -673,24 +673,33 @@ pub fn retrain<G: Send + 'static>(
         .unwrap_or_default()
         .into_iter()
         .find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
-    let version = match already {
-        Some(v) => v,
-        None => store.register_model(
-            &name,
-            &format!("models:/{model_id}"),
-            Some(&run_id),
-            Some("retrained by mlx serve"),
-        )?,
-    };
-    let model_uri = match ModelUri::parse(served.uri) {
+    let alias = match ModelUri::parse(served.uri) {
         Ok(ModelUri::Version(VersionRef {
             which: Which::Alias(alias),
             ..
-        })) => {
-            store.set_alias(&name, &alias, version.version, "set")?;
-            served.uri.to_string()
+        })) => Some(alias),
+        _ => None,
+    };
+    let source = format!("models:/{model_id}");
+    let new = NewVersion {
+        name: &name,
+        source: &source,
+        run_id: Some(&run_id),
+        description: Some("retrained by mlx serve"),
+    };
+    // A new version and the move of the alias it is served by are one logical write.
+    let version = match (already, &alias) {
+        (Some(v), Some(alias)) => {
+            store.set_alias(&name, alias, v.version, "set")?;
+            v
         }
-        _ => format!("models:/{name}/{}", version.version),
+        (Some(v), None) => v,
+        (None, Some(alias)) => store.register_model_with_alias(&new, alias, "set")?,
+        (None, None) => store.register_model(new.name, new.source, new.run_id, new.description)?,
+    };
+    let model_uri = match alias {
+        Some(_) => served.uri.to_string(),
+        None => format!("models:/{name}/{}", version.version),
     };
     let metrics = run
         .data

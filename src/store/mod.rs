@@ -361,6 +361,28 @@ pub trait TrackingStore: Send + Sync {
         run_id: Option<&str>,
         description: Option<&str>,
     ) -> Result<ModelVersion>;
+    /// Register a new version (as [`TrackingStore::register_model`]) and point `alias` at it: one logical
+    /// write. A store with transactions (SQLite) makes it one, so a crash never leaves the version
+    /// without its alias move; the others make it two steps, a crash between them leaving the new version
+    /// registered and the alias where it was.
+    fn register_model_with_alias(
+        &self,
+        new: &NewVersion<'_>,
+        alias: &str,
+        kind: &str,
+    ) -> Result<ModelVersion> {
+        let version = self.register_model(new.name, new.source, new.run_id, new.description)?;
+        self.set_alias(new.name, alias, version.version, kind)?;
+        self.get_model_version(new.name, version.version)
+    }
+}
+
+/// A version to register: the model's name, its source URI, the run it came from and a description.
+pub struct NewVersion<'a> {
+    pub name: &'a str,
+    pub source: &'a str,
+    pub run_id: Option<&'a str>,
+    pub description: Option<&'a str>,
 }
 
 /// Notes a store has for a person — an unreadable entry a listing skipped, a retry against a server that

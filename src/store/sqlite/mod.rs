@@ -15,7 +15,8 @@
 
 use super::entities::*;
 use super::{
-    Batch, ModelUri, NewRun, Projection, Result, StoreError, TrackingStore, VersionRef, validate,
+    Batch, ModelUri, NewRun, NewVersion, Projection, Result, StoreError, TrackingStore, VersionRef,
+    validate,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::BTreeMap;
@@ -349,6 +350,20 @@ impl TrackingStore for SqliteStore {
         description: Option<&str>,
     ) -> Result<ModelVersion> {
         validate::model_name(name)?;
-        self.register_model_impl(name, source, run_id, description)
+        self.register_model_impl(&NewVersion {
+            name,
+            source,
+            run_id,
+            description,
+        })
+    }
+    fn register_model_with_alias(
+        &self,
+        new: &NewVersion<'_>,
+        alias: &str,
+        kind: &str,
+    ) -> Result<ModelVersion> {
+        validate::model_name(new.name)?;
+        self.register_model_with_alias_impl(new, alias, kind)
     }
 }

@@ -216,7 +216,7 @@ fn history(c: &Connection, name: &str, alias: &str) -> R<Vec<AliasMove>> {
         .optional()?;
     Ok(text
         .flatten()
-        .and_then(|t| serde_json::from_str(&t).ok())
+        .and_then(|t| crate::store::parse_alias_history(&t).ok())
         .unwrap_or_default())
 }
 
@@ -674,20 +674,7 @@ impl SqliteStore {
         kind: &str,
     ) -> Result<Option<u64>> {
         validate::alias(alias)?;
-        self.write(|c| {
-            let model = find_model(c, name)?;
-            live_version(c, name, version)?;
-            let from = model.aliases.get(alias).copied();
-            c.execute(
-                "INSERT OR REPLACE INTO registered_model_aliases (alias, version, name, workspace) \
-                 VALUES (?1, ?2, ?3, 'default')",
-                params![alias, version as i64, name],
-            )?;
-            let now = crate::store::now_ms();
-            append_history(c, name, alias_move(alias, from, Some(version), kind, now))?;
-            touch_model(c, name, now)?;
-            Ok(from)
-        })
+        self.write(|c| move_alias(c, name, alias, version, kind))
     }
 
     pub(super) fn delete_alias_impl(&self, name: &str, alias: &str) -> Result<()> {
@@ -715,43 +702,140 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn register_model_impl(
+    pub(super) fn register_model_impl(&self, new: &NewVersion<'_>) -> Result<ModelVersion> {
+        let storage = self.storage_location(new.source)?;
+        self.write(|c| insert_version(c, new, &storage))
+    }
+
+    /// A new version and its alias move in one transaction: both or neither.
+    pub(super) fn register_model_with_alias_impl(
         &self,
-        name: &str,
-        source: &str,
-        run_id: Option<&str>,
-        description: Option<&str>,
+        new: &NewVersion<'_>,
+        alias: &str,
+        kind: &str,
     ) -> Result<ModelVersion> {
-        // The model must exist before it is registered.
-        let model_dir = self.resolve_model(&ModelUri::parse(source)?)?;
-        let storage = model_dir.to_string_lossy().into_owned();
+        validate::alias(alias)?;
+        let storage = self.storage_location(new.source)?;
         self.write(|c| {
-            let now = crate::store::now_ms();
-            c.execute(
-                "INSERT OR IGNORE INTO registered_models (name, creation_time, last_updated_time, description, \
-                 workspace) VALUES (?1, ?2, ?2, NULL, 'default')",
-                params![name, now],
-            )?;
-            touch_model(c, name, now)?;
-            let version: i64 = c.query_row(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace = 'default' AND name = ?1",
-                [name],
-                |r| r.get(0),
-            )?;
-            c.execute(
-                "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, \
-                 user_id, current_stage, source, run_id, status, status_message, run_link, storage_location, \
-                 workspace) VALUES (?1, ?2, ?3, ?3, ?4, NULL, 'None', ?5, ?6, 'READY', NULL, NULL, ?7, 'default')",
-                params![name, version, now, description, source, run_id, storage],
-            )?;
-            read_version(c, name, version as u64)
+            let version = insert_version(c, new, &storage)?;
+            move_alias(c, new.name, alias, version.version, kind)?;
+            read_version(c, new.name, version.version)
         })
     }
+
+    /// Where the model a version's source names keeps its files (it must exist before it is registered).
+    fn storage_location(&self, source: &str) -> Result<String> {
+        let model_dir = self.resolve_model(&ModelUri::parse(source)?)?;
+        Ok(model_dir.to_string_lossy().into_owned())
+    }
+}
+
+/// Point the alias at a live version, record the move in its history and touch the model.
+fn move_alias(c: &Connection, name: &str, alias: &str, version: u64, kind: &str) -> R<Option<u64>> {
+    let model = find_model(c, name)?;
+    live_version(c, name, version)?;
+    let from = model.aliases.get(alias).copied();
+    c.execute(
+        "INSERT OR REPLACE INTO registered_model_aliases (alias, version, name, workspace) \
+         VALUES (?1, ?2, ?3, 'default')",
+        params![alias, version as i64, name],
+    )?;
+    let now = crate::store::now_ms();
+    append_history(c, name, alias_move(alias, from, Some(version), kind, now))?;
+    touch_model(c, name, now)?;
+    Ok(from)
+}
+
+/// The next version of the model (created if missing), `READY`, with its files at `storage`.
+fn insert_version(c: &Connection, new: &NewVersion<'_>, storage: &str) -> R<ModelVersion> {
+    let now = crate::store::now_ms();
+    c.execute(
+        "INSERT OR IGNORE INTO registered_models (name, creation_time, last_updated_time, description, \
+         workspace) VALUES (?1, ?2, ?2, NULL, 'default')",
+        params![new.name, now],
+    )?;
+    touch_model(c, new.name, now)?;
+    let version: i64 = c.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace = 'default' AND name = ?1",
+        [new.name],
+        |r| r.get(0),
+    )?;
+    c.execute(
+        "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, \
+         user_id, current_stage, source, run_id, status, status_message, run_link, storage_location, \
+         workspace) VALUES (?1, ?2, ?3, ?3, ?4, NULL, 'None', ?5, ?6, 'READY', NULL, NULL, ?7, 'default')",
+        params![new.name, version, now, new.description, new.source, new.run_id, storage],
+    )?;
+    read_version(c, new.name, version as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store with one run that logged one model (an `MLmodel` file is all resolving needs).
+    fn store_with_a_model(dir: &Path) -> (SqliteStore, String, String) {
+        let store = SqliteStore::new(dir.join("mlflow.db"));
+        let id = store
+            .create_experiment("e", None, &BTreeMap::new())
+            .unwrap();
+        let run = store
+            .create_run(NewRun {
+                run_id: None,
+                experiment_id: id,
+                run_name: None,
+                user_id: "me".into(),
+                start_time: 1,
+                tags: BTreeMap::new(),
+            })
+            .unwrap();
+        let model = store.create_logged_model(&run.run_id, "model").unwrap();
+        let local = dir.join("model");
+        fs::create_dir_all(&local).unwrap();
+        fs::write(local.join("MLmodel"), "flavors: {}\n").unwrap();
+        store.log_model(&model, &local, &[]).unwrap();
+        (store, run.run_id, format!("models:/{}", model.model_id))
+    }
+
+    #[test]
+    fn a_version_and_its_alias_move_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, run_id, source) = store_with_a_model(dir.path());
+        let new = NewVersion {
+            name: "m",
+            source: &source,
+            run_id: Some(&run_id),
+            description: None,
+        };
+        let v = store
+            .register_model_with_alias(&new, "Champion", "set")
+            .unwrap();
+        assert_eq!(v.version, 1);
+        assert_eq!(v.aliases, vec!["Champion".to_string()]);
+        assert_eq!(store.alias_history("m", "Champion").unwrap().len(), 1);
+
+        // The alias move fails inside the transaction: the version it was for is not left behind.
+        store
+            .write(|c| {
+                c.execute_batch(
+                    "CREATE TRIGGER no_alias BEFORE INSERT ON registered_model_aliases \
+                     BEGIN SELECT RAISE(ABORT, 'alias refused'); END;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let err = store
+            .register_model_with_alias(&new, "Challenger", "set")
+            .unwrap_err();
+        assert!(err.to_string().contains("alias refused"), "{err}");
+        let versions: Vec<u64> = store
+            .list_model_versions("m", true)
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(versions, vec![1]);
+    }
 
     #[test]
     fn artifacts_a_server_keeps_are_a_clear_error() {
