@@ -354,8 +354,59 @@ fn a_model_that_fails_to_load_stops_serve_with_pythons_last_line() {
     );
 }
 
+/// One test at a time moves the shared store's `mixed@champ` alias.
+fn mixed_alias() -> std::sync::MutexGuard<'static, ()> {
+    static MIXED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MIXED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn an_alias_moved_under_load_to_a_python_model_fails_no_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let _alias = mixed_alias();
+    let s = store();
+    let server = Arc::new(serve("models:/mixed@champ", &["--workers", "2"]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_v2 = Arc::new(AtomicUsize::new(0));
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (server, stop, on_v2) = (server.clone(), stop.clone(), on_v2.clone());
+            std::thread::spawn(move || {
+                let mut failed = Vec::new();
+                let mut sent = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let (status, headers, body) = server.post_json(
+                        "/invocations",
+                        r#"{"inputs": {"a": [1.0], "b": [3.0]}}"#,
+                        &[],
+                    );
+                    sent += 1;
+                    if status != 200 {
+                        failed.push(body);
+                    } else if header(&headers, "x-mlx-model-version") == Some("mixed/2") {
+                        on_v2.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                (sent, failed)
+            })
+        })
+        .collect();
+    s.ok(&["alias", "set", "champ", "2", "--model", "mixed"]);
+    wait_for("answers from v2", || on_v2.load(Ordering::Relaxed) >= 10);
+    stop.store(true, Ordering::Relaxed);
+    let mut sent = 0;
+    for t in load {
+        let (n, failed) = t.join().unwrap();
+        assert_eq!(failed, Vec::<String>::new());
+        sent += n;
+    }
+    assert!(sent > 10);
+    s.ok(&["alias", "set", "champ", "1", "--model", "mixed"]);
+}
+
 #[test]
 fn a_server_without_python_refuses_a_model_that_needs_it() {
+    let _alias = mixed_alias();
     let s = store();
     let out = s
         .mlx()
