@@ -33,9 +33,10 @@
 //!
 //! # Batching
 //!
-//! A worker thread that is free takes the oldest request and, behind it, every queued request with the same
-//! columns and params up to `max_batch_rows` in all: requests that queued while every worker was busy become
-//! one `predict`. A request that arrives to a free worker and an empty queue is sent at once. With
+//! A worker thread that is free takes the oldest request and, behind it, the queued requests with the same
+//! columns and params up to its share of the queue (the queued rows divided by the number of workers) and
+//! at most `max_batch_rows`: requests that queued while every worker was busy become one `predict`, and
+//! the next free worker takes the next share. A request that arrives to a free worker and an empty queue is sent at once. With
 //! `max_batch_wait` above zero, a free worker waits up to that long (from the oldest request's arrival) for
 //! more rows, but only while another worker is busy. When a merged batch's output is not one row per input
 //! row, the requests are predicted one by one and the pool stops merging for good (served unbatched); when
@@ -454,13 +455,17 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
         }
         st = shared.wake.wait(st).expect("pool lock");
     }
+    // A worker takes its share of the queue, not all of it: the queue spread over every worker finishes
+    // sooner than one worker's big batch while the others idle (measured: 64 connections, 2 workers).
+    let share = st.queued_rows.div_ceil(opts.workers).max(1);
+    let limit = opts.max_batch_rows.min(share);
     let first = st.jobs.pop_front().expect("not empty");
     let mut rows = first.req.rows();
     let mut batch = vec![first];
     let merge = !shared.unbatched.load(Ordering::Relaxed);
     let take_more = |st: &mut State, batch: &mut Vec<Job>, rows: &mut usize| {
         while let Some(next) = st.jobs.front() {
-            if !batch[0].req.mergeable(&next.req) || *rows + next.req.rows() > opts.max_batch_rows {
+            if !batch[0].req.mergeable(&next.req) || *rows + next.req.rows() > limit {
                 break;
             }
             let job = st.jobs.pop_front().expect("front exists");
@@ -471,7 +476,7 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
     if merge {
         take_more(&mut st, &mut batch, &mut rows);
         let deadline = batch[0].at + opts.max_batch_wait;
-        while rows < opts.max_batch_rows && st.busy > 0 && !st.closed {
+        while rows < limit && st.busy > 0 && !st.closed {
             let now = Instant::now();
             if now >= deadline || st.jobs.front().is_some() {
                 break;
