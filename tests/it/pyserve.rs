@@ -178,6 +178,16 @@ fn queued_behind_the_gate(
     bodies: &[&str],
     rows: usize,
 ) -> Vec<(u16, String)> {
+    queued_behind_the_gate_then(server, bodies, rows, |_| {})
+}
+
+/// As [`queued_behind_the_gate`], calling `held` while the requests wait.
+fn queued_behind_the_gate_then(
+    server: &Arc<Server>,
+    bodies: &[&str],
+    rows: usize,
+    while_held: impl FnOnce(&Server),
+) -> Vec<(u16, String)> {
     static GATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = GATE.lock().unwrap_or_else(|e| e.into_inner());
     let gate = models().work.join("gate");
@@ -201,6 +211,7 @@ fn queued_behind_the_gate(
     wait_for("the requests to queue", || {
         model_doc(server)["model"]["queued_rows"] == rows
     });
+    while_held(server);
     std::fs::write(&gate, "open").unwrap();
     let (status, _) = held.join().unwrap();
     assert_eq!(status, 200);
@@ -243,6 +254,25 @@ fn requests_queued_together_are_one_predict_and_only_a_raising_one_fails() {
             r#"{"error_code": "INTERNAL_ERROR", "message": "ValueError: x must not be negative, got -7", "sqlstate": "XX000", "error_class": "INTERNAL_ERROR"}"#
                 .to_string()
         )
+    );
+}
+
+#[test]
+fn a_full_queue_is_answered_503_with_retry_after() {
+    let server = Arc::new(serve(
+        "models:/faulty/1",
+        &["--workers", "1", "--max-queue-rows", "1"],
+    ));
+    let answers = queued_behind_the_gate_then(&server, &[r#"{"inputs": {"x": [1]}}"#], 1, |s| {
+        let (status, headers, body) = s.post_json("/invocations", r#"{"inputs": {"x": [2]}}"#, &[]);
+        assert_eq!(
+            (status, header(&headers, "retry-after"), body.as_str()),
+            (503, Some("1"), "the prediction queue is full; retry later")
+        );
+    });
+    assert_eq!(
+        answers,
+        vec![(200, r#"{"predictions": [2.0]}"#.to_string())]
     );
 }
 
