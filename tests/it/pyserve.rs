@@ -397,6 +397,14 @@ fn an_alias_moved_under_load_to_a_python_model_fails_no_request() {
     let s = store();
     let server = Arc::new(serve("models:/mixed@champ", &["--workers", "2"]));
     let stop = Arc::new(AtomicBool::new(false));
+    // A failing assertion still stops the load, so the last handle on the server drops and stops it.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let _stop = StopOnDrop(stop.clone());
     let on_v2 = Arc::new(AtomicUsize::new(0));
     let load: Vec<_> = (0..3)
         .map(|_| {
