@@ -15,6 +15,7 @@ pub mod plots;
 pub mod predict;
 pub mod preprocess;
 pub mod pyfunc;
+pub mod pyworker;
 pub mod split;
 pub mod train;
 pub mod tree;

@@ -6,6 +6,7 @@
 mod fast_json;
 mod metrics;
 pub mod protocol;
+mod python;
 
 use crate::ml::loaded::{Answer, LoadedModel};
 use crate::ops::retrain;
@@ -53,6 +54,8 @@ pub struct ServeOptions {
     pub data_urls: Vec<String>,
     /// How long /update_model may train.
     pub retrain_timeout: Duration,
+    /// Python workers for models mlx cannot read natively (`--python`); `None`: such models are refused.
+    pub python: Option<crate::ml::pyworker::PoolOptions>,
 }
 
 /// A loaded model and where it came from.
@@ -74,13 +77,18 @@ impl Served {
 }
 
 /// Load the model a URI names, with its registry coordinates when it has them.
-pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
+pub fn load(
+    store: &dyn TrackingStore,
+    uri: &str,
+    python: Option<&crate::ml::pyworker::PoolOptions>,
+) -> anyhow::Result<Served> {
     use anyhow::Context;
     let parsed = ModelUri::parse(uri).with_context(|| format!("cannot find model {uri}"))?;
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let model = LoadedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
+    let model =
+        LoadedModel::load_with(&dir, python).with_context(|| format!("cannot load model {uri}"))?;
     let (name, version, run_id) = match &parsed {
         ModelUri::Version(v) => {
             let v = store.resolve_model_version(v)?;
@@ -419,6 +427,13 @@ async fn invocations(
     };
     let deadline = tokio::time::Instant::now() + state.opts.timeout;
     let (variant, served) = state.pick();
+    if matches!(served.model.as_ref(), LoadedModel::Python { .. }) {
+        let body = BodyInBudget { bytes, share };
+        return match python::parse(&body.bytes, mime == "text/csv", &served.model) {
+            Ok(req) => python::respond(&state, variant, served, req, body, "predictions").await,
+            Err(e) => protocol_error(&e),
+        };
+    }
     let model = served.clone();
     let parsed = parse_within(bytes, deadline, move |bytes| {
         let inputs = model.model.inputs();
@@ -468,6 +483,25 @@ async fn predict_app(
     };
     let deadline = tokio::time::Instant::now() + state.opts.timeout;
     let (variant, served) = state.pick();
+    if matches!(served.model.as_ref(), LoadedModel::Python { .. }) {
+        let body = BodyInBudget { bytes, share };
+        return match protocol::parse_predict(&body.bytes) {
+            Ok(columns) => {
+                let (columns, values) = columns.into_iter().unzip();
+                let mut req = crate::ml::pyworker::Request {
+                    columns,
+                    values,
+                    params: None,
+                };
+                python::typed(&mut req, &served.model);
+                python::respond(&state, variant, served, req, body, "prediction").await
+            }
+            Err(message) => json_response(
+                StatusCode::BAD_REQUEST,
+                python_json(&serde_json::json!({"error": message})),
+            ),
+        };
+    }
     let model = served.clone();
     let table = match parse_within(bytes, deadline, move |bytes| {
         protocol::parse_predict(bytes)
@@ -562,7 +596,7 @@ fn admin_error(status: StatusCode, message: String) -> Response {
 /// Re-point the champion at a model URI (after a retrain or a rollback).
 fn swap_to(state: &AppState, uri: &str) -> anyhow::Result<()> {
     let store = state.store()?;
-    let served = load(store.as_ref(), uri)?;
+    let served = load(store.as_ref(), uri, state.opts.python.as_ref())?;
     eprintln!(
         "mlx serve: now serving {} ({})",
         served.uri,
@@ -733,7 +767,8 @@ fn retrain(
 /// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere. A
 /// version that cannot be loaded leaves the served model in place and is reported once (not at every poll).
 async fn follow_aliases(state: Arc<AppState>) {
-    // The bad version last reported, per served URI.
+    // The bad version last reported, per served URI (not tried again: a Python model would start its
+    // workers at every poll).
     let mut reported: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     loop {
         tokio::time::sleep(state.opts.poll_interval).await;
@@ -762,7 +797,7 @@ async fn follow_aliases(state: Arc<AppState>) {
                 }
                 // A reader that panics on a hostile file is a load that failed, reported once like any other.
                 let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    load(store.as_ref(), &current.uri)
+                    load(store.as_ref(), &current.uri, st.opts.python.as_ref())
                 }))
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("its model reader failed (a panic)")));
                 match loaded {
@@ -827,9 +862,13 @@ async fn record_metrics(
 /// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
 pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let store = crate::settings::open_store(&opts.tracking_uri)?;
-    let champion = load(store.as_ref(), &opts.model)?;
+    let champion = load(store.as_ref(), &opts.model, opts.python.as_ref())?;
     let challenger = match &opts.challenger {
-        Some(uri) => Some(ArcSwap::from_pointee(load(store.as_ref(), uri)?)),
+        Some(uri) => Some(ArcSwap::from_pointee(load(
+            store.as_ref(),
+            uri,
+            opts.python.as_ref(),
+        )?)),
         None => None,
     };
     eprintln!(

@@ -19,6 +19,7 @@ mod interop;
 mod log;
 mod project;
 mod pyfunc;
+mod pyserve;
 mod registry;
 mod runs;
 mod search;
