@@ -14,6 +14,7 @@ pub mod model;
 pub mod plots;
 pub mod predict;
 pub mod preprocess;
+pub mod pyenv;
 pub mod pyfunc;
 pub mod split;
 pub mod train;
