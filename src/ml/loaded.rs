@@ -19,6 +19,15 @@ pub enum LoadedModel {
         /// The model was logged with `pyfunc_predict_fn="predict_proba"`: MLflow answers probabilities.
         proba_by_default: bool,
     },
+    /// A model only Python can run, served by a pool of Python workers ([`super::pyworker`]).
+    Python {
+        pool: super::pyworker::Pool,
+        /// The signature's input columns (empty without a column signature).
+        inputs: Vec<InputColumn>,
+        signature: (String, String),
+        /// The `python_function` flavor's `loader_module`, or `python_model` for a custom model.
+        loader: String,
+    },
 }
 
 /// What a scoring request gets back per row.
@@ -35,6 +44,15 @@ pub enum Answer {
 impl LoadedModel {
     /// Load the folder's model: the `mlx` flavor when it has one, else the first flavor mlx reads.
     pub fn load(dir: &Path) -> Result<LoadedModel, ModelError> {
+        Self::load_with(dir, None)
+    }
+
+    /// As [`LoadedModel::load`]; a model mlx cannot read natively is run by Python workers when the
+    /// operator named a Python (`python`), and refused otherwise.
+    pub fn load_with(
+        dir: &Path,
+        python: Option<&super::pyworker::PoolOptions>,
+    ) -> Result<LoadedModel, ModelError> {
         let path = dir.join("MLmodel");
         let load_err = |why: String| ModelError::Load {
             path: path.display().to_string(),
@@ -46,7 +64,10 @@ impl LoadedModel {
         if meta.get("flavors").and_then(|f| f.get("mlx")).is_some() {
             return SavedModel::load(dir).map(|m| LoadedModel::Mlx(Box::new(m)));
         }
-        let model = foreign::load(dir, &meta)?;
+        let model = match foreign::load(dir, &meta) {
+            Ok(m) => m,
+            Err(native) => return python_or(dir, &meta, python, native),
+        };
         let sig = |k: &str| {
             meta.get("signature")
                 .and_then(|s| s.get(k))
@@ -71,6 +92,7 @@ impl LoadedModel {
         match self {
             LoadedModel::Mlx(m) => m.task,
             LoadedModel::Foreign { model, .. } => model.task(),
+            LoadedModel::Python { .. } => Task::Regression,
         }
     }
 
@@ -79,6 +101,7 @@ impl LoadedModel {
         match self {
             LoadedModel::Mlx(m) => &m.preprocessor.inputs,
             LoadedModel::Foreign { model, .. } => model.inputs(),
+            LoadedModel::Python { inputs, .. } => inputs,
         }
     }
 
@@ -94,6 +117,7 @@ impl LoadedModel {
                     other => other.to_string(),
                 })
                 .collect(),
+            LoadedModel::Python { .. } => Vec::new(),
         }
     }
 
@@ -101,6 +125,19 @@ impl LoadedModel {
         match self {
             LoadedModel::Mlx(m) => m.predict(table, row_offset),
             LoadedModel::Foreign { model, .. } => model.predict(table, row_offset),
+            LoadedModel::Python { pool, .. } => {
+                let answer = pool
+                    .predict(python_request(table, None))
+                    .map_err(|e| ModelError::Python(e.to_string()))?;
+                let values = match answer {
+                    serde_json::Value::Array(v) => v,
+                    other => vec![other],
+                };
+                Ok(Predictions {
+                    values,
+                    proba: None,
+                })
+            }
         }
     }
 
@@ -153,6 +190,13 @@ impl LoadedModel {
     pub fn read_options(&self) -> ReadOptions {
         match self {
             LoadedModel::Mlx(m) => m.read_options(),
+            LoadedModel::Python { inputs, .. } => ReadOptions {
+                categorical: Vec::new(),
+                expected: inputs
+                    .iter()
+                    .map(|c| (c.name.clone(), c.kind.clone()))
+                    .collect(),
+            },
             LoadedModel::Foreign { model, .. } => ReadOptions {
                 categorical: Vec::new(),
                 expected: model
@@ -168,7 +212,9 @@ impl LoadedModel {
     pub fn signature(&self) -> (String, String) {
         match self {
             LoadedModel::Mlx(m) => m.signature(),
-            LoadedModel::Foreign { signature, .. } => signature.clone(),
+            LoadedModel::Foreign { signature, .. } | LoadedModel::Python { signature, .. } => {
+                signature.clone()
+            }
         }
     }
 
@@ -184,6 +230,7 @@ impl LoadedModel {
                     d["class"].as_str().unwrap_or("model")
                 )
             }
+            LoadedModel::Python { loader, .. } => format!("python_function {loader}"),
         }
     }
 
@@ -197,6 +244,13 @@ impl LoadedModel {
                 "n_features": m.preprocessor.n_features(),
             }),
             LoadedModel::Foreign { model, .. } => model.describe(),
+            LoadedModel::Python { pool, loader, .. } => serde_json::json!({
+                "flavor": "python_function",
+                "loader": loader,
+                "python": pool.options().python,
+                "workers": pool.pids(),
+                "batched": !pool.unbatched(),
+            }),
         }
     }
 
@@ -204,7 +258,93 @@ impl LoadedModel {
     pub fn as_mlx(&self) -> Option<&SavedModel> {
         match self {
             LoadedModel::Mlx(m) => Some(m),
-            LoadedModel::Foreign { .. } => None,
+            LoadedModel::Foreign { .. } | LoadedModel::Python { .. } => None,
         }
+    }
+}
+
+/// A table as a Python worker request (column-major JSON values; missing cells are null).
+pub fn python_request(
+    table: &Table,
+    params: Option<serde_json::Value>,
+) -> super::pyworker::Request {
+    use super::data::Column;
+    let values = table
+        .columns
+        .iter()
+        .map(|c| match c {
+            Column::Numeric(v) => v
+                .iter()
+                .map(|x| x.map_or(serde_json::Value::Null, serde_json::Value::from))
+                .collect(),
+            Column::Text(v) => v
+                .iter()
+                .map(|x| {
+                    x.clone()
+                        .map_or(serde_json::Value::Null, serde_json::Value::from)
+                })
+                .collect(),
+        })
+        .collect();
+    super::pyworker::Request {
+        columns: table.names.clone(),
+        values,
+        params,
+    }
+}
+
+/// A model mlx cannot read: run by Python when the operator named one and the model has a
+/// `python_function` flavor, else the native reader's error (with the way out when Python could run it).
+fn python_or(
+    dir: &Path,
+    meta: &serde_yaml_ng::Value,
+    python: Option<&super::pyworker::PoolOptions>,
+    native: ModelError,
+) -> Result<LoadedModel, ModelError> {
+    let Some(pyfunc) = meta.get("flavors").and_then(|f| f.get("python_function")) else {
+        return Err(native);
+    };
+    let Some(opts) = python else {
+        return Err(ModelError::Load {
+            path: dir.join("MLmodel").display().to_string(),
+            why: format!(
+                "{}; this model needs Python (flavors: {}): start mlx with --python PATH (or MLX_PYTHON) to run it \
+                 with MLflow in worker processes",
+                native_reason(&native),
+                foreign::flavor_names(meta).join(", ")
+            ),
+        });
+    };
+    let inputs = foreign::signature_inputs(dir, meta)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let sig = |k: &str| {
+        meta.get("signature")
+            .and_then(|s| s.get(k))
+            .and_then(|v| v.as_str())
+            .unwrap_or("[]")
+            .to_string()
+    };
+    let loader = pyfunc
+        .get("loader_module")
+        .and_then(|v| v.as_str())
+        .filter(|m| *m != "mlflow.pyfunc.model")
+        .unwrap_or("python_model")
+        .to_string();
+    let pool = super::pyworker::Pool::start(dir, opts.clone())
+        .map_err(|e| ModelError::Python(e.to_string()))?;
+    Ok(LoadedModel::Python {
+        pool,
+        inputs,
+        signature: (sig("inputs"), sig("outputs")),
+        loader,
+    })
+}
+
+fn native_reason(e: &ModelError) -> String {
+    match e {
+        ModelError::Load { why, .. } => why.split(": it serves").next().unwrap_or(why).to_string(),
+        other => other.to_string(),
     }
 }

@@ -40,6 +40,9 @@ pub enum ModelError {
     Input(#[from] PreprocessError),
     #[error("{0}")]
     Data(#[from] super::data::DataError),
+    /// A model run by Python workers failed (to load, or to predict): Python's message.
+    #[error("{0}")]
+    Python(String),
     #[error("cannot write the model to {path}: {why}")]
     Save { path: String, why: String },
 }
