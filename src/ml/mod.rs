@@ -16,6 +16,7 @@ pub mod predict;
 pub mod preprocess;
 pub mod pyenv;
 pub mod pyfunc;
+pub mod pypredict;
 pub mod pyworker;
 pub mod split;
 pub mod train;

@@ -79,7 +79,7 @@ pub const VARS: &[Var] = &[
     var("MLX_MAX_DATA_MB", "largest --data download (MB)", "2048"),
     var(
         "MLX_PYTHON",
-        "Python for `mlx models import` (after --python)",
+        "Python for `mlx models import` and models only Python can run (after --python)",
         "python3",
     ),
     var(

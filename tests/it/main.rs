@@ -18,6 +18,7 @@ mod interop;
 mod log;
 mod project;
 mod pyfunc;
+mod pypredict;
 mod registry;
 mod runs;
 mod search;
