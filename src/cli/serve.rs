@@ -25,7 +25,7 @@ pub struct ServeArgs {
     host: String,
     #[arg(long, short = 'p', default_value_t = 5000)]
     port: u16,
-    /// Worker threads [default: all cores]
+    /// Worker threads, and Python worker processes with --python [default: all cores]
     #[arg(long, short = 'w')]
     workers: Option<usize>,
     #[command(flatten)]
@@ -58,6 +58,44 @@ pub struct ServeArgs {
     /// Experiment whose latest run to serve when there is no --model
     #[arg(long, short = 'e')]
     experiment: Option<String>,
+    #[command(flatten)]
+    python: PythonArgs,
+}
+
+/// Running models mlx cannot read natively with Python (`mlflow.pyfunc.load_model` in worker processes).
+#[derive(Args)]
+pub struct PythonArgs {
+    /// Python (with mlflow) to run models mlx cannot read natively, in --workers processes [env: MLX_PYTHON];
+    /// without it such models are refused
+    #[arg(long, value_name = "PATH")]
+    python: Option<String>,
+    /// Most rows merged into one Python predict call
+    #[arg(long, default_value_t = crate::ml::pyworker::DEFAULT_MAX_BATCH_ROWS)]
+    max_batch_rows: usize,
+    /// Longest a free Python worker waits for more rows while another is busy, in milliseconds
+    #[arg(long, default_value_t = 0)]
+    max_batch_wait_ms: u64,
+    /// Longest one Python predict call may take, in seconds (504 after it; the worker is replaced)
+    #[arg(long, default_value = "60", value_parser = parse_timeout)]
+    predict_timeout: Duration,
+    /// Most rows waiting for a Python worker; more are answered 503 with Retry-After
+    #[arg(long, default_value_t = 100_000)]
+    max_queue_rows: usize,
+}
+
+impl PythonArgs {
+    /// The pool options, when the operator named a Python (`--python`, else `MLX_PYTHON`).
+    pub fn resolve(self, workers: usize) -> Option<crate::ml::pyworker::PoolOptions> {
+        let python = self
+            .python
+            .or_else(|| crate::settings::env::get("MLX_PYTHON"))?;
+        let mut opts = crate::ml::pyworker::PoolOptions::new(python, workers);
+        opts.max_batch_rows = self.max_batch_rows.max(1);
+        opts.max_batch_wait = Duration::from_millis(self.max_batch_wait_ms);
+        opts.predict_timeout = self.predict_timeout;
+        opts.max_queue_rows = self.max_queue_rows.max(1);
+        Some(opts)
+    }
 }
 
 /// What `mlx serve` and `mlx ui` share: who may use them and how many connections they hold.
@@ -124,16 +162,18 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
             chosen
         }
     };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(ServeOptions {
+        python: args.python.resolve(workers),
         tracking_uri: settings.tracking_uri.value.clone(),
         model,
         challenger: args.challenger,
         split: args.split,
         host: args.host,
         port: args.port,
-        workers: args
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        workers,
         token: server.token,
         allow_unauthenticated_admin: server.allow_unauthenticated_admin,
         allowed_hosts: server.allowed_hosts,

@@ -250,6 +250,8 @@ impl LoadedModel {
                 "python": pool.options().python,
                 "workers": pool.pids(),
                 "batched": !pool.unbatched(),
+                "queued_rows": pool.queued_rows(),
+                "predict_calls": pool.calls(),
             }),
         }
     }

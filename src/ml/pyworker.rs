@@ -303,6 +303,8 @@ struct Shared {
     /// Set once a merged batch's output was not one row per input row.
     unbatched: AtomicBool,
     pids: Mutex<Vec<u32>>,
+    /// `predict` calls sent to the workers.
+    calls: std::sync::atomic::AtomicU64,
 }
 
 /// A pool of Python workers serving one model.
@@ -368,6 +370,7 @@ impl Pool {
             model_dir,
             workdir,
             unbatched: AtomicBool::new(false),
+            calls: std::sync::atomic::AtomicU64::new(0),
         });
         for (slot, p) in procs.into_iter().enumerate() {
             let sh = shared.clone();
@@ -417,6 +420,16 @@ impl Pool {
     /// Whether the pool stopped merging requests (the model's output is not one row per input row).
     pub fn unbatched(&self) -> bool {
         self.shared.unbatched.load(Ordering::Relaxed)
+    }
+
+    /// Rows waiting for a worker.
+    pub fn queued_rows(&self) -> usize {
+        self.shared.state.lock().expect("pool lock").queued_rows
+    }
+
+    /// `predict` calls sent to the workers so far (a merged batch is one).
+    pub fn calls(&self) -> u64 {
+        self.shared.calls.load(Ordering::Relaxed)
     }
 
     pub fn options(&self) -> &PoolOptions {
@@ -520,6 +533,7 @@ fn call(
 ) -> Result<(Value, Option<usize>), PyError> {
     ensure(shared, slot, proc)?;
     let p = proc.as_mut().expect("ensured");
+    shared.calls.fetch_add(1, Ordering::Relaxed);
     let result = p.call(req, shared.opts.predict_timeout);
     if let Err(e @ (PyError::Timeout(_) | PyError::Crashed(_))) = &result {
         eprintln!("mlx: Python worker {slot} (pid {}): {e}", p.pid());

@@ -6,6 +6,7 @@
 mod fast_json;
 mod metrics;
 pub mod protocol;
+mod python;
 
 use crate::ml::loaded::{Answer, LoadedModel};
 use crate::ops::retrain;
@@ -53,6 +54,8 @@ pub struct ServeOptions {
     pub data_urls: Vec<String>,
     /// How long /update_model may train.
     pub retrain_timeout: Duration,
+    /// Python workers for models mlx cannot read natively (`--python`); `None`: such models are refused.
+    pub python: Option<crate::ml::pyworker::PoolOptions>,
 }
 
 /// A loaded model and where it came from.
@@ -74,13 +77,18 @@ impl Served {
 }
 
 /// Load the model a URI names, with its registry coordinates when it has them.
-pub fn load(store: &dyn TrackingStore, uri: &str) -> anyhow::Result<Served> {
+pub fn load(
+    store: &dyn TrackingStore,
+    uri: &str,
+    python: Option<&crate::ml::pyworker::PoolOptions>,
+) -> anyhow::Result<Served> {
     use anyhow::Context;
     let parsed = ModelUri::parse(uri).with_context(|| format!("cannot find model {uri}"))?;
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let model = LoadedModel::load(&dir).with_context(|| format!("cannot load model {uri}"))?;
+    let model =
+        LoadedModel::load_with(&dir, python).with_context(|| format!("cannot load model {uri}"))?;
     let (name, version, run_id) = match &parsed {
         ModelUri::Version(v) => {
             let v = store.resolve_model_version(v)?;
@@ -375,6 +383,12 @@ async fn invocations(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
+    if matches!(served.model.as_ref(), LoadedModel::Python { .. }) {
+        return match python::parse(&body.bytes, mime == "text/csv", &served.model) {
+            Ok(req) => python::respond(&state, variant, served, req, body, "predictions").await,
+            Err(e) => protocol_error(&e),
+        };
+    }
     let inputs = served.model.inputs();
     let table = match mime.as_str() {
         "application/json" => {
@@ -409,6 +423,24 @@ async fn predict_app(
         Err(r) => return r,
     };
     let (variant, served) = state.pick();
+    if matches!(served.model.as_ref(), LoadedModel::Python { .. }) {
+        return match protocol::parse_predict(&body.bytes) {
+            Ok(columns) => {
+                let (columns, values) = columns.into_iter().unzip();
+                let mut req = crate::ml::pyworker::Request {
+                    columns,
+                    values,
+                    params: None,
+                };
+                python::typed(&mut req, &served.model);
+                python::respond(&state, variant, served, req, body, "prediction").await
+            }
+            Err(message) => json_response(
+                StatusCode::BAD_REQUEST,
+                python_json(&serde_json::json!({"error": message})),
+            ),
+        };
+    }
     let table = protocol::parse_predict(&body.bytes)
         .and_then(|c| protocol::to_table(c, served.model.inputs()).map_err(|e| e.message));
     let table = match table {
@@ -498,7 +530,7 @@ fn admin_error(status: StatusCode, message: String) -> Response {
 /// Re-point the champion at a model URI (after a retrain or a rollback).
 fn swap_to(state: &AppState, uri: &str) -> anyhow::Result<()> {
     let store = state.store()?;
-    let served = load(store.as_ref(), uri)?;
+    let served = load(store.as_ref(), uri, state.opts.python.as_ref())?;
     eprintln!(
         "mlx serve: now serving {} ({})",
         served.uri,
@@ -665,9 +697,15 @@ fn retrain(
 
 /// Follow aliases (and `latest`) moved by other processes: reload and swap when they point elsewhere.
 async fn follow_aliases(state: Arc<AppState>) {
+    // Versions that failed to load, not tried again (a Python model would start its workers each poll).
+    let failed = Arc::new(std::sync::Mutex::new(std::collections::HashSet::<(
+        String,
+        u64,
+    )>::new()));
     loop {
         tokio::time::sleep(state.opts.poll_interval).await;
         let st = state.clone();
+        let failed = failed.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let Ok(store) = st.store() else { return };
             let variants = std::iter::once(&st.champion).chain(st.challenger.iter());
@@ -686,7 +724,11 @@ async fn follow_aliases(state: Arc<AppState>) {
                 if Some(v.version) == current.version {
                     continue;
                 }
-                match load(store.as_ref(), &current.uri) {
+                let key = (current.uri.clone(), v.version);
+                if failed.lock().expect("failed lock").contains(&key) {
+                    continue;
+                }
+                match load(store.as_ref(), &current.uri, st.opts.python.as_ref()) {
                     Ok(served) => {
                         eprintln!(
                             "mlx serve: {} moved from v{} to v{}; swapped",
@@ -696,10 +738,15 @@ async fn follow_aliases(state: Arc<AppState>) {
                         );
                         slot.store(Arc::new(served));
                     }
-                    Err(e) => eprintln!(
-                        "mlx serve: {} moved to v{} but it cannot be loaded: {e:#}",
-                        current.uri, v.version
-                    ),
+                    Err(e) => {
+                        eprintln!(
+                            "mlx serve: {} moved to v{} but it cannot be loaded (still serving v{}): {e:#}",
+                            current.uri,
+                            v.version,
+                            current.version.unwrap_or(0)
+                        );
+                        failed.lock().expect("failed lock").insert(key);
+                    }
                 }
             }
         })
@@ -741,9 +788,13 @@ async fn record_metrics(
 /// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
 pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let store = crate::settings::open_store(&opts.tracking_uri)?;
-    let champion = load(store.as_ref(), &opts.model)?;
+    let champion = load(store.as_ref(), &opts.model, opts.python.as_ref())?;
     let challenger = match &opts.challenger {
-        Some(uri) => Some(ArcSwap::from_pointee(load(store.as_ref(), uri)?)),
+        Some(uri) => Some(ArcSwap::from_pointee(load(
+            store.as_ref(),
+            uri,
+            opts.python.as_ref(),
+        )?)),
         None => None,
     };
     eprintln!(

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// What the server wrote on stderr after its address line.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -39,8 +41,18 @@ impl Server {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = kept.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Server {
+            child,
+            port,
+            lines: kept,
+        }
     }
 
     /// One HTTP/1.1 request (Host: 127.0.0.1 unless `headers` has one); returns (status, headers lowercased, body).
