@@ -48,6 +48,9 @@ pub struct PredictArgs {
     /// With --python: worker processes [default: the number of cores]
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// With --python: seconds one chunk's predict may take before its worker is stopped (an error)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    predict_timeout: u64,
 }
 
 /// `--output` for predict: a format for stdout (csv, json), or (kept from before `--output-file`) a file.
@@ -167,6 +170,7 @@ fn load(dir: &std::path::Path, args: &PredictArgs, python: Option<&str>) -> Resu
     // One chunk is one predict; the queue holds what is read ahead.
     opts.max_batch_rows = args.chunk_rows.max(1);
     opts.max_queue_rows = args.chunk_rows.max(1) * (2 * workers.max(1) + 1);
+    opts.predict_timeout = std::time::Duration::from_secs(args.predict_timeout.max(1));
     LoadedModel::load_with(dir, Some(&opts)).with_context(cannot)
 }
 
