@@ -3,6 +3,9 @@
 use super::OutputArg;
 use crate::ml::loaded::LoadedModel;
 use crate::ml::predict::{PredictFormat, PredictOptions, predict_csv};
+use crate::ml::pyenv::EnvManager;
+use crate::ml::pypredict::predict_csv_python;
+use crate::ml::pyworker::PoolOptions;
 use crate::output::OutputFormat;
 use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
@@ -34,6 +37,20 @@ pub struct PredictArgs {
     /// Rows per chunk (memory stays bounded by this)
     #[arg(long, default_value_t = 8192, hide = true)]
     chunk_rows: usize,
+    /// Run a model mlx cannot read natively (a custom PythonModel, any pyfunc flavor) with MLflow in this
+    /// Python [env: MLX_PYTHON]
+    #[arg(long, value_name = "PATH")]
+    python: Option<String>,
+    /// With --python: the Python as it is (local), or an environment built once from the model's
+    /// requirements with uv or venv+pip, cached under mlx's cache dir
+    #[arg(long, value_parser = super::args::choice::<EnvManager>(), default_value = "local")]
+    env_manager: EnvManager,
+    /// With --python: worker processes [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// With --python: seconds one chunk's predict may take before its worker is stopped (an error)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    predict_timeout: u64,
 }
 
 /// `--output` for predict: a format for stdout (csv, json), or (kept from before `--output-file`) a file.
@@ -69,8 +86,11 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
     let dir = crate::store::ModelUri::parse(&args.model)
         .and_then(|uri| store.resolve_model(&uri))
         .with_context(|| format!("cannot find model {}", args.model))?;
-    let model =
-        LoadedModel::load(&dir).with_context(|| format!("cannot load model {}", args.model))?;
+    let python = args
+        .python
+        .clone()
+        .or_else(|| crate::settings::env::get("MLX_PYTHON"));
+    let model = load(&dir, &args, python.as_deref())?;
     let opts = PredictOptions {
         with_proba: args.with_proba,
         id_column: args.id_column,
@@ -102,7 +122,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
                 // tempfile's error names its random temp file; the user named `path`.
                 .map_err(|e| crate::store::atomic::for_target(path, dir, e))?;
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-            let rows = predict_csv(&model, &args.data, &opts, format, &mut w, &progress)?;
+            let rows = run(&model, &args.data, &opts, format, &mut w, &progress)?;
             w.flush()?;
             drop(w);
             tmp.persist(path)
@@ -112,7 +132,7 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            predict_csv(&model, &args.data, &opts, format, &mut w, &progress)?
+            run(&model, &args.data, &opts, format, &mut w, &progress)?
         }
     };
     bar.finish_and_clear();
@@ -120,4 +140,51 @@ pub fn exec(settings: &Settings, args: PredictArgs, output: Option<OutputArg>) -
         eprintln!("wrote {rows} predictions to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model, natively when mlx reads it; else, when the operator named a Python, run by a pool of
+/// Python workers in that Python (or the environment `--env-manager` builds from it).
+fn load(dir: &std::path::Path, args: &PredictArgs, python: Option<&str>) -> Result<LoadedModel> {
+    let cannot = || format!("cannot load model {}", args.model);
+    let native = LoadedModel::load(dir);
+    let (Err(_), Some(python)) = (&native, python) else {
+        return native.with_context(cannot);
+    };
+    if args.with_proba {
+        bail!(
+            "--with-proba: a model run by Python answers what its predict returns; there are no probability columns to add"
+        );
+    }
+    let notes = |line: &str| eprintln!("{line}");
+    let python = crate::ml::pyenv::prepare(
+        python,
+        args.env_manager,
+        dir,
+        &crate::ml::pyenv::cache_root(),
+        &notes,
+    )?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let mut opts = PoolOptions::new(python.to_string_lossy(), workers);
+    // One chunk is one predict; the queue holds what is read ahead.
+    opts.max_batch_rows = args.chunk_rows.max(1);
+    opts.max_queue_rows = args.chunk_rows.max(1) * (2 * workers.max(1) + 1);
+    opts.predict_timeout = std::time::Duration::from_secs(args.predict_timeout.max(1));
+    LoadedModel::load_with(dir, Some(&opts)).with_context(cannot)
+}
+
+/// Predict natively, or stream the chunks through the Python workers.
+fn run(
+    model: &LoadedModel,
+    data: &std::path::Path,
+    opts: &PredictOptions,
+    format: PredictFormat,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<usize> {
+    match model {
+        LoadedModel::Python { .. } => predict_csv_python(model, data, opts, format, out, progress),
+        _ => predict_csv(model, data, opts, format, out, progress),
+    }
 }

@@ -129,7 +129,7 @@ pub fn predict_csv(
 }
 
 /// Open `data` in chunks, after checking that it has every column the model needs (and the id column).
-fn open_checked(
+pub(super) fn open_checked(
     model: &LoadedModel,
     data: &Path,
     opts: &PredictOptions,

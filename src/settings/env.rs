@@ -79,7 +79,7 @@ pub const VARS: &[Var] = &[
     var("MLX_MAX_DATA_MB", "largest --data download (MB)", "2048"),
     var(
         "MLX_PYTHON",
-        "Python for `mlx models import` (after --python); for `mlx serve`, runs models mlx cannot read (unset: refused)",
+        "Python for `mlx models import` (after --python); for `mlx serve` and `mlx predict`, runs models mlx cannot read (unset: refused)",
         "python3",
     ),
     var(

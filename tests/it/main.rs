@@ -19,6 +19,7 @@ mod interop;
 mod log;
 mod project;
 mod pyfunc;
+mod pypredict;
 mod pyserve;
 mod registry;
 mod runs;
