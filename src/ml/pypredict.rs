@@ -118,12 +118,7 @@ fn request(table: &Table, wanted: &[String]) -> Request {
         .iter()
         .filter_map(|w| table.column(w).map(|c| (w.clone(), c.clone())))
         .unzip();
-    let sub = Table {
-        names,
-        columns,
-        n_rows: table.n_rows,
-        suspect: Vec::new(),
-    };
+    let sub = Table::new(names, columns, table.n_rows);
     python_request(&sub, None)
 }
 
