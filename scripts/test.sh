@@ -27,7 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 VENV="${MLX_VENV:-$HOME/.cache/mlx-ci/venv}"
-if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2, pyspark, lightgbm, xgboost, skops; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import sys, mlflow, psycopg2, pyspark, lightgbm, xgboost, skops; sys.exit(mlflow.__version__ != "3.17.2")' 2>/dev/null \
+   || [ ! -x "$VENV/bin/uv" ]; then
   echo "test.sh: installing tests/requirements.txt into $VENV" >&2
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
