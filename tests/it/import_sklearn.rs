@@ -836,7 +836,12 @@ fn flavors_mlx_cannot_read_are_named_with_what_to_do() {
         &[],
     );
     refused(&s, &torch, "flavors python_function, pytorch");
-    refused(&s, &torch, "mlx models import");
+    // No conversion reads a PyTorch model: the way out is MLflow's own loader in worker processes.
+    refused(
+        &s,
+        &torch,
+        "this model needs Python (flavors: python_function, pytorch): start mlx with --python PATH",
+    );
     let pickled = model_dir(
         root,
         "pickled",
