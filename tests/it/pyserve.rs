@@ -472,8 +472,9 @@ fn a_server_without_python_refuses_a_model_that_needs_it() {
     s.ok(&["alias", "set", "champ", "2", "--model", "mixed"]);
     wait_for("the refusal", || {
         lines.lock().unwrap().iter().any(|l| {
-            l.contains("models:/mixed@champ moved to v2 but it cannot be loaded (still serving v1)")
-                && l.contains("needs Python")
+            l.contains(
+                "models:/mixed@champ moved to v2 but it cannot be loaded; still serving mixed/1: ",
+            ) && l.contains("needs Python")
         })
     });
     let (status, headers, _) = probe.post_json("/invocations", body, &[]);
