@@ -4,13 +4,16 @@
 # 1,000 runs are logged with `mlx bench populate`, then copied 9 times under new run ids (a bigger store in
 # seconds instead of minutes; the copies are runs like the others).
 #
-# Usage: bench/ui_page_bench.sh [OUT_DIR]
+# Usage: bench/ui_page_bench.sh [OUT_DIR]      (MLX_BIN=path/to/mlx: that binary instead of this tree's release
+#                                               build, e.g. an older build to compare with; same OUT_DIR, same store)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-/tmp/mlx-ui-bench}
 mkdir -p "$OUT"; cd "$OUT"
-(cd "$ROOT" && cargo build --release -q)
-MLX=$ROOT/target/release/mlx
+if [ -z "${MLX_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release -q)
+fi
+MLX=${MLX_BIN:-$ROOT/target/release/mlx}
 export MLX_TRACKING_URI=$OUT/mlruns
 if [ ! -d mlruns ]; then
   "$MLX" bench populate --n 1000 --experiment big >/dev/null
