@@ -1,7 +1,7 @@
 //! `mlx runs list --filter/--order-by`: the same runs in the same order as MLflow's `search_runs` over the
 //! same store, plus the extensions and precise errors.
 
-use crate::common::{TestStore, python};
+use crate::common::TestStore;
 use serde_json::Value;
 
 /// A store with runs that exercise types, missing values, NaN, ties and text.
@@ -161,30 +161,11 @@ fn agree_with_mlflow(s: &TestStore, target: &str) {
             1000,
         ),
     ];
-    let json: Vec<Value> = queries
+    let asked: Vec<(&str, &[&str], usize)> = queries
         .iter()
-        .map(|(f, o, m)| serde_json::json!({"filter": f, "order_by": o, "max_results": m}))
+        .map(|(f, o, m)| (*f, o.as_slice(), *m))
         .collect();
-    let mut child = std::process::Command::new(python())
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/mlflow_search.py"),
-        )
-        .arg(target)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(Value::from(json).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let mlflow: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mlflow = crate::sqlite_search::mlflow_answers(target, &asked);
     for ((filter, order, max), expected) in queries.iter().zip(mlflow) {
         let expected: Vec<String> = serde_json::from_value(expected.clone())
             .unwrap_or_else(|_| panic!("MLflow refused {filter:?}: {expected}"));

@@ -5,7 +5,8 @@
 use crate::common::{TestStore, interop_json, python};
 use serde_json::Value;
 
-fn mlflow_answers(uri: &str, queries: &[(&str, &[&str], usize)]) -> Vec<Value> {
+/// MLflow's answer (run ids, or its error) to each `(filter, order_by, max_results)` over the store `uri`.
+pub fn mlflow_answers(uri: &str, queries: &[(&str, &[&str], usize)]) -> Vec<Value> {
     let json: Vec<Value> = queries
         .iter()
         .map(|(f, o, m)| serde_json::json!({"filter": f, "order_by": o, "max_results": m}))
