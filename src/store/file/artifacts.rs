@@ -65,6 +65,40 @@ impl FileStore {
         Ok(())
     }
 }
+/// The entries of `base/prefix` (a run's artifact folder, or a folder in it), sorted by path, each path
+/// relative to `base`; a missing folder lists nothing. Shared by the stores that keep artifacts locally.
+pub(in crate::store) fn list_artifact_dir(base: &Path, prefix: &str) -> Result<Vec<ArtifactEntry>> {
+    let dir = if prefix.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(prefix)
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let md = entry
+            .metadata()
+            .map_err(|e| StoreError::io(&entry.path(), e))?;
+        out.push(ArtifactEntry {
+            path: rel,
+            is_dir: md.is_dir(),
+            file_size: (!md.is_dir()).then_some(md.len()),
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
 
 pub(in crate::store) fn copy_file(from: &Path, to: &Path) -> Result<()> {
     create_parent(to)?;

@@ -32,7 +32,7 @@ mod runs;
 use experiments::*;
 use runs::*;
 
-pub(in crate::store) use artifacts::{copy_dir, copy_file};
+pub(in crate::store) use artifacts::{copy_dir, copy_file, list_artifact_dir};
 pub use maintenance::{Finding, Removed};
 pub(in crate::store) use runs::random_run_name;
 
@@ -674,37 +674,7 @@ impl TrackingStore for FileStore {
         validate::artifact_path(prefix)?;
         let loc = self.find_run(run_id)?;
         let info = self.read_run_info(&loc.dir)?;
-        let base = self.artifacts_dir(&loc, &info);
-        let dir = if prefix.is_empty() {
-            base.clone()
-        } else {
-            base.join(prefix)
-        };
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io(&dir, e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let md = entry
-                .metadata()
-                .map_err(|e| StoreError::io(&entry.path(), e))?;
-            out.push(ArtifactEntry {
-                path: rel,
-                is_dir: md.is_dir(),
-                file_size: (!md.is_dir()).then_some(md.len()),
-            });
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        artifacts::list_artifact_dir(&self.artifacts_dir(&loc, &info), prefix)
     }
 }
 

@@ -281,37 +281,7 @@ impl SqliteStore {
     ) -> Result<Vec<ArtifactEntry>> {
         let prefix = path.unwrap_or("").trim_matches('/');
         validate::artifact_path(prefix)?;
-        let base = self.run_artifacts(run_id)?;
-        let dir = if prefix.is_empty() {
-            base
-        } else {
-            base.join(prefix)
-        };
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io(&dir, e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let md = entry
-                .metadata()
-                .map_err(|e| StoreError::io(&entry.path(), e))?;
-            out.push(ArtifactEntry {
-                path: rel,
-                is_dir: md.is_dir(),
-                file_size: (!md.is_dir()).then_some(md.len()),
-            });
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        crate::store::file::list_artifact_dir(&self.run_artifacts(run_id)?, prefix)
     }
 
     pub(super) fn open_artifact_impl(&self, run_id: &str, path: &str) -> Result<fs::File> {
