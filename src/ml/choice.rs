@@ -3,27 +3,9 @@
 //! `serve`'s retrain checks recorded params against the same lists.
 
 use super::boost::Objective;
-use super::estimator::{ModelKind, Task};
+pub use super::core::Choice;
+use super::estimator::ModelKind;
 use super::preprocess::{Encoding, NaPolicy};
-
-/// A closed set of values with a name each (what `--flag NAME` takes and a run records).
-pub trait Choice: Copy + PartialEq + Send + Sync + 'static {
-    /// Every value a user may name, in the order help lists them.
-    const ALL: &'static [Self];
-    fn name(self) -> &'static str;
-    /// A line for help, if the name alone does not say it.
-    fn help(self) -> &'static str {
-        ""
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.name() == name)
-    }
-    /// `a, b or c`, for errors.
-    fn names() -> String {
-        let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
-        names.join(", ")
-    }
-}
 
 impl Choice for ModelKind {
     // Not LogisticRegressionLbfgs: an internal fallback, never named by a user.
@@ -64,16 +46,6 @@ impl Choice for Objective {
             Objective::AbsoluteError => "Leaves refit to the median residual",
             Objective::Huber => "Squared within --huber-delta, absolute beyond (LightGBM's huber)",
             _ => "",
-        }
-    }
-}
-
-impl Choice for Task {
-    const ALL: &'static [Self] = &[Task::Classification, Task::Regression];
-    fn name(self) -> &'static str {
-        match self {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
         }
     }
 }
@@ -131,6 +103,7 @@ impl Choice for NaPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::core::Task;
 
     /// Names are what serde writes too (model.json, recorded params), so both agree.
     #[test]

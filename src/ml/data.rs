@@ -1,6 +1,7 @@
 //! Tabular data from CSV: typed columns (numbers stay numbers, strings are categories), missing values,
 //! a content digest, and MLflow's column-spec schema. Errors name the file, the column and the row.
 
+pub use super::core::DataError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -177,27 +178,6 @@ pub struct Table {
     /// Per column: its MLflow type as `pandas.read_csv` types the same cells (see [`pandas_type`]); for a
     /// table not read from text, the type of its values ([`Column::mlflow_type`]).
     pub kinds: Vec<&'static str>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    #[error("{path}: {why}")]
-    File { path: PathBuf, why: String },
-    #[error("{path}: row {row}: {why}")]
-    Row {
-        path: PathBuf,
-        row: usize,
-        why: String,
-    },
-    #[error("{path}: column '{column}', row {row}: {why}")]
-    Cell {
-        path: PathBuf,
-        column: String,
-        row: usize,
-        why: String,
-    },
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// How to type columns when reading.

@@ -4,7 +4,8 @@
 //! compact fitted state, so a saved model loads without smartcore's object graph.
 
 use super::boost::{self, Objective};
-use super::choice::Choice;
+pub use super::core::Task;
+use super::core::{Choice, softmax};
 use super::flat::FlatTrees;
 use super::tree::{self, Binned, Target, Tree, TreeParams};
 use ndarray::{Array1, Array2};
@@ -61,13 +62,6 @@ impl ModelKind {
             | ModelKind::Knn => true,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    Classification,
-    Regression,
 }
 
 /// Hyperparameters, with scikit-learn's names and defaults.
@@ -929,14 +923,6 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn softmax(z: &[f64], out: &mut [f64]) {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
-    for (o, v) in out.iter_mut().zip(z) {
-        *o = (v - m).exp() / s;
-    }
 }
 
 /// Indices of the `k` training rows nearest to `row` by squared Euclidean distance, chosen exactly as

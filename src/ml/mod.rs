@@ -2,6 +2,7 @@
 
 pub mod boost;
 pub mod choice;
+pub mod core;
 pub mod data;
 pub mod estimator;
 pub mod fetch;

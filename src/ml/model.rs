@@ -3,9 +3,10 @@
 //! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads. Every model also
 //! carries MLflow's `python_function` flavor (see `pyfunc.rs`).
 
+pub use super::core::{ModelError, Predictions, argmax};
 use super::data::{ReadOptions, Table};
 use super::estimator::{Fitted, ModelKind, Task};
-use super::preprocess::{PreprocessError, Preprocessor};
+use super::preprocess::Preprocessor;
 use super::tree;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
@@ -30,30 +31,6 @@ pub struct SavedModel {
     pub preprocessor: Preprocessor,
     pub fitted: Fitted,
     pub feature_importance: Option<Vec<f64>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    #[error("{path}: {why}")]
-    Load { path: String, why: String },
-    #[error("{0}")]
-    Input(#[from] PreprocessError),
-    #[error("{0}")]
-    Data(#[from] super::data::DataError),
-    /// A model run by Python workers failed (to load, or to predict): Python's message.
-    #[error("{0}")]
-    Python(String),
-    #[error("cannot write the model to {path}: {why}")]
-    Save { path: String, why: String },
-}
-
-/// Predictions for a batch of rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Predictions {
-    /// Labels (classification) or values (regression), as JSON values of the label type.
-    pub values: Vec<serde_json::Value>,
-    /// Class probabilities, row-major (classification only).
-    pub proba: Option<Vec<f64>>,
 }
 
 impl SavedModel {
@@ -420,16 +397,6 @@ fn cell_json(table: &Table, column: &str, row: usize) -> serde_json::Value {
         }),
         None => serde_json::Value::Null,
     }
-}
-
-pub fn argmax(p: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in p.iter().enumerate() {
-        if *v > p[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, as MLflow writes `utc_time_created`.

@@ -2,6 +2,7 @@
 //! time: explicit value maps (`--map Sex=male:0,female:1`), one-hot or ordinal encoding of string columns,
 //! missing-value policy (`drop|mean|median|zero`) and optional standard scaling.
 
+pub use super::core::PreprocessError;
 use super::data::{Column, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,20 +79,6 @@ pub struct Preprocessor {
     pub steps: Vec<Step>,
     pub na: NaPolicy,
     pub feature_names: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PreprocessError {
-    #[error("column '{0}' is not in the data (columns: {1})")]
-    MissingColumn(String, String),
-    #[error("column '{column}', row {row}: {why}")]
-    Cell {
-        column: String,
-        row: usize,
-        why: String,
-    },
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// The raw value of a cell as the model sees it: a number or a category.

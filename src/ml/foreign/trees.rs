@@ -325,26 +325,7 @@ fn check_tree(nodes: &[RawNode], n_features: usize) -> Result<(), (usize, String
     Ok(())
 }
 
-/// The logistic function, in double precision.
-pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Softmax in place, in double precision, as LightGBM and scikit-learn compute it (subtract the max).
-pub fn softmax(v: &mut [f64]) {
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut sum = 0.0;
-    for x in v.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
-    for x in v.iter_mut() {
-        *x /= sum;
-    }
-}
-
-/// The index of the largest value; the first on ties, as numpy's `argmax` (mlx's own rule).
-pub use crate::ml::model::argmax;
+pub use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
 
 #[cfg(test)]
 mod tests {
