@@ -1,8 +1,8 @@
 //! The documentation runs: every fenced block of README.md and docs/*.md whose info string is `sh run` is
-//! executed, page by page in a fresh folder (a block whose info string has `file=NAME` is written to NAME
-//! first), with this build's `mlx` first on the PATH; every shell block must
-//! say `sh run` or `sh norun`, so a new command cannot slip in untested; README's two set-up commands stay
-//! first and verbatim; every relative link points at an existing file (and heading).
+//! executed, page by page in a fresh folder, with this build's `mlx` first on the PATH (a block whose info
+//! string has `file=NAME` is written to NAME first). Every shell block must say `sh run` or `sh norun`, so a
+//! new command cannot slip in untested; README's two set-up commands stay first and verbatim; every relative
+//! link of README.md, docs/ and ARCHITECTURE.md points at an existing file (and heading).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
