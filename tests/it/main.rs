@@ -8,6 +8,7 @@ mod compare;
 mod compat;
 mod concurrency;
 mod config;
+mod docs;
 mod experiments;
 mod fixture;
 mod fuzz;
