@@ -1,12 +1,14 @@
 //! The admin endpoints, behind a JSON body and the admin token: `/update_model` (retrain what is served
-//! through `ops::retrain`, then swap the new model in) and `/rollback` (move the alias back and swap).
+//! through `ops::retrain`, then swap the new model in) and `/rollback` (move the alias back and swap). A
+//! failed retrain is a typed [`RetrainError`], answered with its status by one `match` ([`retrain_status`]).
 
 use super::follow::swap_to;
 use super::info::describe;
 use super::protocol::python_json;
 use super::reply::json_response;
 use super::{AppState, access};
-use crate::ops::retrain;
+use crate::ml::fetch::FetchError;
+use crate::ops::retrain::{self, RetrainError};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -134,27 +136,25 @@ pub(super) async fn update_model(
     match result {
         Ok(Ok(doc)) => json_response(StatusCode::OK, python_json(&doc)),
         Ok(Err(e)) => {
-            let retrain_error = e.downcast_ref::<retrain::RetrainError>();
-            let status = if e.downcast_ref::<retrain::ParamError>().is_some()
-                || retrain_error.is_some_and(retrain::RetrainError::is_refused)
-                || matches!(retrain_error, Some(retrain::RetrainError::Param(_)))
-            {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else if matches!(
-                e.downcast_ref::<retrain::RetrainError>(),
-                Some(retrain::RetrainError::Timeout(_))
-            ) {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
             eprintln!("mlx serve: retrain failed: {e:#}");
             // A failed training's reason may quote the data: logged above, not sent.
-            let answer =
-                retrain_error.map_or_else(|| format!("{e:#}"), retrain::RetrainError::answer);
-            admin_error(status, answer)
+            admin_error(retrain_status(&e), e.answer())
         }
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The status a failed retrain is answered with: 422 for what the request or the served run's params
+/// cannot do (nothing ran, or the download was refused), 504 after `--retrain-timeout`, else 500.
+fn retrain_status(e: &RetrainError) -> StatusCode {
+    match e {
+        RetrainError::Param(_) | RetrainError::Download(FetchError::Refused { .. }) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        RetrainError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        RetrainError::Download(_) | RetrainError::Training(_) | RetrainError::Other(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -162,7 +162,7 @@ fn retrain(
     state: &AppState,
     busy: tokio::sync::OwnedMutexGuard<()>,
     data: Option<String>,
-) -> anyhow::Result<serde_json::Value> {
+) -> Result<serde_json::Value, RetrainError> {
     let current = state.champion.load_full();
     let store = state.store()?;
     let served = retrain::Served {

@@ -148,6 +148,44 @@ async fn record_metrics(
     response
 }
 
+/// Every endpoint, behind the access rules (`Host`, a POST's `Origin`; the admin handlers check the token),
+/// the body limit and the metrics.
+fn router(state: Arc<AppState>, access: Arc<access::Access>) -> Router {
+    Router::new()
+        .route("/ping", get(info::ping))
+        .route("/health", get(info::ping))
+        .route("/version", get(info::version))
+        .route(
+            "/invocations",
+            post(scoring::invocations).fallback(method_not_allowed),
+        )
+        .route(
+            "/predict",
+            post(scoring::predict_app).fallback(method_not_allowed),
+        )
+        .route(
+            "/update_model",
+            post(admin::update_model).fallback(method_not_allowed),
+        )
+        .route(
+            "/rollback",
+            post(admin::rollback).fallback(method_not_allowed),
+        )
+        .route("/model", get(info::model_info))
+        .route("/metrics", get(info::metrics_endpoint))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .layer(DefaultBodyLimit::max(state.opts.max_body_bytes))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            access::check_request,
+        ))
+}
+
 /// Serve until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` on stderr once ready.
 pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let store = crate::settings::open_store(&opts.tracking_uri)?;
@@ -192,33 +230,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             access: access.clone(),
             opts: opts.clone(),
         });
-        let app = Router::new()
-            .route("/ping", get(info::ping))
-            .route("/health", get(info::ping))
-            .route("/version", get(info::version))
-            .route(
-                "/invocations",
-                post(scoring::invocations).fallback(method_not_allowed),
-            )
-            .route("/predict", post(scoring::predict_app).fallback(method_not_allowed))
-            .route(
-                "/update_model",
-                post(admin::update_model).fallback(method_not_allowed),
-            )
-            .route("/rollback", post(admin::rollback).fallback(method_not_allowed))
-            .route("/model", get(info::model_info))
-            .route("/metrics", get(info::metrics_endpoint))
-            .fallback(not_found)
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                record_metrics,
-            ))
-            .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-            .with_state(state.clone())
-            .layer(axum::middleware::from_fn_with_state(
-                access,
-                access::check_request,
-            ));
+        let app = router(state.clone(), access);
         eprintln!("mlx serve: listening on http://{addr}");
         tokio::spawn(follow::follow_aliases(state.clone()));
         crate::web::net::serve(listener, app, opts.limits, crate::web::shutdown_signal("mlx serve")).await?;
