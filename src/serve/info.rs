@@ -18,6 +18,8 @@ pub(super) async fn version() -> Response {
     json_response(StatusCode::OK, env!("CARGO_PKG_VERSION").into())
 }
 
+/// What `/model` (and `/rollback`'s answer) says of a served model: where it came from, its estimator, its
+/// signature.
 pub(super) fn describe(served: &Served) -> serde_json::Value {
     let (inputs, outputs) = served.model.signature();
     serde_json::json!({

@@ -6,7 +6,7 @@
 //! This file holds what `mlx serve` was asked to do ([`ServeOptions`]), the state every handler shares, the
 //! router and the startup ([`serve`]). The rest, one job a file:
 //! - `served`: what is served (a model URI loaded with its registry coordinates; the default without `--model`)
-//! - `body`: reading a request body within the size limit and the in-flight budget
+//! - `budget`: reading a scoring body within the size limit and the in-flight budget
 //! - `scoring`: `/invocations` and `/predict` (parse, predict off the runtime within `--timeout`, answer)
 //! - `python`: the same for a model served by Python workers
 //! - `admin`: `/update_model` and `/rollback`, behind the admin token
@@ -16,7 +16,7 @@
 //! - `protocol`, `fast_json`: MLflow's request formats; `metrics`: the Prometheus counters
 
 mod admin;
-mod body;
+mod budget;
 mod fast_json;
 mod follow;
 mod info;

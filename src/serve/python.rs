@@ -3,7 +3,7 @@
 //! requests arriving together into one `predict`), and the model's own JSON answer comes back as
 //! `{"predictions": ...}`. Nothing in the request chooses what runs: the pool was started by the operator.
 
-use super::body::BodyInBudget;
+use super::budget::BodyInBudget;
 use super::protocol::{self, ProtocolError, python_json};
 use super::reply::{json_response, protocol_error, text_response};
 use super::{AppState, Served};

@@ -1,8 +1,8 @@
 //! The scoring endpoints: MLflow's `/invocations` (JSON or CSV) and the original app's `/predict`. A body is
-//! read within its budget (`body`), parsed (off the runtime when large) and predicted (off the runtime when
+//! read within its budget (`budget`), parsed (off the runtime when large) and predicted (off the runtime when
 //! large) within `--timeout`, and answered with the variant that answered it (champion or challenger).
 
-use super::body::{BodyInBudget, read_body};
+use super::budget::{BodyInBudget, read_body};
 use super::protocol::{self, ProtocolError, python_json};
 use super::reply::{json_response, protocol_error, text_response};
 use super::{AppState, Served, python};
