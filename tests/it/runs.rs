@@ -114,3 +114,31 @@ fn usage_errors_exit_2() {
         .assert()
         .code(2);
 }
+
+/// A reader that stops early (`mlx ... | head`) closes the pipe; mlx then stops quietly with exit 0, in
+/// every output format, as `runs list` already did: never "error: Broken pipe" and exit 2.
+#[test]
+fn a_closed_pipe_ends_output_quietly_in_every_format() {
+    let s = TestStore::new();
+    let ids = three_runs(&s);
+    for args in [
+        vec!["runs", "show", ids[0].as_str(), "-o", "json"],
+        vec!["runs", "show", ids[0].as_str()],
+        vec!["runs", "list", "--experiment", "e", "-o", "json"],
+        vec!["runs", "list", "--experiment", "e", "-o", "csv"],
+        vec!["experiments", "list", "-o", "csv"],
+        vec!["experiments", "list", "-o", "json"],
+    ] {
+        // The read end is closed before mlx starts, so its first write meets a closed pipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = s.mlx_std().args(&args).stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), stderr.as_ref()),
+            (Some(0), ""),
+            "mlx {}",
+            args.join(" ")
+        );
+    }
+}
