@@ -1,6 +1,7 @@
 //! Hardening: doctor, gc, hostile names and paths, concurrent alias moves while serving, crash consistency.
 
 use crate::common::{TestStore, mlflow_dump};
+use crate::snap::{snap, snap_table};
 use std::fs;
 
 #[test]
@@ -30,22 +31,24 @@ fn doctor_finds_and_fixes_what_is_safe() {
         .iter()
         .map(|f| f["problem"].as_str().unwrap().to_string())
         .collect();
-    let text = problems.join("\n");
-    for needle in [
-        "missing artifacts/",
-        "metric 'empty' has no points",
-        "metric 'broken', line 2",
-        "leftover temporary folder",
-        "leftover temporary file",
-        "without meta.yaml",
-    ] {
-        assert!(text.contains(needle), "{needle} in {text}");
-    }
+    assert_eq!(problems.len(), 6, "{problems:?}");
+    snap!(
+        &s,
+        "doctor_findings_json",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let table = s.mlx().args(["doctor", "-o", "table"]).output().unwrap();
+    snap_table!(
+        &s,
+        "doctor_findings_table",
+        String::from_utf8_lossy(&table.stdout)
+    );
     let out = s
         .mlx()
-        .args(["doctor", "--fix", "-o", "json"])
+        .args(["doctor", "--fix", "-o", "csv"])
         .output()
         .unwrap();
+    snap!(&s, "doctor_fix_csv", String::from_utf8_lossy(&out.stdout));
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -77,7 +80,11 @@ fn doctor_exits_2_on_an_unreadable_store_path() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-store"));
+    snap!(
+        &s,
+        "doctor_missing_store_error",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = s.dir.path().join("a-file");
     fs::write(&file, "not a store").unwrap();
     let out = s
@@ -86,6 +93,11 @@ fn doctor_exits_2_on_an_unreadable_store_path() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    snap!(
+        &s,
+        "doctor_store_is_a_file_error",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
