@@ -96,6 +96,13 @@ fn show_in_table_form_has_every_section() {
     s.ok(&["log", "metric", "--run", &id, "loss", "0.5", "--step", "1"]);
     s.ok(&["log", "param", "--run", &id, "lr", "0.01"]);
     s.ok(&["log", "tag", "--run", &id, "team", "ml"]);
+    // Three points of acc: a sparkline in the history column.
+    for (step, acc) in [("0", "0.5"), ("1", "0.7"), ("2", "0.6")] {
+        s.ok(&["log", "metric", "--run", &id, "acc", acc, "--step", step]);
+    }
+    let notes = s.dir.path().join("notes.txt");
+    std::fs::write(&notes, "twelve bytes").unwrap();
+    s.ok(&["log", "artifact", "--run", &id, notes.to_str().unwrap()]);
     let out = s.ok(&["runs", "show", &id, "--output", "table"]);
     snap_table!(&s, "show_table", out);
     snap!(&s, "show_json", s.ok(&["runs", "show", &id, "-o", "json"]));
