@@ -1,11 +1,10 @@
 //! Exact snapshots (insta) of what a person or a script reads: tables, CSV, JSON and one-line errors.
 //!
 //! What changes from one run of the tests to the next is replaced before comparing: the temp folder
-//! (`[TMP]`), run ids (`[RUN_ID]`, and
-//! `[SHORT_ID]` for the 8 characters `runs compare` shows), logged model ids (`[MODEL_ID]`), 18-digit experiment ids (`[EXP_ID]`),
-//! dates and epoch milliseconds (`[TIME]`) and durations (`[DURATION]`). Everything else must match to the
-//! byte. The snapshots live in `tests/it/snapshots/`; `tests/it/README.md` says how to review
-//! and update them.
+//! (`[TMP]`), run ids (`[RUN_ID]`, and `[SHORT_ID]` for the 8 characters `runs compare` shows), logged
+//! model ids (`[MODEL_ID]`), 18-digit experiment ids (`[EXP_ID]`), dates and epoch milliseconds
+//! (`[TIME]`) and durations (`[DURATION]`). Everything else must match to the byte. The snapshots live in
+//! `tests/it/snapshots/`; `tests/it/README.md` says how to review and update them.
 
 use crate::common::TestStore;
 use std::path::Path;
