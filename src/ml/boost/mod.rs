@@ -12,13 +12,13 @@
 //! This file is the public face: the hyperparameters, the fitted booster, [`fit`] and [`raw_scores`]. The
 //! work is split by job as LightGBM splits it:
 //!
-//! | file           | job                                                   | LightGBM                          |
-//! |----------------|-------------------------------------------------------|-----------------------------------|
-//! | `bins.rs`      | cut points per feature, every row's bins              | `src/io/bin.cpp`                  |
-//! | `grower.rs`    | histograms, split finding, leaf-wise growth, partition | `src/treelearner/`                |
-//! | `objective.rs` | `--loss` and one `ObjectiveFunction` per objective    | `src/objective/`                  |
-//! | `metrics.rs`   | losses and metrics of the learning curves             | `src/metric/`                     |
-//! | `train.rs`     | the boosting loop: sampling, validation, early stopping | `src/boosting/gbdt.cpp`         |
+//! | file           | job                                                     | LightGBM                |
+//! |----------------|---------------------------------------------------------|-------------------------|
+//! | `bins.rs`      | cut points per feature, every row's bins                | `src/io/bin.cpp`        |
+//! | `grower.rs`    | histograms, split finding, leaf-wise growth, partition  | `src/treelearner/`      |
+//! | `objective.rs` | `--loss`, and one `ObjectiveFunction` per objective     | `src/objective/`        |
+//! | `metrics.rs`   | losses and metrics of the learning curves               | `src/metric/`           |
+//! | `train.rs`     | the boosting loop: sampling, validation, early stopping | `src/boosting/gbdt.cpp` |
 
 mod bins;
 mod grower;

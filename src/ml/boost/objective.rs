@@ -277,3 +277,72 @@ fn median(mut v: Vec<f64>) -> f64 {
         v[m - 1] + (v[m] - v[m - 1]) / 2.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gradients, hessians and the loss sum of `scores` for `y` (class 0).
+    fn grad(f: &dyn ObjectiveFunction, y: &[f64], scores: &[f64]) -> (Vec<f32>, Vec<f32>, f64) {
+        let (mut g, mut h) = (vec![0f32; y.len()], vec![0f32; y.len()]);
+        let loss = f.gradients(y, scores, 0, &mut g, &mut h);
+        (g, h, loss)
+    }
+
+    #[test]
+    fn each_objective_gives_its_gradients_start_and_refit() {
+        let y = [0.0, 1.0, 1.0, 1.0];
+        let binary = Objective::Binary.function(2, 0.9);
+        assert_eq!(binary.num_scores(), 1);
+        assert_eq!(binary.initial_scores(&y), vec![3f64.ln()]);
+        let (g, h, loss) = grad(&*binary, &y, &[0.0; 4]);
+        assert_eq!((g, h), (vec![0.5, -0.5, -0.5, -0.5], vec![0.25; 4]));
+        assert!((loss - 4.0 * 2f64.ln()).abs() < 1e-12);
+        assert!(binary.leaf_output_from_residuals().is_none());
+
+        let y = [1.0, 2.0, 6.0];
+        let l1 = Objective::AbsoluteError.function(0, 0.9);
+        assert_eq!(l1.initial_scores(&y), vec![2.0]);
+        assert_eq!(
+            grad(&*l1, &y, &[2.0; 3]),
+            (vec![1.0, 0.0, -1.0], vec![1.0; 3], 5.0)
+        );
+        let refit = l1
+            .leaf_output_from_residuals()
+            .expect("absolute error refits");
+        assert_eq!(refit(vec![4.0, -1.0, 0.5, 3.0]), 1.75);
+
+        let huber = Objective::Huber.function(0, 1.0);
+        assert_eq!(huber.initial_scores(&y), vec![3.0]);
+        // Residuals 2, 1, -3: squared within the delta, clipped beyond it.
+        assert_eq!(
+            grad(&*huber, &y, &[3.0; 3]),
+            (vec![1.0, 1.0, -1.0], vec![1.0; 3], 1.5 + 0.5 + 2.5)
+        );
+
+        let l2 = Objective::SquaredError.function(0, 0.9);
+        assert_eq!(
+            grad(&*l2, &y, &[3.0; 3]),
+            (vec![2.0, 1.0, -3.0], vec![1.0; 3], 14.0)
+        );
+        assert_eq!(
+            l2.evaluate(&y, &[3.0; 3]),
+            (14.0 / 3.0, (14.0f64 / 3.0).sqrt())
+        );
+    }
+
+    #[test]
+    fn multiclass_has_a_score_per_class_and_lightgbms_hessian_factor() {
+        let f = Objective::Multiclass.function(3, 0.9);
+        assert_eq!(f.num_scores(), 3);
+        let y = [0.0, 2.0, 2.0, 2.0];
+        let start = f.initial_scores(&y);
+        assert_eq!(start, vec![0.25f64.ln(), 1e-15f64.ln(), 0.75f64.ln()]);
+        // Equal scores: p = 1/3 for each class; the hessian is 3/2 * 1/3 * 2/3 = 1/3.
+        let (mut g, mut h) = (vec![0f32; 2], vec![0f32; 2]);
+        let loss = f.gradients(&[0.0, 2.0], &[0.0; 6], 2, &mut g, &mut h);
+        assert_eq!(g, vec![(1.0f64 / 3.0) as f32, (1.0f64 / 3.0 - 1.0) as f32]);
+        assert_eq!(h, vec![(1.5 * (1.0f64 / 3.0) * (2.0 / 3.0)) as f32; 2]);
+        assert!((loss - 2.0 * 3f64.ln()).abs() < 1e-12);
+    }
+}
