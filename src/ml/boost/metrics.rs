@@ -2,7 +2,7 @@
 //! that the learning curves record and early stopping compares, each a mean over the rows. Scores are
 //! row-major, `k` per row for multi-class.
 
-use super::super::model::argmax;
+use crate::ml::core::argmax;
 
 /// The mean binary log loss of log-odds `scores`.
 pub(super) fn binary_log_loss(y: &[f64], scores: &[f64]) -> f64 {
@@ -29,7 +29,7 @@ pub(super) fn multi_log_loss(y: &[f64], scores: &[f64], k: usize) -> f64 {
     let mut p = vec![0.0; k];
     let mut loss = 0.0;
     for (r, &yi) in y.iter().enumerate() {
-        super::objective::softmax(&scores[r * k..(r + 1) * k], &mut p);
+        crate::ml::core::softmax(&scores[r * k..(r + 1) * k], &mut p);
         loss -= p[yi as usize].max(1e-15).ln();
     }
     loss / rows(y)

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use bins::Bins;
-pub use objective::{Objective, ObjectiveFunction, softmax};
+pub use objective::{Objective, ObjectiveFunction};
 
 /// Hyperparameters (LightGBM's defaults).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! squared error, absolute error and Huber loss (`regression_objective.hpp`).
 
 use super::metrics::{self, huber};
+use crate::ml::core::{sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
 /// What is minimised.
@@ -244,18 +245,6 @@ impl ObjectiveFunction for Huber {
             metrics::mean_huber_loss(y, scores, self.delta),
             metrics::mean_squared_error(y, scores).sqrt(),
         )
-    }
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-pub fn softmax(z: &[f64], out: &mut [f64]) {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
-    for (o, v) in out.iter_mut().zip(z) {
-        *o = (v - m).exp() / s;
     }
 }
 

@@ -306,7 +306,7 @@ fn three_classes_one_tree_each_per_iteration() {
     let right = (0..y.len())
         .filter(|&r| {
             let s = predict(&b, &x[r * 2..r * 2 + 2]);
-            super::super::model::argmax(&s) == y[r] as usize
+            crate::ml::core::argmax(&s) == y[r] as usize
         })
         .count();
     assert!(right as f64 / y.len() as f64 > 0.7, "{right}"); // the noise caps it near 0.75
