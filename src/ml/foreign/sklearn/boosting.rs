@@ -9,7 +9,8 @@
 
 use super::super::skops::{Node, SkopsError};
 use super::super::trees::{Ensemble, Missing, RawNode, Rules, sigmoid, softmax};
-use super::{LEAF, Tree, bad, labels};
+use super::estimators::{LEAF, Tree};
+use super::{bad, labels};
 use crate::ml::estimator::Task;
 use crate::ml::model::{Predictions, argmax};
 use serde_json::Value;
