@@ -6,6 +6,7 @@ use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
 use crate::ml::foreign::skops::{Node, SkopsError};
+use crate::ml::foreign::trees::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
 
 /// A fitted estimator.
@@ -17,8 +18,9 @@ pub(super) enum Estimator {
         intercept: Vec<f64>,
         logistic: Option<Logistic>,
     },
-    /// A tree or a forest: classification averages each tree's normalised class weights.
-    Trees(Vec<Tree>),
+    /// A tree or a forest: regression averages the trees' leaves, classification each tree's class
+    /// weights made proportions ([`Combine::Mean`], [`Combine::MeanOfProportions`]).
+    Trees(Ensemble),
     Knn {
         x: Vec<f64>,
         /// Class indices (classification) or targets (regression).
@@ -35,116 +37,82 @@ pub(super) enum Estimator {
     Boosted(boosting::Boosted),
 }
 
-/// One of scikit-learn's fitted trees (`tree_`), checked so that every walk ends at a leaf.
-#[derive(Debug, Clone)]
-pub(super) struct Tree {
-    pub(super) left: Vec<usize>,
-    pub(super) right: Vec<usize>,
-    pub(super) feature: Vec<usize>,
-    pub(super) threshold: Vec<f64>,
-    pub(super) missing_left: Vec<bool>,
-    /// Per node, `width` values: class weights (classification) or the prediction (regression).
-    pub(super) value: Vec<f64>,
-    width: usize,
-}
-
-/// Marks a leaf in `left` (scikit-learn's `TREE_LEAF` is -1).
-pub(super) const LEAF: usize = usize::MAX;
-
-impl Tree {
-    pub(super) fn from_node(est: &Node, nf: usize, width: usize) -> Result<Tree, SkopsError> {
-        let class = est.class_name().to_string();
-        let t = est.attr("tree_")?;
-        let Node::Array(nodes) = t.attr("nodes")? else {
-            return Err(bad(format!("{class}.tree_.nodes is not an array")));
-        };
-        let n = nodes.len();
-        let field = |f: &str| {
-            nodes
-                .field_i64(f)
-                .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))
-        };
-        let (left, right, feature) = (
-            field("left_child")?,
-            field("right_child")?,
-            field("feature")?,
-        );
-        let missing_left = match nodes.field_i64("missing_go_to_left") {
-            Ok(m) => m.into_iter().map(|v| v != 0).collect(),
-            Err(_) => vec![false; n],
-        };
-        let threshold = nodes
-            .field_f64("threshold")
-            .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))?;
-        let (value, shape) = t.array("values")?;
-        if shape.len() != 3 || shape[0] != n || shape[1] != 1 || shape[2] < width {
-            return Err(bad(format!(
-                "{class}.tree_.values has shape {shape:?} for {n} nodes (one output of {width} values expected)"
-            )));
-        }
-        let stride = shape[2];
-        let value: Vec<f64> = (0..n)
-            .flat_map(|i| value[i * stride..i * stride + width].to_vec())
-            .collect();
-        let mut tree = Tree {
-            left: vec![LEAF; n],
-            right: vec![LEAF; n],
-            feature: vec![0; n],
-            threshold,
-            missing_left,
-            value,
-            width,
-        };
-        if n == 0 {
-            return Err(bad(format!("{class}.tree_ has no nodes")));
-        }
-        for i in 0..n {
+/// The nodes of one of scikit-learn's fitted trees (`tree_`) as the checked tree type reads them:
+/// leaves with the prediction (`classes: None`) or the class weights (`Some(k)`, one per class).
+/// Children must come after their parent (scikit-learn builds depth first) and features be in range.
+pub(super) fn tree_nodes(
+    est: &Node,
+    nf: usize,
+    classes: Option<usize>,
+) -> Result<Vec<RawNode>, SkopsError> {
+    let class = est.class_name().to_string();
+    let t = est.attr("tree_")?;
+    let Node::Array(nodes) = t.attr("nodes")? else {
+        return Err(bad(format!("{class}.tree_.nodes is not an array")));
+    };
+    let n = nodes.len();
+    let field = |f: &str| {
+        nodes
+            .field_i64(f)
+            .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))
+    };
+    let (left, right, feature) = (
+        field("left_child")?,
+        field("right_child")?,
+        field("feature")?,
+    );
+    let missing_left = match nodes.field_i64("missing_go_to_left") {
+        Ok(m) => m.into_iter().map(|v| v != 0).collect(),
+        Err(_) => vec![false; n],
+    };
+    let threshold = nodes
+        .field_f64("threshold")
+        .map_err(|e| bad(format!("{class}.tree_.nodes: {e}")))?;
+    let width = classes.unwrap_or(1);
+    let (value, shape) = t.array("values")?;
+    if shape.len() != 3 || shape[0] != n || shape[1] != 1 || shape[2] < width {
+        return Err(bad(format!(
+            "{class}.tree_.values has shape {shape:?} for {n} nodes (one output of {width} values expected)"
+        )));
+    }
+    if n == 0 {
+        return Err(bad(format!("{class}.tree_ has no nodes")));
+    }
+    let stride = shape[2];
+    (0..n)
+        .map(|i| {
             if left[i] == -1 && right[i] == -1 {
-                continue;
+                let values = &value[i * stride..i * stride + width];
+                return Ok(match classes {
+                    None => RawNode::Leaf { value: values[0] },
+                    Some(_) => RawNode::Leaves {
+                        values: values.to_vec(),
+                    },
+                });
             }
-            // Children come after their parent (scikit-learn builds depth first), which also rules out
-            // cycles: every walk moves forward and ends.
+            // Children after their parent also rules out cycles: every walk moves forward and ends.
             let child = |c: i64| usize::try_from(c).ok().filter(|&c| c > i && c < n);
             match (
                 child(left[i]),
                 child(right[i]),
                 usize::try_from(feature[i]).ok().filter(|&f| f < nf),
             ) {
-                (Some(l), Some(r), Some(f)) => {
-                    tree.left[i] = l;
-                    tree.right[i] = r;
-                    tree.feature[i] = f;
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "{class}.tree_: node {i} has children {} and {} and feature {} (out of range for {n} nodes and {nf} features)",
-                        left[i], right[i], feature[i]
-                    )));
-                }
+                (Some(left), Some(right), Some(feature)) => Ok(RawNode::Split {
+                    feature,
+                    threshold: threshold[i],
+                    left,
+                    right,
+                    default_left: missing_left[i],
+                    missing: Missing::Nan,
+                    categories: None,
+                }),
+                _ => Err(bad(format!(
+                    "{class}.tree_: node {i} has children {} and {} and feature {} (out of range for {n} nodes and {nf} features)",
+                    left[i], right[i], feature[i]
+                ))),
             }
-        }
-        Ok(tree)
-    }
-
-    /// The leaf `row` falls in: features compared as float32, as scikit-learn casts its input.
-    fn leaf(&self, row: &[f64]) -> usize {
-        let mut i = 0;
-        while self.left[i] != LEAF {
-            let x = row[self.feature[i]];
-            let go_left = if x.is_nan() {
-                self.missing_left[i]
-            } else {
-                f64::from(x as f32) <= self.threshold[i]
-            };
-            i = if go_left { self.left[i] } else { self.right[i] };
-        }
-        i
-    }
-
-    fn leaf_values(&self, row: &[f64]) -> &[f64] {
-        let i = self.leaf(row);
-        &self.value[i * self.width..(i + 1) * self.width]
-    }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -299,7 +267,6 @@ fn tree_estimator(
     } else {
         Vec::new()
     };
-    let width = if classification { classes.len() } else { 1 };
     let members: Vec<&Node> = match node.get("estimators_") {
         Some(list) => list
             .items()
@@ -311,21 +278,32 @@ fn tree_estimator(
     if members.is_empty() {
         return Err(bad(format!("{class} has no trees")));
     }
+    let leaf_classes = classification.then_some(classes.len());
     let trees = members
         .iter()
         .map(|m| {
             if !m.class_name().contains("Tree") {
                 return Err(bad(format!("{class} holds a {}", m.class_name())));
             }
-            Tree::from_node(m, nf, width)
+            Ok((tree_nodes(m, nf, leaf_classes)?, 0))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let task = if classification {
-        Task::Classification
+    let (task, combine) = if classification {
+        (Task::Classification, Combine::MeanOfProportions)
     } else {
-        Task::Regression
+        (Task::Regression, Combine::Mean)
     };
-    Ok((Estimator::Trees(trees), task, classes, nf))
+    // scikit-learn casts its input to float32 and compares it with float64 thresholds, `<=` going left.
+    let rules = Rules {
+        strict_less: false,
+        f32_features: true,
+        f32_sum: false,
+        unknown_category_missing: false,
+        combine,
+    };
+    let forest = Ensemble::new(trees, nf, leaf_classes.unwrap_or(1), rules)
+        .map_err(|e| bad(format!("{class}: {e}")))?;
+    Ok((Estimator::Trees(forest), task, classes, nf))
 }
 
 /// k-nearest neighbours: the training rows and targets, k and the weighting (Euclidean distance only).
@@ -440,42 +418,26 @@ impl SklearnModel {
                 intercept,
                 logistic,
             } => self.predict_linear(x, row_offset, coef, intercept, *logistic),
-            Estimator::Trees(trees) => {
-                let rows = x.chunks_exact(nf.max(1)).take(n);
+            Estimator::Trees(forest) => {
+                let k = forest.n_groups();
+                // The sum starts at -0.0 for regression, as Rust's float sum does (this is how mlx has
+                // always summed a forest), and at 0.0 for the class proportions.
+                let start = if self.task == Task::Regression {
+                    -0.0
+                } else {
+                    0.0
+                };
+                let mut out = vec![start; n * k];
+                for (row, o) in x.chunks_exact(nf.max(1)).zip(out.chunks_exact_mut(k)) {
+                    forest.raw_scores(row, o);
+                }
                 if self.task == Task::Regression {
-                    let values = rows
-                        .map(|row| {
-                            // A forest sums its trees in order and divides once, as scikit-learn does.
-                            let sum: f64 = trees.iter().map(|t| t.leaf_values(row)[0]).sum();
-                            Value::from(if trees.len() == 1 {
-                                sum
-                            } else {
-                                sum / trees.len() as f64
-                            })
-                        })
-                        .collect();
                     return Ok(Predictions {
-                        values,
+                        values: out.into_iter().map(Value::from).collect(),
                         proba: None,
                     });
                 }
-                let k = self.classes.len();
-                let mut proba = vec![0.0; n * k];
-                for (r, row) in rows.enumerate() {
-                    let p = &mut proba[r * k..(r + 1) * k];
-                    for t in trees {
-                        let v = t.leaf_values(row);
-                        let total: f64 = v.iter().sum();
-                        let total = if total == 0.0 { 1.0 } else { total };
-                        for (o, w) in p.iter_mut().zip(v) {
-                            *o += w / total;
-                        }
-                    }
-                    if trees.len() > 1 {
-                        p.iter_mut().for_each(|v| *v /= trees.len() as f64);
-                    }
-                }
-                Ok(self.classified(proba))
+                Ok(self.classified(out))
             }
             Estimator::Knn {
                 x: tx,

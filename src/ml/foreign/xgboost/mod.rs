@@ -8,7 +8,7 @@
 
 mod ubjson;
 
-use super::trees::{Ensemble, Missing, RawNode, Rules};
+use super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
 
 /// The objective's output transform, in `f32` as XGBoost computes it.
@@ -253,6 +253,7 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         f32_features: true,
         f32_sum: true,
         unknown_category_missing: false,
+        combine: Combine::Sum,
     };
     let ensemble = Ensemble::new(trees, n_features, n_groups, rules).map_err(|e| e.to_string())?;
     Ok(Booster {
