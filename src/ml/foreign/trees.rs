@@ -628,12 +628,11 @@ mod tests {
             ..LE
         };
         let e = Ensemble::new(vec![(stump(), 0), (stump(), 0)], 1, 1, mean).unwrap();
-        // (-1 + 2) / 2 for a row that is left of one tree... both trees are the same: (2 + 2) / 2.
         assert_eq!(score(&e, &[1.5]), vec![2.0]);
         let other = vec![split(0, 2.0, 1, 2), leaf(4.0), leaf(8.0)];
         let e = Ensemble::new(vec![(stump(), 0), (other, 0)], 1, 1, mean).unwrap();
+        // (2 + 4) / 2; one tree is its leaf.
         assert_eq!(score(&e, &[1.5]), vec![3.0]);
-        // One tree is not divided (and a -0.0 start stays as the sum leaves it).
         let e = Ensemble::new(vec![(stump(), 0)], 1, 1, mean).unwrap();
         assert_eq!(score(&e, &[0.0]), vec![-1.0]);
     }

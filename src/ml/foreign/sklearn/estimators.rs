@@ -5,6 +5,7 @@
 use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
+use crate::ml::estimator::Fitted;
 use crate::ml::foreign::skops::{Node, SkopsError};
 use crate::ml::foreign::trees::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
@@ -12,12 +13,16 @@ use serde_json::Value;
 /// A fitted estimator.
 #[derive(Debug, Clone)]
 pub(super) enum Estimator {
-    /// `coef` is `k × nf` row-major: one row for regression and binary classification.
-    Linear {
+    /// `LogisticRegression`: `coef` is `k × nf` row-major, one row for binary classification.
+    Logistic {
         coef: Vec<f64>,
         intercept: Vec<f64>,
-        logistic: Option<Logistic>,
+        multi_class: MultiClass,
     },
+    /// `LinearRegression`, `Ridge`, `Lasso`, `ElasticNet` as mlx's own fitted linear form: its
+    /// prediction is scikit-learn's arithmetic (coefficients times features summed in order, then the
+    /// intercept), so mlx's code predicts it.
+    LinearRegression(Fitted),
     /// A tree or a forest: regression averages the trees' leaves, classification each tree's class
     /// weights made proportions ([`Combine::Mean`], [`Combine::MeanOfProportions`]).
     Trees(Ensemble),
@@ -115,8 +120,9 @@ pub(super) fn tree_nodes(
         .collect()
 }
 
+/// How a `LogisticRegression` of more than two classes turns its decision values into probabilities.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Logistic {
+pub(super) enum MultiClass {
     /// Binary, or multinomial (softmax) for more classes.
     Multinomial,
     /// One-vs-rest: each class's sigmoid, normalised (old `multi_class="ovr"` / liblinear models).
@@ -208,16 +214,16 @@ fn linear_estimator(
             }
             _ => false,
         };
-        let logistic = if ovr && k > 2 {
-            Logistic::OneVsRest
+        let multi_class = if ovr && k > 2 {
+            MultiClass::OneVsRest
         } else {
-            Logistic::Multinomial
+            MultiClass::Multinomial
         };
         Ok((
-            Estimator::Linear {
+            Estimator::Logistic {
                 coef,
                 intercept,
-                logistic: Some(logistic),
+                multi_class,
             },
             Task::Classification,
             classes,
@@ -230,11 +236,10 @@ fn linear_estimator(
             )));
         }
         Ok((
-            Estimator::Linear {
-                coef,
+            Estimator::LinearRegression(Fitted::Linear {
+                coef: vec![coef],
                 intercept,
-                logistic: None,
-            },
+            }),
             Task::Regression,
             Vec::new(),
             nf,
@@ -413,11 +418,22 @@ impl SklearnModel {
         let nf = self.n_features;
         let n = x.len().checked_div(nf).unwrap_or(0);
         match &self.estimator {
-            Estimator::Linear {
+            Estimator::Logistic {
                 coef,
                 intercept,
-                logistic,
-            } => self.predict_linear(x, row_offset, coef, intercept, *logistic),
+                multi_class,
+            } => self.predict_logistic(x, row_offset, coef, intercept, *multi_class),
+            Estimator::LinearRegression(fitted) => {
+                self.check_finite(x, row_offset)?;
+                Ok(Predictions {
+                    values: fitted
+                        .predict_values(x, nf)
+                        .into_iter()
+                        .map(Value::from)
+                        .collect(),
+                    proba: None,
+                })
+            }
             Estimator::Trees(forest) => {
                 let k = forest.n_groups();
                 // The sum starts at -0.0 for regression, as Rust's float sum does (this is how mlx has
@@ -486,15 +502,15 @@ impl SklearnModel {
         }
     }
 
-    /// A linear model's values, through the logistic link (binary, multinomial or one-vs-rest) for
-    /// classification.
-    fn predict_linear(
+    /// A logistic regression's labels (from the decision values, as scikit-learn picks them) and
+    /// probabilities (binary, multinomial or one-vs-rest).
+    fn predict_logistic(
         &self,
         x: &[f64],
         row_offset: usize,
         coef: &[f64],
         intercept: &[f64],
-        logistic: Option<Logistic>,
+        multi_class: MultiClass,
     ) -> Result<Predictions, ModelError> {
         let nf = self.n_features;
         let n = x.len().checked_div(nf).unwrap_or(0);
@@ -508,45 +524,37 @@ impl SklearnModel {
                 z[r * rows + c] = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + intercept[c];
             }
         }
-        match logistic {
-            None => Ok(Predictions {
-                values: z.into_iter().map(Value::from).collect(),
-                proba: None,
-            }),
-            Some(kind) => {
-                let k = self.classes.len();
-                let mut proba = vec![0.0; n * k];
-                let mut values = Vec::with_capacity(n);
-                for r in 0..n {
-                    let d = &z[r * rows..(r + 1) * rows];
-                    let p = &mut proba[r * k..(r + 1) * k];
-                    if rows == 1 {
-                        p[1] = sigmoid(d[0]);
-                        p[0] = 1.0 - p[1];
-                        values.push(self.classes[usize::from(d[0] > 0.0)].clone());
-                        continue;
-                    }
-                    p.copy_from_slice(d);
-                    match kind {
-                        Logistic::Multinomial => softmax(p),
-                        Logistic::OneVsRest => {
-                            p.iter_mut().for_each(|v| *v = sigmoid(*v));
-                            let s: f64 = p.iter().sum();
-                            if s == 0.0 {
-                                p.iter_mut().for_each(|v| *v = 1.0 / k as f64);
-                            } else {
-                                p.iter_mut().for_each(|v| *v /= s);
-                            }
-                        }
-                    }
-                    values.push(self.classes[argmax(d)].clone());
-                }
-                Ok(Predictions {
-                    values,
-                    proba: Some(proba),
-                })
+        let k = self.classes.len();
+        let mut proba = vec![0.0; n * k];
+        let mut values = Vec::with_capacity(n);
+        for r in 0..n {
+            let d = &z[r * rows..(r + 1) * rows];
+            let p = &mut proba[r * k..(r + 1) * k];
+            if rows == 1 {
+                p[1] = sigmoid(d[0]);
+                p[0] = 1.0 - p[1];
+                values.push(self.classes[usize::from(d[0] > 0.0)].clone());
+                continue;
             }
+            p.copy_from_slice(d);
+            match multi_class {
+                MultiClass::Multinomial => softmax(p),
+                MultiClass::OneVsRest => {
+                    p.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    let s: f64 = p.iter().sum();
+                    if s == 0.0 {
+                        p.iter_mut().for_each(|v| *v = 1.0 / k as f64);
+                    } else {
+                        p.iter_mut().for_each(|v| *v /= s);
+                    }
+                }
+            }
+            values.push(self.classes[argmax(d)].clone());
         }
+        Ok(Predictions {
+            values,
+            proba: Some(proba),
+        })
     }
 
     /// k-nearest neighbours (Euclidean): the (distance-weighted) mean of their targets, or their
