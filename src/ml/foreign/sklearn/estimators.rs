@@ -410,6 +410,8 @@ impl SklearnModel {
         Ok(())
     }
 
+    /// The estimator's predictions for `x` (row-major, `n_features` per row; `row_offset` numbers the
+    /// rows in messages).
     pub(super) fn predict_matrix(
         &self,
         x: &[f64],
