@@ -10,10 +10,9 @@
 //! `predict` does); `XGBClassifier` labels are 0..n-1 too, as XGBoost requires.
 
 use super::skops::{self, Node};
-use super::{ForeignInput, ForeignModel, lightgbm, trees, xgboost};
+use super::{ForeignInput, ForeignModel, lightgbm, xgboost};
+use crate::ml::core::{ModelError, Predictions, Task, argmax};
 use crate::ml::data::Table;
-use crate::ml::estimator::Task;
-use crate::ml::model::{ModelError, Predictions};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
@@ -327,7 +326,7 @@ impl ForeignModel for BoosterModel {
             } else {
                 proba.extend_from_slice(&out);
             }
-            let class = trees::argmax(&proba[start..]);
+            let class = argmax(&proba[start..]);
             values.push(self.classes[class].clone());
         }
         Ok(Predictions {

@@ -4,7 +4,8 @@
 //! the node's missing type (None/Zero/NaN) and default direction for missing values, categorical
 //! bitsets, leaf values summed in double per class, then the objective's output transform.
 
-use super::trees::{self, Ensemble, Missing, RawNode, Rules};
+use super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
+use crate::ml::core::{sigmoid, softmax_in_place as softmax};
 use std::collections::HashMap;
 
 /// The output transform of a LightGBM objective.
@@ -67,10 +68,10 @@ impl Booster {
             }
             Link::Sigmoid(s) | Link::OvaSigmoid(s) => {
                 for x in out.iter_mut() {
-                    *x = trees::sigmoid(s * *x);
+                    *x = sigmoid(s * *x);
                 }
             }
-            Link::Softmax => trees::softmax(out),
+            Link::Softmax => softmax(out),
         }
     }
 }
@@ -152,6 +153,7 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         f32_features: false,
         f32_sum: false,
         unknown_category_missing: false,
+        combine: Combine::Sum,
     };
     let ensemble =
         Ensemble::new(raw_trees, n_features, per_iteration, rules).map_err(|e| e.to_string())?;

@@ -1,13 +1,15 @@
 //! A bounds-checked evaluator for ensembles of binary decision trees read from other libraries'
-//! model files (LightGBM, XGBoost, scikit-learn's gradient boosting).
+//! model files (LightGBM, XGBoost, scikit-learn's gradient boosting, trees and forests): the one tree
+//! type every imported tree model predicts through.
 //!
 //! Readers describe each tree as a list of [`RawNode`]s with child indices local to that tree;
 //! [`Ensemble::new`] checks every child index, feature index and categorical bitset range, and that every
 //! tree is a proper tree (each node reached once from the root: no cycles, no shared subtrees), so
 //! [`Ensemble::raw_scores`] can never index out of bounds or loop, whatever the file said.
 //!
-//! Libraries differ in how they compare a feature with a threshold; [`Rules`] holds those choices
-//! (`<=` or `<`, double or single precision features and sums) so one evaluator replicates each exactly.
+//! Libraries differ in how they compare a feature with a threshold and how they combine the trees;
+//! [`Rules`] holds those choices (`<=` or `<`, double or single precision features and sums, a sum of
+//! leaf values or a forest's mean) so one evaluator replicates each exactly.
 
 /// How a split treats a missing (NaN) or zero value; LightGBM's three missing types, which cover the
 /// others (XGBoost and scikit-learn send NaN the default way).
@@ -26,6 +28,11 @@ pub enum Missing {
 pub enum RawNode {
     Leaf {
         value: f64,
+    },
+    /// A leaf with one value per output group (scikit-learn's class weights), for
+    /// [`Combine::MeanOfProportions`].
+    Leaves {
+        values: Vec<f64>,
     },
     Split {
         feature: usize,
@@ -53,6 +60,23 @@ pub struct Rules {
     /// A category below zero or past the bitset goes the missing-value way (scikit-learn's
     /// HistGradientBoosting, which treats unknown categories as missing), not right (LightGBM, XGBoost).
     pub unknown_category_missing: bool,
+    /// How the trees' leaves make the output.
+    pub combine: Combine,
+}
+
+/// How an ensemble combines its trees' leaves into its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Each tree's leaf value is added to its output group's score, in tree order (boosting).
+    Sum,
+    /// The trees' leaf values are added in tree order, then divided once by the number of trees when
+    /// there are several (scikit-learn's forest regressors; one tree gives its leaf).
+    Mean,
+    /// Each tree's leaf holds one weight per output group ([`RawNode::Leaves`]); each tree adds its
+    /// weights divided by their total (by 1 if the total is 0) in tree order, and the sums are divided
+    /// once by the number of trees when there are several (scikit-learn's tree and forest classifiers).
+    /// The trees' output groups are ignored.
+    MeanOfProportions,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,9 +102,10 @@ struct Node {
     value: f64,
     left: u32,
     right: u32,
-    /// Categorical split: the bitset's range in `Ensemble::bits`.
-    cat_start: u32,
-    cat_len: u32,
+    /// A categorical split's bitset, as a range of `Ensemble::bits`; a vector leaf's values, as a range
+    /// of `Ensemble::leaf_values`.
+    start: u32,
+    len: u32,
 }
 
 /// Trees whose outputs are summed per output group.
@@ -88,6 +113,8 @@ struct Node {
 pub struct Ensemble {
     nodes: Vec<Node>,
     bits: Vec<u32>,
+    /// The values of the vector leaves ([`RawNode::Leaves`]), `n_groups` each.
+    leaf_values: Vec<f64>,
     /// Per tree: its root's index and the output group it adds to.
     roots: Vec<(u32, u32)>,
     n_features: usize,
@@ -106,6 +133,7 @@ impl Ensemble {
         let mut out = Ensemble {
             nodes: Vec::new(),
             bits: Vec::new(),
+            leaf_values: Vec::new(),
             roots: Vec::with_capacity(trees.len()),
             n_features,
             n_groups,
@@ -119,7 +147,8 @@ impl Ensemble {
             if nodes.is_empty() {
                 return Err(err(0, "the tree has no nodes".into()));
             }
-            check_tree(&nodes, n_features).map_err(|(node, why)| err(node, why))?;
+            let leaf_width = (rules.combine == Combine::MeanOfProportions).then_some(n_groups);
+            check_tree(&nodes, n_features, leaf_width).map_err(|(node, why)| err(node, why))?;
             let base = out.nodes.len();
             let too_many = || err(0, "too many nodes in the model".into());
             if base + nodes.len() >= LEAF as usize {
@@ -135,9 +164,24 @@ impl Ensemble {
                         value,
                         left: 0,
                         right: 0,
-                        cat_start: 0,
-                        cat_len: 0,
+                        start: 0,
+                        len: 0,
                     },
+                    RawNode::Leaves { values } => {
+                        let start = u32::try_from(out.leaf_values.len()).map_err(|_| too_many())?;
+                        let len = u32::try_from(values.len()).map_err(|_| too_many())?;
+                        out.leaf_values.extend_from_slice(&values);
+                        Node {
+                            feature: LEAF,
+                            flags: 0,
+                            missing: Missing::Nan,
+                            value: 0.0,
+                            left: 0,
+                            right: 0,
+                            start,
+                            len,
+                        }
+                    }
                     RawNode::Split {
                         feature,
                         threshold,
@@ -148,7 +192,7 @@ impl Ensemble {
                         categories,
                     } => {
                         let mut flags = if default_left { F_DEFAULT_LEFT } else { 0 };
-                        let (cat_start, cat_len) = match categories {
+                        let (start, len) = match categories {
                             Some(words) => {
                                 flags |= F_CATEGORICAL;
                                 let start = out.bits.len();
@@ -166,8 +210,8 @@ impl Ensemble {
                             value: threshold,
                             left: (base + left) as u32,
                             right: (base + right) as u32,
-                            cat_start,
-                            cat_len,
+                            start,
+                            len,
                         }
                     }
                 });
@@ -188,13 +232,37 @@ impl Ensemble {
         self.roots.len()
     }
 
-    /// Adds each tree's leaf value for `row` (`n_features` values, NaN = missing) to its group's entry
-    /// of `out` (`n_groups` values, holding the start scores), in tree order as the libraries do.
+    /// Adds the trees' leaves for `row` (`n_features` values, NaN = missing) to `out` (`n_groups`
+    /// values, holding the start scores), in tree order as the libraries do, combined as
+    /// [`Rules::combine`] says.
     pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
         debug_assert_eq!(row.len(), self.n_features);
         debug_assert_eq!(out.len(), self.n_groups);
+        match self.rules.combine {
+            Combine::Sum => self.sum_leaves(row, out),
+            Combine::Mean => {
+                self.sum_leaves(row, out);
+                self.divide_by_trees(out);
+            }
+            Combine::MeanOfProportions => {
+                for &(root, _) in &self.roots {
+                    let leaf = &self.nodes[self.leaf(root, row)];
+                    let weights = &self.leaf_values[leaf.start as usize..][..leaf.len as usize];
+                    let total: f64 = weights.iter().sum();
+                    let total = if total == 0.0 { 1.0 } else { total };
+                    for (o, w) in out.iter_mut().zip(weights) {
+                        *o += w / total;
+                    }
+                }
+                self.divide_by_trees(out);
+            }
+        }
+    }
+
+    /// Each tree's leaf value added to its group's score, in tree order.
+    fn sum_leaves(&self, row: &[f64], out: &mut [f64]) {
         for &(root, group) in &self.roots {
-            let leaf = self.leaf(root, row);
+            let leaf = self.nodes[self.leaf(root, row)].value;
             let acc = &mut out[group as usize];
             *acc = if self.rules.f32_sum {
                 f64::from(*acc as f32 + leaf as f32)
@@ -204,12 +272,21 @@ impl Ensemble {
         }
     }
 
-    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
+    /// A forest's mean: one division by the number of trees, when there are several.
+    fn divide_by_trees(&self, out: &mut [f64]) {
+        if self.roots.len() > 1 {
+            let n = self.roots.len() as f64;
+            out.iter_mut().for_each(|v| *v /= n);
+        }
+    }
+
+    /// The index of the leaf `row` reaches from `root`.
+    fn leaf(&self, root: u32, row: &[f64]) -> usize {
         let mut i = root as usize;
         loop {
             let n = &self.nodes[i];
             if n.feature == LEAF {
-                return n.value;
+                return i;
             }
             let mut x = row[n.feature as usize];
             if self.rules.f32_features {
@@ -261,24 +338,51 @@ impl Ensemble {
         }
         let c = t as u32;
         let word = (c / 32) as usize;
-        if word >= n.cat_len as usize {
+        if word >= n.len as usize {
             return outside;
         }
-        let bits = self.bits[n.cat_start as usize + word];
+        let bits = self.bits[n.start as usize + word];
         (bits >> (c % 32)) & 1 == 1
     }
 }
 
-/// Checks one tree: indices in range and every node reached exactly once from node 0.
-fn check_tree(nodes: &[RawNode], n_features: usize) -> Result<(), (usize, String)> {
+/// Checks one tree: indices in range, every node reached exactly once from node 0, and every leaf
+/// finite and of the kind the ensemble combines (`leaf_width`: vector leaves of that many values, or
+/// `None` for single values).
+fn check_tree(
+    nodes: &[RawNode],
+    n_features: usize,
+    leaf_width: Option<usize>,
+) -> Result<(), (usize, String)> {
     let mut seen = vec![false; nodes.len()];
     let mut stack = vec![0usize];
     seen[0] = true;
     while let Some(i) = stack.pop() {
         match &nodes[i] {
             RawNode::Leaf { value } => {
+                if leaf_width.is_some() {
+                    return Err((
+                        i,
+                        "a single-value leaf where one value per class is expected".into(),
+                    ));
+                }
                 if !value.is_finite() {
                     return Err((i, format!("leaf value {value} is not finite")));
+                }
+            }
+            RawNode::Leaves { values } => {
+                if leaf_width != Some(values.len()) {
+                    return Err((
+                        i,
+                        format!(
+                            "a leaf of {} values where {} expected",
+                            values.len(),
+                            leaf_width.map_or("one value is".into(), |w| format!("{w} are"))
+                        ),
+                    ));
+                }
+                if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+                    return Err((i, format!("leaf value {v} is not finite")));
                 }
             }
             RawNode::Split {
@@ -325,8 +429,6 @@ fn check_tree(nodes: &[RawNode], n_features: usize) -> Result<(), (usize, String
     Ok(())
 }
 
-pub use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +438,7 @@ mod tests {
         f32_features: false,
         f32_sum: false,
         unknown_category_missing: false,
+        combine: Combine::Sum,
     };
 
     fn split(feature: usize, threshold: f64, left: usize, right: usize) -> RawNode {
@@ -519,12 +622,66 @@ mod tests {
     }
 
     #[test]
-    fn links() {
-        let mut v = vec![1.0, 2.0, 3.0];
-        softmax(&mut v);
-        assert!((v.iter().sum::<f64>() - 1.0).abs() < 1e-15);
-        assert_eq!(argmax(&v), 2);
-        assert_eq!(argmax(&[0.5, 0.5]), 0);
-        assert_eq!(sigmoid(0.0), 0.5);
+    fn forests_average_their_trees() {
+        let mean = Rules {
+            combine: Combine::Mean,
+            ..LE
+        };
+        let e = Ensemble::new(vec![(stump(), 0), (stump(), 0)], 1, 1, mean).unwrap();
+        assert_eq!(score(&e, &[1.5]), vec![2.0]);
+        let other = vec![split(0, 2.0, 1, 2), leaf(4.0), leaf(8.0)];
+        let e = Ensemble::new(vec![(stump(), 0), (other, 0)], 1, 1, mean).unwrap();
+        // (2 + 4) / 2; one tree is its leaf.
+        assert_eq!(score(&e, &[1.5]), vec![3.0]);
+        let e = Ensemble::new(vec![(stump(), 0)], 1, 1, mean).unwrap();
+        assert_eq!(score(&e, &[0.0]), vec![-1.0]);
+    }
+
+    #[test]
+    fn class_weights_become_proportions_then_their_mean() {
+        let rules = Rules {
+            combine: Combine::MeanOfProportions,
+            ..LE
+        };
+        let weights = |a: f64, b: f64| RawNode::Leaves { values: vec![a, b] };
+        let t1 = vec![split(0, 1.0, 1, 2), weights(3.0, 1.0), weights(0.0, 0.0)];
+        let t2 = vec![split(0, 0.5, 1, 2), weights(1.0, 1.0), weights(0.0, 2.0)];
+        let e = Ensemble::new(vec![(t1.clone(), 0), (t2, 0)], 1, 2, rules).unwrap();
+        // Left, right: (0.75 + 0, 0.25 + 1) / 2.
+        assert_eq!(score(&e, &[0.8]), vec![0.375, 0.625]);
+        // All-zero weights add nothing (their total counts as 1).
+        assert_eq!(score(&e, &[2.0]), vec![0.0, 0.5]);
+        let one = Ensemble::new(vec![(t1, 0)], 1, 2, rules).unwrap();
+        assert_eq!(score(&one, &[0.0]), vec![0.75, 0.25]);
+        // Leaves must match the combine: a vector of the group count, or a single value.
+        let e = Ensemble::new(vec![(stump(), 0)], 1, 2, rules)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one value per class is expected"), "{e}");
+        let short = vec![split(0, 1.0, 1, 2), weights(1.0, 0.0), leaf_of(&[1.0])];
+        let e = Ensemble::new(vec![(short, 0)], 1, 2, rules)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node 2: a leaf of 1 values where 2 are expected"),
+            "{e}"
+        );
+        let e = Ensemble::new(vec![(vec![weights(1.0, 0.0)], 0)], 1, 2, LE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a leaf of 2 values where one value is expected"),
+            "{e}"
+        );
+        let e = Ensemble::new(vec![(vec![weights(1.0, f64::NAN)], 0)], 1, 2, rules)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not finite"), "{e}");
+    }
+
+    fn leaf_of(values: &[f64]) -> RawNode {
+        RawNode::Leaves {
+            values: values.to_vec(),
+        }
     }
 }

@@ -8,10 +8,10 @@
 //! score into the prediction; losses mlx does not know are refused by name.
 
 use super::super::skops::{Node, SkopsError};
-use super::super::trees::{Ensemble, Missing, RawNode, Rules, sigmoid, softmax};
-use super::{LEAF, Tree, bad, labels};
-use crate::ml::estimator::Task;
-use crate::ml::model::{Predictions, argmax};
+use super::super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
+use super::estimators::tree_nodes;
+use super::{bad, labels};
+use crate::ml::core::{Predictions, Task, argmax, sigmoid, softmax_in_place as softmax};
 use serde_json::Value;
 
 /// How the raw score becomes the prediction (the inverse of the loss's link).
@@ -225,25 +225,14 @@ pub(super) fn gradient_boosting(node: &Node) -> Result<Built, SkopsError> {
                 m.class_name()
             )));
         }
-        let t = Tree::from_node(m, nf, 1)?;
         // scikit-learn adds `learning_rate * value` per stage; the product is the same number.
-        let nodes = (0..t.left.len())
-            .map(|j| {
-                if t.left[j] == LEAF {
-                    RawNode::Leaf {
-                        value: scale * t.value[j],
-                    }
-                } else {
-                    RawNode::Split {
-                        feature: t.feature[j],
-                        threshold: t.threshold[j],
-                        left: t.left[j],
-                        right: t.right[j],
-                        default_left: t.missing_left[j],
-                        missing: Missing::Nan,
-                        categories: None,
-                    }
-                }
+        let nodes = tree_nodes(m, nf, None)?
+            .into_iter()
+            .map(|node| match node {
+                RawNode::Leaf { value } => RawNode::Leaf {
+                    value: scale * value,
+                },
+                split => split,
             })
             .collect();
         trees.push((nodes, group));
@@ -472,6 +461,7 @@ fn finish(
         f32_features: !hist,
         f32_sum: false,
         unknown_category_missing: hist,
+        combine: Combine::Sum,
     };
     let ensemble = Ensemble::new(trees, head.nf, head.k, rules).map_err(|e| bad(e.to_string()))?;
     Ok((
