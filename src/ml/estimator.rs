@@ -4,10 +4,10 @@
 //! compact fitted state, so a saved model loads without smartcore's object graph.
 
 use super::boost::{self, Objective};
+use super::core::Choice;
 pub use super::core::Task;
-use super::core::{Choice, softmax};
-use super::flat::FlatTrees;
-use super::tree::{self, Binned, Target, Tree, TreeParams};
+pub use super::forms::Fitted;
+use super::tree::{self, Binned, Target, TreeParams};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -261,47 +261,6 @@ impl Hyper {
 
 fn fmt(x: f64) -> String {
     crate::store::metric_file::format_value(x)
-}
-
-/// The fitted state of an estimator. Trees are kept out of the JSON (see `tree::encode`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Fitted {
-    /// Classification: one row of coefficients (binary) or one per class (softmax); regression: one row.
-    Linear {
-        coef: Vec<Vec<f64>>,
-        intercept: Vec<f64>,
-    },
-    Trees {
-        #[serde(skip)]
-        trees: Vec<Tree>,
-        n_trees: usize,
-    },
-    /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
-    /// tree `t` adding to class `t % per_iteration`.
-    Boosted {
-        #[serde(skip)]
-        trees: Vec<Tree>,
-        n_trees: usize,
-        base_score: Vec<f64>,
-        per_iteration: usize,
-        learning_rate: f64,
-        objective: Objective,
-        best_iteration: Option<usize>,
-        /// The trees laid out for prediction, built on first use.
-        #[serde(skip)]
-        flat: OnceLock<FlatTrees>,
-    },
-    Knn {
-        k: usize,
-        x: Vec<f64>,
-        y: Vec<f64>,
-    },
-    GaussianNb {
-        means: Vec<Vec<f64>>,
-        vars: Vec<Vec<f64>>,
-        priors: Vec<f64>,
-    },
 }
 
 /// `--loss` is gradient-boosting regression's: checked before a run is created, and again by the fit.
@@ -628,134 +587,6 @@ fn fit_gaussian_nb(data: &TrainSet) -> (Fitted, Option<Vec<f64>>) {
     )
 }
 
-impl Fitted {
-    /// Class probabilities (row-major, `n_classes` per row) for classification.
-    pub fn predict_proba(&self, x: &[f64], nf: usize, n_classes: usize) -> Vec<f64> {
-        let n = x.len() / nf.max(1);
-        let mut out = vec![0.0; n * n_classes];
-        let mut scratch = Scratch::default();
-        for r in 0..n {
-            let row = &x[r * nf..(r + 1) * nf];
-            let p = &mut out[r * n_classes..(r + 1) * n_classes];
-            match self {
-                Fitted::Linear { coef, intercept } => {
-                    if coef.len() == 1 && n_classes == 2 {
-                        let z = dot(&coef[0], row) + intercept[0];
-                        p[1] = 1.0 / (1.0 + (-z).exp());
-                        p[0] = 1.0 - p[1];
-                    } else {
-                        let z: Vec<f64> = (0..n_classes)
-                            .map(|c| dot(&coef[c], row) + intercept[c])
-                            .collect();
-                        softmax(&z, p);
-                    }
-                }
-                Fitted::Trees { trees, .. } => tree::predict_row(trees, row, n_classes, p),
-                Fitted::Boosted {
-                    trees,
-                    base_score,
-                    flat,
-                    ..
-                } => {
-                    let z = boosted_raw(flat, trees, base_score, row, &mut scratch);
-                    if z.len() == 1 {
-                        p[1] = 1.0 / (1.0 + (-z[0]).exp());
-                        p[0] = 1.0 - p[1];
-                    } else {
-                        softmax(z, p);
-                    }
-                }
-                Fitted::Knn { k, x: tx, y } => {
-                    for &i in &nearest(tx, nf, row, *k) {
-                        p[y[i] as usize] += 1.0 / *k as f64;
-                    }
-                }
-                Fitted::GaussianNb {
-                    means,
-                    vars,
-                    priors,
-                } => {
-                    let z: Vec<f64> = (0..n_classes)
-                        .map(|c| {
-                            priors[c].max(1e-300).ln()
-                                + (0..nf)
-                                    .map(|f| {
-                                        let v = vars[c][f];
-                                        -0.5 * (2.0 * std::f64::consts::PI * v).ln()
-                                            - (row[f] - means[c][f]).powi(2) / (2.0 * v)
-                                    })
-                                    .sum::<f64>()
-                        })
-                        .collect();
-                    softmax(&z, p);
-                }
-            }
-        }
-        out
-    }
-
-    /// Predicted values for regression.
-    pub fn predict_values(&self, x: &[f64], nf: usize) -> Vec<f64> {
-        let n = x.len() / nf.max(1);
-        let mut scratch = Scratch::default();
-        (0..n)
-            .map(|r| {
-                let row = &x[r * nf..(r + 1) * nf];
-                match self {
-                    Fitted::Linear { coef, intercept } => dot(&coef[0], row) + intercept[0],
-                    Fitted::Trees { trees, .. } => {
-                        let mut v = [0.0];
-                        tree::predict_row(trees, row, 1, &mut v);
-                        v[0]
-                    }
-                    Fitted::Boosted {
-                        trees,
-                        base_score,
-                        flat,
-                        ..
-                    } => boosted_raw(flat, trees, base_score, row, &mut scratch)[0],
-                    Fitted::Knn { k, x: tx, y } => {
-                        nearest(tx, nf, row, *k).iter().map(|&i| y[i]).sum::<f64>() / *k as f64
-                    }
-                    Fitted::GaussianNb { .. } => f64::NAN,
-                }
-            })
-            .collect()
-    }
-}
-
-/// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
-#[derive(Default)]
-struct Scratch {
-    row: Vec<f32>,
-    z: Vec<f64>,
-}
-
-/// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
-/// base, as `boost::raw_scores` adds them, walked in the flat layout (built on first use).
-fn boosted_raw<'s>(
-    flat: &OnceLock<FlatTrees>,
-    trees: &[Tree],
-    base: &[f64],
-    row: &[f64],
-    s: &'s mut Scratch,
-) -> &'s [f64] {
-    let flat = flat.get_or_init(|| FlatTrees::new(trees));
-    s.row.clear();
-    s.row.extend(row.iter().map(|&v| v as f32));
-    if s.row.is_empty() {
-        // No features: every tree is one leaf, which reads (and ignores) feature 0.
-        s.row.push(0.0);
-    }
-    s.z.clear();
-    s.z.resize(base.len(), 0.0);
-    flat.add_leaf_values(&s.row, &mut s.z);
-    for (o, b) in s.z.iter_mut().zip(base) {
-        *o += b;
-    }
-    &s.z
-}
-
 /// Binary logistic regression by Newton's method: minimise sum(log loss) + alpha/2 |w|² (intercept not
 /// penalised). None when it does not converge (e.g. separable data with no regularisation).
 fn logistic_newton(
@@ -923,59 +754,6 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Indices of the `k` training rows nearest to `row` by squared Euclidean distance, chosen exactly as
-/// scikit-learn's brute-force search does on one thread: training rows are offered in order to a max-heap
-/// of size `k` (sklearn/utils/_heap.pyx `heap_push`), which takes a row only if it is strictly nearer
-/// than the heap's farthest. Which of several equally distant rows survive follows from that heap's
-/// sift order, so ties resolve as in scikit-learn, not simply by index.
-pub(crate) fn nearest(tx: &[f64], nf: usize, row: &[f64], k: usize) -> Vec<usize> {
-    let n = tx.len() / nf.max(1);
-    let k = k.min(n);
-    let mut dist = vec![f64::INFINITY; k];
-    let mut idx = vec![usize::MAX; k];
-    for i in 0..n {
-        let t = &tx[i * nf..(i + 1) * nf];
-        let d = t
-            .iter()
-            .zip(row)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>();
-        heap_push(&mut dist, &mut idx, d, i);
-    }
-    idx
-}
-
-/// scikit-learn's `heap_push`: replace the root of a max-heap when `val` is strictly smaller, then sift down.
-fn heap_push(values: &mut [f64], indices: &mut [usize], val: f64, val_idx: usize) {
-    let size = values.len();
-    if size == 0 || val >= values[0] {
-        return;
-    }
-    let mut current = 0;
-    loop {
-        let left = 2 * current + 1;
-        let right = left + 1;
-        let swap = if left >= size {
-            break;
-        } else if right >= size || values[left] >= values[right] {
-            if val < values[left] {
-                left
-            } else {
-                break;
-            }
-        } else if val < values[right] {
-            right
-        } else {
-            break;
-        };
-        values[current] = values[swap];
-        indices[current] = indices[swap];
-        current = swap;
-    }
-    values[current] = val;
-    indices[current] = val_idx;
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod estimator;
 pub mod fetch;
 pub mod flat;
 pub mod foreign;
+pub mod forms;
 pub mod import;
 pub mod loaded;
 pub mod metrics;

@@ -1524,7 +1524,7 @@ impl SklearnModel {
         let mut values = Vec::with_capacity(n);
         let mut proba = vec![0.0; n * classes];
         for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
-            let mut found: Vec<(f64, usize)> = crate::ml::estimator::nearest(tx, nf, row, k)
+            let mut found: Vec<(f64, usize)> = crate::ml::forms::nearest(tx, nf, row, k)
                 .into_iter()
                 .map(|i| {
                     let t = &tx[i * nf..(i + 1) * nf];
