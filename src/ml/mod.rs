@@ -10,6 +10,7 @@ pub mod flat;
 pub mod foreign;
 pub mod forms;
 pub mod import;
+pub mod learners;
 pub mod loaded;
 pub mod metrics;
 pub mod model;

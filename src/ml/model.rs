@@ -3,10 +3,11 @@
 //! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads. Every model also
 //! carries MLflow's `python_function` flavor (see `pyfunc.rs`).
 
+use super::core::Task;
 pub use super::core::{ModelError, Predictions, argmax};
 use super::data::{ReadOptions, Table};
-use super::estimator::{ModelKind, Task};
 use super::forms::{Fitted, LoadCheck};
+use super::learners::ModelKind;
 use super::preprocess::Preprocessor;
 use super::tree;
 use serde::{Deserialize, Serialize};
