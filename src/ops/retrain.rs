@@ -495,6 +495,43 @@ pub struct RetrainReport {
     pub metrics: BTreeMap<String, f64>,
 }
 
+/// Retrain from the served run's recorded params (on `data`, a path or URL, if given), in-process with
+/// [`train_with_timeout`]: the new run's id, and `busy` once training is over.
+fn retrain_from_params<G: Send + 'static>(
+    store: &dyn TrackingStore,
+    served: &Served,
+    setup: &Setup,
+    data: Option<&str>,
+    busy: G,
+    notes: &dyn Fn(&str),
+) -> anyhow::Result<(String, G)> {
+    use anyhow::Context as _;
+    let from = served
+        .run_id
+        .context("the served model has no run whose params to retrain from")?;
+    let run = store.get_run(from)?;
+    let model = served.model.context(
+        "the served model was not trained by mlx, so it has no training params to retrain from; \
+         retrain it where it was trained and register the new version",
+    )?;
+    let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
+    let roots = DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls)?;
+    let opts = options_from_params(
+        &run.data.params,
+        &Context {
+            project_dir: setup.project_dir,
+            data_roots: &roots,
+            experiment,
+            categorical,
+            retrained_from: from.to_string(),
+            data,
+        },
+    )?;
+    notes(&format!("retraining from the params of run {from} ..."));
+    let (result, busy) = train_with_timeout(setup.tracking_uri, opts, setup.timeout, busy)?;
+    Ok((result.run_id, busy))
+}
+
 /// Retrain with the project's `main` entry point, or from the served run's recorded params (on `data`, a
 /// path or URL, if given), register the new model (unless the training registered it) and point the alias
 /// served by at it. `busy` (the retrain lock) is returned once training is over, or kept by a training
@@ -533,31 +570,7 @@ pub fn retrain<G: Send + 'static>(
         )?;
         (run_id, busy)
     } else {
-        let from = served
-            .run_id
-            .context("the served model has no run whose params to retrain from")?;
-        let run = store.get_run(from)?;
-        let model = served.model.context(
-            "the served model was not trained by mlx, so it has no training params to retrain from; \
-             retrain it where it was trained and register the new version",
-        )?;
-        let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
-        let roots =
-            DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls)?;
-        let opts = options_from_params(
-            &run.data.params,
-            &Context {
-                project_dir: setup.project_dir,
-                data_roots: &roots,
-                experiment,
-                categorical,
-                retrained_from: from.to_string(),
-                data: data.as_deref(),
-            },
-        )?;
-        notes(&format!("retraining from the params of run {from} ..."));
-        let (result, busy) = train_with_timeout(setup.tracking_uri, opts, setup.timeout, busy)?;
-        (result.run_id, busy)
+        retrain_from_params(store, served, setup, data.as_deref(), busy, notes)?
     };
     let run = store.get_run(&run_id)?;
     let model_id = run
