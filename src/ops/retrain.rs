@@ -749,6 +749,8 @@ mod tests {
         let long = "m".repeat(10_000);
         let mut p = recorded(d.path());
         p.insert("model".into(), long);
-        assert!(parse(d.path(), &p).unwrap_err().to_string().len() < 300);
+        // The value clipped; the list of learners grows with the registry.
+        let e = parse(d.path(), &p).unwrap_err().to_string();
+        assert!(e.len() < 200 + learners::names().len(), "{e}");
     }
 }
