@@ -2,7 +2,8 @@
 
 use super::hyper::HyperArgs;
 use super::{active_run_id_opt, experiment_from_env, parse_pairs};
-use crate::ml::estimator::{ModelKind, Task};
+use crate::ml::core::Task;
+use crate::ml::learners::ModelKind;
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport, recorded_command, train};
 use crate::output::{self, Listing};
@@ -57,7 +58,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub stratify: bool,
     /// [default: logistic-regression for classification, linear-regression for regression]
-    #[arg(long, value_parser = super::choice::<ModelKind>())]
+    #[arg(long, value_parser = super::hyper::model_parser())]
     pub model: Option<ModelKind>,
     /// [default: classification for text or few-integer targets, else regression]
     #[arg(long, value_parser = super::choice::<Task>())]
@@ -107,7 +108,7 @@ impl TrainArgs {
             encoding: self.encoding,
             na: self
                 .na
-                .unwrap_or(if self.model == Some(ModelKind::GradientBoosting) {
+                .unwrap_or(if self.model.is_some_and(|m| m.keeps_missing()) {
                     NaPolicy::Keep
                 } else {
                     NaPolicy::Drop
@@ -118,7 +119,7 @@ impl TrainArgs {
             stratify: self.stratify,
             model: self.model,
             task: self.task,
-            hyper: self.hyper.hyper(self.model, self.seed),
+            hyper: self.hyper.params(self.seed),
             experiment: experiment_from_env(self.experiment.clone())
                 .unwrap_or_else(|| "Default".into()),
             run_name: self.name.clone(),
@@ -136,17 +137,15 @@ fn run_training(
     store: &dyn crate::store::TrackingStore,
     opts: &TrainOptions,
 ) -> Result<TrainReport> {
-    let many = matches!(
-        opts.model,
-        Some(ModelKind::RandomForest | ModelKind::GradientBoosting)
-    );
-    let bar = if many && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(opts.hyper.n_estimators as u64);
-        let unit = if opts.model == Some(ModelKind::RandomForest) {
-            "trees"
-        } else {
-            "iterations"
+    let unit = opts.model.and_then(|m| m.progress_unit());
+    let bar = if let Some(unit) = unit
+        && std::io::stderr().is_terminal()
+    {
+        let steps = match opts.hyper.get("n_estimators") {
+            Some(crate::ml::core::params::Value::Count(n)) => n,
+            _ => 0,
         };
+        let bar = indicatif::ProgressBar::new(steps as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(&format!(
                 "training {{bar:40}} {{pos}}/{{len}} {unit} {{elapsed}}"

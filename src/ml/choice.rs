@@ -1,29 +1,10 @@
-//! The named choices of training (`--model`, `--task`, `--encoding`, `--na`) as plain data, free of any
+//! The named choices of training (`--task`, `--loss`, `--encoding`, `--na`; `--model` is the learner registry's) as plain data, free of any
 //! argument parser: each lists its values and their names, so the CLI builds its flags from them and
 //! `serve`'s retrain checks recorded params against the same lists.
 
 use super::boost::Objective;
 pub use super::core::Choice;
-use super::estimator::ModelKind;
 use super::preprocess::{Encoding, NaPolicy};
-
-impl Choice for ModelKind {
-    // Not LogisticRegressionLbfgs: an internal fallback, never named by a user.
-    const ALL: &'static [Self] = &[
-        ModelKind::LogisticRegression,
-        ModelKind::RandomForest,
-        ModelKind::GradientBoosting,
-        ModelKind::DecisionTree,
-        ModelKind::Knn,
-        ModelKind::GaussianNb,
-        ModelKind::LinearRegression,
-        ModelKind::Ridge,
-        ModelKind::Lasso,
-    ];
-    fn name(self) -> &'static str {
-        ModelKind::name(self)
-    }
-}
 
 /// `--loss`: what gradient boosting minimises for regression (classification boosts log loss).
 impl Choice for Objective {
@@ -114,7 +95,6 @@ mod tests {
                 assert!(T::from_name(v.name()) == Some(*v));
             }
         }
-        check::<ModelKind>();
         check::<Task>();
         check::<Encoding>();
         check::<NaPolicy>();

@@ -3,9 +3,11 @@
 //! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads. Every model also
 //! carries MLflow's `python_function` flavor (see `pyfunc.rs`).
 
+use super::core::Task;
 pub use super::core::{ModelError, Predictions, argmax};
 use super::data::{ReadOptions, Table};
-use super::estimator::{Fitted, ModelKind, Task};
+use super::forms::{Fitted, LoadCheck};
+use super::learners::ModelKind;
 use super::preprocess::Preprocessor;
 use super::tree;
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const MODEL_JSON: &str = "model.json";
-pub const TREES_BIN: &str = "trees.bin";
+pub use super::forms::TREES_BIN;
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,7 +152,7 @@ impl SavedModel {
                 .expect("a model serializes")
                 .as_bytes(),
         )?;
-        if let Fitted::Trees { trees, .. } | Fitted::Boosted { trees, .. } = &self.fitted {
+        if let Some(trees) = self.fitted.trees() {
             write(TREES_BIN, &tree::encode(trees))?;
         }
         let columns: Vec<String> = self
@@ -193,7 +195,7 @@ impl SavedModel {
                 Task::Regression => "regression",
             }),
         );
-        if matches!(self.fitted, Fitted::Trees { .. } | Fitted::Boosted { .. }) {
+        if self.fitted.trees().is_some() {
             flavor.insert(s("trees_path"), s(TREES_BIN));
         }
         let mut flavors = serde_yaml_ng::Mapping::new();
@@ -285,102 +287,19 @@ impl SavedModel {
 
 impl SavedModel {
     /// Read the trees of `trees.bin` into the fitted state and check that state against the task and
-    /// features (`json_path`: the model file, named in errors about it).
+    /// features (`json_path`: the model file, named in errors about it). Each form checks itself.
     fn check_fitted(&mut self, dir: &Path, json_path: &Path) -> Result<(), ModelError> {
-        let load_err = |path: &Path, why: String| ModelError::Load {
-            path: path.display().to_string(),
-            why,
+        let cx = LoadCheck {
+            task: self.task,
+            n_features: self.preprocessor.n_features(),
+            outputs: match self.task {
+                Task::Classification => self.n_classes(),
+                Task::Regression => 1,
+            },
+            dir,
+            json_path,
         };
-        let json_path = json_path.to_path_buf();
-        let nf = self.preprocessor.n_features();
-        let outputs = match self.task {
-            Task::Classification => self.n_classes(),
-            Task::Regression => 1,
-        };
-        match &mut self.fitted {
-            Fitted::Trees { trees, n_trees } => {
-                let trees_path = dir.join(TREES_BIN);
-                let bytes =
-                    std::fs::read(&trees_path).map_err(|e| load_err(&trees_path, e.to_string()))?;
-                *trees = tree::decode(&bytes, nf, outputs).map_err(|e| load_err(&trees_path, e))?;
-                if trees.len() != *n_trees {
-                    return Err(load_err(
-                        &trees_path,
-                        format!("{} trees, expected {n_trees}", trees.len()),
-                    ));
-                }
-            }
-            Fitted::Boosted {
-                trees,
-                n_trees,
-                base_score,
-                per_iteration,
-                ..
-            } => {
-                let want = match self.task {
-                    Task::Classification if outputs > 2 => outputs,
-                    _ => 1,
-                };
-                if *per_iteration != want || base_score.len() != want {
-                    return Err(load_err(
-                        &json_path,
-                        "boosting state does not match the classes".into(),
-                    ));
-                }
-                let trees_path = dir.join(TREES_BIN);
-                let bytes =
-                    std::fs::read(&trees_path).map_err(|e| load_err(&trees_path, e.to_string()))?;
-                // One value per leaf: each tree scores one class.
-                *trees = tree::decode(&bytes, nf, 1).map_err(|e| load_err(&trees_path, e))?;
-                if trees.len() != *n_trees || *n_trees % want != 0 {
-                    return Err(load_err(
-                        &trees_path,
-                        format!("{} trees, expected {n_trees}", trees.len()),
-                    ));
-                }
-            }
-            Fitted::Linear { coef, intercept } => {
-                let rows = if self.task == Task::Classification && outputs > 2 {
-                    outputs
-                } else {
-                    1
-                };
-                if coef.len() != rows
-                    || intercept.len() != rows
-                    || coef.iter().any(|c| c.len() != nf)
-                {
-                    return Err(load_err(
-                        &json_path,
-                        "coefficients do not match the features".into(),
-                    ));
-                }
-            }
-            Fitted::Knn { k, x, y } => {
-                if *k == 0 || x.len() != y.len() * nf || y.is_empty() {
-                    return Err(load_err(&json_path, "kNN data is inconsistent".into()));
-                }
-                if self.task == Task::Classification && y.iter().any(|v| *v as usize >= outputs) {
-                    return Err(load_err(&json_path, "kNN labels out of range".into()));
-                }
-            }
-            Fitted::GaussianNb {
-                means,
-                vars,
-                priors,
-            } => {
-                if means.len() != outputs
-                    || vars.len() != outputs
-                    || priors.len() != outputs
-                    || means.iter().chain(vars.iter()).any(|m| m.len() != nf)
-                {
-                    return Err(load_err(
-                        &json_path,
-                        "naive Bayes state is inconsistent".into(),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.fitted.load_check(&cx)
     }
 }
 

@@ -2,7 +2,8 @@
 //! and the ROC curve of binary classifiers. Text is drawn with a font embedded in the binary (no system
 //! fonts needed).
 
-use super::estimator::{Fitted, Task};
+use super::core::Task;
+use super::forms::Fitted;
 use super::metrics;
 use super::model::SavedModel;
 use plotters::prelude::*;

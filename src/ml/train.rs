@@ -2,8 +2,10 @@
 //! what a run records of it (params with defaults, metric points, reports, the dataset input). Recording
 //! the run itself is `ops::train`'s.
 
+use super::core::Task;
+use super::core::params::Params;
 use super::data::{self, Column, ReadOptions, Table};
-use super::estimator::{self, Hyper, ModelKind, Task, TrainSet};
+use super::learners::{self, ModelKind, Shape, TrainSet};
 use super::metrics;
 use super::model::SavedModel;
 use super::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
@@ -35,7 +37,8 @@ pub struct TrainOptions {
     /// None: logistic regression for classification, linear regression for regression.
     pub model: Option<ModelKind>,
     pub task: Option<Task>,
-    pub hyper: Hyper,
+    /// Hyperparameters given (`--n-estimators`, ...; the learner's defaults fill the rest) and the seed.
+    pub hyper: Params,
     pub experiment: String,
     pub run_name: Option<String>,
     /// Log into this existing run (e.g. from `mlx run` or `mlx log exec`) instead of starting one.
@@ -299,14 +302,14 @@ fn estimator_for(
     if task == Task::Regression && matches!(target_col, Column::Text(_)) {
         bail!("target '{}' is text; regression needs numbers", opts.target);
     }
-    let model = opts.model.unwrap_or(match task {
-        Task::Classification => ModelKind::LogisticRegression,
-        Task::Regression => ModelKind::LinearRegression,
-    });
+    let model = opts.model.unwrap_or(ModelKind::named(match task {
+        Task::Classification => "logistic-regression",
+        Task::Regression => "linear-regression",
+    }));
     if !model.supports(task) {
         bail!("--model {} does not do {:?}", model.name(), task);
     }
-    if opts.na == NaPolicy::Keep && model != ModelKind::GradientBoosting {
+    if opts.na == NaPolicy::Keep && !model.keeps_missing() {
         bail!(
             "--na keep is for --model gradient-boosting; {} needs every value (use --na drop, mean, median or zero)",
             model.name()
@@ -466,9 +469,12 @@ pub fn recorded_params(
     p: &Prepared,
     n_features: usize,
 ) -> BTreeMap<String, String> {
-    let mut params = opts
-        .hyper
-        .recorded(p.model, n_features, p.task, p.classes.len());
+    let shape = Shape {
+        n_features,
+        task: p.task,
+        n_classes: p.classes.len(),
+    };
+    let mut params = learners::recorded(p.model.0, &opts.hyper, &shape);
     params.insert("model".into(), p.model.name().into());
     params.insert("task".into(), format!("{:?}", p.task).to_lowercase());
     // Absolute, so that a retrain works from any folder (a URL stays as given).
@@ -524,8 +530,8 @@ pub fn fit(
     progress: &(dyn Fn() + Sync),
 ) -> anyhow::Result<Fit> {
     let started = std::time::Instant::now();
-    let (fitted, importance, curves) = estimator::fit_with_curves(
-        p.model,
+    let fit = learners::fit(
+        p.model.0,
         &opts.hyper,
         &TrainSet {
             x: x_train,
@@ -546,12 +552,12 @@ pub fn fit(
         label_type: p.label_type.clone(),
         params,
         preprocessor: pre,
-        fitted,
-        feature_importance: importance,
+        fitted: fit.form,
+        feature_importance: fit.importance,
     };
     Ok(Fit {
         model,
-        curves,
+        curves: fit.curves,
         seconds,
     })
 }
@@ -745,8 +751,8 @@ pub fn cross_validate(
             .map_err(|e| at_file_row(e, &score_rows, &p.source_rows))?;
         let y_fit: Vec<f64> = fit_rows.iter().map(|&r| p.y[r]).collect();
         let y_score: Vec<f64> = score_rows.iter().map(|&r| p.y[r]).collect();
-        let (fitted, _) = estimator::fit(
-            p.model,
+        let fitted = learners::fit(
+            p.model.0,
             &opts.hyper,
             &TrainSet {
                 x: &x_fit,
@@ -756,7 +762,8 @@ pub fn cross_validate(
                 task: p.task,
             },
             &|| {},
-        )?;
+        )?
+        .form;
         let model = SavedModel {
             format_version: 1,
             kind: p.model,

@@ -6,10 +6,11 @@
 //! param is checked (names, numbers, bounds, the data file inside an allowed folder) before anything runs;
 //! the `mlx.command` tag is only ever a note for people.
 
-use crate::ml::boost::Objective;
 use crate::ml::choice::Choice;
-use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
+use crate::ml::core::Task;
+use crate::ml::core::params::Params;
 use crate::ml::fetch::{FetchError, UrlPrefixes};
+use crate::ml::learners::{self, ModelKind};
 use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport};
 use crate::store::TrackingStore;
@@ -48,13 +49,6 @@ fn invalid(key: &str, value: &str, why: impl Into<String>) -> ParamError {
         why: why.into(),
     }
 }
-
-/// Upper bounds on hyperparameters read from a store: generous for real use, finite for a hostile value.
-const MAX_TREES: usize = 10_000;
-const MAX_ITER: usize = 1_000_000;
-const MAX_NEIGHBOURS: usize = 100_000;
-const MAX_DEPTH: usize = 1_000;
-const MAX_SAMPLES: usize = 100_000_000;
 
 /// Where the data of a retrain may be read from (the project folder and any `--data-dir`, URLs under a
 /// `--data-url` prefix).
@@ -118,70 +112,6 @@ fn get<'a>(params: &'a BTreeMap<String, String>, key: &'static str) -> Result<&'
         .ok_or(ParamError::Missing(key))
 }
 
-fn count(
-    params: &BTreeMap<String, String>,
-    key: &str,
-    default: usize,
-    max: usize,
-) -> Result<usize, ParamError> {
-    match params.get(key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
-            Ok(_) => Err(invalid(key, v, format!("larger than {max}"))),
-            Err(_) => Err(invalid(key, v, "not a whole number")),
-        },
-    }
-}
-
-fn positive(params: &BTreeMap<String, String>, key: &str, default: f64) -> Result<f64, ParamError> {
-    match params.get(key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-            _ => Err(invalid(key, v, "not a positive number")),
-        },
-    }
-}
-
-/// Gradient boosting's hyperparameters as recorded (defaults for a run of another estimator).
-fn gb_hyper(params: &BTreeMap<String, String>) -> Result<GbHyper, ParamError> {
-    let d = GbHyper::default();
-    let l2 = match params.get("l2_regularization") {
-        None => d.l2_regularization,
-        Some(v) => match v.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= 0.0 => x,
-            _ => {
-                return Err(invalid(
-                    "l2_regularization",
-                    v,
-                    "not a number of at least 0",
-                ));
-            }
-        },
-    };
-    let early_stopping = match params.get("early_stopping").map(String::as_str) {
-        None | Some("None") => None,
-        Some(_) => Some(count(params, "early_stopping", 0, MAX_TREES)?),
-    };
-    Ok(GbHyper {
-        learning_rate: positive(params, "learning_rate", d.learning_rate)?,
-        num_leaves: count(params, "num_leaves", d.num_leaves, MAX_SAMPLES)?,
-        l2_regularization: l2,
-        max_bins: count(params, "max_bins", d.max_bins, 255)?,
-        subsample: positive(params, "subsample", d.subsample)?,
-        colsample: positive(params, "colsample", d.colsample)?,
-        early_stopping,
-        validation_fraction: positive(params, "validation_fraction", d.validation_fraction)?,
-        // Classification records its own loss (log_loss, softmax), which is no regression loss.
-        loss: match params.get("loss").map(String::as_str) {
-            None | Some("log_loss" | "softmax") => None,
-            Some(_) => Some(choice(params, "loss", Objective::SquaredError)?),
-        },
-        huber_delta: positive(params, "huber_delta", d.huber_delta)?,
-    })
-}
-
 fn flag(params: &BTreeMap<String, String>, key: &str) -> Result<bool, ParamError> {
     match params.get(key).map(String::as_str) {
         None | Some("False") => Ok(false),
@@ -211,6 +141,25 @@ fn column(key: &str, value: &str) -> Result<String, ParamError> {
     Ok(value.to_string())
 }
 
+/// The hyperparameters as recorded, seeded with `seed`: every param of every learner that the run has,
+/// each read by its spec's rule and bound (a hostile value is refused even where this learner would not use
+/// it); the learner's defaults fill in the rest when it fits.
+fn hyper_from_params(params: &BTreeMap<String, String>, seed: u64) -> Result<Params, ParamError> {
+    let mut out = Params {
+        seed,
+        ..Params::default()
+    };
+    for (spec, _) in learners::all_params() {
+        if let Some(text) = params.get(spec.name) {
+            let value = spec
+                .parse_recorded(text)
+                .map_err(|why| invalid(spec.name, text, why))?;
+            out.values.insert(spec.name, value);
+        }
+    }
+    Ok(out)
+}
+
 /// What a retrain needs besides the recorded params.
 pub struct Context<'a> {
     pub project_dir: &'a Path,
@@ -229,10 +178,9 @@ pub fn options_from_params(
     params: &BTreeMap<String, String>,
     cx: &Context,
 ) -> Result<TrainOptions, ParamError> {
-    let model: ModelKind = params
-        .get("model")
-        .ok_or(ParamError::Missing("model"))
-        .and_then(|_| choice(params, "model", ModelKind::LogisticRegression))?;
+    let name = get(params, "model")?;
+    let model = ModelKind::from_name(name)
+        .ok_or_else(|| invalid("model", name, format!("not one of {}", learners::names())))?;
     let task: Option<Task> = match params.get("task") {
         None => None,
         Some(_) => Some(choice(params, "task", Task::Classification)?),
@@ -282,36 +230,13 @@ pub fn options_from_params(
         }
         maps.insert(col, map);
     }
-    let max_depth = match params.get("max_depth").map(String::as_str) {
-        None | Some("None") => None,
-        Some(_) => Some(count(params, "max_depth", 0, MAX_DEPTH)?),
-    };
-    let max_features = match params.get("max_features") {
-        None => None,
-        Some(_) => Some(count(params, "max_features", 0, MAX_SAMPLES)?),
-    };
     let seed = match params.get("random_state") {
         None => 42,
         Some(v) => v
             .parse::<u64>()
             .map_err(|_| invalid("random_state", v, "not a whole number"))?,
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let hyper = Hyper {
-        n_estimators: count(params, "n_estimators", 100, MAX_TREES)?,
-        max_depth,
-        min_samples_split: count(params, "min_samples_split", 2, MAX_SAMPLES)?,
-        min_samples_leaf: count(params, "min_samples_leaf", 1, MAX_SAMPLES)?,
-        max_features,
-        c: positive(params, "C", 1.0)?,
-        alpha: positive(params, "alpha", 1.0)?,
-        k: count(params, "n_neighbors", 5, MAX_NEIGHBOURS)?,
-        max_iter: count(params, "max_iter", 1000, MAX_ITER)?,
-        seed,
-        // The server's cores, not the recording machine's.
-        jobs: count(params, "n_jobs", cores, usize::MAX)?.clamp(1, cores),
-        gb: gb_hyper(params)?,
-    };
+    let hyper = hyper_from_params(params, seed)?;
     let categorical: Vec<String> = cx
         .categorical
         .iter()
@@ -383,31 +308,9 @@ fn equivalent_command(o: &TrainOptions) -> String {
     if let Some(t) = o.task {
         push("--task", format!("{t:?}").to_lowercase());
     }
-    let h = &o.hyper;
-    push("--n-estimators", h.n_estimators.to_string());
-    if let Some(d) = h.max_depth {
-        push("--max-depth", d.to_string());
-    }
-    push("--min-samples-split", h.min_samples_split.to_string());
-    push("--min-samples-leaf", h.min_samples_leaf.to_string());
-    if let Some(m) = h.max_features {
-        push("--max-features", m.to_string());
-    }
-    push("--c", h.c.to_string());
-    push("--alpha", h.alpha.to_string());
-    push("--k", h.k.to_string());
-    push("--max-iter", h.max_iter.to_string());
-    if o.model == Some(ModelKind::GradientBoosting) {
-        let g = &h.gb;
-        push("--learning-rate", g.learning_rate.to_string());
-        push("--num-leaves", g.num_leaves.to_string());
-        push("--l2-regularization", g.l2_regularization.to_string());
-        push("--max-bins", g.max_bins.to_string());
-        push("--subsample", g.subsample.to_string());
-        push("--colsample", g.colsample.to_string());
-        if let Some(n) = g.early_stopping {
-            push("--early-stopping", n.to_string());
-            push("--validation-fraction", g.validation_fraction.to_string());
+    if let Some(m) = o.model {
+        for (flag, value) in learners::arguments(m.0, &o.hyper) {
+            push(&flag, value);
         }
     }
     if o.scale {
@@ -612,6 +515,43 @@ pub struct RetrainReport {
     pub metrics: BTreeMap<String, f64>,
 }
 
+/// Retrain from the served run's recorded params (on `data`, a path or URL, if given), in-process with
+/// [`train_with_timeout`]: the new run's id, and `busy` once training is over.
+fn retrain_from_params<G: Send + 'static>(
+    store: &dyn TrackingStore,
+    served: &Served,
+    setup: &Setup,
+    data: Option<&str>,
+    busy: G,
+    notes: &dyn Fn(&str),
+) -> anyhow::Result<(String, G)> {
+    use anyhow::Context as _;
+    let from = served
+        .run_id
+        .context("the served model has no run whose params to retrain from")?;
+    let run = store.get_run(from)?;
+    let model = served.model.context(
+        "the served model was not trained by mlx, so it has no training params to retrain from; \
+         retrain it where it was trained and register the new version",
+    )?;
+    let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
+    let roots = DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls)?;
+    let opts = options_from_params(
+        &run.data.params,
+        &Context {
+            project_dir: setup.project_dir,
+            data_roots: &roots,
+            experiment,
+            categorical,
+            retrained_from: from.to_string(),
+            data,
+        },
+    )?;
+    notes(&format!("retraining from the params of run {from} ..."));
+    let (result, busy) = train_with_timeout(setup.tracking_uri, opts, setup.timeout, busy)?;
+    Ok((result.run_id, busy))
+}
+
 /// Retrain with the project's `main` entry point, or from the served run's recorded params (on `data`, a
 /// path or URL, if given), register the new model (unless the training registered it) and point the alias
 /// served by at it. `busy` (the retrain lock) is returned once training is over, or kept by a training
@@ -650,31 +590,7 @@ pub fn retrain<G: Send + 'static>(
         )?;
         (run_id, busy)
     } else {
-        let from = served
-            .run_id
-            .context("the served model has no run whose params to retrain from")?;
-        let run = store.get_run(from)?;
-        let model = served.model.context(
-            "the served model was not trained by mlx, so it has no training params to retrain from; \
-             retrain it where it was trained and register the new version",
-        )?;
-        let (experiment, categorical) = served_context(store, &run.info.experiment_id, model)?;
-        let roots =
-            DataRoots::new(setup.project_dir, setup.data_dirs).with_urls(setup.data_urls)?;
-        let opts = options_from_params(
-            &run.data.params,
-            &Context {
-                project_dir: setup.project_dir,
-                data_roots: &roots,
-                experiment,
-                categorical,
-                retrained_from: from.to_string(),
-                data: data.as_deref(),
-            },
-        )?;
-        notes(&format!("retraining from the params of run {from} ..."));
-        let (result, busy) = train_with_timeout(setup.tracking_uri, opts, setup.timeout, busy)?;
-        (result.run_id, busy)
+        retrain_from_params(store, served, setup, data.as_deref(), busy, notes)?
     };
     let run = store.get_run(&run_id)?;
     let model_id = run
@@ -809,11 +725,13 @@ mod tests {
     fn recorded_params_become_typed_options() {
         let d = tempfile::tempdir().unwrap();
         let o = parse(d.path(), &recorded(d.path())).unwrap();
-        assert_eq!(o.model, Some(ModelKind::RandomForest));
+        assert_eq!(o.model, Some(ModelKind::named("random-forest")));
         assert_eq!(o.features, Some(vec!["a".to_string(), "b".to_string()]));
         assert_eq!(o.categorical, vec!["b".to_string()]);
         assert_eq!((o.test_size, o.seed, o.hyper.seed), (0.25, 3, 3));
-        assert_eq!((o.hyper.n_estimators, o.hyper.max_depth), (7, None));
+        use crate::ml::core::params::Value;
+        let n = (o.hyper.get("n_estimators"), o.hyper.get("max_depth"));
+        assert_eq!(n, (Some(Value::Count(7)), Some(Value::OptCount(None))));
         assert_eq!(o.maps["a"]["y"], 2.0);
         assert!(o.stratify);
         assert!(o.data.is_absolute());
@@ -851,6 +769,8 @@ mod tests {
         let long = "m".repeat(10_000);
         let mut p = recorded(d.path());
         p.insert("model".into(), long);
-        assert!(parse(d.path(), &p).unwrap_err().to_string().len() < 300);
+        // The value clipped; the list of learners grows with the registry.
+        let e = parse(d.path(), &p).unwrap_err().to_string();
+        assert!(e.len() < 200 + learners::names().len(), "{e}");
     }
 }

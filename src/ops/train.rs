@@ -4,7 +4,7 @@
 //! FAILED with the error (tag `mlx.error`) if anything goes wrong midway. `mlx train` and `mlx serve`'s
 //! retrain both call [`train`].
 
-use crate::ml::estimator::FitError;
+use crate::ml::learners::{self, FitError};
 pub use crate::ml::train::TrainOptions;
 use crate::ml::train::{self as ml_train, Prepared, data_location};
 use crate::store::entities::{MetricPoint, RunStatus};
@@ -45,7 +45,7 @@ pub fn train(
         notes(n);
     }
     // Refused before a run exists, so a misplaced flag leaves no FAILED run behind.
-    crate::ml::estimator::check_loss(p.model, p.task, &opts.hyper).map_err(|why| FitError {
+    learners::check_given(p.model.0, p.task, &opts.hyper).map_err(|why| FitError {
         model: p.model.name().into(),
         why,
     })?;

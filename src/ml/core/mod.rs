@@ -5,6 +5,7 @@
 pub mod choice;
 pub mod error;
 pub mod math;
+pub mod params;
 pub mod predictions;
 pub mod task;
 

@@ -5,9 +5,9 @@
 use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
-use crate::ml::estimator::Fitted;
 use crate::ml::foreign::skops::{Node, SkopsError};
 use crate::ml::foreign::trees::{Combine, Ensemble, Missing, RawNode, Rules};
+use crate::ml::forms::Fitted;
 use serde_json::Value;
 
 /// A fitted estimator.
@@ -577,7 +577,7 @@ impl SklearnModel {
         let mut values = Vec::with_capacity(n);
         let mut proba = vec![0.0; n * classes];
         for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
-            let mut found: Vec<(f64, usize)> = crate::ml::estimator::nearest(tx, nf, row, k)
+            let mut found: Vec<(f64, usize)> = crate::ml::forms::nearest(tx, nf, row, k)
                 .into_iter()
                 .map(|i| {
                     let t = &tx[i * nf..(i + 1) * nf];

@@ -1,0 +1,86 @@
+//! The `Boosted` form: gradient boosting's trees, each adding its (learning-rate-scaled) leaf value to one
+//! class's raw score, plus the base score; probabilities by the logistic function (binary) or softmax.
+//! Prediction walks the trees in the flat layout (`ml::flat`), built on first use.
+
+use super::LoadCheck;
+use crate::ml::core::{ModelError, Task, softmax};
+use crate::ml::flat::FlatTrees;
+use crate::ml::tree::Tree;
+use std::sync::OnceLock;
+
+/// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
+#[derive(Default)]
+pub(super) struct Scratch {
+    row: Vec<f32>,
+    z: Vec<f64>,
+}
+
+/// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
+/// base, as `boost::raw_scores` adds them, walked in the flat layout (built on first use).
+pub(super) fn raw_scores<'s>(
+    flat: &OnceLock<FlatTrees>,
+    trees: &[Tree],
+    base: &[f64],
+    row: &[f64],
+    s: &'s mut Scratch,
+) -> &'s [f64] {
+    let flat = flat.get_or_init(|| FlatTrees::new(trees));
+    s.row.clear();
+    s.row.extend(row.iter().map(|&v| v as f32));
+    if s.row.is_empty() {
+        // No features: every tree is one leaf, which reads (and ignores) feature 0.
+        s.row.push(0.0);
+    }
+    s.z.clear();
+    s.z.resize(base.len(), 0.0);
+    flat.add_leaf_values(&s.row, &mut s.z);
+    for (o, b) in s.z.iter_mut().zip(base) {
+        *o += b;
+    }
+    &s.z
+}
+
+/// Class probabilities of one row into `p`.
+pub(super) fn proba_row(
+    flat: &OnceLock<FlatTrees>,
+    trees: &[Tree],
+    base: &[f64],
+    row: &[f64],
+    s: &mut Scratch,
+    p: &mut [f64],
+) {
+    let z = raw_scores(flat, trees, base, row, s);
+    if z.len() == 1 {
+        p[1] = 1.0 / (1.0 + (-z[0]).exp());
+        p[0] = 1.0 - p[1];
+    } else {
+        softmax(z, p);
+    }
+}
+
+/// Check the boosting state against the classes, then read `trees.bin` (one value per leaf: each tree
+/// scores one class).
+pub(super) fn load(
+    trees: &mut Vec<Tree>,
+    n_trees: usize,
+    base_score: &[f64],
+    per_iteration: usize,
+    cx: &LoadCheck,
+) -> Result<(), ModelError> {
+    let want = match cx.task {
+        Task::Classification if cx.outputs > 2 => cx.outputs,
+        _ => 1,
+    };
+    if per_iteration != want || base_score.len() != want {
+        return Err(cx.json_error("boosting state does not match the classes"));
+    }
+    super::trees::read_trees_bin(trees, n_trees, 1, cx)?;
+    if !n_trees.is_multiple_of(want) {
+        let trees_path = cx.dir.join(super::TREES_BIN);
+        return Err(cx.error(
+            &trees_path,
+            format!("{} trees, expected {n_trees}", trees.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The fitted forms: what a trained model *is* once fitting is over — the state saved in `model.json` (and
+//! `trees.bin`), checked when loaded, and predicted from. Each form has its own file (its arithmetic and its
+//! load check); the Python loader `ml/mlx_pyfunc.py` mirrors the same forms. Learners (`ml::learners`)
+//! produce forms; several learners may share one form (logistic, linear, ridge and lasso all give `Linear`).
+
+pub mod boosted;
+pub mod knn;
+pub mod linear;
+pub mod naive_bayes;
+pub mod trees;
+
+use super::boost::Objective;
+use super::core::{ModelError, Task};
+use super::flat::FlatTrees;
+use super::tree::Tree;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::OnceLock;
+
+pub use knn::nearest;
+
+/// The file beside `model.json` that holds a tree form's trees (`tree::encode`).
+pub const TREES_BIN: &str = "trees.bin";
+
+/// The fitted state of a model. Trees are kept out of the JSON (see `tree::encode`); the `kind` tag names
+/// the form in `model.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fitted {
+    /// Classification: one row of coefficients (binary) or one per class (softmax); regression: one row.
+    Linear {
+        coef: Vec<Vec<f64>>,
+        intercept: Vec<f64>,
+    },
+    Trees {
+        #[serde(skip)]
+        trees: Vec<Tree>,
+        n_trees: usize,
+    },
+    /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
+    /// tree `t` adding to class `t % per_iteration`.
+    Boosted {
+        #[serde(skip)]
+        trees: Vec<Tree>,
+        n_trees: usize,
+        base_score: Vec<f64>,
+        per_iteration: usize,
+        learning_rate: f64,
+        objective: Objective,
+        best_iteration: Option<usize>,
+        /// The trees laid out for prediction, built on first use.
+        #[serde(skip)]
+        flat: OnceLock<FlatTrees>,
+    },
+    Knn {
+        k: usize,
+        x: Vec<f64>,
+        y: Vec<f64>,
+    },
+    GaussianNb {
+        means: Vec<Vec<f64>>,
+        vars: Vec<Vec<f64>>,
+        priors: Vec<f64>,
+    },
+}
+
+/// What a loaded form is checked against: the model's task, its feature count and outputs (classes for
+/// classification, 1 for regression), and where its files are (named in errors).
+pub struct LoadCheck<'a> {
+    pub task: Task,
+    pub n_features: usize,
+    pub outputs: usize,
+    pub dir: &'a Path,
+    pub json_path: &'a Path,
+}
+
+impl LoadCheck<'_> {
+    pub(crate) fn error(&self, path: &Path, why: String) -> ModelError {
+        ModelError::Load {
+            path: path.display().to_string(),
+            why,
+        }
+    }
+
+    /// An error about `model.json`.
+    pub(crate) fn json_error(&self, why: &str) -> ModelError {
+        self.error(self.json_path, why.into())
+    }
+}
+
+impl Fitted {
+    /// Class probabilities (row-major, `n_classes` per row) for classification.
+    pub fn predict_proba(&self, x: &[f64], nf: usize, n_classes: usize) -> Vec<f64> {
+        let n = x.len() / nf.max(1);
+        let mut out = vec![0.0; n * n_classes];
+        let mut scratch = boosted::Scratch::default();
+        for r in 0..n {
+            let row = &x[r * nf..(r + 1) * nf];
+            let p = &mut out[r * n_classes..(r + 1) * n_classes];
+            match self {
+                Fitted::Linear { coef, intercept } => linear::proba_row(coef, intercept, row, p),
+                Fitted::Trees { trees, .. } => trees::proba_row(trees, row, p),
+                Fitted::Boosted {
+                    trees,
+                    base_score,
+                    flat,
+                    ..
+                } => boosted::proba_row(flat, trees, base_score, row, &mut scratch, p),
+                Fitted::Knn { k, x: tx, y } => knn::proba_row(*k, tx, y, nf, row, p),
+                Fitted::GaussianNb {
+                    means,
+                    vars,
+                    priors,
+                } => naive_bayes::proba_row(means, vars, priors, row, p),
+            }
+        }
+        out
+    }
+
+    /// Predicted values for regression.
+    pub fn predict_values(&self, x: &[f64], nf: usize) -> Vec<f64> {
+        let n = x.len() / nf.max(1);
+        let mut scratch = boosted::Scratch::default();
+        (0..n)
+            .map(|r| {
+                let row = &x[r * nf..(r + 1) * nf];
+                match self {
+                    Fitted::Linear { coef, intercept } => linear::value_row(coef, intercept, row),
+                    Fitted::Trees { trees, .. } => trees::value_row(trees, row),
+                    Fitted::Boosted {
+                        trees,
+                        base_score,
+                        flat,
+                        ..
+                    } => boosted::raw_scores(flat, trees, base_score, row, &mut scratch)[0],
+                    Fitted::Knn { k, x: tx, y } => knn::value_row(*k, tx, y, nf, row),
+                    Fitted::GaussianNb { .. } => f64::NAN,
+                }
+            })
+            .collect()
+    }
+
+    /// The trees of a tree form (saved in `trees.bin`), if it is one.
+    pub fn trees(&self) -> Option<&[Tree]> {
+        match self {
+            Fitted::Trees { trees, .. } | Fitted::Boosted { trees, .. } => Some(trees),
+            _ => None,
+        }
+    }
+
+    /// Read the trees of `trees.bin` into the form (tree forms) and check the form against the task and
+    /// features.
+    pub fn load_check(&mut self, cx: &LoadCheck) -> Result<(), ModelError> {
+        match self {
+            Fitted::Trees { trees, n_trees } => trees::load(trees, *n_trees, cx),
+            Fitted::Boosted {
+                trees,
+                n_trees,
+                base_score,
+                per_iteration,
+                ..
+            } => boosted::load(trees, *n_trees, base_score, *per_iteration, cx),
+            Fitted::Linear { coef, intercept } => linear::check(coef, intercept, cx),
+            Fitted::Knn { k, x, y } => knn::check(*k, x, y, cx),
+            Fitted::GaussianNb {
+                means,
+                vars,
+                priors,
+            } => naive_bayes::check(means, vars, priors, cx),
+        }
+    }
+}
