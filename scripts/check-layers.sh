@@ -43,7 +43,7 @@ ml_layer_of() {
     data|preprocess|split|fetch) echo 1 ;;
     forms|tree|flat) echo 2 ;;
     learners|estimator|boost|choice) echo 3 ;;
-    model|pyfunc) echo 4 ;;
+    model) echo 4 ;;
     foreign) echo 5 ;;
     eval|metrics|plots|loaded|predict|pypredict|pyworker|pyenv|train|import) echo 6 ;;
     mod) echo 7 ;;

@@ -313,7 +313,7 @@ fn python_or(
                 "{}; this model needs Python (flavors: {}): start mlx with --python PATH (or MLX_PYTHON) to run it \
                  with MLflow in worker processes",
                 native_reason(&native),
-                foreign::flavor_names(meta).join(", ")
+                super::model::flavor_names(meta).join(", ")
             ),
         });
     };

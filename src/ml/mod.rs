@@ -16,7 +16,6 @@ pub mod plots;
 pub mod predict;
 pub mod preprocess;
 pub mod pyenv;
-pub mod pyfunc;
 pub mod pypredict;
 pub mod pyworker;
 pub mod split;

@@ -96,7 +96,7 @@ pub fn add_pyfunc(settings: &Settings, uri: &str) -> Result<PyfuncReport> {
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let refreshed = crate::ml::pyfunc::add_to_folder(&dir)
+    let refreshed = crate::ml::model::add_pyfunc::add_to_folder(&dir)
         .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
     Ok(PyfuncReport { dir, refreshed })
 }

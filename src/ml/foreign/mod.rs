@@ -17,7 +17,7 @@ pub const IMPORT_UNPICKLES: &str = "convert it once with `mlx models import`, wh
 
 use super::data::{Column, Table};
 use super::estimator::Task;
-use super::model::{ModelError, Predictions};
+use super::model::{ModelError, Predictions, flavor_names};
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
 
@@ -45,19 +45,6 @@ fn load_err(path: &Path, why: impl Into<String>) -> ModelError {
         path: path.display().to_string(),
         why: why.into(),
     }
-}
-
-/// The flavor names of an `MLmodel`.
-pub fn flavor_names(mlmodel: &Yaml) -> Vec<String> {
-    mlmodel
-        .get("flavors")
-        .and_then(|f| f.as_mapping())
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Read the model in `dir` from the first flavor mlx knows. `mlmodel` is its parsed `MLmodel`.
