@@ -40,12 +40,12 @@ layer_of() {
 ml_layer_of() {
   case "$1" in
     core) echo 0 ;;
-    data|preprocess|split|fetch) echo 1 ;;
+    data) echo 1 ;;
     forms|tree|flat) echo 2 ;;
     learners|estimator|boost|choice) echo 3 ;;
     model) echo 4 ;;
     foreign) echo 5 ;;
-    eval|metrics|plots|loaded|predict|pypredict|pyworker|pyenv|train|import) echo 6 ;;
+    eval|loaded|predict|pypredict|pyworker|pyenv|train|import) echo 6 ;;
     mod) echo 7 ;;
     *) echo "" ;;
   esac

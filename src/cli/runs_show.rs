@@ -54,7 +54,7 @@ pub(super) fn show(format: OutputFormat, store: &dyn TrackingStore, run: &Run) -
                     let n = values.len();
                     let picked: Vec<f64> =
                         (0..n.min(40)).map(|i| values[i * n / n.min(40)]).collect();
-                    crate::ml::plots::sparkline(&picked)
+                    crate::ml::eval::plots::sparkline(&picked)
                 } else {
                     String::new()
                 },

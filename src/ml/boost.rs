@@ -9,7 +9,7 @@
 //! Trees are saved in `tree.rs`'s compact layout with the learning rate already applied to the leaf values;
 //! the model's raw score is `base_score + sum(leaf values)` (one tree per class per iteration).
 
-use super::split::{self, Mt19937};
+use super::data::split::{self, Mt19937};
 use super::tree::{LEAF, NAN_LEFT, Node, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,8 @@
 
 use super::boost::Objective;
 pub use super::core::Choice;
+use super::data::preprocess::{Encoding, NaPolicy};
 use super::estimator::ModelKind;
-use super::preprocess::{Encoding, NaPolicy};
 
 impl Choice for ModelKind {
     // Not LogisticRegressionLbfgs: an internal fallback, never named by a user.

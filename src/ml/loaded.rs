@@ -2,11 +2,11 @@
 //! mlx reads natively from another library ([`super::foreign`]). `mlx predict` and `mlx serve` use this,
 //! so both accept both.
 
+use super::data::preprocess::InputColumn;
 use super::data::{ReadOptions, Table};
 use super::estimator::Task;
 use super::foreign::{self, ForeignModel};
 use super::model::{ModelError, Predictions, SavedModel};
-use super::preprocess::InputColumn;
 use std::path::Path;
 
 #[derive(Debug)]
@@ -164,7 +164,7 @@ impl LoadedModel {
         }
         let Some(proba) = preds.proba.filter(|_| self.task() == Task::Classification) else {
             return Err(ModelError::Input(
-                super::preprocess::PreprocessError::Invalid(
+                super::data::preprocess::PreprocessError::Invalid(
                     "predict_proba is for classifiers; this model does regression".into(),
                 ),
             ));

@@ -2,12 +2,12 @@
 //! what a run records of it (params with defaults, metric points, reports, the dataset input). Recording
 //! the run itself is `ops::train`'s.
 
+use super::data::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
+use super::data::split;
 use super::data::{self, Column, ReadOptions, Table};
 use super::estimator::{self, Hyper, ModelKind, Task, TrainSet};
-use super::metrics;
+use super::eval::metrics;
 use super::model::SavedModel;
-use super::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
-use super::split;
 use crate::store::entities::{Dataset, MetricPoint};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ pub struct TrainOptions {
     pub data: PathBuf,
     /// When `data` is a URL: prefixes it and every redirect must stay under (`mlx serve --data-url`);
     /// `None` allows any http(s) URL (`mlx train --data`, the operator's own choice).
-    pub data_prefixes: Option<crate::ml::fetch::UrlPrefixes>,
+    pub data_prefixes: Option<crate::ml::data::fetch::UrlPrefixes>,
     pub target: String,
     pub features: Option<Vec<String>>,
     pub drop: Vec<String>,
@@ -406,7 +406,7 @@ fn split_rows(
 /// values, see `redact::uris`; the dataset's digest still tells the data apart), a path made absolute.
 pub fn data_location(data: &std::path::Path) -> String {
     let text = data.to_string_lossy();
-    if super::fetch::is_url(&text) {
+    if super::data::fetch::is_url(&text) {
         return crate::redact::uris(&text);
     }
     std::path::absolute(data)
@@ -644,7 +644,7 @@ pub fn evaluate(
 pub fn dataset(opts: &TrainOptions, table: &Table) -> Dataset {
     let schema = serde_json::json!({"mlflow_colspec": data::colspec(table, &table.names)});
     let location = data_location(&opts.data);
-    let is_url = super::fetch::is_url(&location);
+    let is_url = super::data::fetch::is_url(&location);
     // A URL's name is its last path segment (of the redacted URL: never a query value).
     let named = if is_url {
         let path = location.split(['?', '#']).next().unwrap_or_default();

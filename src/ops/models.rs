@@ -3,7 +3,7 @@
 //! a model folder in place.
 
 use super::{OpsError, Result};
-use crate::ml::preprocess::InputColumn;
+use crate::ml::data::preprocess::InputColumn;
 use crate::settings::Settings;
 use crate::store::entities::{ModelVersion, RegisteredModel};
 use crate::store::{ModelUri, TrackingStore};

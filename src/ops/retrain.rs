@@ -8,9 +8,9 @@
 
 use crate::ml::boost::Objective;
 use crate::ml::choice::Choice;
+use crate::ml::data::fetch::UrlPrefixes;
+use crate::ml::data::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
-use crate::ml::fetch::UrlPrefixes;
-use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport};
 use crate::store::TrackingStore;
 use std::collections::BTreeMap;

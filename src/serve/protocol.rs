@@ -2,8 +2,8 @@
 //! CSV) to a table typed by the model's signature, and responses and errors byte for byte as MLflow's
 //! server writes them (Python's `json.dumps` spacing, its error codes and messages).
 
+use crate::ml::data::preprocess::InputColumn;
 use crate::ml::data::{Column, CsvChunks, ReadOptions, Table};
-use crate::ml::preprocess::InputColumn;
 use crate::redact::brief;
 use serde::Serialize;
 use serde_json::Value;

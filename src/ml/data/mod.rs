@@ -3,10 +3,16 @@
 //!
 //! - `table`: [`Table`] and [`Column`], the digest and the column spec;
 //! - `csv_reader`: reading a file into a table, whole or in chunks ([`CsvChunks`]);
-//! - `cells`, `typing`: one cell and one column typed as pandas types them.
+//! - `cells`, `typing`: one cell and one column typed as pandas types them;
+//! - `preprocess`: a table into the numbers a learner takes (encoding, scaling, missing values);
+//! - `split`: train/test splits and folds (the seeded Mersenne Twister numpy uses);
+//! - `fetch`: `--data` given as a URL, fetched within limits.
 
 mod cells;
 mod csv_reader;
+pub mod fetch;
+pub mod preprocess;
+pub mod split;
 mod table;
 mod typing;
 

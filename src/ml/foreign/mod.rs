@@ -22,7 +22,7 @@ use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
 
 /// One input column: its name and MLflow type (long, double, string, boolean...).
-pub use super::preprocess::InputColumn as ForeignInput;
+pub use super::data::preprocess::InputColumn as ForeignInput;
 
 /// A model from another library, ready to predict.
 pub trait ForeignModel: Send + Sync + std::fmt::Debug {
@@ -138,7 +138,7 @@ pub fn numeric_matrix(
 /// A column of the table by name, or the error naming what the model needs.
 pub fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, ModelError> {
     table.column(name).ok_or_else(|| {
-        ModelError::Input(super::preprocess::PreprocessError::MissingColumn(
+        ModelError::Input(super::data::preprocess::PreprocessError::MissingColumn(
             name.to_string(),
             table.names.join(", "),
         ))
@@ -163,7 +163,7 @@ pub fn cell_f64(col: &Column, row: usize) -> Result<f64, String> {
 }
 
 pub fn cell_err(input: &ForeignInput, row: usize, why: String) -> ModelError {
-    ModelError::Input(super::preprocess::PreprocessError::Cell {
+    ModelError::Input(super::data::preprocess::PreprocessError::Cell {
         column: input.name.clone(),
         row,
         why,

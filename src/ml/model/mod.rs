@@ -7,9 +7,9 @@ pub mod add_pyfunc;
 pub mod pyfunc;
 
 pub use super::core::{ModelError, Predictions, argmax};
+use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
 use super::estimator::{Fitted, ModelKind, Task};
-use super::preprocess::Preprocessor;
 use super::tree;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
