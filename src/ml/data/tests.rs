@@ -1,6 +1,7 @@
 //! Unit tests of `ml/data/`: reading, typing and the table's digest.
 
 use super::*;
+use std::path::{Path, PathBuf};
 
 fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
