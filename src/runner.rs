@@ -72,6 +72,63 @@ pub fn run_in(
     opts: RunOptions<'_>,
 ) -> Result<Outcome, RunnerError> {
     let outdir = tempfile::tempdir()?;
+    let mut cmd = command_in_run(tracking_uri, run_id, program, args, opts);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(source) => {
+            let err = RunnerError::Spawn {
+                program: program.into(),
+                source,
+            };
+            // The FAILED run says why, as `mlx train` does.
+            let batch = crate::store::Batch {
+                tags: vec![("mlx.error".into(), err.to_string())],
+                ..Default::default()
+            };
+            store.log_batch(run_id, &batch)?;
+            store.update_run(run_id, RunStatus::Failed, Some(now_ms()))?;
+            return Err(err);
+        }
+    };
+    let out_path = outdir.path().join("stdout.txt");
+    let err_path = outdir.path().join("stderr.txt");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (out_to, err_to) = output_sinks(opts);
+    let out_tee = tee(stdout, out_to, out_path.clone());
+    let err_tee = tee(stderr, err_to, err_path.clone());
+    let status = match opts.timeout {
+        None => Ok(child.wait()?),
+        Some(limit) => wait_at_most(&mut child, limit)?.ok_or(RunnerError::Timeout(limit)),
+    };
+    out_tee.join().ok();
+    err_tee.join().ok();
+    for p in [&out_path, &err_path] {
+        if p.exists() {
+            store.log_artifact(run_id, p, None)?;
+        }
+    }
+    let outcome = match status {
+        Ok(status) => outcome_of(status),
+        Err(timeout) => {
+            store.update_run(run_id, RunStatus::Killed, Some(now_ms()))?;
+            return Err(timeout);
+        }
+    };
+    // The command may have ended the run itself (e.g. a nested `mlx log end`); ours is the final word.
+    store.update_run(run_id, outcome.status, Some(now_ms()))?;
+    Ok(outcome)
+}
+
+/// `program args` with the run and the store in its environment (MLX_ and MLFLOW_ names), this mlx first
+/// on its PATH, and its stdout and stderr piped to us.
+fn command_in_run(
+    tracking_uri: &str,
+    run_id: &str,
+    program: &str,
+    args: &[String],
+    opts: RunOptions<'_>,
+) -> Command {
     let uri = absolute_tracking_uri(tracking_uri);
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -116,27 +173,12 @@ pub fn run_in(
             cmd.env("PATH", joined);
         }
     }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(source) => {
-            let err = RunnerError::Spawn {
-                program: program.into(),
-                source,
-            };
-            // The FAILED run says why, as `mlx train` does.
-            let batch = crate::store::Batch {
-                tags: vec![("mlx.error".into(), err.to_string())],
-                ..Default::default()
-            };
-            store.log_batch(run_id, &batch)?;
-            store.update_run(run_id, RunStatus::Failed, Some(now_ms()))?;
-            return Err(err);
-        }
-    };
-    let out_path = outdir.path().join("stdout.txt");
-    let err_path = outdir.path().join("stderr.txt");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
+    cmd
+}
+
+/// Where the command's stdout and stderr pass on to (besides the artifacts): nowhere when quiet, stdout
+/// to our stderr when our stdout is kept for a JSON document.
+fn output_sinks(opts: RunOptions<'_>) -> (Box<dyn Write + Send>, Box<dyn Write + Send>) {
     let out_to: Box<dyn Write + Send> = if opts.quiet {
         Box::new(std::io::sink())
     } else if opts.stdout_to_stderr {
@@ -149,33 +191,12 @@ pub fn run_in(
     } else {
         Box::new(std::io::stderr())
     };
-    let out_tee = tee(stdout, out_to, out_path.clone());
-    let err_tee = tee(stderr, err_to, err_path.clone());
-    let status = match opts.timeout {
-        None => child.wait()?,
-        Some(limit) => match wait_at_most(&mut child, limit)? {
-            Some(status) => status,
-            None => {
-                out_tee.join().ok();
-                err_tee.join().ok();
-                for p in [&out_path, &err_path] {
-                    if p.exists() {
-                        store.log_artifact(run_id, p, None)?;
-                    }
-                }
-                store.update_run(run_id, RunStatus::Killed, Some(now_ms()))?;
-                return Err(RunnerError::Timeout(limit));
-            }
-        },
-    };
-    out_tee.join().ok();
-    err_tee.join().ok();
-    for p in [&out_path, &err_path] {
-        if p.exists() {
-            store.log_artifact(run_id, p, None)?;
-        }
-    }
-    let outcome = match status.code() {
+    (out_to, err_to)
+}
+
+/// FINISHED for exit code 0, FAILED for another code, KILLED (128 + signal) for a signal.
+fn outcome_of(status: std::process::ExitStatus) -> Outcome {
+    match status.code() {
         Some(0) => Outcome {
             status: RunStatus::Finished,
             code: 0,
@@ -191,10 +212,7 @@ pub fn run_in(
                 code: 128 + status.signal().unwrap_or(0),
             }
         }
-    };
-    // The command may have ended the run itself (e.g. a nested `mlx log end`); ours is the final word.
-    store.update_run(run_id, outcome.status, Some(now_ms()))?;
-    Ok(outcome)
+    }
 }
 
 /// Wait for `child` at most `limit`; past it, kill its process group and return None.

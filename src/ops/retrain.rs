@@ -8,7 +8,7 @@
 
 use crate::ml::boost::Objective;
 use crate::ml::choice::Choice;
-use crate::ml::data::fetch::UrlPrefixes;
+use crate::ml::data::fetch::{FetchError, UrlPrefixes};
 use crate::ml::data::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::estimator::{GbHyper, Hyper, ModelKind, Task};
 use crate::ops::train::{TrainOptions, TrainReport};
@@ -422,39 +422,59 @@ fn equivalent_command(o: &TrainOptions) -> String {
         .join(" ")
 }
 
-/// Why a retrain did not produce a run.
+/// Why a retrain did not produce a model to serve. `mlx serve` answers each variant with its own status
+/// (see `serve::admin`) and [`RetrainError::answer`] as the message.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrainError {
     #[error("the retrain took longer than {0:?} (--retrain-timeout) and was abandoned")]
     Timeout(Duration),
+    /// A recorded param or the request's `data` is refused: nothing ran.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// The training's data could not be downloaded: refused (a redirect out of the `--data-url` prefixes,
+    /// the request's fault) or failed. It names the URL and why, never the data, so it is said.
+    #[error("training failed: {0}")]
+    Download(FetchError),
     /// The training itself failed: its reason may quote the data (a header, a value), so `mlx serve` logs
-    /// it and does not send it back (a download refused or failed is said, see `training_answer`).
+    /// it and does not send it back (see [`RetrainError::answer`]).
     #[error("training failed: {0:#}")]
     Training(anyhow::Error),
+    /// Anything else: the store, the served model, the project's entry point, the swap.
     #[error("{0:#}")]
-    Other(#[from] anyhow::Error),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for RetrainError {
+    fn from(e: anyhow::Error) -> Self {
+        RetrainError::Other(e)
+    }
+}
+
+impl From<crate::store::StoreError> for RetrainError {
+    fn from(e: crate::store::StoreError) -> Self {
+        RetrainError::Other(e.into())
+    }
 }
 
 impl RetrainError {
+    /// A failed training as a typed error: `ops::train` answers `anyhow`, and a download's failure is the one
+    /// cause a client may be told, so it is taken out here, once.
+    fn training(e: anyhow::Error) -> RetrainError {
+        match e.downcast::<FetchError>() {
+            Ok(fetch) => RetrainError::Download(fetch),
+            Err(e) => RetrainError::Training(e),
+        }
+    }
+
     /// What a client may be told of this error: everything, except a failed training's reason, which may
     /// quote the data (only a download's refusal or failure, which names the URL and HTTP status, is said).
     pub fn answer(&self) -> String {
         match self {
-            RetrainError::Training(e) => match e.downcast_ref::<crate::ml::fetch::FetchError>() {
-                Some(fetch) => format!("training failed: {fetch}"),
-                None => "training failed; the reason is in mlx serve's log (not sent: it may quote the data)"
-                    .into(),
-            },
+            RetrainError::Training(_) => {
+                "training failed; the reason is in mlx serve's log (not sent: it may quote the data)".into()
+            }
             other => format!("{other:#}"),
         }
-    }
-
-    /// A download the `--data-url` prefixes refuse (a redirect out of them): the request's fault.
-    pub fn is_refused(&self) -> bool {
-        matches!(self, RetrainError::Training(e)
-            if matches!(e.downcast_ref(), Some(crate::ml::fetch::FetchError::Refused { .. })))
     }
 }
 
@@ -481,7 +501,7 @@ pub fn train_with_timeout<G: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("cannot start the retrain: {e}"))?;
     match rx.recv_timeout(timeout) {
         Ok((Ok(result), busy)) => Ok((result, busy)),
-        Ok((Err(e), _)) => Err(RetrainError::Training(e)),
+        Ok((Err(e), _)) => Err(RetrainError::training(e)),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(RetrainError::Timeout(timeout)),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(RetrainError::Other(
             anyhow::anyhow!("the training thread ended without a result"),
@@ -603,7 +623,7 @@ pub fn retrain<G: Send + 'static>(
     data: Option<String>,
     busy: G,
     notes: &dyn Fn(&str),
-) -> anyhow::Result<(RetrainReport, G)> {
+) -> Result<(RetrainReport, G), RetrainError> {
     use crate::store::{ModelUri, NewVersion, VersionRef, Which};
     use anyhow::Context as _;
     let project = crate::project::Project::load(setup.project_dir).ok();

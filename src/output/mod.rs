@@ -185,14 +185,25 @@ pub fn print<J: Serialize>(format: OutputFormat, listing: &Listing, json: &J) ->
         OutputFormat::Markdown => write!(out, "{}", markdown(&listing.headers, &listing.rows))?,
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(&listing.headers).map_err(io::Error::other)?;
+            w.write_record(&listing.headers).map_err(csv_io)?;
             for r in &listing.rows {
-                w.write_record(r).map_err(io::Error::other)?;
+                w.write_record(r).map_err(csv_io)?;
             }
             w.flush()?;
         }
     }
     out.flush()
+}
+
+/// A CSV writer's error as the I/O error it wraps, if it is one (so a closed pipe stays BrokenPipe).
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.kind() {
+        csv::ErrorKind::Io(_) => match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            kind => io::Error::other(format!("{kind:?}")),
+        },
+        _ => io::Error::other(e),
+    }
 }
 
 /// A markdown table; `|` in cells is escaped.
@@ -217,7 +228,8 @@ pub fn markdown_rows(rows: &[Vec<String>]) -> String {
 }
 
 pub fn print_json<J: Serialize>(out: &mut impl Write, json: &J) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, json).map_err(io::Error::other)?;
+    // `io::Error::from` keeps a write's own error (a closed pipe stays BrokenPipe, which exits quietly).
+    serde_json::to_writer_pretty(&mut *out, json).map_err(io::Error::from)?;
     writeln!(out)
 }
 

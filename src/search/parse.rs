@@ -112,6 +112,61 @@ impl Lexer<'_> {
         self.chars[start..self.pos].iter().collect()
     }
 
+    /// A number: digits with an optional sign, decimal point and exponent.
+    fn number(&mut self) -> Result<Tok, ParseError> {
+        let start = self.pos;
+        self.pos += 1;
+        while self
+            .chars
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == 'E')
+            || (matches!(self.chars.get(self.pos), Some('-') | Some('+'))
+                && matches!(self.chars.get(self.pos - 1), Some('e') | Some('E')))
+        {
+            self.pos += 1;
+        }
+        let text: String = self.chars[start..self.pos].iter().collect();
+        Ok(Tok::Num(text.parse().map_err(|_| {
+            self.err(start, format!("'{text}' is not a number"))
+        })?))
+    }
+
+    /// A keyword, a bare name, or `entity.key` (the key quoted, or bare with dots: `metrics.eval.auc`).
+    fn word_or_name(&mut self) -> Result<Tok, ParseError> {
+        let word = self.word();
+        if self.chars.get(self.pos) != Some(&'.') {
+            return Ok(keyword_or_name(word));
+        }
+        self.pos += 1;
+        let key = match self.chars.get(self.pos) {
+            Some('`') => self.quoted('`')?,
+            Some('"') => self.quoted('"')?,
+            Some('\'') => self.quoted('\'')?,
+            Some(c) if c.is_alphanumeric() || *c == '_' => {
+                // Unquoted keys may contain dots: metrics.eval.auc
+                let start = self.pos;
+                while self
+                    .chars
+                    .get(self.pos)
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                {
+                    self.pos += 1;
+                }
+                self.chars[start..self.pos].iter().collect()
+            }
+            _ => {
+                return Err(self.err(
+                    self.pos,
+                    format!("expected a key after '{word}.' (quote keys with special characters in backticks)"),
+                ));
+            }
+        };
+        Ok(Tok::Ident {
+            entity: Some(word),
+            key,
+        })
+    }
+
     fn tokens(mut self) -> Result<Vec<(Tok, usize)>, ParseError> {
         let mut out = Vec::new();
         loop {
@@ -169,77 +224,33 @@ impl Lexer<'_> {
                     || ((c == '-' || c == '+' || c == '.')
                         && next.is_some_and(|n| n.is_ascii_digit() || n == '.')) =>
                 {
-                    let start = self.pos;
-                    self.pos += 1;
-                    while self
-                        .chars
-                        .get(self.pos)
-                        .is_some_and(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == 'E')
-                        || (matches!(self.chars.get(self.pos), Some('-') | Some('+'))
-                            && matches!(self.chars.get(self.pos - 1), Some('e') | Some('E')))
-                    {
-                        self.pos += 1;
-                    }
-                    let text: String = self.chars[start..self.pos].iter().collect();
-                    Tok::Num(
-                        text.parse()
-                            .map_err(|_| self.err(start, format!("'{text}' is not a number")))?,
-                    )
+                    self.number()?
                 }
-                c if c.is_alphabetic() || c == '_' => {
-                    let word = self.word();
-                    if self.chars.get(self.pos) == Some(&'.') {
-                        self.pos += 1;
-                        let key = match self.chars.get(self.pos) {
-                            Some('`') => self.quoted('`')?,
-                            Some('"') => self.quoted('"')?,
-                            Some('\'') => self.quoted('\'')?,
-                            Some(c) if c.is_alphanumeric() || *c == '_' => {
-                                // Unquoted keys may contain dots: metrics.eval.auc
-                                let start = self.pos;
-                                while self
-                                    .chars
-                                    .get(self.pos)
-                                    .is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-                                {
-                                    self.pos += 1;
-                                }
-                                self.chars[start..self.pos].iter().collect()
-                            }
-                            _ => {
-                                return Err(self.err(
-                                    self.pos,
-                                    format!("expected a key after '{word}.' (quote keys with special characters in backticks)"),
-                                ));
-                            }
-                        };
-                        Tok::Ident {
-                            entity: Some(word),
-                            key,
-                        }
-                    } else {
-                        match word.to_ascii_uppercase().as_str() {
-                            "AND" => Tok::And,
-                            "OR" => Tok::Or,
-                            "NOT" => Tok::Not,
-                            "IN" => Tok::In,
-                            "LIKE" => Tok::Like,
-                            "ILIKE" => Tok::ILike,
-                            "IS" => Tok::Is,
-                            "NULL" => Tok::Null,
-                            "ASC" => Tok::Asc,
-                            "DESC" => Tok::Desc,
-                            _ => Tok::Ident {
-                                entity: None,
-                                key: word,
-                            },
-                        }
-                    }
-                }
+                c if c.is_alphabetic() || c == '_' => self.word_or_name()?,
                 other => return Err(self.err(at, format!("unexpected character '{other}'"))),
             };
             out.push((tok, at));
         }
+    }
+}
+
+/// The keyword `word` spells (in any case), or else a bare name.
+fn keyword_or_name(word: String) -> Tok {
+    match word.to_ascii_uppercase().as_str() {
+        "AND" => Tok::And,
+        "OR" => Tok::Or,
+        "NOT" => Tok::Not,
+        "IN" => Tok::In,
+        "LIKE" => Tok::Like,
+        "ILIKE" => Tok::ILike,
+        "IS" => Tok::Is,
+        "NULL" => Tok::Null,
+        "ASC" => Tok::Asc,
+        "DESC" => Tok::Desc,
+        _ => Tok::Ident {
+            entity: None,
+            key: word,
+        },
     }
 }
 

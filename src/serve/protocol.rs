@@ -361,8 +361,6 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
     for (i, (name, _)) in columns.iter().enumerate() {
         index.entry(name.as_str()).or_insert(i);
     }
-    let inputs_by_name: std::collections::HashSet<&str> =
-        inputs.iter().map(|c| c.name.as_str()).collect();
     let missing: Vec<String> = inputs
         .iter()
         .filter(|c| !index.contains_key(c.name.as_str()))
@@ -370,37 +368,7 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
         .collect();
     let n_rows = columns.first().map_or(0, |(_, v)| v.len());
     if !missing.is_empty() || n_rows == 0 {
-        let schema: Vec<String> = inputs
-            .iter()
-            .map(|c| format!("'{}': {} (required)", c.name, c.kind))
-            .collect();
-        let all: Vec<String> = inputs.iter().map(|c| format!("'{}'", c.name)).collect();
-        // The first few extra names (a request may have thousands).
-        const SHOWN: usize = 20;
-        let extras = columns
-            .iter()
-            .filter(|(n, _)| !inputs_by_name.contains(n.as_str()));
-        let mut extra: Vec<String> = extras.clone().take(SHOWN).map(|(n, _)| brief(n)).collect();
-        let more = extras.count().saturating_sub(SHOWN);
-        if more > 0 {
-            extra.push(format!("and {more} more"));
-        }
-        let mut message = format!(
-            "Failed to enforce schema of data with schema '[{}]'. Error: Model is missing inputs [{}].",
-            schema.join(", "),
-            if missing.is_empty() {
-                all.join(", ")
-            } else {
-                missing.join(", ")
-            }
-        );
-        if !extra.is_empty() {
-            message.push_str(&format!(
-                " Note that there were extra inputs: [{}].",
-                extra.join(", ")
-            ));
-        }
-        return Err(ProtocolError::schema(message));
+        return Err(missing_inputs(&columns, inputs, &missing));
     }
     let positions: Vec<usize> = inputs.iter().map(|c| index[c.name.as_str()]).collect();
     drop(index);
@@ -416,70 +384,119 @@ pub fn to_table(columns: Columns, inputs: &[InputColumn]) -> Result<Table, Proto
             ));
         }
         let column = if input.kind == "string" || input.kind == "boolean" {
-            let boolean = input.kind == "boolean";
-            Column::Text(
-                values
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::Null => None,
-                        // A boolean column's categories are spelled as pandas prints them.
-                        Value::Bool(b) if boolean => Some(if b { "True" } else { "False" }.into()),
-                        Value::String(s) if boolean => {
-                            Some(crate::ml::data::bool_literal(&s).map_or(s, str::to_string))
-                        }
-                        Value::String(s) => Some(s),
-                        other => Some(crate::ml::data::format_number(
-                            other.as_f64().unwrap_or(f64::NAN),
-                        )),
-                    })
-                    .collect(),
-            )
+            text_column(values, input.kind == "boolean")
         } else {
-            let mut nums = Vec::with_capacity(values.len());
-            let incompatible = |why: String| {
-                ProtocolError::bad_request(format!(
-                    "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. {why}",
-                    brief(&input.name),
-                    type_name(&input.kind)
-                ))
-            };
-            for v in &values {
-                let x = match v {
-                    Value::Null => None,
-                    Value::Number(n) => n.as_f64(),
-                    Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                    // As in a CSV file: "NaN", "null", "" are missing values; "inf" is refused.
-                    Value::String(s) if crate::ml::data::is_missing(s) => None,
-                    Value::String(s) => {
-                        Some(crate::ml::data::parse_finite(s).ok_or_else(|| {
-                            incompatible(format!(
-                                "Error: 'ValueError(\"could not convert '{}'\")'",
-                                brief(s)
-                            ))
-                        })?)
-                    }
-                    other => {
-                        return Err(incompatible(format!("Got {}", brief(&other.to_string()))));
-                    }
-                };
-                // An exact int64 is a long even where the float rounds past i64::MAX.
-                let exact = match v {
-                    Value::Number(n) => n.is_i64(),
-                    Value::String(s) => s.trim().parse::<i64>().is_ok(),
-                    _ => false,
-                };
-                if let Some(x) = x.filter(|_| !(exact && input.kind == "long")) {
-                    crate::ml::data::check_integer(&input.kind, x)
-                        .map_err(|why| incompatible(format!("Error: '{why}'")))?;
-                }
-                nums.push(x);
-            }
-            Column::Numeric(nums)
+            numeric_column(&values, input)?
         };
         names.push(input.name.clone());
         out.push(column);
     }
     Ok(Table::new(names, out, n_rows))
+}
+
+/// MLflow's schema error for a request that lacks inputs (`missing`, quoted) or has no rows: the schema, the
+/// missing inputs (all of them when there are no rows) and the first few extra names.
+fn missing_inputs(
+    columns: &[(String, Vec<Value>)],
+    inputs: &[InputColumn],
+    missing: &[String],
+) -> ProtocolError {
+    let inputs_by_name: std::collections::HashSet<&str> =
+        inputs.iter().map(|c| c.name.as_str()).collect();
+    let schema: Vec<String> = inputs
+        .iter()
+        .map(|c| format!("'{}': {} (required)", c.name, c.kind))
+        .collect();
+    let all: Vec<String> = inputs.iter().map(|c| format!("'{}'", c.name)).collect();
+    // The first few extra names (a request may have thousands).
+    const SHOWN: usize = 20;
+    let extras = columns
+        .iter()
+        .filter(|(n, _)| !inputs_by_name.contains(n.as_str()));
+    let mut extra: Vec<String> = extras.clone().take(SHOWN).map(|(n, _)| brief(n)).collect();
+    let more = extras.count().saturating_sub(SHOWN);
+    if more > 0 {
+        extra.push(format!("and {more} more"));
+    }
+    let mut message = format!(
+        "Failed to enforce schema of data with schema '[{}]'. Error: Model is missing inputs [{}].",
+        schema.join(", "),
+        if missing.is_empty() {
+            all.join(", ")
+        } else {
+            missing.join(", ")
+        }
+    );
+    if !extra.is_empty() {
+        message.push_str(&format!(
+            " Note that there were extra inputs: [{}].",
+            extra.join(", ")
+        ));
+    }
+    ProtocolError::schema(message)
+}
+
+/// A `string` or `boolean` input's values as text; a boolean column's categories are spelled as pandas
+/// prints them (`True`, `False`).
+fn text_column(values: Vec<Value>, boolean: bool) -> Column {
+    Column::Text(
+        values
+            .into_iter()
+            .map(|v| match v {
+                Value::Null => None,
+                Value::Bool(b) if boolean => Some(if b { "True" } else { "False" }.into()),
+                Value::String(s) if boolean => {
+                    Some(crate::ml::data::bool_literal(&s).map_or(s, str::to_string))
+                }
+                Value::String(s) => Some(s),
+                other => Some(crate::ml::data::format_number(
+                    other.as_f64().unwrap_or(f64::NAN),
+                )),
+            })
+            .collect(),
+    )
+}
+
+/// A numeric input's values, converted as MLflow converts them (and refused as it refuses them).
+fn numeric_column(values: &[Value], input: &InputColumn) -> Result<Column, ProtocolError> {
+    let mut nums = Vec::with_capacity(values.len());
+    let incompatible = |why: String| {
+        ProtocolError::bad_request(format!(
+            "Invalid input. Data is not compatible with model signature. Failed to convert column {} to type '{}'. {why}",
+            brief(&input.name),
+            type_name(&input.kind)
+        ))
+    };
+    for v in values {
+        let x = match v {
+            Value::Null => None,
+            Value::Number(n) => n.as_f64(),
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            // As in a CSV file: "NaN", "null", "" are missing values; "inf" is refused.
+            Value::String(s) if crate::ml::data::is_missing(s) => None,
+            Value::String(s) => Some(crate::ml::data::parse_finite(s).ok_or_else(|| {
+                incompatible(format!(
+                    "Error: 'ValueError(\"could not convert '{}'\")'",
+                    brief(s)
+                ))
+            })?),
+            other => {
+                return Err(incompatible(format!("Got {}", brief(&other.to_string()))));
+            }
+        };
+        // An exact int64 is a long even where the float rounds past i64::MAX.
+        let exact = match v {
+            Value::Number(n) => n.is_i64(),
+            Value::String(s) => s.trim().parse::<i64>().is_ok(),
+            _ => false,
+        };
+        if let Some(x) = x.filter(|_| !(exact && input.kind == "long")) {
+            crate::ml::data::check_integer(&input.kind, x)
+                .map_err(|why| incompatible(format!("Error: '{why}'")))?;
+        }
+        nums.push(x);
+    }
+    Ok(Column::Numeric(nums))
 }
 
 /// Parse a CSV body (header row required) with the signature's types.

@@ -3,8 +3,10 @@
 //! requests arriving together into one `predict`), and the model's own JSON answer comes back as
 //! `{"predictions": ...}`. Nothing in the request chooses what runs: the pool was started by the operator.
 
+use super::budget::BodyInBudget;
 use super::protocol::{self, ProtocolError, python_json};
-use super::{AppState, BodyInBudget, Served, json_response, protocol_error, text_response};
+use super::reply::{json_response, protocol_error, text_response};
+use super::{AppState, Served};
 use crate::ml::loaded::{LoadedModel, python_request};
 use crate::ml::pyworker::{PyError, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -135,7 +137,7 @@ pub(super) async fn respond(
             let mut doc = serde_json::Map::new();
             doc.insert(key.to_string(), predictions);
             let mut r = json_response(StatusCode::OK, python_json(&doc));
-            super::variant_headers(&mut r, variant, &served);
+            super::scoring::variant_headers(&mut r, variant, &served);
             r
         }
         Err(e) => failure(e),

@@ -43,6 +43,8 @@ impl TestStore {
     pub fn mlx(&self) -> Command {
         let mut cmd = mlx_bare(self.dir.path());
         cmd.env("MLX_CACHE_DIR", self.dir.path().join("cache"));
+        // The user recorded on runs (mlflow.user), the same on every machine for the snapshots.
+        cmd.env("LOGNAME", "tester");
         cmd.arg("--tracking-uri").arg(&self.uri);
         cmd
     }

@@ -1,6 +1,7 @@
 //! `mlx runs compare` / `mlx compare`, CI gates and `mlx runs diff`.
 
 use crate::common::TestStore;
+use crate::snap::{snap, snap_table};
 use crate::train::{titanic, train};
 
 fn run_with(s: &TestStore, name: &str, acc: f64, loss: f64, depth: &str) -> String {
@@ -46,31 +47,27 @@ fn compare_ranks_marks_best_and_shows_deltas() {
     let v = s.json(&["runs", "compare", &a, &b, &c]);
     assert_eq!(v["metrics"]["loss"]["best"], 0.3);
     assert_eq!(v["baseline"], a.as_str());
+    // Params that do not differ (seed) are hidden unless --all-params.
     let md = s.ok(&["compare", &a, &b, "--output", "markdown"]);
-    let lines: Vec<&str> = md.lines().collect();
-    assert!(
-        lines[0].starts_with("|  | ") && lines[1].starts_with("| --- |"),
-        "{md}"
+    snap!(&s, "two_runs_markdown", md);
+    let all = s.ok(&["compare", &a, &b, "--all-params", "-o", "markdown"]);
+    snap!(&s, "two_runs_all_params_markdown", all);
+    snap!(&s, "two_runs_csv", s.ok(&["compare", &a, &b, "-o", "csv"]));
+    snap_table!(
+        &s,
+        "three_runs_table",
+        s.ok(&["compare", &a, &b, &c, "-o", "table"])
     );
-    assert!(
-        md.contains("| metric accuracy | 0.8000 | 0.8500 (+0.0500) * |"),
-        "{md}"
-    );
-    assert!(md.contains("| param depth | 3 | 5 |"), "{md}");
-    assert!(
-        !md.contains("param seed"),
-        "params that do not differ are hidden: {md}"
-    );
-    assert!(
-        s.ok(&["compare", &a, &b, "--all-params", "-o", "markdown"])
-            .contains("param seed")
-    );
-    let csv = s.ok(&["compare", &a, &b, "-o", "csv"]);
-    assert!(
-        csv.lines()
-            .any(|l| l.starts_with("metric accuracy,0.8000,")),
-        "{csv}"
-    );
+    let top = [
+        "compare",
+        "--experiment",
+        "cmp",
+        "--by",
+        "accuracy",
+        "--top",
+        "2",
+    ];
+    snap!(&s, "top_two_by_accuracy_json", s.ok(&top));
 }
 
 #[test]
@@ -98,19 +95,14 @@ fn the_ci_gate_fails_a_worse_candidate() {
     };
     let out = gate(&worse, &[]);
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("FAIL: accuracy 0.7900") && err.contains("by 0.0100"),
-        "{err}"
-    );
+    snap!(&s, "gate_fail_line", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         gate(&worse, &["--tolerance", "0.02"]).status.code(),
         Some(0)
     );
     let out = gate(&better, &[]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("PASS"));
+    snap!(&s, "gate_pass_line", String::from_utf8_lossy(&out.stderr));
     // Lower is better for a loss.
     let out = s
         .mlx()
@@ -147,7 +139,11 @@ fn the_ci_gate_fails_a_worse_candidate() {
     assert_eq!(req(&better, "accuracy>=0.8").status.code(), Some(0));
     let out = req(&worse, "accuracy>=0.8");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FAIL: accuracy 0.7900 is not >= 0.8"));
+    snap!(
+        &s,
+        "require_fail_line",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         req(&better, "f1>0.5").status.code(),
         Some(1),
@@ -161,7 +157,7 @@ fn the_ci_gate_fails_a_worse_candidate() {
         "--require",
         "accuracy about 0.8",
     ]);
-    assert!(err.contains("METRIC OP NUMBER"), "{err}");
+    snap!(&s, "bad_require_error", err);
 }
 
 #[test]

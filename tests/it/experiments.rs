@@ -1,6 +1,7 @@
 //! `mlx experiments ...` driven through the binary.
 
 use crate::common::TestStore;
+use crate::snap::{snap, snap_table};
 
 #[test]
 fn create_list_show_rename() {
@@ -49,7 +50,24 @@ fn create_list_show_rename() {
         "titanic-v2"
     );
     let err = s.fails(&["experiments", "show", "titanic"]);
-    assert!(err.contains("'titanic' does not exist"), "{err}");
+    snap!(&s, "show_unknown_error", err);
+    s.ok(&["experiments", "create", "second"]);
+    snap_table!(
+        &s,
+        "list_table",
+        s.ok(&["experiments", "list", "-o", "table"])
+    );
+    snap!(&s, "list_csv", s.ok(&["experiments", "list", "-o", "csv"]));
+    snap!(
+        &s,
+        "list_json",
+        s.ok(&["experiments", "list", "-o", "json"])
+    );
+    snap_table!(
+        &s,
+        "show_table",
+        s.ok(&["experiments", "show", id, "-o", "table"])
+    );
 }
 
 #[test]
@@ -57,12 +75,12 @@ fn names_are_unique() {
     let s = TestStore::new();
     s.ok(&["experiments", "create", "a"]);
     s.ok(&["experiments", "create", "b"]);
-    let err = s.fails(&["experiments", "create", "a"]);
-    assert!(err.contains("'a' already exists"), "{err}");
-    let err = s.fails(&["experiments", "rename", "b", "a"]);
-    assert!(err.contains("'a' already exists"), "{err}");
-    let err = s.fails(&["experiments", "create", ""]);
-    assert!(err.contains("invalid experiment name"), "{err}");
+    let errors = [
+        s.fails(&["experiments", "create", "a"]),
+        s.fails(&["experiments", "rename", "b", "a"]),
+        s.fails(&["experiments", "create", ""]),
+    ];
+    snap!(&s, "name_taken_and_invalid_errors", errors.join("\n"));
 }
 
 #[test]
@@ -122,10 +140,10 @@ fn delete_moves_to_trash_and_restore_brings_runs_back() {
 fn default_experiment_cannot_be_deleted() {
     let s = TestStore::new();
     s.start(&[]);
-    let err = s.fails(&["experiments", "delete", "Default"]);
-    assert!(err.contains("cannot be deleted"), "{err}");
-    let err = s.fails(&["experiments", "restore", "Default"]);
-    assert!(err.contains("not deleted"), "{err}");
-    let err = s.fails(&["experiments", "delete", "../etc"]);
-    assert!(err.contains("does not exist"), "{err}");
+    let errors = [
+        s.fails(&["experiments", "delete", "Default"]),
+        s.fails(&["experiments", "restore", "Default"]),
+        s.fails(&["experiments", "delete", "../etc"]),
+    ];
+    snap!(&s, "default_and_unknown_errors", errors.join("\n"));
 }

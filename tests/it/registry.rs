@@ -1,6 +1,7 @@
 //! The model registry: register, versions, aliases with history, rollback, model URIs — and MLflow's view.
 
 use crate::common::{TestStore, python};
+use crate::snap::snap;
 use crate::train::train;
 use serde_json::Value;
 use std::path::Path;
@@ -185,10 +186,7 @@ fn rollback_steps_back_through_the_alias_history() {
         "Champion: v2 -> v1"
     );
     let err = s.fails(&["rollback"]);
-    assert!(
-        err.contains("nothing to roll back to") && err.contains("--to"),
-        "{err}"
-    );
+    snap!(&s, "rollback_nothing_to_roll_back_to_error", err);
     assert_eq!(
         s.ok(&["rollback", "--to", "3"]).trim(),
         "Champion: v1 -> v3",
@@ -215,11 +213,51 @@ fn rollback_steps_back_through_the_alias_history() {
         (Value::from(3), Value::from(2), "rollback".into())
     );
     assert!(history[0]["user"].as_str().is_some_and(|u| !u.is_empty()));
+    snap!(
+        &s,
+        "alias_history_table",
+        s.ok(&["alias", "history", "Champion", "-o", "table"])
+    );
+    snap!(
+        &s,
+        "alias_history_csv",
+        s.ok(&["alias", "history", "Champion", "-o", "csv"])
+    );
+    snap!(
+        &s,
+        "alias_list_table",
+        s.ok(&["alias", "list", "-o", "table"])
+    );
+    snap!(
+        &s,
+        "alias_set_output",
+        s.ok(&["alias", "set", "Challenger", "3"])
+    );
+    snap!(
+        &s,
+        "models_list_table",
+        s.ok(&["models", "list", "-o", "table"])
+    );
+    snap!(
+        &s,
+        "models_list_csv",
+        s.ok(&["models", "list", "-o", "csv"])
+    );
+    snap!(
+        &s,
+        "models_versions_table",
+        s.ok(&["models", "versions", "titanic", "-o", "table"])
+    );
+    snap!(
+        &s,
+        "models_versions_csv",
+        s.ok(&["models", "versions", "titanic", "-o", "csv"])
+    );
     // A deleted version is refused; so is one whose files are gone.
     s.ok(&["alias", "set", "Champion", "2"]);
     s.ok(&["models", "delete-version", "titanic", "1"]);
     let err = s.fails(&["rollback", "--to", "1"]);
-    assert!(err.contains("deleted"), "{err}");
+    snap!(&s, "rollback_to_deleted_version_error", err);
     let v3 = s.json(&["models", "versions", "titanic"])[0].clone();
     let model_id = v3["model_id"].as_str().unwrap();
     for exp in std::fs::read_dir(s.root()).unwrap().flatten() {
@@ -229,7 +267,7 @@ fn rollback_steps_back_through_the_alias_history() {
         }
     }
     let err = s.fails(&["rollback", "--to", "3"]);
-    assert!(err.contains("missing artifacts"), "{err}");
+    snap!(&s, "rollback_to_version_without_files_error", err);
 }
 
 #[test]
@@ -246,30 +284,26 @@ fn names_and_ambiguity() {
             .trim(),
         "1"
     );
-    for bad in ["../evil", "a/b", "a%b", ".hidden", ""] {
-        let err = s.fails(&["register", id, "--name", bad]);
-        assert!(
-            err.contains("invalid registered model name"),
-            "{bad}: {err}"
-        );
-    }
+    let errors: Vec<String> = ["../evil", "a/b", "a%b", ".hidden", ""]
+        .iter()
+        .map(|bad| s.fails(&["register", id, "--name", bad]))
+        .collect();
+    snap!(&s, "invalid_model_name_errors", errors.join("\n"));
     assert!(!s.dir.path().join("evil").exists());
     let err = s.fails(&["alias", "set", "Champion", "1"]);
-    assert!(
-        err.contains("which model?") && err.contains("main.ml.titanic") && err.contains("other"),
-        "{err}"
-    );
+    snap!(&s, "alias_set_which_model_error", err);
     s.mlx()
         .args(["alias", "set", "Champion", "1"])
         .env("MLX_MODEL", "other")
         .assert()
         .success();
-    for bad in ["latest", "v2", "bad alias", "../x"] {
-        let err = s.fails(&["alias", "set", bad, "1", "--model", "other"]);
-        assert!(err.contains("invalid alias"), "{bad}: {err}");
-    }
+    let errors: Vec<String> = ["latest", "v2", "bad alias", "../x"]
+        .iter()
+        .map(|bad| s.fails(&["alias", "set", bad, "1", "--model", "other"]))
+        .collect();
+    snap!(&s, "invalid_alias_errors", errors.join("\n"));
     let err = s.fails(&["alias", "set", "Champion", "9", "--model", "other"]);
-    assert!(err.contains("version 9"), "{err}");
+    snap!(&s, "alias_to_missing_version_error", err);
     s.ok(&["alias", "delete", "Champion", "--model", "other"]);
     assert_eq!(
         s.json(&["alias", "list", "--model", "other"]),

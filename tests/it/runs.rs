@@ -1,6 +1,7 @@
 //! `mlx runs ...` driven through the binary.
 
 use crate::common::TestStore;
+use crate::snap::{snap, snap_table};
 
 fn three_runs(s: &TestStore) -> Vec<String> {
     (0..3)
@@ -32,25 +33,21 @@ fn list_is_newest_first_in_every_format() {
     assert_eq!(json[0]["status"], "FINISHED");
     assert!(json[0]["duration_ms"].as_i64().unwrap() >= 0);
 
+    snap!(
+        &s,
+        "list_json",
+        s.ok(&["runs", "list", "--experiment", "e"])
+    );
     let csv = s.ok(&["runs", "list", "--experiment", "e", "--output", "csv"]);
-    let mut lines = csv.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "run id,name,experiment id,status,start,duration,acc"
-    );
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .starts_with(&format!("{},r2,", ids[2]))
-    );
-    assert_eq!(csv.lines().count(), 4);
-
+    assert!(csv.starts_with(&format!(
+        "run id,name,experiment id,status,start,duration,acc\n{},r2,",
+        ids[2]
+    )));
+    snap!(&s, "list_csv", csv);
+    let md = s.ok(&["runs", "list", "--experiment", "e", "-o", "markdown"]);
+    snap!(&s, "list_markdown", md);
     let table = s.ok(&["runs", "list", "--experiment", "e", "--output", "table"]);
-    for id in &ids {
-        assert!(table.contains(id.as_str()), "{table}");
-    }
-    assert!(table.contains("acc") && table.contains("FINISHED"));
+    snap_table!(&s, "list_table", table);
 
     let max = s.json(&["runs", "list", "--experiment", "e", "--max", "2"]);
     assert_eq!(max.as_array().unwrap().len(), 2);
@@ -73,7 +70,7 @@ fn delete_and_restore_change_what_is_listed() {
     assert_eq!(count(&["--deleted"]), 1);
     assert_eq!(count(&["--all"]), 3);
     let err = s.fails(&["log", "metric", "--run", &ids[0], "x", "1"]);
-    assert!(err.contains("deleted"), "{err}");
+    snap!(&s, "log_to_deleted_run_error", err);
     s.ok(&["runs", "restore", &ids[0]]);
     assert_eq!(count(&[]), 3);
     let meta = std::fs::read_to_string(
@@ -89,7 +86,7 @@ fn delete_and_restore_change_what_is_listed() {
     .unwrap();
     assert!(!meta.contains("deleted_time"), "{meta}");
     let err = s.fails(&["runs", "delete", "ffffffffffffffffffffffffffffffff"]);
-    assert!(err.contains("does not exist"), "{err}");
+    snap!(&s, "delete_unknown_run_error", err);
 }
 
 #[test]
@@ -98,10 +95,17 @@ fn show_in_table_form_has_every_section() {
     let id = s.start(&["--name", "shown"]);
     s.ok(&["log", "metric", "--run", &id, "loss", "0.5", "--step", "1"]);
     s.ok(&["log", "param", "--run", &id, "lr", "0.01"]);
-    let out = s.ok(&["runs", "show", &id, "--output", "table"]);
-    for needle in ["shown", "loss", "lr", "0.01", "mlflow.runName", "RUNNING"] {
-        assert!(out.contains(needle), "{needle} missing in:\n{out}");
+    s.ok(&["log", "tag", "--run", &id, "team", "ml"]);
+    // Three points of acc: a sparkline in the history column.
+    for (step, acc) in [("0", "0.5"), ("1", "0.7"), ("2", "0.6")] {
+        s.ok(&["log", "metric", "--run", &id, "acc", acc, "--step", step]);
     }
+    let notes = s.dir.path().join("notes.txt");
+    std::fs::write(&notes, "twelve bytes").unwrap();
+    s.ok(&["log", "artifact", "--run", &id, notes.to_str().unwrap()]);
+    let out = s.ok(&["runs", "show", &id, "--output", "table"]);
+    snap_table!(&s, "show_table", out);
+    snap!(&s, "show_json", s.ok(&["runs", "show", &id, "-o", "json"]));
 }
 
 #[test]
@@ -109,8 +113,41 @@ fn usage_errors_exit_2() {
     let s = TestStore::new();
     s.mlx().args(["runs", "list", "--bogus"]).assert().code(2);
     s.mlx().args(["nope"]).assert().code(2);
-    s.mlx()
+    let out = s
+        .mlx()
         .args(["runs", "list", "--output", "yaml"])
         .assert()
         .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    snap!(&s, "unknown_output_format_error", err);
+    let err = s.fails(&["runs", "show", "0123"]);
+    snap!(&s, "show_bad_run_id_error", err);
+}
+
+/// A reader that stops early (`mlx ... | head`) closes the pipe; mlx then stops quietly with exit 0, in
+/// every output format, as `runs list` already did: never "error: Broken pipe" and exit 2.
+#[test]
+fn a_closed_pipe_ends_output_quietly_in_every_format() {
+    let s = TestStore::new();
+    let ids = three_runs(&s);
+    for args in [
+        vec!["runs", "show", ids[0].as_str(), "-o", "json"],
+        vec!["runs", "show", ids[0].as_str()],
+        vec!["runs", "list", "--experiment", "e", "-o", "json"],
+        vec!["runs", "list", "--experiment", "e", "-o", "csv"],
+        vec!["experiments", "list", "-o", "csv"],
+        vec!["experiments", "list", "-o", "json"],
+    ] {
+        // The read end is closed before mlx starts, so its first write meets a closed pipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = s.mlx_std().args(&args).stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), stderr.as_ref()),
+            (Some(0), ""),
+            "mlx {}",
+            args.join(" ")
+        );
+    }
 }

@@ -24,26 +24,73 @@ pub struct Removed {
 /// A repair: what it does, and doing it.
 type Repair<'a> = Option<(&'a str, Box<dyn FnOnce() -> std::io::Result<()>>)>;
 
+/// The findings of one `doctor` pass; with `fix`, each repair is done as its finding is noted.
+struct Findings {
+    fix: bool,
+    list: Vec<Finding>,
+}
+
+impl Findings {
+    fn note(&mut self, path: PathBuf, problem: String, repair: Repair<'_>) {
+        let (fix_text, fixed) = match repair {
+            Some((text, action)) if self.fix => {
+                let ok = action().is_ok();
+                (Some(text.to_string()), ok)
+            }
+            Some((text, _)) => (Some(text.to_string()), false),
+            None => (None, false),
+        };
+        self.list.push(Finding {
+            path,
+            problem,
+            fix: fix_text,
+            fixed,
+        });
+    }
+}
+
+/// Leftovers of writes a killed process never finished: staging folders and temp files.
+fn check_leftovers(root: &Path, findings: &mut Findings) {
+    for path in find_temp(root) {
+        let what = if path.is_dir() { "folder" } else { "file" };
+        let p = path.clone();
+        findings.note(
+            path,
+            format!("leftover temporary {what} from an interrupted write"),
+            Some(("remove it", Box::new(move || remove_any(&p)))),
+        );
+    }
+}
+
+/// `doctor` on the metric files of a run: each must be readable, have points, and parse.
+fn check_metric_files(run_dir: &Path, findings: &mut Findings) {
+    for (key, path) in list_key_files(&run_dir.join("metrics")).unwrap_or_default() {
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                findings.note(path, format!("metric '{key}' unreadable: {e}"), None);
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            let p = path.clone();
+            findings.note(
+                path,
+                format!("metric '{key}' has no points (MLflow's get_run fails on it)"),
+                Some((
+                    "remove the empty file",
+                    Box::new(move || fs::remove_file(&p)),
+                )),
+            );
+        } else if let Err((line, why)) = metric_file::parse_file(&text) {
+            findings.note(path, format!("metric '{key}', line {line}: {why}"), None);
+        }
+    }
+}
+
 impl FileStore {
     /// Check every experiment, run and registered model; repair what is safe when `fix`.
     pub fn doctor(&self, fix: bool) -> Result<Vec<Finding>> {
-        let mut out = Vec::new();
-        let mut note = |path: PathBuf, problem: String, repair: Repair| {
-            let (fix_text, fixed) = match repair {
-                Some((text, action)) if fix => {
-                    let ok = action().is_ok();
-                    (Some(text.to_string()), ok)
-                }
-                Some((text, _)) => (Some(text.to_string()), false),
-                None => (None, false),
-            };
-            out.push(Finding {
-                path,
-                problem,
-                fix: fix_text,
-                fixed,
-            });
-        };
         // A store path that cannot be read is an error, not a clean bill of health.
         match std::fs::read_dir(&self.root) {
             Ok(_) => {}
@@ -54,19 +101,14 @@ impl FileStore {
                 });
             }
         }
-        // Leftovers of writes a killed process never finished: staging folders and temp files.
-        for path in find_temp(&self.root) {
-            let what = if path.is_dir() { "folder" } else { "file" };
-            let p = path.clone();
-            note(
-                path,
-                format!("leftover temporary {what} from an interrupted write"),
-                Some(("remove it", Box::new(move || remove_any(&p)))),
-            );
-        }
+        let mut findings = Findings {
+            fix,
+            list: Vec::new(),
+        };
+        check_leftovers(&self.root, &mut findings);
         for exp_dir in self.experiment_dirs()? {
             if let Err(e) = self.read_experiment(&exp_dir) {
-                note(
+                findings.note(
                     exp_dir.join(META),
                     format!("experiment unreadable: {e}"),
                     None,
@@ -74,57 +116,44 @@ impl FileStore {
                 continue;
             }
             for run_dir in self.run_dirs(&exp_dir)? {
-                let meta_path = run_dir.join(META);
-                if !meta_path.is_file() {
-                    note(
-                        run_dir.clone(),
-                        "run folder without meta.yaml (MLflow skips it)".into(),
-                        None,
-                    );
-                    continue;
-                }
-                if let Err(e) = self.read_run_info(&run_dir) {
-                    note(meta_path, format!("run unreadable: {e}"), None);
-                    continue;
-                }
-                for sub in ["params", "metrics", "artifacts"] {
-                    let d = run_dir.join(sub);
-                    if !d.is_dir() {
-                        let dd = d.clone();
-                        note(
-                            d,
-                            format!(
-                                "missing {sub}/ folder (MLflow then reports the run as not found)"
-                            ),
-                            Some(("create it", Box::new(move || fs::create_dir_all(&dd)))),
-                        );
-                    }
-                }
-                for (key, path) in list_key_files(&run_dir.join("metrics")).unwrap_or_default() {
-                    let text = match fs::read_to_string(&path) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            note(path, format!("metric '{key}' unreadable: {e}"), None);
-                            continue;
-                        }
-                    };
-                    if text.trim().is_empty() {
-                        let p = path.clone();
-                        note(
-                            path,
-                            format!("metric '{key}' has no points (MLflow's get_run fails on it)"),
-                            Some((
-                                "remove the empty file",
-                                Box::new(move || fs::remove_file(&p)),
-                            )),
-                        );
-                    } else if let Err((line, why)) = metric_file::parse_file(&text) {
-                        note(path, format!("metric '{key}', line {line}: {why}"), None);
-                    }
-                }
+                self.check_run(&run_dir, &mut findings);
             }
         }
-        // The registry.
+        self.check_registry(&mut findings)?;
+        Ok(findings.list)
+    }
+
+    /// `doctor` on one run folder: its meta.yaml, its three sub-folders, its metric files.
+    fn check_run(&self, run_dir: &Path, findings: &mut Findings) {
+        let meta_path = run_dir.join(META);
+        if !meta_path.is_file() {
+            findings.note(
+                run_dir.to_path_buf(),
+                "run folder without meta.yaml (MLflow skips it)".into(),
+                None,
+            );
+            return;
+        }
+        if let Err(e) = self.read_run_info(run_dir) {
+            findings.note(meta_path, format!("run unreadable: {e}"), None);
+            return;
+        }
+        for sub in ["params", "metrics", "artifacts"] {
+            let d = run_dir.join(sub);
+            if !d.is_dir() {
+                let dd = d.clone();
+                findings.note(
+                    d,
+                    format!("missing {sub}/ folder (MLflow then reports the run as not found)"),
+                    Some(("create it", Box::new(move || fs::create_dir_all(&dd)))),
+                );
+            }
+        }
+        check_metric_files(run_dir, findings);
+    }
+
+    /// `doctor` on the registry: every registered model, its versions and its aliases.
+    fn check_registry(&self, findings: &mut Findings) -> Result<()> {
         let registry = self.root.join("models");
         for name in list_names(&registry)? {
             let dir = registry.join(&name);
@@ -136,7 +165,7 @@ impl FileStore {
                     StoreError::Corrupt { why, .. } => why,
                     other => other.to_string(),
                 };
-                note(
+                findings.note(
                     dir.join(META),
                     format!("{why} (listings skip the model)"),
                     None,
@@ -145,35 +174,41 @@ impl FileStore {
             let versions = self.version_numbers(&dir)?;
             for v in &versions {
                 if let Err(e) = self.read_version(&name, *v) {
-                    note(
+                    findings.note(
                         dir.join(format!("version-{v}")).join(META),
                         format!("model version unreadable: {e}"),
                         None,
                     );
                 }
             }
-            for alias in list_names(&dir.join("aliases"))? {
-                let path = dir.join("aliases").join(&alias);
-                let target = fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u64>().ok());
-                let ok = target.is_some_and(|v| self.live_version(&name, v).is_ok());
-                if !ok {
-                    let p = path.clone();
-                    note(
-                        path,
-                        format!(
-                            "alias '{alias}' of '{name}' points at {} which does not exist or is deleted",
-                            target
-                                .map(|v| format!("version {v}"))
-                                .unwrap_or_else(|| "no valid version".into())
-                        ),
-                        Some(("remove the alias", Box::new(move || fs::remove_file(&p)))),
-                    );
-                }
+            self.check_aliases(&name, &dir, findings)?;
+        }
+        Ok(())
+    }
+
+    /// `doctor` on the aliases of registered model `name` (folder `dir`): each must name a live version.
+    fn check_aliases(&self, name: &str, dir: &Path, findings: &mut Findings) -> Result<()> {
+        for alias in list_names(&dir.join("aliases"))? {
+            let path = dir.join("aliases").join(&alias);
+            let target = fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok());
+            let ok = target.is_some_and(|v| self.live_version(name, v).is_ok());
+            if !ok {
+                let p = path.clone();
+                findings.note(
+                    path,
+                    format!(
+                        "alias '{alias}' of '{name}' points at {} which does not exist or is deleted",
+                        target
+                            .map(|v| format!("version {v}"))
+                            .unwrap_or_else(|| "no valid version".into())
+                    ),
+                    Some(("remove the alias", Box::new(move || fs::remove_file(&p)))),
+                );
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Permanently remove deleted runs and deleted experiments, as `mlflow gc`: those deleted before

@@ -7,7 +7,8 @@
 //! the endpoint, or a batch whose answer may be cut at the endpoint's 25,000-point limit, is read one
 //! history at a time as before.
 
-use super::{RestStore, array, parse_metric, str_of};
+use super::RestStore;
+use super::json::{array, parse_metric, str_of};
 use crate::store::Result;
 use crate::store::entities::{MetricPoint, Run};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

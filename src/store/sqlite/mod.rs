@@ -10,8 +10,9 @@
 //! `<root>/<exp>/models/<m-id>/artifacts`, with `<root>` = `mlruns` beside the database, and never a
 //! `meta.yaml` (that would turn MLflow's default to the folder store).
 //!
-//! `schema` opens and creates; `tracking` holds experiments, runs, metrics and datasets; `registry` logged
-//! models, artifacts, model resolution and the model registry.
+//! `schema` opens and creates; `experiments` holds experiments; `tracking` runs, metrics and datasets;
+//! `artifacts` run artifacts, logged models and the folder a model URI names; `registry` the model
+//! registry.
 
 use super::entities::*;
 use super::{
@@ -23,6 +24,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod artifacts;
+mod experiments;
 mod maintenance;
 mod registry;
 pub mod schema;
