@@ -8,7 +8,8 @@
 # 2. Inside `ml/` the same rule holds for ml's sub-layers (the second table): `core` is the leaf, the
 #    artifact and the foreign readers sit above the learners, the commands' halves at the top.
 # 3. No cycles: with each `.rs` file (a folder module: its `mod.rs`) a node and each path an edge, the graph
-#    of all of src/ must have no cycle (`tsort` finds them); each cycle's members are printed.
+#    of all of src/ must have no cycle (`tsort` finds them); each cycle's members are printed. Test code
+#    (`#[cfg(test)]` modules, `tests.rs` files) may import anything its layer allows: it is not in this graph.
 # 4. Environment variables are read only in src/settings/.
 #
 # Prints each violation and exits 1 if any.
@@ -90,7 +91,13 @@ edges=$(cd "$root" && printf '%s\n' "$files" | awk '
     for (; i <= n; i++) rest = rest (rest == "" ? "" : "::") segs[i]
     path = base (base != "" && rest != "" ? "::" : "") rest
     to = resolve(path)
-    if (to != FILENAME) print FILENAME "\t" module_of(FILENAME) "\t" to "\t" resolved_module
+    if (to != FILENAME) print FILENAME "\t" module_of(FILENAME) "\t" to "\t" resolved_module "\t" (in_test() ? "test" : "")
+  }
+  # Test code: a `#[cfg(test)]` inline module, or a sibling `tests.rs`.
+  function in_test(   i) {
+    if (FILENAME ~ /(^|\/)tests\.rs$/) return 1
+    for (i = 1; i <= depth; i++) if (inline_test[i]) return 1
+    return 0
   }
   function current_module(   m, i) {
     m = module_of(FILENAME)
@@ -129,11 +136,11 @@ edges=$(cd "$root" && printf '%s\n' "$files" | awk '
   NR == FNR { exists[$0] = 1; next }
   FNR == 1 { depth = 0; in_use = 0 }
   {
-    line = $0
+    line = $0; previous = last_line; last_line = $0
     # Inline modules (`mod tests {` ... the `}` at its indentation, as cargo fmt lays them out).
     if (depth > 0 && line == inline_indent[depth] "}") { depth--; next }
     if (match(line, /^[ \t]*(pub(\([^)]*\))?[ \t]+)?mod[ \t]+[A-Za-z0-9_]+[ \t]*\{[ \t]*$/)) {
-      depth++
+      depth++; inline_test[depth] = (previous ~ /^[ \t]*#\[cfg\(test\)\][ \t]*$/)
       match(line, /^[ \t]*/); inline_indent[depth] = substr(line, 1, RLENGTH)
       name = line; sub(/^.*mod[ \t]+/, "", name); sub(/[ \t]*\{.*$/, "", name); inline_name[depth] = name
       next
@@ -192,7 +199,7 @@ while IFS= read -r file; do
   fi
 done <<< "$files"
 
-while IFS=$'\t' read -r from_file from_module to_file to_module; do
+while IFS=$'\t' read -r from_file from_module to_file to_module _; do
   [ -z "$from_file" ] && continue
   [ "$from_file" = main.rs ] && continue                       # the binary: `crate::` is not the library
   from=$(top_of "$from_module")
@@ -220,10 +227,10 @@ while IFS=$'\t' read -r from_file from_module to_file to_module; do
       report "$root/$from_file: ml::$from_sub (ml layer $from_sub_layer) imports ml::$to_sub (ml layer $to_sub_layer), a layer above it"
     fi
   fi
-done <<< "$edges"
+done < <(printf '%s\n' "$edges" | cut -f1-4 | sort -u)
 
 # Cycles between files: tsort prints each loop's members as `tsort: FILE` lines.
-if ! loops=$(printf '%s\n' "$edges" | awk -F'\t' 'NF == 4 && $1 != "main.rs" { print $1, $3 }' | tsort 2>&1 >/dev/null); then
+if ! loops=$(printf '%s\n' "$edges" | awk -F'\t' '$1 != "" && $1 != "main.rs" && $5 != "test" { print $1, $3 }' | tsort 2>&1 >/dev/null); then
   echo "$loops" | awk -v root="$root" '
     /input contains a loop/ { if (n) print line; line = "cycle:"; n = 0; next }
     { sub(/^tsort: /, ""); line = line " " root "/" $0; n++ }
