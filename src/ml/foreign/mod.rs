@@ -15,9 +15,9 @@ pub mod xgboost;
 pub const IMPORT_UNPICKLES: &str = "convert it once with `mlx models import`, which unpickles it with your Python: \
      code in the model runs, so only for a model you trust";
 
+use super::core::{ModelError, Predictions, PreprocessError, Task};
 use super::data::{Column, Table};
-use super::estimator::Task;
-use super::model::{ModelError, Predictions, flavor_names};
+use super::model::flavor_names;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
 
@@ -138,7 +138,7 @@ pub fn numeric_matrix(
 /// A column of the table by name, or the error naming what the model needs.
 pub fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, ModelError> {
     table.column(name).ok_or_else(|| {
-        ModelError::Input(super::data::preprocess::PreprocessError::MissingColumn(
+        ModelError::Input(PreprocessError::MissingColumn(
             name.to_string(),
             table.names.join(", "),
         ))
@@ -163,7 +163,7 @@ pub fn cell_f64(col: &Column, row: usize) -> Result<f64, String> {
 }
 
 pub fn cell_err(input: &ForeignInput, row: usize, why: String) -> ModelError {
-    ModelError::Input(super::data::preprocess::PreprocessError::Cell {
+    ModelError::Input(PreprocessError::Cell {
         column: input.name.clone(),
         row,
         why,
