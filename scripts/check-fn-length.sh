@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# No function longer than MAX lines (default 120) in src/ml/ (ARCHITECTURE.md, "Adding an estimator"):
+# No function longer than MAX lines (default 120) in src/ (ARCHITECTURE.md, "Adding an estimator"):
 # prints each one as `file:line: fn NAME is N lines` and exits 1 if any. A function runs from its `fn`
 # line to the `}` at the same indentation (the layout `cargo fmt` gives); declarations without a body
 # are skipped.
 #
-# usage: bash scripts/check-fn-length.sh [DIR...]   (default: src/ml)
+# usage: bash scripts/check-fn-length.sh [DIR...]   (default: src)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 max="${MAX_FN_LINES:-120}"
 dirs=("$@")
-[ ${#dirs[@]} -eq 0 ] && dirs=(src/ml)
+[ ${#dirs[@]} -eq 0 ] && dirs=(src)
 found=$(find "${dirs[@]}" -name '*.rs' | sort | xargs awk -v max="$max" '
   FNR == 1 { name = "" }
   name == "" && match($0, /^[ \t]*(pub(\([a-z:]+\))? )?(const )?(async )?fn [A-Za-z0-9_]+/) {

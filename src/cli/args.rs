@@ -88,9 +88,9 @@ pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
-/// A flag taking one of a domain [`Choice`](crate::ml::choice::Choice)'s names (the domain types know
+/// A flag taking one of a domain [`Choice`](crate::ml::core::Choice)'s names (the domain types know
 /// nothing of clap; the names and help lines come from them).
-pub(super) fn choice<T: crate::ml::choice::Choice + Clone>()
+pub(super) fn choice<T: crate::ml::core::Choice + Clone>()
 -> impl clap::builder::TypedValueParser<Value = T> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     let values = T::ALL.iter().map(|v| {

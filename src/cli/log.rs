@@ -1,6 +1,7 @@
 //! `mlx log ...`: logging to runs from shell scripts and CI, one value or one batch per call.
 
 use super::active_run_id;
+use super::log_run::StartArgs;
 use crate::ops::log::{Write, log};
 use crate::settings::Settings;
 use crate::store::entities::RunStatus;
@@ -16,22 +17,6 @@ pub struct RunArg {
     /// Run id [default: $MLX_RUN_ID, then $MLFLOW_RUN_ID]
     #[arg(long = "run", value_name = "ID")]
     run: Option<String>,
-}
-
-#[derive(Args)]
-pub struct StartArgs {
-    /// Experiment name, created if missing [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
-    #[arg(long, short = 'e')]
-    pub(super) experiment: Option<String>,
-    /// Run name [default: a random name such as bold-fox-123]
-    #[arg(long, short = 'n')]
-    pub(super) name: Option<String>,
-    /// Run tag KEY=VALUE (repeatable)
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
-    pub(super) tags: Vec<String>,
-    /// Description (the mlflow.note.content tag)
-    #[arg(long)]
-    pub(super) description: Option<String>,
 }
 
 #[derive(Subcommand)]

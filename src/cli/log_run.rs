@@ -1,14 +1,32 @@
 //! `mlx log start` and `mlx log exec -- CMD`: starting a run with MLflow's system tags, and running a
 //! command inside one (its exit code passed on; 127/126 when it cannot start).
 
-use super::log::StartArgs;
 use super::{experiment_from_env, parse_pairs};
 use crate::context;
 use crate::settings::Settings;
 use crate::store::entities::RunStatus;
 use crate::store::{NewRun, TrackingStore, get_or_create_experiment, now_ms};
 use anyhow::{Context, Result};
+use clap::Args;
 use std::process::ExitCode;
+
+// Where and how `mlx log start` (and `mlx log exec`) start a run (a plain comment: a doc comment would
+// become the subcommand's help).
+#[derive(Args)]
+pub struct StartArgs {
+    /// Experiment name, created if missing [default: $MLX_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, Default]
+    #[arg(long, short = 'e')]
+    pub(super) experiment: Option<String>,
+    /// Run name [default: a random name such as bold-fox-123]
+    #[arg(long, short = 'n')]
+    pub(super) name: Option<String>,
+    /// Run tag KEY=VALUE (repeatable)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub(super) tags: Vec<String>,
+    /// Description (the mlflow.note.content tag)
+    #[arg(long)]
+    pub(super) description: Option<String>,
+}
 
 /// Start a run in the chosen experiment with MLflow's system tags; returns the run id.
 pub fn start_run(store: &dyn TrackingStore, args: StartArgs, source: &str) -> Result<String> {

@@ -158,7 +158,7 @@ pub fn exec(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
     }
     let server = args.server.resolve()?;
     // A prefix that is not an http(s) URL is refused now, not at the first retrain.
-    crate::ml::fetch::UrlPrefixes::new(&args.data_urls).map_err(anyhow::Error::msg)?;
+    crate::ml::data::fetch::UrlPrefixes::new(&args.data_urls).map_err(anyhow::Error::msg)?;
     let model = match args.model {
         Some(m) => m,
         None => {

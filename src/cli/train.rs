@@ -3,8 +3,8 @@
 use super::hyper::HyperArgs;
 use super::{active_run_id_opt, experiment_from_env, parse_pairs};
 use crate::ml::core::Task;
+use crate::ml::data::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::learners::ModelKind;
-use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport, recorded_command, train};
 use crate::output::{self, Listing};
 use crate::settings::Settings;

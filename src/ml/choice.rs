@@ -4,7 +4,7 @@
 
 use super::boost::Objective;
 pub use super::core::Choice;
-use super::preprocess::{Encoding, NaPolicy};
+use super::data::preprocess::{Encoding, NaPolicy};
 
 /// `--loss`: what gradient boosting minimises for regression (classification boosts log loss).
 impl Choice for Objective {

@@ -2,11 +2,11 @@
 //! mlx reads natively from another library ([`super::foreign`]). `mlx predict` and `mlx serve` use this,
 //! so both accept both.
 
+use super::core::{ModelError, Predictions, Task};
+use super::data::preprocess::InputColumn;
 use super::data::{ReadOptions, Table};
-use super::estimator::Task;
 use super::foreign::{self, ForeignModel};
-use super::model::{ModelError, Predictions, SavedModel};
-use super::preprocess::InputColumn;
+use super::model::SavedModel;
 use std::path::Path;
 
 #[derive(Debug)]
@@ -163,11 +163,9 @@ impl LoadedModel {
             return Ok(preds.values);
         }
         let Some(proba) = preds.proba.filter(|_| self.task() == Task::Classification) else {
-            return Err(ModelError::Input(
-                super::preprocess::PreprocessError::Invalid(
-                    "predict_proba is for classifiers; this model does regression".into(),
-                ),
-            ));
+            return Err(ModelError::Input(super::core::PreprocessError::Invalid(
+                "predict_proba is for classifiers; this model does regression".into(),
+            )));
         };
         let names = self.class_names();
         let k = names.len().max(1);
@@ -313,7 +311,7 @@ fn python_or(
                 "{}; this model needs Python (flavors: {}): start mlx with --python PATH (or MLX_PYTHON) to run it \
                  with MLflow in worker processes",
                 native_reason(&native),
-                foreign::flavor_names(meta).join(", ")
+                super::model::flavor_names(meta).join(", ")
             ),
         });
     };

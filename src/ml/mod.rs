@@ -1,26 +1,27 @@
-//! Machine learning: data loading, preprocessing, splits, estimators, metrics and the model artifact.
+//! Machine learning: data (tables, preprocessing, splits), estimators, the model artifact, foreign models,
+//! training, prediction and evaluation. `core` is the leaf every other part may import; the sub-layers
+//! are in ARCHITECTURE.md and `scripts/check-layers.sh`.
 
 pub mod boost;
 pub mod choice;
 pub mod core;
 pub mod data;
 pub mod estimator;
-pub mod fetch;
+pub mod eval;
 pub mod flat;
 pub mod foreign;
 pub mod forms;
 pub mod import;
 pub mod learners;
 pub mod loaded;
-pub mod metrics;
 pub mod model;
-pub mod plots;
 pub mod predict;
-pub mod preprocess;
 pub mod pyenv;
-pub mod pyfunc;
 pub mod pypredict;
 pub mod pyworker;
-pub mod split;
 pub mod train;
 pub mod tree;
+
+// The old paths of the modules now in `data/`, for the lines being edited elsewhere right now
+// (ops/retrain.rs, foreign/sklearn.rs); repoint them at `data::` and remove this.
+pub use data::{fetch, preprocess, split};

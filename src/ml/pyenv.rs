@@ -22,7 +22,7 @@ pub enum EnvManager {
     Virtualenv,
 }
 
-impl super::choice::Choice for EnvManager {
+impl super::core::Choice for EnvManager {
     const ALL: &'static [Self] = &[EnvManager::Local, EnvManager::Uv, EnvManager::Virtualenv];
     fn name(self) -> &'static str {
         match self {
@@ -204,7 +204,7 @@ fn read_wanted(model_dir: &Path) -> Result<Wanted, PyEnvError> {
 
 /// The cache key: the manager, the base interpreter and what the model asks for.
 fn env_key(manager: EnvManager, base: &BasePython, wanted: &Wanted) -> String {
-    use super::choice::Choice;
+    use super::core::Choice;
     let mut h = Sha256::new();
     for part in [
         manager.name(),
@@ -229,7 +229,7 @@ fn build_env(
     cache: &Path,
     notes: Notes,
 ) -> Result<PathBuf, PyEnvError> {
-    use super::choice::Choice;
+    use super::core::Choice;
     let wanted = read_wanted(model_dir)?;
     let envs = cache.join("envs");
     let dir = envs.join(format!(

@@ -6,7 +6,7 @@
 //! smartcore's tree scans every row at every node (quadratic in practice), which made a 100-tree forest on
 //! 80,000 rows take minutes; this learner is O(rows × features) per tree level.
 
-use super::split::Mt19937;
+use super::data::split::Mt19937;
 
 pub const LEAF: u16 = u16::MAX;
 /// Set in an internal node's `feature` when missing values (NaN) go left (gradient boosting learns the side;

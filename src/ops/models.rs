@@ -3,7 +3,7 @@
 //! a model folder in place.
 
 use super::{OpsError, Result};
-use crate::ml::preprocess::InputColumn;
+use crate::ml::data::preprocess::InputColumn;
 use crate::settings::Settings;
 use crate::store::entities::{ModelVersion, RegisteredModel};
 use crate::store::{ModelUri, TrackingStore};
@@ -96,7 +96,7 @@ pub fn add_pyfunc(settings: &Settings, uri: &str) -> Result<PyfuncReport> {
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let refreshed = crate::ml::pyfunc::add_to_folder(&dir)
+    let refreshed = crate::ml::model::add_pyfunc::add_to_folder(&dir)
         .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
     Ok(PyfuncReport { dir, refreshed })
 }

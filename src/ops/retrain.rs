@@ -9,9 +9,9 @@
 use crate::ml::choice::Choice;
 use crate::ml::core::Task;
 use crate::ml::core::params::Params;
-use crate::ml::fetch::{FetchError, UrlPrefixes};
+use crate::ml::data::fetch::{FetchError, UrlPrefixes};
+use crate::ml::data::preprocess::{self, Encoding, NaPolicy};
 use crate::ml::learners::{self, ModelKind};
-use crate::ml::preprocess::{self, Encoding, NaPolicy};
 use crate::ops::train::{TrainOptions, TrainReport};
 use crate::store::TrackingStore;
 use std::collections::BTreeMap;

@@ -36,7 +36,7 @@ pub fn train(
     notes: &dyn Fn(&str),
 ) -> anyhow::Result<TrainReport> {
     // A URL is streamed to a temp file, kept until the run is recorded.
-    let fetched = crate::ml::fetch::fetch_if_url(&opts.data, opts.data_prefixes.as_ref())?;
+    let fetched = crate::ml::data::fetch::fetch_if_url(&opts.data, opts.data_prefixes.as_ref())?;
     let p = ml_train::prepare(
         opts,
         fetched.as_ref().map_or(opts.data.as_path(), |f| f.path()),
@@ -187,7 +187,7 @@ fn train_in_run(
     )?;
     std::fs::write(reports.join("evaluation.txt"), &eval.text)?;
     std::fs::write(reports.join("test_predictions.csv"), &eval.test_predictions)?;
-    crate::ml::plots::write_plots(&model, &m.x_test, &m.y_test, &reports)?;
+    crate::ml::eval::plots::write_plots(&model, &m.x_test, &m.y_test, &reports)?;
     store.log_artifact(run_id, &reports, None)?;
 
     store.log_input(run_id, &ml_train::dataset(opts, &p.table), "training")?;

@@ -7,7 +7,7 @@ use super::info::describe;
 use super::protocol::python_json;
 use super::reply::json_response;
 use super::{AppState, access};
-use crate::ml::fetch::FetchError;
+use crate::ml::data::fetch::FetchError;
 use crate::ops::retrain::{self, RetrainError};
 use axum::body::Bytes;
 use axum::extract::State;

@@ -4,7 +4,7 @@
 //! prediction). Anything else — other shapes, nested values, bad JSON — answers `None`, and the general
 //! parser handles it with MLflow's exact errors.
 
-use super::protocol::{MAX_COLUMNS, max_cells};
+use super::limits::{MAX_COLUMNS, max_cells};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -20,6 +20,7 @@ mod budget;
 mod fast_json;
 mod follow;
 mod info;
+mod limits;
 mod metrics;
 pub mod protocol;
 mod python;

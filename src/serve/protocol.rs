@@ -2,8 +2,9 @@
 //! CSV) to a table typed by the model's signature, and responses and errors byte for byte as MLflow's
 //! server writes them (Python's `json.dumps` spacing, its error codes and messages).
 
+use super::limits::{MAX_COLUMNS, max_cells};
+use crate::ml::data::preprocess::InputColumn;
 use crate::ml::data::{Column, CsvChunks, ReadOptions, Table};
-use crate::ml::preprocess::InputColumn;
 use crate::redact::brief;
 use serde::Serialize;
 use serde_json::Value;
@@ -108,17 +109,6 @@ fn format_error(found: &[&str]) -> ProtocolError {
 
 /// Rows as column name → values, from any of MLflow's JSON shapes.
 type Columns = Vec<(String, Vec<Value>)>;
-
-/// The most columns one request may name (issue 30: a body of a million keys once froze the server).
-pub const MAX_COLUMNS: usize = 10_000;
-
-/// The most cells, padding of sparse records and short rows included, a table parsed from a body of
-/// `body_len` bytes may have: what a dense body of that size can hold (every cell takes at least two bytes,
-/// a value and a separator), plus a million. Columns times rows past it would cost memory quadratic in the
-/// body.
-pub fn max_cells(body_len: usize) -> usize {
-    body_len / 2 + (1 << 20)
-}
 
 fn too_many_columns() -> ProtocolError {
     ProtocolError::bad_request(format!(

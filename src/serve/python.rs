@@ -5,7 +5,7 @@
 
 use super::budget::BodyInBudget;
 use super::protocol::{self, ProtocolError, python_json};
-use super::reply::{json_response, protocol_error, text_response};
+use super::reply::{json_response, protocol_error, text_response, variant_headers};
 use super::{AppState, Served};
 use crate::ml::loaded::{LoadedModel, python_request};
 use crate::ml::pyworker::{PyError, Request};
@@ -137,7 +137,7 @@ pub(super) async fn respond(
             let mut doc = serde_json::Map::new();
             doc.insert(key.to_string(), predictions);
             let mut r = json_response(StatusCode::OK, python_json(&doc));
-            super::scoring::variant_headers(&mut r, variant, &served);
+            variant_headers(&mut r, variant, &served);
             r
         }
         Err(e) => failure(e),

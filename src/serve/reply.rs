@@ -1,6 +1,7 @@
 //! The answers `mlx serve`'s handlers build: JSON or plain text with a status, MLflow's `{"detail": ...}`,
 //! and a [`ProtocolError`] as MLflow's server answers it.
 
+use super::Served;
 use super::protocol::ProtocolError;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -40,5 +41,16 @@ pub(super) fn detail(status: StatusCode, text: &str) -> Response {
 impl IntoResponse for ProtocolError {
     fn into_response(self) -> Response {
         protocol_error(&self)
+    }
+}
+
+/// The headers saying which variant and which model version answered (`x-mlx-variant`,
+/// `x-mlx-model-version`).
+pub(super) fn variant_headers(r: &mut Response, variant: &str, served: &Served) {
+    if let Ok(v) = HeaderValue::from_str(variant) {
+        r.headers_mut().insert("x-mlx-variant", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&served.version_label()) {
+        r.headers_mut().insert("x-mlx-model-version", v);
     }
 }

@@ -4,11 +4,11 @@
 
 use super::budget::{BodyInBudget, read_body};
 use super::protocol::{self, ProtocolError, python_json};
-use super::reply::{json_response, protocol_error, text_response};
+use super::reply::{json_response, protocol_error, text_response, variant_headers};
 use super::{AppState, Served, python};
 use crate::ml::loaded::{Answer, LoadedModel};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use std::sync::Arc;
 
@@ -108,15 +108,6 @@ async fn respond(
             r
         }
         Err(r) => r,
-    }
-}
-
-pub(super) fn variant_headers(r: &mut Response, variant: &str, served: &Served) {
-    if let Ok(v) = HeaderValue::from_str(variant) {
-        r.headers_mut().insert("x-mlx-variant", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&served.version_label()) {
-        r.headers_mut().insert("x-mlx-model-version", v);
     }
 }
 

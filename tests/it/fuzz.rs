@@ -1,8 +1,8 @@
 //! Every parser that takes outside input, under property tests and a corpus of nasty cases
 //! (`tests/corpus/`): no panic, no stack overflow, an error or a value. Bounded case counts keep CI fast.
 
+use mlx::ml::data::preprocess::InputColumn;
 use mlx::ml::data::{CsvChunks, ReadOptions};
-use mlx::ml::preprocess::InputColumn;
 use mlx::serve::protocol;
 use mlx::store::{FileStore, TrackingStore, meta, metric_file};
 use proptest::prelude::*;

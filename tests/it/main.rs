@@ -2,6 +2,7 @@
 //! that drive the real `mlflow` Python package (3.17.2, from the venv `scripts/test.sh` prepares).
 
 mod boost;
+mod checks;
 mod clients;
 mod common;
 mod compare;

@@ -1,35 +1,14 @@
 //! What boosting minimises (LightGBM's `src/objective/`, behind one interface as its
-//! `include/LightGBM/objective_function.h`): the `Objective` named by `--loss` and saved in model.json, and
-//! one [`ObjectiveFunction`] per objective with its gradients and hessians, starting score, leaf refit and
+//! `include/LightGBM/objective_function.h`): for each `Objective` (named by `--loss`, saved in model.json; the
+//! name lives with the `Boosted` form), one [`ObjectiveFunction`] with its gradients and hessians, starting score, leaf refit and
 //! evaluation: binary log loss and multi-class softmax (`binary_objective.hpp`, `multiclass_objective.hpp`),
 //! squared error, absolute error and Huber loss (`regression_objective.hpp`).
 
 use super::metrics::{self, huber};
 use crate::ml::core::{sigmoid, softmax};
-use serde::{Deserialize, Serialize};
-
-/// What is minimised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Objective {
-    /// Binary log loss on one raw score (the positive class's log-odds).
-    Binary,
-    /// Softmax cross-entropy, one raw score and one tree per class per iteration.
-    Multiclass,
-    SquaredError,
-    /// Absolute error (regression): trees split on the gradients' signs, then each leaf's value is the
-    /// median of its rows' residuals (LightGBM's and scikit-learn's refit), the start the targets' median.
-    AbsoluteError,
-    /// Huber loss with LightGBM's definition: squared error for residuals within `huber_delta`, absolute
-    /// beyond (gradient clipped to the delta, hessian 1); the start is the targets' mean.
-    Huber,
-}
+pub use crate::ml::forms::boosted::Objective;
 
 impl Objective {
-    pub fn is_regression(self) -> bool {
-        !matches!(self, Objective::Binary | Objective::Multiclass)
-    }
-
     /// This objective's arithmetic, for `n_classes` classes (multi-class) or Huber's `huber_delta`.
     pub fn function(self, n_classes: usize, huber_delta: f64) -> Box<dyn ObjectiveFunction> {
         match self {

@@ -2,11 +2,11 @@
 //! stopping, each iteration's gradients (in blocks of rows, on the fit's threads), its sample of rows and
 //! features, one tree per score grown on them, the scores moved by the tree, and the learning curves.
 
-use super::super::split::{self, Mt19937};
 use super::bins::Bins;
 use super::grower::{BNode, Grower, binned_value, to_tree};
 use super::objective::{Objective, ObjectiveFunction};
 use super::{BoostParams, Boosted, Curves, parallel_each};
+use crate::ml::data::split::{self, Mt19937};
 
 /// Rows per block of gradients: the loss is summed per block, then the blocks in order, so that it comes
 /// out the same whatever the thread count.

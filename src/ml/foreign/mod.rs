@@ -15,14 +15,14 @@ pub mod xgboost;
 pub const IMPORT_UNPICKLES: &str = "convert it once with `mlx models import`, which unpickles it with your Python: \
      code in the model runs, so only for a model you trust";
 
+use super::core::{ModelError, Predictions, PreprocessError, Task};
 use super::data::{Column, Table};
-use super::estimator::Task;
-use super::model::{ModelError, Predictions};
+use super::model::flavor_names;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
 
 /// One input column: its name and MLflow type (long, double, string, boolean...).
-pub use super::preprocess::InputColumn as ForeignInput;
+pub use super::data::preprocess::InputColumn as ForeignInput;
 
 /// A model from another library, ready to predict.
 pub trait ForeignModel: Send + Sync + std::fmt::Debug {
@@ -45,19 +45,6 @@ fn load_err(path: &Path, why: impl Into<String>) -> ModelError {
         path: path.display().to_string(),
         why: why.into(),
     }
-}
-
-/// The flavor names of an `MLmodel`.
-pub fn flavor_names(mlmodel: &Yaml) -> Vec<String> {
-    mlmodel
-        .get("flavors")
-        .and_then(|f| f.as_mapping())
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Read the model in `dir` from the first flavor mlx knows. `mlmodel` is its parsed `MLmodel`.
@@ -151,7 +138,7 @@ pub fn numeric_matrix(
 /// A column of the table by name, or the error naming what the model needs.
 pub fn column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, ModelError> {
     table.column(name).ok_or_else(|| {
-        ModelError::Input(super::preprocess::PreprocessError::MissingColumn(
+        ModelError::Input(PreprocessError::MissingColumn(
             name.to_string(),
             table.names.join(", "),
         ))
@@ -176,7 +163,7 @@ pub fn cell_f64(col: &Column, row: usize) -> Result<f64, String> {
 }
 
 pub fn cell_err(input: &ForeignInput, row: usize, why: String) -> ModelError {
-    ModelError::Input(super::preprocess::PreprocessError::Cell {
+    ModelError::Input(PreprocessError::Cell {
         column: input.name.clone(),
         row,
         why,

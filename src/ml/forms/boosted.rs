@@ -6,6 +6,7 @@ use super::LoadCheck;
 use crate::ml::core::{ModelError, Task, softmax};
 use crate::ml::flat::FlatTrees;
 use crate::ml::tree::Tree;
+use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
@@ -83,4 +84,27 @@ pub(super) fn load(
         ));
     }
     Ok(())
+}
+
+/// What is minimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Binary log loss on one raw score (the positive class's log-odds).
+    Binary,
+    /// Softmax cross-entropy, one raw score and one tree per class per iteration.
+    Multiclass,
+    SquaredError,
+    /// Absolute error (regression): trees split on the gradients' signs, then each leaf's value is the
+    /// median of its rows' residuals (LightGBM's and scikit-learn's refit), the start the targets' median.
+    AbsoluteError,
+    /// Huber loss with LightGBM's definition: squared error for residuals within `huber_delta`, absolute
+    /// beyond (gradient clipped to the delta, hessian 1); the start is the targets' mean.
+    Huber,
+}
+
+impl Objective {
+    pub fn is_regression(self) -> bool {
+        !matches!(self, Objective::Binary | Objective::Multiclass)
+    }
 }

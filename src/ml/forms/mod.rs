@@ -9,10 +9,10 @@ pub mod linear;
 pub mod naive_bayes;
 pub mod trees;
 
-use super::boost::Objective;
 use super::core::{ModelError, Task};
 use super::flat::FlatTrees;
 use super::tree::Tree;
+use boosted::Objective;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;

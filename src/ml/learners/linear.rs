@@ -2,6 +2,7 @@
 //! Gram matrix as scikit-learn solves them — ordinary and ridge by a Cholesky solve, lasso by coordinate
 //! descent. Produce the `Linear` form.
 
+use super::cholesky::cholesky_solve;
 use super::{Fit, FitError, Learner, Shape, TrainSet};
 use crate::ml::core::Task;
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
@@ -177,43 +178,4 @@ fn lasso_cd(gram: &[f64], xty: &[f64], l1: f64, max_iter: usize, nf: usize) -> V
         }
     }
     w
-}
-
-/// Solve `a x = b` for a symmetric positive definite `a` (row-major, overwritten); None if not PD.
-pub(super) fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
-    for j in 0..d {
-        let mut sum = a[j * d + j];
-        for k in 0..j {
-            sum -= a[j * d + k] * a[j * d + k];
-        }
-        if sum <= 0.0 || !sum.is_finite() {
-            return None;
-        }
-        let diag = sum.sqrt();
-        a[j * d + j] = diag;
-        for i in j + 1..d {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= a[i * d + k] * a[j * d + k];
-            }
-            a[i * d + j] = s / diag;
-        }
-    }
-    let mut z = vec![0.0; d];
-    for i in 0..d {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= a[i * d + k] * z[k];
-        }
-        z[i] = s / a[i * d + i];
-    }
-    let mut x = vec![0.0; d];
-    for i in (0..d).rev() {
-        let mut s = z[i];
-        for k in i + 1..d {
-            s -= a[k * d + i] * x[k];
-        }
-        x[i] = s / a[i * d + i];
-    }
-    Some(x)
 }

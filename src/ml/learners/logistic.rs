@@ -135,7 +135,7 @@ fn logistic_newton(
                 hess[j * d + i] = hess[i * d + j];
             }
         }
-        let step = super::linear::cholesky_solve(&mut hess, &grad, d)?;
+        let step = super::cholesky::cholesky_solve(&mut hess, &grad, d)?;
         let mut biggest: f64 = 0.0;
         for i in 0..d {
             w[i] -= step[i];

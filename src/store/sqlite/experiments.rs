@@ -1,7 +1,7 @@
 //! Experiments in MLflow's tables: create (integer ids, artifact folders beside the database), get by
 //! id or name, list, rename, delete and restore with all their runs, and their tags.
 
-use super::tracking::{no_tag_unless_removed, now, stage, view_sql};
+use super::shared::{no_tag_unless_removed, now, stage, view_sql};
 use super::*;
 use rusqlite::{OptionalExtension, Row, params};
 

@@ -30,6 +30,7 @@ mod maintenance;
 mod registry;
 pub mod schema;
 pub mod search;
+mod shared;
 mod tracking;
 
 pub struct SqliteStore {

@@ -306,7 +306,7 @@ impl SqliteStore {
                     (n, format!("model '{name}'"))
                 }
             };
-            super::tracking::no_tag_unless_removed(removed, key, &what)?;
+            super::shared::no_tag_unless_removed(removed, key, &what)?;
             touch_model(c, name, crate::store::now_ms())
         })
     }

@@ -2,6 +2,7 @@
 //! MLflow's tables.
 
 use super::experiments::find_experiment;
+use super::shared::{no_tag_unless_removed, now, stage, view_sql};
 use super::*;
 use crate::store::{Fields, most_common};
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -9,12 +10,6 @@ use std::collections::HashMap;
 
 pub(super) const RUN_COLUMNS: &str = "run_uuid, name, experiment_id, user_id, status, start_time, \
      end_time, artifact_uri, lifecycle_stage";
-
-pub(super) fn stage(text: Option<String>) -> Lifecycle {
-    text.as_deref()
-        .and_then(Lifecycle::parse)
-        .unwrap_or(Lifecycle::Active)
-}
 
 pub(super) fn run_info_row(r: &Row) -> rusqlite::Result<RunInfo> {
     Ok(RunInfo {
@@ -32,15 +27,6 @@ pub(super) fn run_info_row(r: &Row) -> rusqlite::Result<RunInfo> {
         artifact_uri: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         lifecycle_stage: stage(r.get(8)?),
     })
-}
-
-/// The SQL condition on `lifecycle_stage` a view admits.
-pub(super) fn view_sql(view: ViewType) -> &'static str {
-    match view {
-        ViewType::ActiveOnly => "lifecycle_stage = 'active'",
-        ViewType::DeletedOnly => "lifecycle_stage = 'deleted'",
-        ViewType::All => "1",
-    }
 }
 
 fn experiment_keys(ids: &[String]) -> Result<Vec<i64>> {
@@ -64,10 +50,6 @@ pub(super) fn active_run(c: &Connection, run_id: &str) -> R<RunInfo> {
         .into());
     }
     Ok(info)
-}
-
-pub(super) fn now() -> i64 {
-    crate::store::now_ms()
 }
 
 impl SqliteStore {
@@ -551,18 +533,6 @@ fn fill_io(
     let mut rows = stmt.query(params_from_iter(chunk))?;
     while let Some(r) = rows.next()? {
         runs[index[&r.get::<_, String>(0)?]].outputs.push(r.get(1)?);
-    }
-    Ok(())
-}
-
-/// The error for a tag to delete that `what` does not have (`removed` rows were deleted).
-pub(super) fn no_tag_unless_removed(removed: usize, key: &str, what: &str) -> R<()> {
-    if removed == 0 {
-        return Err(StoreError::InvalidValue {
-            what: "tag".into(),
-            why: format!("no tag '{key}' on {what}"),
-        }
-        .into());
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use std::path::Path;
 
 /// Why a prediction failed, naming the step.
 fn predict_err(why: String) -> ModelError {
-    ModelError::Input(crate::ml::preprocess::PreprocessError::Invalid(why))
+    ModelError::Input(crate::ml::core::PreprocessError::Invalid(why))
 }
 
 #[derive(Debug)]

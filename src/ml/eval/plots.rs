@@ -2,10 +2,10 @@
 //! and the ROC curve of binary classifiers. Text is drawn with a font embedded in the binary (no system
 //! fonts needed).
 
-use super::core::Task;
-use super::forms::Fitted;
 use super::metrics;
-use super::model::SavedModel;
+use crate::ml::core::Task;
+use crate::ml::forms::Fitted;
+use crate::ml::model::SavedModel;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -17,7 +17,7 @@ fn register_font() {
         let _ = plotters::style::register_font(
             "sans-serif",
             FontStyle::Normal,
-            include_bytes!("../../assets/DejaVuSans.ttf"),
+            include_bytes!("../../../assets/DejaVuSans.ttf"),
         );
     });
 }

@@ -1,14 +1,17 @@
 //! The model artifact: a folder with MLflow's `MLmodel` file (an `mlx` flavor, the signature in MLflow's
 //! JSON schema, input examples) beside `model.json` (estimator, preprocessing, fitted state) and, for
 //! tree models, `trees.bin` (compact binary trees). Loading checks everything it reads. Every model also
-//! carries MLflow's `python_function` flavor (see `pyfunc.rs`).
+//! carries MLflow's `python_function` flavor (`pyfunc.rs`; `add_pyfunc.rs` adds it to an older folder).
+
+pub mod add_pyfunc;
+pub mod pyfunc;
 
 use super::core::Task;
 pub use super::core::{ModelError, Predictions, argmax};
+use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
 use super::forms::{Fitted, LoadCheck};
 use super::learners::ModelKind;
-use super::preprocess::Preprocessor;
 use super::tree;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
@@ -175,7 +178,7 @@ impl SavedModel {
                 .expect("json")
                 .as_bytes(),
         )?;
-        super::pyfunc::write_files(dir).map_err(|e| save_err(e.to_string()))?;
+        pyfunc::write_files(dir).map_err(|e| save_err(e.to_string()))?;
         let size: u64 = std::fs::read_dir(dir)
             .map_err(|e| save_err(e.to_string()))?
             .flatten()
@@ -200,11 +203,11 @@ impl SavedModel {
         }
         let mut flavors = serde_yaml_ng::Mapping::new();
         flavors.insert(s("mlx"), Value::Mapping(flavor));
-        flavors.insert(s("python_function"), super::pyfunc::flavor());
+        flavors.insert(s("python_function"), pyfunc::flavor());
         let mut signature = serde_yaml_ng::Mapping::new();
         signature.insert(s("inputs"), s(&inputs));
         signature.insert(s("outputs"), s(&outputs));
-        signature.insert(s("params"), super::pyfunc::params_schema(self.task));
+        signature.insert(s("params"), pyfunc::params_schema(self.task));
         let mut example_info = serde_yaml_ng::Mapping::new();
         example_info.insert(s("artifact_path"), s("input_example.json"));
         example_info.insert(s("pandas_orient"), s("split"));
@@ -242,7 +245,7 @@ impl SavedModel {
             .get("flavors")
             .and_then(|f| f.get("mlx"))
             .ok_or_else(|| {
-                let flavors = super::foreign::flavor_names(&meta);
+                let flavors = flavor_names(&meta);
                 load_err(
                     &mlmodel,
                     format!(
@@ -301,6 +304,19 @@ impl SavedModel {
         };
         self.fitted.load_check(&cx)
     }
+}
+
+/// The flavor names of an `MLmodel`.
+pub fn flavor_names(mlmodel: &Value) -> Vec<String> {
+    mlmodel
+        .get("flavors")
+        .and_then(|f| f.as_mapping())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn cell_json(table: &Table, column: &str, row: usize) -> serde_json::Value {

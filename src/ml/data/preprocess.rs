@@ -2,8 +2,8 @@
 //! time: explicit value maps (`--map Sex=male:0,female:1`), one-hot or ordinal encoding of string columns,
 //! missing-value policy (`drop|mean|median|zero`) and optional standard scaling.
 
-pub use super::core::PreprocessError;
-use super::data::{Column, Table};
+use super::{Column, Table};
+pub use crate::ml::core::PreprocessError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -97,7 +97,7 @@ fn cell(col: &Column, row: usize) -> Cell<'_> {
 
 fn map_key(c: &Cell) -> Option<String> {
     match c {
-        Cell::Num(x) => Some(super::data::format_number(*x)),
+        Cell::Num(x) => Some(super::format_number(*x)),
         Cell::Text(s) => Some(s.to_string()),
         Cell::Missing => None,
     }
@@ -106,7 +106,7 @@ fn map_key(c: &Cell) -> Option<String> {
 /// The cell as a lookup key, borrowing text cells (the hot path at predict time allocates nothing for them).
 fn key_of<'a>(c: &Cell<'a>) -> Option<std::borrow::Cow<'a, str>> {
     match c {
-        Cell::Num(x) => Some(std::borrow::Cow::Owned(super::data::format_number(*x))),
+        Cell::Num(x) => Some(std::borrow::Cow::Owned(super::format_number(*x))),
         Cell::Text(s) => Some(std::borrow::Cow::Borrowed(s)),
         Cell::Missing => None,
     }
@@ -127,7 +127,7 @@ fn map_codes(map: &BTreeMap<String, f64>) -> String {
     codes.dedup();
     codes
         .iter()
-        .map(|c| super::data::format_number(*c))
+        .map(|c| super::format_number(*c))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,0 +1,3 @@
+pub mod ml;
+pub mod redact;
+pub mod timefmt;

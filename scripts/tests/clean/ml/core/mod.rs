@@ -1,0 +1,3 @@
+pub mod math;
+pub use math::argmax;
+pub struct Task;

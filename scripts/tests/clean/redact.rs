@@ -1,0 +1,3 @@
+pub fn redact(s: &str) -> String {
+    crate::timefmt::stamp(s)
+}

@@ -1,0 +1,3 @@
+pub fn stamp(s: &str) -> String {
+    s.to_string()
+}

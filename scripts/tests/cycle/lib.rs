@@ -1,0 +1,2 @@
+pub mod redact;
+pub mod timefmt;

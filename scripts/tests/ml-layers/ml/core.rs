@@ -1,0 +1,2 @@
+use super::{data::Table, extra};
+pub struct Task;
