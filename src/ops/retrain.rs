@@ -524,7 +524,7 @@ fn retrain_from_params<G: Send + 'static>(
     data: Option<&str>,
     busy: G,
     notes: &dyn Fn(&str),
-) -> anyhow::Result<(String, G)> {
+) -> Result<(String, G), RetrainError> {
     use anyhow::Context as _;
     let from = served
         .run_id
