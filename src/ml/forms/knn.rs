@@ -1,19 +1,117 @@
 //! The `Knn` form: the training rows and their targets; a row is predicted from its `k` nearest training
 //! rows (class shares for classification, the mean for regression), found exactly as scikit-learn finds them.
+//! Two options carry where scikit-learn's arithmetic differs from mlx's: the order the neighbours are
+//! summed in and how much each one counts.
 
 use super::LoadCheck;
 use crate::ml::core::{ModelError, Task};
+use serde::{Deserialize, Serialize};
 
-/// Class probabilities of one row into `p`: each of the `k` neighbours adds 1/k to its class.
-pub(super) fn proba_row(k: usize, tx: &[f64], y: &[f64], nf: usize, row: &[f64], p: &mut [f64]) {
-    for &i in &nearest(tx, nf, row, k) {
-        p[y[i] as usize] += 1.0 / k as f64;
-    }
+/// The order the neighbours' votes or targets are summed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// mlx: as the search's heap leaves them ([`nearest`]).
+    #[default]
+    Heap,
+    /// scikit-learn (`kneighbors`): nearest first, equal distances by training row.
+    Nearest,
 }
 
-/// The predicted value of one row: the mean of the `k` neighbours' targets.
-pub(super) fn value_row(k: usize, tx: &[f64], y: &[f64], nf: usize, row: &[f64]) -> f64 {
-    nearest(tx, nf, row, k).iter().map(|&i| y[i]).sum::<f64>() / k as f64
+/// How much each neighbour counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weights {
+    /// mlx: each neighbour adds 1/k to its class; a value is the targets' sum divided by k.
+    #[default]
+    Share,
+    /// scikit-learn `weights="uniform"`: each neighbour counts 1, its class's count divided by the total
+    /// of all counts; a value is the targets' sum divided by the number of neighbours.
+    Uniform,
+    /// scikit-learn `weights="distance"`: each neighbour counts 1/distance (only the neighbours at distance
+    /// 0, if any), normalised by the total weight, for classes and values alike.
+    Distance,
+}
+
+/// The fitted state a row is predicted from.
+pub(super) struct Neighbours<'a> {
+    k: usize,
+    x: &'a [f64],
+    y: &'a [f64],
+    nf: usize,
+    order: Order,
+    weights: Weights,
+}
+
+impl<'a> Neighbours<'a> {
+    pub(super) fn new(
+        k: usize,
+        x: &'a [f64],
+        y: &'a [f64],
+        nf: usize,
+        (order, weights): (Order, Weights),
+    ) -> Self {
+        Neighbours {
+            k,
+            x,
+            y,
+            nf,
+            order,
+            weights,
+        }
+    }
+
+    /// The `k` nearest training rows to `row` in summing order, each with its weight.
+    fn weighted(&self, row: &[f64]) -> Vec<(usize, f64)> {
+        let nf = self.nf;
+        let mut found: Vec<(f64, usize)> = nearest(self.x, nf, row, self.k)
+            .into_iter()
+            .map(|i| {
+                let t = &self.x[i * nf..(i + 1) * nf];
+                let d2: f64 = t.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum();
+                (d2.sqrt(), i)
+            })
+            .collect();
+        if self.order == Order::Nearest {
+            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+        let exact = found.iter().any(|(d, _)| *d == 0.0);
+        found
+            .into_iter()
+            .map(|(d, i)| {
+                let w = match self.weights {
+                    Weights::Share => 1.0 / self.k as f64,
+                    Weights::Uniform => 1.0,
+                    Weights::Distance if exact => f64::from(u8::from(d == 0.0)),
+                    Weights::Distance => 1.0 / d,
+                };
+                (i, w)
+            })
+            .collect()
+    }
+
+    /// Class probabilities of one row into `p`: each neighbour adds its weight to its class, normalised
+    /// by the total unless the weights are shares already.
+    pub(super) fn proba_row(&self, row: &[f64], p: &mut [f64]) {
+        for (i, w) in self.weighted(row) {
+            p[self.y[i] as usize] += w;
+        }
+        if self.weights != Weights::Share {
+            let total: f64 = p.iter().sum();
+            p.iter_mut().for_each(|v| *v /= total);
+        }
+    }
+
+    /// The predicted value of one row: the (weighted) mean of the neighbours' targets.
+    pub(super) fn value_row(&self, row: &[f64]) -> f64 {
+        let found = self.weighted(row);
+        let sum = |f: &dyn Fn(&(usize, f64)) -> f64| found.iter().map(f).sum::<f64>();
+        match self.weights {
+            Weights::Share => sum(&|(i, _)| self.y[*i]) / self.k as f64,
+            Weights::Uniform => sum(&|(i, _)| self.y[*i]) / found.len() as f64,
+            Weights::Distance => sum(&|(i, w)| self.y[*i] * w) / sum(&|(_, w)| *w),
+        }
+    }
 }
 
 /// A positive `k`, one row of features per target, and (classification) targets that are classes.

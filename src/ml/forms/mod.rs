@@ -2,6 +2,10 @@
 //! `trees.bin`), checked when loaded, and predicted from. Each form has its own file (its arithmetic and its
 //! load check); the Python loader `ml/mlx_pyfunc.py` mirrors the same forms. Learners (`ml::learners`)
 //! produce forms; several learners may share one form (logistic, linear, ridge and lasso all give `Linear`).
+//! Imported scikit-learn models become the same forms; where scikit-learn's arithmetic differs from mlx's,
+//! the form carries it as an option (`LabelRule`, `Multi`, `Order`, `Weights`, `Arithmetic`) whose default
+//! is mlx's and which is never written to `model.json` when it is the default (so mlx's files, and the
+//! Python loader reading them, do not change).
 
 pub mod boosted;
 pub mod knn;
@@ -9,7 +13,7 @@ pub mod linear;
 pub mod naive_bayes;
 pub mod trees;
 
-use super::core::{ModelError, Task};
+use super::core::{ModelError, Task, argmax};
 use super::flat::FlatTrees;
 use super::tree::Tree;
 use boosted::Objective;
@@ -17,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
 
-pub use knn::nearest;
+pub use knn::{Order, Weights, nearest};
+pub use linear::{LabelRule, Multi};
+pub use naive_bayes::Arithmetic;
 
 /// The file beside `model.json` that holds a tree form's trees (`tree::encode`).
 pub const TREES_BIN: &str = "trees.bin";
@@ -31,6 +37,10 @@ pub enum Fitted {
     Linear {
         coef: Vec<Vec<f64>>,
         intercept: Vec<f64>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        label: LabelRule,
+        #[serde(default, skip_serializing_if = "is_default")]
+        multi: Multi,
     },
     Trees {
         #[serde(skip)]
@@ -52,16 +62,28 @@ pub enum Fitted {
         #[serde(skip)]
         flat: OnceLock<FlatTrees>,
     },
+    /// The training rows (row-major) and their targets (class indices for classification).
     Knn {
         k: usize,
         x: Vec<f64>,
         y: Vec<f64>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        order: Order,
+        #[serde(default, skip_serializing_if = "is_default")]
+        weights: Weights,
     },
     GaussianNb {
         means: Vec<Vec<f64>>,
         vars: Vec<Vec<f64>>,
         priors: Vec<f64>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        arithmetic: Arithmetic,
     },
+}
+
+/// An option left at its default (mlx's arithmetic) is not written.
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// What a loaded form is checked against: the model's task, its feature count and outputs (classes for
@@ -89,32 +111,97 @@ impl LoadCheck<'_> {
 }
 
 impl Fitted {
+    /// mlx's `Linear` form.
+    pub fn linear(coef: Vec<Vec<f64>>, intercept: Vec<f64>) -> Fitted {
+        Fitted::Linear {
+            coef,
+            intercept,
+            label: LabelRule::default(),
+            multi: Multi::default(),
+        }
+    }
+
+    /// mlx's `Knn` form.
+    pub fn knn(k: usize, x: Vec<f64>, y: Vec<f64>) -> Fitted {
+        Fitted::Knn {
+            k,
+            x,
+            y,
+            order: Order::default(),
+            weights: Weights::default(),
+        }
+    }
+
+    /// mlx's `GaussianNb` form.
+    pub fn gaussian_nb(means: Vec<Vec<f64>>, vars: Vec<Vec<f64>>, priors: Vec<f64>) -> Fitted {
+        Fitted::GaussianNb {
+            means,
+            vars,
+            priors,
+            arithmetic: Arithmetic::default(),
+        }
+    }
+
     /// Class probabilities (row-major, `n_classes` per row) for classification.
     pub fn predict_proba(&self, x: &[f64], nf: usize, n_classes: usize) -> Vec<f64> {
+        self.predict_classes(x, nf, n_classes).1
+    }
+
+    /// The predicted class index of each row, and the class probabilities (row-major, `n_classes` per
+    /// row), for classification.
+    pub fn predict_classes(
+        &self,
+        x: &[f64],
+        nf: usize,
+        n_classes: usize,
+    ) -> (Vec<usize>, Vec<f64>) {
         let n = x.len() / nf.max(1);
         let mut out = vec![0.0; n * n_classes];
+        let mut labels = Vec::with_capacity(n);
         let mut scratch = boosted::Scratch::default();
         for r in 0..n {
             let row = &x[r * nf..(r + 1) * nf];
             let p = &mut out[r * n_classes..(r + 1) * n_classes];
-            match self {
-                Fitted::Linear { coef, intercept } => linear::proba_row(coef, intercept, row, p),
-                Fitted::Trees { trees, .. } => trees::proba_row(trees, row, p),
+            let label = match self {
+                Fitted::Linear {
+                    coef,
+                    intercept,
+                    label,
+                    multi,
+                } => linear::classify_row(coef, intercept, (*label, *multi), row, p),
+                Fitted::Trees { trees, .. } => {
+                    trees::proba_row(trees, row, p);
+                    argmax(p)
+                }
                 Fitted::Boosted {
                     trees,
                     base_score,
                     flat,
                     ..
-                } => boosted::proba_row(flat, trees, base_score, row, &mut scratch, p),
-                Fitted::Knn { k, x: tx, y } => knn::proba_row(*k, tx, y, nf, row, p),
+                } => {
+                    boosted::proba_row(flat, trees, base_score, row, &mut scratch, p);
+                    argmax(p)
+                }
+                Fitted::Knn {
+                    k,
+                    x: tx,
+                    y,
+                    order,
+                    weights,
+                } => {
+                    knn::Neighbours::new(*k, tx, y, nf, (*order, *weights)).proba_row(row, p);
+                    argmax(p)
+                }
                 Fitted::GaussianNb {
                     means,
                     vars,
                     priors,
-                } => naive_bayes::proba_row(means, vars, priors, row, p),
-            }
+                    arithmetic,
+                } => naive_bayes::classify_row(means, vars, priors, *arithmetic, row, p),
+            };
+            labels.push(label);
         }
-        out
+        (labels, out)
     }
 
     /// Predicted values for regression.
@@ -125,7 +212,9 @@ impl Fitted {
             .map(|r| {
                 let row = &x[r * nf..(r + 1) * nf];
                 match self {
-                    Fitted::Linear { coef, intercept } => linear::value_row(coef, intercept, row),
+                    Fitted::Linear {
+                        coef, intercept, ..
+                    } => linear::value_row(coef, intercept, row),
                     Fitted::Trees { trees, .. } => trees::value_row(trees, row),
                     Fitted::Boosted {
                         trees,
@@ -133,7 +222,13 @@ impl Fitted {
                         flat,
                         ..
                     } => boosted::raw_scores(flat, trees, base_score, row, &mut scratch)[0],
-                    Fitted::Knn { k, x: tx, y } => knn::value_row(*k, tx, y, nf, row),
+                    Fitted::Knn {
+                        k,
+                        x: tx,
+                        y,
+                        order,
+                        weights,
+                    } => knn::Neighbours::new(*k, tx, y, nf, (*order, *weights)).value_row(row),
                     Fitted::GaussianNb { .. } => f64::NAN,
                 }
             })
@@ -160,12 +255,15 @@ impl Fitted {
                 per_iteration,
                 ..
             } => boosted::load(trees, *n_trees, base_score, *per_iteration, cx),
-            Fitted::Linear { coef, intercept } => linear::check(coef, intercept, cx),
-            Fitted::Knn { k, x, y } => knn::check(*k, x, y, cx),
+            Fitted::Linear {
+                coef, intercept, ..
+            } => linear::check(coef, intercept, cx),
+            Fitted::Knn { k, x, y, .. } => knn::check(*k, x, y, cx),
             Fitted::GaussianNb {
                 means,
                 vars,
                 priors,
+                ..
             } => naive_bayes::check(means, vars, priors, cx),
         }
     }

@@ -35,11 +35,7 @@ impl Learner for Knn {
                 format!("k={k} must be between 1 and the {n} training rows"),
             ));
         }
-        Ok(Fit::form(Fitted::Knn {
-            k,
-            x: data.x.to_vec(),
-            y: data.y.to_vec(),
-        }))
+        Ok(Fit::form(Fitted::knn(k, data.x.to_vec(), data.y.to_vec())))
     }
     fn record(&self, _: &Params, _: &Shape, out: &mut BTreeMap<String, String>) {
         out.insert("weights".into(), "uniform".into());

@@ -107,10 +107,7 @@ fn least_squares(
             "the solver did not converge to finite coefficients",
         ));
     }
-    Ok(Fit::form(Fitted::Linear {
-        coef: vec![coef],
-        intercept: vec![intercept],
-    }))
+    Ok(Fit::form(Fitted::linear(vec![coef], vec![intercept])))
 }
 
 /// `(XcᵀXc, Xcᵀyc, mean(X), mean(y))` for centred X and y.

@@ -52,10 +52,7 @@ impl Learner for LogisticRegression {
             if let Some((coef, intercept)) =
                 logistic_newton(data.x, data.y, data.n_features, 1.0 / c, max_iter)
             {
-                return Ok(Fit::form(Fitted::Linear {
-                    coef: vec![coef],
-                    intercept: vec![intercept],
-                }));
+                return Ok(Fit::form(Fitted::linear(vec![coef], vec![intercept])));
             }
         }
         self.fit_lbfgs(data, c)
@@ -89,7 +86,7 @@ impl LogisticRegression {
         let rows = coef.nrows();
         let coef: Vec<Vec<f64>> = (0..rows).map(|r| coef.row(r).to_vec()).collect();
         let intercept: Vec<f64> = m.intercept().iter().copied().collect();
-        Ok(Fit::form(Fitted::Linear { coef, intercept }))
+        Ok(Fit::form(Fitted::linear(coef, intercept)))
     }
 }
 

@@ -66,9 +66,5 @@ fn fit_gaussian_nb(data: &TrainSet) -> Fitted {
             .for_each(|x| *x = *x / count.max(1.0) + 1e-9 * max_var.max(1e-300));
     }
     let priors = counts.iter().map(|c| c / n as f64).collect();
-    Fitted::GaussianNb {
-        means,
-        vars,
-        priors,
-    }
+    Fitted::gaussian_nb(means, vars, priors)
 }

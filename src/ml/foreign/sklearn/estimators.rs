@@ -1,45 +1,36 @@
 //! The final estimator of a scikit-learn model: decoded from the skops object tree (linear models,
 //! decision trees and forests, k-nearest neighbours, Gaussian naive Bayes; gradient boosting through
-//! `boosting.rs`) and its prediction on the features the pipeline's steps produced.
+//! `boosting.rs`) and its prediction on the features the pipeline's steps produced. Linear models,
+//! k-nearest neighbours and Gaussian naive Bayes become mlx's own forms with scikit-learn's arithmetic
+//! as their options, and predict through them.
 
 use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
+use crate::ml::core::argmax;
 use crate::ml::core::{ModelError, Predictions, Task};
-use crate::ml::core::{argmax, sigmoid, softmax_in_place as softmax};
 use crate::ml::foreign::skops::{Node, SkopsError};
 use crate::ml::foreign::trees::{Combine, Ensemble, Missing, RawNode, Rules};
-use crate::ml::forms::Fitted;
+use crate::ml::forms::{Arithmetic, Fitted, LabelRule, Multi, Order, Weights};
 use serde_json::Value;
 
 /// A fitted estimator.
 #[derive(Debug, Clone)]
 pub(super) enum Estimator {
-    /// `LogisticRegression`: `coef` is `k × nf` row-major, one row for binary classification.
-    Logistic {
-        coef: Vec<f64>,
-        intercept: Vec<f64>,
-        multi_class: MultiClass,
-    },
-    /// `LinearRegression`, `Ridge`, `Lasso`, `ElasticNet` as mlx's own fitted linear form: its
-    /// prediction is scikit-learn's arithmetic (coefficients times features summed in order, then the
-    /// intercept), so mlx's code predicts it.
-    LinearRegression(Fitted),
+    /// `LogisticRegression`, `LinearRegression`, `Ridge`, `Lasso`, `ElasticNet` (`Fitted::Linear`),
+    /// `KNeighbors*` (`Fitted::Knn`) and `GaussianNB` (`Fitted::GaussianNb`): mlx's forms, carrying
+    /// scikit-learn's arithmetic as their options.
+    Form(Fitted),
     /// A tree or a forest: regression averages the trees' leaves, classification each tree's class
     /// weights made proportions ([`Combine::Mean`], [`Combine::MeanOfProportions`]).
     Trees(Ensemble),
-    Knn {
-        x: Vec<f64>,
-        /// Class indices (classification) or targets (regression).
-        y: Vec<f64>,
-        k: usize,
-        distance_weights: bool,
-    },
-    GaussianNb {
-        theta: Vec<f64>,
-        var: Vec<f64>,
-        prior: Vec<f64>,
-    },
     /// `GradientBoosting*` and `HistGradientBoosting*`.
     Boosted(boosting::Boosted),
+}
+
+/// A row-major `rows × nf` matrix as one vector per row.
+fn rows_of(flat: &[f64], rows: usize, nf: usize) -> Vec<Vec<f64>> {
+    (0..rows)
+        .map(|r| flat[r * nf..(r + 1) * nf].to_vec())
+        .collect()
 }
 
 /// The nodes of one of scikit-learn's fitted trees (`tree_`) as the checked tree type reads them:
@@ -120,15 +111,6 @@ pub(super) fn tree_nodes(
         .collect()
 }
 
-/// How a `LogisticRegression` of more than two classes turns its decision values into probabilities.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum MultiClass {
-    /// Binary, or multinomial (softmax) for more classes.
-    Multinomial,
-    /// One-vs-rest: each class's sigmoid, normalised (old `multi_class="ovr"` / liblinear models).
-    OneVsRest,
-}
-
 /// The estimator, its task, classes and number of features.
 pub(super) fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usize), SkopsError> {
     let class = node.class_name();
@@ -161,12 +143,13 @@ pub(super) fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usi
                     prior.len()
                 )));
             }
-            Ok((
-                Estimator::GaussianNb { theta, var, prior },
-                Task::Classification,
-                classes,
-                nf,
-            ))
+            let form = Fitted::GaussianNb {
+                means: rows_of(&theta, k, nf),
+                vars: rows_of(&var, k, nf),
+                priors: prior,
+                arithmetic: Arithmetic::ScikitLearn,
+            };
+            Ok((Estimator::Form(form), Task::Classification, classes, nf))
         }
         "GradientBoostingClassifier" | "GradientBoostingRegressor" => {
             let (b, task, classes, nf) = boosting::gradient_boosting(node)?;
@@ -214,17 +197,18 @@ fn linear_estimator(
             }
             _ => false,
         };
-        let multi_class = if ovr && k > 2 {
-            MultiClass::OneVsRest
+        let multi = if ovr && k > 2 {
+            Multi::OneVsRest
         } else {
-            MultiClass::Multinomial
+            Multi::Softmax
         };
         Ok((
-            Estimator::Logistic {
-                coef,
+            Estimator::Form(Fitted::Linear {
+                coef: rows_of(&coef, rows, nf),
                 intercept,
-                multi_class,
-            },
+                label: LabelRule::Decision,
+                multi,
+            }),
             Task::Classification,
             classes,
             nf,
@@ -236,10 +220,7 @@ fn linear_estimator(
             )));
         }
         Ok((
-            Estimator::LinearRegression(Fitted::Linear {
-                coef: vec![coef],
-                intercept,
-            }),
+            Estimator::Form(Fitted::linear(vec![coef], intercept)),
             Task::Regression,
             Vec::new(),
             nf,
@@ -326,9 +307,9 @@ fn knn_estimator(
             "{class} with metric {metric:?} is not supported (euclidean only)"
         )));
     }
-    let distance_weights = match node.text("weights") {
-        Ok("uniform") => false,
-        Ok("distance") => true,
+    let weights = match node.text("weights") {
+        Ok("uniform") => Weights::Uniform,
+        Ok("distance") => Weights::Distance,
         _ => {
             return Err(bad(format!(
                 "{class}: only weights 'uniform' or 'distance' are supported"
@@ -361,12 +342,13 @@ fn knn_estimator(
         (Vec::new(), Task::Regression)
     };
     Ok((
-        Estimator::Knn {
+        Estimator::Form(Fitted::Knn {
+            k: k as usize,
             x,
             y,
-            k: k as usize,
-            distance_weights,
-        },
+            order: Order::Nearest,
+            weights,
+        }),
         task,
         classes,
         nf,
@@ -420,20 +402,22 @@ impl SklearnModel {
         let nf = self.n_features;
         let n = x.len().checked_div(nf).unwrap_or(0);
         match &self.estimator {
-            Estimator::Logistic {
-                coef,
-                intercept,
-                multi_class,
-            } => self.predict_logistic(x, row_offset, coef, intercept, *multi_class),
-            Estimator::LinearRegression(fitted) => {
+            Estimator::Form(form) => {
                 self.check_finite(x, row_offset)?;
+                if self.task == Task::Regression {
+                    return Ok(Predictions {
+                        values: form
+                            .predict_values(x, nf)
+                            .into_iter()
+                            .map(Value::from)
+                            .collect(),
+                        proba: None,
+                    });
+                }
+                let (labels, proba) = form.predict_classes(x, nf, self.classes.len());
                 Ok(Predictions {
-                    values: fitted
-                        .predict_values(x, nf)
-                        .into_iter()
-                        .map(Value::from)
-                        .collect(),
-                    proba: None,
+                    values: labels.iter().map(|&c| self.classes[c].clone()).collect(),
+                    proba: Some(proba),
                 })
             }
             Estimator::Trees(forest) => {
@@ -457,174 +441,13 @@ impl SklearnModel {
                 }
                 Ok(self.classified(out))
             }
-            Estimator::Knn {
-                x: tx,
-                y,
-                k,
-                distance_weights,
-            } => self.predict_knn(x, row_offset, tx, y, *k, *distance_weights),
             Estimator::Boosted(b) => {
                 if !b.allow_missing() {
                     self.check_finite(x, row_offset)?;
                 }
                 Ok(b.predict(x, nf, &self.classes))
             }
-            Estimator::GaussianNb { theta, var, prior } => {
-                self.check_finite(x, row_offset)?;
-                let k = self.classes.len();
-                let mut proba = vec![0.0; n * k];
-                let mut values = Vec::with_capacity(n);
-                for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
-                    let jll = &mut proba[r * k..(r + 1) * k];
-                    for c in 0..k {
-                        let (th, v) = (&theta[c * nf..(c + 1) * nf], &var[c * nf..(c + 1) * nf]);
-                        let norm: f64 = v
-                            .iter()
-                            .map(|s| (2.0 * std::f64::consts::PI * s).ln())
-                            .sum();
-                        let sq: f64 = row
-                            .iter()
-                            .zip(th)
-                            .zip(v)
-                            .map(|((x, t), s)| (x - t).powi(2) / s)
-                            .sum();
-                        jll[c] = prior[c].ln() + (-0.5 * norm - 0.5 * sq);
-                    }
-                    values.push(self.classes[argmax(jll)].clone());
-                    // scipy's logsumexp, then exp(jll - lse).
-                    let m = jll.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let lse = jll.iter().map(|v| (v - m).exp()).sum::<f64>().ln() + m;
-                    jll.iter_mut().for_each(|v| *v = (*v - lse).exp());
-                }
-                Ok(Predictions {
-                    values,
-                    proba: Some(proba),
-                })
-            }
         }
-    }
-
-    /// A logistic regression's labels (from the decision values, as scikit-learn picks them) and
-    /// probabilities (binary, multinomial or one-vs-rest).
-    fn predict_logistic(
-        &self,
-        x: &[f64],
-        row_offset: usize,
-        coef: &[f64],
-        intercept: &[f64],
-        multi_class: MultiClass,
-    ) -> Result<Predictions, ModelError> {
-        let nf = self.n_features;
-        let n = x.len().checked_div(nf).unwrap_or(0);
-        self.check_finite(x, row_offset)?;
-        let rows = intercept.len();
-        let mut z = vec![0.0; n * rows];
-        for r in 0..n {
-            let row = &x[r * nf..(r + 1) * nf];
-            for c in 0..rows {
-                let w = &coef[c * nf..(c + 1) * nf];
-                z[r * rows + c] = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + intercept[c];
-            }
-        }
-        let k = self.classes.len();
-        let mut proba = vec![0.0; n * k];
-        let mut values = Vec::with_capacity(n);
-        for r in 0..n {
-            let d = &z[r * rows..(r + 1) * rows];
-            let p = &mut proba[r * k..(r + 1) * k];
-            if rows == 1 {
-                p[1] = sigmoid(d[0]);
-                p[0] = 1.0 - p[1];
-                values.push(self.classes[usize::from(d[0] > 0.0)].clone());
-                continue;
-            }
-            p.copy_from_slice(d);
-            match multi_class {
-                MultiClass::Multinomial => softmax(p),
-                MultiClass::OneVsRest => {
-                    p.iter_mut().for_each(|v| *v = sigmoid(*v));
-                    let s: f64 = p.iter().sum();
-                    if s == 0.0 {
-                        p.iter_mut().for_each(|v| *v = 1.0 / k as f64);
-                    } else {
-                        p.iter_mut().for_each(|v| *v /= s);
-                    }
-                }
-            }
-            values.push(self.classes[argmax(d)].clone());
-        }
-        Ok(Predictions {
-            values,
-            proba: Some(proba),
-        })
-    }
-
-    /// k-nearest neighbours (Euclidean): the (distance-weighted) mean of their targets, or their
-    /// (weighted) class shares.
-    fn predict_knn(
-        &self,
-        x: &[f64],
-        row_offset: usize,
-        tx: &[f64],
-        y: &[f64],
-        k: usize,
-        distance_weights: bool,
-    ) -> Result<Predictions, ModelError> {
-        let nf = self.n_features;
-        let n = x.len().checked_div(nf).unwrap_or(0);
-        self.check_finite(x, row_offset)?;
-        let classes = self.classes.len();
-        let mut values = Vec::with_capacity(n);
-        let mut proba = vec![0.0; n * classes];
-        for (r, row) in x.chunks_exact(nf.max(1)).take(n).enumerate() {
-            let mut found: Vec<(f64, usize)> = crate::ml::forms::nearest(tx, nf, row, k)
-                .into_iter()
-                .map(|i| {
-                    let t = &tx[i * nf..(i + 1) * nf];
-                    let d2: f64 = t.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum();
-                    (d2.sqrt(), i)
-                })
-                .collect();
-            // scikit-learn hands neighbours on nearest first.
-            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let weights: Vec<f64> = if !distance_weights {
-                vec![1.0; found.len()]
-            } else if found.iter().any(|(d, _)| *d == 0.0) {
-                found
-                    .iter()
-                    .map(|(d, _)| f64::from(u8::from(*d == 0.0)))
-                    .collect()
-            } else {
-                found.iter().map(|(d, _)| 1.0 / d).collect()
-            };
-            if self.task == Task::Regression {
-                let v = if distance_weights {
-                    found
-                        .iter()
-                        .zip(&weights)
-                        .map(|((_, i), w)| y[*i] * w)
-                        .sum::<f64>()
-                        / weights.iter().sum::<f64>()
-                } else {
-                    found.iter().map(|(_, i)| y[*i]).sum::<f64>() / found.len() as f64
-                };
-                values.push(Value::from(v));
-                continue;
-            }
-            let p = &mut proba[r * classes..(r + 1) * classes];
-            for ((_, i), w) in found.iter().zip(&weights) {
-                p[y[*i] as usize] += w;
-            }
-            let total: f64 = p.iter().sum();
-            p.iter_mut().for_each(|v| *v /= total);
-        }
-        if self.task == Task::Regression {
-            return Ok(Predictions {
-                values,
-                proba: None,
-            });
-        }
-        Ok(self.classified(proba))
     }
 
     /// Labels (the first most probable class) beside the probabilities.
