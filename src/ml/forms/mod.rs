@@ -268,3 +268,6 @@ impl Fitted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
