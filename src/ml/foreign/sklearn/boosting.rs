@@ -9,7 +9,7 @@
 
 use super::super::skops::{Node, SkopsError};
 use super::super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
-use super::estimators::tree_nodes;
+use super::tree_nodes::tree_nodes;
 use super::{bad, labels};
 use crate::ml::core::{Predictions, Task, argmax, sigmoid, softmax_in_place as softmax};
 use serde_json::Value;

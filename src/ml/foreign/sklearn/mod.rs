@@ -5,12 +5,14 @@
 //! are refused by name.
 //!
 //! This file holds the model (`SklearnModel`: loading, the columns it reads, the `ForeignModel` impl);
-//! `pipeline.rs` decodes and replays the transformers, `estimators.rs` decodes the final estimator and
-//! predicts with it, `boosting.rs` reads scikit-learn's gradient boosting.
+//! `pipeline.rs` decodes and replays the transformers, `estimators.rs` decodes the final estimator (into
+//! one of mlx's forms, with scikit-learn's arithmetic as its options, or the checked tree ensemble) and
+//! predicts with it, `boosting.rs` reads scikit-learn's gradient boosting, `tree_nodes.rs` one fitted tree.
 
 mod boosting;
 mod estimators;
 mod pipeline;
+mod tree_nodes;
 
 pub use estimators::SUPPORTED;
 
