@@ -3,7 +3,7 @@
 //! `serve`'s retrain checks recorded params against the same lists.
 
 use super::boost::Objective;
-pub use super::core::Choice;
+use super::core::Choice;
 use super::data::preprocess::{Encoding, NaPolicy};
 
 /// `--loss`: what gradient boosting minimises for regression (classification boosts log loss).

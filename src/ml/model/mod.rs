@@ -6,8 +6,7 @@
 pub mod add_pyfunc;
 pub mod pyfunc;
 
-use super::core::Task;
-pub use super::core::{ModelError, Predictions, argmax};
+use super::core::{ModelError, Predictions, Task, argmax};
 use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
 use super::forms::{Fitted, LoadCheck};
