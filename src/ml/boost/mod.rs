@@ -30,7 +30,7 @@ use super::tree::{NAN_LEFT, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use objective::Objective;
+use crate::ml::forms::boosted::Objective;
 
 /// Hyperparameters (LightGBM's defaults).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const MODEL_JSON: &str = "model.json";
-pub use super::forms::TREES_BIN;
+use super::forms::TREES_BIN;
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
