@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# No function longer than MAX lines (default 120) in src/ (ARCHITECTURE.md, "Adding an estimator"):
+# No function longer than MAX lines (default 120) in src/ (ARCHITECTURE.md, "Files and functions stay short"):
 # prints each one as `file:line: fn NAME is N lines` and exits 1 if any. A function runs from its `fn`
 # line to the `}` at the same indentation (the layout `cargo fmt` gives); declarations without a body
 # are skipped.

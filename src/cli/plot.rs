@@ -1,7 +1,7 @@
 //! `mlx runs plot`: metric histories over steps (one line per run), or a metric against a param across runs.
 
 use super::report_parse_error;
-use crate::ml::eval::plots::{Series, write_chart};
+use crate::ml::{Series, write_chart};
 use crate::ops::experiment_ids;
 use crate::search::Query;
 use crate::settings::Settings;

@@ -1,11 +1,10 @@
 //! `mlx predict`: batch predictions from a model URI on a CSV file.
 
 use super::OutputArg;
-use crate::ml::loaded::LoadedModel;
-use crate::ml::predict::{PredictFormat, PredictOptions, predict_csv};
-use crate::ml::pyenv::EnvManager;
-use crate::ml::pypredict::predict_csv_python;
-use crate::ml::pyworker::PoolOptions;
+use crate::ml::{
+    EnvManager, LoadedModel, PoolOptions, PredictFormat, PredictOptions, predict_csv,
+    predict_csv_python,
+};
 use crate::output::OutputFormat;
 use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
@@ -156,11 +155,11 @@ fn load(dir: &std::path::Path, args: &PredictArgs, python: Option<&str>) -> Resu
         );
     }
     let notes = |line: &str| eprintln!("{line}");
-    let python = crate::ml::pyenv::prepare(
+    let python = crate::ml::prepare_python_env(
         python,
         args.env_manager,
         dir,
-        &crate::ml::pyenv::cache_root(),
+        &crate::ml::python_env_cache_root(),
         &notes,
     )?;
     let workers = args

@@ -102,7 +102,7 @@ fn history_sparkline(hist: &[MetricPoint]) -> String {
     let values: Vec<f64> = by_step.iter().map(|p| p.2).collect();
     let n = values.len();
     let picked: Vec<f64> = (0..n.min(40)).map(|i| values[i * n / n.min(40)]).collect();
-    crate::ml::eval::plots::sparkline(&picked)
+    crate::ml::sparkline(&picked)
 }
 
 /// The run's own fields, its datasets and its logged models, one `field  value` row each.

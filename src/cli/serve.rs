@@ -70,7 +70,7 @@ pub struct PythonArgs {
     #[arg(long, value_name = "PATH")]
     python: Option<String>,
     /// Most rows merged into one Python predict call
-    #[arg(long, default_value_t = crate::ml::pyworker::DEFAULT_MAX_BATCH_ROWS)]
+    #[arg(long, default_value_t = crate::ml::DEFAULT_MAX_BATCH_ROWS)]
     max_batch_rows: usize,
     /// Longest a free Python worker waits for more rows while another is busy, in milliseconds
     #[arg(long, default_value_t = 0)]
@@ -85,11 +85,11 @@ pub struct PythonArgs {
 
 impl PythonArgs {
     /// The pool options, when the operator named a Python (`--python`, else `MLX_PYTHON`).
-    pub fn resolve(self, workers: usize) -> Option<crate::ml::pyworker::PoolOptions> {
+    pub fn resolve(self, workers: usize) -> Option<crate::ml::PoolOptions> {
         let python = self
             .python
             .or_else(|| crate::settings::env::get("MLX_PYTHON"))?;
-        let mut opts = crate::ml::pyworker::PoolOptions::new(python, workers);
+        let mut opts = crate::ml::PoolOptions::new(python, workers);
         opts.max_batch_rows = self.max_batch_rows.max(1);
         opts.max_batch_wait = Duration::from_millis(self.max_batch_wait_ms);
         opts.predict_timeout = self.predict_timeout;

@@ -2,9 +2,9 @@
 //! argument parser: each lists its values and their names, so the CLI builds its flags from them and
 //! `serve`'s retrain checks recorded params against the same lists.
 
-use super::boost::Objective;
-pub use super::core::Choice;
+use super::core::Choice;
 use super::data::preprocess::{Encoding, NaPolicy};
+use super::forms::boosted::Objective;
 
 /// `--loss`: what gradient boosting minimises for regression (classification boosts log loss).
 impl Choice for Objective {

@@ -6,8 +6,8 @@
 //! cross-validation. Beside it in `train/`: `features` (columns and task), `target` (labels and the split),
 //! `evaluation` (test metrics and reports), `recorded` (dataset input and metric points).
 
-use super::core::Task;
 use super::core::params::Params;
+use super::core::{PreprocessError, Task};
 use super::data::preprocess::{self, Encoding, NaPolicy, PreprocessOptions, Preprocessor};
 use super::data::split;
 use super::data::{self, Column, Table};
@@ -66,20 +66,16 @@ pub struct TrainOptions {
 
 /// Preprocessing numbers the rows of a split part; say the file's row instead (`rows`: the part's rows of
 /// the prepared table, `source_rows`: their rows in the file, header = 1).
-fn at_file_row(
-    e: preprocess::PreprocessError,
-    rows: &[usize],
-    source_rows: &[usize],
-) -> preprocess::PreprocessError {
+fn at_file_row(e: PreprocessError, rows: &[usize], source_rows: &[usize]) -> PreprocessError {
     match e {
-        preprocess::PreprocessError::Cell { column, row, why } => {
+        PreprocessError::Cell { column, row, why } => {
             let row = row
                 .checked_sub(2)
                 .and_then(|i| rows.get(i))
                 .and_then(|&r| source_rows.get(r))
                 .copied()
                 .unwrap_or(row);
-            preprocess::PreprocessError::Cell { column, row, why }
+            PreprocessError::Cell { column, row, why }
         }
         other => other,
     }

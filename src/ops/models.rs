@@ -51,7 +51,7 @@ pub fn show(store: &dyn TrackingStore, name: &str) -> Result<ModelReport> {
         let loaded = ModelUri::parse(&format!("models:/{name}/{version}"))
             .and_then(|uri| store.resolve_model(&uri))
             .map_err(anyhow::Error::from)
-            .and_then(|dir| Ok(crate::ml::loaded::LoadedModel::load(&dir)?));
+            .and_then(|dir| Ok(crate::ml::LoadedModel::load(&dir)?));
         let load = match loaded {
             Ok(m) => Servable::Yes {
                 estimator: m.estimator_name(),
@@ -96,7 +96,7 @@ pub fn add_pyfunc(settings: &Settings, uri: &str) -> Result<PyfuncReport> {
     let dir = store
         .resolve_model(&parsed)
         .with_context(|| format!("cannot find model {uri}"))?;
-    let refreshed = crate::ml::model::add_pyfunc::add_to_folder(&dir)
+    let refreshed = crate::ml::add_pyfunc_to_folder(&dir)
         .with_context(|| format!("cannot add the python_function flavor to {uri}"))?;
     Ok(PyfuncReport { dir, refreshed })
 }

@@ -6,7 +6,7 @@
 //! param is checked (names, numbers, bounds, the data file inside an allowed folder) before anything runs;
 //! the `mlx.command` tag is only ever a note for people.
 
-use crate::ml::choice::Choice;
+use crate::ml::core::Choice;
 use crate::ml::core::Task;
 use crate::ml::core::params::Params;
 use crate::ml::data::fetch::{FetchError, UrlPrefixes};
@@ -79,7 +79,7 @@ impl DataRoots {
         if value.is_empty() || value.chars().any(char::is_control) {
             return Err(invalid("data", value, "not a file path"));
         }
-        if crate::ml::fetch::is_url(value) {
+        if crate::ml::data::fetch::is_url(value) {
             // Downloading is a request to another host on the server's behalf: only where the operator allows,
             // checked on the normalised URL (the one then requested, and recorded).
             return self
@@ -195,7 +195,7 @@ pub fn options_from_params(
             })?,
         None => {
             let recorded = get(params, "data")?;
-            if crate::ml::fetch::is_url(recorded) && recorded.contains("***") {
+            if crate::ml::data::fetch::is_url(recorded) && recorded.contains("***") {
                 return Err(invalid(
                     "data",
                     recorded,
@@ -462,7 +462,7 @@ pub fn run_entry_point(
 pub fn served_context(
     store: &dyn TrackingStore,
     experiment_id: &str,
-    model: &crate::ml::model::SavedModel,
+    model: &crate::ml::SavedModel,
 ) -> anyhow::Result<(String, Vec<String>)> {
     let experiment = store.get_experiment(experiment_id)?.name;
     let categorical = model
@@ -488,7 +488,7 @@ pub struct Served<'a> {
     /// The run that trained it.
     pub run_id: Option<&'a str>,
     /// The model, if mlx trained it (only then are its params a training to repeat).
-    pub model: Option<&'a crate::ml::model::SavedModel>,
+    pub model: Option<&'a crate::ml::SavedModel>,
 }
 
 /// Where a retrain runs and may read from (`mlx serve`'s flags).

@@ -187,7 +187,7 @@ fn train_in_run(
     )?;
     std::fs::write(reports.join("evaluation.txt"), &eval.text)?;
     std::fs::write(reports.join("test_predictions.csv"), &eval.test_predictions)?;
-    crate::ml::eval::plots::write_plots(&model, &m.x_test, &m.y_test, &reports)?;
+    crate::ml::write_plots(&model, &m.x_test, &m.y_test, &reports)?;
     store.log_artifact(run_id, &reports, None)?;
 
     store.log_input(run_id, &ml_train::dataset(opts, &p.table), "training")?;

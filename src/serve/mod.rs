@@ -74,7 +74,7 @@ pub struct ServeOptions {
     /// How long /update_model may train.
     pub retrain_timeout: Duration,
     /// Python workers for models mlx cannot read natively (`--python`); `None`: such models are refused.
-    pub python: Option<crate::ml::pyworker::PoolOptions>,
+    pub python: Option<crate::ml::PoolOptions>,
 }
 
 struct AppState {

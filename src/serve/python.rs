@@ -1,4 +1,4 @@
-//! Scoring requests for a model run by Python workers ([`crate::ml::pyworker`]): the request is parsed by
+//! Scoring requests for a model run by Python workers ([`crate::ml::PyRequest`]): the request is parsed by
 //! mlx (MLflow's shapes, CSV) into columns of JSON values, queued to the model's pool (which merges
 //! requests arriving together into one `predict`), and the model's own JSON answer comes back as
 //! `{"predictions": ...}`. Nothing in the request chooses what runs: the pool was started by the operator.
@@ -7,15 +7,18 @@ use super::budget::BodyInBudget;
 use super::protocol::{self, ProtocolError, python_json};
 use super::reply::{json_response, protocol_error, text_response, variant_headers};
 use super::{AppState, Served};
-use crate::ml::loaded::{LoadedModel, python_request};
-use crate::ml::pyworker::{PyError, Request};
+use crate::ml::{LoadedModel, PyError, PyRequest, python_request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// The request as columns for the workers, with its `params`.
-pub(super) fn parse(body: &[u8], csv: bool, model: &LoadedModel) -> Result<Request, ProtocolError> {
+pub(super) fn parse(
+    body: &[u8],
+    csv: bool,
+    model: &LoadedModel,
+) -> Result<PyRequest, ProtocolError> {
     if csv {
         let table = protocol::parse_csv(body, model.inputs())?;
         let mut req = python_request(&table, None);
@@ -30,7 +33,7 @@ pub(super) fn parse(body: &[u8], csv: bool, model: &LoadedModel) -> Result<Reque
         ));
     }
     let (names, values) = columns.into_iter().unzip();
-    let mut req = Request {
+    let mut req = PyRequest {
         columns: names,
         values,
         params: params(body),
@@ -42,7 +45,7 @@ pub(super) fn parse(body: &[u8], csv: bool, model: &LoadedModel) -> Result<Reque
 /// Numbers written as the signature's column types (`1` for a double column goes as `1.0`, `2.0` for a
 /// long one as `2`), so pandas builds the dtypes MLflow's schema enforcement expects, as MLflow's server
 /// does when it parses a request with the model's schema.
-pub(super) fn typed(req: &mut Request, model: &LoadedModel) {
+pub(super) fn typed(req: &mut PyRequest, model: &LoadedModel) {
     for input in model.inputs() {
         let Some(j) = req.columns.iter().position(|c| *c == input.name) else {
             continue;
@@ -110,7 +113,7 @@ pub(super) async fn respond(
     state: &Arc<AppState>,
     variant: &'static str,
     served: Arc<Served>,
-    req: Request,
+    req: PyRequest,
     body: BodyInBudget,
     key: &str,
 ) -> Response {

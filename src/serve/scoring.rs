@@ -6,7 +6,7 @@ use super::budget::{BodyInBudget, read_body};
 use super::protocol::{self, ProtocolError, python_json};
 use super::reply::{json_response, protocol_error, text_response, variant_headers};
 use super::{AppState, Served, python};
-use crate::ml::loaded::{Answer, LoadedModel};
+use crate::ml::{Answer, LoadedModel};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
@@ -210,7 +210,7 @@ pub(super) async fn predict_app(
         return match protocol::parse_predict(&body.bytes) {
             Ok(columns) => {
                 let (columns, values) = columns.into_iter().unzip();
-                let mut req = crate::ml::pyworker::Request {
+                let mut req = crate::ml::PyRequest {
                     columns,
                     values,
                     params: None,

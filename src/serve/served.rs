@@ -1,7 +1,7 @@
 //! What `mlx serve` serves: a model URI loaded with its registry coordinates ([`load`]), and what to serve
 //! when no `--model` is given ([`default_model`]).
 
-use crate::ml::loaded::LoadedModel;
+use crate::ml::LoadedModel;
 use crate::store::{ModelUri, TrackingStore};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ impl Served {
 pub fn load(
     store: &dyn TrackingStore,
     uri: &str,
-    python: Option<&crate::ml::pyworker::PoolOptions>,
+    python: Option<&crate::ml::PoolOptions>,
 ) -> anyhow::Result<Served> {
     use anyhow::Context;
     let parsed = ModelUri::parse(uri).with_context(|| format!("cannot find model {uri}"))?;

@@ -55,14 +55,14 @@ fn body(text: &str) {
 
 /// A crafted skops file: build the model and, if it builds, predict two rows. Never a panic.
 fn skops_bytes(bytes: &[u8]) -> bool {
-    use mlx::ml::foreign::ForeignModel;
+    use mlx::ml::ForeignModel;
     let inputs = ["a", "b"]
         .map(|n| InputColumn {
             name: n.into(),
             kind: "double".into(),
         })
         .to_vec();
-    let Ok(model) = mlx::ml::foreign::sklearn::from_skops(bytes, Some(inputs)) else {
+    let Ok(model) = mlx::ml::from_skops(bytes, Some(inputs)) else {
         return false;
     };
     let table = mlx::ml::data::Table::new(
@@ -86,7 +86,7 @@ fn skops_zip(schema: &[u8]) -> Vec<u8> {
 
 /// A LightGBM model text, parsed and, if it parses, predicted on a few rows. Never a panic.
 fn lightgbm_text(text: &str) -> bool {
-    let Ok(b) = mlx::ml::foreign::lightgbm::parse(text) else {
+    let Ok(b) = mlx::ml::parse_lightgbm(text) else {
         return false;
     };
     let mut out = vec![0.0; b.n_outputs];
@@ -99,7 +99,7 @@ fn lightgbm_text(text: &str) -> bool {
 
 /// An XGBoost JSON or UBJSON model, parsed and, if it parses, predicted on a few rows.
 fn xgboost_bytes(bytes: &[u8]) -> bool {
-    let Ok(b) = mlx::ml::foreign::xgboost::parse(bytes) else {
+    let Ok(b) = mlx::ml::parse_xgboost(bytes) else {
         return false;
     };
     let mut out = vec![0.0; b.n_outputs()];

@@ -361,7 +361,7 @@ pub(crate) fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// A `.npy` file as numpy writes it (C order).
 pub(crate) fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    mlx::ml::foreign::npy::write(descr, false, shape, data)
+    mlx::ml::write_npy(descr, false, shape, data)
 }
 
 pub(crate) fn json_node(v: &str) -> Value {

@@ -30,8 +30,7 @@ use super::tree::{NAN_LEFT, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use bins::Bins;
-pub use objective::{Objective, ObjectiveFunction};
+use crate::ml::forms::boosted::Objective;
 
 /// Hyperparameters (LightGBM's defaults).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,26 +139,6 @@ pub fn fit(
         .build()
         .map_err(|e| format!("cannot start {} threads: {e}", p.jobs))?;
     pool.install(|| train::boost(x, nf, y, obj, n_classes, p, progress))
-}
-
-/// Raw scores (`per_iteration` per row) of one row: the trees' values summed in order, then the base.
-pub fn raw_scores(
-    trees: &[Tree],
-    base: &[f64],
-    per_iteration: usize,
-    row: &[f64],
-    out: &mut [f64],
-) {
-    out.iter_mut().for_each(|o| *o = 0.0);
-    // One iteration's trees at a time (no division a tree to find its class).
-    for iteration in trees.chunks(per_iteration.max(1)) {
-        for (o, tree) in out.iter_mut().zip(iteration) {
-            *o += tree.leaf_values(row, 1)[0] as f64;
-        }
-    }
-    for (o, b) in out.iter_mut().zip(base) {
-        *o += b;
-    }
 }
 
 /// `f(i)` for `i in 0..n`, in order, on the fit's thread pool when `jobs` allows.

@@ -6,7 +6,7 @@
 
 use super::metrics::{self, huber};
 use crate::ml::core::{sigmoid, softmax};
-pub use crate::ml::forms::boosted::Objective;
+use crate::ml::forms::boosted::Objective;
 
 impl Objective {
     /// This objective's arithmetic, for `n_classes` classes (multi-class) or Huber's `huber_delta`.

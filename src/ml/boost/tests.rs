@@ -313,3 +313,17 @@ fn three_classes_one_tree_each_per_iteration() {
     let loss = &b.curves.train_loss;
     assert!(loss[loss.len() - 1] < loss[0] * 0.9, "{loss:?}");
 }
+
+/// Raw scores (`per_iteration` per row) of one row: the trees' values summed in order, then the base.
+fn raw_scores(trees: &[Tree], base: &[f64], per_iteration: usize, row: &[f64], out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    // One iteration's trees at a time (no division a tree to find its class).
+    for iteration in trees.chunks(per_iteration.max(1)) {
+        for (o, tree) in out.iter_mut().zip(iteration) {
+            *o += tree.leaf_values(row, 1)[0] as f64;
+        }
+    }
+    for (o, b) in out.iter_mut().zip(base) {
+        *o += b;
+    }
+}

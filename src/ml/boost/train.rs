@@ -4,9 +4,10 @@
 
 use super::bins::Bins;
 use super::grower::{BNode, Grower, binned_value, to_tree};
-use super::objective::{Objective, ObjectiveFunction};
+use super::objective::ObjectiveFunction;
 use super::{BoostParams, Boosted, Curves, parallel_each};
 use crate::ml::data::split::{self, Mt19937};
+use crate::ml::forms::boosted::Objective;
 
 /// Rows per block of gradients: the loss is summed per block, then the blocks in order, so that it comes
 /// out the same whatever the thread count.

@@ -16,7 +16,6 @@ pub mod split;
 mod table;
 mod typing;
 
-pub use super::core::DataError;
 pub use cells::{
     bool_literal, check_integer, check_integer_text, format_number, is_missing, pandas_type,
     parse_finite,

@@ -3,7 +3,7 @@
 //! missing-value policy (`drop|mean|median|zero`) and optional standard scaling.
 
 use super::{Column, Table};
-pub use crate::ml::core::PreprocessError;
+use crate::ml::core::PreprocessError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -4,10 +4,11 @@
 
 use super::forest::{JOBS, MAX_DEPTH_SPEC, MAX_SAMPLES, MAX_TREES, N_ESTIMATORS, min_samples_leaf};
 use super::{Fit, FitError, Learner, Shape, TrainSet, normalised};
-use crate::ml::boost::{self, Objective};
+use crate::ml::boost;
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::core::{Choice, Task};
 use crate::ml::forms::Fitted;
+use crate::ml::forms::boosted::Objective;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 

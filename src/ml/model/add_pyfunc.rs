@@ -1,8 +1,9 @@
 //! Adding MLflow's `python_function` flavor to an mlx model folder written before the flavor existed
 //! (`mlx models add-pyfunc`), in place and without touching what predicts.
 
+use super::SavedModel;
 use super::pyfunc::{LOADER_MODULE, flavor, params_schema, write_files};
-use super::{ModelError, SavedModel};
+use crate::ml::core::ModelError;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 

@@ -6,8 +6,7 @@
 pub mod add_pyfunc;
 pub mod pyfunc;
 
-use super::core::Task;
-pub use super::core::{ModelError, Predictions, argmax};
+use super::core::{ModelError, Predictions, Task, argmax};
 use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
 use super::forms::{Fitted, LoadCheck};
@@ -19,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const MODEL_JSON: &str = "model.json";
-pub use super::forms::TREES_BIN;
+use super::forms::TREES_BIN;
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
