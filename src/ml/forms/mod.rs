@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
 
-pub use knn::{Order, Weights, nearest};
+pub use knn::{Order, Weights};
 pub use linear::{LabelRule, Multi};
 pub use naive_bayes::Arithmetic;
 
