@@ -14,14 +14,11 @@ pub mod import;
 pub mod learners;
 pub mod train;
 
-// Public only until foreign/sklearn (being edited now) drops its unused `SUPPORTED` re-export, then `mod`
-// like the rest: made private today, it warns (and so does dead code the public tree hides in foreign/).
-pub mod foreign;
-
 mod boost;
 mod choice;
 mod eval;
 mod flat;
+mod foreign;
 mod forms;
 mod loaded;
 mod model;

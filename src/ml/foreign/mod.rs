@@ -37,9 +37,6 @@ pub trait ForeignModel: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> serde_json::Value;
 }
 
-/// The flavors mlx reads natively, in the order it looks for them.
-pub const FLAVORS: [&str; 3] = ["sklearn", "lightgbm", "xgboost"];
-
 fn load_err(path: &Path, why: impl Into<String>) -> ModelError {
     ModelError::Load {
         path: path.display().to_string(),

@@ -117,10 +117,6 @@ impl Npy {
         self.shape.iter().product()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn item(&self, i: usize) -> &[u8] {
         let size = self.dtype.itemsize();
         &self.data[i * size..(i + 1) * size]
@@ -148,6 +144,7 @@ impl Npy {
     }
 
     /// Every element as i64 (integer and boolean arrays only).
+    #[cfg(test)]
     pub fn to_i64(&self) -> Result<Vec<i64>, NpyError> {
         let s = self.scalar()?;
         if !matches!(s.kind, 'i' | 'u' | 'b') {
@@ -386,10 +383,6 @@ impl Header {
     /// The number of elements.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// An upper bound on the bytes one read of the array may take: its copy, plus what it may be

@@ -6,7 +6,7 @@
 pub mod add_pyfunc;
 pub mod pyfunc;
 
-use super::core::{ModelError, Predictions, Task, argmax};
+use super::core::{ModelError, Predictions, Task};
 use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
 use super::forms::{Fitted, LoadCheck};
@@ -69,12 +69,10 @@ impl SavedModel {
         match self.task {
             Task::Classification => {
                 let k = self.n_classes();
-                let proba = self.fitted.predict_proba(x, nf, k);
+                // The form picks each label by its own rule (mlx's: the most probable class).
+                let (picked, proba) = self.fitted.predict_classes(x, nf, k);
                 let labels: Vec<serde_json::Value> = (0..k).map(|c| self.label_json(c)).collect();
-                let values = proba
-                    .chunks_exact(k)
-                    .map(|p| labels[argmax(p)].clone())
-                    .collect();
+                let values = picked.iter().map(|&c| labels[c].clone()).collect();
                 Predictions {
                     values,
                     proba: Some(proba),

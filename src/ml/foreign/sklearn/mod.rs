@@ -14,8 +14,6 @@ mod estimators;
 mod pipeline;
 mod tree_nodes;
 
-pub use estimators::SUPPORTED;
-
 use super::skops::{self, Node, SkopsError};
 use super::{ForeignInput, ForeignModel};
 use crate::ml::core::{ModelError, Predictions, Task};
