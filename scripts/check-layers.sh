@@ -42,7 +42,7 @@ ml_layer_of() {
   case "$1" in
     core) echo 0 ;;
     data) echo 1 ;;
-    forms|tree|flat) echo 2 ;;
+    forms) echo 2 ;;
     learners|boost|choice) echo 3 ;;
     model) echo 4 ;;
     foreign) echo 5 ;;

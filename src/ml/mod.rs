@@ -17,7 +17,6 @@ pub mod train;
 mod boost;
 mod choice;
 mod eval;
-mod flat;
 mod foreign;
 mod forms;
 mod loaded;
@@ -26,7 +25,6 @@ mod predict;
 mod pyenv;
 mod pypredict;
 mod pyworker;
-mod tree;
 
 // Loading and predicting: a model folder (mlx's own or foreign), CSV in, predictions out.
 pub use loaded::{Answer, LoadedModel, python_request};

@@ -2,14 +2,14 @@
 //! histograms of gradients and hessians per feature bin, the best split of each feature (missing values
 //! tried on either side), leaf-wise growth (the leaf whose split gains most splits next), the smaller
 //! child's histogram built from its rows and the larger one's as the parent's minus it, the stable
-//! partition of a leaf's rows, and the grown tree in `tree.rs`'s layout.
+//! partition of a leaf's rows, and the grown tree in `forms/trees/tree.rs`'s layout.
 //!
 //! Threads split a node's features (and a large leaf's partition); every sum runs over rows in the same
 //! order whatever the thread count, so the tree does not depend on `--jobs`.
 
-use super::super::tree::{LEAF, NAN_LEFT, Node, Tree};
 use super::bins::Bins;
 use super::{BoostParams, parallel_each};
+use crate::ml::forms::trees::tree::{LEAF, NAN_LEFT, Node, Tree};
 
 /// Sums of one histogram bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -505,7 +505,7 @@ pub(super) fn binned_value(
     }
 }
 
-/// The grown tree in `tree.rs`'s preorder layout (one value per leaf).
+/// The grown tree in `forms/trees/tree.rs`'s preorder layout (one value per leaf).
 pub(super) fn to_tree(nodes: &[BNode]) -> Tree {
     fn walk(nodes: &[BNode], i: usize, t: &mut Tree) {
         match nodes[i] {

@@ -6,7 +6,7 @@
 //! node, so `--na` is not needed. Threads split the features, and every sum runs over rows in the same
 //! order whatever the thread count, so a seed gives the same model bytes with any `--jobs`.
 //!
-//! Trees are saved in `tree.rs`'s compact layout with the learning rate already applied to the leaf values;
+//! Trees are saved in `forms/trees/tree.rs`'s compact layout with the learning rate already applied to the leaf values;
 //! the model's raw score is `base_score + sum(leaf values)` (one tree per class per iteration).
 //!
 //! This file is the public face: the hyperparameters, the fitted booster, [`fit`] and [`raw_scores`]. The
@@ -26,7 +26,7 @@ mod metrics;
 mod objective;
 mod train;
 
-use super::tree::{NAN_LEFT, Tree};
+use super::forms::trees::tree::{NAN_LEFT, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 

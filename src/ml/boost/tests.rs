@@ -266,8 +266,8 @@ fn the_same_model_whatever_the_thread_count() {
     p.jobs = 2;
     let two = fit(&x, 2, &y, Objective::Binary, 2, &p, &|| {}).unwrap();
     assert_eq!(
-        super::super::tree::encode(&one.trees),
-        super::super::tree::encode(&two.trees)
+        crate::ml::forms::trees::tree::encode(&one.trees),
+        crate::ml::forms::trees::tree::encode(&two.trees)
     );
     assert_eq!(one.curves, two.curves);
 }

@@ -3,9 +3,9 @@
 //! Prediction walks the trees in the flat layout (`ml::flat`), built on first use.
 
 use super::LoadCheck;
+use super::trees::flat::FlatTrees;
+use super::trees::tree::Tree;
 use crate::ml::core::{ModelError, Task, softmax};
-use crate::ml::flat::FlatTrees;
-use crate::ml::tree::Tree;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 

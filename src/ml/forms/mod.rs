@@ -14,12 +14,12 @@ pub mod naive_bayes;
 pub mod trees;
 
 use super::core::{ModelError, Task, argmax};
-use super::flat::FlatTrees;
-use super::tree::Tree;
 use boosted::Objective;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
+use trees::flat::FlatTrees;
+use trees::tree::Tree;
 
 pub use knn::{Order, Weights};
 pub use linear::{LabelRule, Multi};

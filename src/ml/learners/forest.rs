@@ -1,12 +1,12 @@
-//! mlx's own trees (`ml::tree`): a `random-forest` (bootstrap samples, features sampled per split, grown in
+//! mlx's own trees (`learners/cart.rs`): a `random-forest` (bootstrap samples, features sampled per split, grown in
 //! parallel) or one `decision-tree`, on binned features, with normalised feature importances. Produce the
 //! `Trees` form.
 
+use super::cart::{self, Binned, Target, TreeParams};
 use super::{Fit, FitError, Learner, Shape, TrainSet, features_per_split, normalised};
 use crate::ml::core::Task;
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::forms::Fitted;
-use crate::ml::tree::{self, Binned, Target, TreeParams};
 use std::collections::BTreeMap;
 
 pub struct RandomForest;
@@ -164,7 +164,7 @@ fn fit_trees(forest: bool, p: &Params, data: &TrainSet, progress: &(dyn Fn() + S
         max_features: Some(features_per_split(p, nf, sqrt)),
     };
     let (trees, importance) = if forest {
-        tree::fit_forest(
+        cart::fit_forest(
             &binned,
             target,
             params,
@@ -174,7 +174,7 @@ fn fit_trees(forest: bool, p: &Params, data: &TrainSet, progress: &(dyn Fn() + S
             progress,
         )
     } else {
-        let (t, imp) = tree::fit_tree(&binned, target, params, &vec![1; n], p.seed as u32);
+        let (t, imp) = cart::fit_tree(&binned, target, params, &vec![1; n], p.seed as u32);
         (vec![t], imp)
     };
     Fit {

@@ -4,6 +4,7 @@
 //! registry: `mlx train`'s flags and help, the params a run records and `serve`'s retrain parsing all come
 //! from it. A learner that produces an existing form is one file here plus one line in [`LEARNERS`].
 
+mod cart;
 mod cholesky;
 pub mod forest;
 pub mod gbdt;

@@ -1,9 +1,12 @@
 //! The `Trees` form: mlx's own random forest or decision tree — the trees' leaf values averaged (class
 //! shares for classification, values for regression). The trees themselves are in `trees.bin`.
 
+pub mod flat;
+pub mod tree;
+
 use super::LoadCheck;
 use crate::ml::core::ModelError;
-use crate::ml::tree::{self, Tree};
+use tree::Tree;
 
 /// Class probabilities of one row into `p`.
 pub(super) fn proba_row(trees: &[Tree], row: &[f64], p: &mut [f64]) {
