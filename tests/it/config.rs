@@ -40,11 +40,13 @@ fn precedence_and_sources() {
             .starts_with("config file")
     );
     assert_eq!(v["output"]["source"], "command-line flag");
-    // The variables `config show` lists besides MLX_/MLFLOW_ ones, unset for a snapshot that holds anywhere.
+    // The variables `config show` lists besides MLX_/MLFLOW_ ones, unset or fixed for a snapshot that
+    // holds on any machine (CI's PATH is not this one's).
     let mut cmd = mlx_bare(d);
     for name in ["COLUMNS", "LOGNAME", "USER", "LNAME", "USERNAME"] {
         cmd.env_remove(name);
     }
+    cmd.env("PATH", "/usr/bin:/bin");
     let csv = cmd
         .env("MLX_CONFIG", &cfg)
         .args(["config", "show"])
