@@ -1,11 +1,11 @@
 //! LightGBM's text model format (what MLflow's `lightgbm` flavor saves for a `lgb.Booster`, and what an
 //! `LGBMClassifier`/`LGBMRegressor` in a skops file carries in its booster's `_handle`), read into a
-//! [`trees::Ensemble`] and predicted as LightGBM does: features as doubles, `x <= threshold` goes left,
+//! [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as LightGBM does: features as doubles, `x <= threshold` goes left,
 //! the node's missing type (None/Zero/NaN) and default direction for missing values, categorical
 //! bitsets, leaf values summed in double per class, then the objective's output transform.
 
-use super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
 use crate::ml::core::{sigmoid, softmax_in_place as softmax};
+use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use std::collections::HashMap;
 
 /// The output transform of a LightGBM objective.

@@ -8,7 +8,6 @@ pub mod lightgbm;
 pub mod npy;
 pub mod sklearn;
 pub mod skops;
-pub mod trees;
 pub mod xgboost;
 
 /// How an error offers `mlx models import` for a pickle, saying what it does.

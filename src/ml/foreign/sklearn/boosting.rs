@@ -8,10 +8,10 @@
 //! score into the prediction; losses mlx does not know are refused by name.
 
 use super::super::skops::{Node, SkopsError};
-use super::super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
 use super::tree_nodes::tree_nodes;
 use super::{bad, labels};
 use crate::ml::core::{Predictions, Task, argmax, sigmoid, softmax_in_place as softmax};
+use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
 
 /// How the raw score becomes the prediction (the inverse of the loss's link).

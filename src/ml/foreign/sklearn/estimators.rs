@@ -9,7 +9,7 @@ use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
 use crate::ml::core::argmax;
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::foreign::skops::{Node, SkopsError};
-use crate::ml::foreign::trees::{Combine, Ensemble, Rules};
+use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Rules};
 use crate::ml::forms::{Arithmetic, Fitted, LabelRule, Multi, Order, Weights};
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
 //! One of scikit-learn's fitted trees (`tree_`) read into the nodes of the checked tree type
-//! (`foreign::trees`): shared by the decision trees and forests (`estimators.rs`) and gradient boosting
+//! (`forms::trees::ensemble`): shared by the decision trees and forests (`estimators.rs`) and gradient boosting
 //! (`boosting.rs`).
 
 use super::bad;
 use crate::ml::foreign::skops::{Node, SkopsError};
-use crate::ml::foreign::trees::{Missing, RawNode};
+use crate::ml::forms::trees::ensemble::{Missing, RawNode};
 
 /// The nodes of one of scikit-learn's fitted trees (`tree_`) as the checked tree type reads them:
 /// leaves with the prediction (`classes: None`) or the class weights (`Some(k)`, one per class).

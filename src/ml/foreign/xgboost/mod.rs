@@ -1,5 +1,5 @@
 //! XGBoost's JSON and UBJSON model formats (what MLflow's `xgboost` flavor saves, `model.ubj` by
-//! default), read into a [`trees::Ensemble`] and predicted as XGBoost's CPU predictor does: features
+//! default), read into a [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as XGBoost's CPU predictor does: features
 //! rounded to `f32`, `x < split_condition` goes left, NaN takes the node's default direction, leaf values
 //! summed in `f32` onto the base margin, then the objective's transform in `f32`.
 //!
@@ -8,7 +8,7 @@
 
 mod ubjson;
 
-use super::trees::{Combine, Ensemble, Missing, RawNode, Rules};
+use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
 
 /// The objective's output transform, in `f32` as XGBoost computes it.

@@ -1,6 +1,7 @@
 //! The `Trees` form: mlx's own random forest or decision tree — the trees' leaf values averaged (class
 //! shares for classification, values for regression). The trees themselves are in `trees.bin`.
 
+pub mod ensemble;
 pub mod flat;
 pub mod tree;
 
