@@ -2,14 +2,14 @@
 //! histograms of gradients and hessians per feature bin, the best split of each feature (missing values
 //! tried on either side), leaf-wise growth (the leaf whose split gains most splits next), the smaller
 //! child's histogram built from its rows and the larger one's as the parent's minus it, the stable
-//! partition of a leaf's rows, and the grown tree in `forms/trees/tree.rs`'s layout.
+//! partition of a leaf's rows, and the grown tree as `forms::trees::ensemble::RawNode`s in preorder.
 //!
 //! Threads split a node's features (and a large leaf's partition); every sum runs over rows in the same
 //! order whatever the thread count, so the tree does not depend on `--jobs`.
 
 use super::bins::Bins;
 use super::{BoostParams, parallel_each};
-use crate::ml::forms::trees::tree::{LEAF, NAN_LEFT, Node, Tree};
+use crate::ml::forms::trees::ensemble::{Missing, RawNode};
 
 /// Sums of one histogram bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -505,18 +505,13 @@ pub(super) fn binned_value(
     }
 }
 
-/// The grown tree in `forms/trees/tree.rs`'s preorder layout (one value per leaf).
-pub(super) fn to_tree(nodes: &[BNode]) -> Tree {
-    fn walk(nodes: &[BNode], i: usize, t: &mut Tree) {
+/// The grown tree as the one tree type's nodes, in preorder (a split's left child is the next node).
+pub(super) fn to_tree(nodes: &[BNode]) -> Vec<RawNode> {
+    fn walk(nodes: &[BNode], i: usize, t: &mut Vec<RawNode>) {
         match nodes[i] {
-            BNode::Leaf { value } => {
-                t.nodes.push(Node {
-                    feature: LEAF,
-                    threshold: 0.0,
-                    next: t.values.len() as u32,
-                });
-                t.values.push(value);
-            }
+            BNode::Leaf { value } => t.push(RawNode::Leaf {
+                value: f64::from(value),
+            }),
             BNode::Split {
                 feature,
                 nan_left,
@@ -525,19 +520,26 @@ pub(super) fn to_tree(nodes: &[BNode]) -> Tree {
                 right,
                 ..
             } => {
-                let me = t.nodes.len();
-                t.nodes.push(Node {
-                    feature: feature as u16 | if nan_left { NAN_LEFT } else { 0 },
-                    threshold,
-                    next: 0,
+                let me = t.len();
+                t.push(RawNode::Split {
+                    feature,
+                    threshold: f64::from(threshold),
+                    left: me + 1,
+                    right: 0,
+                    default_left: nan_left,
+                    missing: Missing::Nan,
+                    categories: None,
                 });
                 walk(nodes, left, t);
-                t.nodes[me].next = t.nodes.len() as u32;
+                let next = t.len();
+                if let RawNode::Split { right, .. } = &mut t[me] {
+                    *right = next;
+                }
                 walk(nodes, right, t);
             }
         }
     }
-    let mut t = Tree::default();
+    let mut t = Vec::new();
     walk(nodes, 0, &mut t);
     t
 }

@@ -6,7 +6,7 @@
 //! node, so `--na` is not needed. Threads split the features, and every sum runs over rows in the same
 //! order whatever the thread count, so a seed gives the same model bytes with any `--jobs`.
 //!
-//! Trees are saved in `forms/trees/tree.rs`'s compact layout with the learning rate already applied to the leaf values;
+//! Trees are saved in `trees.bin` (`forms/trees/codec.rs`) with the learning rate already applied to the leaf values;
 //! the model's raw score is `base_score + sum(leaf values)` (one tree per class per iteration).
 //!
 //! This file is the public face: the hyperparameters, the fitted booster, [`fit`] and [`raw_scores`]. The
@@ -26,7 +26,8 @@ mod metrics;
 mod objective;
 mod train;
 
-use super::forms::trees::tree::{NAN_LEFT, Tree};
+use super::forms::trees::codec::MAX_FEATURES;
+use super::forms::trees::ensemble::RawNode;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +58,7 @@ pub struct BoostParams {
 /// A fitted booster and how it got there.
 #[derive(Debug, Clone)]
 pub struct Boosted {
-    pub trees: Vec<Tree>,
+    pub trees: Vec<Vec<RawNode>>,
     pub base_score: Vec<f64>,
     /// Trees per iteration: the number of classes for multi-class, else 1.
     pub per_iteration: usize,
@@ -79,7 +80,7 @@ pub struct Curves {
 
 /// Check the hyperparameters the booster alone uses.
 fn check(nf: usize, p: &BoostParams) -> Result<(), String> {
-    if nf >= NAN_LEFT as usize {
+    if nf >= MAX_FEATURES {
         return Err(format!(
             "{nf} features; gradient boosting takes at most 32767"
         ));

@@ -25,7 +25,7 @@ fn params(n: usize, leaves: usize, lr: f64, min_leaf: usize) -> BoostParams {
 
 fn predict(b: &Boosted, row: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; b.per_iteration];
-    raw_scores(&b.trees, &b.base_score, b.per_iteration, row, &mut out);
+    raw_scores(b, row, &mut out);
     out
 }
 
@@ -75,17 +75,11 @@ fn two_iterations_match_a_hand_computation() {
     assert_eq!(b.trees.len(), 2);
     let t1 = &b.trees[0];
     // No missing value at training: missing ones would go with the larger (here: left) side.
-    assert_eq!(
-        (t1.nodes[0].feature, t1.nodes[0].threshold),
-        (NAN_LEFT, 2.5)
-    );
-    assert_eq!(t1.values, vec![-0.75, 0.75]);
+    assert_eq!(root(t1), (NAN_LEFT, 2.5));
+    assert_eq!(values(t1), vec![-0.75, 0.75]);
     let t2 = &b.trees[1];
-    assert_eq!(
-        (t2.nodes[0].feature, t2.nodes[0].threshold),
-        (NAN_LEFT, 3.5)
-    );
-    assert_eq!(t2.values, vec![(-5.25f64 / 9.0 * 0.5) as f32, 0.875]);
+    assert_eq!(root(t2), (NAN_LEFT, 3.5));
+    assert_eq!(values(t2), vec![(-5.25f64 / 9.0 * 0.5) as f32, 0.875]);
     let third = (-5.25f64 / 9.0 * 0.5) as f32 as f64;
     for (v, want) in [
         (1.0, 2.5 - 0.75 + third),
@@ -114,9 +108,32 @@ fn robust_case() -> (Vec<f64>, Vec<f64>) {
     (x, y)
 }
 
-/// A tree's root: its feature (with the missing-values flag) and threshold.
-fn root(t: &Tree) -> (u16, f32) {
-    (t.nodes[0].feature, t.nodes[0].threshold)
+/// In [`root`]'s feature: missing values go left (as `trees.bin` writes it).
+const NAN_LEFT: u16 = 0x8000;
+
+/// A tree's root: its feature (with [`NAN_LEFT`]) and threshold.
+fn root(t: &[RawNode]) -> (u16, f32) {
+    match t[0] {
+        RawNode::Split {
+            feature,
+            threshold,
+            default_left,
+            ..
+        } => (
+            feature as u16 | if default_left { NAN_LEFT } else { 0 },
+            threshold as f32,
+        ),
+        _ => panic!("the root is a leaf"),
+    }
+}
+
+/// A tree's leaf values, in preorder.
+fn values(t: &[RawNode]) -> Vec<f32> {
+    let leaves = t.iter().filter_map(|n| match n {
+        RawNode::Leaf { value } => Some(*value as f32),
+        _ => None,
+    });
+    leaves.collect()
 }
 
 #[test]
@@ -132,14 +149,14 @@ fn absolute_error_two_iterations_split_on_signs_and_refit_leaves_to_medians() {
     assert_eq!(b.trees.len(), 2);
     let t1 = &b.trees[0];
     assert_eq!(root(t1), (NAN_LEFT, 2.5));
-    assert_eq!(t1.values, vec![-1.5, 0.75]);
+    assert_eq!(values(t1), vec![-1.5, 0.75]);
     // Iteration 2 (scores 3 for x <= 2, 5.25 beyond): signs sum per x to 3, 1, 1, -3 (total 2); the
     // split at 3.5 gains 5²/9 + 3²/3 - 2²/12 = 49/9 (2.5: 3, 1.5: 2.78). Left residuals
     // -3 -2 -1 -2 -1 6 -1.25 -0.25 0.75, median -1 -> -0.5; right 0.75 1.75 14.75, median 1.75
     // -> 0.875.
     let t2 = &b.trees[1];
     assert_eq!(root(t2), (NAN_LEFT, 3.5));
-    assert_eq!(t2.values, vec![-0.5, 0.875]);
+    assert_eq!(values(t2), vec![-0.5, 0.875]);
     for (v, want) in [(1.0, 2.5), (2.0, 2.5), (3.0, 4.75), (4.0, 6.125)] {
         assert_eq!(predict(&b, &[v]), vec![want], "x={v}");
     }
@@ -162,7 +179,7 @@ fn huber_two_iterations_clip_gradients_at_the_delta() {
     assert_eq!(b.base_score, vec![5.25]);
     let t1 = &b.trees[0];
     assert_eq!(root(t1), (NAN_LEFT, 3.5));
-    assert_eq!(t1.values, vec![-0.25, (11.0f64 / 24.0) as f32]);
+    assert_eq!(values(t1), vec![-0.25, (11.0f64 / 24.0) as f32]);
     // Iteration 2 (scores 5 for x <= 3, 5.25 + 11/24 = 137/24 at x = 4): gradients per x sum to 3
     // (5, 4, 3 clipped), 1 (4, 3, -4), 0 (1, 0, -1) and -7/24 - 1 - 1 = -55/24. The split at 2.5
     // gains 4²/6 + (55/24)²/6 = 3.542, just ahead of 3.5's 4²/9 + (55/24)²/3 = 3.528 (the parent's
@@ -170,8 +187,8 @@ fn huber_two_iterations_clip_gradients_at_the_delta() {
     let t2 = &b.trees[1];
     assert_eq!(root(t2), (NAN_LEFT, 2.5));
     let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
-    assert!(near(t2.values[0] as f64, -1.0 / 3.0), "{:?}", t2.values);
-    assert!(near(t2.values[1] as f64, 55.0 / 288.0), "{:?}", t2.values);
+    assert!(near(values(t2)[0] as f64, -1.0 / 3.0), "{:?}", values(t2));
+    assert!(near(values(t2)[1] as f64, 55.0 / 288.0), "{:?}", values(t2));
     let x4 = 5.25 + 11.0 / 24.0 + 55.0 / 288.0;
     for (v, want) in [
         (1.0, 5.0 - 1.0 / 3.0),
@@ -216,9 +233,11 @@ fn missing_values_go_to_the_side_learned_at_training() {
         &|| {},
     )
     .unwrap();
-    let root = b.trees[0].nodes[0];
-    assert_eq!(root.feature, NAN_LEFT, "feature 0, missing values left");
-    assert_eq!(root.threshold, 3.5);
+    assert_eq!(
+        root(&b.trees[0]),
+        (NAN_LEFT, 3.5),
+        "feature 0, missing values left"
+    );
     assert!((predict(&b, &[f64::NAN])[0] - 0.0).abs() < 1e-6);
     assert!((predict(&b, &[5.0])[0] - 10.0).abs() < 1e-6);
     // With the missing rows among the large ones they go right (the flag is clear).
@@ -237,7 +256,7 @@ fn missing_values_go_to_the_side_learned_at_training() {
         &|| {},
     )
     .unwrap();
-    assert_eq!(b.trees[0].nodes[0].feature, 0);
+    assert_eq!(root(&b.trees[0]).0, 0);
     assert!((predict(&b, &[f64::NAN])[0] - 10.0).abs() < 1e-6);
     // A feature with no missing value at training: missing goes with the larger side.
     let x3: Vec<f64> = (0..30).map(|i| i as f64).collect();
@@ -265,10 +284,7 @@ fn the_same_model_whatever_the_thread_count() {
     let one = fit(&x, 2, &y, Objective::Binary, 2, &p, &|| {}).unwrap();
     p.jobs = 2;
     let two = fit(&x, 2, &y, Objective::Binary, 2, &p, &|| {}).unwrap();
-    assert_eq!(
-        crate::ml::forms::trees::tree::encode(&one.trees),
-        crate::ml::forms::trees::tree::encode(&two.trees)
-    );
+    assert_eq!(one.trees, two.trees);
     assert_eq!(one.curves, two.curves);
 }
 
@@ -315,15 +331,15 @@ fn three_classes_one_tree_each_per_iteration() {
 }
 
 /// Raw scores (`per_iteration` per row) of one row: the trees' values summed in order, then the base.
-fn raw_scores(trees: &[Tree], base: &[f64], per_iteration: usize, row: &[f64], out: &mut [f64]) {
-    out.iter_mut().for_each(|o| *o = 0.0);
-    // One iteration's trees at a time (no division a tree to find its class).
-    for iteration in trees.chunks(per_iteration.max(1)) {
-        for (o, tree) in out.iter_mut().zip(iteration) {
-            *o += tree.leaf_values(row, 1)[0] as f64;
-        }
-    }
-    for (o, b) in out.iter_mut().zip(base) {
+fn raw_scores(b: &Boosted, row: &[f64], out: &mut [f64]) {
+    use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
+    let k = b.per_iteration.max(1);
+    let trees = b.trees.iter().cloned().enumerate();
+    let trees = trees.map(|(t, nodes)| (nodes, t % k)).collect();
+    let trees = Ensemble::new(trees, row.len(), k, Rules::MLX_SUM).unwrap();
+    out.fill(0.0);
+    trees.raw_scores(row, out);
+    for (o, b) in out.iter_mut().zip(&b.base_score) {
         *o += b;
     }
 }

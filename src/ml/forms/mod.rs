@@ -18,17 +18,17 @@ use boosted::Objective;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
+use trees::ensemble::Ensemble;
 use trees::flat::FlatTrees;
-use trees::tree::Tree;
 
 pub use knn::{Order, Weights};
 pub use linear::{LabelRule, Multi};
 pub use naive_bayes::Arithmetic;
 
-/// The file beside `model.json` that holds a tree form's trees (`tree::encode`).
+/// The file beside `model.json` that holds a tree form's trees (`trees::codec`).
 pub const TREES_BIN: &str = "trees.bin";
 
-/// The fitted state of a model. Trees are kept out of the JSON (see `tree::encode`); the `kind` tag names
+/// The fitted state of a model. Trees are kept out of the JSON (see `trees::codec`); the `kind` tag names
 /// the form in `model.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -42,25 +42,26 @@ pub enum Fitted {
         #[serde(default, skip_serializing_if = "is_default")]
         multi: Multi,
     },
+    /// A forest or one tree: the trees' leaves averaged, as the ensemble's `Rules` say.
     Trees {
         #[serde(skip)]
-        trees: Vec<Tree>,
+        trees: Ensemble,
         n_trees: usize,
     },
     /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
     /// tree `t` adding to class `t % per_iteration`.
     Boosted {
         #[serde(skip)]
-        trees: Vec<Tree>,
+        trees: Ensemble,
         n_trees: usize,
         base_score: Vec<f64>,
         per_iteration: usize,
         learning_rate: f64,
         objective: Objective,
         best_iteration: Option<usize>,
-        /// The trees laid out for prediction, built on first use.
+        /// The trees laid out for prediction, built on first use (`None`: walked as they are).
         #[serde(skip)]
-        flat: OnceLock<FlatTrees>,
+        flat: OnceLock<Option<FlatTrees>>,
     },
     /// The training rows (row-major) and their targets (class indices for classification).
     Knn {
@@ -236,7 +237,7 @@ impl Fitted {
     }
 
     /// The trees of a tree form (saved in `trees.bin`), if it is one.
-    pub fn trees(&self) -> Option<&[Tree]> {
+    pub fn trees(&self) -> Option<&Ensemble> {
         match self {
             Fitted::Trees { trees, .. } | Fitted::Boosted { trees, .. } => Some(trees),
             _ => None,

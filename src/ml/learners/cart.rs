@@ -1,13 +1,14 @@
 //! Decision trees and random forests on a fast learner of our own (CART): features are binned once (at most
 //! 256 bins per feature, exact thresholds when a feature has few distinct values), each node builds per-bin
 //! histograms and scans them for the best Gini (classification) or variance (regression) split. Trees are
-//! grown in parallel; what they make is `forms::trees::tree::Tree`.
+//! grown in parallel; each is a list of `forms::trees::ensemble::RawNode`s in preorder, and a forest is
+//! their `Ensemble` (`learners/forest.rs`).
 //!
 //! smartcore's tree scans every row at every node (quadratic in practice), which made a 100-tree forest on
 //! 80,000 rows take minutes; this learner is O(rows × features) per tree level.
 
 use crate::ml::data::split::Mt19937;
-use crate::ml::forms::trees::tree::{LEAF, Node, Tree};
+use crate::ml::forms::trees::ensemble::{Missing, RawNode};
 
 const MAX_BINS: usize = 256;
 
@@ -81,7 +82,8 @@ struct Builder<'a> {
     target: Target<'a>,
     params: TreeParams,
     rng: Mt19937,
-    tree: Tree,
+    /// The tree grown so far, in preorder.
+    tree: Vec<RawNode>,
     /// Impurity decrease per feature, weighted by samples (feature importance).
     importance: Vec<f64>,
     // Scratch buffers reused at every node.
@@ -100,8 +102,7 @@ struct SplitChoice {
 impl Builder<'_> {
     /// Weighted sample statistics of `rows` (weights = bootstrap counts).
     fn leaf(&mut self, rows: &[u32], weights: &[u32]) {
-        let at = self.tree.values.len() as u32;
-        match self.target {
+        let leaf = match self.target {
             Target::Classes { y, n_classes } => {
                 let mut counts = vec![0f64; n_classes];
                 let mut total = 0.0;
@@ -110,9 +111,18 @@ impl Builder<'_> {
                     counts[y[r as usize] as usize] += w;
                     total += w;
                 }
-                self.tree
-                    .values
-                    .extend(counts.iter().map(|c| (c / total.max(1.0)) as f32));
+                // Class shares as `f32`, the precision `trees.bin` keeps.
+                let mut values = counts
+                    .iter()
+                    .map(|c| f64::from((c / total.max(1.0)) as f32));
+                match n_classes {
+                    1 => RawNode::Leaf {
+                        value: values.next().unwrap_or(0.0),
+                    },
+                    _ => RawNode::Leaves {
+                        values: values.collect(),
+                    },
+                }
             }
             Target::Values(v) => {
                 let (mut s, mut n) = (0.0, 0.0);
@@ -121,14 +131,12 @@ impl Builder<'_> {
                     s += v[r as usize] * w;
                     n += w;
                 }
-                self.tree.values.push((s / n.max(1.0)) as f32);
+                RawNode::Leaf {
+                    value: f64::from((s / n.max(1.0)) as f32),
+                }
             }
-        }
-        self.tree.nodes.push(Node {
-            feature: LEAF,
-            threshold: 0.0,
-            next: at,
-        });
+        };
+        self.tree.push(leaf);
     }
 
     fn best_split(
@@ -280,15 +288,23 @@ impl Builder<'_> {
                 i += 1;
             }
         }
-        let me = self.tree.nodes.len();
-        self.tree.nodes.push(Node {
-            feature: split.feature as u16,
-            threshold: self.data.edges[split.feature][split.bin],
-            next: 0,
+        let me = self.tree.len();
+        // Forests never see a missing value; NaN fails `<=` and goes right.
+        self.tree.push(RawNode::Split {
+            feature: split.feature,
+            threshold: f64::from(self.data.edges[split.feature][split.bin]),
+            left: me + 1,
+            right: 0,
+            default_left: false,
+            missing: Missing::Nan,
+            categories: None,
         });
         let (left, right) = rows.split_at_mut(i);
         self.grow(left, weights, depth + 1);
-        self.tree.nodes[me].next = self.tree.nodes.len() as u32;
+        let next = self.tree.len();
+        if let RawNode::Split { right, .. } = &mut self.tree[me] {
+            *right = next;
+        }
         self.grow(right, weights, depth + 1);
     }
 }
@@ -309,7 +325,7 @@ pub fn fit_tree(
     params: TreeParams,
     weights: &[u32],
     seed: u32,
-) -> (Tree, Vec<f64>) {
+) -> (Vec<RawNode>, Vec<f64>) {
     let mut rows: Vec<u32> = (0..weights.len() as u32)
         .filter(|&r| weights[r as usize] > 0)
         .collect();
@@ -318,7 +334,7 @@ pub fn fit_tree(
         target,
         params,
         rng: Mt19937::new(seed),
-        tree: Tree::default(),
+        tree: Vec::new(),
         importance: vec![0.0; data.n_features()],
         hist: Vec::new(),
         total: Vec::new(),
@@ -338,7 +354,7 @@ pub fn fit_forest(
     seed: u64,
     jobs: usize,
     progress: &(dyn Fn() + Sync),
-) -> (Vec<Tree>, Vec<f64>) {
+) -> (Vec<Vec<RawNode>>, Vec<f64>) {
     let n = match target {
         Target::Classes { y, .. } => y.len(),
         Target::Values(v) => v.len(),
@@ -391,7 +407,14 @@ pub fn fit_forest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::forms::trees::tree::{decode, encode};
+    use crate::ml::forms::trees::codec::{decode, encode};
+    use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
+
+    /// The forest of `trees` as mlx predicts it: leaves of `n_outputs` values averaged.
+    fn forest(trees: Vec<Vec<RawNode>>, n_features: usize, n_outputs: usize) -> Ensemble {
+        let trees = trees.into_iter().map(|t| (t, 0)).collect();
+        Ensemble::new(trees, n_features, n_outputs, Rules::MLX_MEAN).unwrap()
+    }
 
     fn xor_data() -> (Vec<f64>, Vec<u32>) {
         let mut x = Vec::new();
@@ -425,8 +448,9 @@ mod tests {
             &vec![1; y.len()],
             1,
         );
+        let tree = forest(vec![tree], 2, 2);
         for r in 0..y.len() {
-            let p = tree.leaf_values(&x[r * 2..r * 2 + 2], 2);
+            let p = tree.leaf_values(0, &x[r * 2..r * 2 + 2]);
             assert_eq!((p[1] > 0.5) as u32, y[r]);
         }
         assert!(imp[0] > 0.0 && imp[1] > 0.0);
@@ -449,13 +473,15 @@ mod tests {
         let (a, _) = fit_forest(&data, t, params, 8, 42, 2, &|| {});
         let (b, _) = fit_forest(&data, t, params, 8, 42, 1, &|| {});
         assert_eq!(a, b, "same seed, same forest, whatever the thread count");
+        let a = forest(a, 2, 2);
         let bytes = encode(&a);
-        assert_eq!(decode(&bytes, 2, 2).unwrap(), a);
-        assert!(decode(&bytes[..bytes.len() - 3], 2, 2).is_err());
-        assert!(decode(b"nope", 2, 2).is_err());
+        let decode = |bytes: &[u8]| decode(bytes, 2, 2, 1, Rules::MLX_MEAN);
+        assert_eq!(decode(&bytes).unwrap(), a);
+        assert!(decode(&bytes[..bytes.len() - 3]).is_err());
+        assert!(decode(b"nope").is_err());
         let mut bad = bytes.clone();
         bad[8 + 8] = 9; // first node's feature index out of range
-        assert!(decode(&bad, 2, 2).is_err());
+        assert!(decode(&bad).is_err());
     }
 
     #[test]
@@ -470,7 +496,8 @@ mod tests {
             max_features: None,
         };
         let (tree, _) = fit_tree(&data, Target::Values(&v), params, &vec![1; 100], 0);
-        assert_eq!(tree.leaf_values(&[10.0], 1), [1.0]);
-        assert_eq!(tree.leaf_values(&[90.0], 1), [3.0]);
+        let tree = forest(vec![tree], 1, 1);
+        assert_eq!(tree.leaf_values(0, &[10.0]), [1.0]);
+        assert_eq!(tree.leaf_values(0, &[90.0]), [3.0]);
     }
 }

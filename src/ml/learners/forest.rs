@@ -7,6 +7,7 @@ use super::{Fit, FitError, Learner, Shape, TrainSet, features_per_split, normali
 use crate::ml::core::Task;
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::forms::Fitted;
+use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use std::collections::BTreeMap;
 
 pub struct RandomForest;
@@ -94,7 +95,7 @@ impl Learner for RandomForest {
         p: &Params,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Fit, FitError> {
-        Ok(fit_trees(true, p, data, progress))
+        fit_trees(true, p, data, progress).map_err(|why| FitError::new(self, why))
     }
     fn record(&self, p: &Params, data: &Shape, out: &mut BTreeMap<String, String>) {
         out.insert("bootstrap".into(), "True".into());
@@ -121,7 +122,7 @@ impl Learner for DecisionTree {
         p: &Params,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Fit, FitError> {
-        Ok(fit_trees(false, p, data, progress))
+        fit_trees(false, p, data, progress).map_err(|why| FitError::new(self, why))
     }
     fn record(&self, p: &Params, data: &Shape, out: &mut BTreeMap<String, String>) {
         record_tree(false, p, data, out);
@@ -141,7 +142,12 @@ fn record_tree(forest: bool, p: &Params, data: &Shape, out: &mut BTreeMap<String
 }
 
 /// A random forest or one decision tree on binned features, with normalised feature importance.
-fn fit_trees(forest: bool, p: &Params, data: &TrainSet, progress: &(dyn Fn() + Sync)) -> Fit {
+fn fit_trees(
+    forest: bool,
+    p: &Params,
+    data: &TrainSet,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Fit, String> {
     let n = data.y.len();
     let nf = data.n_features;
     let binned = Binned::new(data.x, nf);
@@ -177,12 +183,18 @@ fn fit_trees(forest: bool, p: &Params, data: &TrainSet, progress: &(dyn Fn() + S
         let (t, imp) = cart::fit_tree(&binned, target, params, &vec![1; n], p.seed as u32);
         (vec![t], imp)
     };
-    Fit {
-        form: Fitted::Trees {
-            n_trees: trees.len(),
-            trees,
-        },
+    let n_outputs = match data.task {
+        Task::Classification => data.n_classes,
+        Task::Regression => 1,
+    };
+    let n_trees = trees.len();
+    let trees = trees.into_iter().map(|t| (t, 0)).collect();
+    // Checks what `trees.bin` will be read back with: a leaf value out of `f32`'s range is refused here.
+    let trees = Ensemble::new(trees, nf, n_outputs.max(1), Rules::MLX_MEAN)
+        .map_err(|e| format!("the grown trees: {e}"))?;
+    Ok(Fit {
+        form: Fitted::Trees { n_trees, trees },
         importance: Some(normalised(&importance)),
         curves: None,
-    }
+    })
 }

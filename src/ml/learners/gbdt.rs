@@ -9,6 +9,7 @@ use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::core::{Choice, Task};
 use crate::ml::forms::Fitted;
 use crate::ml::forms::boosted::Objective;
+use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -165,11 +166,18 @@ impl Learner for GradientBoosting {
             progress,
         )
         .map_err(|why| FitError::new(self, why))?;
+        let n_trees = b.trees.len();
+        let groups = b.per_iteration.max(1);
+        let trees = b.trees.into_iter().enumerate();
+        let trees = trees.map(|(t, nodes)| (nodes, t % groups)).collect();
+        // Checks what `trees.bin` will be read back with: a leaf value out of `f32`'s range is refused here.
+        let trees = Ensemble::new(trees, data.n_features, groups, Rules::MLX_SUM)
+            .map_err(|e| FitError::new(self, format!("the grown trees: {e}")))?;
         Ok(Fit {
             importance: Some(normalised(&b.importance)),
             form: Fitted::Boosted {
-                n_trees: b.trees.len(),
-                trees: b.trees,
+                n_trees,
+                trees,
                 base_score: b.base_score,
                 per_iteration: b.per_iteration,
                 learning_rate,

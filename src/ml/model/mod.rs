@@ -9,7 +9,7 @@ pub mod pyfunc;
 use super::core::{ModelError, Predictions, Task};
 use super::data::preprocess::Preprocessor;
 use super::data::{ReadOptions, Table};
-use super::forms::trees::tree;
+use super::forms::trees::codec;
 use super::forms::{Fitted, LoadCheck};
 use super::learners::ModelKind;
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,7 @@ impl SavedModel {
                 .as_bytes(),
         )?;
         if let Some(trees) = self.fitted.trees() {
-            write(TREES_BIN, &tree::encode(trees))?;
+            write(TREES_BIN, &codec::encode(trees))?;
         }
         let columns: Vec<String> = self
             .preprocessor

@@ -1,10 +1,10 @@
 //! The `Boosted` form: gradient boosting's trees, each adding its (learning-rate-scaled) leaf value to one
 //! class's raw score, plus the base score; probabilities by the logistic function (binary) or softmax.
-//! Prediction walks the trees in the flat layout (`ml::flat`), built on first use.
+//! Prediction walks the trees in the flat layout (`trees/flat.rs`), built on first use.
 
 use super::LoadCheck;
+use super::trees::ensemble::{Ensemble, Rules};
 use super::trees::flat::FlatTrees;
-use super::trees::tree::Tree;
 use crate::ml::core::{ModelError, Task, softmax};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -17,24 +17,28 @@ pub(super) struct Scratch {
 }
 
 /// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
-/// base, as `boost::raw_scores` adds them, walked in the flat layout (built on first use).
+/// base, walked in the flat layout (built on first use) when it computes them exactly.
 pub(super) fn raw_scores<'s>(
-    flat: &OnceLock<FlatTrees>,
-    trees: &[Tree],
+    flat: &OnceLock<Option<FlatTrees>>,
+    trees: &Ensemble,
     base: &[f64],
     row: &[f64],
     s: &'s mut Scratch,
 ) -> &'s [f64] {
-    let flat = flat.get_or_init(|| FlatTrees::new(trees));
-    s.row.clear();
-    s.row.extend(row.iter().map(|&v| v as f32));
-    if s.row.is_empty() {
-        // No features: every tree is one leaf, which reads (and ignores) feature 0.
-        s.row.push(0.0);
-    }
     s.z.clear();
     s.z.resize(base.len(), 0.0);
-    flat.add_leaf_values(&s.row, &mut s.z);
+    match flat.get_or_init(|| FlatTrees::new(trees)) {
+        Some(flat) => {
+            s.row.clear();
+            s.row.extend(row.iter().map(|&v| v as f32));
+            if s.row.is_empty() {
+                // No features: every tree is one leaf, which reads (and ignores) feature 0.
+                s.row.push(0.0);
+            }
+            flat.add_leaf_values(&s.row, &mut s.z);
+        }
+        None => trees.raw_scores(row, &mut s.z),
+    }
     for (o, b) in s.z.iter_mut().zip(base) {
         *o += b;
     }
@@ -43,8 +47,8 @@ pub(super) fn raw_scores<'s>(
 
 /// Class probabilities of one row into `p`.
 pub(super) fn proba_row(
-    flat: &OnceLock<FlatTrees>,
-    trees: &[Tree],
+    flat: &OnceLock<Option<FlatTrees>>,
+    trees: &Ensemble,
     base: &[f64],
     row: &[f64],
     s: &mut Scratch,
@@ -62,7 +66,7 @@ pub(super) fn proba_row(
 /// Check the boosting state against the classes, then read `trees.bin` (one value per leaf: each tree
 /// scores one class).
 pub(super) fn load(
-    trees: &mut Vec<Tree>,
+    trees: &mut Ensemble,
     n_trees: usize,
     base_score: &[f64],
     per_iteration: usize,
@@ -75,12 +79,12 @@ pub(super) fn load(
     if per_iteration != want || base_score.len() != want {
         return Err(cx.json_error("boosting state does not match the classes"));
     }
-    super::trees::read_trees_bin(trees, n_trees, 1, cx)?;
+    super::trees::read_trees_bin(trees, n_trees, (1, want), Rules::MLX_SUM, cx)?;
     if !n_trees.is_multiple_of(want) {
         let trees_path = cx.dir.join(super::TREES_BIN);
         return Err(cx.error(
             &trees_path,
-            format!("{} trees, expected {n_trees}", trees.len()),
+            format!("{} trees, expected {n_trees}", trees.n_trees()),
         ));
     }
     Ok(())

@@ -1,8 +1,9 @@
-//! A bounds-checked evaluator for ensembles of binary decision trees read from other libraries'
-//! model files (LightGBM, XGBoost, scikit-learn's gradient boosting, trees and forests): the one tree
-//! type every imported tree model predicts through.
+//! The one tree type: a bounds-checked ensemble of binary decision trees, grown by mlx's own learners
+//! (forests, decision trees, gradient boosting) or read from other libraries' model files (LightGBM,
+//! XGBoost, scikit-learn's gradient boosting, trees and forests). Every tree model predicts through it;
+//! mlx's own are saved by `codec.rs` (`trees.bin`) and boosted ones walked fast by `flat.rs`.
 //!
-//! Readers describe each tree as a list of [`RawNode`]s with child indices local to that tree;
+//! Growers and readers describe each tree as a list of [`RawNode`]s with child indices local to that tree;
 //! [`Ensemble::new`] checks every child index, feature index and categorical bitset range, and that every
 //! tree is a proper tree (each node reached once from the root: no cycles, no shared subtrees), so
 //! [`Ensemble::raw_scores`] can never index out of bounds or loop, whatever the file said.
@@ -49,7 +50,7 @@ pub enum RawNode {
 }
 
 /// How the source library compares and sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rules {
     /// Go left when `x < threshold` (XGBoost) instead of `x <= threshold` (LightGBM, scikit-learn).
     pub strict_less: bool,
@@ -64,13 +65,34 @@ pub struct Rules {
     pub combine: Combine,
 }
 
+impl Rules {
+    /// mlx's own forests and decision trees: features rounded to `f32` and compared `<=` with `f32`
+    /// thresholds, missing values to the side the tree learned, the leaves' (class shares or values)
+    /// mean in `f64`.
+    pub const MLX_MEAN: Rules = Rules {
+        strict_less: false,
+        f32_features: true,
+        f32_sum: false,
+        unknown_category_missing: false,
+        combine: Combine::Mean,
+    };
+    /// mlx's own gradient boosting: as [`Rules::MLX_MEAN`], the leaves summed per class in `f64`.
+    pub const MLX_SUM: Rules = Rules {
+        combine: Combine::Sum,
+        ..Rules::MLX_MEAN
+    };
+}
+
 /// How an ensemble combines its trees' leaves into its output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Combine {
     /// Each tree's leaf value is added to its output group's score, in tree order (boosting).
+    #[default]
     Sum,
     /// The trees' leaf values are added in tree order, then divided once by the number of trees when
-    /// there are several (scikit-learn's forest regressors; one tree gives its leaf).
+    /// there are several (scikit-learn's forest regressors; one tree gives its leaf). With several
+    /// output groups each leaf holds one value per group ([`RawNode::Leaves`], mlx's forests' class
+    /// shares), added as they are.
     Mean,
     /// Each tree's leaf holds one weight per output group ([`RawNode::Leaves`]); each tree adds its
     /// weights divided by their total (by 1 if the total is 0) in tree order, and the sums are divided
@@ -87,36 +109,36 @@ pub struct TreeError {
     pub why: String,
 }
 
-const LEAF: u32 = u32::MAX;
-const F_DEFAULT_LEFT: u8 = 1;
-const F_CATEGORICAL: u8 = 2;
+pub(super) const LEAF: u32 = u32::MAX;
+pub(super) const F_DEFAULT_LEFT: u8 = 1;
+pub(super) const F_CATEGORICAL: u8 = 2;
 
 /// A node in the flat, validated layout: children are global indices.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Node {
+pub(super) struct Node {
     /// Feature index, or [`LEAF`].
-    feature: u32,
-    flags: u8,
-    missing: Missing,
+    pub(super) feature: u32,
+    pub(super) flags: u8,
+    pub(super) missing: Missing,
     /// Threshold, or the leaf value.
-    value: f64,
-    left: u32,
-    right: u32,
+    pub(super) value: f64,
+    pub(super) left: u32,
+    pub(super) right: u32,
     /// A categorical split's bitset, as a range of `Ensemble::bits`; a vector leaf's values, as a range
     /// of `Ensemble::leaf_values`.
-    start: u32,
-    len: u32,
+    pub(super) start: u32,
+    pub(super) len: u32,
 }
 
-/// Trees whose outputs are summed per output group.
-#[derive(Debug, Clone, PartialEq)]
+/// Trees whose outputs are combined per output group, as [`Rules::combine`] says.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Ensemble {
-    nodes: Vec<Node>,
+    pub(super) nodes: Vec<Node>,
     bits: Vec<u32>,
     /// The values of the vector leaves ([`RawNode::Leaves`]), `n_groups` each.
-    leaf_values: Vec<f64>,
+    pub(super) leaf_values: Vec<f64>,
     /// Per tree: its root's index and the output group it adds to.
-    roots: Vec<(u32, u32)>,
+    pub(super) roots: Vec<(u32, u32)>,
     n_features: usize,
     n_groups: usize,
     rules: Rules,
@@ -147,7 +169,11 @@ impl Ensemble {
             if nodes.is_empty() {
                 return Err(err(0, "the tree has no nodes".into()));
             }
-            let leaf_width = (rules.combine == Combine::MeanOfProportions).then_some(n_groups);
+            let leaf_width = match rules.combine {
+                Combine::MeanOfProportions => Some(n_groups),
+                Combine::Mean if n_groups > 1 => Some(n_groups),
+                _ => None,
+            };
             check_tree(&nodes, n_features, leaf_width).map_err(|(node, why)| err(node, why))?;
             let base = out.nodes.len();
             let too_many = || err(0, "too many nodes in the model".into());
@@ -232,6 +258,20 @@ impl Ensemble {
         self.roots.len()
     }
 
+    pub fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    /// The values of the leaf `row` reaches in tree `t` (one, or one per group for a vector leaf).
+    pub fn leaf_values(&self, t: usize, row: &[f64]) -> &[f64] {
+        let leaf = &self.nodes[self.leaf(self.roots[t].0, row)];
+        if leaf.len > 0 {
+            &self.leaf_values[leaf.start as usize..][..leaf.len as usize]
+        } else {
+            std::slice::from_ref(&leaf.value)
+        }
+    }
+
     /// Adds the trees' leaves for `row` (`n_features` values, NaN = missing) to `out` (`n_groups`
     /// values, holding the start scores), in tree order as the libraries do, combined as
     /// [`Rules::combine`] says.
@@ -259,10 +299,19 @@ impl Ensemble {
         }
     }
 
-    /// Each tree's leaf value added to its group's score, in tree order.
+    /// Each tree's leaf value added to its group's score (a vector leaf's values to every group), in
+    /// tree order.
     fn sum_leaves(&self, row: &[f64], out: &mut [f64]) {
         for &(root, group) in &self.roots {
-            let leaf = self.nodes[self.leaf(root, row)].value;
+            let leaf = &self.nodes[self.leaf(root, row)];
+            if leaf.len > 0 {
+                let values = &self.leaf_values[leaf.start as usize..][..leaf.len as usize];
+                for (o, v) in out.iter_mut().zip(values) {
+                    *o += v;
+                }
+                continue;
+            }
+            let leaf = leaf.value;
             let acc = &mut out[group as usize];
             *acc = if self.rules.f32_sum {
                 f64::from(*acc as f32 + leaf as f32)

@@ -6,9 +6,14 @@
 //! with a select, not a jump; leaves point at themselves, so the trees of a block are stepped in lockstep
 //! for as many levels as the deepest of them has, and the out-of-order core overlaps their independent
 //! walks. The leaf values are then added in tree order, so the sums are bit for bit those of
-//! `Tree::leaf_values` summed tree by tree.
+//! `Ensemble::raw_scores`.
+//!
+//! Only ensembles this layout computes exactly are flattened (mlx's own boosting always is): `f32`
+//! features compared `<=` with thresholds and leaf values that are `f32`s, numeric splits sending
+//! missing values the learned way, leaves summed in `f64`, tree `t` adding to group `t % groups`, each
+//! split's children after it.
 
-use super::tree::{LEAF, NAN_LEFT, Tree};
+use super::ensemble::{Combine, Ensemble, F_CATEGORICAL, F_DEFAULT_LEFT, LEAF, Missing};
 
 /// Trees walked side by side.
 const BLOCK: usize = 8;
@@ -39,17 +44,23 @@ pub struct FlatTrees {
 }
 
 impl FlatTrees {
-    /// Flatten `trees` (preorder, as `tree::decode` checked them: a split's children come after it).
-    pub fn new(trees: &[Tree]) -> FlatTrees {
+    /// Flatten `trees`, or `None` when this layout would not compute its sums exactly.
+    pub fn new(trees: &Ensemble) -> Option<FlatTrees> {
+        if !flattens(trees) {
+            return None;
+        }
         let mut flat = FlatTrees::default();
-        let mut tree_depths = Vec::with_capacity(trees.len());
-        for t in trees {
-            let offset = flat.nodes.len() as u32;
-            flat.roots.push(offset);
-            let mut depth = vec![0u32; t.nodes.len()];
+        let mut tree_depths = Vec::with_capacity(trees.roots.len());
+        let ends = trees.roots.iter().skip(1).map(|r| r.0 as usize);
+        let ends = ends.chain([trees.nodes.len()]);
+        for (&(root, _), end) in trees.roots.iter().zip(ends) {
+            let offset = root as usize;
+            let nodes = &trees.nodes[offset..end];
+            flat.roots.push(root);
+            let mut depth = vec![0u32; nodes.len()];
             let mut deepest = 0;
-            for (i, n) in t.nodes.iter().enumerate() {
-                let me = offset + i as u32;
+            for (i, n) in nodes.iter().enumerate() {
+                let me = (offset + i) as u32;
                 if n.feature == LEAF {
                     flat.nodes.push(FlatNode {
                         threshold: 0.0,
@@ -57,22 +68,22 @@ impl FlatTrees {
                         left: me,
                         right: me,
                     });
-                    flat.values.push(t.values[n.next as usize]);
+                    flat.values.push(n.value as f32);
                     deepest = deepest.max(depth[i]);
                 } else {
-                    let (l, r) = (i + 1, n.next as usize);
+                    let (l, r) = (n.left as usize - offset, n.right as usize - offset);
                     depth[l] = depth[l].max(depth[i] + 1);
                     depth[r] = depth[r].max(depth[i] + 1);
-                    let nan_left = if n.feature & NAN_LEFT != 0 {
+                    let nan_left = if n.flags & F_DEFAULT_LEFT != 0 {
                         FLAT_NAN_LEFT
                     } else {
                         0
                     };
                     flat.nodes.push(FlatNode {
-                        threshold: n.threshold,
-                        feature: u32::from(n.feature & !NAN_LEFT) | nan_left,
-                        left: offset + l as u32,
-                        right: offset + r as u32,
+                        threshold: n.value as f32,
+                        feature: n.feature | nan_left,
+                        left: n.left,
+                        right: n.right,
                     });
                     flat.values.push(0.0);
                 }
@@ -83,7 +94,7 @@ impl FlatTrees {
             .chunks(BLOCK)
             .map(|c| c.iter().copied().max().unwrap_or(0))
             .collect();
-        flat
+        Some(flat)
     }
 
     pub fn len(&self) -> usize {
@@ -122,6 +133,33 @@ impl FlatTrees {
     }
 }
 
+/// Whether [`FlatTrees`] computes `trees`' sums bit for bit (see the module's doc).
+fn flattens(trees: &Ensemble) -> bool {
+    let rules = trees.rules();
+    let f32_exact = |v: f64| f64::from(v as f32).to_bits() == v.to_bits();
+    let groups = trees.n_groups().max(1);
+    rules.f32_features
+        && !rules.strict_less
+        && !rules.f32_sum
+        && rules.combine == Combine::Sum
+        && trees.n_features() < FLAT_NAN_LEFT as usize
+        && trees
+            .roots
+            .iter()
+            .enumerate()
+            .all(|(t, r)| r.1 as usize == t % groups)
+        && trees.nodes.iter().enumerate().all(|(i, n)| {
+            if n.feature == LEAF {
+                return n.len == 0 && f32_exact(n.value);
+            }
+            n.flags & F_CATEGORICAL == 0
+                && n.missing == Missing::Nan
+                && f32_exact(n.value)
+                && n.left as usize > i
+                && n.right as usize > i
+        })
+}
+
 /// The child of `n` that `row` goes to (a leaf's is itself), chosen without a branch.
 #[inline(always)]
 fn step(n: &FlatNode, row: &[f32]) -> u32 {
@@ -134,79 +172,73 @@ fn step(n: &FlatNode, row: &[f32]) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tree::Node;
+    use super::super::ensemble::{RawNode, Rules};
     use super::*;
 
-    fn split(feature: u16, threshold: f32, next: u32) -> Node {
-        Node {
+    fn split(feature: usize, threshold: f32, left: usize, right: usize, nan_left: bool) -> RawNode {
+        RawNode::Split {
             feature,
-            threshold,
-            next,
+            threshold: f64::from(threshold),
+            left,
+            right,
+            default_left: nan_left,
+            missing: Missing::Nan,
+            categories: None,
         }
     }
 
-    fn leaf(at: u32) -> Node {
-        split(LEAF, 0.0, at)
+    fn leaf(value: f32) -> RawNode {
+        RawNode::Leaf {
+            value: f64::from(value),
+        }
     }
 
     /// Trees of uneven depth, missing values sent both ways.
-    fn trees() -> Vec<Tree> {
+    fn trees() -> Vec<Vec<RawNode>> {
         // x0 <= 1 ? (x1 <= 0, NaN left ? a : b) : c
-        let t1 = Tree {
-            nodes: vec![
-                split(0, 1.0, 4),
-                split(1 | NAN_LEFT, 0.0, 3),
-                leaf(0),
-                leaf(1),
-                leaf(2),
-            ],
-            values: vec![0.25, -0.5, 1.0],
-        };
+        let t1 = vec![
+            split(0, 1.0, 1, 4, false),
+            split(1, 0.0, 2, 3, true),
+            leaf(0.25),
+            leaf(-0.5),
+            leaf(1.0),
+        ];
         // a single leaf
-        let t2 = Tree {
-            nodes: vec![leaf(0)],
-            values: vec![0.125],
-        };
+        let t2 = vec![leaf(0.125)];
         // x1 <= 2 (NaN right) ? d : (x0 <= -1 ? e : (x0 <= 3 ? f : g))
-        let t3 = Tree {
-            nodes: vec![
-                split(1, 2.0, 2),
-                leaf(0),
-                split(0, -1.0, 4),
-                leaf(1),
-                split(0, 3.0, 6),
-                leaf(2),
-                leaf(3),
-            ],
-            values: vec![-2.0, 3.0, 0.75, 1e-3],
-        };
+        let t3 = vec![
+            split(1, 2.0, 1, 2, false),
+            leaf(-2.0),
+            split(0, -1.0, 3, 4, false),
+            leaf(3.0),
+            split(0, 3.0, 5, 6, false),
+            leaf(0.75),
+            leaf(1e-3),
+        ];
         vec![t1, t2, t3]
     }
 
-    /// Every tree's value summed in order, as `Tree::leaf_values` gives them.
-    fn plain(trees: &[Tree], row: &[f64], k: usize) -> Vec<f64> {
-        let mut out = vec![0.0; k];
-        for (t, tree) in trees.iter().enumerate() {
-            out[t % k] += tree.leaf_values(row, 1)[0] as f64;
-        }
-        out
+    fn ensemble(k: usize) -> Ensemble {
+        // Twenty copies of the three trees: several blocks, the last one partial.
+        let trees = (0..20).flat_map(|_| trees()).enumerate();
+        let trees = trees.map(|(t, nodes)| (nodes, t % k)).collect();
+        Ensemble::new(trees, 2, k, Rules::MLX_SUM).unwrap()
     }
 
     #[test]
     fn the_same_sums_as_walking_each_tree() {
-        // Twenty copies of the three trees: several blocks, the last one partial.
-        let trees: Vec<Tree> = (0..20).flat_map(|_| trees()).collect();
-        let flat = FlatTrees::new(&trees);
-        assert_eq!(flat.len(), 60);
         let values = [f64::NAN, -5.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 1e9];
-        for &a in &values {
-            for &b in &values {
-                let row = [a, b];
-                let row32 = [a as f32, b as f32];
-                for k in [1, 3] {
+        for k in [1, 3] {
+            let trees = ensemble(k);
+            let flat = FlatTrees::new(&trees).unwrap();
+            assert_eq!(flat.len(), 60);
+            for &a in &values {
+                for &b in &values {
+                    let row = [a, b];
                     let mut got = vec![0.0; k];
-                    flat.add_leaf_values(&row32, &mut got);
-                    let want = plain(&trees, &row, k);
+                    flat.add_leaf_values(&[a as f32, b as f32], &mut got);
+                    let mut want = vec![0.0; k];
+                    trees.raw_scores(&row, &mut want);
                     assert_eq!(
                         got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                         want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -218,8 +250,43 @@ mod tests {
     }
 
     #[test]
+    fn only_what_it_computes_exactly_is_flattened() {
+        let with = |rules: Rules, threshold: f64| {
+            let tree = vec![
+                RawNode::Split {
+                    feature: 0,
+                    threshold,
+                    left: 1,
+                    right: 2,
+                    default_left: false,
+                    missing: Missing::Nan,
+                    categories: None,
+                },
+                leaf(1.0),
+                leaf(2.0),
+            ];
+            FlatTrees::new(&Ensemble::new(vec![(tree, 0)], 1, 1, rules).unwrap()).is_some()
+        };
+        assert!(with(Rules::MLX_SUM, 0.5));
+        // A threshold no f32 holds, XGBoost's `<`, LightGBM's doubles, a forest's mean: walked as they are.
+        assert!(!with(Rules::MLX_SUM, 0.1));
+        let strict = Rules {
+            strict_less: true,
+            ..Rules::MLX_SUM
+        };
+        assert!(!with(strict, 0.5));
+        let doubles = Rules {
+            f32_features: false,
+            ..Rules::MLX_SUM
+        };
+        assert!(!with(doubles, 0.5));
+        assert!(!with(Rules::MLX_MEAN, 0.5));
+    }
+
+    #[test]
     fn no_trees_add_nothing() {
-        let flat = FlatTrees::new(&[]);
+        let flat =
+            FlatTrees::new(&Ensemble::new(Vec::new(), 1, 1, Rules::MLX_SUM).unwrap()).unwrap();
         let mut out = [1.5];
         flat.add_leaf_values(&[0.0], &mut out);
         assert_eq!(out, [1.5]);

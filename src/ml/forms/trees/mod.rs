@@ -1,51 +1,52 @@
-//! The `Trees` form: mlx's own random forest or decision tree — the trees' leaf values averaged (class
-//! shares for classification, values for regression). The trees themselves are in `trees.bin`.
+//! The `Trees` form: a random forest or decision tree — the trees' leaves averaged (class shares for
+//! classification, values for regression) as [`ensemble::Rules`] say: mlx's own, saved in `trees.bin`
+//! (`codec.rs`), or scikit-learn's, read from its skops file. The tree type itself is `ensemble.rs`;
+//! `flat.rs` lays boosted trees out for fast prediction.
 
+pub mod codec;
 pub mod ensemble;
 pub mod flat;
-pub mod tree;
 
 use super::LoadCheck;
 use crate::ml::core::ModelError;
-use tree::Tree;
+use ensemble::{Ensemble, Rules};
 
-/// Class probabilities of one row into `p`.
-pub(super) fn proba_row(trees: &[Tree], row: &[f64], p: &mut [f64]) {
-    tree::predict_row(trees, row, p.len(), p)
+/// Class probabilities (or class weights' proportions) of one row into `p`.
+pub(super) fn proba_row(trees: &Ensemble, row: &[f64], p: &mut [f64]) {
+    p.fill(0.0);
+    trees.raw_scores(row, p);
 }
 
 /// The predicted value of one row (regression).
-pub(super) fn value_row(trees: &[Tree], row: &[f64]) -> f64 {
+pub(super) fn value_row(trees: &Ensemble, row: &[f64]) -> f64 {
     let mut v = [0.0];
-    tree::predict_row(trees, row, 1, &mut v);
+    trees.raw_scores(row, &mut v);
     v[0]
 }
 
-/// Read `trees.bin` (`n_outputs` values per leaf) into `trees`, `n_trees` of them.
+/// Read `trees.bin` (`n_outputs` values per leaf, tree `t` adding to group `t % groups`) into `trees`,
+/// `n_trees` of them.
 pub(super) fn read_trees_bin(
-    trees: &mut Vec<Tree>,
+    trees: &mut Ensemble,
     n_trees: usize,
-    n_outputs: usize,
+    (n_outputs, groups): (usize, usize),
+    rules: Rules,
     cx: &LoadCheck,
 ) -> Result<(), ModelError> {
     let trees_path = cx.dir.join(super::TREES_BIN);
     let bytes = std::fs::read(&trees_path).map_err(|e| cx.error(&trees_path, e.to_string()))?;
-    *trees =
-        tree::decode(&bytes, cx.n_features, n_outputs).map_err(|e| cx.error(&trees_path, e))?;
-    if trees.len() != n_trees {
+    *trees = codec::decode(&bytes, cx.n_features, n_outputs, groups, rules)
+        .map_err(|e| cx.error(&trees_path, e))?;
+    if trees.n_trees() != n_trees {
         return Err(cx.error(
             &trees_path,
-            format!("{} trees, expected {n_trees}", trees.len()),
+            format!("{} trees, expected {n_trees}", trees.n_trees()),
         ));
     }
     Ok(())
 }
 
-/// Load the trees: one value per output in each leaf.
-pub(super) fn load(
-    trees: &mut Vec<Tree>,
-    n_trees: usize,
-    cx: &LoadCheck,
-) -> Result<(), ModelError> {
-    read_trees_bin(trees, n_trees, cx.outputs, cx)
+/// Load mlx's trees: one value per output in each leaf, averaged.
+pub(super) fn load(trees: &mut Ensemble, n_trees: usize, cx: &LoadCheck) -> Result<(), ModelError> {
+    read_trees_bin(trees, n_trees, (cx.outputs, 1), Rules::MLX_MEAN, cx)
 }
