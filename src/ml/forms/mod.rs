@@ -47,6 +47,9 @@ pub enum Fitted {
         #[serde(skip)]
         trees: Ensemble,
         n_trees: usize,
+        /// The trees laid out for prediction, built on first use (`None`: walked as they are).
+        #[serde(skip)]
+        flat: OnceLock<Option<FlatTrees>>,
     },
     /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
     /// tree `t` adding to class `t % per_iteration`.
@@ -170,8 +173,8 @@ impl Fitted {
                     label,
                     multi,
                 } => linear::classify_row(coef, intercept, (*label, *multi), row, p),
-                Fitted::Trees { trees, .. } => {
-                    trees::proba_row(trees, row, p);
+                Fitted::Trees { trees, flat, .. } => {
+                    trees::proba_row(flat, trees, row, &mut scratch.row, p);
                     argmax(p)
                 }
                 Fitted::Boosted {
@@ -216,7 +219,9 @@ impl Fitted {
                     Fitted::Linear {
                         coef, intercept, ..
                     } => linear::value_row(coef, intercept, row),
-                    Fitted::Trees { trees, .. } => trees::value_row(trees, row),
+                    Fitted::Trees { trees, flat, .. } => {
+                        trees::value_row(flat, trees, row, &mut scratch.row)
+                    }
                     Fitted::Boosted {
                         trees,
                         base_score,
@@ -248,7 +253,7 @@ impl Fitted {
     /// features.
     pub fn load_check(&mut self, cx: &LoadCheck) -> Result<(), ModelError> {
         match self {
-            Fitted::Trees { trees, n_trees } => trees::load(trees, *n_trees, cx),
+            Fitted::Trees { trees, n_trees, .. } => trees::load(trees, *n_trees, cx),
             Fitted::Boosted {
                 trees,
                 n_trees,

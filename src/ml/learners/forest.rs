@@ -9,6 +9,7 @@ use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::forms::Fitted;
 use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 pub struct RandomForest;
 pub struct DecisionTree;
@@ -193,7 +194,11 @@ fn fit_trees(
     let trees = Ensemble::new(trees, nf, n_outputs.max(1), Rules::MLX_MEAN)
         .map_err(|e| format!("the grown trees: {e}"))?;
     Ok(Fit {
-        form: Fitted::Trees { n_trees, trees },
+        form: Fitted::Trees {
+            n_trees,
+            trees,
+            flat: OnceLock::new(),
+        },
         importance: Some(normalised(&importance)),
         curves: None,
     })

@@ -12,12 +12,12 @@ use std::sync::OnceLock;
 /// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
 #[derive(Default)]
 pub(super) struct Scratch {
-    row: Vec<f32>,
+    pub(super) row: Vec<f32>,
     z: Vec<f64>,
 }
 
 /// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
-/// base, walked in the flat layout (built on first use) when it computes them exactly.
+/// base.
 pub(super) fn raw_scores<'s>(
     flat: &OnceLock<Option<FlatTrees>>,
     trees: &Ensemble,
@@ -27,18 +27,7 @@ pub(super) fn raw_scores<'s>(
 ) -> &'s [f64] {
     s.z.clear();
     s.z.resize(base.len(), 0.0);
-    match flat.get_or_init(|| FlatTrees::new(trees)) {
-        Some(flat) => {
-            s.row.clear();
-            s.row.extend(row.iter().map(|&v| v as f32));
-            if s.row.is_empty() {
-                // No features: every tree is one leaf, which reads (and ignores) feature 0.
-                s.row.push(0.0);
-            }
-            flat.add_leaf_values(&s.row, &mut s.z);
-        }
-        None => trees.raw_scores(row, &mut s.z),
-    }
+    super::trees::add_scores(flat, trees, row, &mut s.row, &mut s.z);
     for (o, b) in s.z.iter_mut().zip(base) {
         *o += b;
     }

@@ -1,4 +1,4 @@
-//! Boosted trees laid out for prediction: every tree's nodes in one contiguous array, thresholds compared
+//! mlx's trees laid out for prediction: every tree's nodes in one contiguous array, thresholds compared
 //! in `f32` against a row converted once, and several trees walked side by side without branches.
 //!
 //! A boosted model is a hundred or more small trees whose every split is a coin toss for the branch
@@ -8,10 +8,11 @@
 //! walks. The leaf values are then added in tree order, so the sums are bit for bit those of
 //! `Ensemble::raw_scores`.
 //!
-//! Only ensembles this layout computes exactly are flattened (mlx's own boosting always is): `f32`
-//! features compared `<=` with thresholds and leaf values that are `f32`s, numeric splits sending
-//! missing values the learned way, leaves summed in `f64`, tree `t` adding to group `t % groups`, each
-//! split's children after it.
+//! Only ensembles this layout computes exactly are flattened (mlx's own forests and boosting always are):
+//! `f32` features compared `<=` with thresholds and leaf values that are `f32`s, numeric splits sending
+//! missing values the learned way, leaves summed in `f64` — a boosted tree `t` adding to group
+//! `t % groups`, or a forest's leaves (one value per group) added then divided by the number of trees —
+//! each split's children after it.
 
 use super::ensemble::{Combine, Ensemble, F_CATEGORICAL, F_DEFAULT_LEFT, LEAF, Missing};
 
@@ -31,12 +32,16 @@ struct FlatNode {
     right: u32,
 }
 
-/// The trees of a boosted model (one value per leaf), flattened.
+/// The trees of a model, flattened.
 #[derive(Debug, Clone, Default)]
 pub struct FlatTrees {
     nodes: Vec<FlatNode>,
-    /// The leaf value of each node (0 for a split).
+    /// The leaf values of each node, `width` a node (0 for a split).
     values: Vec<f32>,
+    /// Values per leaf: 1, or a forest's number of groups (class shares).
+    width: usize,
+    /// The trees' mean (a forest), not their sum per group (boosting).
+    mean: bool,
     /// Each tree's root in `nodes`.
     roots: Vec<u32>,
     /// Per block of [`BLOCK`] trees, the depth of its deepest leaf.
@@ -49,7 +54,13 @@ impl FlatTrees {
         if !flattens(trees) {
             return None;
         }
-        let mut flat = FlatTrees::default();
+        let mean = trees.rules().combine == Combine::Mean;
+        let width = if mean { trees.n_groups().max(1) } else { 1 };
+        let mut flat = FlatTrees {
+            width,
+            mean,
+            ..FlatTrees::default()
+        };
         let mut tree_depths = Vec::with_capacity(trees.roots.len());
         let ends = trees.roots.iter().skip(1).map(|r| r.0 as usize);
         let ends = ends.chain([trees.nodes.len()]);
@@ -68,7 +79,12 @@ impl FlatTrees {
                         left: me,
                         right: me,
                     });
-                    flat.values.push(n.value as f32);
+                    if n.len > 0 {
+                        let leaf = &trees.leaf_values[n.start as usize..][..n.len as usize];
+                        flat.values.extend(leaf.iter().map(|&v| v as f32));
+                    } else {
+                        flat.values.push(n.value as f32);
+                    }
                     deepest = deepest.max(depth[i]);
                 } else {
                     let (l, r) = (n.left as usize - offset, n.right as usize - offset);
@@ -85,7 +101,7 @@ impl FlatTrees {
                         left: n.left,
                         right: n.right,
                     });
-                    flat.values.push(0.0);
+                    flat.values.extend(std::iter::repeat_n(0.0, width));
                 }
             }
             tree_depths.push(deepest);
@@ -105,8 +121,9 @@ impl FlatTrees {
         self.roots.is_empty()
     }
 
-    /// Add each tree's leaf value for `row` (features as `f32`, not empty) to `out[t % out.len()]`, in
-    /// tree order.
+    /// Add the trees' leaves for `row` (features as `f32`, not empty) to `out`, in tree order: a boosted
+    /// tree `t`'s value to `out[t % out.len()]`, or a forest's values (one per group) to every group, then
+    /// divided once by the number of trees when there are several.
     pub fn add_leaf_values(&self, row: &[f32], out: &mut [f64]) {
         let k = out.len();
         let nodes = &self.nodes[..];
@@ -122,6 +139,13 @@ impl FlatTrees {
                 }
             }
             for a in at.iter().take(roots.len()) {
+                if self.mean {
+                    let leaf = &self.values[*a as usize * self.width..][..self.width];
+                    for (o, v) in out.iter_mut().zip(leaf) {
+                        *o += *v as f64;
+                    }
+                    continue;
+                }
                 out[class] += self.values[*a as usize] as f64;
                 // The next tree's class, without a division.
                 class += 1;
@@ -129,6 +153,10 @@ impl FlatTrees {
                     class = 0;
                 }
             }
+        }
+        if self.mean && self.roots.len() > 1 {
+            let n = self.roots.len() as f64;
+            out.iter_mut().for_each(|v| *v /= n);
         }
     }
 }
@@ -138,19 +166,28 @@ fn flattens(trees: &Ensemble) -> bool {
     let rules = trees.rules();
     let f32_exact = |v: f64| f64::from(v as f32).to_bits() == v.to_bits();
     let groups = trees.n_groups().max(1);
+    // A forest's leaves hold one value per group when there are several.
+    let (group_of, leaf_len) = match rules.combine {
+        Combine::Sum => (groups, 0),
+        Combine::Mean => (1, if groups > 1 { groups } else { 0 }),
+        Combine::MeanOfProportions => return false,
+    };
+    let leaf_ok = |n: &super::ensemble::Node| {
+        let leaf = &trees.leaf_values[n.start as usize..][..n.len as usize];
+        n.len as usize == leaf_len && f32_exact(n.value) && leaf.iter().all(|&v| f32_exact(v))
+    };
     rules.f32_features
         && !rules.strict_less
         && !rules.f32_sum
-        && rules.combine == Combine::Sum
         && trees.n_features() < FLAT_NAN_LEFT as usize
         && trees
             .roots
             .iter()
             .enumerate()
-            .all(|(t, r)| r.1 as usize == t % groups)
+            .all(|(t, r)| r.1 as usize == t % group_of)
         && trees.nodes.iter().enumerate().all(|(i, n)| {
             if n.feature == LEAF {
-                return n.len == 0 && f32_exact(n.value);
+                return leaf_ok(n);
             }
             n.flags & F_CATEGORICAL == 0
                 && n.missing == Missing::Nan
@@ -250,6 +287,37 @@ mod tests {
     }
 
     #[test]
+    fn a_forests_mean_is_the_ensembles_bit_for_bit() {
+        // Class shares in every leaf (two groups), then one value a leaf (regression).
+        let shares = |nodes: Vec<RawNode>| -> Vec<RawNode> {
+            let to_shares = |n: RawNode| match n {
+                RawNode::Leaf { value } => RawNode::Leaves {
+                    values: vec![value, f64::from(1.0 - value as f32)],
+                },
+                split => split,
+            };
+            nodes.into_iter().map(to_shares).collect()
+        };
+        let values = [f64::NAN, -5.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 1e9];
+        for k in [2, 1] {
+            let trees = (0..7).flat_map(|_| trees());
+            let trees = trees.map(|t| (if k == 2 { shares(t) } else { t }, 0));
+            let trees = Ensemble::new(trees.collect(), 2, k, Rules::MLX_MEAN).unwrap();
+            let flat = FlatTrees::new(&trees).unwrap();
+            for &a in &values {
+                for &b in &values {
+                    let mut got = vec![0.0; k];
+                    flat.add_leaf_values(&[a as f32, b as f32], &mut got);
+                    let mut want = vec![0.0; k];
+                    trees.raw_scores(&[a, b], &mut want);
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "row {a}, {b}; k {k}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn only_what_it_computes_exactly_is_flattened() {
         let with = |rules: Rules, threshold: f64| {
             let tree = vec![
@@ -280,7 +348,6 @@ mod tests {
             ..Rules::MLX_SUM
         };
         assert!(!with(doubles, 0.5));
-        assert!(!with(Rules::MLX_MEAN, 0.5));
     }
 
     #[test]

@@ -10,17 +10,53 @@ pub mod flat;
 use super::LoadCheck;
 use crate::ml::core::ModelError;
 use ensemble::{Ensemble, Rules};
+use flat::FlatTrees;
+use std::sync::OnceLock;
+
+/// Add the trees' combined leaves for `row` to `out`, walked in the flat layout (built on first use,
+/// the row converted into `row32`) when it computes them exactly, else as the ensemble walks them.
+pub(super) fn add_scores(
+    flat: &OnceLock<Option<FlatTrees>>,
+    trees: &Ensemble,
+    row: &[f64],
+    row32: &mut Vec<f32>,
+    out: &mut [f64],
+) {
+    match flat.get_or_init(|| FlatTrees::new(trees)) {
+        Some(flat) => {
+            row32.clear();
+            row32.extend(row.iter().map(|&v| v as f32));
+            if row32.is_empty() {
+                // No features: every tree is one leaf, which reads (and ignores) feature 0.
+                row32.push(0.0);
+            }
+            flat.add_leaf_values(row32, out);
+        }
+        None => trees.raw_scores(row, out),
+    }
+}
 
 /// Class probabilities (or class weights' proportions) of one row into `p`.
-pub(super) fn proba_row(trees: &Ensemble, row: &[f64], p: &mut [f64]) {
+pub(super) fn proba_row(
+    flat: &OnceLock<Option<FlatTrees>>,
+    trees: &Ensemble,
+    row: &[f64],
+    row32: &mut Vec<f32>,
+    p: &mut [f64],
+) {
     p.fill(0.0);
-    trees.raw_scores(row, p);
+    add_scores(flat, trees, row, row32, p);
 }
 
 /// The predicted value of one row (regression).
-pub(super) fn value_row(trees: &Ensemble, row: &[f64]) -> f64 {
+pub(super) fn value_row(
+    flat: &OnceLock<Option<FlatTrees>>,
+    trees: &Ensemble,
+    row: &[f64],
+    row32: &mut Vec<f32>,
+) -> f64 {
     let mut v = [0.0];
-    trees.raw_scores(row, &mut v);
+    add_scores(flat, trees, row, row32, &mut v);
     v[0]
 }
 
