@@ -2,6 +2,7 @@
 //! class's raw score, plus the base score; probabilities by the logistic function (binary) or softmax.
 //! Prediction walks the trees in the flat layout (`ml::flat`), built on first use.
 
+pub mod link;
 use super::LoadCheck;
 use super::trees::flat::FlatTrees;
 use super::trees::tree::Tree;
