@@ -2,7 +2,8 @@
 //! `LGBMClassifier`/`LGBMRegressor` in a skops file carries in its booster's `_handle`), read into a
 //! [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as LightGBM does: features as doubles, `x <= threshold` goes left,
 //! the node's missing type (None/Zero/NaN) and default direction for missing values, categorical
-//! bitsets, leaf values summed in double per class, then the objective's output transform.
+//! bitsets, leaf values summed in double per class, then the objective's output transform
+//! ([`Link::LightGbm`]: the output arithmetic lives with mlx's own boosting's, in `forms::boosted::link`).
 
 use crate::ml::forms::boosted::link::{LightGbmTransform, Link};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};

@@ -5,7 +5,8 @@
 //! `GradientBoosting*` compares float32 features with float64 thresholds and refuses missing values (its
 //! `predict` validates them as finite); `HistGradientBoosting*` compares float64 features and sends NaN,
 //! and unknown or negative categories, the `missing_go_to_left` way. The link of the loss turns the raw
-//! score into the prediction; losses mlx does not know are refused by name.
+//! score into the prediction ([`Link::ScikitLearn`], in `forms::boosted::link`); losses mlx does not know
+//! are refused by name.
 
 use super::super::skops::{Node, SkopsError};
 use super::tree_nodes::tree_nodes;

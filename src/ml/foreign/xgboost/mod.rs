@@ -1,7 +1,8 @@
 //! XGBoost's JSON and UBJSON model formats (what MLflow's `xgboost` flavor saves, `model.ubj` by
 //! default), read into a [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as XGBoost's CPU predictor does: features
 //! rounded to `f32`, `x < split_condition` goes left, NaN takes the node's default direction, leaf values
-//! summed in `f32` onto the base margin, then the objective's transform in `f32`.
+//! summed in `f32` onto the base margin, then the objective's transform in `f32` ([`Link::XgBoost`], in
+//! `forms::boosted::link` with every boosted model's output arithmetic).
 //!
 //! UBJSON has no well-kept Rust crate, so [`ubjson`] is a small bounds-checked reader into
 //! `serde_json::Value` (typed arrays included); both formats then share one JSON walker.
