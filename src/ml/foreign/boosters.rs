@@ -11,8 +11,9 @@
 
 use super::skops::{self, Node};
 use super::{ForeignInput, ForeignModel, lightgbm, xgboost};
-use crate::ml::core::{ModelError, Predictions, Task, argmax};
+use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::data::Table;
+use crate::ml::forms::boosted::link::Link;
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
@@ -31,10 +32,19 @@ impl Booster {
         }
     }
 
-    fn predict_row(&self, row: &[f64], out: &mut [f64]) {
+    /// The raw scores of one row into `out` (`n_outputs` values).
+    fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
         match self {
-            Booster::LightGbm(b) => b.predict_row(row, out),
-            Booster::XgBoost(b) => b.predict_row(row, out),
+            Booster::LightGbm(b) => b.raw_scores(row, out),
+            Booster::XgBoost(b) => b.raw_scores(row, out),
+        }
+    }
+
+    /// How the raw scores become the library's prediction.
+    fn link(&self) -> &Link {
+        match self {
+            Booster::LightGbm(b) => &b.link,
+            Booster::XgBoost(b) => &b.link,
         }
     }
 }
@@ -298,8 +308,8 @@ impl ForeignModel for BoosterModel {
     fn predict(&self, table: &Table, row_offset: usize) -> Result<Predictions, ModelError> {
         let x = super::numeric_matrix(table, &self.features, row_offset)?;
         let nf = self.features.len();
-        let k = self.booster.n_outputs();
-        let mut out = vec![0.0; k];
+        let link = self.booster.link();
+        let mut raw = vec![0.0; self.booster.n_outputs()];
         let mut values = Vec::with_capacity(table.n_rows);
         let classifier = self.task == Task::Classification;
         let n_classes = self.classes.len();
@@ -309,24 +319,15 @@ impl ForeignModel for BoosterModel {
             0
         });
         for r in 0..table.n_rows {
-            self.booster.predict_row(&x[r * nf..(r + 1) * nf], &mut out);
+            self.booster.raw_scores(&x[r * nf..(r + 1) * nf], &mut raw);
             if !classifier {
-                values.push(Value::from(out[0]));
+                values.push(Value::from(link.value(&raw)));
                 continue;
             }
+            // Binary: the library's predict_proba stacks 1 - p and p (see `Link`).
             let start = proba.len();
-            if k == 1 {
-                // Binary: the library's predict_proba stacks 1 - p and p (in f32 for XGBoost).
-                let p = out[0];
-                let q = match self.booster {
-                    Booster::XgBoost(_) => f64::from(1.0f32 - p as f32),
-                    Booster::LightGbm(_) => 1.0 - p,
-                };
-                proba.extend([q, p]);
-            } else {
-                proba.extend_from_slice(&out);
-            }
-            let class = argmax(&proba[start..]);
+            proba.resize(start + n_classes, 0.0);
+            let class = link.classify(&raw, &mut proba[start..]);
             values.push(self.classes[class].clone());
         }
         Ok(Predictions {

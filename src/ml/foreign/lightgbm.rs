@@ -2,25 +2,12 @@
 //! `LGBMClassifier`/`LGBMRegressor` in a skops file carries in its booster's `_handle`), read into a
 //! [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as LightGBM does: features as doubles, `x <= threshold` goes left,
 //! the node's missing type (None/Zero/NaN) and default direction for missing values, categorical
-//! bitsets, leaf values summed in double per class, then the objective's output transform.
+//! bitsets, leaf values summed in double per class, then the objective's output transform
+//! ([`Link::LightGbm`]: the output arithmetic lives with mlx's own boosting's, in `forms::boosted::link`).
 
-use crate::ml::core::{sigmoid, softmax_in_place as softmax};
+use crate::ml::forms::boosted::link::{LightGbmTransform, Link};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use std::collections::HashMap;
-
-/// The output transform of a LightGBM objective.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Link {
-    Identity,
-    /// `regression` with `sqrt`: the model predicts the signed square root.
-    SignedSquare,
-    Exp,
-    /// `binary` (with its `sigmoid:` parameter) and `cross_entropy` (1.0).
-    Sigmoid(f64),
-    Softmax,
-    /// `multiclassova`: an independent sigmoid per class.
-    OvaSigmoid(f64),
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Booster {
@@ -28,51 +15,42 @@ pub struct Booster {
     pub feature_names: Vec<String>,
     /// The objective line as written (e.g. `binary sigmoid:1`).
     pub objective: String,
+    /// The objective's transform, and the average over the iterations in random forest mode.
     pub link: Link,
     /// Output values per row: the number of classes for a multi-class objective, else 1.
     pub n_outputs: usize,
-    /// Random forest mode: the trees' sum is divided by the number of iterations.
-    average_output: bool,
-    n_iterations: usize,
 }
 
 impl Booster {
     /// True for objectives whose output is a class probability (binary, multiclass, multiclassova).
     pub fn is_classifier(&self) -> bool {
-        matches!(self.link, Link::Softmax | Link::OvaSigmoid(_))
-            || self.objective.split_whitespace().next() == Some("binary")
+        matches!(
+            self.link,
+            Link::LightGbm {
+                transform: LightGbmTransform::Softmax | LightGbmTransform::OvaSigmoid(_),
+                ..
+            }
+        ) || self.objective.split_whitespace().next() == Some("binary")
     }
 
     /// LightGBM's `predict` for one row (`n_features` values, NaN = missing) into `out`
     /// (`n_outputs` values): the probability of class 1 for binary, per-class probabilities for
-    /// multi-class, the value for regression.
+    /// multi-class, the value for regression (each by [`Link`]).
     pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
+        let mut raw = vec![0.0; out.len()];
+        self.raw_scores(row, &mut raw);
+        if let [value] = out {
+            *value = self.link.value(&raw);
+        } else {
+            self.link.classify(&raw, out);
+        }
+    }
+
+    /// The trees' raw scores for one row into `out` (`n_outputs` values). LightGBM has no base score (its
+    /// starting average is in the first trees' leaves): the sum starts at 0.
+    pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
         out.fill(0.0);
         self.ensemble.raw_scores(row, out);
-        if self.average_output && self.n_iterations > 0 {
-            for x in out.iter_mut() {
-                *x /= self.n_iterations as f64;
-            }
-        }
-        match self.link {
-            Link::Identity => {}
-            Link::SignedSquare => {
-                for x in out.iter_mut() {
-                    *x = x.signum() * *x * *x;
-                }
-            }
-            Link::Exp => {
-                for x in out.iter_mut() {
-                    *x = x.exp();
-                }
-            }
-            Link::Sigmoid(s) | Link::OvaSigmoid(s) => {
-                for x in out.iter_mut() {
-                    *x = sigmoid(s * *x);
-                }
-            }
-            Link::Softmax => softmax(out),
-        }
     }
 }
 
@@ -123,9 +101,9 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         ));
     }
     let objective = get("objective").unwrap_or("").trim().to_string();
-    let link = link(&objective)?;
-    let n_outputs = match link {
-        Link::Softmax | Link::OvaSigmoid(_) => n_classes,
+    let transform = transform(&objective)?;
+    let n_outputs = match transform {
+        LightGbmTransform::Softmax | LightGbmTransform::OvaSigmoid(_) => n_classes,
         _ => 1,
     };
     if n_outputs != per_iteration {
@@ -148,6 +126,9 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         }
     }
     let n_iterations = raw_trees.len() / per_iteration;
+    // Random forest mode: the trees' sum is divided by the number of iterations.
+    let average_over =
+        (header.contains_key("average_output") && n_iterations > 0).then_some(n_iterations);
     let rules = Rules {
         strict_less: false,
         f32_features: false,
@@ -161,10 +142,11 @@ pub fn parse(text: &str) -> Result<Booster, String> {
         ensemble,
         feature_names,
         objective,
-        link,
+        link: Link::LightGbm {
+            transform,
+            average_over,
+        },
         n_outputs,
-        average_output: header.contains_key("average_output"),
-        n_iterations,
     })
 }
 
@@ -224,7 +206,8 @@ fn brief(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-fn link(objective: &str) -> Result<Link, String> {
+/// The output transform of the objective line (its name and parameters).
+fn transform(objective: &str) -> Result<LightGbmTransform, String> {
     let mut words = objective.split_whitespace();
     let name = words.next().unwrap_or("");
     let param = |key: &str| -> Result<Option<f64>, String> {
@@ -239,7 +222,7 @@ fn link(objective: &str) -> Result<Link, String> {
     };
     Ok(match name {
         // No objective (a custom one at training time): LightGBM predicts raw scores.
-        "" | "custom" | "none" | "lambdarank" | "rank_xendcg" => Link::Identity,
+        "" | "custom" | "none" | "lambdarank" | "rank_xendcg" => LightGbmTransform::Identity,
         "regression"
         | "regression_l2"
         | "l2"
@@ -255,17 +238,17 @@ fn link(objective: &str) -> Result<Link, String> {
         | "quantile"
         | "mape" => {
             if objective.split_whitespace().any(|w| w == "sqrt") {
-                Link::SignedSquare
+                LightGbmTransform::SignedSquare
             } else {
-                Link::Identity
+                LightGbmTransform::Identity
             }
         }
-        "poisson" | "gamma" | "tweedie" => Link::Exp,
-        "binary" => Link::Sigmoid(param("sigmoid:")?.unwrap_or(1.0)),
-        "cross_entropy" | "xentropy" => Link::Sigmoid(1.0),
-        "multiclass" | "softmax" => Link::Softmax,
+        "poisson" | "gamma" | "tweedie" => LightGbmTransform::Exp,
+        "binary" => LightGbmTransform::Sigmoid(param("sigmoid:")?.unwrap_or(1.0)),
+        "cross_entropy" | "xentropy" => LightGbmTransform::Sigmoid(1.0),
+        "multiclass" | "softmax" => LightGbmTransform::Softmax,
         "multiclassova" | "multiclass_ova" | "ova" | "ovr" => {
-            Link::OvaSigmoid(param("sigmoid:")?.unwrap_or(1.0))
+            LightGbmTransform::OvaSigmoid(param("sigmoid:")?.unwrap_or(1.0))
         }
         other => return Err(format!("objective '{other}' is not supported by mlx")),
     })

@@ -5,39 +5,25 @@
 //! `GradientBoosting*` compares float32 features with float64 thresholds and refuses missing values (its
 //! `predict` validates them as finite); `HistGradientBoosting*` compares float64 features and sends NaN,
 //! and unknown or negative categories, the `missing_go_to_left` way. The link of the loss turns the raw
-//! score into the prediction; losses mlx does not know are refused by name.
+//! score into the prediction ([`Link::ScikitLearn`], in `forms::boosted::link`); losses mlx does not know
+//! are refused by name.
 
 use super::super::skops::{Node, SkopsError};
 use super::tree_nodes::tree_nodes;
 use super::{bad, labels};
-use crate::ml::core::{Predictions, Task, argmax, sigmoid, softmax_in_place as softmax};
+use crate::ml::core::{Predictions, Task};
+use crate::ml::forms::boosted::link::{Link, ScikitLearnTransform as Transform};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
 
-/// How the raw score becomes the prediction (the inverse of the loss's link).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Link {
-    Identity,
-    /// `exp` (Poisson and gamma losses).
-    Log,
-    /// P(class 1) = expit(raw) (log loss, two classes).
-    Logit,
-    /// P(class 1) = expit(2 raw) (the exponential loss).
-    HalfLogit,
-    /// Softmax over one raw score per class.
-    Multinomial,
-}
-
-impl Link {
-    /// The class of scikit-learn's link object for this link.
-    fn class(self) -> &'static str {
-        match self {
-            Link::Identity => "IdentityLink",
-            Link::Log => "LogLink",
-            Link::Logit => "LogitLink",
-            Link::HalfLogit => "HalfLogitLink",
-            Link::Multinomial => "MultinomialLogit",
-        }
+/// The class of scikit-learn's link object for a transform (its inverse).
+fn link_class(transform: Transform) -> &'static str {
+    match transform {
+        Transform::Identity => "IdentityLink",
+        Transform::Log => "LogLink",
+        Transform::Logit => "LogitLink",
+        Transform::HalfLogit => "HalfLogitLink",
+        Transform::Multinomial => "MultinomialLogit",
     }
 }
 
@@ -47,31 +33,36 @@ pub(super) struct Boosted {
     ensemble: Ensemble,
     /// The raw score every row starts from, one per output (the init estimator's, or the baseline).
     start: Vec<f64>,
+    /// The loss's inverse link and the label rule (`Link::ScikitLearn`).
     link: Link,
     /// `HistGradientBoosting*` routes missing values; `GradientBoosting*` refuses them.
     allow_missing: bool,
-    /// Two classes: class 1 when raw >= 0 (`GradientBoostingClassifier`) or raw > 0 (the histogram one).
-    ties_to_positive: bool,
 }
 
 /// What [`super::estimator`] needs: the model, its task, classes and number of features.
 pub(super) type Built = (Boosted, Task, Vec<Value>, usize);
 
-/// The losses each estimator may have, with the link each gives for `k` outputs.
-fn link_for(class: &str, loss: &str, k: usize) -> Option<Link> {
-    let multi = |binary| if k > 1 { Link::Multinomial } else { binary };
+/// The losses each estimator may have, with the transform (the inverse link) each gives for `k` outputs.
+fn link_for(class: &str, loss: &str, k: usize) -> Option<Transform> {
+    let multi = |binary| {
+        if k > 1 {
+            Transform::Multinomial
+        } else {
+            binary
+        }
+    };
     Some(match (class, loss) {
-        ("GradientBoostingClassifier", "log_loss") => multi(Link::Logit),
-        ("GradientBoostingClassifier", "exponential") if k == 1 => Link::HalfLogit,
+        ("GradientBoostingClassifier", "log_loss") => multi(Transform::Logit),
+        ("GradientBoostingClassifier", "exponential") if k == 1 => Transform::HalfLogit,
         (
             "GradientBoostingRegressor",
             "squared_error" | "absolute_error" | "huber" | "quantile",
-        ) => Link::Identity,
-        ("HistGradientBoostingClassifier", "log_loss") => multi(Link::Logit),
+        ) => Transform::Identity,
+        ("HistGradientBoostingClassifier", "log_loss") => multi(Transform::Logit),
         ("HistGradientBoostingRegressor", "squared_error" | "absolute_error" | "quantile") => {
-            Link::Identity
+            Transform::Identity
         }
-        ("HistGradientBoostingRegressor", "poisson" | "gamma") => Link::Log,
+        ("HistGradientBoostingRegressor", "poisson" | "gamma") => Transform::Log,
         _ => return None,
     })
 }
@@ -102,8 +93,8 @@ fn outputs(node: &Node, class: &str) -> Result<(usize, Task, Vec<Value>), SkopsE
     Ok((k, Task::Classification, classes))
 }
 
-/// The link of the estimator's loss, checked against the loss object it holds.
-fn link(node: &Node, class: &str, k: usize) -> Result<Link, SkopsError> {
+/// The transform of the estimator's loss, checked against the loss object it holds.
+fn transform(node: &Node, class: &str, k: usize) -> Result<Transform, SkopsError> {
     let loss = match node.attr("loss")? {
         Node::Json(Value::String(s)) => s.as_str(),
         other => {
@@ -125,10 +116,10 @@ fn link(node: &Node, class: &str, k: usize) -> Result<Link, SkopsError> {
     })?;
     if let Some(obj) = node.get("_loss").and_then(|l| l.get("link")) {
         let found = obj.class_name();
-        if found != link.class() {
+        if found != link_class(link) {
             return Err(bad(format!(
                 "{class}._loss has link {found} where loss {loss:?} has {}",
-                link.class()
+                link_class(link)
             )));
         }
     }
@@ -147,14 +138,14 @@ fn logit(p: f64) -> f64 {
 
 /// The raw score `GradientBoosting*` starts from: its `init_` estimator's prediction through the link
 /// (a `DummyRegressor`'s constant, a prior `DummyClassifier`'s class priors), or zeros for `'zero'`.
-fn gb_start(node: &Node, class: &str, link: Link, k: usize) -> Result<Vec<f64>, SkopsError> {
+fn gb_start(node: &Node, class: &str, link: Transform, k: usize) -> Result<Vec<f64>, SkopsError> {
     let init = node.attr("init_")?;
     match init {
         Node::Json(Value::String(s)) if s == "zero" => return Ok(vec![0.0; k]),
         _ => {}
     }
     match init.class_name() {
-        "DummyRegressor" if link == Link::Identity => {
+        "DummyRegressor" if link == Transform::Identity => {
             let c = init
                 .attr("constant_")?
                 .as_f64s()
@@ -162,7 +153,7 @@ fn gb_start(node: &Node, class: &str, link: Link, k: usize) -> Result<Vec<f64>, 
                 .ok_or_else(|| bad(format!("{class}.init_.constant_ is not one number")))?;
             Ok(c)
         }
-        "DummyClassifier" if link != Link::Identity => {
+        "DummyClassifier" if link != Transform::Identity => {
             let strategy = init.text("_strategy").or_else(|_| init.text("strategy"))?;
             if strategy != "prior" {
                 return Err(bad(format!(
@@ -184,8 +175,8 @@ fn gb_start(node: &Node, class: &str, link: Link, k: usize) -> Result<Vec<f64>, 
             // As scikit-learn's _init_raw_predictions: clip to [eps, 1 - eps], then the link.
             let clip = |p: f64| p.clamp(f64::EPSILON, 1.0 - f64::EPSILON);
             Ok(match link {
-                Link::Logit => vec![logit(clip(prior[1]))],
-                Link::HalfLogit => vec![0.5 * logit(clip(prior[1]))],
+                Transform::Logit => vec![logit(clip(prior[1]))],
+                Transform::HalfLogit => vec![0.5 * logit(clip(prior[1]))],
                 _ => {
                     // The symmetric multinomial logit: log(p / gmean(p)).
                     let p: Vec<f64> = prior.into_iter().map(clip).collect();
@@ -197,7 +188,7 @@ fn gb_start(node: &Node, class: &str, link: Link, k: usize) -> Result<Vec<f64>, 
         }
         other => Err(bad(format!(
             "{class}.init_ is a {other}: mlx supports the default init ({}) or 'zero'",
-            if link == Link::Identity {
+            if link == Transform::Identity {
                 "DummyRegressor"
             } else {
                 "DummyClassifier"
@@ -210,12 +201,12 @@ fn gb_start(node: &Node, class: &str, link: Link, k: usize) -> Result<Vec<f64>, 
 pub(super) fn gradient_boosting(node: &Node) -> Result<Built, SkopsError> {
     let class = node.class_name();
     let head = head(node, class)?;
-    let (nf, k, link) = (head.nf, head.k, head.link);
+    let (nf, k, transform) = (head.nf, head.k, head.transform);
     let scale = node.number("learning_rate")?;
     if !scale.is_finite() {
         return Err(bad(format!("{class}.learning_rate is {scale}")));
     }
-    let start = gb_start(node, class, link, k)?;
+    let start = gb_start(node, class, transform, k)?;
     let members = members(node, class, "estimators_", k)?;
     let mut trees = Vec::with_capacity(members.len());
     for (i, group, m) in members {
@@ -420,13 +411,13 @@ fn members<'a>(
     Ok(out)
 }
 
-/// What both estimators share: features, outputs (task, classes) and link.
+/// What both estimators share: features, outputs (task, classes) and the loss's transform.
 struct Head {
     nf: usize,
     k: usize,
     task: Task,
     classes: Vec<Value>,
-    link: Link,
+    transform: Transform,
 }
 
 fn head(node: &Node, class: &str) -> Result<Head, SkopsError> {
@@ -435,13 +426,13 @@ fn head(node: &Node, class: &str) -> Result<Head, SkopsError> {
         return Err(bad(format!("{class}.n_features_in_ is {nf}")));
     }
     let (k, task, classes) = outputs(node, class)?;
-    let link = link(node, class, k)?;
+    let transform = transform(node, class, k)?;
     Ok(Head {
         nf: nf as usize,
         k,
         task,
         classes,
-        link,
+        transform,
     })
 }
 
@@ -468,9 +459,13 @@ fn finish(
         Boosted {
             ensemble,
             start,
-            link: head.link,
+            link: Link::ScikitLearn {
+                transform: head.transform,
+                // Two classes: class 1 when raw >= 0 (`GradientBoostingClassifier`), raw > 0 (the
+                // histogram one).
+                ties_to_positive: !hist,
+            },
             allow_missing: hist,
-            ties_to_positive: !hist,
         },
         head.task,
         head.classes,
@@ -492,33 +487,18 @@ impl Boosted {
         let n_classes = classes.len();
         let mut proba = Vec::with_capacity(n * n_classes);
         for r in 0..n {
-            raw.copy_from_slice(&self.start);
-            self.ensemble.raw_scores(&x[r * nf..(r + 1) * nf], &mut raw);
-            match self.link {
-                Link::Identity => values.push(Value::from(raw[0])),
-                Link::Log => values.push(Value::from(raw[0].exp())),
-                Link::Logit | Link::HalfLogit => {
-                    let z = if self.link == Link::Logit {
-                        raw[0]
-                    } else {
-                        2.0 * raw[0]
-                    };
-                    let p1 = sigmoid(z);
-                    proba.extend([1.0 - p1, p1]);
-                    let positive = if self.ties_to_positive {
-                        raw[0] >= 0.0
-                    } else {
-                        raw[0] > 0.0
-                    };
-                    values.push(classes[usize::from(positive)].clone());
-                }
-                Link::Multinomial => {
-                    values.push(classes[argmax(&raw)].clone());
-                    let start = proba.len();
-                    proba.extend_from_slice(&raw);
-                    softmax(&mut proba[start..]);
-                }
+            let row = &x[r * nf..(r + 1) * nf];
+            self.link.raw_scores(&self.start, &mut raw, |raw| {
+                self.ensemble.raw_scores(row, raw)
+            });
+            if n_classes == 0 {
+                values.push(Value::from(self.link.value(&raw)));
+                continue;
             }
+            let start = proba.len();
+            proba.resize(start + n_classes, 0.0);
+            let class = self.link.classify(&raw, &mut proba[start..]);
+            values.push(classes[class].clone());
         }
         Predictions {
             values,
@@ -530,6 +510,7 @@ impl Boosted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::core::sigmoid;
 
     #[test]
     fn logit_matches_the_plain_formula_and_its_inverse() {
@@ -543,11 +524,11 @@ mod tests {
     fn losses_map_to_links_and_unknown_ones_are_refused() {
         assert_eq!(
             link_for("GradientBoostingClassifier", "log_loss", 3),
-            Some(Link::Multinomial)
+            Some(Transform::Multinomial)
         );
         assert_eq!(
             link_for("GradientBoostingClassifier", "exponential", 1),
-            Some(Link::HalfLogit)
+            Some(Transform::HalfLogit)
         );
         assert_eq!(
             link_for("GradientBoostingClassifier", "exponential", 3),
@@ -555,11 +536,11 @@ mod tests {
         );
         assert_eq!(
             link_for("GradientBoostingRegressor", "huber", 1),
-            Some(Link::Identity)
+            Some(Transform::Identity)
         );
         assert_eq!(
             link_for("HistGradientBoostingRegressor", "poisson", 1),
-            Some(Link::Log)
+            Some(Transform::Log)
         );
         assert_eq!(link_for("HistGradientBoostingRegressor", "huber", 1), None);
         assert_eq!(link_for("GradientBoostingRegressor", "poisson", 1), None);

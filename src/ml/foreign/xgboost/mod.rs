@@ -1,27 +1,17 @@
 //! XGBoost's JSON and UBJSON model formats (what MLflow's `xgboost` flavor saves, `model.ubj` by
 //! default), read into a [`Ensemble`](crate::ml::forms::trees::ensemble::Ensemble) and predicted as XGBoost's CPU predictor does: features
 //! rounded to `f32`, `x < split_condition` goes left, NaN takes the node's default direction, leaf values
-//! summed in `f32` onto the base margin, then the objective's transform in `f32`.
+//! summed in `f32` onto the base margin, then the objective's transform in `f32` ([`Link::XgBoost`], in
+//! `forms::boosted::link` with every boosted model's output arithmetic).
 //!
 //! UBJSON has no well-kept Rust crate, so [`ubjson`] is a small bounds-checked reader into
 //! `serde_json::Value` (typed arrays included); both formats then share one JSON walker.
 
 mod ubjson;
 
+use crate::ml::forms::boosted::link::{Link, XgBoostTransform};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
-
-/// The objective's output transform, in `f32` as XGBoost computes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    Identity,
-    Sigmoid,
-    Exp,
-    /// `multi:softprob` (probabilities) and `multi:softmax` (XGBoost itself returns the argmax).
-    Softmax,
-    /// `binary:hinge`: 1 when the margin is positive.
-    Hinge,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Booster {
@@ -30,6 +20,7 @@ pub struct Booster {
     pub feature_names: Vec<String>,
     pub n_features: usize,
     pub objective: String,
+    /// The objective's transform (`Link::XgBoost`).
     pub link: Link,
     /// Per output group: the starting margin.
     base_margin: Vec<f64>,
@@ -44,58 +35,33 @@ impl Booster {
 
     pub fn is_classifier(&self) -> bool {
         self.sklearn_classifier
-            || matches!(self.link, Link::Softmax | Link::Hinge)
+            || matches!(
+                self.link,
+                Link::XgBoost {
+                    transform: XgBoostTransform::Softmax | XgBoostTransform::Hinge
+                }
+            )
             || self.objective == "binary:logistic"
     }
 
     /// XGBoost's `predict` for one row into `out` (`n_outputs` values, each an `f32` widened): class-1
-    /// probability (binary), class probabilities (multi-class) or the value (regression).
+    /// probability (binary), class probabilities (multi-class) or the value (regression), each by [`Link`].
     pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
-        out.copy_from_slice(&self.base_margin);
-        self.ensemble.raw_scores(row, out);
-        match self.link {
-            Link::Identity => {}
-            Link::Sigmoid => {
-                for x in out.iter_mut() {
-                    *x = f64::from(sigmoid_f32(*x as f32));
-                }
-            }
-            Link::Exp => {
-                for x in out.iter_mut() {
-                    *x = f64::from((*x as f32).exp());
-                }
-            }
-            Link::Hinge => {
-                for x in out.iter_mut() {
-                    *x = if *x > 0.0 { 1.0 } else { 0.0 };
-                }
-            }
-            Link::Softmax => softmax_f32(out),
+        let mut raw = vec![0.0; out.len()];
+        self.raw_scores(row, &mut raw);
+        if let [value] = out {
+            *value = self.link.value(&raw);
+        } else {
+            self.link.classify(&raw, out);
         }
     }
-}
 
-/// XGBoost's `common::Sigmoid`: `1 / (1 + exp(-x))` in `f32`, the exponent capped to avoid overflow.
-fn sigmoid_f32(x: f32) -> f32 {
-    let e = (-x).min(88.7).exp();
-    1.0 / (e + 1.0 + 1e-16)
-}
-
-/// XGBoost's `common::Softmax`: `f32` exponentials of `x - max`, their sum in `f64`, divided in `f32`.
-fn softmax_f32(v: &mut [f64]) {
-    let max = v
-        .iter()
-        .map(|&x| x as f32)
-        .fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f64;
-    for x in v.iter_mut() {
-        let e = (*x as f32 - max).exp();
-        *x = f64::from(e);
-        sum += f64::from(e);
-    }
-    let sum = sum as f32;
-    for x in v.iter_mut() {
-        *x = f64::from(*x as f32 / sum);
+    /// The margins of one row into `out` (`n_outputs` values): the trees' leaf values summed in `f32`
+    /// onto the base margin.
+    pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
+        self.link.raw_scores(&self.base_margin, out, |raw| {
+            self.ensemble.raw_scores(row, raw)
+        });
     }
 }
 
@@ -166,8 +132,8 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         .as_str()
         .ok_or("objective.name is not a string")?
         .to_string();
-    let link = objective_link(&objective)?;
-    let n_groups = if link == Link::Softmax {
+    let transform = objective_transform(&objective)?;
+    let n_groups = if transform == XgBoostTransform::Softmax {
         n_classes.max(1)
     } else {
         1
@@ -220,7 +186,7 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         trees.push((tree_nodes(tree, t)?, group));
     }
 
-    let base_margin = base_margin(params, link, n_groups)?;
+    let base_margin = base_margin(params, transform, n_groups)?;
 
     let feature_names: Vec<String> = learner
         .get("feature_names")
@@ -261,14 +227,14 @@ fn from_json(root: &Value) -> Result<Booster, String> {
         feature_names,
         n_features,
         objective,
-        link,
+        link: Link::XgBoost { transform },
         base_margin,
         sklearn_classifier,
     })
 }
 
 /// How an objective turns the margin into a prediction.
-fn objective_link(objective: &str) -> Result<Link, String> {
+fn objective_transform(objective: &str) -> Result<XgBoostTransform, String> {
     Ok(match objective {
         "reg:squarederror"
         | "reg:squaredlogerror"
@@ -279,17 +245,21 @@ fn objective_link(objective: &str) -> Result<Link, String> {
         | "binary:logitraw"
         | "rank:pairwise"
         | "rank:ndcg"
-        | "rank:map" => Link::Identity,
-        "binary:logistic" | "reg:logistic" => Link::Sigmoid,
-        "count:poisson" | "reg:gamma" | "reg:tweedie" => Link::Exp,
-        "multi:softprob" | "multi:softmax" => Link::Softmax,
-        "binary:hinge" => Link::Hinge,
+        | "rank:map" => XgBoostTransform::Identity,
+        "binary:logistic" | "reg:logistic" => XgBoostTransform::Sigmoid,
+        "count:poisson" | "reg:gamma" | "reg:tweedie" => XgBoostTransform::Exp,
+        "multi:softprob" | "multi:softmax" => XgBoostTransform::Softmax,
+        "binary:hinge" => XgBoostTransform::Hinge,
         other => return Err(format!("objective '{other}' is not supported by mlx")),
     })
 }
 
 /// The margin each output starts from (`learner_model_param.base_score`), per output group.
-fn base_margin(params: &Value, link: Link, n_groups: usize) -> Result<Vec<f64>, String> {
+fn base_margin(
+    params: &Value,
+    transform: XgBoostTransform,
+    n_groups: usize,
+) -> Result<Vec<f64>, String> {
     // base_score: one value, or one per class ("[a,b,c]") since XGBoost 3; in probability space for
     // the logistic objectives, the log space for the exp ones.
     let base = at(params, &["base_score"])?;
@@ -309,24 +279,24 @@ fn base_margin(params: &Value, link: Link, n_groups: usize) -> Result<Vec<f64>, 
     };
     match base_values.len() {
         1 => Ok(vec![
-            f64::from(prob_to_margin(link, base_values[0])?);
+            f64::from(prob_to_margin(transform, base_values[0])?);
             n_groups
         ]),
         n if n == n_groups => base_values
             .iter()
-            .map(|&b| prob_to_margin(link, b).map(f64::from))
+            .map(|&b| prob_to_margin(transform, b).map(f64::from))
             .collect(),
         n => Err(format!("base_score has {n} values for {n_groups} outputs")),
     }
 }
 
 /// XGBoost's `ProbToMargin` for the objective, in `f32`.
-fn prob_to_margin(link: Link, base: f32) -> Result<f32, String> {
+fn prob_to_margin(transform: XgBoostTransform, base: f32) -> Result<f32, String> {
     if !base.is_finite() {
         return Err(format!("base_score {base} is not finite"));
     }
-    Ok(match link {
-        Link::Sigmoid => {
+    Ok(match transform {
+        XgBoostTransform::Sigmoid => {
             if !(base > 0.0 && base < 1.0) {
                 return Err(format!(
                     "base_score {base} must be in (0, 1) for a logistic objective"
@@ -334,7 +304,7 @@ fn prob_to_margin(link: Link, base: f32) -> Result<f32, String> {
             }
             -(1.0 / base - 1.0).ln()
         }
-        Link::Exp => {
+        XgBoostTransform::Exp => {
             if base <= 0.0 {
                 return Err(format!(
                     "base_score {base} must be positive for a log-link objective"
@@ -420,6 +390,7 @@ fn tree_nodes(tree: &Value, t: usize) -> Result<Vec<RawNode>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::forms::boosted::link::sigmoid_f32;
     use serde_json::json;
 
     /// A binary:logistic model on 2 features: one stump on f1 (< 0.5 left, NaN right).
@@ -591,13 +562,5 @@ mod tests {
                 .contains("must be in (0, 1)")
         );
         assert!(parse(b"binf").unwrap_err().contains("does not start with"));
-    }
-
-    #[test]
-    fn softmax_matches_float_arithmetic() {
-        let mut v = vec![0.1, 0.2, -0.3];
-        softmax_f32(&mut v);
-        assert!((v.iter().sum::<f64>() - 1.0).abs() < 1e-6);
-        assert!(v[1] > v[0] && v[0] > v[2]);
     }
 }

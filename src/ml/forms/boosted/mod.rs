@@ -2,6 +2,7 @@
 //! class's raw score, plus the base score; probabilities by the logistic function (binary) or softmax.
 //! Prediction walks the trees in the flat layout (`trees/flat.rs`), built on first use.
 
+pub mod link;
 use super::LoadCheck;
 use super::trees::ensemble::{Ensemble, Rules};
 use super::trees::flat::FlatTrees;
