@@ -13,41 +13,10 @@ use super::skops::{self, Node};
 use super::{ForeignInput, ForeignModel, lightgbm, xgboost};
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::data::Table;
-use crate::ml::forms::boosted::link::Link;
+use crate::ml::forms::Fitted;
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::Path;
-
-#[derive(Debug)]
-enum Booster {
-    LightGbm(lightgbm::Booster),
-    XgBoost(xgboost::Booster),
-}
-
-impl Booster {
-    fn n_outputs(&self) -> usize {
-        match self {
-            Booster::LightGbm(b) => b.n_outputs,
-            Booster::XgBoost(b) => b.n_outputs(),
-        }
-    }
-
-    /// The raw scores of one row into `out` (`n_outputs` values).
-    fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
-        match self {
-            Booster::LightGbm(b) => b.raw_scores(row, out),
-            Booster::XgBoost(b) => b.raw_scores(row, out),
-        }
-    }
-
-    /// How the raw scores become the library's prediction.
-    fn link(&self) -> &Link {
-        match self {
-            Booster::LightGbm(b) => &b.link,
-            Booster::XgBoost(b) => &b.link,
-        }
-    }
-}
 
 /// A LightGBM or XGBoost model read from its MLflow flavor.
 #[derive(Debug)]
@@ -56,7 +25,8 @@ pub struct BoosterModel {
     /// The Python class MLflow recorded (`lightgbm.basic.Booster`, `xgboost.sklearn.XGBClassifier`, ...).
     class: String,
     objective: String,
-    booster: Booster,
+    /// The trees, base scores and the library's link, as mlx's `Boosted` form.
+    form: Fitted,
     task: Task,
     classes: Vec<Value>,
     inputs: Vec<ForeignInput>,
@@ -135,7 +105,7 @@ pub fn load_lightgbm(
         "lightgbm",
         class,
         objective,
-        Booster::LightGbm(b),
+        (b.ensemble.n_features(), b.into_form()),
         classifier,
         n_classes,
         labels,
@@ -202,7 +172,7 @@ pub fn load_xgboost(dir: &Path, flavor: &Yaml, mlmodel: &Yaml) -> Result<Booster
         "xgboost",
         class,
         objective,
-        Booster::XgBoost(b),
+        (b.n_features, b.into_form()),
         classifier,
         n_classes,
         None,
@@ -218,16 +188,12 @@ fn finish(
     flavor: &'static str,
     class: &str,
     objective: String,
-    booster: Booster,
+    (n_features, form): (usize, Fitted),
     classifier: bool,
     n_classes: usize,
     labels: Option<Vec<Value>>,
     names: &[String],
 ) -> Result<BoosterModel, ModelError> {
-    let n_features = match &booster {
-        Booster::LightGbm(b) => b.ensemble.n_features(),
-        Booster::XgBoost(b) => b.n_features,
-    };
     let inputs = match super::signature_inputs(dir, mlmodel)? {
         Some(i) => i,
         None if names.len() == n_features => names
@@ -280,7 +246,7 @@ fn finish(
         flavor,
         class: class.to_string(),
         objective,
-        booster,
+        form,
         task: if classifier {
             Task::Classification
         } else {
@@ -308,31 +274,18 @@ impl ForeignModel for BoosterModel {
     fn predict(&self, table: &Table, row_offset: usize) -> Result<Predictions, ModelError> {
         let x = super::numeric_matrix(table, &self.features, row_offset)?;
         let nf = self.features.len();
-        let link = self.booster.link();
-        let mut raw = vec![0.0; self.booster.n_outputs()];
-        let mut values = Vec::with_capacity(table.n_rows);
-        let classifier = self.task == Task::Classification;
-        let n_classes = self.classes.len();
-        let mut proba = Vec::with_capacity(if classifier {
-            table.n_rows * n_classes
-        } else {
-            0
-        });
-        for r in 0..table.n_rows {
-            self.booster.raw_scores(&x[r * nf..(r + 1) * nf], &mut raw);
-            if !classifier {
-                values.push(Value::from(link.value(&raw)));
-                continue;
-            }
-            // Binary: the library's predict_proba stacks 1 - p and p (see `Link`).
-            let start = proba.len();
-            proba.resize(start + n_classes, 0.0);
-            let class = link.classify(&raw, &mut proba[start..]);
-            values.push(self.classes[class].clone());
+        if self.task == Task::Regression {
+            let values = self.form.predict_values(&x, nf);
+            return Ok(Predictions {
+                values: values.into_iter().map(Value::from).collect(),
+                proba: None,
+            });
         }
+        // Binary: the library's predict_proba stacks 1 - p and p (see `Link`).
+        let (labels, proba) = self.form.predict_classes(&x, nf, self.classes.len());
         Ok(Predictions {
-            values,
-            proba: classifier.then_some(proba),
+            values: labels.iter().map(|&c| self.classes[c].clone()).collect(),
+            proba: Some(proba),
         })
     }
 

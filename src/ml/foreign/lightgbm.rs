@@ -5,6 +5,7 @@
 //! bitsets, leaf values summed in double per class, then the objective's output transform
 //! ([`Link::LightGbm`]: the output arithmetic lives with mlx's own boosting's, in `forms::boosted::link`).
 
+use crate::ml::forms::Fitted;
 use crate::ml::forms::boosted::link::{LightGbmTransform, Link};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use std::collections::HashMap;
@@ -22,6 +23,12 @@ pub struct Booster {
 }
 
 impl Booster {
+    /// The model as mlx's `Boosted` form: no base score (the sum starts at 0), LightGBM's link.
+    pub fn into_form(self) -> Fitted {
+        let zeros = vec![0.0; self.ensemble.n_groups()];
+        Fitted::boosted(self.ensemble, zeros, self.link)
+    }
+
     /// True for objectives whose output is a class probability (binary, multiclass, multiclassova).
     pub fn is_classifier(&self) -> bool {
         matches!(

@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use trees::ensemble::Ensemble;
 use trees::flat::FlatTrees;
 
+pub use boosted::link::Link;
 pub use knn::{Order, Weights};
 pub use linear::{LabelRule, Multi};
 pub use naive_bayes::Arithmetic;
@@ -59,12 +60,18 @@ pub enum Fitted {
         n_trees: usize,
         base_score: Vec<f64>,
         per_iteration: usize,
-        learning_rate: f64,
-        objective: Objective,
+        /// How mlx trained it (already applied to the leaf values): absent for an imported model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        learning_rate: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        objective: Option<Objective>,
         best_iteration: Option<usize>,
         /// The trees laid out for prediction, built on first use (`None`: walked as they are).
         #[serde(skip)]
         flat: OnceLock<Option<FlatTrees>>,
+        /// How the raw scores become the prediction: mlx's arithmetic, or the library's it was read from.
+        #[serde(default, skip_serializing_if = "is_default")]
+        link: Link,
     },
     /// The training rows (row-major) and their targets (class indices for classification).
     Knn {
@@ -125,6 +132,30 @@ impl Fitted {
         }
     }
 
+    /// A boosted model read from another library: its trees, base scores (one per output) and link.
+    pub fn boosted(trees: Ensemble, base_score: Vec<f64>, link: Link) -> Fitted {
+        Fitted::Boosted {
+            n_trees: trees.n_trees(),
+            per_iteration: trees.n_groups(),
+            trees,
+            base_score,
+            learning_rate: None,
+            objective: None,
+            best_iteration: None,
+            flat: OnceLock::new(),
+            link,
+        }
+    }
+
+    /// A forest or tree read from another library.
+    pub fn forest(trees: Ensemble) -> Fitted {
+        Fitted::Trees {
+            n_trees: trees.n_trees(),
+            trees,
+            flat: OnceLock::new(),
+        }
+    }
+
     /// mlx's `Knn` form.
     pub fn knn(k: usize, x: Vec<f64>, y: Vec<f64>) -> Fitted {
         Fitted::Knn {
@@ -181,11 +212,15 @@ impl Fitted {
                     trees,
                     base_score,
                     flat,
+                    link,
                     ..
-                } => {
-                    boosted::proba_row(flat, trees, base_score, row, &mut scratch, p);
-                    argmax(p)
+                } => boosted::Model {
+                    flat,
+                    trees,
+                    base: base_score,
+                    link: *link,
                 }
+                .classify_row(row, &mut scratch, p),
                 Fitted::Knn {
                     k,
                     x: tx,
@@ -226,8 +261,15 @@ impl Fitted {
                         trees,
                         base_score,
                         flat,
+                        link,
                         ..
-                    } => boosted::raw_scores(flat, trees, base_score, row, &mut scratch)[0],
+                    } => boosted::Model {
+                        flat,
+                        trees,
+                        base: base_score,
+                        link: *link,
+                    }
+                    .value_row(row, &mut scratch),
                     Fitted::Knn {
                         k,
                         x: tx,

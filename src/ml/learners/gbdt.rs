@@ -8,6 +8,7 @@ use crate::ml::boost;
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::core::{Choice, Task};
 use crate::ml::forms::Fitted;
+use crate::ml::forms::Link;
 use crate::ml::forms::boosted::Objective;
 use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use std::collections::BTreeMap;
@@ -180,10 +181,11 @@ impl Learner for GradientBoosting {
                 trees,
                 base_score: b.base_score,
                 per_iteration: b.per_iteration,
-                learning_rate,
-                objective,
+                learning_rate: Some(learning_rate),
+                objective: Some(objective),
                 best_iteration: b.curves.best_iteration,
                 flat: OnceLock::new(),
+                link: Link::Mlx,
             },
             curves: Some(b.curves),
         })

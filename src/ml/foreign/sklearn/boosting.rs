@@ -11,7 +11,8 @@
 use super::super::skops::{Node, SkopsError};
 use super::tree_nodes::tree_nodes;
 use super::{bad, labels};
-use crate::ml::core::{Predictions, Task};
+use crate::ml::core::Task;
+use crate::ml::forms::Fitted;
 use crate::ml::forms::boosted::link::{Link, ScikitLearnTransform as Transform};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
@@ -27,20 +28,10 @@ fn link_class(transform: Transform) -> &'static str {
     }
 }
 
-/// A fitted gradient-boosting model, ready to predict.
-#[derive(Debug, Clone)]
-pub(super) struct Boosted {
-    ensemble: Ensemble,
-    /// The raw score every row starts from, one per output (the init estimator's, or the baseline).
-    start: Vec<f64>,
-    /// The loss's inverse link and the label rule (`Link::ScikitLearn`).
-    link: Link,
-    /// `HistGradientBoosting*` routes missing values; `GradientBoosting*` refuses them.
-    allow_missing: bool,
-}
-
-/// What [`super::estimator`] needs: the model, its task, classes and number of features.
-pub(super) type Built = (Boosted, Task, Vec<Value>, usize);
+/// What [`super::estimator`] needs: the model (mlx's `Boosted` form with scikit-learn's link), whether it
+/// routes missing values (`HistGradientBoosting*`; `GradientBoosting*` refuses them), its task, classes
+/// and number of features.
+pub(super) type Built = (Fitted, bool, Task, Vec<Value>, usize);
 
 /// The losses each estimator may have, with the transform (the inverse link) each gives for `k` outputs.
 fn link_for(class: &str, loss: &str, k: usize) -> Option<Transform> {
@@ -455,56 +446,18 @@ fn finish(
         combine: Combine::Sum,
     };
     let ensemble = Ensemble::new(trees, head.nf, head.k, rules).map_err(|e| bad(e.to_string()))?;
+    let link = Link::ScikitLearn {
+        transform: head.transform,
+        // Two classes: class 1 when raw >= 0 (`GradientBoostingClassifier`), raw > 0 (the histogram one).
+        ties_to_positive: !hist,
+    };
     Ok((
-        Boosted {
-            ensemble,
-            start,
-            link: Link::ScikitLearn {
-                transform: head.transform,
-                // Two classes: class 1 when raw >= 0 (`GradientBoostingClassifier`), raw > 0 (the
-                // histogram one).
-                ties_to_positive: !hist,
-            },
-            allow_missing: hist,
-        },
+        Fitted::boosted(ensemble, start, link),
+        hist,
         head.task,
         head.classes,
         head.nf,
     ))
-}
-
-impl Boosted {
-    pub(super) fn allow_missing(&self) -> bool {
-        self.allow_missing
-    }
-
-    /// Predictions for the row-major `x` (`nf` features a row), labels from `classes`.
-    pub(super) fn predict(&self, x: &[f64], nf: usize, classes: &[Value]) -> Predictions {
-        let k = self.start.len();
-        let n = x.len().checked_div(nf).unwrap_or(0);
-        let mut raw = vec![0.0; k];
-        let mut values = Vec::with_capacity(n);
-        let n_classes = classes.len();
-        let mut proba = Vec::with_capacity(n * n_classes);
-        for r in 0..n {
-            let row = &x[r * nf..(r + 1) * nf];
-            self.link.raw_scores(&self.start, &mut raw, |raw| {
-                self.ensemble.raw_scores(row, raw)
-            });
-            if n_classes == 0 {
-                values.push(Value::from(self.link.value(&raw)));
-                continue;
-            }
-            let start = proba.len();
-            proba.resize(start + n_classes, 0.0);
-            let class = self.link.classify(&raw, &mut proba[start..]);
-            values.push(classes[class].clone());
-        }
-        Predictions {
-            values,
-            proba: (n_classes > 0).then_some(proba),
-        }
-    }
 }
 
 #[cfg(test)]

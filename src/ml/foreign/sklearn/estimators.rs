@@ -6,25 +6,33 @@
 
 use super::tree_nodes::tree_nodes;
 use super::{SklearnModel, bad, boosting, check_len, labels, predict_err};
-use crate::ml::core::argmax;
 use crate::ml::core::{ModelError, Predictions, Task};
 use crate::ml::foreign::skops::{Node, SkopsError};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Rules};
 use crate::ml::forms::{Arithmetic, Fitted, LabelRule, Multi, Order, Weights};
 use serde_json::Value;
 
-/// A fitted estimator.
+/// A fitted estimator: mlx's form for its family, carrying scikit-learn's arithmetic as its options —
+/// `Linear` (`LogisticRegression`, `LinearRegression`, `Ridge`, `Lasso`, `ElasticNet`), `Knn`
+/// (`KNeighbors*`), `GaussianNb`, `Trees` (trees and forests: regression averages the trees' leaves,
+/// classification each tree's class weights made proportions, [`Combine::Mean`],
+/// [`Combine::MeanOfProportions`]) and `Boosted` (`GradientBoosting*`, `HistGradientBoosting*`).
 #[derive(Debug, Clone)]
-pub(super) enum Estimator {
-    /// `LogisticRegression`, `LinearRegression`, `Ridge`, `Lasso`, `ElasticNet` (`Fitted::Linear`),
-    /// `KNeighbors*` (`Fitted::Knn`) and `GaussianNB` (`Fitted::GaussianNb`): mlx's forms, carrying
-    /// scikit-learn's arithmetic as their options.
-    Form(Fitted),
-    /// A tree or a forest: regression averages the trees' leaves, classification each tree's class
-    /// weights made proportions ([`Combine::Mean`], [`Combine::MeanOfProportions`]).
-    Trees(Ensemble),
-    /// `GradientBoosting*` and `HistGradientBoosting*`.
-    Boosted(boosting::Boosted),
+pub(super) struct Estimator {
+    pub(super) form: Fitted,
+    /// Missing values are routed as the model learned (trees, forests, `HistGradientBoosting*`), not
+    /// refused as scikit-learn's other estimators refuse them.
+    pub(super) routes_missing: bool,
+}
+
+impl Estimator {
+    /// An estimator that refuses missing values.
+    fn refusing_missing(form: Fitted) -> Estimator {
+        Estimator {
+            form,
+            routes_missing: false,
+        }
+    }
 }
 
 /// A row-major `rows × nf` matrix as one vector per row.
@@ -72,15 +80,28 @@ pub(super) fn estimator(node: &Node) -> Result<(Estimator, Task, Vec<Value>, usi
                 priors: prior,
                 arithmetic: Arithmetic::ScikitLearn,
             };
-            Ok((Estimator::Form(form), Task::Classification, classes, nf))
+            Ok((
+                Estimator::refusing_missing(form),
+                Task::Classification,
+                classes,
+                nf,
+            ))
         }
         "GradientBoostingClassifier" | "GradientBoostingRegressor" => {
-            let (b, task, classes, nf) = boosting::gradient_boosting(node)?;
-            Ok((Estimator::Boosted(b), task, classes, nf))
+            let (form, routes_missing, task, classes, nf) = boosting::gradient_boosting(node)?;
+            let estimator = Estimator {
+                form,
+                routes_missing,
+            };
+            Ok((estimator, task, classes, nf))
         }
         "HistGradientBoostingClassifier" | "HistGradientBoostingRegressor" => {
-            let (b, task, classes, nf) = boosting::hist_gradient_boosting(node)?;
-            Ok((Estimator::Boosted(b), task, classes, nf))
+            let (form, routes_missing, task, classes, nf) = boosting::hist_gradient_boosting(node)?;
+            let estimator = Estimator {
+                form,
+                routes_missing,
+            };
+            Ok((estimator, task, classes, nf))
         }
         other => Err(bad(format!(
             "unsupported estimator {other}: mlx predicts with {}",
@@ -126,7 +147,7 @@ fn linear_estimator(
             Multi::Softmax
         };
         Ok((
-            Estimator::Form(Fitted::Linear {
+            Estimator::refusing_missing(Fitted::Linear {
                 coef: rows_of(&coef, rows, nf),
                 intercept,
                 label: LabelRule::Decision,
@@ -143,7 +164,7 @@ fn linear_estimator(
             )));
         }
         Ok((
-            Estimator::Form(Fitted::linear(vec![coef], intercept)),
+            Estimator::refusing_missing(Fitted::linear(vec![coef], intercept)),
             Task::Regression,
             Vec::new(),
             nf,
@@ -212,7 +233,11 @@ fn tree_estimator(
     };
     let forest = Ensemble::new(trees, nf, leaf_classes.unwrap_or(1), rules)
         .map_err(|e| bad(format!("{class}: {e}")))?;
-    Ok((Estimator::Trees(forest), task, classes, nf))
+    let estimator = Estimator {
+        form: Fitted::forest(forest),
+        routes_missing: true,
+    };
+    Ok((estimator, task, classes, nf))
 }
 
 /// k-nearest neighbours: the training rows and targets, k and the weighting (Euclidean distance only).
@@ -265,7 +290,7 @@ fn knn_estimator(
         (Vec::new(), Task::Regression)
     };
     Ok((
-        Estimator::Form(Fitted::Knn {
+        Estimator::refusing_missing(Fitted::Knn {
             k: k as usize,
             x,
             y,
@@ -323,66 +348,24 @@ impl SklearnModel {
         row_offset: usize,
     ) -> Result<Predictions, ModelError> {
         let nf = self.n_features;
-        let n = x.len().checked_div(nf).unwrap_or(0);
-        match &self.estimator {
-            Estimator::Form(form) => {
-                self.check_finite(x, row_offset)?;
-                if self.task == Task::Regression {
-                    return Ok(Predictions {
-                        values: form
-                            .predict_values(x, nf)
-                            .into_iter()
-                            .map(Value::from)
-                            .collect(),
-                        proba: None,
-                    });
-                }
-                let (labels, proba) = form.predict_classes(x, nf, self.classes.len());
-                Ok(Predictions {
-                    values: labels.iter().map(|&c| self.classes[c].clone()).collect(),
-                    proba: Some(proba),
-                })
-            }
-            Estimator::Trees(forest) => {
-                let k = forest.n_groups();
-                // The sum starts at -0.0 for regression, as Rust's float sum does (this is how mlx has
-                // always summed a forest), and at 0.0 for the class proportions.
-                let start = if self.task == Task::Regression {
-                    -0.0
-                } else {
-                    0.0
-                };
-                let mut out = vec![start; n * k];
-                for (row, o) in x.chunks_exact(nf.max(1)).zip(out.chunks_exact_mut(k)) {
-                    forest.raw_scores(row, o);
-                }
-                if self.task == Task::Regression {
-                    return Ok(Predictions {
-                        values: out.into_iter().map(Value::from).collect(),
-                        proba: None,
-                    });
-                }
-                Ok(self.classified(out))
-            }
-            Estimator::Boosted(b) => {
-                if !b.allow_missing() {
-                    self.check_finite(x, row_offset)?;
-                }
-                Ok(b.predict(x, nf, &self.classes))
-            }
+        let form = &self.estimator.form;
+        if !self.estimator.routes_missing {
+            self.check_finite(x, row_offset)?;
         }
-    }
-
-    /// Labels (the first most probable class) beside the probabilities.
-    fn classified(&self, proba: Vec<f64>) -> Predictions {
-        let k = self.classes.len().max(1);
-        let values = proba
-            .chunks_exact(k)
-            .map(|p| self.classes[argmax(p)].clone())
-            .collect();
-        Predictions {
-            values,
+        if self.task == Task::Regression {
+            return Ok(Predictions {
+                values: form
+                    .predict_values(x, nf)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect(),
+                proba: None,
+            });
+        }
+        let (labels, proba) = form.predict_classes(x, nf, self.classes.len());
+        Ok(Predictions {
+            values: labels.iter().map(|&c| self.classes[c].clone()).collect(),
             proba: Some(proba),
-        }
+        })
     }
 }

@@ -9,6 +9,7 @@
 
 mod ubjson;
 
+use crate::ml::forms::Fitted;
 use crate::ml::forms::boosted::link::{Link, XgBoostTransform};
 use crate::ml::forms::trees::ensemble::{Combine, Ensemble, Missing, RawNode, Rules};
 use serde_json::Value;
@@ -31,6 +32,11 @@ pub struct Booster {
 impl Booster {
     pub fn n_outputs(&self) -> usize {
         self.base_margin.len()
+    }
+
+    /// The model as mlx's `Boosted` form: the sum starts at the base margin, XGBoost's link.
+    pub fn into_form(self) -> Fitted {
+        Fitted::boosted(self.ensemble, self.base_margin, self.link)
     }
 
     pub fn is_classifier(&self) -> bool {

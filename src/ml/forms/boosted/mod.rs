@@ -1,12 +1,14 @@
 //! The `Boosted` form: gradient boosting's trees, each adding its (learning-rate-scaled) leaf value to one
-//! class's raw score, plus the base score; probabilities by the logistic function (binary) or softmax.
-//! Prediction walks the trees in the flat layout (`trees/flat.rs`), built on first use.
+//! class's raw score, with the base score; the raw scores become the prediction by the form's [`Link`]:
+//! mlx's own (the logistic function or softmax) or the library's a model was read from (`link.rs`).
+//! Prediction walks the trees in the flat layout (`trees/flat.rs`) when it computes them exactly.
 
 pub mod link;
 use super::LoadCheck;
 use super::trees::ensemble::{Ensemble, Rules};
 use super::trees::flat::FlatTrees;
-use crate::ml::core::{ModelError, Task, softmax};
+use crate::ml::core::{ModelError, Task};
+use link::Link;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -17,39 +19,38 @@ pub(super) struct Scratch {
     z: Vec<f64>,
 }
 
-/// A boosted model's raw scores for `row` (one per base score): the trees' values summed in order, then the
-/// base.
-pub(super) fn raw_scores<'s>(
-    flat: &OnceLock<Option<FlatTrees>>,
-    trees: &Ensemble,
-    base: &[f64],
-    row: &[f64],
-    s: &'s mut Scratch,
-) -> &'s [f64] {
-    s.z.clear();
-    s.z.resize(base.len(), 0.0);
-    super::trees::add_scores(flat, trees, row, &mut s.row, &mut s.z);
-    for (o, b) in s.z.iter_mut().zip(base) {
-        *o += b;
-    }
-    &s.z
+/// What a boosted model predicts from: its trees (and their flat layout, built on first use), base scores
+/// and link.
+pub(super) struct Model<'a> {
+    pub(super) flat: &'a OnceLock<Option<FlatTrees>>,
+    pub(super) trees: &'a Ensemble,
+    pub(super) base: &'a [f64],
+    pub(super) link: Link,
 }
 
-/// Class probabilities of one row into `p`.
-pub(super) fn proba_row(
-    flat: &OnceLock<Option<FlatTrees>>,
-    trees: &Ensemble,
-    base: &[f64],
-    row: &[f64],
-    s: &mut Scratch,
-    p: &mut [f64],
-) {
-    let z = raw_scores(flat, trees, base, row, s);
-    if z.len() == 1 {
-        p[1] = 1.0 / (1.0 + (-z[0]).exp());
-        p[0] = 1.0 - p[1];
-    } else {
-        softmax(z, p);
+impl Model<'_> {
+    /// The raw scores of `row` (one per base score): the trees' values summed in order, the base where
+    /// the link puts it.
+    pub(super) fn raw_scores<'s>(&self, row: &[f64], s: &'s mut Scratch) -> &'s [f64] {
+        s.z.clear();
+        s.z.resize(self.base.len(), 0.0);
+        let (row32, z) = (&mut s.row, &mut s.z);
+        self.link.raw_scores(self.base, z, |out| {
+            super::trees::add_scores(self.flat, self.trees, row, row32, out)
+        });
+        &s.z
+    }
+
+    /// Class probabilities of one row into `p`, and the predicted class.
+    pub(super) fn classify_row(&self, row: &[f64], s: &mut Scratch, p: &mut [f64]) -> usize {
+        let link = self.link;
+        link.classify(self.raw_scores(row, s), p)
+    }
+
+    /// The predicted value of one row (regression).
+    pub(super) fn value_row(&self, row: &[f64], s: &mut Scratch) -> f64 {
+        let link = self.link;
+        link.value(self.raw_scores(row, s))
     }
 }
 

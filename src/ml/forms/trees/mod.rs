@@ -55,7 +55,9 @@ pub(super) fn value_row(
     row: &[f64],
     row32: &mut Vec<f32>,
 ) -> f64 {
-    let mut v = [0.0];
+    // The sum starts at -0.0, as Rust's float sum does: scikit-learn's all -0.0 leaves give -0.0 (mlx's
+    // leaves are never -0.0, so for them it is the same as 0.0).
+    let mut v = [-0.0];
     add_scores(flat, trees, row, row32, &mut v);
     v[0]
 }
