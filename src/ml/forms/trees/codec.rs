@@ -203,6 +203,28 @@ mod tests {
     }
 
     #[test]
+    fn a_node_reached_twice_is_refused() {
+        // Nodes 0 and 1 both name node 3 as their right child: every index is in range and after its
+        // parent, but the tree is not a tree.
+        let mut bytes = b"MLXT".to_vec();
+        bytes.extend(1u32.to_le_bytes());
+        bytes.extend(5u32.to_le_bytes());
+        bytes.extend(3u32.to_le_bytes());
+        for (feature, next) in [(0u16, 3u32), (0, 3), (LEAF, 0), (LEAF, 1), (LEAF, 2)] {
+            bytes.extend(feature.to_le_bytes());
+            bytes.extend(1.0f32.to_le_bytes());
+            bytes.extend(next.to_le_bytes());
+        }
+        for v in [1.0f32, 2.0, 3.0] {
+            bytes.extend(v.to_le_bytes());
+        }
+        assert_eq!(
+            decode(&bytes, 1, 1, 1, Rules::MLX_SUM).unwrap_err(),
+            "tree 0, node 1: child 3 is reached twice (a cycle or a shared node)"
+        );
+    }
+
+    #[test]
     fn class_share_leaves_round_trip() {
         let shares = |a: f32, b: f32| RawNode::Leaves {
             values: vec![f64::from(a), f64::from(b)],
