@@ -43,7 +43,7 @@ ml_layer_of() {
     core) echo 0 ;;
     data) echo 1 ;;
     forms) echo 2 ;;
-    learners|boost|choice) echo 3 ;;
+    learners|choice) echo 3 ;;
     model) echo 4 ;;
     foreign) echo 5 ;;
     eval|loaded|predict|pypredict|pyworker|pyenv|train|import) echo 6 ;;

@@ -14,7 +14,6 @@ pub mod import;
 pub mod learners;
 pub mod train;
 
-mod boost;
 mod choice;
 mod eval;
 mod foreign;

@@ -294,7 +294,7 @@ pub fn recorded_params(
 /// The final model, fitted on the training part, with gradient boosting's learning curves.
 pub struct Fit {
     pub model: SavedModel,
-    pub curves: Option<super::boost::Curves>,
+    pub curves: Option<super::learners::gbdt::Curves>,
     /// Wall time of the estimator's fit (logged as `training_time`).
     pub seconds: f64,
 }

@@ -13,10 +13,10 @@ pub mod linear;
 pub mod logistic;
 pub mod naive_bayes;
 
-use super::boost::Curves;
 use super::core::Task;
 use super::core::params::{Kind, ParamSpec, Params, Value};
 use super::forms::Fitted;
+use gbdt::Curves;
 use std::collections::BTreeMap;
 
 /// Every learner, in the order `--model`'s help lists them.

@@ -75,7 +75,7 @@ pub fn cv_points(cv: &BTreeMap<String, Vec<f64>>, now: i64) -> Vec<(String, Metr
 /// Gradient boosting's learning curves as metric histories (step = iteration), stamped `now`.
 pub fn curve_points(
     task: Task,
-    curves: &crate::ml::boost::Curves,
+    curves: &crate::ml::learners::gbdt::Curves,
     now: i64,
 ) -> Vec<(String, MetricPoint)> {
     let main = match task {

@@ -1,16 +1,18 @@
-//! Gradient boosting (`gradient-boosting`): LightGBM-style histogram boosting by `ml::boost`, with
+//! Gradient boosting (`gradient-boosting`): LightGBM-style histogram boosting (this folder), with
 //! LightGBM's defaults. Log loss for classification (binary or softmax), a choice of losses for
 //! regression. Produces the `Boosted` form, with feature importances and learning curves.
 
-use super::forest::{JOBS, MAX_DEPTH_SPEC, MAX_SAMPLES, MAX_TREES, N_ESTIMATORS, min_samples_leaf};
-use super::{Fit, FitError, Learner, Shape, TrainSet, normalised};
-use crate::ml::boost;
+use super::super::forest::{
+    JOBS, MAX_DEPTH_SPEC, MAX_SAMPLES, MAX_TREES, N_ESTIMATORS, min_samples_leaf,
+};
+use super::{BoostParams, fit};
 use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::core::{Choice, Task};
 use crate::ml::forms::Fitted;
 use crate::ml::forms::Link;
 use crate::ml::forms::boosted::Objective;
 use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
+use crate::ml::learners::{Fit, FitError, Learner, Shape, TrainSet, normalised};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -140,7 +142,7 @@ impl Learner for GradientBoosting {
     ) -> Result<Fit, FitError> {
         let objective = objective(p, data.task, data.n_classes);
         let learning_rate = p.number("learning_rate");
-        let params = boost::BoostParams {
+        let params = BoostParams {
             n_estimators: p.count("n_estimators"),
             learning_rate,
             num_leaves: p.count("num_leaves"),
@@ -157,7 +159,7 @@ impl Learner for GradientBoosting {
             seed: p.seed,
             jobs: p.count("n_jobs"),
         };
-        let b = boost::fit(
+        let b = fit(
             data.x,
             data.n_features,
             data.y,

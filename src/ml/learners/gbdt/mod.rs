@@ -9,7 +9,7 @@
 //! Trees are saved in `trees.bin` (`forms/trees/codec.rs`) with the learning rate already applied to the leaf values;
 //! the model's raw score is `base_score + sum(leaf values)` (one tree per class per iteration).
 //!
-//! This file is the public face: the hyperparameters, the fitted booster, [`fit`] and [`raw_scores`]. The
+//! This file is the public face: the hyperparameters, the fitted booster and [`fit`]. The
 //! work is split by job as LightGBM splits it:
 //!
 //! | file           | job                                                     | LightGBM                |
@@ -19,15 +19,19 @@
 //! | `objective.rs` | `--loss`, and one `ObjectiveFunction` per objective     | `src/objective/`        |
 //! | `metrics.rs`   | losses and metrics of the learning curves               | `src/metric/`           |
 //! | `train.rs`     | the boosting loop: sampling, validation, early stopping | `src/boosting/gbdt.cpp` |
+//! | `learner.rs`   | the `gradient-boosting` learner: its params, the form   | (the Python API)        |
 
 mod bins;
 mod grower;
+mod learner;
 mod metrics;
 mod objective;
 mod train;
 
-use super::forms::trees::codec::MAX_FEATURES;
-use super::forms::trees::ensemble::RawNode;
+pub use learner::GradientBoosting;
+
+use crate::ml::forms::trees::codec::MAX_FEATURES;
+use crate::ml::forms::trees::ensemble::RawNode;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
