@@ -2,10 +2,11 @@
 //! `trees.bin`), checked when loaded, and predicted from. Each form has its own file (its arithmetic and its
 //! load check); the Python loader `ml/mlx_pyfunc.py` mirrors the same forms. Learners (`ml::learners`)
 //! produce forms; several learners may share one form (logistic, linear, ridge and lasso all give `Linear`).
-//! Imported scikit-learn models become the same forms; where scikit-learn's arithmetic differs from mlx's,
-//! the form carries it as an option (`LabelRule`, `Multi`, `Order`, `Weights`, `Arithmetic`) whose default
-//! is mlx's and which is never written to `model.json` when it is the default (so mlx's files, and the
-//! Python loader reading them, do not change).
+//! Imported scikit-learn, LightGBM and XGBoost models become the same forms; where a library's arithmetic
+//! differs from mlx's, the form carries it as an option (`LabelRule`, `Multi`, `Order`, `Weights`,
+//! `Arithmetic`, the trees' `Rules` and the boosted `Link`) whose default is mlx's and which is never
+//! written to `model.json` when it is the default (so mlx's files, and the Python loader reading them, do
+//! not change).
 
 pub mod boosted;
 pub mod knn;
