@@ -468,6 +468,8 @@ async function viewModel(name) {
 }
 
 async function route() {
+  // This render is at the window's current width: a re-render a resize scheduled is not needed.
+  clearTimeout(resizing);
   const {parts, q} = parseHash();
   setStatus("loading…");
   destroyCharts();
@@ -494,6 +496,8 @@ window.addEventListener("resize", () => {
   if (window.innerWidth === lastWidth) return;
   lastWidth = window.innerWidth;
   clearTimeout(resizing);
+  // The view is drawn again: not ready until then.
+  document.body.dataset.ready = "";
   resizing = setTimeout(route, 250);
 });
 route();
