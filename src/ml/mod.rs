@@ -39,9 +39,11 @@ pub use pyworker::{DEFAULT_MAX_BATCH_ROWS, PoolOptions, PyError, Request as PyRe
 // Evaluation: the plots a training run logs, and charts of logged metrics.
 pub use eval::plots::{Series, sparkline, write_chart, write_plots};
 
-// Foreign readers, for the fuzz tests (tests/it/fuzz.rs) and the numpy fixtures of the import tests.
+// Foreign readers, for the fuzz tests (tests/it/fuzz.rs) and the numpy fixtures of the import tests; the
+// fitted form they read into.
 pub use foreign::ForeignModel;
 pub use foreign::lightgbm::parse as parse_lightgbm;
 pub use foreign::npy::write as write_npy;
 pub use foreign::sklearn::from_skops;
 pub use foreign::xgboost::parse as parse_xgboost;
+pub use forms::Fitted;

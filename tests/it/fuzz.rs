@@ -89,11 +89,14 @@ fn lightgbm_text(text: &str) -> bool {
     let Ok(b) = mlx::ml::parse_lightgbm(text) else {
         return false;
     };
-    let mut out = vec![0.0; b.n_outputs];
+    let (k, nf) = (b.n_outputs, b.ensemble.n_features());
     // Rows as wide as the model (mlx builds them from its feature names).
-    for x in [0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX, -0.5, 3.0] {
-        b.predict_row(&vec![x; b.ensemble.n_features()], &mut out);
-    }
+    predict_rows(
+        b.into_form(),
+        k,
+        nf,
+        &[0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX, -0.5, 3.0],
+    );
     true
 }
 
@@ -102,11 +105,27 @@ fn xgboost_bytes(bytes: &[u8]) -> bool {
     let Ok(b) = mlx::ml::parse_xgboost(bytes) else {
         return false;
     };
-    let mut out = vec![0.0; b.n_outputs()];
-    for x in [0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX] {
-        b.predict_row(&vec![x; b.n_features], &mut out);
-    }
+    let (k, nf) = (b.n_outputs(), b.n_features);
+    predict_rows(
+        b.into_form(),
+        k,
+        nf,
+        &[0.0, 1.0, f64::NAN, -1.0, 1e30, f64::MAX],
+    );
     true
+}
+
+/// Predict a row of each value, `nf` wide, as `mlx predict` and `mlx serve` do: values for one output,
+/// class probabilities for several.
+fn predict_rows(form: mlx::ml::Fitted, k: usize, nf: usize, values: &[f64]) {
+    for &x in values {
+        let row = vec![x; nf];
+        if k == 1 {
+            form.predict_values(&row, nf);
+        } else {
+            form.predict_classes(&row, nf, k);
+        }
+    }
 }
 
 /// A one-tree LightGBM model whose split is `decision_type` at `threshold`, with `num_cat`

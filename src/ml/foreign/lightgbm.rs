@@ -39,26 +39,6 @@ impl Booster {
             }
         ) || self.objective.split_whitespace().next() == Some("binary")
     }
-
-    /// LightGBM's `predict` for one row (`n_features` values, NaN = missing) into `out`
-    /// (`n_outputs` values): the probability of class 1 for binary, per-class probabilities for
-    /// multi-class, the value for regression (each by [`Link`]).
-    pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
-        let mut raw = vec![0.0; out.len()];
-        self.raw_scores(row, &mut raw);
-        if let [value] = out {
-            *value = self.link.value(&raw);
-        } else {
-            self.link.classify(&raw, out);
-        }
-    }
-
-    /// The trees' raw scores for one row into `out` (`n_outputs` values). LightGBM has no base score (its
-    /// starting average is in the first trees' leaves): the sum starts at 0.
-    pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
-        out.fill(0.0);
-        self.ensemble.raw_scores(row, out);
-    }
 }
 
 /// Reads a LightGBM text model. Errors say which line or tree field is wrong.
@@ -398,10 +378,16 @@ mod tests {
     const T: &str = "num_leaves=3\nnum_cat=0\nsplit_feature=0 1\nsplit_gain=1 1\nthreshold=0.5 1.5\n\
                      decision_type=10 2\nleft_child=-1 -2\nright_child=1 -3\nleaf_value=0.25 -1 2";
 
+    /// What mlx predicts for one row through the model's form: the value of a one-output model (a
+    /// binary classifier's P(class 1)), else the class probabilities.
     fn predict(b: &Booster, row: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; b.n_outputs];
-        b.predict_row(row, &mut out);
-        out
+        let k = b.n_outputs;
+        let form = b.clone().into_form();
+        if k == 1 {
+            form.predict_values(row, row.len())
+        } else {
+            form.predict_classes(row, row.len(), k).1
+        }
     }
 
     #[test]

@@ -49,26 +49,6 @@ impl Booster {
             )
             || self.objective == "binary:logistic"
     }
-
-    /// XGBoost's `predict` for one row into `out` (`n_outputs` values, each an `f32` widened): class-1
-    /// probability (binary), class probabilities (multi-class) or the value (regression), each by [`Link`].
-    pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
-        let mut raw = vec![0.0; out.len()];
-        self.raw_scores(row, &mut raw);
-        if let [value] = out {
-            *value = self.link.value(&raw);
-        } else {
-            self.link.classify(&raw, out);
-        }
-    }
-
-    /// The margins of one row into `out` (`n_outputs` values): the trees' leaf values summed in `f32`
-    /// onto the base margin.
-    pub fn raw_scores(&self, row: &[f64], out: &mut [f64]) {
-        self.link.raw_scores(&self.base_margin, out, |raw| {
-            self.ensemble.raw_scores(row, raw)
-        });
-    }
 }
 
 /// Reads a model file: UBJSON (`model.ubj`, MLflow's default) or JSON (`model.json`), told apart by the
@@ -421,10 +401,16 @@ mod tests {
         })
     }
 
+    /// What mlx predicts for one row through the model's form: the value of a one-output model (a
+    /// binary classifier's P(class 1)), else the class probabilities.
     fn predict(b: &Booster, row: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; b.n_outputs()];
-        b.predict_row(row, &mut out);
-        out
+        let k = b.n_outputs();
+        let form = b.clone().into_form();
+        if k == 1 {
+            form.predict_values(row, row.len())
+        } else {
+            form.predict_classes(row, row.len(), k).1
+        }
     }
 
     #[test]
