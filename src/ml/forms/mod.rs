@@ -192,6 +192,7 @@ impl Fitted {
         n_classes: usize,
     ) -> (Vec<usize>, Vec<f64>) {
         let n = x.len() / nf.max(1);
+        self.lay_out(n);
         let mut out = vec![0.0; n * n_classes];
         let mut labels = Vec::with_capacity(n);
         let mut scratch = boosted::Scratch::default();
@@ -247,6 +248,7 @@ impl Fitted {
     /// Predicted values for regression.
     pub fn predict_values(&self, x: &[f64], nf: usize) -> Vec<f64> {
         let n = x.len() / nf.max(1);
+        self.lay_out(n);
         let mut scratch = boosted::Scratch::default();
         (0..n)
             .map(|r| {
@@ -282,6 +284,13 @@ impl Fitted {
                 }
             })
             .collect()
+    }
+
+    /// Lay a tree form's trees out for fast prediction before a call of `rows` rows, if worth it.
+    fn lay_out(&self, rows: usize) {
+        if let Fitted::Trees { trees, flat, .. } | Fitted::Boosted { trees, flat, .. } = self {
+            trees::lay_out(flat, trees, rows);
+        }
     }
 
     /// The trees of a tree form (saved in `trees.bin`), if it is one.

@@ -133,3 +133,63 @@ fn naive_bayes_arithmetic_agrees_on_probabilities_to_rounding() {
         assert!((a - b).abs() < 1e-12, "{mlx:?} vs {sk:?}");
     }
 }
+
+/// A forest of `n` stumps over two features, thresholds and leaves spread out, as mlx grows them.
+fn stumps(n: usize, shares: bool) -> Ensemble {
+    use trees::grown::TreeBuilder;
+    let trees = (0..n).map(|t| {
+        let mut tree = TreeBuilder::default();
+        let root = tree.split(t % 2, (t as f32 * 0.37 - 5.0) as f64, t % 3 == 0);
+        let value = |v: f32| f64::from(v * 0.1 + t as f32 * 0.01);
+        if shares {
+            tree.leaves([value(1.0), value(2.0)]);
+            tree.right_child_here(root);
+            tree.leaves([value(3.0), value(0.5)]);
+        } else {
+            tree.leaf(value(1.0));
+            tree.right_child_here(root);
+            tree.leaf(value(-2.0));
+        }
+        (tree, 0)
+    });
+    let rules = trees::ensemble::Rules::MLX_MEAN;
+    Ensemble::grown(trees.collect(), 2, if shares { 2 } else { 1 }, rules).unwrap()
+}
+
+#[test]
+fn a_few_rows_walk_the_trees_many_lay_them_out_and_both_give_the_same_bits() {
+    let rows: Vec<f64> = (0..2 * trees::FLAT_MIN_ROWS)
+        .map(|i| {
+            if i % 17 == 0 {
+                f64::NAN
+            } else {
+                i as f64 * 0.05 - 6.0
+            }
+        })
+        .collect();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for shares in [false, true] {
+        let form = Fitted::forest(stumps(40, shares));
+        // Row by row first: nothing is laid out yet.
+        let one_by_one: Vec<f64> = rows
+            .chunks(2)
+            .flat_map(|row| match shares {
+                true => form.predict_proba(row, 2, 2),
+                false => form.predict_values(row, 2),
+            })
+            .collect();
+        let Fitted::Trees { flat, .. } = &form else {
+            unreachable!()
+        };
+        assert!(flat.get().is_none(), "one row at a time walks the trees");
+        let all = match shares {
+            true => form.predict_proba(&rows, 2, 2),
+            false => form.predict_values(&rows, 2),
+        };
+        assert!(
+            flat.get().is_some_and(|f| f.is_some()),
+            "a big call lays them out"
+        );
+        assert_eq!(bits(&one_by_one), bits(&all));
+    }
+}

@@ -1,14 +1,14 @@
 //! Decision trees and random forests on a fast learner of our own (CART): features are binned once (at most
 //! 256 bins per feature, exact thresholds when a feature has few distinct values), each node builds per-bin
 //! histograms and scans them for the best Gini (classification) or variance (regression) split. Trees are
-//! grown in parallel; each is a list of `forms::trees::ensemble::RawNode`s in preorder, and a forest is
-//! their `Ensemble` (`learners/forest.rs`).
+//! grown in parallel; each is a `forms::trees::grown::TreeBuilder` (preorder), and a forest is their
+//! `Ensemble` (`learners/forest.rs`).
 //!
 //! smartcore's tree scans every row at every node (quadratic in practice), which made a 100-tree forest on
 //! 80,000 rows take minutes; this learner is O(rows × features) per tree level.
 
 use crate::ml::data::split::Mt19937;
-use crate::ml::forms::trees::ensemble::{Missing, RawNode};
+use crate::ml::forms::trees::grown::TreeBuilder;
 
 const MAX_BINS: usize = 256;
 
@@ -83,7 +83,7 @@ struct Builder<'a> {
     params: TreeParams,
     rng: Mt19937,
     /// The tree grown so far, in preorder.
-    tree: Vec<RawNode>,
+    tree: TreeBuilder,
     /// Impurity decrease per feature, weighted by samples (feature importance).
     importance: Vec<f64>,
     // Scratch buffers reused at every node.
@@ -102,7 +102,7 @@ struct SplitChoice {
 impl Builder<'_> {
     /// Weighted sample statistics of `rows` (weights = bootstrap counts).
     fn leaf(&mut self, rows: &[u32], weights: &[u32]) {
-        let leaf = match self.target {
+        match self.target {
             Target::Classes { y, n_classes } => {
                 let mut counts = vec![0f64; n_classes];
                 let mut total = 0.0;
@@ -116,12 +116,8 @@ impl Builder<'_> {
                     .iter()
                     .map(|c| f64::from((c / total.max(1.0)) as f32));
                 match n_classes {
-                    1 => RawNode::Leaf {
-                        value: values.next().unwrap_or(0.0),
-                    },
-                    _ => RawNode::Leaves {
-                        values: values.collect(),
-                    },
+                    1 => self.tree.leaf(values.next().unwrap_or(0.0)),
+                    _ => self.tree.leaves(values),
                 }
             }
             Target::Values(v) => {
@@ -131,12 +127,9 @@ impl Builder<'_> {
                     s += v[r as usize] * w;
                     n += w;
                 }
-                RawNode::Leaf {
-                    value: f64::from((s / n.max(1.0)) as f32),
-                }
+                self.tree.leaf(f64::from((s / n.max(1.0)) as f32));
             }
-        };
-        self.tree.push(leaf);
+        }
     }
 
     fn best_split(
@@ -288,23 +281,12 @@ impl Builder<'_> {
                 i += 1;
             }
         }
-        let me = self.tree.len();
         // Forests never see a missing value; NaN fails `<=` and goes right.
-        self.tree.push(RawNode::Split {
-            feature: split.feature,
-            threshold: f64::from(self.data.edges[split.feature][split.bin]),
-            left: me + 1,
-            right: 0,
-            default_left: false,
-            missing: Missing::Nan,
-            categories: None,
-        });
+        let threshold = f64::from(self.data.edges[split.feature][split.bin]);
+        let me = self.tree.split(split.feature, threshold, false);
         let (left, right) = rows.split_at_mut(i);
         self.grow(left, weights, depth + 1);
-        let next = self.tree.len();
-        if let RawNode::Split { right, .. } = &mut self.tree[me] {
-            *right = next;
-        }
+        self.tree.right_child_here(me);
         self.grow(right, weights, depth + 1);
     }
 }
@@ -325,7 +307,7 @@ pub fn fit_tree(
     params: TreeParams,
     weights: &[u32],
     seed: u32,
-) -> (Vec<RawNode>, Vec<f64>) {
+) -> (TreeBuilder, Vec<f64>) {
     let mut rows: Vec<u32> = (0..weights.len() as u32)
         .filter(|&r| weights[r as usize] > 0)
         .collect();
@@ -334,7 +316,7 @@ pub fn fit_tree(
         target,
         params,
         rng: Mt19937::new(seed),
-        tree: Vec::new(),
+        tree: TreeBuilder::default(),
         importance: vec![0.0; data.n_features()],
         hist: Vec::new(),
         total: Vec::new(),
@@ -354,7 +336,7 @@ pub fn fit_forest(
     seed: u64,
     jobs: usize,
     progress: &(dyn Fn() + Sync),
-) -> (Vec<Vec<RawNode>>, Vec<f64>) {
+) -> (Vec<TreeBuilder>, Vec<f64>) {
     let n = match target {
         Target::Classes { y, .. } => y.len(),
         Target::Values(v) => v.len(),
@@ -411,9 +393,9 @@ mod tests {
     use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 
     /// The forest of `trees` as mlx predicts it: leaves of `n_outputs` values averaged.
-    fn forest(trees: Vec<Vec<RawNode>>, n_features: usize, n_outputs: usize) -> Ensemble {
+    fn forest(trees: Vec<TreeBuilder>, n_features: usize, n_outputs: usize) -> Ensemble {
         let trees = trees.into_iter().map(|t| (t, 0)).collect();
-        Ensemble::new(trees, n_features, n_outputs, Rules::MLX_MEAN).unwrap()
+        Ensemble::grown(trees, n_features, n_outputs, Rules::MLX_MEAN).unwrap()
     }
 
     fn xor_data() -> (Vec<f64>, Vec<u32>) {

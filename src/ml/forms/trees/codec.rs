@@ -6,7 +6,8 @@
 //! preorder (`feature u16, threshold f32, next u32`: an internal node's left child is the next node and
 //! `next` its right child; a leaf's `next` indexes its values) and its leaf values (`f32`).
 
-use super::ensemble::{Ensemble, F_DEFAULT_LEFT, LEAF as ENSEMBLE_LEAF, Missing, RawNode, Rules};
+use super::ensemble::{Ensemble, F_DEFAULT_LEFT, LEAF as ENSEMBLE_LEAF, Rules};
+use super::grown::TreeBuilder;
 
 /// A leaf's `feature`.
 const LEAF: u16 = u16::MAX;
@@ -90,7 +91,14 @@ pub fn decode(
     }
     let u32_at = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes"));
     let n_trees = u32_at(take(4)?) as usize;
-    let mut trees = Vec::with_capacity(n_trees.min(100_000));
+    // Ten bytes a node: room for every node the file can hold.
+    let mut out = Ensemble::empty(
+        n_features,
+        groups_width(n_outputs, groups),
+        rules,
+        bytes.len() / 10,
+    );
+    let mut tree = TreeBuilder::default();
     for t in 0..n_trees {
         let n_nodes = u32_at(take(4)?) as usize;
         let n_values = u32_at(take(4)?) as usize;
@@ -100,26 +108,36 @@ pub fn decode(
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let nodes = tree_nodes(node_bytes, &values, n_features, n_outputs)?;
-        trees.push((nodes, t % groups.max(1)));
+        tree_nodes(&mut tree, node_bytes, &values, n_features, n_outputs)?;
+        out.push_grown(&tree, t % groups.max(1))
+            .map_err(|e| e.to_string())?;
     }
-    let width = if n_outputs > 1 { n_outputs } else { groups };
-    Ensemble::new(trees, n_features, width.max(1), rules).map_err(|e| e.to_string())
+    Ok(out)
 }
 
-/// One tree's nodes, each checked: a split's feature in range and its children after it, a leaf's
-/// values inside the tree's.
+/// The ensemble's output groups: one per leaf value, or `groups` for one-value leaves.
+fn groups_width(n_outputs: usize, groups: usize) -> usize {
+    if n_outputs > 1 {
+        n_outputs
+    } else {
+        groups.max(1)
+    }
+}
+
+/// One tree, each node checked: a split's feature in range and its children after it, a leaf's values
+/// inside the tree's ([`Ensemble::grown`] then checks the tree is a preorder tree).
 fn tree_nodes(
+    tree: &mut TreeBuilder,
     node_bytes: &[u8],
     values: &[f32],
     n_features: usize,
     n_outputs: usize,
-) -> Result<Vec<RawNode>, String> {
+) -> Result<(), String> {
     let len = node_bytes.len() / 10;
     if len == 0 {
         return Err("a tree has no nodes".into());
     }
-    let mut nodes = Vec::with_capacity(len);
+    tree.clear();
     for (i, c) in node_bytes.chunks_exact(10).enumerate() {
         let feature = u16::from_le_bytes([c[0], c[1]]);
         let threshold = f32::from_le_bytes([c[2], c[3], c[4], c[5]]);
@@ -127,36 +145,24 @@ fn tree_nodes(
         let invalid = || format!("node {i} of a tree is invalid");
         if feature == LEAF {
             let leaf = values.get(next..next + n_outputs).ok_or_else(invalid)?;
-            nodes.push(if n_outputs == 1 {
-                RawNode::Leaf {
-                    value: f64::from(leaf[0]),
-                }
-            } else {
-                RawNode::Leaves {
-                    values: leaf.iter().map(|&v| f64::from(v)).collect(),
-                }
-            });
+            match leaf {
+                [value] => tree.leaf(f64::from(*value)),
+                _ => tree.leaves(leaf.iter().map(|&v| f64::from(v))),
+            }
             continue;
         }
         let f = (feature & !NAN_LEFT) as usize;
         if !(f < n_features && next < len && next > i + 1 && i + 1 < len) {
             return Err(invalid());
         }
-        nodes.push(RawNode::Split {
-            feature: f,
-            threshold: f64::from(threshold),
-            left: i + 1,
-            right: next,
-            default_left: feature & NAN_LEFT != 0,
-            missing: Missing::Nan,
-            categories: None,
-        });
+        tree.push_split(f, f64::from(threshold), feature & NAN_LEFT != 0, next);
     }
-    Ok(nodes)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::ensemble::{Missing, RawNode};
     use super::*;
 
     fn split(feature: usize, threshold: f32, right: usize, at: usize, nan_left: bool) -> RawNode {
@@ -220,7 +226,8 @@ mod tests {
         }
         assert_eq!(
             decode(&bytes, 1, 1, 1, Rules::MLX_SUM).unwrap_err(),
-            "tree 0, node 1: child 3 is reached twice (a cycle or a shared node)"
+            "tree 0, node 3: node 4 comes after this leaf where preorder needs node 3 (a split's right \
+             child): the nodes are not one tree"
         );
     }
 

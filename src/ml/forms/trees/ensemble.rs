@@ -153,7 +153,7 @@ impl Ensemble {
         rules: Rules,
     ) -> Result<Ensemble, TreeError> {
         let mut out = Ensemble {
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(trees.iter().map(|t| t.0.len()).sum()),
             bits: Vec::new(),
             leaf_values: Vec::new(),
             roots: Vec::with_capacity(trees.len()),
@@ -244,6 +244,22 @@ impl Ensemble {
             }
         }
         Ok(out)
+    }
+
+    /// No trees yet, room for `nodes` nodes (`grown.rs` fills it).
+    pub(super) fn empty(
+        n_features: usize,
+        n_groups: usize,
+        rules: Rules,
+        nodes: usize,
+    ) -> Ensemble {
+        Ensemble {
+            nodes: Vec::with_capacity(nodes),
+            n_features,
+            n_groups,
+            rules,
+            ..Ensemble::default()
+        }
     }
 
     pub fn n_features(&self) -> usize {

@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod ensemble;
 pub mod flat;
+pub mod grown;
 
 use super::LoadCheck;
 use crate::ml::core::ModelError;
@@ -13,8 +14,21 @@ use ensemble::{Ensemble, Rules};
 use flat::FlatTrees;
 use std::sync::OnceLock;
 
-/// Add the trees' combined leaves for `row` to `out`, walked in the flat layout (built on first use,
-/// the row converted into `row32`) when it computes them exactly, else as the ensemble walks them.
+/// Rows one prediction call must have for the flat layout to be built: laying a forest out costs about
+/// what walking a few hundred rows through its trees does, and a call of a few rows (`mlx predict` on
+/// one row, a single-row request) is faster walking the trees as they are. Once built, the layout
+/// serves every later call.
+pub(super) const FLAT_MIN_ROWS: usize = 256;
+
+/// Build the flat layout of `trees` if a call of `rows` rows is worth it (see [`FLAT_MIN_ROWS`]).
+pub(super) fn lay_out(flat: &OnceLock<Option<FlatTrees>>, trees: &Ensemble, rows: usize) {
+    if rows >= FLAT_MIN_ROWS {
+        flat.get_or_init(|| FlatTrees::new(trees));
+    }
+}
+
+/// Add the trees' combined leaves for `row` to `out`, walked in the flat layout (the row converted into
+/// `row32`) when it is built, else as the ensemble walks them: the same sums either way.
 pub(super) fn add_scores(
     flat: &OnceLock<Option<FlatTrees>>,
     trees: &Ensemble,
@@ -22,7 +36,7 @@ pub(super) fn add_scores(
     row32: &mut Vec<f32>,
     out: &mut [f64],
 ) {
-    match flat.get_or_init(|| FlatTrees::new(trees)) {
+    match flat.get().and_then(Option::as_ref) {
         Some(flat) => {
             row32.clear();
             row32.extend(row.iter().map(|&v| v as f32));

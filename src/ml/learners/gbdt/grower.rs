@@ -2,14 +2,14 @@
 //! histograms of gradients and hessians per feature bin, the best split of each feature (missing values
 //! tried on either side), leaf-wise growth (the leaf whose split gains most splits next), the smaller
 //! child's histogram built from its rows and the larger one's as the parent's minus it, the stable
-//! partition of a leaf's rows, and the grown tree as `forms::trees::ensemble::RawNode`s in preorder.
+//! partition of a leaf's rows, and the grown tree as a `forms::trees::grown::TreeBuilder` (preorder).
 //!
 //! Threads split a node's features (and a large leaf's partition); every sum runs over rows in the same
 //! order whatever the thread count, so the tree does not depend on `--jobs`.
 
 use super::bins::Bins;
 use super::{BoostParams, parallel_each};
-use crate::ml::forms::trees::ensemble::{Missing, RawNode};
+use crate::ml::forms::trees::grown::TreeBuilder;
 
 /// Sums of one histogram bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -505,13 +505,11 @@ pub(super) fn binned_value(
     }
 }
 
-/// The grown tree as the one tree type's nodes, in preorder (a split's left child is the next node).
-pub(super) fn to_tree(nodes: &[BNode]) -> Vec<RawNode> {
-    fn walk(nodes: &[BNode], i: usize, t: &mut Vec<RawNode>) {
+/// The grown tree in the one tree type's layout, in preorder (a split's left child is the next node).
+pub(super) fn to_tree(nodes: &[BNode]) -> TreeBuilder {
+    fn walk(nodes: &[BNode], i: usize, t: &mut TreeBuilder) {
         match nodes[i] {
-            BNode::Leaf { value } => t.push(RawNode::Leaf {
-                value: f64::from(value),
-            }),
+            BNode::Leaf { value } => t.leaf(f64::from(value)),
             BNode::Split {
                 feature,
                 nan_left,
@@ -520,26 +518,14 @@ pub(super) fn to_tree(nodes: &[BNode]) -> Vec<RawNode> {
                 right,
                 ..
             } => {
-                let me = t.len();
-                t.push(RawNode::Split {
-                    feature,
-                    threshold: f64::from(threshold),
-                    left: me + 1,
-                    right: 0,
-                    default_left: nan_left,
-                    missing: Missing::Nan,
-                    categories: None,
-                });
+                let me = t.split(feature, f64::from(threshold), nan_left);
                 walk(nodes, left, t);
-                let next = t.len();
-                if let RawNode::Split { right, .. } = &mut t[me] {
-                    *right = next;
-                }
+                t.right_child_here(me);
                 walk(nodes, right, t);
             }
         }
     }
-    let mut t = Vec::new();
+    let mut t = TreeBuilder::default();
     walk(nodes, 0, &mut t);
     t
 }

@@ -174,7 +174,7 @@ impl Learner for GradientBoosting {
         let trees = b.trees.into_iter().enumerate();
         let trees = trees.map(|(t, nodes)| (nodes, t % groups)).collect();
         // Checks what `trees.bin` will be read back with: a leaf value out of `f32`'s range is refused here.
-        let trees = Ensemble::new(trees, data.n_features, groups, Rules::MLX_SUM)
+        let trees = Ensemble::grown(trees, data.n_features, groups, Rules::MLX_SUM)
             .map_err(|e| FitError::new(self, format!("the grown trees: {e}")))?;
         Ok(Fit {
             importance: Some(normalised(&b.importance)),

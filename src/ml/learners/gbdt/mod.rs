@@ -31,7 +31,7 @@ mod train;
 pub use learner::GradientBoosting;
 
 use crate::ml::forms::trees::codec::MAX_FEATURES;
-use crate::ml::forms::trees::ensemble::RawNode;
+use crate::ml::forms::trees::grown::TreeBuilder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +62,7 @@ pub struct BoostParams {
 /// A fitted booster and how it got there.
 #[derive(Debug, Clone)]
 pub struct Boosted {
-    pub trees: Vec<Vec<RawNode>>,
+    pub trees: Vec<TreeBuilder>,
     pub base_score: Vec<f64>,
     /// Trees per iteration: the number of classes for multi-class, else 1.
     pub per_iteration: usize,

@@ -2,6 +2,7 @@
 //! stopping and multi-class.
 
 use super::*;
+use crate::ml::forms::trees::ensemble::RawNode;
 
 fn params(n: usize, leaves: usize, lr: f64, min_leaf: usize) -> BoostParams {
     BoostParams {
@@ -112,8 +113,8 @@ fn robust_case() -> (Vec<f64>, Vec<f64>) {
 const NAN_LEFT: u16 = 0x8000;
 
 /// A tree's root: its feature (with [`NAN_LEFT`]) and threshold.
-fn root(t: &[RawNode]) -> (u16, f32) {
-    match t[0] {
+fn root(t: &TreeBuilder) -> (u16, f32) {
+    match t.raw_nodes()[0] {
         RawNode::Split {
             feature,
             threshold,
@@ -128,8 +129,9 @@ fn root(t: &[RawNode]) -> (u16, f32) {
 }
 
 /// A tree's leaf values, in preorder.
-fn values(t: &[RawNode]) -> Vec<f32> {
-    let leaves = t.iter().filter_map(|n| match n {
+fn values(t: &TreeBuilder) -> Vec<f32> {
+    let nodes = t.raw_nodes();
+    let leaves = nodes.iter().filter_map(|n| match n {
         RawNode::Leaf { value } => Some(*value as f32),
         _ => None,
     });
@@ -336,7 +338,7 @@ fn raw_scores(b: &Boosted, row: &[f64], out: &mut [f64]) {
     let k = b.per_iteration.max(1);
     let trees = b.trees.iter().cloned().enumerate();
     let trees = trees.map(|(t, nodes)| (nodes, t % k)).collect();
-    let trees = Ensemble::new(trees, row.len(), k, Rules::MLX_SUM).unwrap();
+    let trees = Ensemble::grown(trees, row.len(), k, Rules::MLX_SUM).unwrap();
     out.fill(0.0);
     trees.raw_scores(row, out);
     for (o, b) in out.iter_mut().zip(&b.base_score) {
