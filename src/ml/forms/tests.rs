@@ -168,8 +168,10 @@ fn a_few_rows_walk_the_trees_many_lay_them_out_and_both_give_the_same_bits() {
         })
         .collect();
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    // More nodes than are laid out eagerly.
+    let n = trees::FLAT_EAGER_NODES / 3 + 1;
     for shares in [false, true] {
-        let form = Fitted::forest(stumps(40, shares));
+        let form = Fitted::forest(stumps(n, shares));
         // Row by row first: nothing is laid out yet.
         let one_by_one: Vec<f64> = rows
             .chunks(2)
@@ -192,4 +194,11 @@ fn a_few_rows_walk_the_trees_many_lay_them_out_and_both_give_the_same_bits() {
         );
         assert_eq!(bits(&one_by_one), bits(&all));
     }
+    // A small ensemble is laid out by its first call.
+    let form = Fitted::forest(stumps(40, false));
+    form.predict_values(&rows[..2], 2);
+    let Fitted::Trees { flat, .. } = &form else {
+        unreachable!()
+    };
+    assert!(flat.get().is_some_and(|f| f.is_some()));
 }

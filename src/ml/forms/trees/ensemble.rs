@@ -274,6 +274,11 @@ impl Ensemble {
         self.roots.len()
     }
 
+    /// Nodes in all the trees.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn rules(&self) -> Rules {
         self.rules
     }

@@ -14,15 +14,19 @@ use ensemble::{Ensemble, Rules};
 use flat::FlatTrees;
 use std::sync::OnceLock;
 
-/// Rows one prediction call must have for the flat layout to be built: laying a forest out costs about
-/// what walking a few hundred rows through its trees does, and a call of a few rows (`mlx predict` on
-/// one row, a single-row request) is faster walking the trees as they are. Once built, the layout
-/// serves every later call.
+/// Rows one prediction call must have for a big ensemble's flat layout to be built: laying a large forest
+/// out (a million nodes) costs about what walking a few hundred rows through its trees does, and a call
+/// of a few rows (`mlx predict` on one row, a single-row request) is faster walking the trees as they
+/// are. Once built, the layout serves every later call.
 pub(super) const FLAT_MIN_ROWS: usize = 256;
 
-/// Build the flat layout of `trees` if a call of `rows` rows is worth it (see [`FLAT_MIN_ROWS`]).
+/// Ensembles of at most this many nodes (boosting's hundreds of small trees) are laid out on first use
+/// whatever the call: it takes well under a millisecond, and single-row requests then walk them fast.
+pub(super) const FLAT_EAGER_NODES: usize = 1 << 16;
+
+/// Build the flat layout of `trees` if it pays for a call of `rows` rows (see [`FLAT_MIN_ROWS`]).
 pub(super) fn lay_out(flat: &OnceLock<Option<FlatTrees>>, trees: &Ensemble, rows: usize) {
-    if rows >= FLAT_MIN_ROWS {
+    if rows >= FLAT_MIN_ROWS || trees.n_nodes() <= FLAT_EAGER_NODES {
         flat.get_or_init(|| FlatTrees::new(trees));
     }
 }
