@@ -18,9 +18,8 @@ use super::core::{ModelError, Task, argmax};
 use boosted::Objective;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::OnceLock;
+use trees::Layout;
 use trees::ensemble::Ensemble;
-use trees::flat::FlatTrees;
 
 pub use boosted::link::Link;
 pub use knn::{Order, Weights};
@@ -51,7 +50,7 @@ pub enum Fitted {
         n_trees: usize,
         /// The trees laid out for prediction, built on first use (`None`: walked as they are).
         #[serde(skip)]
-        flat: OnceLock<Option<FlatTrees>>,
+        flat: Layout,
     },
     /// Gradient boosting: raw score = base_score + the sum of the trees' values (learning rate applied),
     /// tree `t` adding to class `t % per_iteration`.
@@ -69,7 +68,7 @@ pub enum Fitted {
         best_iteration: Option<usize>,
         /// The trees laid out for prediction, built on first use (`None`: walked as they are).
         #[serde(skip)]
-        flat: OnceLock<Option<FlatTrees>>,
+        flat: Layout,
         /// How the raw scores become the prediction: mlx's arithmetic, or the library's it was read from.
         #[serde(default, skip_serializing_if = "is_default")]
         link: Link,
@@ -143,7 +142,7 @@ impl Fitted {
             learning_rate: None,
             objective: None,
             best_iteration: None,
-            flat: OnceLock::new(),
+            flat: Layout::default(),
             link,
         }
     }
@@ -153,7 +152,7 @@ impl Fitted {
         Fitted::Trees {
             n_trees: trees.n_trees(),
             trees,
-            flat: OnceLock::new(),
+            flat: Layout::default(),
         }
     }
 
@@ -217,7 +216,7 @@ impl Fitted {
                     link,
                     ..
                 } => boosted::Model {
-                    flat,
+                    layout: flat,
                     trees,
                     base: base_score,
                     link: *link,
@@ -267,7 +266,7 @@ impl Fitted {
                         link,
                         ..
                     } => boosted::Model {
-                        flat,
+                        layout: flat,
                         trees,
                         base: base_score,
                         link: *link,
@@ -289,7 +288,7 @@ impl Fitted {
     /// Lay a tree form's trees out for fast prediction before a call of `rows` rows, if worth it.
     fn lay_out(&self, rows: usize) {
         if let Fitted::Trees { trees, flat, .. } | Fitted::Boosted { trees, flat, .. } = self {
-            trees::lay_out(flat, trees, rows);
+            flat.before_call(trees, rows);
         }
     }
 

@@ -156,6 +156,14 @@ fn stumps(n: usize, shares: bool) -> Ensemble {
     Ensemble::grown(trees.collect(), 2, if shares { 2 } else { 1 }, rules).unwrap()
 }
 
+/// Whether a tree form has laid its trees out flat.
+fn laid_out(form: &Fitted) -> bool {
+    match form {
+        Fitted::Trees { flat, .. } | Fitted::Boosted { flat, .. } => flat.flat().is_some(),
+        _ => false,
+    }
+}
+
 #[test]
 fn a_few_rows_walk_the_trees_many_lay_them_out_and_both_give_the_same_bits() {
     let rows: Vec<f64> = (0..2 * trees::FLAT_MIN_ROWS)
@@ -167,38 +175,38 @@ fn a_few_rows_walk_the_trees_many_lay_them_out_and_both_give_the_same_bits() {
             }
         })
         .collect();
+    let few = &rows[..2 * (trees::FLAT_MIN_ROWS / 2)];
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     // More nodes than are laid out eagerly.
     let n = trees::FLAT_EAGER_NODES / 3 + 1;
     for shares in [false, true] {
+        let predict = |form: &Fitted, x: &[f64]| match shares {
+            true => form.predict_proba(x, 2, 2),
+            false => form.predict_values(x, 2),
+        };
+        // Row by row, fewer rows than the layout needs: the trees are walked as they are.
         let form = Fitted::forest(stumps(n, shares));
-        // Row by row first: nothing is laid out yet.
-        let one_by_one: Vec<f64> = rows
-            .chunks(2)
-            .flat_map(|row| match shares {
-                true => form.predict_proba(row, 2, 2),
-                false => form.predict_values(row, 2),
-            })
-            .collect();
-        let Fitted::Trees { flat, .. } = &form else {
-            unreachable!()
-        };
-        assert!(flat.get().is_none(), "one row at a time walks the trees");
-        let all = match shares {
-            true => form.predict_proba(&rows, 2, 2),
-            false => form.predict_values(&rows, 2),
-        };
+        let one_by_one: Vec<f64> = few.chunks(2).flat_map(|row| predict(&form, row)).collect();
+        assert!(!laid_out(&form), "a few rows walk the trees");
+        // One big call lays them out.
+        let all = predict(&form, &rows);
+        assert!(laid_out(&form), "a big call lays them out");
+        assert_eq!(bits(&one_by_one), bits(&all[..one_by_one.len()]));
+        // Single rows add up (a server's requests): the layout comes once they have paid for it.
+        let served = Fitted::forest(stumps(n, shares));
+        let mut got = Vec::new();
+        for row in rows.chunks(2) {
+            got.extend(predict(&served, row));
+        }
         assert!(
-            flat.get().is_some_and(|f| f.is_some()),
-            "a big call lays them out"
+            laid_out(&served),
+            "{} single rows lay them out",
+            rows.len() / 2
         );
-        assert_eq!(bits(&one_by_one), bits(&all));
+        assert_eq!(bits(&got), bits(&all));
     }
     // A small ensemble is laid out by its first call.
     let form = Fitted::forest(stumps(40, false));
     form.predict_values(&rows[..2], 2);
-    let Fitted::Trees { flat, .. } = &form else {
-        unreachable!()
-    };
-    assert!(flat.get().is_some_and(|f| f.is_some()));
+    assert!(laid_out(&form));
 }

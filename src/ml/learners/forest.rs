@@ -9,7 +9,6 @@ use crate::ml::core::params::{Kind, ParamSpec, Params, Value};
 use crate::ml::forms::Fitted;
 use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 pub struct RandomForest;
 pub struct DecisionTree;
@@ -197,7 +196,7 @@ fn fit_trees(
         form: Fitted::Trees {
             n_trees,
             trees,
-            flat: OnceLock::new(),
+            flat: Default::default(),
         },
         importance: Some(normalised(&importance)),
         curves: None,

@@ -5,12 +5,11 @@
 
 pub mod link;
 use super::LoadCheck;
+use super::trees::Layout;
 use super::trees::ensemble::{Ensemble, Rules};
-use super::trees::flat::FlatTrees;
 use crate::ml::core::{ModelError, Task};
 use link::Link;
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 
 /// Buffers a boosted model's predictions reuse from row to row: the row as `f32`, the raw scores.
 #[derive(Default)]
@@ -19,10 +18,10 @@ pub(super) struct Scratch {
     z: Vec<f64>,
 }
 
-/// What a boosted model predicts from: its trees (and their flat layout, built on first use), base scores
+/// What a boosted model predicts from: its trees (and their flat layout, once built), base scores
 /// and link.
 pub(super) struct Model<'a> {
-    pub(super) flat: &'a OnceLock<Option<FlatTrees>>,
+    pub(super) layout: &'a Layout,
     pub(super) trees: &'a Ensemble,
     pub(super) base: &'a [f64],
     pub(super) link: Link,
@@ -36,7 +35,7 @@ impl Model<'_> {
         s.z.resize(self.base.len(), 0.0);
         let (row32, z) = (&mut s.row, &mut s.z);
         self.link.raw_scores(self.base, z, |out| {
-            super::trees::add_scores(self.flat, self.trees, row, row32, out)
+            super::trees::add_scores(self.layout, self.trees, row, row32, out)
         });
         &s.z
     }

@@ -13,34 +13,65 @@ use crate::ml::core::ModelError;
 use ensemble::{Ensemble, Rules};
 use flat::FlatTrees;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Rows one prediction call must have for a big ensemble's flat layout to be built: laying a large forest
-/// out (a million nodes) costs about what walking a few hundred rows through its trees does, and a call
-/// of a few rows (`mlx predict` on one row, a single-row request) is faster walking the trees as they
-/// are. Once built, the layout serves every later call.
+/// Rows predicted (in one call, or a server's single-row requests added up) before a large ensemble's
+/// flat layout is built: laying a forest of a million nodes out costs about what walking a few hundred
+/// rows through its trees does, so `mlx predict` on a few rows is faster walking the trees as they are,
+/// and a server lays them out once its requests have paid for it.
 pub(super) const FLAT_MIN_ROWS: usize = 256;
 
-/// Ensembles of at most this many nodes (boosting's hundreds of small trees) are laid out on first use
-/// whatever the call: it takes well under a millisecond, and single-row requests then walk them fast.
+/// Ensembles of at most this many nodes (boosting's hundreds of small trees) are laid out on first use:
+/// it takes well under a millisecond.
 pub(super) const FLAT_EAGER_NODES: usize = 1 << 16;
 
-/// Build the flat layout of `trees` if it pays for a call of `rows` rows (see [`FLAT_MIN_ROWS`]).
-pub(super) fn lay_out(flat: &OnceLock<Option<FlatTrees>>, trees: &Ensemble, rows: usize) {
-    if rows >= FLAT_MIN_ROWS || trees.n_nodes() <= FLAT_EAGER_NODES {
-        flat.get_or_init(|| FlatTrees::new(trees));
+/// A tree form's flat layout, built once it pays (see [`FLAT_MIN_ROWS`]), and the rows predicted so far.
+#[derive(Debug, Default)]
+pub struct Layout {
+    flat: OnceLock<Option<FlatTrees>>,
+    rows: AtomicUsize,
+}
+
+impl Clone for Layout {
+    fn clone(&self) -> Layout {
+        Layout {
+            flat: self.flat.clone(),
+            rows: AtomicUsize::new(self.rows.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl Layout {
+    /// Count a call of `rows` rows, and lay `trees` out if that makes it pay.
+    pub(super) fn before_call(&self, trees: &Ensemble, rows: usize) {
+        if self.flat.get().is_some() {
+            return;
+        }
+        let seen = self
+            .rows
+            .fetch_add(rows, Ordering::Relaxed)
+            .saturating_add(rows);
+        if seen >= FLAT_MIN_ROWS || trees.n_nodes() <= FLAT_EAGER_NODES {
+            self.flat.get_or_init(|| FlatTrees::new(trees));
+        }
+    }
+
+    /// The flat layout, if it is built and computes the ensemble's sums exactly.
+    pub fn flat(&self) -> Option<&FlatTrees> {
+        self.flat.get().and_then(Option::as_ref)
     }
 }
 
 /// Add the trees' combined leaves for `row` to `out`, walked in the flat layout (the row converted into
 /// `row32`) when it is built, else as the ensemble walks them: the same sums either way.
 pub(super) fn add_scores(
-    flat: &OnceLock<Option<FlatTrees>>,
+    layout: &Layout,
     trees: &Ensemble,
     row: &[f64],
     row32: &mut Vec<f32>,
     out: &mut [f64],
 ) {
-    match flat.get().and_then(Option::as_ref) {
+    match layout.flat() {
         Some(flat) => {
             row32.clear();
             row32.extend(row.iter().map(|&v| v as f32));
@@ -56,19 +87,19 @@ pub(super) fn add_scores(
 
 /// Class probabilities (or class weights' proportions) of one row into `p`.
 pub(super) fn proba_row(
-    flat: &OnceLock<Option<FlatTrees>>,
+    layout: &Layout,
     trees: &Ensemble,
     row: &[f64],
     row32: &mut Vec<f32>,
     p: &mut [f64],
 ) {
     p.fill(0.0);
-    add_scores(flat, trees, row, row32, p);
+    add_scores(layout, trees, row, row32, p);
 }
 
 /// The predicted value of one row (regression).
 pub(super) fn value_row(
-    flat: &OnceLock<Option<FlatTrees>>,
+    layout: &Layout,
     trees: &Ensemble,
     row: &[f64],
     row32: &mut Vec<f32>,
@@ -76,7 +107,7 @@ pub(super) fn value_row(
     // The sum starts at -0.0, as Rust's float sum does: scikit-learn's all -0.0 leaves give -0.0 (mlx's
     // leaves are never -0.0, so for them it is the same as 0.0).
     let mut v = [-0.0];
-    add_scores(flat, trees, row, row32, &mut v);
+    add_scores(layout, trees, row, row32, &mut v);
     v[0]
 }
 

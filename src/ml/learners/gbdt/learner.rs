@@ -14,7 +14,6 @@ use crate::ml::forms::boosted::Objective;
 use crate::ml::forms::trees::ensemble::{Ensemble, Rules};
 use crate::ml::learners::{Fit, FitError, Learner, Shape, TrainSet, normalised};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 pub struct GradientBoosting;
 
@@ -186,7 +185,7 @@ impl Learner for GradientBoosting {
                 learning_rate: Some(learning_rate),
                 objective: Some(objective),
                 best_iteration: b.curves.best_iteration,
-                flat: OnceLock::new(),
+                flat: Default::default(),
                 link: Link::Mlx,
             },
             curves: Some(b.curves),
