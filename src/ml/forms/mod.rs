@@ -147,7 +147,7 @@ impl Fitted {
         }
     }
 
-    /// A forest or tree read from another library.
+    /// A forest or one tree (mlx's, or read from another library): its leaves averaged as its rules say.
     pub fn forest(trees: Ensemble) -> Fitted {
         Fitted::Trees {
             n_trees: trees.n_trees(),

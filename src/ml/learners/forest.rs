@@ -187,17 +187,12 @@ fn fit_trees(
         Task::Classification => data.n_classes,
         Task::Regression => 1,
     };
-    let n_trees = trees.len();
     let trees = trees.into_iter().map(|t| (t, 0)).collect();
     // Checks what `trees.bin` will be read back with: a leaf value out of `f32`'s range is refused here.
     let trees = Ensemble::grown(trees, nf, n_outputs.max(1), Rules::MLX_MEAN)
         .map_err(|e| format!("the grown trees: {e}"))?;
     Ok(Fit {
-        form: Fitted::Trees {
-            n_trees,
-            trees,
-            flat: Default::default(),
-        },
+        form: Fitted::forest(trees),
         importance: Some(normalised(&importance)),
         curves: None,
     })

@@ -76,6 +76,16 @@ impl Rules {
         unknown_category_missing: false,
         combine: Combine::Mean,
     };
+    /// The values a leaf holds in an ensemble of `n_groups` output groups combined by these rules: one per
+    /// group (class weights for proportions, a forest's class shares), or `None` for one value.
+    pub fn leaf_width(&self, n_groups: usize) -> Option<usize> {
+        match self.combine {
+            Combine::MeanOfProportions => Some(n_groups),
+            Combine::Mean if n_groups > 1 => Some(n_groups),
+            _ => None,
+        }
+    }
+
     /// mlx's own gradient boosting: as [`Rules::MLX_MEAN`], the leaves summed per class in `f64`.
     pub const MLX_SUM: Rules = Rules {
         combine: Combine::Sum,
@@ -169,12 +179,8 @@ impl Ensemble {
             if nodes.is_empty() {
                 return Err(err(0, "the tree has no nodes".into()));
             }
-            let leaf_width = match rules.combine {
-                Combine::MeanOfProportions => Some(n_groups),
-                Combine::Mean if n_groups > 1 => Some(n_groups),
-                _ => None,
-            };
-            check_tree(&nodes, n_features, leaf_width).map_err(|(node, why)| err(node, why))?;
+            check_tree(&nodes, n_features, rules.leaf_width(n_groups))
+                .map_err(|(node, why)| err(node, why))?;
             let base = out.nodes.len();
             let too_many = || err(0, "too many nodes in the model".into());
             if base + nodes.len() >= LEAF as usize {
@@ -416,6 +422,32 @@ impl Ensemble {
     }
 }
 
+/// Checks one leaf of `values` (a vector leaf, or one value when not `vector`): of the width the ensemble
+/// combines (`leaf_width`, see [`Rules::leaf_width`]) and finite.
+pub(super) fn check_leaf(
+    values: &[f64],
+    vector: bool,
+    leaf_width: Option<usize>,
+) -> Result<(), String> {
+    match (vector, leaf_width) {
+        (false, Some(_)) => {
+            return Err("a single-value leaf where one value per class is expected".into());
+        }
+        (true, width) if width != Some(values.len()) => {
+            return Err(format!(
+                "a leaf of {} values where {} expected",
+                values.len(),
+                width.map_or("one value is".into(), |w| format!("{w} are"))
+            ));
+        }
+        _ => {}
+    }
+    match values.iter().find(|v| !v.is_finite()) {
+        Some(v) => Err(format!("leaf value {v} is not finite")),
+        None => Ok(()),
+    }
+}
+
 /// Checks one tree: indices in range, every node reached exactly once from node 0, and every leaf
 /// finite and of the kind the ensemble combines (`leaf_width`: vector leaves of that many values, or
 /// `None` for single values).
@@ -429,31 +461,10 @@ fn check_tree(
     seen[0] = true;
     while let Some(i) = stack.pop() {
         match &nodes[i] {
-            RawNode::Leaf { value } => {
-                if leaf_width.is_some() {
-                    return Err((
-                        i,
-                        "a single-value leaf where one value per class is expected".into(),
-                    ));
-                }
-                if !value.is_finite() {
-                    return Err((i, format!("leaf value {value} is not finite")));
-                }
-            }
+            RawNode::Leaf { value } => check_leaf(std::slice::from_ref(value), false, leaf_width)
+                .map_err(|why| (i, why))?,
             RawNode::Leaves { values } => {
-                if leaf_width != Some(values.len()) {
-                    return Err((
-                        i,
-                        format!(
-                            "a leaf of {} values where {} expected",
-                            values.len(),
-                            leaf_width.map_or("one value is".into(), |w| format!("{w} are"))
-                        ),
-                    ));
-                }
-                if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-                    return Err((i, format!("leaf value {v} is not finite")));
-                }
+                check_leaf(values, true, leaf_width).map_err(|why| (i, why))?
             }
             RawNode::Split {
                 feature,

@@ -167,11 +167,12 @@ fn flattens(trees: &Ensemble) -> bool {
     let f32_exact = |v: f64| f64::from(v as f32).to_bits() == v.to_bits();
     let groups = trees.n_groups().max(1);
     // A forest's leaves hold one value per group when there are several.
-    let (group_of, leaf_len) = match rules.combine {
-        Combine::Sum => (groups, 0),
-        Combine::Mean => (1, if groups > 1 { groups } else { 0 }),
+    let group_of = match rules.combine {
+        Combine::Sum => groups,
+        Combine::Mean => 1,
         Combine::MeanOfProportions => return false,
     };
+    let leaf_len = rules.leaf_width(groups).unwrap_or(0);
     let leaf_ok = |n: &super::ensemble::Node| {
         let leaf = &trees.leaf_values[n.start as usize..][..n.len as usize];
         n.len as usize == leaf_len && f32_exact(n.value) && leaf.iter().all(|&v| f32_exact(v))

@@ -5,7 +5,7 @@
 //! Trees from other libraries come in as [`RawNode`] lists through [`Ensemble::new`] instead.
 
 use super::ensemble::{
-    Combine, Ensemble, F_DEFAULT_LEFT, LEAF, Missing, Node, RawNode, Rules, TreeError,
+    Ensemble, F_DEFAULT_LEFT, LEAF, Missing, Node, RawNode, Rules, TreeError, check_leaf,
 };
 
 /// One tree in preorder, in the ensemble's node layout with indices local to it.
@@ -143,11 +143,7 @@ impl Ensemble {
         if group >= n_groups {
             return Err(err(0, format!("output group {group} >= {n_groups} groups")));
         }
-        let leaf_width = match self.rules().combine {
-            Combine::MeanOfProportions => Some(n_groups),
-            Combine::Mean if n_groups > 1 => Some(n_groups),
-            _ => None,
-        };
+        let leaf_width = self.rules().leaf_width(n_groups);
         check_preorder(tree, self.n_features(), leaf_width)
             .map_err(|(node, why)| err(node, why))?;
         let base = self.nodes.len();
@@ -193,7 +189,11 @@ fn check_preorder(
     let mut pending: Vec<usize> = Vec::new();
     for (i, node) in tree.nodes.iter().enumerate() {
         if node.feature == LEAF {
-            check_leaf(tree, node, leaf_width).map_err(|why| (i, why))?;
+            let values = match node.len {
+                0 => std::slice::from_ref(&node.value),
+                len => &tree.leaf_values[node.start as usize..][..len as usize],
+            };
+            check_leaf(values, node.len > 0, leaf_width).map_err(|why| (i, why))?;
             match pending.pop() {
                 Some(right) if right == i + 1 => {}
                 Some(right) => {
@@ -232,26 +232,6 @@ fn check_preorder(
         pending.push(right);
     }
     Err((n - 1, "the tree ends inside a split".into()))
-}
-
-/// A leaf's width and values.
-fn check_leaf(tree: &TreeBuilder, leaf: &Node, leaf_width: Option<usize>) -> Result<(), String> {
-    let values = &tree.leaf_values[leaf.start as usize..][..leaf.len as usize];
-    match (leaf_width, leaf.len as usize) {
-        (None, 0) if !leaf.value.is_finite() => {
-            Err(format!("leaf value {} is not finite", leaf.value))
-        }
-        (None, 0) => Ok(()),
-        (Some(w), len) if len == w => match values.iter().find(|v| !v.is_finite()) {
-            Some(v) => Err(format!("leaf value {v} is not finite")),
-            None => Ok(()),
-        },
-        (want, len) => Err(format!(
-            "a leaf of {} values where {} expected",
-            len.max(1),
-            want.map_or("one value is".into(), |w| format!("{w} are"))
-        )),
-    }
 }
 
 #[cfg(test)]
